@@ -1,0 +1,111 @@
+// DiarkisTcpBase: the TCP client of the Diarkis realtime protocol, mirroring the
+// C++ SDK's class of the same name. Subclass it and override the On* callbacks.
+//
+// Threading (see runtime.h): public methods are thread-safe and never block on the
+// network, except Detach(). Callbacks run on the network thread and must not block.
+//
+// Ownership: the runtime refers to a client by its integer Id(). A subclass MUST
+// call Detach() at the start of its destructor: Detach() blocks until the network
+// thread holds no reference to this object, so no callback can run into a
+// half-destroyed subclass. Detach() from inside a callback is allowed and returns
+// at once (the client is dropped when the callback returns). The base destructor
+// calls Detach() too, as a safety net for subclasses without callbacks.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "diarkis/crypto.h"
+#include "diarkis/errors.h"
+#include "diarkis/event.h"
+#include "diarkis/runtime.h"
+#include "diarkis/stats.h"
+
+namespace diarkis {
+
+struct TcpOptions {
+  double connectTimeoutMs = 10000;      // socket connect + first heartbeat answer
+  double heartbeatIntervalMs = 5000;    // PROTOCOL section 3
+  uint32_t heartbeatMissLimit = 3;      // (ours) no answer for this many intervals -> timeout
+  uint32_t maxPayload = wire::kDefaultMaxPayload;  // both directions
+  size_t highWaterMark = 1u << 20;      // Send reports !writable at or past this many queued bytes
+  size_t maxQueuedBytes = 64u << 20;    // Send refuses (QueueFull) past this
+  double closeTimeoutMs = 5000;         // graceful Disconnect: bound on flushing the queue
+};
+
+enum class ClientState : uint8_t { Idle, Connecting, Connected, Migrating, Closing, Closed };
+const char* clientStateName(ClientState s);
+
+struct MigrationInfo {
+  std::string from;  // old node host:port
+  std::string to;    // new node host:port
+  double tookMs = 0; // from the migrate request to the claim's answer
+};
+
+class DiarkisTcpBase {
+ public:
+  explicit DiarkisTcpBase(std::shared_ptr<Runtime> runtime, TcpOptions options = {});
+  virtual ~DiarkisTcpBase();
+  DiarkisTcpBase(const DiarkisTcpBase&) = delete;
+  DiarkisTcpBase& operator=(const DiarkisTcpBase&) = delete;
+
+  int Id() const { return id_; }
+
+  // Connect to a node. `host` is a numeric IPv4 or IPv6 address (resolve names
+  // before calling). The first request on the connection is a heartbeat; OnConnect
+  // fires when its answer arrives. Failures end in OnDisconnect(Refused |
+  // ConnectTimeout | NetworkError | ...). Returns InvalidArgument for a bad host,
+  // NotConnected if the client was already used and closed.
+  ErrorCode Connect(const std::string& host, uint16_t port, const SessionKeys& keys);
+
+  // Queue a request (header || SID || secure(body)). Allowed while connecting
+  // (sent after the first heartbeat). Returns None when accepted; `*writable`
+  // (if given) becomes false at or past the high-water mark, and an OnDrain
+  // follows once the queue falls below it. Errors (nothing queued):
+  // PayloadTooLarge, QueueFull, NotConnected (closing or closed).
+  ErrorCode Send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable = nullptr);
+  // TCP is reliable: the same as Send.
+  ErrorCode RSend(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable = nullptr) {
+    return Send(ver, cmd, body, len, writable);
+  }
+
+  // graceful: flush what is queued (bounded by closeTimeoutMs), then close;
+  // otherwise drop the connection at once. OnDisconnect(ClosedByUser) follows.
+  void Disconnect(bool graceful = true);
+
+  // Blocks until the network thread holds no reference to this client (see above).
+  void Detach();
+
+  ClientState State() const;
+  StatsSnapshot GetStats() const;
+
+ protected:
+  // All run on the network thread. Must not block.
+  virtual void OnConnect(bool reconnected) { (void)reconnected; }
+  virtual void OnDisconnect(ErrorCode reason, const std::string& message) { (void)reason; (void)message; }
+  virtual void OnOffline() {}
+  virtual void OnResponse(uint8_t ver, uint16_t cmd, uint8_t status, const uint8_t* payload, size_t len) {
+    (void)ver; (void)cmd; (void)status; (void)payload; (void)len;
+  }
+  virtual void OnPush(uint8_t ver, uint16_t cmd, const uint8_t* payload, size_t len) {
+    (void)ver; (void)cmd; (void)payload; (void)len;
+  }
+  virtual void OnHeartbeat(double rttMs) { (void)rttMs; }
+  virtual void OnMigrated(const MigrationInfo& info) { (void)info; }
+  virtual void OnDrain() {}
+  // Non-fatal problems (e.g. a packet dropped for a bad MAC). The connection lives on.
+  virtual void OnError(ErrorCode code, const std::string& message) { (void)code; (void)message; }
+
+ private:
+  friend class TcpConnection;  // native/src/io: the network-thread side
+  void dispatch(Event& ev);    // Event -> the virtual above (network thread)
+
+  std::shared_ptr<Runtime> runtime_;
+  TcpOptions options_;
+  int id_;
+  struct Shared;               // state shared with the network thread
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace diarkis

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${FUZZ_SECONDS:-30}"
-dir=build/fuzz
+dir="${BUILD_DIR:-build/fuzz}"
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DDIARKIS_FUZZ=ON -DDIARKIS_BUILD_TESTS=OFF \
   -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang >/dev/null
 cmake --build "$dir" -j "$(nproc 2>/dev/null || echo 2)" 2>&1 | grep -Ev '^\[ *[0-9]+%\]|^-- ' || true

@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 mode="${1:-plain}"
 jobs="$(nproc 2>/dev/null || echo 2)"
 case "$mode" in
-  plain) dir=build/native; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
-  asan)  dir=build/asan;   flags=(-DCMAKE_BUILD_TYPE=Debug -DDIARKIS_SANITIZE=ON -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang) ;;
+  plain) dir="${BUILD_DIR:-build/native}"; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+  asan)  dir="${BUILD_DIR:-build/asan}";   flags=(-DCMAKE_BUILD_TYPE=Debug -DDIARKIS_SANITIZE=ON -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang) ;;
   *) echo "usage: $0 [plain|asan]" >&2; exit 2 ;;
 esac
 cmake -S . -B "$dir" "${flags[@]}" -DDIARKIS_BUILD_TESTS=ON >/dev/null

@@ -3,6 +3,7 @@
 #pragma once
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "diarkis/errors.h"

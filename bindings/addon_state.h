@@ -1,0 +1,71 @@
+// Per-environment state of the addon (Node-API instance data): the environment's
+// event pump and its clients, plus a lease on the process-wide runtime.
+//
+// Lifetime: created at module init, destroyed by Node with the environment. The
+// environment's cleanup hook (worker termination, process exit, Electron reload)
+// runs cleanup(): close the pump, destroy the clients (each Detach()es from the
+// network thread first), release the TSFN and the runtime lease. Idempotent.
+#pragma once
+#include "napi_include.h"
+
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "event_pump.h"
+#include "lifetime.h"
+
+namespace diarkis_node {
+
+class JsTcpClient;
+
+// What the environment knows about one client, on the JS thread only.
+struct ClientEntry {
+  std::unique_ptr<JsTcpClient> client;
+  bool refed = true;      // ref()/unref(), like net.Socket; ref'd by default
+  bool open = false;      // connect() accepted and no Disconnect delivered yet
+  bool holdsRef = false;  // counted in the pump's refs (refed && open)
+};
+
+class AddonState {
+ public:
+  explicit AddonState(Napi::Env env);
+  ~AddonState();
+  AddonState(const AddonState&) = delete;
+  AddonState& operator=(const AddonState&) = delete;
+
+  static AddonState& of(Napi::Env env);
+
+  // Called by the cleanup hook or the destructor, whichever comes first.
+  void cleanup();
+  bool cleanedUp() const { return cleanedUp_; }
+
+  // Throws a JS error if the handler is missing or the environment is going away.
+  EventPump& pump(Napi::Env env);
+  const std::shared_ptr<EventPump>& pumpPtr() const { return pump_; }
+  void setPump(std::shared_ptr<EventPump> pump);
+
+  // The shared runtime, leased on first use. Throws a JS error if it cannot start.
+  std::shared_ptr<diarkis::Runtime> runtime(Napi::Env env);
+
+  int add(std::unique_ptr<JsTcpClient> client);
+  ClientEntry* find(int id);
+  // Throws 'not-connected' for an unknown (released) id.
+  ClientEntry& get(Napi::Env env, int id);
+  void remove(int id);  // destroys the client (blocks on Detach; never on the network thread)
+
+  void setOpen(ClientEntry& e, bool open);
+  void setRefed(ClientEntry& e, bool refed);
+  size_t clientCount() const { return clients_.size(); }
+
+ private:
+  void syncRef(ClientEntry& e);
+
+  std::shared_ptr<EventPump> pump_;
+  std::optional<RuntimeLease> lease_;
+  std::unordered_map<int, ClientEntry> clients_;
+  std::optional<EnvCleanupHook<AddonState>> hook_;
+  bool cleanedUp_ = false;
+};
+
+}  // namespace diarkis_node

@@ -1,0 +1,316 @@
+#include "tcp_client_wrap.h"
+
+#include <string>
+#include <utility>
+
+#include "addon_state.h"
+#include "args.h"
+
+namespace diarkis_node {
+
+using diarkis::Event;
+using diarkis::EventType;
+
+// ---- JsTcpClient callbacks (network thread) ----
+
+void JsTcpClient::OnConnect(bool reconnected) {
+  Event ev;
+  ev.type = EventType::Connect;
+  ev.reconnected = reconnected;
+  post(std::move(ev));
+}
+
+void JsTcpClient::OnDisconnect(diarkis::ErrorCode reason, const std::string& message) {
+  Event ev;
+  ev.type = EventType::Disconnect;
+  ev.code = reason;
+  ev.message = message;
+  post(std::move(ev));
+}
+
+void JsTcpClient::OnOffline() {
+  Event ev;
+  ev.type = EventType::Offline;
+  post(std::move(ev));
+}
+
+void JsTcpClient::OnResponse(uint8_t ver, uint16_t cmd, uint8_t status, const uint8_t* payload, size_t len) {
+  Event ev;
+  ev.type = EventType::Response;
+  ev.ver = ver;
+  ev.cmd = cmd;
+  ev.status = status;
+  if (len > 0) ev.payload.assign(payload, payload + len);  // the core's buffer is not ours to keep
+  post(std::move(ev));
+}
+
+void JsTcpClient::OnPush(uint8_t ver, uint16_t cmd, const uint8_t* payload, size_t len) {
+  Event ev;
+  ev.type = EventType::Push;
+  ev.ver = ver;
+  ev.cmd = cmd;
+  ev.status = diarkis::wire::kStatusPush;
+  if (len > 0) ev.payload.assign(payload, payload + len);
+  post(std::move(ev));
+}
+
+void JsTcpClient::OnHeartbeat(double rttMs) {
+  Event ev;
+  ev.type = EventType::Heartbeat;
+  ev.rttMs = rttMs;
+  post(std::move(ev));
+}
+
+void JsTcpClient::OnMigrated(const diarkis::MigrationInfo& info) {
+  Event ev;
+  ev.type = EventType::Migrated;
+  ev.from = info.from;
+  ev.address = info.to;
+  ev.rttMs = info.tookMs;
+  post(std::move(ev));
+}
+
+void JsTcpClient::OnDrain() {
+  Event ev;
+  ev.type = EventType::Drain;
+  post(std::move(ev));
+}
+
+void JsTcpClient::OnError(diarkis::ErrorCode code, const std::string& message) {
+  Event ev;
+  ev.type = EventType::Error;
+  ev.code = code;
+  ev.message = message;
+  post(std::move(ev));
+}
+
+// ---- exported functions (JS thread) ----
+
+namespace {
+
+constexpr int64_t kMaxId = 0x7FFFFFFF;
+
+int idArg(const Napi::CallbackInfo& info) { return static_cast<int>(intArg(info, 0, "id", 0, kMaxId)); }
+
+Napi::Value SetEventHandler(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonState& st = AddonState::of(env);
+  if (!info[0].IsFunction()) throwTypeError(env, "handler must be a function");
+  if (st.pumpPtr()) throwTypeError(env, "the event handler is already set");
+  if (st.cleanedUp()) throwCodeError(env, diarkis::ErrorCode::NotConnected, "the environment is shutting down");
+  st.setPump(EventPump::create(env, info[0].As<Napi::Function>()));
+  return env.Undefined();
+}
+
+diarkis::TcpOptions parseOptions(Napi::Env env, const Napi::Value& value) {
+  diarkis::TcpOptions o;
+  if (value.IsUndefined() || value.IsNull()) return o;
+  if (!value.IsObject()) throwTypeError(env, "options must be an object");
+  const Napi::Object obj = value.As<Napi::Object>();
+  constexpr double kDay = 86400000;
+  o.connectTimeoutMs = numberOption(obj, "connectTimeoutMs", o.connectTimeoutMs, 1, kDay);
+  o.heartbeatIntervalMs = numberOption(obj, "heartbeatIntervalMs", o.heartbeatIntervalMs, 10, kDay);
+  o.heartbeatMissLimit =
+      static_cast<uint32_t>(numberOption(obj, "heartbeatMissLimit", o.heartbeatMissLimit, 1, 1000));
+  o.maxPayload = static_cast<uint32_t>(
+      numberOption(obj, "maxPayload", o.maxPayload, 16, diarkis::wire::kMaxLength24));
+  o.highWaterMark = static_cast<size_t>(numberOption(obj, "highWaterMark", static_cast<double>(o.highWaterMark),
+                                                     1, 1u << 30));
+  o.maxQueuedBytes = static_cast<size_t>(
+      numberOption(obj, "maxQueuedBytes", static_cast<double>(o.maxQueuedBytes), 1, 4096.0 * 1024 * 1024));
+  o.closeTimeoutMs = numberOption(obj, "closeTimeoutMs", o.closeTimeoutMs, 0, kDay);
+  return o;
+}
+
+Napi::Value Create(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonState& st = AddonState::of(env);
+  const diarkis::TcpOptions options = parseOptions(env, info[0]);
+  st.pump(env);  // throws when there is no handler
+  auto client = std::make_unique<JsTcpClient>(st.runtime(env), options, st.pumpPtr());
+  return Napi::Number::New(env, st.add(std::move(client)));
+}
+
+diarkis::Key16 keyField(Napi::Env env, const Napi::Object& keys, const char* name, bool required) {
+  diarkis::Key16 out{};
+  const Napi::Value v = keys.Get(name);
+  if (!v.IsString()) throwTypeError(env, std::string("keys.") + name + " must be a string");
+  const std::string hex = v.As<Napi::String>().Utf8Value();
+  if (!required && hex.empty()) return out;
+  if (!diarkis::parseHex16(hex, out)) {
+    throwRangeError(env, std::string("keys.") + name + " must be 32 hex characters");
+  }
+  return out;
+}
+
+Napi::Value Connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonState& st = AddonState::of(env);
+  const int id = idArg(info);
+  const std::string host = stringArg(info, 1, "host");
+  const auto port = static_cast<uint16_t>(intArg(info, 2, "port", 1, 65535));
+  if (!info[3].IsObject()) throwTypeError(env, "keys must be an object");
+  const Napi::Object k = info[3].As<Napi::Object>();
+  diarkis::SessionKeys keys;
+  const Napi::Value enc = k.Get("encrypted");
+  if (!enc.IsBoolean()) throwTypeError(env, "keys.encrypted must be a boolean");
+  keys.encrypted = enc.As<Napi::Boolean>().Value();
+  keys.sid = keyField(env, k, "sid", true);
+  keys.key = keyField(env, k, "key", keys.encrypted);
+  keys.iv = keyField(env, k, "iv", keys.encrypted);
+  keys.macKey = keyField(env, k, "macKey", keys.encrypted);
+  ClientEntry& e = st.get(env, id);
+  const diarkis::ErrorCode rc = e.client->Connect(host, port, keys);
+  if (rc == diarkis::ErrorCode::InvalidArgument) throwTypeError(env, "host must be a numeric IP address");
+  if (rc != diarkis::ErrorCode::None) throwCodeError(env, rc, std::string("connect failed: ") + codeName(rc));
+  st.setOpen(e, true);
+  return env.Undefined();
+}
+
+Napi::Value Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonState& st = AddonState::of(env);
+  const int id = idArg(info);
+  const auto ver = static_cast<uint8_t>(intArg(info, 1, "ver", 0, 255));
+  const auto cmd = static_cast<uint16_t>(intArg(info, 2, "cmd", 0, 65535));
+  const Napi::Value p = info[3];
+  if (!p.IsTypedArray() || p.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throwTypeError(env, "payload must be a Uint8Array or Buffer");
+  }
+  const auto payload = p.As<Napi::Uint8Array>();
+  const size_t len = payload.ByteLength();
+  if (len > diarkis::wire::kMaxLength24) {
+    throwRangeError(env, "payload of " + std::to_string(len) + " bytes exceeds the wire limit",
+                    "payload-too-large");
+  }
+  ClientEntry& e = st.get(env, id);
+  bool writable = true;
+  const diarkis::ErrorCode rc = e.client->Send(ver, cmd, len > 0 ? payload.Data() : nullptr, len, &writable);
+  if (rc == diarkis::ErrorCode::PayloadTooLarge) {
+    throwRangeError(env, "payload of " + std::to_string(len) + " bytes exceeds maxPayload", "payload-too-large");
+  }
+  if (rc != diarkis::ErrorCode::None) throwCodeError(env, rc, std::string("send failed: ") + codeName(rc));
+  return Napi::Boolean::New(env, writable);
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int id = idArg(info);
+  const bool graceful = boolArg(info, 1, "graceful");
+  AddonState::of(env).get(env, id).client->Disconnect(graceful);
+  return env.Undefined();
+}
+
+Napi::Value Release(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonState::of(env).remove(idArg(info));  // unknown ids are fine: release is idempotent
+  return env.Undefined();
+}
+
+Napi::Value Ref(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonState& st = AddonState::of(env);
+  st.setRefed(st.get(env, idArg(info)), true);
+  return env.Undefined();
+}
+
+Napi::Value Unref(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonState& st = AddonState::of(env);
+  st.setRefed(st.get(env, idArg(info)), false);
+  return env.Undefined();
+}
+
+Napi::Value State(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ClientEntry& e = AddonState::of(env).get(env, idArg(info));
+  return Napi::String::New(env, diarkis::clientStateName(e.client->State()));
+}
+
+const char* dropName(size_t i) {
+  static const char* const kNames[] = {
+#define DIARKIS_X(name, str) str,
+      DIARKIS_DROP_REASONS(DIARKIS_X)
+#undef DIARKIS_X
+  };
+  return kNames[i];
+}
+
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ClientEntry& e = AddonState::of(env).get(env, idArg(info));
+  const diarkis::StatsSnapshot s = e.client->GetStats();
+  Napi::Object o = Napi::Object::New(env);
+  auto num = [&](const char* name, uint64_t v) { o.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
+  num("packetsSent", s.packetsSent);
+  num("packetsReceived", s.packetsReceived);
+  num("bytesSent", s.bytesSent);
+  num("bytesReceived", s.bytesReceived);
+  num("retransmits", s.retransmits);
+  num("heartbeatsSent", s.heartbeatsSent);
+  num("heartbeatsAnswered", s.heartbeatsAnswered);
+  num("migrations", s.migrations);
+  num("queuedBytes", s.queuedBytes);
+  Napi::Object drops = Napi::Object::New(env);
+  for (size_t i = 0; i < s.drops.size(); ++i) {
+    drops.Set(dropName(i), Napi::Number::New(env, static_cast<double>(s.drops[i])));
+  }
+  o.Set("drops", drops);
+  return o;
+}
+
+Napi::Value GetPumpStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonState& st = AddonState::of(env);
+  Napi::Object o = Napi::Object::New(env);
+  PumpStats s;
+  if (st.pumpPtr()) s = st.pumpPtr()->stats();
+  auto num = [&](const char* name, double v) { o.Set(name, Napi::Number::New(env, v)); };
+  num("signals", static_cast<double>(s.signals));
+  num("batches", static_cast<double>(s.batches));
+  num("events", static_cast<double>(s.events));
+  num("maxBatch", static_cast<double>(s.maxBatch));
+  num("dropped", static_cast<double>(s.dropped));
+  num("queued", static_cast<double>(s.queued));
+  num("clients", static_cast<double>(st.clientCount()));
+  num("runtimeLeases", RuntimeLease::leases());
+  return o;
+}
+
+Napi::Array nameTable(Napi::Env env, const char* const* names, size_t n) {
+  Napi::Array a = Napi::Array::New(env, n);
+  for (size_t i = 0; i < n; ++i) a.Set(static_cast<uint32_t>(i), Napi::String::New(env, names[i]));
+  return a;
+}
+
+}  // namespace
+
+void registerTcpClientExports(Napi::Env env, Napi::Object exports) {
+  exports.Set("setEventHandler", Napi::Function::New(env, SetEventHandler, "setEventHandler"));
+  exports.Set("create", Napi::Function::New(env, Create, "create"));
+  exports.Set("connect", Napi::Function::New(env, Connect, "connect"));
+  exports.Set("send", Napi::Function::New(env, Send, "send"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("release", Napi::Function::New(env, Release, "release"));
+  exports.Set("ref", Napi::Function::New(env, Ref, "ref"));
+  exports.Set("unref", Napi::Function::New(env, Unref, "unref"));
+  exports.Set("state", Napi::Function::New(env, State, "state"));
+  exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
+  exports.Set("pumpStats", Napi::Function::New(env, GetPumpStats, "pumpStats"));
+
+  static const char* const kCodes[] = {
+#define DIARKIS_X(name, str) str,
+      DIARKIS_ERROR_CODES(DIARKIS_X)
+#undef DIARKIS_X
+  };
+  // Must match diarkis::EventType's order (the `type` field of a batch row).
+  static const char* const kEventTypes[] = {"connect",  "disconnect", "offline",  "response", "push",
+                                            "heartbeat", "echo",      "migrated", "drain",    "error"};
+  static_assert(static_cast<size_t>(EventType::Error) + 1 == sizeof(kEventTypes) / sizeof(kEventTypes[0]),
+                "kEventTypes must list every diarkis::EventType");
+  exports.Set("errorCodes", nameTable(env, kCodes, sizeof(kCodes) / sizeof(kCodes[0])));
+  exports.Set("eventTypes", nameTable(env, kEventTypes, sizeof(kEventTypes) / sizeof(kEventTypes[0])));
+  exports.Set("batchStride", Napi::Number::New(env, static_cast<double>(EventPump::kStride)));
+}
+
+}  // namespace diarkis_node

@@ -1,0 +1,173 @@
+/**
+ * startCluster(): the embedded reference cluster — an entry server (endpoint API) and realtime
+ * nodes in this process, sharing one ClusterStore.
+ */
+import { EventEmitter } from 'node:events';
+import { DEFAULT_MAX_PAYLOAD, DEFAULT_SHUTDOWN_TIMEOUT_MS, NodeState } from '../protocol';
+import { CommandRouter, registerSampleCommands } from './commands';
+import { EntryServer } from './entry';
+import type { RealtimeNode } from './node';
+import { ClusterStore, MemoryStore } from './store';
+import { TcpNode } from './tcp-node';
+import type { ClusterEvents, CommandHandler, EmitFn, NodeInfo, NodeStats } from './types';
+
+export interface ClusterOptions {
+  /** UDP nodes to start (default 1). Accepted now; created once src/server/udp-node.ts exists. */
+  udpNodes?: number;
+  /** TCP nodes to start (default 1). */
+  tcpNodes?: number;
+  /** Address every server listens on (default '127.0.0.1'); ports are ephemeral. */
+  host?: string;
+  /** 'memory' (default) or a store instance (e.g. a Redis store shared by several processes). */
+  store?: 'memory' | ClusterStore;
+  /** How long an OFFLINE node keeps serving before it cuts its clients (default 10000). */
+  shutdownTimeoutMs?: number;
+  /** Serve debug commands 900-903 (default false). */
+  exposeDebugCommands?: boolean;
+  /** Hand out session keys and encrypt (default true); off = empty key fields, clear bodies. */
+  encryption?: boolean;
+  /** Accepted ClientKey header values; none = any key accepted. */
+  clientKeys?: string[];
+  /** Largest request payload a node accepts (default 1 MiB). */
+  maxPayload?: number;
+}
+
+export interface Cluster {
+  on<K extends keyof ClusterEvents>(event: K, listener: (info: ClusterEvents[K]) => void): this;
+  once<K extends keyof ClusterEvents>(event: K, listener: (info: ClusterEvents[K]) => void): this;
+  off<K extends keyof ClusterEvents>(event: K, listener: (info: ClusterEvents[K]) => void): this;
+}
+
+export class Cluster extends EventEmitter {
+  readonly shutdownTimeoutMs: number;
+  private readonly store: ClusterStore;
+  private readonly ownsStore: boolean;
+  private readonly router = new CommandRouter();
+  private readonly nodeMap = new Map<string, RealtimeNode>();
+  private readonly entry: EntryServer;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopping: Promise<void> | null = null;
+
+  /** Use startCluster(); the constructor does not listen. */
+  constructor(private readonly opts: ClusterOptions = {}) {
+    super();
+    this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    const s = opts.store ?? 'memory';
+    this.store = s === 'memory' ? new MemoryStore() : s;
+    this.ownsStore = s === 'memory';
+    registerSampleCommands(this.router, {
+      routePush: (uid, ver, cmd, payload) => this.push(uid, ver, cmd, payload),
+      schedule: (ms, fn) => this.schedule(ms, fn),
+    });
+    this.entry = new EntryServer({
+      host: opts.host ?? '127.0.0.1',
+      store: this.store,
+      encryption: opts.encryption ?? true,
+      clientKeys: opts.clientKeys,
+      register: async (node, rec) => {
+        // On the node first, so a push routed as soon as the store knows the session finds it.
+        this.nodeMap.get(node.id)?.adoptSession(rec);
+        await this.store.registerSession(rec);
+      },
+    });
+  }
+
+  get entryUrl(): string {
+    return this.entry.entryUrl;
+  }
+
+  get nodes(): NodeInfo[] {
+    return [...this.nodeMap.values()].map((n) => ({
+      id: n.id,
+      type: n.type,
+      host: n.host,
+      port: n.port,
+      state: n.state,
+      users: n.users,
+    }));
+  }
+
+  /** Counters of one node (a live object: read, do not keep). */
+  stats(id: string): NodeStats {
+    return this.mustNode(id).stats;
+  }
+
+  async start(): Promise<void> {
+    const host = this.opts.host ?? '127.0.0.1';
+    const emit: EmitFn = (event, info) => {
+      this.emit(event, info);
+    };
+    const tcp = this.opts.tcpNodes ?? 1;
+    for (let i = 1; i <= tcp; i++) {
+      const node = new TcpNode({
+        id: `tcp-${i}`,
+        host,
+        store: this.store,
+        router: this.router,
+        emit,
+        maxPayload: this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+        exposeDebugCommands: this.opts.exposeDebugCommands ?? false,
+      });
+      this.nodeMap.set(node.id, node);
+    }
+    // TODO(udp): for i in 1..(opts.udpNodes ?? 1) create `new UdpNode({ id: `udp-${i}`, ... })`
+    // from src/server/udp-node.ts (implements RealtimeNode) and add it to nodeMap here.
+    await Promise.all([...this.nodeMap.values()].map((n) => n.start()));
+    await this.entry.start();
+  }
+
+  /** 'offline' = PROTOCOL 7.1: leaves the rotation and pushes the offline notice to every client. */
+  setNodeState(id: string, state: NodeState): Promise<void> {
+    if (state !== 'online' && state !== 'taken' && state !== 'offline') throw new RangeError(`bad state: ${String(state)}`);
+    return this.mustNode(id).setState(state);
+  }
+
+  /** Registers a command handler on every node (replaces a sample command with the same ver/cmd). */
+  handle(ver: number, cmd: number, handler: CommandHandler): void {
+    this.router.handle(ver, cmd, handler);
+  }
+
+  /** Pushes to a user wherever its session is; false when the user has none. */
+  push(uid: string, ver: number, cmd: number, payload: Uint8Array): Promise<boolean> {
+    if (this.stopping !== null) return Promise.resolve(false);
+    return this.store.routePush(uid, ver, cmd, Buffer.from(payload));
+  }
+
+  /** Closes the entry server and every node; resolves when all sockets are closed. */
+  stop(): Promise<void> {
+    if (this.stopping !== null) return this.stopping;
+    this.stopping = (async () => {
+      for (const t of this.timers) clearTimeout(t);
+      this.timers.clear();
+      await Promise.all([this.entry.stop(), ...[...this.nodeMap.values()].map((n) => n.stop())]);
+      if (this.ownsStore) await this.store.close();
+    })();
+    return this.stopping;
+  }
+
+  private schedule(ms: number, fn: () => void): void {
+    if (this.stopping !== null) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private mustNode(id: string): RealtimeNode {
+    const n = this.nodeMap.get(id);
+    if (n === undefined) throw new RangeError(`unknown node: ${id}`);
+    return n;
+  }
+}
+
+export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
+  const c = new Cluster(opts);
+  try {
+    await c.start();
+  } catch (err) {
+    await c.stop();
+    throw err;
+  }
+  return c;
+}

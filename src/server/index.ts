@@ -1,0 +1,19 @@
+export { startCluster, Cluster } from './cluster';
+export type { ClusterOptions } from './cluster';
+export { MemoryStore } from './store';
+export type { ClusterStore, SessionRecord, PushDelivery } from './store';
+export type { EndpointAnswer } from './entry';
+export type { RealtimeNode } from './node';
+export { CommandRouter, registerSampleCommands } from './commands';
+export type {
+  ClusterEvents,
+  CommandContext,
+  CommandHandler,
+  HandlerResult,
+  JsonObject,
+  JsonValue,
+  NodeInfo,
+  NodeStats,
+  NodeState,
+  NodeType,
+} from './types';

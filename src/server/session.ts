@@ -1,0 +1,111 @@
+/**
+ * A user's live session on one node: keys, user data, and the transport link it is bound to.
+ * Transport-agnostic: a TCP connection or (later) a UDP peer implements SessionLink.
+ */
+import {
+  BuiltinCmd,
+  encodeFin,
+  FinReason,
+  fromHex,
+  PENDING_PUSH_LIMIT,
+  RESPONSE_HEADER_SIZE,
+  SessionCrypto,
+  Status,
+  VER_BUILTIN,
+  writeResponseHeader,
+} from '../protocol';
+import type { SessionRecord } from './store';
+import type { JsonObject } from './types';
+
+export interface SessionLink {
+  /** Sends one encoded response/push packet. */
+  sendPacket(packet: Buffer): void;
+  /** Closes the link after what was sent (a Fin push is sent by the caller first). */
+  end(): void;
+}
+
+interface HeldPush {
+  ver: number;
+  cmd: number;
+  payload: Buffer;
+}
+
+export class Session {
+  readonly uid: string;
+  readonly sid: string;
+  readonly sidBytes: Buffer;
+  readonly crypto: SessionCrypto;
+  readonly data: JsonObject;
+  clientKey: string;
+  /** Hex keys as registered ("" with encryption off), for handoff records. */
+  private readonly keysHex: { key: string; iv: string; macKey: string };
+  link: SessionLink | null = null;
+  /** Pushes routed here before the client connected (bounded). */
+  private held: HeldPush[] = [];
+  /** Expiry of a registered session that never connects. */
+  pendingTimer: NodeJS.Timeout | null = null;
+
+  constructor(rec: SessionRecord) {
+    this.uid = rec.uid;
+    this.sid = rec.sid;
+    this.sidBytes = fromHex(rec.sid);
+    this.crypto =
+      rec.key === ''
+        ? SessionCrypto.plain()
+        : new SessionCrypto({ key: fromHex(rec.key), iv: fromHex(rec.iv), macKey: fromHex(rec.macKey) });
+    // JSON round trip: the data is ours alone and holds JSON values only.
+    this.data = JSON.parse(JSON.stringify(rec.data)) as JsonObject;
+    this.clientKey = rec.clientKey;
+    this.keysHex = { key: rec.key, iv: rec.iv, macKey: rec.macKey };
+  }
+
+  /** The session as a record (what a handoff or a Redis store would carry). */
+  toRecord(nodeId: string): SessionRecord {
+    return {
+      uid: this.uid,
+      sid: this.sid,
+      nodeId,
+      ...this.keysHex,
+      clientKey: this.clientKey,
+      data: JSON.parse(JSON.stringify(this.data)) as JsonObject,
+    };
+  }
+
+  /** header || secure(body) in one buffer (sealed with headroom: no extra copy). */
+  encode(ver: number, cmd: number, status: number, body: Uint8Array): Buffer {
+    const out = this.crypto.seal(body, RESPONSE_HEADER_SIZE);
+    writeResponseHeader(out, 0, ver, cmd, status, out.length - RESPONSE_HEADER_SIZE);
+    return out;
+  }
+
+  /** Sends a push, or holds it (bounded) until the client connects. False when dropped. */
+  push(ver: number, cmd: number, payload: Uint8Array): boolean {
+    if (this.link !== null) {
+      this.link.sendPacket(this.encode(ver, cmd, Status.Push, payload));
+      return true;
+    }
+    if (this.held.length >= PENDING_PUSH_LIMIT) return false;
+    this.held.push({ ver, cmd, payload: Buffer.from(payload) });
+    return true;
+  }
+
+  /** Binds the session to a link and flushes held pushes in order. */
+  bind(link: SessionLink): void {
+    this.link = link;
+    if (this.pendingTimer !== null) {
+      clearTimeout(this.pendingTimer);
+      this.pendingTimer = null;
+    }
+    const held = this.held;
+    this.held = [];
+    for (const p of held) this.push(p.ver, p.cmd, p.payload);
+  }
+
+  /** Sends a Fin push with the reason and ends the link. */
+  fin(reason: FinReason): void {
+    const link = this.link;
+    if (link === null) return;
+    link.sendPacket(this.encode(VER_BUILTIN, BuiltinCmd.Fin, Status.Push, encodeFin(reason)));
+    link.end();
+  }
+}

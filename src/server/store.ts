@@ -1,0 +1,165 @@
+/**
+ * The cluster's shared state: node registry, session registry (sid -> node, uid -> sid) and the
+ * routing of pushes for a user to the node that holds it. Promise-returning throughout so a Redis
+ * implementation (multi-process clusters) can sit behind the same interface; MemoryStore is the
+ * embedded single-process default.
+ */
+import type { JsonObject, NodeInfo, NodeState, NodeType } from './types';
+
+/** A session as the registry keeps it: JSON-serialisable (hex keys) so Redis can store it as is. */
+export interface SessionRecord {
+  uid: string;
+  /** 32 hex characters. */
+  sid: string;
+  nodeId: string;
+  /** 32 hex characters each, or "" with encryption off. */
+  key: string;
+  iv: string;
+  macKey: string;
+  clientKey: string;
+  /** Initial user data (a handoff carries the user's data here). */
+  data: JsonObject;
+}
+
+/** Delivers a routed push to a session on the subscribing node. */
+export type PushDelivery = (sid: string, ver: number, cmd: number, payload: Buffer) => void;
+
+export interface ClusterStore {
+  registerNode(node: Omit<NodeInfo, 'users'>): Promise<void>;
+  unregisterNode(id: string): Promise<void>;
+  setNodeState(id: string, state: NodeState): Promise<void>;
+  listNodes(type?: NodeType): Promise<NodeInfo[]>;
+  /** An ONLINE node of that type, least loaded first; null when there is none. */
+  pickNode(type: NodeType): Promise<NodeInfo | null>;
+
+  /** Registers (or, for a known sid, replaces) a session; the user's pushes route to it from now on. */
+  registerSession(rec: SessionRecord): Promise<void>;
+  getSession(sid: string): Promise<SessionRecord | null>;
+  sessionOfUser(uid: string): Promise<SessionRecord | null>;
+  /** Migration hook: from now on the session (and its pushes) belong to `nodeId`. */
+  moveSession(sid: string, nodeId: string): Promise<void>;
+  removeSession(sid: string): Promise<void>;
+
+  /** A node receives the pushes routed to its sessions; the returned function unsubscribes. */
+  subscribePushes(nodeId: string, deliver: PushDelivery): Promise<() => void>;
+  /** Routes a push to the node of the user's session; false when the user has none. */
+  routePush(uid: string, ver: number, cmd: number, payload: Buffer): Promise<boolean>;
+
+  close(): Promise<void>;
+}
+
+export class MemoryStore implements ClusterStore {
+  private readonly nodes = new Map<string, NodeInfo>();
+  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly userSid = new Map<string, string>();
+  private readonly subscribers = new Map<string, PushDelivery>();
+
+  registerNode(node: Omit<NodeInfo, 'users'>): Promise<void> {
+    this.nodes.set(node.id, { ...node, users: this.countUsers(node.id) });
+    return Promise.resolve();
+  }
+
+  unregisterNode(id: string): Promise<void> {
+    this.nodes.delete(id);
+    this.subscribers.delete(id);
+    return Promise.resolve();
+  }
+
+  setNodeState(id: string, state: NodeState): Promise<void> {
+    const n = this.nodes.get(id);
+    if (n !== undefined) n.state = state;
+    return Promise.resolve();
+  }
+
+  listNodes(type?: NodeType): Promise<NodeInfo[]> {
+    const out: NodeInfo[] = [];
+    for (const n of this.nodes.values()) if (type === undefined || n.type === type) out.push({ ...n });
+    return Promise.resolve(out);
+  }
+
+  pickNode(type: NodeType): Promise<NodeInfo | null> {
+    let best: NodeInfo | null = null;
+    for (const n of this.nodes.values()) {
+      if (n.type !== type || n.state !== 'online') continue;
+      if (best === null || n.users < best.users) best = n;
+    }
+    return Promise.resolve(best === null ? null : { ...best });
+  }
+
+  registerSession(rec: SessionRecord): Promise<void> {
+    this.dropSession(rec.sid);
+    this.sessions.set(rec.sid, { ...rec });
+    this.userSid.set(rec.uid, rec.sid);
+    this.bump(rec.nodeId, 1);
+    return Promise.resolve();
+  }
+
+  getSession(sid: string): Promise<SessionRecord | null> {
+    const s = this.sessions.get(sid);
+    return Promise.resolve(s === undefined ? null : { ...s });
+  }
+
+  sessionOfUser(uid: string): Promise<SessionRecord | null> {
+    const sid = this.userSid.get(uid);
+    return sid === undefined ? Promise.resolve(null) : this.getSession(sid);
+  }
+
+  moveSession(sid: string, nodeId: string): Promise<void> {
+    const s = this.sessions.get(sid);
+    if (s !== undefined && s.nodeId !== nodeId) {
+      this.bump(s.nodeId, -1);
+      s.nodeId = nodeId;
+      this.bump(nodeId, 1);
+    }
+    return Promise.resolve();
+  }
+
+  removeSession(sid: string): Promise<void> {
+    this.dropSession(sid);
+    return Promise.resolve();
+  }
+
+  subscribePushes(nodeId: string, deliver: PushDelivery): Promise<() => void> {
+    this.subscribers.set(nodeId, deliver);
+    return Promise.resolve(() => {
+      if (this.subscribers.get(nodeId) === deliver) this.subscribers.delete(nodeId);
+    });
+  }
+
+  routePush(uid: string, ver: number, cmd: number, payload: Buffer): Promise<boolean> {
+    // Delivered synchronously, so pushes keep the order of the routePush calls.
+    const sid = this.userSid.get(uid);
+    const s = sid === undefined ? undefined : this.sessions.get(sid);
+    const deliver = s === undefined ? undefined : this.subscribers.get(s.nodeId);
+    if (s === undefined || deliver === undefined) return Promise.resolve(false);
+    deliver(s.sid, ver, cmd, payload);
+    return Promise.resolve(true);
+  }
+
+  close(): Promise<void> {
+    this.nodes.clear();
+    this.sessions.clear();
+    this.userSid.clear();
+    this.subscribers.clear();
+    return Promise.resolve();
+  }
+
+  private dropSession(sid: string): void {
+    const s = this.sessions.get(sid);
+    if (s === undefined) return;
+    this.sessions.delete(sid);
+    if (this.userSid.get(s.uid) === sid) this.userSid.delete(s.uid);
+    this.bump(s.nodeId, -1);
+  }
+
+  private bump(nodeId: string, d: number): void {
+    const n = this.nodes.get(nodeId);
+    if (n !== undefined) n.users = Math.max(0, n.users + d);
+  }
+
+  private countUsers(nodeId: string): number {
+    let c = 0;
+    for (const s of this.sessions.values()) if (s.nodeId === nodeId) c++;
+    return c;
+  }
+}

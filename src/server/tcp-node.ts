@@ -1,0 +1,207 @@
+/**
+ * A realtime node over TCP (node:net): owns its sessions, accepts connections, delivers routed
+ * pushes, and carries the node state (online / taken / offline).
+ */
+import { createServer, Server, Socket } from 'node:net';
+import {
+  BuiltinCmd,
+  emptyDropCounts,
+  encodeOfflineNotice,
+  NodeState,
+  PENDING_SESSION_TTL_MS,
+  VER_BUILTIN,
+} from '../protocol';
+import { CommandRouter } from './commands';
+import type { RealtimeNode } from './node';
+import { Session } from './session';
+import type { ClusterStore, SessionRecord } from './store';
+import { TcpConnection, TcpNodeControl } from './tcp-connection';
+import type { EmitFn, NodeStats } from './types';
+
+export interface TcpNodeOptions {
+  id: string;
+  host: string;
+  store: ClusterStore;
+  router: CommandRouter;
+  emit: EmitFn;
+  maxPayload: number;
+  exposeDebugCommands: boolean;
+}
+
+export class TcpNode implements RealtimeNode, TcpNodeControl {
+  readonly type = 'TCP' as const;
+  readonly id: string;
+  readonly host: string;
+  readonly router: CommandRouter;
+  readonly emit: EmitFn;
+  readonly maxPayload: number;
+  readonly exposeDebugCommands: boolean;
+  readonly stats: NodeStats = {
+    connections: 0,
+    sessions: 0,
+    requests: 0,
+    responses: 0,
+    pushes: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    refused: 0,
+    protocolErrors: 0,
+    handlerErrors: 0,
+    drops: emptyDropCounts(),
+  };
+  port = 0;
+  private nodeState: NodeState = 'online';
+  private readonly store: ClusterStore;
+  private readonly sessions = new Map<string, Session>();
+  private readonly connections = new Set<TcpConnection>();
+  private readonly server: Server;
+  private unsubscribe: (() => void) | null = null;
+  private stopping: Promise<void> | null = null;
+
+  constructor(opts: TcpNodeOptions) {
+    this.id = opts.id;
+    this.host = opts.host;
+    this.store = opts.store;
+    this.router = opts.router;
+    this.emit = opts.emit;
+    this.maxPayload = opts.maxPayload;
+    this.exposeDebugCommands = opts.exposeDebugCommands;
+    this.server = createServer((socket) => this.onConnection(socket));
+  }
+
+  get state(): NodeState {
+    return this.nodeState;
+  }
+
+  /** Sessions registered here, connected or not yet. */
+  get users(): number {
+    return this.sessions.size;
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, this.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = this.server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('tcp node: no port');
+    this.port = addr.port;
+    await this.store.registerNode({ id: this.id, type: this.type, host: this.host, port: this.port, state: this.nodeState });
+    this.unsubscribe = await this.store.subscribePushes(this.id, (sid, ver, cmd, payload) =>
+      this.deliverPush(sid, ver, cmd, payload),
+    );
+  }
+
+  /** Section 8: the endpoint API registers a session here before answering the client. */
+  adoptSession(rec: SessionRecord): Session {
+    const old = this.sessions.get(rec.sid);
+    if (old !== undefined) return old;
+    const s = new Session(rec);
+    this.sessions.set(rec.sid, s);
+    this.stats.sessions = this.sessions.size;
+    // A session that never connects is forgotten (and leaves the registry).
+    s.pendingTimer = setTimeout(() => {
+      if (s.link === null) this.endSession(s);
+    }, PENDING_SESSION_TTL_MS);
+    s.pendingTimer.unref();
+    return s;
+  }
+
+  /** Local first (sync fast path); otherwise the registry, for sessions registered by another process. */
+  findSession(sid: string): Session | null | Promise<Session | null> {
+    const s = this.sessions.get(sid);
+    if (s !== undefined) return s;
+    return this.store.getSession(sid).then((rec) => (rec !== null && rec.nodeId === this.id ? this.adoptSession(rec) : null));
+  }
+
+  bind(conn: TcpConnection, session: Session): void {
+    const prev = session.link;
+    // A new connection for a bound session takes it over; the old one is told why and closed.
+    if (prev !== null && prev !== conn) session.fin('kicked');
+    this.emit('session-connect', { nodeId: this.id, uid: session.uid, sid: session.sid });
+  }
+
+  connectionClosed(conn: TcpConnection): void {
+    this.connections.delete(conn);
+    this.stats.connections = this.connections.size;
+    const s = conn.session;
+    if (s !== null && s.link === conn) this.endSession(s);
+  }
+
+  /** A push routed to a session of this node (held until it connects). */
+  deliverPush(sid: string, ver: number, cmd: number, payload: Buffer): void {
+    const s = this.sessions.get(sid);
+    if (s === undefined || !s.push(ver, cmd, payload)) {
+      this.stats.drops.unexpected++;
+      this.emit('drop', { nodeId: this.id, reason: 'unexpected', sid });
+    }
+  }
+
+  /** Resolves when the registry knows the new state (the notice is pushed at once, before that). */
+  setState(state: NodeState): Promise<void> {
+    if (state === this.nodeState) return Promise.resolve();
+    this.nodeState = state;
+    const written = this.store.setNodeState(this.id, state);
+    this.emit('node-state', { nodeId: this.id, state });
+    if (state === 'offline') {
+      // PROTOCOL 7.1: every connected client learns it at once.
+      // TODO(shutdown): start the shutdownTimeoutMs timer here (Fin 'server-shutdown' when it runs out).
+      const notice = encodeOfflineNotice();
+      for (const s of this.sessions.values()) if (s.link !== null) s.push(VER_BUILTIN, BuiltinCmd.KeepAlive, notice);
+    }
+    return written;
+  }
+
+  terminate(): void {
+    void this.setState('offline');
+    for (const s of [...this.sessions.values()]) {
+      if (s.link !== null) s.fin('server-shutdown');
+      else this.endSession(s);
+    }
+  }
+
+  /** Closes the listener and every connection (Fin 'server-shutdown' first); resolves when all closed. */
+  stop(graceMs = 2000): Promise<void> {
+    if (this.stopping !== null) return this.stopping;
+    this.stopping = (async () => {
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      this.unsubscribe?.();
+      for (const s of this.sessions.values()) if (s.link !== null) s.fin('server-shutdown');
+      for (const c of this.connections) if (c.session === null) c.end();
+      const all = Promise.all([...this.connections].map((c) => c.done));
+      // Clients get a grace period to close their side; then the rest is cut.
+      const timer = setTimeout(() => {
+        for (const c of this.connections) c.destroy();
+      }, graceMs);
+      await all;
+      clearTimeout(timer);
+      await closed;
+      for (const s of [...this.sessions.values()]) this.endSession(s);
+      await this.store.unregisterNode(this.id);
+    })();
+    return this.stopping;
+  }
+
+  private onConnection(socket: Socket): void {
+    if (this.stopping !== null) {
+      socket.destroy();
+      return;
+    }
+    const conn = new TcpConnection(socket, this);
+    this.connections.add(conn);
+    this.stats.connections = this.connections.size;
+  }
+
+  private endSession(s: Session): void {
+    if (this.sessions.get(s.sid) !== s) return;
+    this.sessions.delete(s.sid);
+    this.stats.sessions = this.sessions.size;
+    if (s.pendingTimer !== null) clearTimeout(s.pendingTimer);
+    s.link = null;
+    void this.store.removeSession(s.sid);
+    this.emit('session-close', { nodeId: this.id, uid: s.uid, sid: s.sid });
+  }
+}

@@ -1,0 +1,199 @@
+#include "io/loop.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace diarkis {
+namespace {
+
+constexpr uint64_t kWakeKey = 0;  // client ids are never 0
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr int kMaxWaitMs = 60000;
+
+}  // namespace
+
+int allocateClientId() {
+  static std::atomic<int> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+Loop::Loop() : poller_(makeEpollPoller()), readBuf_(64 * 1024) {
+  wakeFd_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wakeFd_) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+  if (!poller_->add(wakeFd_.get(), kWakeKey, false)) {
+    throw std::runtime_error(std::string("poller add eventfd: ") + std::strerror(errno));
+  }
+}
+
+Loop::~Loop() = default;
+
+bool Loop::post(std::function<void()> fn) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lk(queueMu_);
+    if (stopping_.load(std::memory_order_acquire)) return false;
+    wake = queue_.empty();  // signal only on empty -> non-empty
+    queue_.push_back(std::move(fn));
+  }
+  if (wake) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wakeFd_.get(), &one, sizeof one);
+  }
+  return true;
+}
+
+void Loop::stop() {
+  {
+    std::lock_guard<std::mutex> lk(queueMu_);
+    stopping_.store(true, std::memory_order_release);
+  }
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wakeFd_.get(), &one, sizeof one);
+}
+
+void Loop::run() {
+  threadId_.store(std::this_thread::get_id(), std::memory_order_release);
+  std::vector<PollEvent> ready;
+  while (!stopping()) {
+    ready.clear();
+    poller_->wait(ready, waitTimeoutMs(Runtime::nowMs()));
+    const double now = Runtime::nowMs();
+    for (const PollEvent& ev : ready) {
+      if (ev.key == kWakeKey) {
+        uint64_t count = 0;
+        [[maybe_unused]] ssize_t n = ::read(wakeFd_.get(), &count, sizeof count);
+        continue;
+      }
+      if (LoopHandler* h = find(ev.key)) h->onReady(ev, now);
+    }
+    runCommands();
+    runTimers(Runtime::nowMs());
+    flushDirty(Runtime::nowMs());
+    graveyard_.clear();
+    if (heap_.size() > 2 * entries_.size() + 1024) compactHeap();
+  }
+  abandonAll();
+}
+
+int Loop::waitTimeoutMs(double now) {
+  {
+    std::lock_guard<std::mutex> lk(queueMu_);
+    if (!queue_.empty()) return 0;
+  }
+  if (!dirty_.empty()) return 0;
+  if (heap_.empty()) return kMaxWaitMs;
+  const double wait = std::ceil(heap_.front().deadline - now);
+  if (wait <= 0) return 0;
+  return wait >= kMaxWaitMs ? kMaxWaitMs : static_cast<int>(wait);
+}
+
+void Loop::runCommands() {
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard<std::mutex> lk(queueMu_);
+    batch.swap(queue_);
+  }
+  for (auto& fn : batch) {
+    if (stopping()) break;
+    fn();
+  }
+}
+
+void Loop::runTimers(double now) {
+  // Bounded so that a handler re-arming at a past deadline cannot spin the loop.
+  size_t budget = heap_.size();
+  while (!heap_.empty() && heap_.front().deadline <= now && budget-- > 0) {
+    std::pop_heap(heap_.begin(), heap_.end(), later);
+    const TimerItem item = heap_.back();
+    heap_.pop_back();
+    auto it = entries_.find(item.id);
+    if (it == entries_.end() || it->second.gen != item.gen) continue;  // stale: lazily deleted
+    it->second.scheduled = kInf;
+    std::shared_ptr<LoopHandler> h = it->second.handler;  // survives a self-detach
+    h->onTimer(now);
+  }
+}
+
+void Loop::flushDirty(double now) {
+  std::vector<uint64_t> ids;
+  ids.swap(dirty_);
+  for (uint64_t id : ids) {
+    auto it = entries_.find(id);
+    if (it == entries_.end() || !it->second.dirty) continue;
+    it->second.dirty = false;
+    std::shared_ptr<LoopHandler> h = it->second.handler;
+    h->flush(now);
+  }
+}
+
+void Loop::attach(uint64_t id, std::shared_ptr<LoopHandler> h) {
+  auto [it, inserted] = entries_.try_emplace(id);
+  if (!inserted) return;
+  it->second.handler = std::move(h);
+  it->second.scheduled = kInf;
+  active_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Loop::detach(uint64_t id) {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  graveyard_.push_back(std::move(it->second.handler));
+  entries_.erase(it);
+  active_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+LoopHandler* Loop::find(uint64_t id) {
+  auto it = entries_.find(id);
+  return it == entries_.end() ? nullptr : it->second.handler.get();
+}
+
+void Loop::schedule(uint64_t id, double deadline) {
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.scheduled == deadline) return;
+  it->second.scheduled = deadline;
+  ++it->second.gen;  // any older heap item for id is now stale
+  if (deadline == kInf) return;
+  heap_.push_back({deadline, id, it->second.gen});
+  std::push_heap(heap_.begin(), heap_.end(), later);
+}
+
+void Loop::markDirty(uint64_t id) {
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.dirty) return;
+  it->second.dirty = true;
+  dirty_.push_back(id);
+}
+
+void Loop::compactHeap() {
+  std::vector<TimerItem> live;
+  live.reserve(entries_.size());
+  for (const auto& [id, e] : entries_) {
+    if (e.scheduled != kInf) live.push_back({e.scheduled, id, e.gen});
+  }
+  std::make_heap(live.begin(), live.end(), later);
+  heap_.swap(live);
+}
+
+void Loop::abandonAll() {
+  std::vector<std::function<void()>> dropped;  // never run; destroyed outside the lock
+  {
+    std::lock_guard<std::mutex> lk(queueMu_);
+    dropped.swap(queue_);
+  }
+  for (auto& [id, e] : entries_) e.handler->abandon();
+  entries_.clear();
+  heap_.clear();
+  dirty_.clear();
+  graveyard_.clear();
+  active_.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace diarkis

@@ -1,0 +1,103 @@
+// The network thread's event loop behind Runtime (runtime.h). Internal to native/.
+//
+// What lives here: the poller, an eventfd-woken command queue, a min-heap of
+// timer deadlines with lazy deletion (each reschedule bumps a generation; stale
+// heap entries are skipped when they surface), and the set of attached handlers
+// keyed by client id. Scales to 10,000+ clients: a loop iteration touches only
+// ready sockets, due timers and handlers with fresh output, never all clients.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "diarkis/runtime.h"
+#include "io/poller.h"
+#include "io/unique_fd.h"
+
+namespace diarkis {
+
+// Process-wide client ids (TCP and UDP share one space, so one loop can hold both). Never 0.
+int allocateClientId();
+
+// A client's network-thread side. Every method runs on the network thread.
+class LoopHandler {
+ public:
+  virtual ~LoopHandler() = default;
+  virtual void onReady(const PollEvent& ev, double now) = 0;
+  virtual void onTimer(double now) = 0;
+  // Write what was queued during this iteration (coalesced: one write per iteration).
+  virtual void flush(double now) = 0;
+  // Runtime shutdown / detach: close at once, no callbacks.
+  virtual void abandon() = 0;
+};
+
+class Loop {
+ public:
+  Loop();  // throws std::runtime_error when the poller or eventfd cannot be created
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  // --- any thread ---
+  bool post(std::function<void()> fn);  // false (fn dropped) once stop() began
+  void stop();
+  bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  bool onThread() const { return threadId_.load(std::memory_order_acquire) == std::this_thread::get_id(); }
+  size_t activeClients() const { return active_.load(std::memory_order_relaxed); }
+  void run();  // the thread body; returns after stop(), with every handler abandoned
+
+  // --- network thread only ---
+  void attach(uint64_t id, std::shared_ptr<LoopHandler> h);
+  // Forget a handler. Its destruction waits for the end of the iteration, so a
+  // handler may detach itself from inside its own methods.
+  void detach(uint64_t id);
+  LoopHandler* find(uint64_t id);
+  // (Re)arm id's timer; an infinite deadline disarms it. Cheap when unchanged.
+  void schedule(uint64_t id, double deadline);
+  void markDirty(uint64_t id);
+  Poller& poller() { return *poller_; }
+  uint8_t* readBuffer() { return readBuf_.data(); }
+  size_t readBufferSize() const { return readBuf_.size(); }
+
+ private:
+  struct Entry {
+    std::shared_ptr<LoopHandler> handler;
+    double scheduled;
+    uint64_t gen = 0;
+    bool dirty = false;
+  };
+  struct TimerItem {
+    double deadline;
+    uint64_t id;
+    uint64_t gen;
+  };
+  static bool later(const TimerItem& a, const TimerItem& b) { return a.deadline > b.deadline; }
+  int waitTimeoutMs(double now);
+  void runCommands();
+  void runTimers(double now);
+  void flushDirty(double now);
+  void compactHeap();
+  void abandonAll();
+
+  std::unique_ptr<Poller> poller_;
+  UniqueFd wakeFd_;
+  std::atomic<std::thread::id> threadId_{};
+  std::atomic<bool> stopping_{false};
+  std::atomic<size_t> active_{0};
+
+  std::mutex queueMu_;
+  std::vector<std::function<void()>> queue_;  // guarded by queueMu_
+
+  std::unordered_map<uint64_t, Entry> entries_;
+  std::vector<TimerItem> heap_;  // min-heap on deadline
+  std::vector<uint64_t> dirty_;
+  std::vector<std::shared_ptr<LoopHandler>> graveyard_;
+  std::vector<uint8_t> readBuf_;
+};
+
+}  // namespace diarkis

@@ -1,0 +1,147 @@
+// DiarkisTcpBase: the caller-thread side. Commands go to the network thread
+// through the runtime's queue; the network side (TcpConnection) reports back
+// through Shared::deliver.
+#include "diarkis/tcp_client.h"
+
+#include <stdexcept>
+
+#include "io/runtime_impl.h"
+#include "io/tcp_connection.h"
+#include "io/tcp_shared.h"
+
+namespace diarkis {
+
+const char* clientStateName(ClientState s) {
+  switch (s) {
+    case ClientState::Idle: return "idle";
+    case ClientState::Connecting: return "connecting";
+    case ClientState::Connected: return "connected";
+    case ClientState::Migrating: return "migrating";
+    case ClientState::Closing: return "closing";
+    case ClientState::Closed: return "closed";
+  }
+  return "unknown";
+}
+
+DiarkisTcpBase::DiarkisTcpBase(std::shared_ptr<Runtime> runtime, TcpOptions options)
+    : runtime_(std::move(runtime)), options_(options), id_(allocateClientId()),
+      shared_(std::make_shared<Shared>(options_)) {
+  if (!runtime_) throw std::invalid_argument("diarkis: DiarkisTcpBase needs a runtime");
+  runtimeImpl(*runtime_);  // throws for a foreign Runtime implementation
+  shared_->owner.store(this, std::memory_order_release);
+}
+
+DiarkisTcpBase::~DiarkisTcpBase() { Detach(); }
+
+ErrorCode DiarkisTcpBase::Connect(const std::string& host, uint16_t port, const SessionKeys& keys) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  if (!parseNumericAddress(host, port, addr, len) || port == 0) return ErrorCode::InvalidArgument;
+  RuntimeImpl& rt = runtimeImpl(*runtime_);
+  if (shared_->detached.load() || rt.loop().stopping()) return ErrorCode::NotConnected;
+  {
+    std::lock_guard<std::mutex> lk(shared_->sendMu);
+    ClientState expected = ClientState::Idle;
+    if (!shared_->state.compare_exchange_strong(expected, ClientState::Connecting)) {
+      return ErrorCode::NotConnected;  // a client connects once
+    }
+    shared_->sendCrypto = std::make_unique<SessionCrypto>(keys);
+  }
+  const uint64_t id = static_cast<uint64_t>(id_);
+  auto shared = shared_;
+  const TcpOptions options = options_;
+  const bool posted = rt.postLoop([id, shared, options, keys, addr, len](Loop& loop) {
+    auto conn = std::make_shared<TcpConnection>(loop, id, shared, options, keys);
+    loop.attach(id, conn);
+    conn->start(addr, len, Runtime::nowMs());
+  });
+  if (!posted) {
+    shared_->state.store(ClientState::Closed);
+    return ErrorCode::NotConnected;
+  }
+  return ErrorCode::None;
+}
+
+ErrorCode DiarkisTcpBase::Send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable) {
+  if (len > 0 && body == nullptr) return ErrorCode::InvalidArgument;
+  const ClientState st = shared_->state.load(std::memory_order_acquire);
+  if (st != ClientState::Connecting && st != ClientState::Connected && st != ClientState::Migrating) {
+    return ErrorCode::NotConnected;
+  }
+  // Encrypt here, on the caller's thread: the CPU cost spreads over the callers
+  // instead of serialising every client's packets on the one network thread.
+  std::lock_guard<std::mutex> lk(shared_->sendMu);
+  if (!shared_->sendCrypto) return ErrorCode::NotConnected;
+  Bytes packet;
+  const ErrorCode enc = shared_->sendCrypto->appendRequest(packet, ver, cmd, body, len, options_.maxPayload);
+  if (enc != ErrorCode::None) return enc;
+  const size_t size = packet.size();
+  const ErrorCode res = shared_->budget.reserve(size, writable);
+  if (res != ErrorCode::None) return res;
+  auto shared = shared_;
+  const bool posted = runtimeImpl(*runtime_).postLoop([shared, p = std::move(packet)](Loop&) mutable {
+    if (shared->conn) {
+      shared->conn->send(std::move(p), Runtime::nowMs());
+    } else {
+      shared->budget.release(p.size());  // closed meanwhile: dropped like unsent socket data
+    }
+  });
+  if (!posted) {
+    shared_->budget.release(size);
+    return ErrorCode::NotConnected;
+  }
+  return ErrorCode::None;
+}
+
+void DiarkisTcpBase::Disconnect(bool graceful) {
+  ClientState expected = ClientState::Idle;
+  if (shared_->state.compare_exchange_strong(expected, ClientState::Closed)) return;  // never connected
+  auto shared = shared_;
+  runtimeImpl(*runtime_).postLoop([shared, graceful](Loop&) {
+    if (shared->conn) shared->conn->close(graceful, Runtime::nowMs());
+  });
+}
+
+void DiarkisTcpBase::Detach() {
+  if (!shared_ || shared_->detached.exchange(true)) return;
+  RuntimeImpl& rt = runtimeImpl(*runtime_);
+  if (rt.onNetworkThread()) {
+    // Possibly inside one of our own callbacks (callbackMu is held by this
+    // thread): no lock; Shared::deliver re-reads owner before each event.
+    shared_->owner.store(nullptr, std::memory_order_release);
+  } else {
+    std::lock_guard<std::mutex> lk(shared_->callbackMu);  // waits out a callback in progress
+    shared_->owner.store(nullptr, std::memory_order_release);
+  }
+  const uint64_t id = static_cast<uint64_t>(id_);
+  // Close the connection without callbacks. Dropped if the runtime already shut
+  // down, which has closed every connection itself.
+  rt.postLoop([id](Loop& loop) {
+    if (LoopHandler* h = loop.find(id)) {
+      h->abandon();
+      loop.detach(id);
+    }
+  });
+}
+
+ClientState DiarkisTcpBase::State() const { return shared_->state.load(std::memory_order_acquire); }
+
+StatsSnapshot DiarkisTcpBase::GetStats() const { return shared_->stats.snapshot(); }
+
+void DiarkisTcpBase::dispatch(Event& ev) {
+  // Nothing may touch *this after the virtual call: a callback may delete us.
+  switch (ev.type) {
+    case EventType::Connect: OnConnect(ev.reconnected); break;
+    case EventType::Disconnect: OnDisconnect(ev.code, ev.message); break;
+    case EventType::Offline: OnOffline(); break;
+    case EventType::Response: OnResponse(ev.ver, ev.cmd, ev.status, ev.payload.data(), ev.payload.size()); break;
+    case EventType::Push: OnPush(ev.ver, ev.cmd, ev.payload.data(), ev.payload.size()); break;
+    case EventType::Heartbeat: OnHeartbeat(ev.rttMs); break;
+    case EventType::Migrated: OnMigrated(MigrationInfo{ev.from, ev.address, ev.rttMs}); break;
+    case EventType::Drain: OnDrain(); break;
+    case EventType::Error: OnError(ev.code, ev.message); break;
+    case EventType::Echo: break;  // UDP only
+  }
+}
+
+}  // namespace diarkis

@@ -1,0 +1,214 @@
+#include "io/tcp_connection.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace diarkis {
+namespace {
+
+ErrorCode socketErrorCode(int err) {
+  return err == ECONNREFUSED ? ErrorCode::Refused : ErrorCode::NetworkError;
+}
+
+std::string errnoText(const char* what, int err) { return std::string(what) + ": " + std::strerror(err); }
+
+}  // namespace
+
+bool parseNumericAddress(const std::string& host, uint16_t port, sockaddr_storage& out, socklen_t& len) {
+  std::memset(&out, 0, sizeof out);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
+  if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    len = sizeof(sockaddr_in);
+    return true;
+  }
+  std::string h = host;
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
+  if (::inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    len = sizeof(sockaddr_in6);
+    return true;
+  }
+  return false;
+}
+
+TcpConnection::TcpConnection(Loop& loop, uint64_t id, std::shared_ptr<DiarkisTcpBase::Shared> shared,
+                             const TcpOptions& options, const SessionKeys& keys)
+    : loop_(loop), id_(id), shared_(std::move(shared)),
+      session_(options, keys, shared_->stats, shared_->budget) {
+  shared_->conn = this;
+}
+
+TcpConnection::~TcpConnection() {
+  if (shared_->conn == this) shared_->conn = nullptr;
+}
+
+void TcpConnection::start(const sockaddr_storage& addr, socklen_t len, double now) {
+  session_.start(now);
+  fd_ = UniqueFd(::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd_) {
+    session_.onSocketError(ErrorCode::NetworkError, errnoText("socket", errno), now);
+    settle(now);
+    return;
+  }
+  const int one = 1;  // small request/response packets: no Nagle delay
+  ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int rc = ::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&addr), len);
+  if (rc != 0 && errno != EINPROGRESS) {
+    const int err = errno;
+    session_.onSocketError(socketErrorCode(err), errnoText("connect", err), now);
+    settle(now);
+    return;
+  }
+  wantWrite_ = true;  // writability = connect finished
+  registered_ = loop_.poller().add(fd_.get(), id_, true);
+  if (!registered_) {
+    session_.onSocketError(ErrorCode::NetworkError, errnoText("poller add", errno), now);
+  } else if (rc == 0) {
+    finishConnect(now);
+  }
+  settle(now);
+}
+
+void TcpConnection::send(Bytes&& packet, double now) {
+  session_.enqueueEncoded(std::move(packet));
+  settle(now);
+}
+
+void TcpConnection::close(bool graceful, double now) {
+  session_.close(graceful, now);
+  settle(now);
+}
+
+void TcpConnection::onReady(const PollEvent& ev, double now) {
+  if (!connected_) {
+    if (ev.writable || ev.failed) finishConnect(now);
+  } else {
+    if (ev.readable || ev.failed) readAll(now);
+    if (ev.writable && !session_.closed()) writeNow(now);
+  }
+  settle(now);
+}
+
+void TcpConnection::finishConnect(double now) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err != 0) {
+    session_.onSocketError(socketErrorCode(err), errnoText("connect", err), now);
+    return;
+  }
+  connected_ = true;
+  session_.onSocketConnected(now);
+  writeNow(now);  // the opening request goes out at once
+}
+
+void TcpConnection::readAll(double now) {
+  // Bounded per wakeup so one busy socket cannot starve the others (epoll is
+  // level-triggered: what is left wakes us again).
+  for (int i = 0; i < 16 && !session_.closed(); ++i) {
+    const ssize_t n = ::recv(fd_.get(), loop_.readBuffer(), loop_.readBufferSize(), 0);
+    if (n > 0) {
+      session_.onData(loop_.readBuffer(), static_cast<size_t>(n), now);
+      if (static_cast<size_t>(n) < loop_.readBufferSize()) break;
+      continue;
+    }
+    if (n == 0) {
+      session_.onEof(now);
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    const int err = errno;
+    session_.onSocketError(socketErrorCode(err), errnoText("recv", err), now);
+    return;
+  }
+}
+
+void TcpConnection::writeNow(double now) {
+  // The session's output is one contiguous buffer: every packet queued since the
+  // last write leaves in a single send().
+  blocked_ = false;
+  while (connected_ && !session_.closed() && session_.outputSize() > 0) {
+    const ssize_t n = ::send(fd_.get(), session_.output(), session_.outputSize(), MSG_NOSIGNAL);
+    if (n > 0) {
+      session_.consumeOutput(static_cast<size_t>(n), now);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      blocked_ = true;  // resume on EPOLLOUT
+      return;
+    }
+    const int err = n < 0 ? errno : EPIPE;
+    session_.onSocketError(socketErrorCode(err), errnoText("send", err), now);
+    return;
+  }
+}
+
+void TcpConnection::onTimer(double now) {
+  session_.onTimer(now);
+  settle(now);
+}
+
+void TcpConnection::flush(double now) {
+  writeNow(now);
+  settle(now);
+}
+
+void TcpConnection::setWantWrite(bool want) {
+  if (!registered_ || want == wantWrite_) return;
+  wantWrite_ = want;
+  loop_.poller().modify(fd_.get(), id_, want);
+}
+
+void TcpConnection::settle(double now) {
+  (void)now;
+  if (gone_) return;
+  shared_->state.store(session_.state(), std::memory_order_release);
+  if (session_.takeEvents(events_)) {
+    shared_->deliver(events_);
+    events_.clear();
+  }
+  if (session_.closed()) {
+    teardown();
+    return;
+  }
+  loop_.schedule(id_, session_.nextDeadline());
+  if (connected_) {
+    // A socket that said EAGAIN is written when it becomes writable; otherwise
+    // output queued by this input leaves at the end of the iteration, coalesced.
+    setWantWrite(blocked_);
+    if (!blocked_ && session_.outputSize() > 0) loop_.markDirty(id_);
+  }
+}
+
+void TcpConnection::closeSocket() {
+  gone_ = true;
+  if (registered_) loop_.poller().remove(fd_.get());
+  registered_ = false;
+  fd_.reset();
+  if (shared_->conn == this) shared_->conn = nullptr;
+}
+
+void TcpConnection::teardown() {
+  closeSocket();
+  loop_.detach(id_);  // destroyed at the end of the iteration
+}
+
+// The Loop forgets us itself (detach or shutdown); we only close, silently.
+void TcpConnection::abandon() {
+  if (gone_) return;
+  shared_->state.store(ClientState::Closed, std::memory_order_release);
+  closeSocket();
+}
+
+}  // namespace diarkis

@@ -1,0 +1,59 @@
+// The network-thread side of one DiarkisTcpBase: a non-blocking socket driven by
+// a TcpSession. Every method runs on the network thread.
+#pragma once
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/loop.h"
+#include "io/tcp_shared.h"
+#include "io/unique_fd.h"
+#include "session/tcp_session.h"
+
+namespace diarkis {
+
+// Numeric IPv4/IPv6 host ("127.0.0.1", "::1", "[::1]") + port -> address. False if not numeric.
+bool parseNumericAddress(const std::string& host, uint16_t port, sockaddr_storage& out, socklen_t& len);
+
+class TcpConnection final : public LoopHandler {
+ public:
+  TcpConnection(Loop& loop, uint64_t id, std::shared_ptr<DiarkisTcpBase::Shared> shared,
+                const TcpOptions& options, const SessionKeys& keys);
+  ~TcpConnection() override;
+
+  // Begin the non-blocking connect. Failures are reported through the session.
+  void start(const sockaddr_storage& addr, socklen_t len, double now);
+  void send(Bytes&& packet, double now);
+  void close(bool graceful, double now);
+
+  void onReady(const PollEvent& ev, double now) override;
+  void onTimer(double now) override;
+  void flush(double now) override;
+  void abandon() override;
+
+ private:
+  void finishConnect(double now);
+  void readAll(double now);
+  void writeNow(double now);
+  void setWantWrite(bool want);
+  // After any input: deliver events, then tear down or re-arm timer and output.
+  void settle(double now);
+  void teardown();
+  void closeSocket();
+
+  Loop& loop_;
+  const uint64_t id_;
+  std::shared_ptr<DiarkisTcpBase::Shared> shared_;
+  TcpSession session_;
+  UniqueFd fd_;
+  bool registered_ = false;
+  bool connected_ = false;
+  bool wantWrite_ = false;
+  bool blocked_ = false;  // the last send() said EAGAIN
+  bool gone_ = false;
+  std::vector<Event> events_;
+};
+
+}  // namespace diarkis

@@ -1,0 +1,364 @@
+#include "session/tcp_session.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace diarkis {
+namespace {
+
+void putF64LE(uint8_t* out, double v) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof bits);
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(bits >> (8 * i));
+}
+
+double getF64LE(const uint8_t* in) {
+  uint64_t bits = 0;
+  for (int i = 0; i < 8; ++i) bits |= static_cast<uint64_t>(in[i]) << (8 * i);
+  double v = 0;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+// Fin push reasons (PROTOCOL section 5, ours) -> the code the following close reports.
+ErrorCode finReasonCode(const std::string& reason) {
+  if (reason == "server-shutdown") return ErrorCode::ServerShutdown;
+  if (reason == "refused") return ErrorCode::Refused;
+  if (reason == "timeout") return ErrorCode::Timeout;
+  if (reason == "kicked") return ErrorCode::Kicked;
+  return ErrorCode::ClosedByServer;
+}
+
+bool isLive(ClientState s) {
+  return s == ClientState::Connecting || s == ClientState::Connected || s == ClientState::Migrating;
+}
+
+}  // namespace
+
+TcpSession::TcpSession(const TcpOptions& options, const SessionKeys& keys, Stats& stats,
+                       SendBudget& budget)
+    : options_(options), crypto_(keys), stats_(stats), budget_(budget),
+      reassembler_(options.maxPayload) {}
+
+void TcpSession::start(double now) {
+  if (state_ != ClientState::Idle) return;
+  state_ = ClientState::Connecting;
+  connectDeadline_ = now + options_.connectTimeoutMs;
+}
+
+void TcpSession::onSocketConnected(double now) {
+  if (closed() || socketConnected_) return;
+  socketConnected_ = true;
+  writeOpeningRequest(now);
+}
+
+// The first request on a connection. A migration target would write the claim here.
+void TcpSession::writeOpeningRequest(double now) {
+  writeHeartbeat(now);
+  nextHeartbeat_ = now + options_.heartbeatIntervalMs;
+}
+
+void TcpSession::writeHeartbeat(double now) {
+  uint8_t body[8];
+  putF64LE(body, now);
+  const uint64_t begin = streamWritten_ + outputSize();
+  if (crypto_.appendRequest(out_, wire::kVerBuiltin, wire::kCmdKeepAlive, body, sizeof body,
+                            options_.maxPayload) != ErrorCode::None) {
+    return;  // only with an absurdly small maxPayload; the miss timeout reports it
+  }
+  internal_.emplace_back(begin, streamWritten_ + outputSize());
+  stats_.add(&Stats::heartbeatsSent);
+  stats_.add(&Stats::packetsSent);
+}
+
+ErrorCode TcpSession::send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable) {
+  if (!isLive(state_)) return ErrorCode::NotConnected;
+  scratch_.clear();
+  const ErrorCode enc = crypto_.appendRequest(scratch_, ver, cmd, body, len, options_.maxPayload);
+  if (enc != ErrorCode::None) return enc;
+  const ErrorCode res = budget_.reserve(scratch_.size(), writable);
+  if (res != ErrorCode::None) return res;
+  Bytes packet;
+  packet.swap(scratch_);
+  enqueueEncoded(std::move(packet));
+  return ErrorCode::None;
+}
+
+void TcpSession::enqueueEncoded(Bytes&& packet) {
+  if (!isLive(state_)) {
+    release(packet.size());
+    return;
+  }
+  if (!answered_) {
+    held_.insert(held_.end(), packet.begin(), packet.end());
+    ++heldPackets_;
+    return;
+  }
+  out_.insert(out_.end(), packet.begin(), packet.end());
+  stats_.add(&Stats::packetsSent);
+}
+
+void TcpSession::onData(const uint8_t* data, size_t len, double now) {
+  if (closed()) return;
+  stats_.add(&Stats::bytesReceived, len);
+  reassembler_.feed(data, len);
+  Packet p;
+  while (!closed()) {
+    const ParseStatus st = reassembler_.next(p);
+    if (st == ParseStatus::NeedMore) break;
+    if (st == ParseStatus::Error) {
+      stats_.drop(reassembler_.error());
+      finish(ErrorCode::ProtocolError,
+             std::string("protocol error: ") + dropReasonName(reassembler_.error()));
+      break;
+    }
+    stats_.add(&Stats::packetsReceived);
+    handlePacket(p, now);
+  }
+}
+
+void TcpSession::handlePacket(Packet& p, double now) {
+  Bytes body;
+  DropReason reason = DropReason::Unexpected;
+  if (!crypto_.open(p.payload.data(), p.payload.size(), body, reason)) {
+    // Not fatal: the stream is intact, only this packet is unusable.
+    stats_.drop(reason);
+    Event ev;
+    ev.type = EventType::Error;
+    ev.code = reason == DropReason::BadMac ? ErrorCode::BadMac : ErrorCode::ProtocolError;
+    ev.ver = p.ver;
+    ev.cmd = p.cmd;
+    ev.message = std::string("dropped packet ver ") + std::to_string(p.ver) + " cmd " +
+                 std::to_string(p.cmd) + ": " + dropReasonName(reason);
+    emit(std::move(ev));
+    return;
+  }
+  const bool push = p.status == wire::kStatusPush;
+  if (p.ver == wire::kVerBuiltin && p.cmd == wire::kCmdKeepAlive && !push) {
+    handleHeartbeatAnswer(body, now);
+    return;
+  }
+  if (p.ver == wire::kVerBuiltin && push &&
+      (p.cmd == wire::kCmdKeepAlive || p.cmd == wire::kCmdFin)) {
+    handleBuiltinPush(p, body);
+    return;
+  }
+  Event ev;
+  ev.type = push ? EventType::Push : EventType::Response;  // Notification (0/400) is a push
+  ev.ver = p.ver;
+  ev.cmd = p.cmd;
+  ev.status = p.status;
+  ev.payload = std::move(body);
+  emit(std::move(ev));
+}
+
+void TcpSession::handleHeartbeatAnswer(const Bytes& body, double now) {
+  if (body.size() < 9) {
+    stats_.drop(DropReason::BadBody);
+    Event ev;
+    ev.type = EventType::Error;
+    ev.code = ErrorCode::ProtocolError;
+    ev.message = "dropped heartbeat answer: body shorter than 9 bytes";
+    emit(std::move(ev));
+    return;
+  }
+  stats_.add(&Stats::heartbeatsAnswered);
+  lastAnswer_ = now;
+  if (!answered_) becomeConnected(now);
+  Event ev;
+  ev.type = EventType::Heartbeat;
+  ev.rttMs = std::max(0.0, now - getF64LE(body.data() + 1));
+  emit(std::move(ev));
+  if (body[0] == wire::kNodeOffline) raiseOffline();
+}
+
+void TcpSession::handleBuiltinPush(const Packet& p, const Bytes& body) {
+  if (p.cmd == wire::kCmdKeepAlive) {  // offline notice: raises Offline only, never an RTT
+    if (body.empty()) {
+      stats_.drop(DropReason::BadBody);
+      return;
+    }
+    if (body[0] == wire::kNodeOffline) raiseOffline();
+    return;
+  }
+  // Fin: remembered; the close that follows reports it.
+  finReason_.assign(body.begin(), body.end());
+  finCode_ = finReasonCode(finReason_);
+}
+
+void TcpSession::becomeConnected(double now) {
+  answered_ = true;
+  connectDeadline_ = kNoDeadline;
+  if (nextHeartbeat_ <= now) nextHeartbeat_ = now + options_.heartbeatIntervalMs;
+  out_.insert(out_.end(), held_.begin(), held_.end());
+  stats_.add(&Stats::packetsSent, heldPackets_);
+  Bytes().swap(held_);
+  heldPackets_ = 0;
+  if (state_ == ClientState::Connecting) {
+    state_ = ClientState::Connected;
+    Event ev;
+    ev.type = EventType::Connect;
+    ev.reconnected = false;
+    emit(std::move(ev));
+  }
+}
+
+void TcpSession::raiseOffline() {
+  if (offlineRaised_) return;
+  offlineRaised_ = true;
+  Event ev;
+  ev.type = EventType::Offline;
+  emit(std::move(ev));
+}
+
+void TcpSession::onEof(double now) {
+  (void)now;
+  if (closed()) return;
+  if (state_ == ClientState::Closing) {
+    finish(ErrorCode::ClosedByUser, "the server closed the connection while it was flushed");
+  } else if (finCode_ != ErrorCode::None) {
+    finish(finCode_, "server said: " + finReason_);
+  } else {
+    finish(ErrorCode::ClosedByServer, "the server closed the connection");
+  }
+}
+
+void TcpSession::onSocketError(ErrorCode code, const std::string& message, double now) {
+  (void)now;
+  if (closed()) return;
+  if (finCode_ != ErrorCode::None) {
+    finish(finCode_, "server said: " + finReason_ + " (then: " + message + ")");
+  } else {
+    finish(code, message);
+  }
+}
+
+double TcpSession::nextDeadline() const {
+  if (closed()) return kNoDeadline;
+  double d = std::min(closeDeadline_, connectDeadline_);
+  if (answered_ && state_ != ClientState::Closing) {
+    d = std::min(d, lastAnswer_ + options_.heartbeatIntervalMs * options_.heartbeatMissLimit);
+    d = std::min(d, nextHeartbeat_);
+  }
+  return d;
+}
+
+void TcpSession::onTimer(double now) {
+  if (closed()) return;
+  if (closeDeadline_ <= now) {
+    finish(ErrorCode::ClosedByUser, "close timed out with " +
+                                        std::to_string(outputSize() + held_.size()) +
+                                        " bytes unsent");
+    return;
+  }
+  if (connectDeadline_ <= now) {
+    finish(ErrorCode::ConnectTimeout, socketConnected_ ? "no answer to the first heartbeat"
+                                                       : "the socket did not connect");
+    return;
+  }
+  if (!answered_ || state_ == ClientState::Closing) return;
+  const double interval = options_.heartbeatIntervalMs;
+  if (lastAnswer_ + interval * options_.heartbeatMissLimit <= now) {
+    finish(ErrorCode::Timeout, "no heartbeat answer for " +
+                                   std::to_string(options_.heartbeatMissLimit) + " intervals");
+    return;
+  }
+  if (nextHeartbeat_ <= now) {
+    writeHeartbeat(now);
+    // Keep the cadence anchored; if the loop ran late, restart it from now.
+    nextHeartbeat_ += interval;
+    if (nextHeartbeat_ <= now) nextHeartbeat_ = now + interval;
+  }
+}
+
+void TcpSession::close(bool graceful, double now) {
+  if (closed()) return;
+  if (!graceful || state_ == ClientState::Idle || (outputSize() == 0 && held_.empty())) {
+    finish(ErrorCode::ClosedByUser, graceful ? "" : "destroyed");
+    return;
+  }
+  if (state_ == ClientState::Closing) return;
+  state_ = ClientState::Closing;
+  closeDeadline_ = now + options_.closeTimeoutMs;
+  // An unanswered connection still has its connect timeout, but the close bound is the one we keep.
+  connectDeadline_ = kNoDeadline;
+}
+
+void TcpSession::consumeOutput(size_t n, double now) {
+  (void)now;
+  n = std::min(n, outputSize());
+  if (n == 0) return;
+  const uint64_t begin = streamWritten_;
+  const uint64_t end = begin + n;
+  uint64_t internal = 0;
+  while (!internal_.empty() && internal_.front().first < end) {
+    auto& r = internal_.front();
+    const uint64_t lo = std::max(r.first, begin);
+    const uint64_t hi = std::min(r.second, end);
+    if (hi > lo) internal += hi - lo;
+    if (r.second <= end) {
+      internal_.pop_front();
+    } else {
+      break;
+    }
+  }
+  stats_.add(&Stats::bytesSent, n);
+  streamWritten_ = end;
+  outPos_ += n;
+  if (outPos_ == out_.size()) {
+    out_.clear();
+    outPos_ = 0;
+  } else if (outPos_ >= (64u << 10) && outPos_ * 2 >= out_.size()) {
+    out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(outPos_));
+    outPos_ = 0;
+  }
+  release(static_cast<size_t>(n - internal));
+  maybeFinishClose();
+}
+
+void TcpSession::release(size_t n) {
+  if (budget_.release(n) && isLive(state_)) {
+    Event ev;
+    ev.type = EventType::Drain;
+    emit(std::move(ev));
+  }
+}
+
+void TcpSession::maybeFinishClose() {
+  if (state_ == ClientState::Closing && outputSize() == 0 && held_.empty()) {
+    finish(ErrorCode::ClosedByUser, "");
+  }
+}
+
+void TcpSession::finish(ErrorCode code, const std::string& message) {
+  if (closed()) return;
+  state_ = ClientState::Closed;
+  // Everything still queued is dropped: hand its bytes back to the budget.
+  uint64_t internal = 0;
+  for (const auto& r : internal_) internal += r.second - std::max(r.first, streamWritten_);
+  release(held_.size() + static_cast<size_t>(outputSize() - internal));
+  Bytes().swap(out_);
+  Bytes().swap(held_);
+  outPos_ = 0;
+  internal_.clear();
+  heldPackets_ = 0;
+  connectDeadline_ = nextHeartbeat_ = closeDeadline_ = kNoDeadline;
+  Event ev;
+  ev.type = EventType::Disconnect;
+  ev.code = code;
+  ev.message = message;
+  emit(std::move(ev));
+}
+
+bool TcpSession::takeEvents(std::vector<Event>& out) {
+  if (events_.empty()) return false;
+  if (out.empty()) {
+    out.swap(events_);
+  } else {
+    for (auto& e : events_) out.push_back(std::move(e));
+    events_.clear();
+  }
+  return true;
+}
+
+}  // namespace diarkis

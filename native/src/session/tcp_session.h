@@ -1,0 +1,109 @@
+// Sans-I/O TCP session (PROTOCOL.md sections 1-3, 5): bytes and the current time
+// in; bytes to write, Events and the next timer deadline out. No sockets, no clock
+// reads, so every timer is testable with a fake clock.
+//
+// Lifecycle: start() when the socket connect begins, onSocketConnected() when it
+// completed, then onData()/onEof()/onSocketError()/onTimer() as things happen.
+// The owner writes output() to the socket, calls consumeOutput() with what was
+// written, takes the events, and closes the socket once closed() is true.
+//
+// Room for migration: the opening request is one method (heartbeat now, the
+// claim later), sends made before the session is live wait in held_ (the same
+// queue a Migrating state would hold), and ClientState already has Migrating.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "diarkis/codec.h"
+#include "diarkis/crypto.h"
+#include "diarkis/event.h"
+#include "diarkis/stats.h"
+#include "diarkis/tcp_client.h"
+#include "session/send_budget.h"
+
+namespace diarkis {
+
+class TcpSession {
+ public:
+  static constexpr double kNoDeadline = std::numeric_limits<double>::infinity();
+
+  TcpSession(const TcpOptions& options, const SessionKeys& keys, Stats& stats, SendBudget& budget);
+
+  ClientState state() const { return state_; }
+  // True once the session has ended (Disconnect emitted): close the socket.
+  bool closed() const { return state_ == ClientState::Closed; }
+
+  // --- inputs ---------------------------------------------------------------
+  void start(double now);               // Idle -> Connecting: the connect timeout starts
+  void onSocketConnected(double now);   // writes the opening request (heartbeat)
+  void onData(const uint8_t* data, size_t len, double now);
+  void onEof(double now);               // the peer closed its side
+  void onSocketError(ErrorCode code, const std::string& message, double now);
+  void onTimer(double now);             // call at (or after) nextDeadline()
+  double nextDeadline() const;          // kNoDeadline when no timer runs
+
+  // Encode + encrypt + queue a request (network thread or tests).
+  ErrorCode send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable = nullptr);
+  // Queue a request that is already encoded and whose bytes the caller already
+  // reserved in the SendBudget. Dropped (and released) when the session is closing/closed.
+  void enqueueEncoded(Bytes&& packet);
+
+  // graceful: flush queued bytes (bounded by closeTimeoutMs) then close; else at once.
+  void close(bool graceful, double now);
+
+  // --- outputs --------------------------------------------------------------
+  const uint8_t* output() const { return out_.data() + outPos_; }
+  size_t outputSize() const { return out_.size() - outPos_; }
+  void consumeOutput(size_t n, double now);  // n bytes reached the socket
+  // Moves the pending events into `out` (appending). False when there were none.
+  bool takeEvents(std::vector<Event>& out);
+
+ private:
+  void writeOpeningRequest(double now);
+  void writeHeartbeat(double now);
+  void release(size_t n);  // SendBudget release + Drain event when due
+  void handlePacket(Packet& p, double now);
+  void handleHeartbeatAnswer(const Bytes& body, double now);
+  void handleBuiltinPush(const Packet& p, const Bytes& body);
+  void becomeConnected(double now);
+  void raiseOffline();
+  void maybeFinishClose();
+  void finish(ErrorCode code, const std::string& message);
+  void emit(Event&& ev) { events_.push_back(std::move(ev)); }
+
+  const TcpOptions options_;
+  SessionCrypto crypto_;
+  Stats& stats_;
+  SendBudget& budget_;
+  StreamReassembler reassembler_;
+
+  ClientState state_ = ClientState::Idle;
+  bool socketConnected_ = false;
+  bool answered_ = false;        // the opening request has been answered
+  bool offlineRaised_ = false;   // Offline is raised once per node (= per session)
+  ErrorCode finCode_ = ErrorCode::None;  // from a Fin push: reported by the following close
+  std::string finReason_;
+
+  double connectDeadline_ = kNoDeadline;
+  double nextHeartbeat_ = kNoDeadline;
+  double lastAnswer_ = 0;        // miss timeout counts from here
+  double closeDeadline_ = kNoDeadline;
+
+  Bytes out_;                    // bytes for the socket, written from outPos_
+  size_t outPos_ = 0;
+  // Absolute stream offsets of bytes in out_ that are ours (heartbeats), not
+  // reserved in the SendBudget: consumeOutput releases only the user's bytes.
+  uint64_t streamWritten_ = 0;   // stream offset of out_[outPos_]
+  std::deque<std::pair<uint64_t, uint64_t>> internal_;  // [begin, end)
+  Bytes held_;                   // user requests waiting for the session to go live
+  uint64_t heldPackets_ = 0;
+  std::vector<Event> events_;
+  Bytes scratch_;
+};
+
+}  // namespace diarkis

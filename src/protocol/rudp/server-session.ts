@@ -1,0 +1,445 @@
+/**
+ * The SERVER side of one UDP session (PROTOCOL.md sections 4, 5, 7.1), sans-I/O.
+ *
+ * Datagrams (already routed here by SID or bound address) and now(ms) in; datagrams, authenticated
+ * requests and close events out through the handler; timers as `nextDeadline()` + `tick(now)`.
+ *
+ * Life: 'waiting' (only bounded, expiring handshake records) -> 'bound' (first authenticated DAT from
+ * an address with a handshake record) -> 'closing' (Fin push queued, waiting for every DAT to be
+ * acknowledged) -> 'fin-sent' -> 'closed'.
+ */
+import { randomInt } from 'node:crypto';
+import { encodeResponse, parseRequest, RequestPacket } from '../codec';
+import {
+  BuiltinCmd,
+  DEFAULT_CONNECTION_TTL_MS,
+  DEFAULT_MAX_PAYLOAD,
+  DropReason,
+  SID_SIZE,
+  Status,
+} from '../constants';
+import { isOpenError, SessionCrypto } from '../crypto';
+import { encodeFin } from '../keepalive';
+import { FinReason, PENDING_PUSH_LIMIT, UDP_MAX_DATAGRAM_BODY } from '../ours';
+import { addrKey, PeerAddr, sameAddr } from './address';
+import { AckRecord, Datagram, encodeAckRecords, encodeDatagram, Flag, TERMINATE } from './datagram';
+import { Fragmenter, isFragment, Reassembler } from './fragment';
+import { ReliableReceiver, ReliableSender, RetryOptions, SenderStats } from './reliable';
+
+export type SessionState = 'waiting' | 'bound' | 'closing' | 'fin-sent' | 'closed';
+/** Why a session ended: a Fin reason, the client's FIN/terminate, or a quiet close (after a migration). */
+export type SessionEndReason = FinReason | 'closed-by-client' | 'migrated';
+
+export interface ServerSessionOptions extends RetryOptions {
+  sid: Buffer;
+  crypto: SessionCrypto;
+  maxPayload?: number;
+  /** Drop a bound client that sent nothing for this long (wire default 10 s). */
+  connectionTtlMs?: number;
+  /** Lifetime of a half-open handshake record. */
+  handshakeTtlMs?: number;
+  /** Half-open handshakes held for this SID; the oldest is forgotten beyond it. */
+  maxHandshakes?: number;
+  sendWindow?: number;
+  receiveWindow?: number;
+  /** Resends of the server's FIN before giving up on its ACK. */
+  finRetries?: number;
+  /** Source of the random initial sequence (tests pass a fixed one). */
+  random24?: () => number;
+}
+
+export interface ServerSessionHandler {
+  send(datagram: Buffer, to: PeerAddr): void;
+  /** An authenticated request: reliable ones in order exactly once, unreliable ones as they come. */
+  request(ver: number, cmd: number, body: Buffer, reliable: boolean): void;
+  drop(reason: DropReason): void;
+  bound?(to: PeerAddr): void;
+  closed(reason: SessionEndReason): void;
+}
+
+interface Handshake {
+  seq: number;
+  expires: number;
+  acked: boolean;
+}
+
+export class ServerSession {
+  private st: SessionState = 'waiting';
+  private readonly handshakes = new Map<string, Handshake>();
+  private peerAddr: PeerAddr | null = null;
+  private sender: ReliableSender | null = null;
+  private receiver: ReliableReceiver | null = null;
+  private readonly fragmenter = new Fragmenter();
+  private readonly reassembler: Reassembler;
+  /** Reliable packets produced before the session is bound (pushes for a connecting user). */
+  private readonly preBind: Buffer[] = [];
+  private lastHeard = 0;
+  private endReason: SessionEndReason = 'closed-by-client';
+  private finDue = 0;
+  private finTries = 0;
+  private readonly maxPayload: number;
+  private readonly ttl: number;
+  private readonly hsTtl: number;
+  private readonly maxHs: number;
+  private readonly finRetries: number;
+  private readonly random24: () => number;
+  readonly counters = { datagramsIn: 0, datagramsOut: 0, requests: 0, drops: 0 };
+
+  constructor(
+    private readonly opts: ServerSessionOptions,
+    private readonly h: ServerSessionHandler,
+  ) {
+    if (opts.sid.length !== SID_SIZE) throw new RangeError('SID must be 16 bytes');
+    this.maxPayload = opts.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.ttl = opts.connectionTtlMs ?? DEFAULT_CONNECTION_TTL_MS;
+    this.hsTtl = opts.handshakeTtlMs ?? 10_000;
+    this.maxHs = opts.maxHandshakes ?? 4;
+    this.finRetries = opts.finRetries ?? 5;
+    this.random24 = opts.random24 ?? (() => randomInt(0, 1 << 24));
+    this.reassembler = new Reassembler({ maxPayload: this.maxPayload });
+  }
+
+  get state(): SessionState {
+    return this.st;
+  }
+
+  get peer(): PeerAddr | null {
+    return this.peerAddr;
+  }
+
+  /** The client's public address as the echo answer reports it. */
+  get publicAddress(): string {
+    return this.peerAddr === null ? '' : addrKey(this.peerAddr);
+  }
+
+  get pendingHandshakes(): number {
+    return this.handshakes.size;
+  }
+
+  senderStats(): SenderStats | null {
+    return this.sender === null ? null : this.sender.snapshot();
+  }
+
+  /** True when nothing the server sent is unacknowledged or queued. */
+  get allAcked(): boolean {
+    return this.preBind.length === 0 && (this.sender === null || this.sender.idle);
+  }
+
+  // ---------------------------------------------------------------- input
+
+  /** A parsed datagram from `from` (the node checked that SYN/DAT/FIN/UDP carry this SID). */
+  onDatagram(d: Datagram, from: PeerAddr, now: number): void {
+    if (this.st === 'closed') return this.drop('unexpected');
+    this.counters.datagramsIn++;
+    switch (d.flag) {
+      case Flag.SYN:
+        return this.onSyn(from, now);
+      case Flag.DAT:
+      case Flag.RDAT:
+        return this.onData(d, from, now);
+      case Flag.FIN:
+        return this.onFin(from, now);
+      case Flag.UDP:
+        return this.onUnreliable(d.body, from, now);
+      default:
+        // ACK/RACK come through onAcks (records carry the SID each).
+        return this.drop('unexpected');
+    }
+  }
+
+  /** ACK/RACK records from `from` that carried this session's SID. */
+  onAcks(records: readonly AckRecord[], from: PeerAddr, now: number): void {
+    if (this.st === 'closed') return this.drop('unexpected');
+    this.counters.datagramsIn++;
+    if (this.peerAddr === null) {
+      const hs = this.liveHandshake(from, now);
+      // The handshake ACK: complete, but nothing is sent until the first authenticated DAT binds.
+      if (hs !== undefined && records.some((r) => r.flag === Flag.ACK && r.seq === hs.seq)) hs.acked = true;
+      else this.drop('unexpected');
+      return;
+    }
+    if (!sameAddr(from, this.peerAddr)) return this.drop('foreign-address');
+    this.lastHeard = now;
+    for (const r of records) {
+      if (this.st === 'fin-sent' && r.seq === 0 && r.flag === Flag.ACK) return this.finish(this.endReason);
+      this.sender?.onAck(r, now);
+    }
+    this.afterProgress(now);
+  }
+
+  /** The raw terminate datagram from `from`. */
+  onTerminate(from: PeerAddr): void {
+    if (this.st === 'closed' || this.peerAddr === null) return this.drop('unexpected');
+    if (!sameAddr(from, this.peerAddr)) return this.drop('foreign-address');
+    this.finish('closed-by-client');
+  }
+
+  private onSyn(from: PeerAddr, now: number): void {
+    if (this.peerAddr !== null && !sameAddr(from, this.peerAddr)) return this.drop('foreign-address');
+    let hs = this.liveHandshake(from, now);
+    if (hs === undefined) {
+      if (this.peerAddr !== null) return this.drop('unexpected');
+      this.expireHandshakes(now);
+      while (this.handshakes.size >= this.maxHs) {
+        const oldest = this.handshakes.keys().next();
+        if (oldest.done === true) break;
+        this.handshakes.delete(oldest.value);
+      }
+      hs = { seq: this.random24() & 0xffffff, expires: now + this.hsTtl, acked: false };
+      this.handshakes.set(addrKey(from), hs);
+    }
+    this.out(encodeDatagram(hs.seq, Flag.SYN), from);
+  }
+
+  private onData(d: Datagram, from: PeerAddr, now: number): void {
+    if (this.peerAddr !== null) {
+      if (!sameAddr(from, this.peerAddr)) return this.drop('foreign-address');
+    } else {
+      const hs = this.liveHandshake(from, now);
+      if (hs === undefined) return this.drop('unexpected');
+      const bad = this.authenticate(d.body);
+      if (bad !== null) return this.drop(bad);
+      this.bind(from, hs, now);
+    }
+    if (this.receiver === null) return;
+    this.lastHeard = now;
+    const r = this.receiver.onData(d.seq, d.flag === Flag.DAT ? Flag.DAT : Flag.RDAT, d.body);
+    if (r.ack !== null) this.out(encodeAckRecords([r.ack]), from);
+    if (r.drop !== undefined) this.drop(r.drop);
+    for (const body of r.delivered) {
+      if (this.st === 'closed') return;
+      this.deliverBody(body);
+    }
+    this.afterProgress(now);
+  }
+
+  private onFin(from: PeerAddr, now: number): void {
+    if (this.peerAddr === null) {
+      if (this.liveHandshake(from, now) === undefined) return this.drop('unexpected');
+      this.handshakes.delete(addrKey(from));
+      this.out(encodeDatagram(0, Flag.ACK), from);
+      return;
+    }
+    if (!sameAddr(from, this.peerAddr)) return this.drop('foreign-address');
+    this.out(encodeDatagram(0, Flag.ACK), from);
+    this.finish('closed-by-client');
+  }
+
+  private onUnreliable(body: Buffer, from: PeerAddr, now: number): void {
+    if (this.peerAddr === null) return this.drop('unexpected');
+    if (!sameAddr(from, this.peerAddr)) return this.drop('foreign-address');
+    this.lastHeard = now;
+    this.deliverPackets(body, false);
+  }
+
+  // ---------------------------------------------------------------- output
+
+  /**
+   * Sends a response or push reliably (fragmented when larger than one chunk). Before the session
+   * is bound it is held (bounded). false when the session is closed or the hold is full.
+   */
+  sendPacket(ver: number, cmd: number, status: number, body: Uint8Array, now: number): boolean {
+    return this.sendEncoded(encodeResponse(ver, cmd, status, this.opts.crypto.seal(body)), now);
+  }
+
+  /** sendPacket for an already encoded (and secured) response/push packet. */
+  sendEncoded(packet: Buffer, now: number): boolean {
+    if (this.st === 'closed' || this.st === 'fin-sent') return false;
+    if (this.sender === null) {
+      if (this.preBind.length >= PENDING_PUSH_LIMIT) return false;
+      this.preBind.push(packet);
+      return true;
+    }
+    let ok = true;
+    for (const c of this.fragmenter.split(packet)) ok = this.sender.send(c, now) && ok;
+    return ok;
+  }
+
+  /** An unreliable response (flag UDP); false when not bound or larger than one datagram. */
+  sendUnreliable(ver: number, cmd: number, status: number, body: Uint8Array): boolean {
+    return this.sendUnreliableEncoded(encodeResponse(ver, cmd, status, this.opts.crypto.seal(body)));
+  }
+
+  sendUnreliableEncoded(packet: Buffer): boolean {
+    if (this.peerAddr === null || this.st === 'closed') return false;
+    if (packet.length > UDP_MAX_DATAGRAM_BODY) return false;
+    this.out(encodeDatagram(0, Flag.UDP, packet), this.peerAddr);
+    return true;
+  }
+
+  /**
+   * Graceful close: a Fin push with `reason` (none for 'migrated'), then, once every DAT is
+   * acknowledged, FIN until its ACK 0 (bounded).
+   */
+  close(reason: SessionEndReason, now: number): void {
+    if (this.st === 'closed' || this.st === 'closing' || this.st === 'fin-sent') return;
+    this.endReason = reason;
+    if (this.peerAddr === null) return this.finish(reason);
+    if (reason !== 'closed-by-client' && reason !== 'migrated') {
+      this.sendPacket(0, BuiltinCmd.Fin, Status.Push, encodeFin(reason), now);
+    }
+    this.st = 'closing';
+    this.afterProgress(now);
+  }
+
+  /** Immediate close: the terminate datagram to the bound client, no waiting. */
+  destroy(reason: SessionEndReason): void {
+    if (this.st === 'closed') return;
+    if (this.peerAddr !== null) this.out(TERMINATE, this.peerAddr);
+    this.finish(reason);
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  tick(now: number): void {
+    if (this.st === 'closed') return;
+    this.expireHandshakes(now);
+    if (this.peerAddr === null) return;
+    if (this.sender !== null && !this.sender.tick(now)) return this.destroy('timeout');
+    if (now - this.lastHeard >= this.ttl) return this.destroy('timeout');
+    if (this.st === 'fin-sent' && now >= this.finDue) {
+      if (this.finTries >= this.finRetries) return this.finish(this.endReason);
+      this.sendFin(now);
+    }
+    this.afterProgress(now);
+  }
+
+  nextDeadline(): number | null {
+    if (this.st === 'closed') return null;
+    let d: number | null = null;
+    const take = (t: number | null): void => {
+      if (t !== null && (d === null || t < d)) d = t;
+    };
+    for (const hs of this.handshakes.values()) take(hs.expires);
+    if (this.peerAddr !== null) {
+      take(this.sender?.nextDeadline() ?? null);
+      take(this.lastHeard + this.ttl);
+      if (this.st === 'fin-sent') take(this.finDue);
+    }
+    return d;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private liveHandshake(from: PeerAddr, now: number): Handshake | undefined {
+    const hs = this.handshakes.get(addrKey(from));
+    return hs !== undefined && hs.expires > now ? hs : undefined;
+  }
+
+  private expireHandshakes(now: number): void {
+    for (const [k, hs] of this.handshakes) if (hs.expires <= now) this.handshakes.delete(k);
+  }
+
+  /** null when every request in the DAT body carries this SID and opens with the session keys. */
+  private authenticate(body: Buffer): DropReason | null {
+    let off = 0;
+    if (body.length === 0) return 'truncated';
+    while (off < body.length) {
+      const r = parseRequest(body, off, this.maxPayload);
+      if (r.kind === 'need-more') return 'truncated';
+      if (r.kind === 'error') return r.reason;
+      const bad = this.checkSid(r.packet);
+      if (bad !== null) return bad;
+      const secured = r.packet.payload.subarray(SID_SIZE);
+      // A chunk is not encrypted on its own, so it cannot prove who sent it.
+      if (isFragment(secured)) return 'unexpected';
+      const opened = this.opts.crypto.open(secured);
+      if (isOpenError(opened)) return opened.error;
+      off += r.consumed;
+    }
+    return null;
+  }
+
+  private checkSid(p: RequestPacket): DropReason | null {
+    if (p.payload.length < SID_SIZE) return 'truncated';
+    return p.payload.subarray(0, SID_SIZE).equals(this.opts.sid) ? null : 'unexpected';
+  }
+
+  private bind(from: PeerAddr, hs: Handshake, now: number): void {
+    this.peerAddr = { address: from.address, port: from.port };
+    this.st = 'bound';
+    this.lastHeard = now;
+    this.receiver = new ReliableReceiver(0, this.opts.receiveWindow);
+    this.sender = new ReliableSender(
+      {
+        initialSeq: hs.seq,
+        firstNeedsRack: true,
+        window: this.opts.sendWindow,
+        retryMinMs: this.opts.retryMinMs,
+        retryMaxMs: this.opts.retryMaxMs,
+        maxRetries: this.opts.maxRetries,
+        adaptive: this.opts.adaptive,
+        rtoMinMs: this.opts.rtoMinMs,
+      },
+      (d) => this.peerAddr !== null && this.out(d, this.peerAddr),
+    );
+    this.h.bound?.(this.peerAddr);
+    for (const p of this.preBind.splice(0)) for (const c of this.fragmenter.split(p)) this.sender.send(c, now);
+  }
+
+  /** One in-order DAT body: a wrapped chunk, or whole request packets. */
+  private deliverBody(body: Buffer): void {
+    const r = parseRequest(body, 0, this.maxPayload);
+    if (r.kind === 'ok' && r.packet.payload.length >= SID_SIZE && isFragment(r.packet.payload, SID_SIZE)) {
+      const bad = this.checkSid(r.packet);
+      if (bad !== null) return this.drop(bad);
+      const res = this.reassembler.feed(r.packet.payload.subarray(SID_SIZE));
+      if (res.kind === 'rejected') return this.drop(res.reason);
+      if (res.kind === 'complete') this.deliverPackets(res.packet, true);
+      return;
+    }
+    this.deliverPackets(body, true);
+  }
+
+  private deliverPackets(buf: Buffer, reliable: boolean): void {
+    let off = 0;
+    while (off < buf.length && this.st !== 'closed') {
+      const r = parseRequest(buf, off, this.maxPayload);
+      if (r.kind !== 'ok') return this.drop(r.kind === 'error' ? r.reason : 'truncated');
+      off += r.consumed;
+      const bad = this.checkSid(r.packet);
+      if (bad !== null) {
+        this.drop(bad);
+        continue;
+      }
+      const opened = this.opts.crypto.open(r.packet.payload.subarray(SID_SIZE));
+      if (isOpenError(opened)) {
+        this.drop(opened.error);
+        continue;
+      }
+      this.counters.requests++;
+      this.h.request(r.packet.ver, r.packet.cmd, opened, reliable);
+    }
+  }
+
+  private afterProgress(now: number): void {
+    if (this.st === 'closing' && this.allAcked) this.sendFin(now);
+  }
+
+  private sendFin(now: number): void {
+    if (this.peerAddr === null) return;
+    this.st = 'fin-sent';
+    this.finTries++;
+    this.finDue = now + (this.opts.retryMinMs ?? 1000);
+    this.out(encodeDatagram(0, Flag.FIN), this.peerAddr);
+  }
+
+  private finish(reason: SessionEndReason): void {
+    if (this.st === 'closed') return;
+    this.st = 'closed';
+    this.handshakes.clear();
+    this.sender?.forget();
+    this.reassembler.clear();
+    this.h.closed(reason);
+  }
+
+  private drop(reason: DropReason): void {
+    this.counters.drops++;
+    this.h.drop(reason);
+  }
+
+  private out(d: Buffer, to: PeerAddr): void {
+    this.counters.datagramsOut++;
+    this.h.send(d, to);
+  }
+}

@@ -1,0 +1,361 @@
+/**
+ * What TcpClient and (later) UdpClient share: the typed events, request/response
+ * pairing, the connect/close lifecycle over a native client id, ref/unref and stats.
+ * A subclass only says how its native client is created.
+ */
+import * as dns from 'node:dns';
+import { EventEmitter } from 'node:events';
+import * as net from 'node:net';
+
+import type { NativeAddon, NativeSessionKeys, NativeStats, NativeTcpOptions } from '../native';
+import { nativeAddon, registerSink, unregisterSink, type NativeEventSink } from './dispatch';
+import { DiarkisError, type DiarkisErrorCode } from './errors';
+import { RequestQueue } from './request-queue';
+import type {
+  ClientEventMap,
+  ClientOptions,
+  ClientState,
+  ClientStats,
+  Endpoint,
+  MigrationInfo,
+  RequestOptions,
+  Response,
+} from './types';
+import { checkInt, checkPayload, checkPositive, describe, fromNative, invalid } from './validate';
+
+const HEX32 = /^[0-9a-fA-F]{32}$/;
+const DAY_MS = 86_400_000;
+
+interface ResolvedOptions {
+  native: NativeTcpOptions;
+  maxPayload: number;
+  requestTimeoutMs: number;
+  encryption: 'auto' | boolean;
+  migration: 'auto' | 'manual';
+}
+
+function resolveOptions(o: ClientOptions | undefined): ResolvedOptions {
+  if (o !== undefined && (typeof o !== 'object' || o === null)) throw invalid(`options must be an object, got ${describe(o)}`);
+  const opt = o ?? {};
+  const num = (name: keyof ClientOptions, min: number, max: number): number | undefined => {
+    const v = opt[name];
+    return v === undefined ? undefined : checkPositive(`options.${name}`, v, min, max);
+  };
+  const native: NativeTcpOptions = {
+    connectTimeoutMs: num('connectTimeoutMs', 1, DAY_MS),
+    heartbeatIntervalMs: num('heartbeatIntervalMs', 10, DAY_MS),
+    heartbeatMissLimit: num('heartbeatMissLimit', 1, 1000),
+    maxPayload: num('maxPayload', 16, 0xffffff),
+    highWaterMark: num('highWaterMark', 1, 2 ** 30),
+    maxQueuedBytes: num('maxQueuedBytes', 1, 2 ** 32),
+    closeTimeoutMs: num('closeTimeoutMs', 0, DAY_MS),
+  };
+  for (const k of Object.keys(native) as Array<keyof NativeTcpOptions>) {
+    if (native[k] === undefined) delete native[k];
+  }
+  const enc = opt.encryption ?? 'auto';
+  if (enc !== 'auto' && typeof enc !== 'boolean') throw invalid(`options.encryption must be 'auto' or a boolean`);
+  const mig = opt.migration ?? 'auto';
+  if (mig !== 'auto' && mig !== 'manual') throw invalid(`options.migration must be 'auto' or 'manual'`);
+  return {
+    native,
+    maxPayload: native.maxPayload ?? 1 << 20,
+    requestTimeoutMs: num('requestTimeoutMs', 1, DAY_MS) ?? 10_000,
+    encryption: enc,
+    migration: mig,
+  };
+}
+
+function checkEndpoint(ep: unknown): Endpoint {
+  if (typeof ep !== 'object' || ep === null) throw invalid(`endpoint must be an object, got ${describe(ep)}`);
+  const e = ep as Record<string, unknown>;
+  if (typeof e.serverHost !== 'string' || e.serverHost === '') throw invalid('endpoint.serverHost must be a host name or address');
+  checkInt('endpoint.serverPort', e.serverPort, 1, 65535);
+  if (typeof e.sid !== 'string' || !HEX32.test(e.sid)) throw invalid('endpoint.sid must be 32 hex characters');
+  for (const f of ['encryptionKey', 'encryptionIV', 'encryptionMacKey'] as const) {
+    const v = e[f];
+    if (typeof v !== 'string' || (v !== '' && !HEX32.test(v))) throw invalid(`endpoint.${f} must be 32 hex characters or empty`);
+  }
+  return e as unknown as Endpoint;
+}
+
+function lookup(host: string): Promise<string> {
+  if (net.isIP(host) !== 0) return Promise.resolve(host);
+  return new Promise((resolve, reject) => {
+    dns.lookup(host, (err, address) => {
+      if (err) reject(new DiarkisError('network-error', `cannot resolve ${host}: ${err.message}`));
+      else resolve(address);
+    });
+  });
+}
+
+const ZERO_STATS: ClientStats = {
+  packetsSent: 0,
+  packetsReceived: 0,
+  bytesSent: 0,
+  bytesReceived: 0,
+  retransmits: 0,
+  heartbeatsSent: 0,
+  heartbeatsAnswered: 0,
+  migrations: 0,
+  queuedBytes: 0,
+  drops: {},
+};
+
+export abstract class BaseClient extends EventEmitter<ClientEventMap> implements NativeEventSink {
+  protected readonly options: ResolvedOptions;
+  private readonly native: NativeAddon;
+  private id: number | undefined;
+  private localState: ClientState = 'idle';
+  private refed = true;
+  private endpoint: Endpoint | undefined;
+  private lastStats: ClientStats = ZERO_STATS;
+  private readonly requests = new RequestQueue();
+  private connectWaiter: { resolve: () => void; reject: (e: DiarkisError) => void } | undefined;
+  private readonly closeWaiters: Array<() => void> = [];
+
+  protected constructor(options?: ClientOptions) {
+    super();
+    this.options = resolveOptions(options);
+    this.native = nativeAddon();
+  }
+
+  /** Creates this transport's native client. */
+  protected abstract createNative(native: NativeAddon, options: NativeTcpOptions): number;
+
+  get state(): ClientState {
+    if (this.id !== undefined) return this.native.state(this.id);
+    return this.localState;
+  }
+
+  /** The session id (32 hex characters) once connect() was called. */
+  get sid(): string | undefined {
+    return this.endpoint?.sid;
+  }
+
+  /** Connects to the node the endpoint names; resolves on 'connect'. */
+  connect(endpoint: Endpoint): Promise<void> {
+    let ep: Endpoint;
+    try {
+      ep = checkEndpoint(endpoint);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.localState !== 'idle') {
+      return Promise.reject(invalid(`connect() needs an idle client (state: ${this.state}); create a new client`));
+    }
+    const encrypted = ep.encryptionKey !== '';
+    if (encrypted && (ep.encryptionIV === '' || ep.encryptionMacKey === '')) {
+      return Promise.reject(invalid('endpoint has an encryption key but no IV or MAC key'));
+    }
+    if (this.options.encryption !== 'auto' && this.options.encryption !== encrypted) {
+      return Promise.reject(
+        invalid(`options.encryption is ${this.options.encryption} but the endpoint has encryption ${encrypted ? 'on' : 'off'}`),
+      );
+    }
+    this.localState = 'connecting';
+    this.endpoint = ep;
+    const keys: NativeSessionKeys = {
+      sid: ep.sid,
+      key: ep.encryptionKey,
+      iv: ep.encryptionIV,
+      macKey: ep.encryptionMacKey,
+      encrypted,
+    };
+    return new Promise<void>((resolve, reject) => {
+      this.connectWaiter = { resolve, reject };
+      lookup(ep.serverHost).then(
+        (address) => this.startNative(address, ep.serverPort, keys),
+        (err: DiarkisError) => this.finish(err.code, err.message),
+      );
+    });
+  }
+
+  private startNative(address: string, port: number, keys: NativeSessionKeys): void {
+    if (this.localState !== 'connecting') return;  // destroyed while resolving
+    try {
+      const id = this.createNative(this.native, this.options.native);
+      this.id = id;
+      registerSink(id, this);
+      if (!this.refed) this.native.unref(id);
+      this.native.connect(id, address, port, keys);
+    } catch (err) {
+      const e = fromNative(err);
+      this.finish(e.code, e.message);
+    }
+  }
+
+  /** Sends a request; false past the high-water mark ('drain' follows). */
+  send(ver: number, cmd: number, payload?: Uint8Array): boolean {
+    checkInt('ver', ver, 0, 255);
+    checkInt('cmd', cmd, 0, 65535);
+    const body = checkPayload(payload, this.options.maxPayload);
+    if (this.id === undefined) throw new DiarkisError('not-connected', `cannot send: the client is ${this.state}`);
+    try {
+      return this.native.send(this.id, ver, cmd, body);
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /** Reliable send; on TCP the same as send(). */
+  rsend(ver: number, cmd: number, payload?: Uint8Array): boolean {
+    return this.send(ver, cmd, payload);
+  }
+
+  /**
+   * Sends a request and resolves with the next answer to this ver/cmd (FIFO).
+   * Status 4/5 resolve too. Rejects with 'timeout'; the late answer is swallowed.
+   */
+  request(ver: number, cmd: number, payload?: Uint8Array, options?: RequestOptions): Promise<Response> {
+    const timeoutMs =
+      options?.timeoutMs === undefined ? this.options.requestTimeoutMs : checkPositive('options.timeoutMs', options.timeoutMs, 1, DAY_MS);
+    this.send(ver, cmd, payload);
+    return this.requests.add(ver, cmd, timeoutMs);
+  }
+
+  /** Calls cb when the node announces it is going offline. */
+  onOffline(cb: () => void): this {
+    if (typeof cb !== 'function') throw invalid('onOffline needs a function');
+    return this.on('offline', cb);
+  }
+
+  /** Live migration. Not implemented yet: rejects with 'migration-failed'. */
+  sendMigrate(): Promise<MigrationInfo> {
+    return this.startMigration();
+  }
+
+  /** The hook a migrating client overrides. */
+  protected startMigration(): Promise<MigrationInfo> {
+    return Promise.reject(
+      new DiarkisError('migration-failed', 'sendMigrate() is not implemented yet: the native client has no migration'),
+    );
+  }
+
+  /** Flushes what is queued, closes, and resolves once disconnected. */
+  close(): Promise<void> {
+    return this.end(true);
+  }
+
+  /** Drops the connection at once. */
+  destroy(): void {
+    void this.end(false);
+  }
+
+  private end(graceful: boolean): Promise<void> {
+    if (this.localState === 'closed') return Promise.resolve();
+    if (this.localState === 'idle') {
+      this.localState = 'closed';  // never connected: nothing to report
+      return Promise.resolve();
+    }
+    if (this.id === undefined) {
+      // Idle, or still resolving the host name: nothing native to close.
+      this.finish('closed-by-user', 'closed before connecting');
+      return Promise.resolve();
+    }
+    const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    try {
+      this.native.close(this.id, graceful);
+    } catch (err) {
+      const e = fromNative(err);
+      this.finish(e.code, e.message);
+    }
+    return done;
+  }
+
+  /** Keeps the process alive while open (the default), like net.Socket. */
+  ref(): this {
+    this.refed = true;
+    if (this.id !== undefined) this.native.ref(this.id);
+    return this;
+  }
+
+  /** Lets the process exit while this client is open. */
+  unref(): this {
+    this.refed = false;
+    if (this.id !== undefined) this.native.unref(this.id);
+    return this;
+  }
+
+  stats(): ClientStats {
+    if (this.id === undefined) return { ...this.lastStats, drops: { ...this.lastStats.drops } };
+    return this.toStats(this.native.stats(this.id));
+  }
+
+  private toStats(s: NativeStats): ClientStats {
+    return { ...s, drops: { ...s.drops } };
+  }
+
+  /** The connection is over: release the native client, settle every waiter, emit once. */
+  private finish(code: DiarkisErrorCode, message: string): void {
+    if (this.localState === 'closed') return;
+    this.localState = 'closed';
+    if (this.id !== undefined) {
+      const id = this.id;
+      try {
+        this.lastStats = this.toStats(this.native.stats(id));
+      } catch {
+        // released already: keep the last snapshot
+      }
+      unregisterSink(id);
+      this.id = undefined;
+      this.native.release(id);
+    }
+    const err = new DiarkisError(code, message !== '' ? message : undefined);
+    this.requests.failAll(new DiarkisError(code === 'closed-by-user' ? 'not-connected' : code, `disconnected before the answer: ${err.message}`));
+    const waiter = this.connectWaiter;
+    this.connectWaiter = undefined;
+    if (waiter) waiter.reject(err);
+    for (const w of this.closeWaiters.splice(0)) w();
+    this.emit('disconnect', code, err.message);
+  }
+
+  // ---- NativeEventSink (called by the dispatcher, one batch at a time) ----
+
+  onNativeConnect(reconnected: boolean): void {
+    this.localState = 'connected';
+    const waiter = this.connectWaiter;
+    this.connectWaiter = undefined;
+    waiter?.resolve();
+    this.emit('connect', reconnected);
+  }
+
+  onNativeDisconnect(code: DiarkisErrorCode, message: string): void {
+    this.finish(code, message);
+  }
+
+  onNativeOffline(): void {
+    this.emit('offline');
+  }
+
+  onNativeResponse(ver: number, cmd: number, status: number, payload: Buffer): void {
+    this.requests.answer(ver, cmd, status, payload);
+    this.emit('response', ver, cmd, status, payload);
+  }
+
+  onNativePush(ver: number, cmd: number, payload: Buffer): void {
+    this.emit('push', ver, cmd, payload);
+  }
+
+  onNativeHeartbeat(rttMs: number): void {
+    this.emit('heartbeat', rttMs);
+  }
+
+  onNativeEcho(rttMs: number, address: string): void {
+    this.emit('echo', rttMs, address);
+  }
+
+  onNativeMigrated(from: string, to: string, tookMs: number): void {
+    this.emit('migrated', { from, to, tookMs });
+  }
+
+  onNativeDrain(): void {
+    this.emit('drain');
+  }
+
+  onNativeError(code: DiarkisErrorCode, message: string): void {
+    // Non-fatal (e.g. bad-mac drops, counted in stats): an 'error' without a
+    // listener must not throw and take the process down.
+    if (this.listenerCount('error') > 0) this.emit('error', new DiarkisError(code, message !== '' ? message : undefined));
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Routes the native event pump's batches to client objects by id.
+ *
+ * One handler per environment (the addon has one thread-safe function per
+ * environment). A batch is decoded row by row; an exception thrown by a user's
+ * listener is re-thrown on the next tick, like an exception in any event callback,
+ * so the rest of the batch is still delivered.
+ */
+import { BatchField, EVENT_TYPES, loadNative, type NativeAddon, type PumpStats } from '../native';
+import { isDiarkisErrorCode, type DiarkisErrorCode } from './errors';
+
+/** What a client implements to receive its native events. */
+export interface NativeEventSink {
+  onNativeConnect(reconnected: boolean): void;
+  onNativeDisconnect(code: DiarkisErrorCode, message: string): void;
+  onNativeOffline(): void;
+  onNativeResponse(ver: number, cmd: number, status: number, payload: Buffer): void;
+  onNativePush(ver: number, cmd: number, payload: Buffer): void;
+  onNativeHeartbeat(rttMs: number): void;
+  onNativeEcho(rttMs: number, address: string): void;
+  onNativeMigrated(from: string, to: string, tookMs: number): void;
+  onNativeDrain(): void;
+  onNativeError(code: DiarkisErrorCode, message: string): void;
+}
+
+const sinks = new Map<number, NativeEventSink>();
+let addon: NativeAddon | undefined;
+
+function codeAt(native: NativeAddon, index: number): DiarkisErrorCode {
+  const name = native.errorCodes[index];
+  return name !== undefined && isDiarkisErrorCode(name) ? name : 'network-error';
+}
+
+function rethrowLater(err: unknown): void {
+  process.nextTick(() => {
+    throw err;
+  });
+}
+
+function handleBatch(native: NativeAddon, meta: Float64Array, slab: Buffer, objs: ReadonlyArray<string | Buffer>): void {
+  const stride = native.batchStride;
+  let obj = 0;
+  const nextString = (): string => {
+    const v = objs[obj++];
+    return typeof v === 'string' ? v : '';
+  };
+  for (let row = 0; row < meta.length; row += stride) {
+    const type = EVENT_TYPES[meta[row + BatchField.Type]];
+    const ver = meta[row + BatchField.Ver];
+    const cmd = meta[row + BatchField.Cmd];
+    const value = meta[row + BatchField.Value];
+    let payload: Buffer | undefined;
+    const len = meta[row + BatchField.PayloadLength];
+    if (len >= 0) {
+      const off = meta[row + BatchField.PayloadOffset];
+      if (off >= 0) {
+        payload = slab.subarray(off, off + len);
+      } else {
+        const v = objs[obj++];
+        payload = Buffer.isBuffer(v) ? v : Buffer.alloc(0);
+      }
+    }
+    // Strings are always consumed so the cursor stays in step, even for a released client.
+    let s1 = '';
+    let s2 = '';
+    if (type === 'disconnect' || type === 'error' || type === 'echo') s1 = nextString();
+    if (type === 'migrated') {
+      s1 = nextString();
+      s2 = nextString();
+    }
+    const sink = sinks.get(meta[row + BatchField.ClientId]);
+    if (sink === undefined) continue;  // a released client: dropped, never dereferenced
+    try {
+      switch (type) {
+        case 'connect':
+          sink.onNativeConnect(value === 1);
+          break;
+        case 'disconnect':
+          sink.onNativeDisconnect(codeAt(native, value), s1);
+          break;
+        case 'offline':
+          sink.onNativeOffline();
+          break;
+        case 'response':
+          sink.onNativeResponse(ver, cmd, meta[row + BatchField.Status], payload ?? Buffer.alloc(0));
+          break;
+        case 'push':
+          sink.onNativePush(ver, cmd, payload ?? Buffer.alloc(0));
+          break;
+        case 'heartbeat':
+          sink.onNativeHeartbeat(value);
+          break;
+        case 'echo':
+          sink.onNativeEcho(value, s1);
+          break;
+        case 'migrated':
+          sink.onNativeMigrated(s1, s2, value);
+          break;
+        case 'drain':
+          sink.onNativeDrain();
+          break;
+        case 'error':
+          sink.onNativeError(codeAt(native, value), s1);
+          break;
+        default:
+          break;
+      }
+    } catch (err) {
+      rethrowLater(err);
+    }
+  }
+}
+
+/** The addon, with this environment's batch handler installed. */
+export function nativeAddon(): NativeAddon {
+  if (addon) return addon;
+  const native = loadNative();
+  native.setEventHandler((meta, slab, objs) => handleBatch(native, meta, slab, objs));
+  addon = native;
+  return native;
+}
+
+export function registerSink(id: number, sink: NativeEventSink): void {
+  sinks.set(id, sink);
+}
+
+export function unregisterSink(id: number): void {
+  sinks.delete(id);
+}
+
+/** The event pump's counters for this environment (events / batches = events per crossing). */
+export function pumpStats(): PumpStats {
+  return nativeAddon().pumpStats();
+}

@@ -1,0 +1,7 @@
+/** The client side: TcpClient, endpoint lookup, errors and types. */
+export { TcpClient, type TcpClientOptions } from './tcp-client';
+export { BaseClient } from './base-client';
+export { pumpStats } from './dispatch';
+export { getEndpoint, parseEndpoint, type GetEndpointOptions } from './endpoint';
+export { DiarkisError, ERROR_CODES, isDiarkisErrorCode, type DiarkisErrorCode } from './errors';
+export type * from './types';

@@ -1,0 +1,102 @@
+/**
+ * Pairs responses with requests: responses carry no request id, so an answer goes
+ * to the oldest outstanding request with the same ver/cmd (PROTOCOL section 1).
+ * A request that timed out keeps its place and swallows its late answer, so the
+ * answers after it stay paired with the right requests.
+ */
+import { DiarkisError } from './errors';
+import type { Response } from './types';
+
+interface Pending {
+  resolve: (r: Response) => void;
+  reject: (e: DiarkisError) => void;
+  timer: NodeJS.Timeout | undefined;
+  settled: boolean;
+}
+
+/** A FIFO with O(1) shift (a head index, compacted now and then). */
+class Fifo<T> {
+  private items: T[] = [];
+  private head = 0;
+  get size(): number {
+    return this.items.length - this.head;
+  }
+  push(v: T): void {
+    this.items.push(v);
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const v = this.items[this.head++];
+    if (this.head > 64 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return v;
+  }
+  drain(): T[] {
+    const rest = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    return rest;
+  }
+}
+
+const key = (ver: number, cmd: number): number => ver * 0x10000 + cmd;
+
+export class RequestQueue {
+  private readonly queues = new Map<number, Fifo<Pending>>();
+
+  /** Number of requests waiting for an answer, timed-out ones included. */
+  get outstanding(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.size;
+    return n;
+  }
+
+  add(ver: number, cmd: number, timeoutMs: number): Promise<Response> {
+    return new Promise<Response>((resolve, reject) => {
+      const p: Pending = { resolve, reject, timer: undefined, settled: false };
+      p.timer = setTimeout(() => {
+        // Keep the entry in the FIFO: its late answer must still be consumed.
+        p.settled = true;
+        reject(new DiarkisError('timeout', `request ver ${ver} cmd ${cmd} got no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      // A pending request alone does not keep the process alive (the client's ref does).
+      p.timer.unref();
+      let q = this.queues.get(key(ver, cmd));
+      if (q === undefined) {
+        q = new Fifo<Pending>();
+        this.queues.set(key(ver, cmd), q);
+      }
+      q.push(p);
+    });
+  }
+
+  /** Hands an answer to the oldest request of ver/cmd. False when none was waiting. */
+  answer(ver: number, cmd: number, status: number, payload: Buffer): boolean {
+    const k = key(ver, cmd);
+    const q = this.queues.get(k);
+    const p = q?.shift();
+    if (q === undefined || p === undefined) return false;
+    if (q.size === 0) this.queues.delete(k);
+    if (!p.settled) {
+      p.settled = true;
+      clearTimeout(p.timer);
+      p.resolve({ status, payload });
+    }
+    return true;
+  }
+
+  /** Rejects every waiting request (the connection ended). */
+  failAll(err: DiarkisError): void {
+    for (const q of this.queues.values()) {
+      for (const p of q.drain()) {
+        if (p.settled) continue;
+        p.settled = true;
+        clearTimeout(p.timer);
+        p.reject(err);
+      }
+    }
+    this.queues.clear();
+  }
+}

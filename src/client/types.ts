@@ -1,0 +1,86 @@
+/**
+ * Types shared by the clients (TcpClient now, UdpClient later) and the endpoint lookup.
+ */
+import type { DiarkisError, DiarkisErrorCode } from './errors';
+
+export type ServerType = 'TCP' | 'UDP';
+
+/** The endpoint API's answer (PROTOCOL section 8); empty key fields = encryption off. */
+export interface Endpoint {
+  serverType: ServerType;
+  serverHost: string;
+  serverPort: number;
+  sid: string;
+  encryptionKey: string;
+  encryptionIV: string;
+  encryptionMacKey: string;
+}
+
+export type ClientState = 'idle' | 'connecting' | 'connected' | 'migrating' | 'closing' | 'closed';
+
+export interface MigrationInfo {
+  from: string;
+  to: string;
+  tookMs: number;
+}
+
+export interface Response {
+  status: number;
+  payload: Buffer;
+}
+
+export interface RequestOptions {
+  /** Default: the client's requestTimeoutMs. */
+  timeoutMs?: number;
+}
+
+export interface ClientStats {
+  packetsSent: number;
+  packetsReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  retransmits: number;
+  heartbeatsSent: number;
+  heartbeatsAnswered: number;
+  migrations: number;
+  queuedBytes: number;
+  /** Dropped incoming packets by reason name ('bad-mac', 'bad-magic', ...). */
+  drops: Record<string, number>;
+}
+
+/** The typed events of every client (DESIGN "TypeScript API"). */
+export interface ClientEventMap {
+  connect: [reconnected: boolean];
+  disconnect: [reason: DiarkisErrorCode, message: string];
+  offline: [];
+  migrated: [info: MigrationInfo];
+  response: [ver: number, cmd: number, status: number, payload: Buffer];
+  push: [ver: number, cmd: number, payload: Buffer];
+  heartbeat: [rttMs: number];
+  echo: [rttMs: number, publicAddress: string];
+  drain: [];
+  error: [err: DiarkisError];
+}
+
+export interface ClientOptions {
+  /** Socket connect + first heartbeat answer (default 10000). */
+  connectTimeoutMs?: number;
+  /** PROTOCOL section 3 (default 5000). */
+  heartbeatIntervalMs?: number;
+  /** No heartbeat answer for this many intervals -> 'timeout' (default 3). */
+  heartbeatMissLimit?: number;
+  /** Largest payload in either direction (default 1 MiB). */
+  maxPayload?: number;
+  /** Sends return false at or past this many queued bytes; 'drain' follows (default 1 MiB). */
+  highWaterMark?: number;
+  /** Sends throw 'queue-full' past this many queued bytes (default 64 MiB). */
+  maxQueuedBytes?: number;
+  /** Bound on close() flushing the queue (default 5000). */
+  closeTimeoutMs?: number;
+  /** Default timeout of request() (default 10000). */
+  requestTimeoutMs?: number;
+  /** 'auto' (default): follows the endpoint; false: require an unencrypted endpoint. */
+  encryption?: 'auto' | boolean;
+  /** 'auto' (default) | 'manual'. Migration itself is not implemented yet. */
+  migration?: 'auto' | 'manual';
+}

@@ -1,0 +1,154 @@
+/**
+ * The typed surface of the native addon (bindings/) and its loader.
+ *
+ * The addon speaks in integer client ids; events arrive in batches through the one
+ * handler set per environment (see bindings/event_pump.h for the batch layout).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+
+export type NativeClientState = 'idle' | 'connecting' | 'connected' | 'migrating' | 'closing' | 'closed';
+
+export interface NativeTcpOptions {
+  connectTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  heartbeatMissLimit?: number;
+  maxPayload?: number;
+  highWaterMark?: number;
+  maxQueuedBytes?: number;
+  closeTimeoutMs?: number;
+}
+
+/** Session keys as 32-hex-character strings; key/iv/macKey may be '' when unencrypted. */
+export interface NativeSessionKeys {
+  sid: string;
+  key: string;
+  iv: string;
+  macKey: string;
+  encrypted: boolean;
+}
+
+export interface NativeStats {
+  packetsSent: number;
+  packetsReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  retransmits: number;
+  heartbeatsSent: number;
+  heartbeatsAnswered: number;
+  migrations: number;
+  queuedBytes: number;
+  drops: Record<string, number>;
+}
+
+export interface PumpStats {
+  /** Empty -> non-empty transitions the network thread signalled. */
+  signals: number;
+  /** Calls into JS. */
+  batches: number;
+  /** Events delivered. `events / batches` = events per crossing. */
+  events: number;
+  maxBatch: number;
+  dropped: number;
+  queued: number;
+  clients: number;
+  runtimeLeases: number;
+}
+
+/**
+ * One batch: `meta` has `batchStride` numbers per event (see BatchField), `slab`
+ * holds the small payloads back to back, `objs` the large payloads and strings in order.
+ */
+export type BatchHandler = (meta: Float64Array, slab: Buffer, objs: ReadonlyArray<string | Buffer>) => void;
+
+/** Offsets inside one event's row of `meta` (EventPump::Field). */
+export const BatchField = {
+  ClientId: 0,
+  Type: 1,
+  Ver: 2,
+  Cmd: 3,
+  Status: 4,
+  Value: 5,
+  PayloadOffset: 6,
+  PayloadLength: 7,
+} as const;
+
+/** diarkis::EventType, in its numeric order. */
+export const EVENT_TYPES = [
+  'connect',
+  'disconnect',
+  'offline',
+  'response',
+  'push',
+  'heartbeat',
+  'echo',
+  'migrated',
+  'drain',
+  'error',
+] as const;
+export type NativeEventType = (typeof EVENT_TYPES)[number];
+
+export interface NativeAddon {
+  setEventHandler(handler: BatchHandler): void;
+  create(options?: NativeTcpOptions): number;
+  connect(id: number, host: string, port: number, keys: NativeSessionKeys): void;
+  /** Returns false at or past the high-water mark ('drain' follows). Throws with a `code`. */
+  send(id: number, ver: number, cmd: number, payload: Uint8Array): boolean;
+  close(id: number, graceful: boolean): void;
+  /** Destroys the native client; idempotent. */
+  release(id: number): void;
+  ref(id: number): void;
+  unref(id: number): void;
+  state(id: number): NativeClientState;
+  stats(id: number): NativeStats;
+  pumpStats(): PumpStats;
+  readonly errorCodes: readonly string[];
+  readonly eventTypes: readonly string[];
+  readonly batchStride: number;
+}
+
+const ADDON_RELATIVE = path.join('build', 'addon', 'Release', 'diarkis_node.node');
+
+/** The package root: the nearest directory upwards holding this package's package.json. */
+export function packageRoot(from: string = __dirname): string {
+  let dir = from;
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg)) {
+      const parsed: unknown = JSON.parse(fs.readFileSync(pkg, 'utf8'));
+      if (typeof parsed === 'object' && parsed !== null && (parsed as { name?: unknown }).name === 'diarkis-node') {
+        return dir;
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`cannot find the diarkis-node package root above ${from}`);
+    dir = parent;
+  }
+}
+
+/** build/addon/Release/diarkis_node.node under the package root; DIARKIS_NODE_ADDON overrides it. */
+export function addonPath(): string {
+  const override = process.env.DIARKIS_NODE_ADDON;
+  if (override !== undefined && override !== '') return path.resolve(override);
+  return path.join(packageRoot(), ADDON_RELATIVE);
+}
+
+let loaded: NativeAddon | undefined;
+
+/** Loads the addon once per environment (main thread or worker). */
+export function loadNative(): NativeAddon {
+  if (loaded) return loaded;
+  const file = addonPath();
+  if (!fs.existsSync(file)) {
+    throw new Error(`the native addon is missing at ${file}: build it with \`npm run build:native\``);
+  }
+  const req = createRequire(file);
+  const addon = req(file) as NativeAddon;
+  const types = addon.eventTypes;
+  if (types.length !== EVENT_TYPES.length || types.some((t, i) => t !== EVENT_TYPES[i])) {
+    throw new Error(`the native addon at ${file} does not match this package (event types differ): rebuild it`);
+  }
+  loaded = addon;
+  return addon;
+}

@@ -1,0 +1,35 @@
+// Options of the client's UDP session. Defaults are the wire defaults of
+// PROTOCOL.md section 4 and the (ours) choices beside them.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "diarkis/codec.h"
+
+namespace diarkis {
+
+struct UdpOptions {
+  double connectTimeoutMs = 10000;   // SYN repeated until answered or this passes
+  double synIntervalMs = 500;        // (ours) SYN repeat interval
+  double echoIntervalMs = 5000;      // reliable echo (ver 0 cmd 1) cadence
+  uint32_t echoMissLimit = 3;        // no echo answer for this many intervals -> timeout
+  double retryMinMs = 1000;          // first resend interval, doubling ...
+  double retryMaxMs = 8000;          // ... up to this
+  uint32_t maxRetries = 10;          // resends of one DAT before the connection timed out
+  bool adaptive = false;             // (ours) SRTT + 4 RTTVAR, clamped to [rtoMinMs, retryMaxMs]
+  double rtoMinMs = 100;
+  size_t sendWindow = 256;           // unacknowledged DATs in flight; the rest wait locally
+  size_t recvWindow = 1024;          // out-of-order DATs buffered
+  uint32_t maxPayload = wire::kDefaultMaxPayload;
+  size_t maxDatagramBody = 1400;     // bytes after the 4-byte transport header
+  size_t fragmentSize = 1300;        // reliable packets above this are cut into chunks
+  double closeTimeoutMs = 5000;      // graceful close: bound on flushing unacknowledged DATs
+  size_t highWaterMark = 1u << 20;   // send() reports !writable at or past this many queued bytes
+  size_t maxQueuedBytes = 64u << 20; // send() refuses (QueueFull) past this
+  std::string clientKey;             // sent reliably as ver 0 cmd 4 after the handshake, if set
+  std::vector<std::string> localAddresses;  // "ip:port" list carried by every echo
+};
+
+}  // namespace diarkis

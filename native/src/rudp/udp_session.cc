@@ -1,0 +1,562 @@
+#include "rudp/udp_session.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "rudp/datagram.h"
+
+namespace diarkis {
+
+namespace {
+
+rudp::ReliableConfig channelConfig(const UdpOptions& o, const SessionKeys& keys) {
+  rudp::ReliableConfig c;
+  c.retryMinMs = o.retryMinMs;
+  c.retryMaxMs = o.retryMaxMs;
+  c.maxRetries = o.maxRetries;
+  c.adaptive = o.adaptive;
+  c.rtoMinMs = o.rtoMinMs;
+  c.sendWindow = o.sendWindow;
+  c.recvWindow = o.recvWindow;
+  c.maxDatagramBody = o.maxDatagramBody;
+  c.ackSuffix.assign(keys.sid.begin(), keys.sid.end());  // client records: header || SID
+  return c;
+}
+
+void putF64LE(Bytes& out, double v) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof bits);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(bits >> (8 * i)));
+}
+
+double getF64LE(const uint8_t* p) {
+  uint64_t bits = 0;
+  for (int i = 7; i >= 0; --i) bits = (bits << 8) | p[i];
+  double v = 0;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+// Fin push reason (PROTOCOL.md section 5) -> disconnect code.
+ErrorCode finReasonCode(const std::string& reason) {
+  if (reason == "server-shutdown") return ErrorCode::ServerShutdown;
+  if (reason == "refused") return ErrorCode::Refused;
+  if (reason == "timeout") return ErrorCode::Timeout;
+  if (reason == "kicked") return ErrorCode::Kicked;
+  return ErrorCode::ClosedByServer;
+}
+
+}  // namespace
+
+UdpSession::UdpSession(const UdpOptions& options, const SessionKeys& keys, Stats& stats,
+                       SendBudget& budget)
+    : options_(options),
+      crypto_(keys),
+      stats_(stats),
+      budget_(budget),
+      channel_(channelConfig(options, keys), stats),
+      fragmenter_(options.fragmentSize),
+      // Incoming chunks are cut by the server at the protocol's 1300 bytes.
+      reassembler_(options.maxPayload + wire::kResponseHeaderSize + wire::kSidSize,
+                   rudp::kDefaultFragmentSize) {}
+
+// --- output plumbing ---------------------------------------------------------
+
+void UdpSession::collect() {
+  scratch_.clear();
+  channel_.takeDatagrams(scratch_);
+  for (Bytes& d : scratch_) out_.push_back(std::move(d));
+  scratch_.clear();
+}
+
+void UdpSession::push(Bytes datagram) {
+  collect();
+  out_.push_back(std::move(datagram));
+}
+
+bool UdpSession::takeDatagrams(std::vector<Bytes>& out) {
+  collect();
+  if (out_.empty()) return false;
+  for (Bytes& d : out_) {
+    stats_.add(&Stats::packetsSent);
+    stats_.add(&Stats::bytesSent, d.size());
+    out.push_back(std::move(d));
+  }
+  out_.clear();
+  return true;
+}
+
+bool UdpSession::takeEvents(std::vector<Event>& out) {
+  if (events_.empty()) return false;
+  for (Event& e : events_) out.push_back(std::move(e));
+  events_.clear();
+  return true;
+}
+
+// --- handshake ---------------------------------------------------------------
+
+void UdpSession::start(double now) {
+  if (state_ != ClientState::Idle) return;
+  state_ = ClientState::Connecting;
+  connectDeadline_ = now + options_.connectTimeoutMs;
+  sendSyn(now);
+}
+
+void UdpSession::sendSyn(double now) {
+  Bytes d;
+  rudp::appendHeader(d, 0, rudp::Flag::Syn);
+  d.insert(d.end(), crypto_.keys().sid.begin(), crypto_.keys().sid.end());
+  push(std::move(d));
+  nextSyn_ = now + options_.synIntervalMs;
+}
+
+void UdpSession::sendAckRecord(uint32_t seq) {
+  Bytes d;
+  rudp::appendAckRecord(d, seq, false, crypto_.keys().sid.data(), wire::kSidSize);
+  push(std::move(d));
+}
+
+void UdpSession::completeHandshake(uint32_t seq, double now) {
+  handshaked_ = true;
+  serverSeq_ = seq;
+  nextSyn_ = kNoDeadline;
+  connectDeadline_ = kNoDeadline;
+  sendAckRecord(seq);  // ACK S, body SID
+  channel_.start(0, seq);  // our first DAT carries 0, the server's S
+  state_ = ClientState::Connected;
+  Event ev;
+  ev.type = EventType::Connect;
+  emit(std::move(ev));
+  sendOpening(now);
+  for (Held& h : held_) sendPacket(std::move(h.packet), h.budgeted, now);
+  held_.clear();
+  heldBytes_ = 0;
+  // An echo at once: early RTT and public address, and a DAT that completes the
+  // server's side of the handshake even if our ACK S was lost.
+  lastEchoAnswer_ = now;
+  sendEcho(now);
+  afterChannel(now);
+}
+
+// The first reliable request after the handshake: the ClientKey today; at a
+// migration target the claim would go here first.
+void UdpSession::sendOpening(double now) {
+  if (options_.clientKey.empty()) return;
+  Bytes packet;
+  const auto* key = reinterpret_cast<const uint8_t*>(options_.clientKey.data());
+  if (crypto_.appendRequest(packet, wire::kVerBuiltin, wire::kCmdClientKey, key,
+                            options_.clientKey.size(), options_.maxPayload) != ErrorCode::None) {
+    return;
+  }
+  sendPacket(std::move(packet), false, now);
+}
+
+void UdpSession::sendEcho(double now) {
+  Bytes body;
+  putF64LE(body, now);
+  for (const std::string& a : options_.localAddresses) {
+    const auto n = static_cast<uint32_t>(a.size());
+    for (int s = 24; s >= 0; s -= 8) body.push_back(static_cast<uint8_t>(n >> s));
+    body.insert(body.end(), a.begin(), a.end());
+  }
+  Bytes packet;
+  if (crypto_.appendRequest(packet, wire::kVerBuiltin, wire::kCmdKeepAlive, body.data(), body.size(),
+                            options_.maxPayload) != ErrorCode::None) {
+    return;
+  }
+  sendPacket(std::move(packet), false, now);
+  stats_.add(&Stats::heartbeatsSent);
+  nextEcho_ = now + options_.echoIntervalMs;
+}
+
+void UdpSession::sendFin() {
+  Bytes d;
+  rudp::appendHeader(d, 0, rudp::Flag::Fin);
+  d.insert(d.end(), crypto_.keys().sid.begin(), crypto_.keys().sid.end());
+  push(std::move(d));
+}
+
+// --- sending -----------------------------------------------------------------
+
+size_t UdpSession::reliableCost(size_t packetLen, size_t fragmentSize) {
+  if (packetLen <= fragmentSize) return packetLen;
+  const size_t chunks = (packetLen + fragmentSize - 1) / fragmentSize;
+  return packetLen + chunks * (wire::kRequestHeaderSize + wire::kSidSize + rudp::kFragHeaderSize);
+}
+
+void UdpSession::sendPacket(Bytes packet, bool budgeted, double now) {
+  if (!fragmenter_.needsCut(packet.size())) {
+    channel_.send(std::move(packet), budgeted, now);
+    return;
+  }
+  const uint8_t ver = packet[4];
+  const auto cmd = static_cast<uint16_t>((packet[8] << 8) | packet[9]);
+  scratch_.clear();
+  fragmenter_.cutWrapped(packet.data(), packet.size(), ver, cmd, crypto_.keys().sid.data(), scratch_);
+  std::vector<Bytes> chunks;
+  chunks.swap(scratch_);
+  for (Bytes& c : chunks) channel_.send(std::move(c), budgeted, now);
+}
+
+ErrorCode UdpSession::send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool reliable,
+                           double now, bool* writable) {
+  const bool open = state_ == ClientState::Connecting || state_ == ClientState::Connected;
+  if (!open || (!reliable && state_ != ClientState::Connected)) return ErrorCode::NotConnected;
+  Bytes packet;
+  const ErrorCode ec = crypto_.appendRequest(packet, ver, cmd, body, len, options_.maxPayload);
+  if (ec != ErrorCode::None) return ec;
+  if (!reliable) {
+    if (packet.size() > options_.maxDatagramBody) return ErrorCode::PayloadTooLarge;
+    Bytes d;
+    d.reserve(rudp::kHeaderSize + packet.size());
+    rudp::appendHeader(d, 0, rudp::Flag::Udp);
+    d.insert(d.end(), packet.begin(), packet.end());
+    push(std::move(d));
+    if (writable) *writable = budget_.queued() < options_.highWaterMark;
+    return ErrorCode::None;
+  }
+  const size_t cost = reliableCost(packet.size(), options_.fragmentSize);
+  const ErrorCode rc = budget_.reserve(cost, writable);
+  if (rc != ErrorCode::None) return rc;
+  if (!handshaked_) {
+    heldBytes_ += cost;
+    held_.push_back(Held{std::move(packet), true});
+    return ErrorCode::None;
+  }
+  sendPacket(std::move(packet), true, now);
+  afterChannel(now);
+  return ErrorCode::None;
+}
+
+// --- receiving ---------------------------------------------------------------
+
+void UdpSession::onDatagram(const uint8_t* data, size_t len, double now) {
+  stats_.add(&Stats::packetsReceived);
+  stats_.add(&Stats::bytesReceived, len);
+  if (state_ == ClientState::Idle || state_ == ClientState::Closed) {
+    stats_.drop(DropReason::Unexpected);
+    return;
+  }
+  if (rudp::isTerminate(data, len)) {
+    finish(finCode_ == ErrorCode::None ? ErrorCode::ClosedByServer : finCode_,
+           finReason_.empty() ? "server ended the connection" : finReason_);
+    return;
+  }
+  rudp::Header h;
+  DropReason reason = DropReason::Unexpected;
+  if (!rudp::decodeHeader(data, len, h, reason)) {
+    stats_.drop(reason);
+    return;
+  }
+  const uint8_t* body = data + rudp::kHeaderSize;
+  const size_t bodyLen = len - rudp::kHeaderSize;
+  if (bodyLen > options_.maxDatagramBody) {
+    stats_.drop(DropReason::TooLarge);
+    return;
+  }
+  if (h.flag == rudp::Flag::Syn) {
+    if (!handshaked_) {
+      completeHandshake(h.seq, now);
+    } else if (h.seq == serverSeq_) {
+      sendAckRecord(h.seq);  // our ACK S was lost: answer the repeated SYN again
+    } else {
+      stats_.drop(DropReason::Unexpected);  // another half-open handshake's S
+    }
+    return;
+  }
+  if (!handshaked_) {  // nothing but a SYN answer makes sense before the handshake
+    stats_.drop(DropReason::Unexpected);
+    return;
+  }
+  switch (h.flag) {
+    case rudp::Flag::Dat:
+    case rudp::Flag::Rdat:
+      channel_.onData(h.seq, h.flag == rudp::Flag::Rdat, body, bodyLen, now);
+      break;
+    case rudp::Flag::Ack:
+    case rudp::Flag::Rack: {
+      std::vector<rudp::AckRecord> recs;
+      if (!rudp::decodeAckRecords(data, len, rudp::kServerRecordSize, recs, reason)) {
+        stats_.drop(reason);
+        return;
+      }
+      for (const rudp::AckRecord& r : recs) channel_.onAck(r, now);
+      break;
+    }
+    case rudp::Flag::Udp:
+      parsePackets(body, bodyLen, now);
+      break;
+    case rudp::Flag::Fin:
+      sendAckRecord(0);
+      finish(finCode_ == ErrorCode::None ? ErrorCode::ClosedByServer : finCode_,
+             finReason_.empty() ? "FIN from the server" : finReason_);
+      return;
+    case rudp::Flag::Syn:
+      break;
+  }
+  afterChannel(now);
+}
+
+// Everything that follows a channel operation: delivered bodies, released
+// budget, the retransmission timeout, a pending graceful close.
+void UdpSession::afterChannel(double now) {
+  scratch_.clear();
+  channel_.takeDelivered(scratch_);
+  std::vector<Bytes> delivered;
+  delivered.swap(scratch_);
+  for (const Bytes& b : delivered) {
+    if (state_ == ClientState::Closed) break;
+    handleDelivered(b, now);
+  }
+  if (budget_.release(channel_.takeReleasedBytes())) {
+    Event ev;
+    ev.type = EventType::Drain;
+    emit(std::move(ev));
+  }
+  if (state_ == ClientState::Closed) return;
+  if (channel_.timedOut()) {
+    finish(ErrorCode::Timeout, "no acknowledgement after maxRetries resends");
+    return;
+  }
+  maybeFinishClose(now);
+}
+
+void UdpSession::handleDelivered(const Bytes& body, double now) {
+  if (!rudp::isChunk(body.data(), body.size())) {
+    parsePackets(body.data(), body.size(), now);
+    return;
+  }
+  Bytes whole;
+  switch (reassembler_.add(body.data(), body.size(), whole)) {
+    case rudp::Reassembler::Result::Complete:
+      parsePackets(whole.data(), whole.size(), now);
+      break;
+    case rudp::Reassembler::Result::Rejected:
+      stats_.drop(DropReason::BadFragment);
+      break;
+    case rudp::Reassembler::Result::Incomplete:
+      break;
+  }
+}
+
+void UdpSession::parsePackets(const uint8_t* data, size_t len, double now) {
+  size_t off = 0;
+  while (off < len && state_ != ClientState::Closed) {
+    Packet p;
+    const ParseResult r = parseResponse(data + off, len - off, options_.maxPayload, p);
+    if (r.status == ParseStatus::NeedMore) {
+      stats_.drop(DropReason::Truncated);
+      return;
+    }
+    if (r.status == ParseStatus::Error) {
+      stats_.drop(r.reason);
+      return;
+    }
+    off += r.consumed;
+    handlePacket(p, now);
+  }
+}
+
+void UdpSession::handlePacket(Packet& p, double now) {
+  Bytes body;
+  DropReason reason = DropReason::Unexpected;
+  if (!crypto_.open(p.payload.data(), p.payload.size(), body, reason)) {
+    stats_.drop(reason);
+    if (reason == DropReason::BadMac) {
+      Event ev;
+      ev.type = EventType::Error;
+      ev.code = ErrorCode::BadMac;
+      ev.message = "packet dropped: bad MAC";
+      emit(std::move(ev));
+    }
+    return;
+  }
+  const bool push = p.status == wire::kStatusPush;
+  if (p.ver == wire::kVerBuiltin) {
+    if (p.cmd == wire::kCmdKeepAlive) {
+      handleKeepAlive(body, push, now);
+      return;
+    }
+    if (p.cmd == wire::kCmdFin && push) {
+      finReason_.assign(body.begin(), body.end());
+      finCode_ = finReasonCode(finReason_);
+      return;
+    }
+    if (p.cmd == wire::kCmdClientKey && !push) return;  // answers our own request
+  }
+  Event ev;
+  ev.type = push ? EventType::Push : EventType::Response;
+  ev.ver = p.ver;
+  ev.cmd = p.cmd;
+  ev.status = p.status;
+  ev.payload = std::move(body);
+  emit(std::move(ev));
+}
+
+void UdpSession::raiseOffline() {
+  if (offlineRaised_) return;
+  offlineRaised_ = true;
+  Event ev;
+  ev.type = EventType::Offline;
+  emit(std::move(ev));
+}
+
+// Echo answer: state:uint8 || ts:f64 LE || address || notifications || addressEnd:uint16.
+// The offline notice is a push with the same layout; it raises Offline only.
+void UdpSession::handleKeepAlive(const Bytes& b, bool push, double now) {
+  if (push) {
+    if (b.empty()) {
+      stats_.drop(DropReason::BadBody);
+      return;
+    }
+    if (b[0] == wire::kNodeOffline) raiseOffline();
+    return;
+  }
+  const size_t n = b.size();
+  if (n < 11) {
+    stats_.drop(DropReason::BadBody);
+    return;
+  }
+  const size_t tail = n - 2;
+  const size_t addressEnd = static_cast<size_t>((b[tail] << 8) | b[tail + 1]);
+  const double ts = getF64LE(b.data() + 1);
+  if (addressEnd < 9 || !std::isfinite(ts)) {
+    stats_.drop(DropReason::BadBody);
+    return;
+  }
+  const size_t addrStop = std::min(addressEnd, tail);
+  std::vector<Event> pushes;
+  bool bad = false;
+  for (size_t off = addressEnd; off < tail;) {  // none when addressEnd >= len - 2
+    if (tail - off < 5) {
+      bad = true;
+      break;
+    }
+    const size_t nlen = static_cast<size_t>((b[off] << 8) | b[off + 1]);
+    if (nlen < 5 || nlen > tail - off) {
+      bad = true;
+      break;
+    }
+    Event ev;
+    ev.type = EventType::Push;
+    ev.ver = b[off + 2];
+    ev.cmd = static_cast<uint16_t>((b[off + 3] << 8) | b[off + 4]);
+    ev.status = wire::kStatusPush;
+    ev.payload.assign(b.begin() + static_cast<std::ptrdiff_t>(off + 5),
+                      b.begin() + static_cast<std::ptrdiff_t>(off + nlen));
+    pushes.push_back(std::move(ev));
+    off += nlen;
+  }
+  if (bad) stats_.drop(DropReason::BadBody);  // notifications before the bad one still count
+  stats_.add(&Stats::heartbeatsAnswered);
+  lastEchoAnswer_ = now;
+  publicAddress_.assign(b.begin() + 9, b.begin() + static_cast<std::ptrdiff_t>(addrStop));
+  if (b[0] == wire::kNodeOffline) raiseOffline();
+  Event echo;
+  echo.type = EventType::Echo;
+  echo.rttMs = std::max(0.0, now - ts);
+  echo.address = publicAddress_;
+  emit(std::move(echo));
+  for (Event& e : pushes) emit(std::move(e));
+}
+
+// --- timers and closing ------------------------------------------------------
+
+double UdpSession::nextDeadline() const {
+  switch (state_) {
+    case ClientState::Connecting:
+      return std::min(connectDeadline_, nextSyn_);
+    case ClientState::Connected:
+    case ClientState::Migrating:
+    case ClientState::Closing: {
+      double t = channel_.nextDeadline();
+      t = std::min(t, lastEchoAnswer_ + options_.echoMissLimit * options_.echoIntervalMs);
+      if (state_ == ClientState::Closing) return std::min(t, closeDeadline_);
+      return std::min(t, nextEcho_);
+    }
+    case ClientState::Idle:
+    case ClientState::Closed:
+      break;
+  }
+  return kNoDeadline;
+}
+
+void UdpSession::onTimer(double now) {
+  if (state_ == ClientState::Connecting) {
+    if (now >= connectDeadline_) {
+      finish(ErrorCode::ConnectTimeout, "no SYN answer");
+    } else if (now >= nextSyn_) {
+      sendSyn(now);
+    }
+    return;
+  }
+  if (state_ != ClientState::Connected && state_ != ClientState::Closing) return;
+  channel_.onTimer(now);
+  if (now >= lastEchoAnswer_ + options_.echoMissLimit * options_.echoIntervalMs) {
+    finish(ErrorCode::Timeout, "no echo answer");
+    return;
+  }
+  if (state_ == ClientState::Connected && now >= nextEcho_) sendEcho(now);
+  afterChannel(now);
+}
+
+void UdpSession::maybeFinishClose(double now) {
+  if (state_ != ClientState::Closing) return;
+  if ((channel_.idle() && held_.empty()) || now >= closeDeadline_) {
+    sendFin();
+    finish(ErrorCode::ClosedByUser, "closed by the user");
+  }
+}
+
+void UdpSession::close(bool graceful, double now) {
+  switch (state_) {
+    case ClientState::Idle:
+    case ClientState::Connecting:
+      finish(ErrorCode::ClosedByUser, "closed by the user");
+      return;
+    case ClientState::Connected:
+    case ClientState::Migrating:
+      if (graceful) {
+        state_ = ClientState::Closing;
+        closeDeadline_ = now + options_.closeTimeoutMs;
+        maybeFinishClose(now);
+      } else {
+        sendFin();
+        finish(ErrorCode::ClosedByUser, "closed by the user");
+      }
+      return;
+    case ClientState::Closing:
+      if (!graceful) {
+        sendFin();
+        finish(ErrorCode::ClosedByUser, "closed by the user");
+      }
+      return;
+    case ClientState::Closed:
+      return;
+  }
+}
+
+void UdpSession::onSocketError(ErrorCode code, const std::string& message, double now) {
+  (void)now;
+  finish(code, message);
+}
+
+void UdpSession::finish(ErrorCode code, const std::string& message) {
+  if (state_ == ClientState::Closed) return;
+  state_ = ClientState::Closed;
+  collect();  // keep what the channel queued (ACKs) before the session stops
+  channel_.forgetOutgoing();
+  (void)budget_.release(channel_.takeReleasedBytes() + heldBytes_);  // no Drain after a close
+  held_.clear();
+  heldBytes_ = 0;
+  connectDeadline_ = nextSyn_ = nextEcho_ = closeDeadline_ = kNoDeadline;
+  Event ev;
+  ev.type = EventType::Disconnect;
+  ev.code = code;
+  ev.message = message;
+  emit(std::move(ev));
+}
+
+}  // namespace diarkis

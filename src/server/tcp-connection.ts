@@ -140,7 +140,7 @@ export class TcpConnection implements SessionLink {
   private handshake(pkt: RequestPacket): void | Promise<void> {
     // TODO(migration): ver 0 cmd 2 here is the claim at a migration target (PROTOCOL section 7.6).
     if (pkt.ver !== VER_BUILTIN || pkt.cmd !== BuiltinCmd.KeepAlive || pkt.payload.length < SID_SIZE) {
-      return this.refuse('refused', null);
+      return this.refuse('refused');
     }
     const found = this.node.findSession(toHex(pkt.payload.subarray(0, SID_SIZE)));
     if (found instanceof Promise) return found.then((s) => this.accept(pkt, s));
@@ -149,16 +149,16 @@ export class TcpConnection implements SessionLink {
 
   private accept(pkt: RequestPacket, session: Session | null): void {
     if (this.closed) return;
-    if (session === null) return this.refuse('refused', null);
+    if (session === null) return this.refuse('refused');
     const body = session.crypto.open(pkt.payload.subarray(SID_SIZE));
     if (isOpenError(body)) {
       this.drop(body.error);
-      return this.refuse('refused', session);
+      return this.refuse('refused');
     }
     const ts = decodeHeartbeat(body);
     if (ts === null) {
       this.drop('bad-body');
-      return this.refuse('refused', session);
+      return this.refuse('refused');
     }
     this.session = session;
     this.node.bind(this, session);
@@ -168,18 +168,14 @@ export class TcpConnection implements SessionLink {
   }
 
   /**
-   * Fin push + close. With a known session the Fin is sealed with its keys; for an unknown SID
-   * no keys exist, so the body goes in clear (clients treat a Fin before the first answer as refusal).
+   * Fin push + close. Before the first request authenticates the peer may hold no keys (unknown SID,
+   * wrong keys), so the refusal Fin always goes in clear; clients read a Fin that does not open as
+   * clear text. The reason string is public, nothing leaks.
    */
-  private refuse(reason: FinReason, session: Session | null): void {
+  private refuse(reason: FinReason): void {
     this.node.stats.refused++;
     this.node.emit('refused', { nodeId: this.node.id, reason });
-    const body = encodeFin(reason);
-    this.sendPacket(
-      session === null
-        ? encodeResponse(VER_BUILTIN, BuiltinCmd.Fin, Status.Push, body)
-        : session.encode(VER_BUILTIN, BuiltinCmd.Fin, Status.Push, body),
-    );
+    this.sendPacket(encodeResponse(VER_BUILTIN, BuiltinCmd.Fin, Status.Push, encodeFin(reason)));
     this.end();
   }
 }

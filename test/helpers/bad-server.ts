@@ -63,6 +63,8 @@ export interface BadServer {
   readonly connections: number;
   /** Requests received (decoded bodies; null when they did not authenticate), all connections. */
   readonly requests: { ver: number; cmd: number; body: Buffer | null }[];
+  /** Resolves once `n` requests have arrived in total (event-driven, for tests). */
+  waitForRequests(n: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -82,6 +84,12 @@ export async function startBadServer(
   const sockets = new Set<Socket>();
   const requests: { ver: number; cmd: number; body: Buffer | null }[] = [];
   let connections = 0;
+  let waiters: { n: number; resolve: () => void }[] = [];
+  const notify = (): void => {
+    const ready = waiters.filter((w) => requests.length >= w.n);
+    waiters = waiters.filter((w) => requests.length < w.n);
+    for (const w of ready) w.resolve();
+  };
 
   const packet = (ver: number, cmd: number, status: number, body: Uint8Array): Buffer =>
     encodeResponse(ver, cmd, status, crypto.seal(body));
@@ -120,6 +128,7 @@ export async function startBadServer(
     const opened = p.payload.length < SID_SIZE ? null : crypto.open(p.payload.subarray(SID_SIZE));
     const body = opened === null || isOpenError(opened) ? null : Buffer.from(opened);
     requests.push({ ver: p.ver, cmd: p.cmd, body });
+    notify();
     if (script.kind === 'never-answer') return;
     if (first && script.kind === 'refuse') {
       socket.end(packet(VER_BUILTIN, BuiltinCmd.Fin, Status.Push, encodeFin('refused')));
@@ -175,6 +184,11 @@ export async function startBadServer(
       return connections;
     },
     requests,
+    waitForRequests: (n) =>
+      new Promise<void>((resolve) => {
+        waiters.push({ n, resolve });
+        notify();
+      }),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

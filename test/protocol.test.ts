@@ -52,6 +52,26 @@ describe('golden vectors: secure(body)', () => {
     });
   }
 
+  it('one SessionCrypto stays exact across many seals and opens (reused contexts), bad packets do not disturb it', () => {
+    const c = cryptoOf(secureRows[0][1], secureRows[0][2], secureRows[0][3]);
+    const other = secureRows.map((r) => hex(r[4]));
+    for (let round = 0; round < 3; round++) {
+      for (const body of other) {
+        const sealed = c.seal(body);
+        const forged = Buffer.from(sealed);
+        forged[5] ^= 1;
+        expect(c.open(forged)).toEqual({ error: 'bad-mac' });
+        expect(Buffer.from(c.open(sealed) as Buffer).equals(body)).toBe(true);
+      }
+      expect(toHex(c.seal(hex(secureRows[0][4])))).toBe(hex(secureRows[0][5]).toString('hex'));
+      expect(Buffer.from(c.open(hex(secureRows[0][5])) as Buffer).length).toBe(0);
+    }
+    // The caller's body is never modified.
+    const body = Buffer.alloc(32, 0xab);
+    c.seal(body);
+    expect(body.equals(Buffer.alloc(32, 0xab))).toBe(true);
+  });
+
   it('seal with headroom leaves the front free and the rest identical', () => {
     const [, key, iv, mac, body, secured] = secureRows[3];
     const out = cryptoOf(key, iv, mac).seal(hex(body), 26);

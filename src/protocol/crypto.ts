@@ -2,7 +2,15 @@
  * secure(body) of PROTOCOL.md section 2: uint32 plaintextLength || HMAC-SHA256(macKey, C) || C,
  * C = AES-128-CBC(key, iv, zeroPad(body)). Node's crypto (OpenSSL) does the primitives.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  Cipher,
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  Decipher,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 import { AES_BLOCK, KEY_SIZE, MAC_SIZE, SECURE_HEADER_SIZE, SID_SIZE } from './constants';
 
 export interface SessionKeys {
@@ -20,8 +28,43 @@ export function isOpenError(r: Buffer | OpenError): r is OpenError {
 const BAD_MAC: OpenError = Object.freeze({ error: 'bad-mac' });
 const BAD_SECURE: OpenError = Object.freeze({ error: 'bad-secure' });
 
+/**
+ * CBC with a fixed IV, reusing one OpenSSL context per direction (creating one per packet costs
+ * more than the AES itself). A CBC context that is never finalised carries the last ciphertext
+ * block as its chaining value; XOR-ing (IV ^ that block) into the first block of the next message
+ * makes it exactly a fresh CBC run from the IV. The golden vectors check this byte for byte.
+ */
+class CbcStream {
+  private readonly ctx: Cipher | Decipher;
+  private readonly prev: Buffer;
+
+  constructor(
+    private readonly decrypt: boolean,
+    key: Buffer,
+    private readonly iv: Buffer,
+  ) {
+    this.ctx = (decrypt ? createDecipheriv : createCipheriv)('aes-128-cbc', key, iv).setAutoPadding(false);
+    this.prev = Buffer.from(iv); // the chaining value the context holds now
+  }
+
+  /** `data` is a whole number of blocks. Encrypting modifies `data`'s first block in place. */
+  run(data: Buffer): Buffer {
+    const iv = this.iv;
+    const prev = this.prev;
+    if (!this.decrypt) for (let i = 0; i < AES_BLOCK; i++) data[i] ^= iv[i] ^ prev[i];
+    const out = this.ctx.update(data);
+    if (out.length !== data.length) throw new Error('aes-128-cbc: unexpected output length');
+    if (this.decrypt) for (let i = 0; i < AES_BLOCK; i++) out[i] ^= iv[i] ^ prev[i];
+    const last = this.decrypt ? data : out;
+    last.copy(prev, 0, last.length - AES_BLOCK, last.length);
+    return out;
+  }
+}
+
 export class SessionCrypto {
   private readonly keys: SessionKeys | null;
+  private readonly enc: CbcStream | null;
+  private readonly dec: CbcStream | null;
 
   /** `null` keys = encryption off: seal/open pass the body through. */
   constructor(keys: SessionKeys | null) {
@@ -31,7 +74,13 @@ export class SessionCrypto {
       }
       // Own copies: the caller may reuse its buffers.
       this.keys = { key: Buffer.from(keys.key), iv: Buffer.from(keys.iv), macKey: Buffer.from(keys.macKey) };
-    } else this.keys = null;
+      this.enc = new CbcStream(false, this.keys.key, this.keys.iv);
+      this.dec = new CbcStream(true, this.keys.key, this.keys.iv);
+    } else {
+      this.keys = null;
+      this.enc = null;
+      this.dec = null;
+    }
   }
 
   static plain(): SessionCrypto {
@@ -53,7 +102,7 @@ export class SessionCrypto {
    */
   seal(body: Uint8Array, headroom = 0): Buffer {
     const k = this.keys;
-    if (k === null) {
+    if (k === null || this.enc === null) {
       const out = Buffer.allocUnsafe(headroom + body.length);
       out.set(body, headroom);
       return out;
@@ -61,15 +110,10 @@ export class SessionCrypto {
     const pad = AES_BLOCK - (body.length % AES_BLOCK); // 1..16 zero bytes
     const padded = Buffer.alloc(body.length + pad);
     padded.set(body, 0);
-    const cipher = createCipheriv('aes-128-cbc', k.key, k.iv).setAutoPadding(false);
-    const c1 = cipher.update(padded);
-    const c2 = cipher.final();
-    const clen = c1.length + c2.length;
-    const out = Buffer.allocUnsafe(headroom + SECURE_HEADER_SIZE + clen);
+    const c = this.enc.run(padded);
+    const out = Buffer.allocUnsafe(headroom + SECURE_HEADER_SIZE + c.length);
     out.writeUInt32BE(body.length, headroom);
-    c1.copy(out, headroom + SECURE_HEADER_SIZE);
-    c2.copy(out, headroom + SECURE_HEADER_SIZE + c1.length);
-    const c = out.subarray(headroom + SECURE_HEADER_SIZE);
+    c.copy(out, headroom + SECURE_HEADER_SIZE);
     createHmac('sha256', k.macKey).update(c).digest().copy(out, headroom + 4);
     return out;
   }
@@ -77,7 +121,7 @@ export class SessionCrypto {
   /** body, or why `secured` was rejected. The MAC is checked (constant time) before decrypting. */
   open(secured: Buffer): Buffer | OpenError {
     const k = this.keys;
-    if (k === null) return secured;
+    if (k === null || this.dec === null) return secured;
     if (secured.length < SECURE_HEADER_SIZE + AES_BLOCK) return BAD_SECURE;
     const c = secured.subarray(SECURE_HEADER_SIZE);
     if (c.length % AES_BLOCK !== 0) return BAD_SECURE;
@@ -85,11 +129,7 @@ export class SessionCrypto {
     if (plen > c.length) return BAD_SECURE;
     const mac = createHmac('sha256', k.macKey).update(c).digest();
     if (!timingSafeEqual(mac, secured.subarray(4, 4 + MAC_SIZE))) return BAD_MAC;
-    const d = createDecipheriv('aes-128-cbc', k.key, k.iv).setAutoPadding(false);
-    const p1 = d.update(c);
-    const p2 = d.final();
-    const plain = p2.length === 0 ? p1 : Buffer.concat([p1, p2]);
-    return plain.subarray(0, plen);
+    return this.dec.run(c).subarray(0, plen);
   }
 }
 

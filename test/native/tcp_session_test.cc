@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "test_server.h"
@@ -213,6 +214,8 @@ struct FinCase {
   const char* reason;
   ErrorCode code;
 };
+// gtest would otherwise print the struct's raw bytes, padding included.
+void PrintTo(const FinCase& c, std::ostream* os) { *os << c.reason; }
 
 class TcpSessionFin : public ::testing::TestWithParam<FinCase> {};
 
@@ -232,7 +235,12 @@ INSTANTIATE_TEST_SUITE_P(Reasons, TcpSessionFin,
                                            FinCase{"refused", ErrorCode::Refused},
                                            FinCase{"timeout", ErrorCode::Timeout},
                                            FinCase{"kicked", ErrorCode::Kicked},
-                                           FinCase{"something-else", ErrorCode::ClosedByServer}));
+                                           FinCase{"something-else", ErrorCode::ClosedByServer}),
+                         [](const ::testing::TestParamInfo<FinCase>& param) {
+                           std::string name = param.param.reason;
+                           for (char& c : name) c = c == '-' ? '_' : c;
+                           return name;
+                         });
 
 TEST(TcpSession, RefusedDuringConnect) {
   Harness h;

@@ -36,7 +36,7 @@ function rawSession(ep: EndpointInfo, bytes: Buffer[], endAfter = false): Promis
 describe('bad requests on a live connection', () => {
   for (const encryption of [true, false]) {
     it(`bad MAC / bad secure / wrong SID are dropped and counted, the connection lives (enc ${encryption})`, async () => {
-      cluster = await startCluster({ tcpNodes: 1, encryption });
+      cluster = await startCluster({ udpNodes: 0, tcpNodes: 1, encryption });
       const drops: ClusterEvents['drop'][] = [];
       cluster.on('drop', (d) => drops.push(d));
       const c = await connected(cluster, 'm');
@@ -64,7 +64,7 @@ describe('bad requests on a live connection', () => {
   }
 
   it('bad magic is a protocol error: counted, connection closed', async () => {
-    cluster = await startCluster({ tcpNodes: 1 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1 });
     const errors: string[] = [];
     cluster.on('protocol-error', (e) => errors.push(e.reason));
     const c = await connected(cluster, 'bm');
@@ -78,7 +78,7 @@ describe('bad requests on a live connection', () => {
   });
 
   it('a length over maxPayload is a protocol error', async () => {
-    cluster = await startCluster({ tcpNodes: 1, maxPayload: 1000 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1, maxPayload: 1000 });
     const c = await connected(cluster, 'big');
     expect((await c.request(2, 1, Buffer.alloc(900))).status).toBe(1);
     c.send(2, 1, Buffer.alloc(1000));
@@ -87,7 +87,7 @@ describe('bad requests on a live connection', () => {
   });
 
   it('a packet cut by the end of the stream is counted as truncated', async () => {
-    cluster = await startCluster({ tcpNodes: 1 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1 });
     const ep = await fetchEndpoint(cluster.entryUrl, 'TCP', 't');
     const half = encodeRequest(0, 1, Buffer.from(ep.sid, 'hex'), Buffer.alloc(60)).subarray(0, 30);
     await rawSession(ep, [half], true);
@@ -98,7 +98,7 @@ describe('bad requests on a live connection', () => {
 
 describe('the first request', () => {
   it('a non-heartbeat first request is refused with Fin "refused"', async () => {
-    cluster = await startCluster({ tcpNodes: 1 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1 });
     const ep = await fetchEndpoint(cluster.entryUrl, 'TCP', 'r');
     const c = await TsTcpClient.connect(ep, { first: { ver: 2, cmd: 1, body: Buffer.from('hi') } });
     clients.push(c);
@@ -107,14 +107,14 @@ describe('the first request', () => {
   });
 
   it('an unknown SID is refused (Fin in clear: no keys are known)', async () => {
-    cluster = await startCluster({ tcpNodes: 1 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1 });
     const ep = await fetchEndpoint(cluster.entryUrl, 'TCP', 'r');
     const bytes = await rawSession(ep, [encodeRequest(0, 1, Buffer.alloc(16, 1), encodeHeartbeat(1))]);
     expect(bytes.toString('hex')).toBe('febedeef00000007000' + '0ff' + Buffer.from('refused').toString('hex'));
   });
 
   it('a heartbeat that does not authenticate is refused', async () => {
-    cluster = await startCluster({ tcpNodes: 1 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1 });
     const ep = await fetchEndpoint(cluster.entryUrl, 'TCP', 'r');
     const wrong = { ...ep, encryptionMacKey: '00'.repeat(16) };
     await expect(TsTcpClient.connect(wrong)).rejects.toThrow('fin:refused');
@@ -122,14 +122,14 @@ describe('the first request', () => {
   });
 
   it('a session registered on another node is refused', async () => {
-    cluster = await startCluster({ tcpNodes: 2 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 2 });
     const ep = await fetchEndpoint(cluster.entryUrl, 'TCP', 'x');
     const other = cluster.nodes.find((n) => n.port !== ep.serverPort);
     await expect(TsTcpClient.connect({ ...ep, serverPort: other?.port ?? 0 })).rejects.toThrow('fin:refused');
   });
 
   it('a second connection for the same session takes it over; the first gets Fin "kicked"', async () => {
-    cluster = await startCluster({ tcpNodes: 1 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1 });
     const ep = await fetchEndpoint(cluster.entryUrl, 'TCP', 'twice');
     const first = await TsTcpClient.connect(ep);
     clients.push(first);

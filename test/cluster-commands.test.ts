@@ -49,7 +49,7 @@ function until(client: TsTcpClient, pred: () => boolean): Promise<void> {
 for (const encryption of [true, false]) {
   describe(`sample commands (encryption ${encryption ? 'on' : 'off'})`, () => {
     it('2/1 echo', async () => {
-      cluster = await startCluster({ tcpNodes: 1, encryption });
+      cluster = await startCluster({ udpNodes: 0, tcpNodes: 1, encryption });
       const { client } = await connect(cluster, 'echo');
       for (const body of [Buffer.alloc(0), Buffer.from('hello'), Buffer.alloc(100_000, 7)]) {
         const a = await client.request(2, 1, body);
@@ -59,14 +59,14 @@ for (const encryption of [true, false]) {
     });
 
     it('2/2 counter', async () => {
-      cluster = await startCluster({ tcpNodes: 1, encryption });
+      cluster = await startCluster({ udpNodes: 0, tcpNodes: 1, encryption });
       const { client } = await connect(cluster, 'counter');
       const answers = await Promise.all([1, 2, 3].map(() => client.request(2, 2)));
       expect(answers.map((a) => a.payload.readUInt32BE(0))).toEqual([1, 2, 3]);
     });
 
     it('2/3 push-back: the push arrives, then the answer', async () => {
-      cluster = await startCluster({ tcpNodes: 1, encryption });
+      cluster = await startCluster({ udpNodes: 0, tcpNodes: 1, encryption });
       const { client, pushes } = await connect(cluster, 'pb');
       const a = await client.request(2, 3, Buffer.from('back'));
       expect(a.status).toBe(1);
@@ -74,7 +74,7 @@ for (const encryption of [true, false]) {
     });
 
     it('2/4 sequence counts gaps and dups; 2/5 shows the user data', async () => {
-      cluster = await startCluster({ tcpNodes: 1, encryption });
+      cluster = await startCluster({ udpNodes: 0, tcpNodes: 1, encryption });
       const { client } = await connect(cluster, 'seq');
       const seq = [1, 2, 3, 5, 5, 4, 6];
       const answers = await Promise.all(seq.map((n) => client.request(2, 4, u32(n))));
@@ -86,7 +86,7 @@ for (const encryption of [true, false]) {
     });
 
     it('2/6 subscribe pushes 1..count through the routing', async () => {
-      cluster = await startCluster({ tcpNodes: 1, encryption });
+      cluster = await startCluster({ udpNodes: 0, tcpNodes: 1, encryption });
       const { client, pushes } = await connect(cluster, 'sub');
       const body = Buffer.concat([u32(20), u32(1)]);
       const done = until(client, () => pushes.length === 20);
@@ -99,7 +99,7 @@ for (const encryption of [true, false]) {
     });
 
     it('user data is per session', async () => {
-      cluster = await startCluster({ tcpNodes: 2, encryption });
+      cluster = await startCluster({ udpNodes: 0, tcpNodes: 2, encryption });
       const a = await connect(cluster, 'a');
       const b = await connect(cluster, 'b');
       await a.client.request(2, 2);
@@ -111,7 +111,7 @@ for (const encryption of [true, false]) {
 
 describe('built-ins and unknown commands', () => {
   it('heartbeat echoes the timestamp with the node state; ping echoes; unknown is status 4', async () => {
-    cluster = await startCluster({ tcpNodes: 1 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1 });
     const { client } = await connect(cluster, 'hb');
     expect(await client.heartbeat(4242.25)).toEqual({ state: 'online', ts: 4242.25 });
     const ping = await client.request(0, 3, Buffer.from('p'));
@@ -123,12 +123,12 @@ describe('built-ins and unknown commands', () => {
   });
 
   it('debug commands only when exposed', async () => {
-    cluster = await startCluster({ tcpNodes: 1 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1 });
     const { client } = await connect(cluster, 'd1');
     expect((await client.request(0, 901)).status).toBe(4);
     expect(cluster.nodes[0].state).toBe('online');
     await cluster.stop();
-    cluster = await startCluster({ tcpNodes: 1, exposeDebugCommands: true });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1, exposeDebugCommands: true });
     const d = await connect(cluster, 'd2');
     expect((await d.client.request(0, 901)).status).toBe(1);
     expect(cluster.nodes[0].state).toBe('taken');

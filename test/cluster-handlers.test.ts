@@ -25,7 +25,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 
 describe('handle() and push()', () => {
   it('user handlers: payload, data, uid, status and thrown errors', async () => {
-    cluster = await startCluster({ tcpNodes: 1 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1 });
     cluster.handle(3, 1, (ctx) => Buffer.from(`${ctx.uid}:${ctx.payload.toString()}`));
     cluster.handle(3, 2, (ctx) => {
       ctx.data.name = ctx.payload.toString();
@@ -54,7 +54,7 @@ describe('handle() and push()', () => {
   });
 
   it('ctx.push and cluster.push reach the user; push to an unknown user is false', async () => {
-    cluster = await startCluster({ tcpNodes: 2 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 2 });
     const got: string[] = [];
     cluster.handle(3, 1, (ctx) => {
       ctx.push(4, 1, Buffer.from('from-handler'));
@@ -75,7 +75,7 @@ describe('handle() and push()', () => {
   });
 
   it('pushes for a registered session are held until it connects', async () => {
-    cluster = await startCluster({ tcpNodes: 1 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1 });
     const ep = await fetchEndpoint(cluster.entryUrl, 'TCP', 'early');
     expect(await cluster.push('early', 6, 1, Buffer.from('held'))).toBe(true);
     const got: string[] = [];
@@ -95,7 +95,7 @@ describe('handle() and push()', () => {
 
 describe('ordering', () => {
   it('requests of one client are answered strictly in order, async handlers included', async () => {
-    cluster = await startCluster({ tcpNodes: 1 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1 });
     const gate = deferred();
     const firstStarted = deferred();
     const started: number[] = [];
@@ -131,7 +131,7 @@ describe('ordering', () => {
   });
 
   it('many pipelined requests keep FIFO pairing per ver/cmd', async () => {
-    cluster = await startCluster({ tcpNodes: 1 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1 });
     cluster.handle(3, 9, async (ctx) => {
       if (ctx.payload[0] % 3 === 0) await Promise.resolve();
       return ctx.payload;

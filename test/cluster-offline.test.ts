@@ -28,7 +28,7 @@ async function connectWithNotice(c: Cluster, uid: string): Promise<{ client: TsT
 
 describe('node going offline (PROTOCOL 7.1)', () => {
   it('pushes the offline notice to every client at once, leaves rotation, answers with state 2', async () => {
-    cluster = await startCluster({ tcpNodes: 1 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1 });
     const states: string[] = [];
     cluster.on('node-state', (e) => states.push(`${e.nodeId}:${e.state}`));
     const a = await connectWithNotice(cluster, 'a');
@@ -47,7 +47,7 @@ describe('node going offline (PROTOCOL 7.1)', () => {
   });
 
   it('new users go to the remaining ONLINE node', async () => {
-    cluster = await startCluster({ tcpNodes: 2 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 2 });
     await cluster.setNodeState('tcp-1', 'offline');
     for (let i = 0; i < 3; i++) {
       const ep = await fetchEndpoint(cluster.entryUrl, 'TCP', `u${i}`);
@@ -56,14 +56,14 @@ describe('node going offline (PROTOCOL 7.1)', () => {
   });
 
   it('debug command 902 does the same when exposed', async () => {
-    cluster = await startCluster({ tcpNodes: 1, exposeDebugCommands: true });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1, exposeDebugCommands: true });
     const a = await connectWithNotice(cluster, 'a');
     expect((await a.client.request(0, 902)).status).toBe(1);
     expect(await a.notice).toEqual({ ver: 0, cmd: 1, body: '020000000000000000' });
   });
 
   it('rejects an unknown state', async () => {
-    cluster = await startCluster({ tcpNodes: 1 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1 });
     expect(() => cluster?.setNodeState('tcp-1', 'gone' as 'offline')).toThrow(RangeError);
     expect(() => cluster?.setNodeState('tcp-9', 'offline')).toThrow(RangeError);
   });
@@ -71,7 +71,7 @@ describe('node going offline (PROTOCOL 7.1)', () => {
 
 describe('stop()', () => {
   it('sends Fin server-shutdown to connected clients and resolves when all sockets are closed', async () => {
-    cluster = await startCluster({ tcpNodes: 2 });
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 2 });
     const a = await TsTcpClient.connect(await fetchEndpoint(cluster.entryUrl, 'TCP', 'a'));
     const b = await TsTcpClient.connect(await fetchEndpoint(cluster.entryUrl, 'TCP', 'b'));
     await cluster.stop();

@@ -35,8 +35,6 @@
 
 namespace diarkis_node {
 
-class EventPump;
-void pumpCallJs(Napi::Env env, Napi::Function handler, EventPump* pump, void* data);
 
 struct PumpStats {
   uint64_t signals = 0;    // empty -> non-empty transitions signalled by other threads
@@ -55,6 +53,7 @@ class EventPump {
   enum Field : size_t { kClientId, kType, kVer, kCmd, kStatus, kValue, kPayloadOffset, kPayloadLength };
 
   // JS thread. The TSFN starts unref'd: an idle pump never keeps the process alive.
+  // Throws a JS error if the TSFN cannot be created.
   static std::shared_ptr<EventPump> create(Napi::Env env, Napi::Function handler);
   ~EventPump() = default;
   EventPump(const EventPump&) = delete;
@@ -77,15 +76,18 @@ class EventPump {
   PumpStats stats();
 
  private:
-  using Tsfn = Napi::TypedThreadSafeFunction<EventPump, void, &pumpCallJs>;
   struct Item {
     int clientId;
     diarkis::Event ev;
   };
-  friend void pumpCallJs(Napi::Env, Napi::Function, EventPump*, void*);
   EventPump() = default;
-  void deliver(Napi::Env env, Napi::Function handler);
-  static void finalize(Napi::Env env, std::shared_ptr<EventPump>* self, EventPump* context);
+  // The TSFN is driven through the raw Node-API C functions, not node-addon-api's
+  // wrappers: these run while a worker is being terminated, when a failing call
+  // must be ignored, never thrown (a C++ exception here, or node-addon-api turning
+  // the failure into a fatal error, would abort the process).
+  static void callJs(napi_env env, napi_value handler, void* context, void* data);
+  static void finalize(napi_env env, void* data, void* hint);
+  void deliver(napi_env env, napi_value handler);
 
   CallGate gate_;                 // guards queue_, signals_, dropped_ and every TSFN call off-thread
   std::vector<Item> queue_;
@@ -93,7 +95,7 @@ class EventPump {
   uint64_t dropped_ = 0;
 
   // JS thread only.
-  Tsfn tsfn_;
+  napi_threadsafe_function tsfn_ = nullptr;
   napi_env env_ = nullptr;
   std::vector<Item> pending_;     // swapped-out batch being delivered
   size_t pendingPos_ = 0;

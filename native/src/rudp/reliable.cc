@@ -14,13 +14,14 @@ ReliableChannel::ReliableChannel(ReliableConfig config, Stats& stats)
   cfg_.retryMaxMs = std::max(cfg_.retryMaxMs, cfg_.retryMinMs);
 }
 
-void ReliableChannel::start(uint32_t sendSeq, uint32_t recvSeq) {
+void ReliableChannel::start(uint32_t sendSeq, uint32_t recvSeq, double now) {
   sendBase_ = sendSeq & kSeqMask;
   recvNext_ = recvSeq & kSeqMask;
   ring_.assign(cfg_.recvWindow, Bytes());
   present_.assign(cfg_.recvWindow, false);
   ringHead_ = 0;
   started_ = true;
+  pump(now);
 }
 
 double ReliableChannel::baseRto() const {

@@ -41,7 +41,8 @@ class ReliableChannel {
   ReliableChannel(ReliableConfig config, Stats& stats);
 
   // Sequence bases: our first DAT carries sendSeq, the peer's first recvSeq.
-  void start(uint32_t sendSeq, uint32_t recvSeq);
+  // Bodies queued before start() go out now.
+  void start(uint32_t sendSeq, uint32_t recvSeq, double now);
   bool started() const { return started_; }
 
   // Queue a DAT body; it goes out at once while the window has room. `budgeted`

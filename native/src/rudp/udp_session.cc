@@ -124,7 +124,7 @@ void UdpSession::completeHandshake(uint32_t seq, double now) {
   nextSyn_ = kNoDeadline;
   connectDeadline_ = kNoDeadline;
   sendAckRecord(seq);  // ACK S, body SID
-  channel_.start(0, seq);  // our first DAT carries 0, the server's S
+  channel_.start(0, seq, now);  // our first DAT carries 0, the server's S
   state_ = ClientState::Connected;
   Event ev;
   ev.type = EventType::Connect;

@@ -1,0 +1,291 @@
+// ReliableChannel under a fake clock: retry policies, timeouts, Karn's rule,
+// window queueing, receiver ordering/duplicates/window, the first-message rule.
+#include <gtest/gtest.h>
+
+#include "rudp/reliable.h"
+
+namespace diarkis {
+namespace rudp {
+namespace {
+
+struct Out {
+  std::vector<Bytes> dg;
+  size_t count(Flag f) const {
+    size_t n = 0;
+    for (const Bytes& d : dg) n += d.size() >= 4 && d[3] == static_cast<uint8_t>(f) ? 1 : 0;
+    return n;
+  }
+};
+
+Out take(ReliableChannel& ch) {
+  Out o;
+  ch.takeDatagrams(o.dg);
+  return o;
+}
+
+uint32_t seqOf(const Bytes& d) { return uint32_t{d[0]} | (uint32_t{d[1]} << 8) | (uint32_t{d[2]} << 16); }
+
+ReliableConfig fixedConfig() {
+  ReliableConfig c;
+  c.retryMinMs = 1000;
+  c.retryMaxMs = 8000;
+  c.maxRetries = 10;
+  return c;
+}
+
+// Drives the timer to each deadline; returns the times at which RDATs went out.
+std::vector<double> resendTimes(ReliableChannel& ch, double until) {
+  std::vector<double> times;
+  while (!ch.timedOut()) {
+    const double t = ch.nextDeadline();
+    if (t > until) break;
+    ch.onTimer(t);
+    if (take(ch).count(Flag::Rdat) > 0) times.push_back(t);
+  }
+  return times;
+}
+
+TEST(RudpReliable, FixedPolicyDoublesToMaxThenTimesOut) {
+  Stats stats;
+  ReliableChannel ch(fixedConfig(), stats);
+  ch.start(0, 0, 0);
+  ch.send(Bytes{1, 2, 3}, false, 0);
+  Out first = take(ch);
+  ASSERT_EQ(first.count(Flag::Dat), 1u);
+  EXPECT_EQ(first.dg[0], (Bytes{0, 0, 0, 3, 1, 2, 3}));
+  const std::vector<double> times = resendTimes(ch, 1e9);
+  const std::vector<double> want = {1000, 3000, 7000, 15000, 23000, 31000, 39000, 47000, 55000, 63000};
+  EXPECT_EQ(times, want);
+  EXPECT_TRUE(ch.timedOut());  // the deadline after the 10th resend (71000) passed unanswered
+  EXPECT_EQ(stats.retransmits.load(), 10u);
+  EXPECT_EQ(ch.nextDeadline(), ReliableChannel::kNoDeadline);
+}
+
+TEST(RudpReliable, MaxRetriesTimeoutIsExact) {
+  Stats stats;
+  ReliableConfig c = fixedConfig();
+  c.maxRetries = 2;
+  ReliableChannel ch(c, stats);
+  ch.start(0, 0, 0);
+  ch.send(Bytes{9}, false, 0);
+  take(ch);
+  ch.onTimer(1000);
+  ch.onTimer(3000);
+  EXPECT_FALSE(ch.timedOut());
+  EXPECT_EQ(ch.nextDeadline(), 7000);
+  ch.onTimer(6999.9);
+  EXPECT_FALSE(ch.timedOut());
+  ch.onTimer(7000);
+  EXPECT_TRUE(ch.timedOut());
+}
+
+TEST(RudpReliable, RdatCarriesTheSameSeqAndBody) {
+  Stats stats;
+  ReliableChannel ch(fixedConfig(), stats);
+  ch.start(0xFFFFFF, 0, 0);
+  ch.send(Bytes{7}, false, 0);
+  take(ch);
+  ch.onTimer(1000);
+  Out o = take(ch);
+  ASSERT_EQ(o.dg.size(), 1u);
+  EXPECT_EQ(o.dg[0], (Bytes{0xFF, 0xFF, 0xFF, 5, 7}));
+}
+
+TEST(RudpReliable, AdaptivePolicyUsesSrttPlusFourVarDoublingAndClamped) {
+  Stats stats;
+  ReliableConfig c = fixedConfig();
+  c.adaptive = true;
+  c.rtoMinMs = 100;
+  ReliableChannel ch(c, stats);
+  ch.start(0, 0, 0);
+  EXPECT_EQ(ch.baseRto(), 1000);  // no sample yet: retryMinMs
+  ch.send(Bytes{1}, false, 0);
+  ch.onAck(AckRecord{0, false}, 200);  // sample 200: srtt 200, rttvar 100
+  EXPECT_DOUBLE_EQ(ch.srtt(), 200);
+  EXPECT_DOUBLE_EQ(ch.rttvar(), 100);
+  EXPECT_DOUBLE_EQ(ch.baseRto(), 600);
+  take(ch);
+  ch.send(Bytes{2}, false, 200);
+  take(ch);
+  EXPECT_EQ(ch.nextDeadline(), 800);
+  const std::vector<double> times = resendTimes(ch, 30000);
+  // intervals 600, 1200, 2400, 4800, then clamped at 8000
+  const std::vector<double> want = {800, 2000, 4400, 9200, 17200, 25200};
+  EXPECT_EQ(times, want);
+}
+
+TEST(RudpReliable, AdaptiveRtoIsClampedBelowByRtoMin) {
+  Stats stats;
+  ReliableConfig c = fixedConfig();
+  c.adaptive = true;
+  ReliableChannel ch(c, stats);
+  ch.start(0, 0, 0);
+  ch.send(Bytes{1}, false, 0);
+  ch.onAck(AckRecord{0, false}, 10);
+  EXPECT_DOUBLE_EQ(ch.baseRto(), 100);
+  // A second sample follows RFC 6298's smoothing.
+  ch.send(Bytes{2}, false, 10);
+  ch.onAck(AckRecord{1, false}, 30);  // rtt 20
+  EXPECT_DOUBLE_EQ(ch.rttvar(), 0.75 * 5 + 0.25 * 10);
+  EXPECT_DOUBLE_EQ(ch.srtt(), 0.875 * 10 + 0.125 * 20);
+}
+
+TEST(RudpReliable, KarnNoSampleFromRetransmittedDat) {
+  Stats stats;
+  ReliableConfig c = fixedConfig();
+  c.adaptive = true;
+  ReliableChannel ch(c, stats);
+  ch.start(0, 0, 0);
+  ch.send(Bytes{1}, false, 0);
+  ch.onTimer(1000);
+  ch.onAck(AckRecord{0, true}, 1050);
+  EXPECT_FALSE(ch.hasRttSample());
+  EXPECT_TRUE(ch.idle());
+}
+
+TEST(RudpReliable, SendWindowQueuesTheRest) {
+  Stats stats;
+  ReliableConfig c = fixedConfig();
+  c.sendWindow = 4;
+  ReliableChannel ch(c, stats);
+  ch.start(100, 0, 0);
+  for (uint8_t i = 0; i < 10; ++i) ch.send(Bytes{i}, true, 0);
+  Out o = take(ch);
+  ASSERT_EQ(o.count(Flag::Dat), 4u);
+  EXPECT_EQ(seqOf(o.dg[3]), 103u);
+  EXPECT_EQ(ch.inFlight(), 4u);
+  EXPECT_EQ(ch.queued(), 6u);
+  ch.onAck(AckRecord{100, false}, 5);
+  o = take(ch);
+  ASSERT_EQ(o.count(Flag::Dat), 1u);
+  EXPECT_EQ(seqOf(o.dg[0]), 104u);
+  ch.onAck(AckRecord{102, false}, 6);  // out of order: the window does not slide yet
+  EXPECT_EQ(take(ch).dg.size(), 0u);
+  ch.onAck(AckRecord{101, false}, 7);
+  o = take(ch);
+  EXPECT_EQ(o.count(Flag::Dat), 2u);
+  EXPECT_EQ(ch.takeReleasedBytes(), 3u);
+  EXPECT_EQ(ch.queued(), 3u);
+  // Acks for unknown or already-acked seqs are counted, harmless.
+  ch.onAck(AckRecord{101, false}, 8);
+  ch.onAck(AckRecord{5000, false}, 8);
+  EXPECT_EQ(stats.drops[static_cast<size_t>(DropReason::Duplicate)].load(), 2u);
+}
+
+TEST(RudpReliable, ReceiverDeliversInOrderExactlyOnceAndAcksEverything) {
+  Stats stats;
+  ReliableConfig c = fixedConfig();
+  c.recvWindow = 8;
+  c.ackSuffix = Bytes(16, 0xEE);
+  ReliableChannel ch(c, stats);
+  const uint32_t s = 0xFFFFFE;  // the stream wraps through 0
+  ch.start(0, s, 0);
+  auto feed = [&](uint32_t k, bool rdat) {
+    const uint8_t b = static_cast<uint8_t>(k);
+    ch.onData(seqAdd(s, k), rdat, &b, 1, 0);
+  };
+  feed(2, false);
+  feed(1, false);
+  feed(2, true);  // duplicate while buffered
+  std::vector<Bytes> got;
+  ch.takeDelivered(got);
+  EXPECT_TRUE(got.empty());
+  feed(0, false);
+  ch.takeDelivered(got);
+  ASSERT_EQ(got.size(), 3u);
+  for (uint8_t i = 0; i < 3; ++i) EXPECT_EQ(got[i], Bytes{i});
+  feed(1, true);  // already delivered: acked again (RACK), dropped
+  ch.takeDelivered(got);
+  EXPECT_EQ(got.size(), 3u);
+  Out o = take(ch);
+  ASSERT_EQ(o.dg.size(), 1u);  // all records packed in one datagram
+  ASSERT_EQ(o.dg[0].size(), 5u * 20u);
+  EXPECT_EQ(o.dg[0][3], static_cast<uint8_t>(Flag::Ack));
+  EXPECT_EQ(o.dg[0][2 * 20 + 3], static_cast<uint8_t>(Flag::Rack));
+  EXPECT_EQ(o.dg[0][4 * 20 + 3], static_cast<uint8_t>(Flag::Rack));
+  EXPECT_EQ(stats.drops[static_cast<size_t>(DropReason::Duplicate)].load(), 2u);
+  // Beyond the window: neither buffered nor acknowledged, so the peer resends.
+  feed(3 + 8, false);
+  EXPECT_EQ(take(ch).dg.size(), 0u);
+  EXPECT_EQ(stats.drops[static_cast<size_t>(DropReason::OutOfWindow)].load(), 1u);
+  feed(3 + 7, false);  // the last slot of the window is fine
+  EXPECT_EQ(take(ch).dg.size(), 1u);
+}
+
+TEST(RudpReliable, ManyAcksArePackedUnderTheDatagramLimit) {
+  Stats stats;
+  ReliableConfig c = fixedConfig();
+  c.ackSuffix = Bytes(16, 1);
+  ReliableChannel ch(c, stats);
+  ch.start(0, 0, 0);
+  const uint8_t b = 0;
+  for (uint32_t k = 0; k < 150; ++k) ch.onData(k, false, &b, 1, 0);
+  Out o = take(ch);
+  size_t records = 0;
+  for (const Bytes& d : o.dg) {
+    EXPECT_LE(d.size(), 1404u);
+    EXPECT_EQ(d.size() % 20, 0u);
+    records += d.size() / 20;
+  }
+  EXPECT_EQ(records, 150u);
+  EXPECT_EQ(o.dg.size(), 3u);  // 70 + 70 + 10
+}
+
+TEST(RudpReliable, FirstMessageGoesAsDatAndRdatAndOnlyRackClearsIt) {
+  Stats stats;
+  ReliableConfig c = fixedConfig();
+  c.firstNeedsRack = true;
+  ReliableChannel ch(c, stats);
+  const uint32_t s = 0x00ABCD;
+  ch.start(s, 0, 0);
+  ch.send(Bytes{1}, false, 0);
+  Out o = take(ch);
+  ASSERT_EQ(o.dg.size(), 2u);
+  EXPECT_EQ(o.dg[0], (Bytes{0xCD, 0xAB, 0x00, 3, 1}));
+  EXPECT_EQ(o.dg[1], (Bytes{0xCD, 0xAB, 0x00, 5, 1}));
+  ch.onAck(AckRecord{s, false}, 10);  // the handshake ACK S looks like this
+  EXPECT_EQ(ch.inFlight(), 1u);
+  ch.onAck(AckRecord{s, true}, 20);
+  EXPECT_TRUE(ch.idle());
+  EXPECT_FALSE(ch.hasRttSample());
+  ch.send(Bytes{2}, false, 30);
+  o = take(ch);
+  ASSERT_EQ(o.dg.size(), 1u);  // later seqs go once
+  ch.onAck(AckRecord{seqAdd(s, 1), false}, 40);  // and ACK clears them
+  EXPECT_TRUE(ch.idle());
+}
+
+TEST(RudpReliable, NothingGoesOutBeforeStart) {
+  Stats stats;
+  ReliableChannel ch(fixedConfig(), stats);
+  ch.send(Bytes{1}, false, 0);
+  EXPECT_EQ(take(ch).dg.size(), 0u);
+  EXPECT_EQ(ch.nextDeadline(), ReliableChannel::kNoDeadline);
+  const uint8_t b = 0;
+  ch.onData(0, false, &b, 1, 0);
+  EXPECT_EQ(take(ch).dg.size(), 0u);
+  ch.start(0, 0, 0);  // the queued body goes out now, as seq 0
+  Out o = take(ch);
+  ASSERT_EQ(o.count(Flag::Dat), 1u);
+  EXPECT_EQ(o.dg[0], (Bytes{0, 0, 0, 3, 1}));
+  ch.send(Bytes{2}, false, 1);
+  EXPECT_EQ(take(ch).count(Flag::Dat), 1u);
+}
+
+TEST(RudpReliable, ForgetOutgoingReleasesBudgetedBytes) {
+  Stats stats;
+  ReliableConfig c = fixedConfig();
+  c.sendWindow = 1;
+  ReliableChannel ch(c, stats);
+  ch.start(0, 0, 0);
+  ch.send(Bytes(10, 0), true, 0);
+  ch.send(Bytes(5, 0), true, 0);
+  ch.send(Bytes(7, 0), false, 0);
+  ch.forgetOutgoing();
+  EXPECT_EQ(ch.takeReleasedBytes(), 15u);
+  EXPECT_TRUE(ch.idle());
+}
+
+}  // namespace
+}  // namespace rudp
+}  // namespace diarkis

@@ -333,6 +333,27 @@ TEST_F(TcpClientTest, DestroyingManyClientsWhileTrafficFlows) {
   EXPECT_TRUE(eventually([&] { return rt->activeClients() == 0; }));
 }
 
+TEST_F(TcpClientTest, ManyClientsShareOneNetworkThread) {
+  TcpOptions o;
+  o.heartbeatIntervalMs = 50;  // every client's timer runs through the one heap
+  std::vector<std::unique_ptr<Recorder>> clients;
+  for (int i = 0; i < 300; ++i) {
+    clients.push_back(std::make_unique<Recorder>(rt, o));
+    ASSERT_EQ(clients.back()->Connect("127.0.0.1", server.port(), test::testKeys()), ErrorCode::None);
+    ASSERT_EQ(clients.back()->send(2, 1, "id" + std::to_string(i)), ErrorCode::None);
+  }
+  for (size_t i = 0; i < clients.size(); ++i) {
+    ASSERT_TRUE(clients[i]->waitCount(EventType::Response, 1));
+    ASSERT_TRUE(clients[i]->waitCount(EventType::Heartbeat, 3));
+    for (const Rec& r : clients[i]->records()) {
+      if (r.type == EventType::Response) {
+        EXPECT_EQ(r.payload, "id" + std::to_string(i));
+      }
+    }
+  }
+  EXPECT_EQ(rt->activeClients(), 300u);
+}
+
 TEST_F(TcpClientTest, ShutdownWithClientsAttached) {
   std::vector<std::unique_ptr<Recorder>> clients;
   for (int i = 0; i < 10; ++i) clients.push_back(connected());

@@ -64,6 +64,8 @@ class DiarkisTcpBase {
   // (if given) becomes false at or past the high-water mark, and an OnDrain
   // follows once the queue falls below it. Errors (nothing queued):
   // PayloadTooLarge, QueueFull, NotConnected (closing or closed).
+  // Encodes and encrypts on the calling thread (about 3.6 us per 1 KiB packet
+  // here), so that CPU spreads over the callers instead of the network thread.
   ErrorCode Send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable = nullptr);
   // TCP is reliable: the same as Send.
   ErrorCode RSend(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable = nullptr) {

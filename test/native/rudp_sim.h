@@ -118,6 +118,7 @@ class SimServer {
   uint32_t synCount = 0;
   uint32_t echoCount = 0;
   bool answerSyn = true;
+  int64_t fixedInitialSeq = -1;  // >= 0: use this S instead of a random one
   bool answerEcho = true;
   uint8_t nodeState = wire::kNodeOnline;
   std::string publicAddress = "203.0.113.7:40000";
@@ -140,7 +141,8 @@ class SimServer {
         ++synCount;
         if (n != wire::kSidSize || std::memcmp(body, keys_.sid.data(), n) != 0) return;
         if (!haveS_) {
-          s_ = std::uniform_int_distribution<uint32_t>(0, rudp::kSeqMask)(rng_);
+          s_ = fixedInitialSeq >= 0 ? static_cast<uint32_t>(fixedInitialSeq)
+                                    : std::uniform_int_distribution<uint32_t>(0, rudp::kSeqMask)(rng_);
           haveS_ = true;
         }
         if (answerSyn) emitRaw(synAnswer());

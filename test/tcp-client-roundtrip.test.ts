@@ -94,6 +94,36 @@ for (const encryption of [true, false]) {
       await client.close();
     });
 
+    it('requests sent while connecting go out once the session is up', async () => {
+      const ep = await getEndpoint(cluster.entryUrl, { type: 'TCP', uid: 'rt-early' });
+      const client = new TcpClient();
+      const connecting = client.connect(ep);
+      expect(client.state).toBe('connecting');
+      const early = client.request(2, 1, Buffer.from('early'));
+      await connecting;
+      expect((await early).payload.toString()).toBe('early');
+      await client.close();
+    });
+
+    it('heartbeats are answered and reported', async () => {
+      const ep = await getEndpoint(cluster.entryUrl, { type: 'TCP', uid: 'rt-heartbeat' });
+      const client = new TcpClient({ heartbeatIntervalMs: 20 });
+      await client.connect(ep);
+      const rtt = await new Promise<number>((resolve) => client.once('heartbeat', resolve));
+      expect(rtt).toBeGreaterThanOrEqual(0);
+      expect(client.stats().heartbeatsAnswered).toBeGreaterThanOrEqual(1);
+      await client.close();
+    });
+
+    it('destroy() drops the connection at once', async () => {
+      const client = await connected('rt-destroy');
+      const reason = new Promise<string>((resolve) => client.once('disconnect', (r) => resolve(r)));
+      client.destroy();
+      expect(await reason).toBe('closed-by-user');
+      expect(client.state).toBe('closed');
+      await client.close();  // closing a closed client resolves at once
+    });
+
     it('stats count packets and bytes both ways', async () => {
       const client = await connected('rt-stats');
       await client.request(2, 1, Buffer.alloc(100));

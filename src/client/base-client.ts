@@ -80,7 +80,6 @@ function checkEndpoint(ep: unknown): Endpoint {
 }
 
 function lookup(host: string): Promise<string> {
-  if (net.isIP(host) !== 0) return Promise.resolve(host);
   return new Promise((resolve, reject) => {
     dns.lookup(host, (err, address) => {
       if (err) reject(new DiarkisError('network-error', `cannot resolve ${host}: ${err.message}`));
@@ -164,6 +163,12 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     };
     return new Promise<void>((resolve, reject) => {
       this.connectWaiter = { resolve, reject };
+      // A numeric host starts at once, so send() works right after connect() (queued
+      // until the session is up); a name is resolved first.
+      if (net.isIP(ep.serverHost) !== 0) {
+        this.startNative(ep.serverHost, ep.serverPort, keys);
+        return;
+      }
       lookup(ep.serverHost).then(
         (address) => this.startNative(address, ep.serverPort, keys),
         (err: DiarkisError) => this.finish(err.code, err.message),

@@ -8,6 +8,7 @@ import {
   encodeDatagram,
   encodeEchoAnswer,
   Flag,
+  Fragmenter,
   isParsed,
   isTerminate,
   parseClientAckRecords,
@@ -120,6 +121,18 @@ describe('ServerSession: handshake', () => {
     t.feed(t.dat(0, 2, 1, Buffer.from('a')), CLIENT, 1);
     expect(t.s.state).toBe('bound');
     expect(t.s.publicAddress).toBe('10.0.0.1:5000');
+  });
+
+  it('forgets a handshake whose fragmented first message fails authentication', () => {
+    const t = serverOnly();
+    t.feed(encodeDatagram(0, Flag.SYN, SID), CLIENT, 0);
+    const wrong = new SessionCrypto({ ...KEYS, key: Buffer.alloc(16, 9), macKey: Buffer.alloc(16, 9) });
+    const req = encodeRequest(2, 1, SID, wrong.seal(Buffer.alloc(3000)));
+    const chunks = new Fragmenter().splitRequest(req, 2, 1, SID);
+    chunks.forEach((c, i) => t.feed(encodeDatagram(i, Flag.DAT, c), CLIENT, 1));
+    expect(t.drops['bad-mac']).toBe(1);
+    expect(t.s.state).toBe('waiting');
+    expect(t.s.pendingHandshakes).toBe(0);
   });
 
   it('does not bind on a DAT that fails authentication or has no handshake', () => {
@@ -326,6 +339,18 @@ describe('server and client sessions over a lossy link (fake clock)', () => {
     p.client.close(p.now());
     p.run(() => p.ended.length === 2);
     expect(p.ended.sort()).toEqual(['closed-by-client', 'closed-by-user']);
+  });
+
+  it('binds on a first message that only arrives as fragments (held, acked, authenticated whole)', () => {
+    const p = lossyPair(99, 10);
+    p.client.connect(0);
+    p.run(() => p.client.state === 'open');
+    const big = Buffer.alloc(9000, 5);
+    p.client.send(2, 1, big, p.now());
+    p.run(() => p.atClient.length === 1);
+    expect(p.server.state).toBe('bound');
+    expect(p.atServer[0].equals(big)).toBe(true);
+    expect(p.atClient[0].body.equals(big)).toBe(true);
   });
 
   it('the server close reaches the client as a Fin push, then FIN', () => {

@@ -9,10 +9,11 @@ import { EntryServer } from './entry';
 import type { RealtimeNode } from './node';
 import { ClusterStore, MemoryStore } from './store';
 import { TcpNode } from './tcp-node';
+import { UdpNode } from './udp-node';
 import type { ClusterEvents, CommandHandler, EmitFn, NodeInfo, NodeStats } from './types';
 
 export interface ClusterOptions {
-  /** UDP nodes to start (default 1). Accepted now; created once src/server/udp-node.ts exists. */
+  /** UDP nodes to start (default 1). */
   udpNodes?: number;
   /** TCP nodes to start (default 1). */
   tcpNodes?: number;
@@ -110,8 +111,19 @@ export class Cluster extends EventEmitter {
       });
       this.nodeMap.set(node.id, node);
     }
-    // TODO(udp): for i in 1..(opts.udpNodes ?? 1) create `new UdpNode({ id: `udp-${i}`, ... })`
-    // from src/server/udp-node.ts (implements RealtimeNode) and add it to nodeMap here.
+    const udp = this.opts.udpNodes ?? 1;
+    for (let i = 1; i <= udp; i++) {
+      const node = new UdpNode({
+        id: `udp-${i}`,
+        host,
+        store: this.store,
+        router: this.router,
+        emit,
+        maxPayload: this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+        exposeDebugCommands: this.opts.exposeDebugCommands ?? false,
+      });
+      this.nodeMap.set(node.id, node);
+    }
     await Promise.all([...this.nodeMap.values()].map((n) => n.start()));
     await this.entry.start();
   }

@@ -27,8 +27,11 @@ import { Fragmenter, isFragment, Reassembler } from './fragment';
 import { ReliableReceiver, ReliableSender, RetryOptions, SenderStats } from './reliable';
 
 export type SessionState = 'waiting' | 'bound' | 'closing' | 'fin-sent' | 'closed';
-/** Why a session ended: a Fin reason, the client's FIN/terminate, or a quiet close (after a migration). */
-export type SessionEndReason = FinReason | 'closed-by-client' | 'migrated';
+/**
+ * Why a session ended: a Fin reason, the client's FIN/terminate, or a quiet close without a Fin push
+ * ('migrated' after a migration answer, 'ended' when the caller already sent its own Fin push).
+ */
+export type SessionEndReason = FinReason | 'closed-by-client' | 'migrated' | 'ended';
 
 export interface ServerSessionOptions extends RetryOptions {
   sid: Buffer;
@@ -57,10 +60,20 @@ export interface ServerSessionHandler {
   closed(reason: SessionEndReason): void;
 }
 
+/**
+ * Chunks of a first message too large for one DAT, held (and acknowledged) before the session is
+ * bound: a chunk alone cannot be authenticated, so the whole message must be, then it binds.
+ */
+interface Staging {
+  receiver: ReliableReceiver;
+  reassembler: Reassembler;
+}
+
 interface Handshake {
   seq: number;
   expires: number;
   acked: boolean;
+  stage: Staging | null;
 }
 
 export class ServerSession {
@@ -70,7 +83,7 @@ export class ServerSession {
   private sender: ReliableSender | null = null;
   private receiver: ReliableReceiver | null = null;
   private readonly fragmenter = new Fragmenter();
-  private readonly reassembler: Reassembler;
+  private reassembler: Reassembler;
   /** Reliable packets produced before the session is bound (pushes for a connecting user). */
   private readonly preBind: Buffer[] = [];
   private lastHeard = 0;
@@ -185,7 +198,7 @@ export class ServerSession {
         if (oldest.done === true) break;
         this.handshakes.delete(oldest.value);
       }
-      hs = { seq: this.random24() & 0xffffff, expires: now + this.hsTtl, acked: false };
+      hs = { seq: this.random24() & 0xffffff, expires: now + this.hsTtl, acked: false, stage: null };
       this.handshakes.set(addrKey(from), hs);
     }
     this.out(encodeDatagram(hs.seq, Flag.SYN), from);
@@ -197,6 +210,7 @@ export class ServerSession {
     } else {
       const hs = this.liveHandshake(from, now);
       if (hs === undefined) return this.drop('unexpected');
+      if (this.isOwnChunk(d.body)) return this.stageChunk(hs, d, from, now);
       const bad = this.authenticate(d.body);
       if (bad !== null) return this.drop(bad);
       this.bind(from, hs, now);
@@ -275,7 +289,7 @@ export class ServerSession {
     if (this.st === 'closed' || this.st === 'closing' || this.st === 'fin-sent') return;
     this.endReason = reason;
     if (this.peerAddr === null) return this.finish(reason);
-    if (reason !== 'closed-by-client' && reason !== 'migrated') {
+    if (reason !== 'closed-by-client' && reason !== 'migrated' && reason !== 'ended') {
       this.sendPacket(0, BuiltinCmd.Fin, Status.Push, encodeFin(reason), now);
     }
     this.st = 'closing';
@@ -350,6 +364,40 @@ export class ServerSession {
     return null;
   }
 
+  /** A DAT body that is a wrapped chunk (request header || this SID || chunk). */
+  private isOwnChunk(body: Buffer): boolean {
+    const r = parseRequest(body, 0, this.maxPayload);
+    return r.kind === 'ok' && r.consumed === body.length && isFragment(r.packet.payload, SID_SIZE) && this.checkSid(r.packet) === null;
+  }
+
+  /** Pre-bind chunks: acknowledged and reassembled; the first whole message that authenticates binds. */
+  private stageChunk(hs: Handshake, d: Datagram, from: PeerAddr, now: number): void {
+    const st = (hs.stage ??= {
+      receiver: new ReliableReceiver(0, this.opts.receiveWindow),
+      reassembler: new Reassembler({ maxPayload: this.maxPayload }),
+    });
+    const r = st.receiver.onData(d.seq, d.flag === Flag.DAT ? Flag.DAT : Flag.RDAT, d.body);
+    if (r.ack !== null) this.out(encodeAckRecords([r.ack]), from);
+    if (r.drop !== undefined) this.drop(r.drop);
+    for (let i = 0; i < r.delivered.length; i++) {
+      const req = parseRequest(r.delivered[i], 0, this.maxPayload);
+      if (req.kind !== 'ok') continue; // checked by isOwnChunk on arrival
+      const res = st.reassembler.feed(req.packet.payload.subarray(SID_SIZE));
+      if (res.kind === 'rejected') this.drop(res.reason);
+      if (res.kind !== 'complete') continue;
+      const bad = this.authenticate(res.packet);
+      if (bad !== null) {
+        // Whoever sent it does not hold the keys: forget this handshake and what it held.
+        this.handshakes.delete(addrKey(from));
+        return this.drop(bad);
+      }
+      this.bind(from, hs, now);
+      this.deliverPackets(res.packet, true);
+      for (const rest of r.delivered.slice(i + 1)) if (this.st !== 'closed') this.deliverBody(rest);
+      return this.afterProgress(now);
+    }
+  }
+
   private checkSid(p: RequestPacket): DropReason | null {
     if (p.payload.length < SID_SIZE) return 'truncated';
     return p.payload.subarray(0, SID_SIZE).equals(this.opts.sid) ? null : 'unexpected';
@@ -359,7 +407,10 @@ export class ServerSession {
     this.peerAddr = { address: from.address, port: from.port };
     this.st = 'bound';
     this.lastHeard = now;
-    this.receiver = new ReliableReceiver(0, this.opts.receiveWindow);
+    this.receiver = hs.stage?.receiver ?? new ReliableReceiver(0, this.opts.receiveWindow);
+    if (hs.stage !== null) this.reassembler = hs.stage.reassembler;
+    this.handshakes.clear();
+    this.handshakes.set(addrKey(from), { ...hs, stage: null });
     this.sender = new ReliableSender(
       {
         initialSeq: hs.seq,

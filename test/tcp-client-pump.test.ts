@@ -36,18 +36,19 @@ describe('event pump batching', () => {
       body.writeUInt32BE(i, 0);
       client.send(2, 3, body);  // push-back
     }
-    // Hold the JS thread until every push waits in the pump, so the cap must split them.
+    // Hold the JS thread until every answer and push (2 events per send) waits in
+    // the pump, so the cap must split them.
     const deadline = Date.now() + 30_000;  // safety net only
-    while (pumpStats().queued < n && Date.now() < deadline) {
+    while (pumpStats().queued < 2 * n && Date.now() < deadline) {
       // spin: the network thread keeps queueing while JS is busy
     }
     await all;
     const after = pumpStats();
     expect(got).toEqual(Array.from({ length: n }, (_, i) => i));
-    expect(after.events - before.events).toBeGreaterThanOrEqual(n);
+    expect(after.events - before.events).toBeGreaterThanOrEqual(2 * n);
     expect(after.maxBatch).toBe(1024);
-    // 2500 queued events need at least 3 crossings, and far fewer than one per event.
-    expect(after.batches - before.batches).toBeGreaterThanOrEqual(3);
+    // 5000 queued events need at least 5 crossings, and far fewer than one per event.
+    expect(after.batches - before.batches).toBeGreaterThanOrEqual(5);
     expect(after.batches - before.batches).toBeLessThan(20);
     await client.close();
   });

@@ -243,6 +243,8 @@ export interface UdpNodeRig {
   node: UdpNode;
   store: MemoryStore;
   router: CommandRouter;
+  /** Resolves once the node has counted at least `total` drops for `reason` (event-driven). */
+  waitForDrops(reason: DropReason, total: number): Promise<void>;
   /** Registers a session the way the endpoint API does and returns its endpoint answer. */
   register(uid: string, data?: JsonObject): Promise<EndpointInfo>;
   stop(): Promise<void>;
@@ -264,7 +266,8 @@ export async function startUdpNodeRig(
       timers.add(t);
     },
   });
-  const node = new UdpNode({
+  let dropWaiters: { check: () => boolean }[] = [];
+  const node: UdpNode = new UdpNode({
     id: 'udp-rig',
     host: '127.0.0.1',
     maxPayload: DEFAULT_MAX_PAYLOAD,
@@ -272,7 +275,9 @@ export async function startUdpNodeRig(
     ...opts,
     store,
     router,
-    emit: () => undefined,
+    emit: (event) => {
+      if (event === 'drop') dropWaiters = dropWaiters.filter((w) => !w.check());
+    },
   });
   await node.start();
   const encryption = opts.encryption ?? true;
@@ -280,6 +285,15 @@ export async function startUdpNodeRig(
     node,
     store,
     router,
+    waitForDrops: (reason, total) =>
+      new Promise<void>((resolve) => {
+        const check = (): boolean => {
+          if (node.stats.drops[reason] < total) return false;
+          resolve();
+          return true;
+        };
+        if (!check()) dropWaiters.push({ check });
+      }),
     register: async (uid, data = {}) => {
       const s = randomSessionSecrets();
       const hex = (b: Buffer): string => (encryption ? toHex(b) : '');

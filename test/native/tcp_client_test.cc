@@ -243,9 +243,22 @@ TEST_F(TcpClientTest, ConnectTimesOutWhenTheHeartbeatIsNotAnswered) {
 TEST_F(TcpClientTest, HeartbeatsKeepGoingOnTheNetworkThread) {
   TcpOptions o;
   o.heartbeatIntervalMs = 10;
+  o.heartbeatMissLimit = 1000;  // a slow host must not turn this into a timeout
   auto c = connected(o);
   EXPECT_TRUE(c->waitCount(EventType::Heartbeat, 5));
   EXPECT_EQ(c->State(), ClientState::Connected);
+}
+
+TEST_F(TcpClientTest, DrainFollowsASendPastTheHighWaterMark) {
+  TcpOptions o;
+  o.highWaterMark = 64;
+  auto c = connected(o);
+  bool writable = true;
+  ASSERT_EQ(c->send(2, 1, std::string(200, 'w'), &writable), ErrorCode::None);
+  EXPECT_FALSE(writable);
+  ASSERT_TRUE(c->waitCount(EventType::Drain, 1));
+  ASSERT_TRUE(c->waitCount(EventType::Response, 1));
+  EXPECT_EQ(c->GetStats().queuedBytes, 0u);
 }
 
 TEST_F(TcpClientTest, GracefulDisconnectFlushesFirst) {
@@ -336,6 +349,7 @@ TEST_F(TcpClientTest, DestroyingManyClientsWhileTrafficFlows) {
 TEST_F(TcpClientTest, ManyClientsShareOneNetworkThread) {
   TcpOptions o;
   o.heartbeatIntervalMs = 50;  // every client's timer runs through the one heap
+  o.heartbeatMissLimit = 1000;  // slow hosts (valgrind) must not turn this into a timeout test
   std::vector<std::unique_ptr<Recorder>> clients;
   for (int i = 0; i < 300; ++i) {
     clients.push_back(std::make_unique<Recorder>(rt, o));

@@ -193,6 +193,11 @@ void TcpConnection::settle(double now) {
 
 void TcpConnection::closeSocket() {
   gone_ = true;
+  // close() with unread bytes in the receive buffer sends a reset, which can
+  // destroy the data we just flushed before the peer reads it: read them first.
+  for (int i = 0; fd_ && connected_ && i < 16; ++i) {
+    if (::recv(fd_.get(), loop_.readBuffer(), loop_.readBufferSize(), MSG_DONTWAIT) <= 0) break;
+  }
   if (registered_) loop_.poller().remove(fd_.get());
   registered_ = false;
   fd_.reset();

@@ -36,6 +36,8 @@ export interface UdpAnswer {
 
 export interface TsUdpClientOptions extends RetryOptions {
   connectTimeoutMs?: number;
+  /** SYN resend interval during the handshake. */
+  synIntervalMs?: number;
   /** Local address to bind (default: matches the server's family). */
   localHost?: string;
   onPush?: (ver: number, cmd: number, payload: Buffer) => void;

@@ -103,7 +103,6 @@ class ReliableChannel {
   // sender
   uint32_t sendBase_ = 0;             // seq of inflight_.front()
   std::deque<Outgoing> inflight_;     // seqs sendBase_, sendBase_+1, ...
-  size_t unacked_ = 0;
   std::deque<std::pair<Bytes, bool>> queue_;  // waiting for window room
   size_t released_ = 0;
   double srtt_ = 0;

@@ -1,0 +1,145 @@
+// libFuzzer target for everything in the RUDP layer that reads untrusted bytes:
+// transport headers and ACK/RACK record lists, fragment reassembly, and the
+// client UdpSession fed arbitrary datagrams and timer ticks after a handshake.
+// Invariants are checked with abort() so that they hold in every build type.
+//
+// Input: byte 0 picks the mode; the rest is a list of records
+// `len:uint16 BE || bytes` (a truncated last record takes what is left).
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+#include "diarkis/codec.h"
+#include "diarkis/crypto.h"
+#include "diarkis/stats.h"
+#include "rudp/datagram.h"
+#include "rudp/fragment.h"
+#include "rudp/udp_session.h"
+#include "session/send_budget.h"
+
+namespace {
+
+using diarkis::Bytes;
+namespace rudp = diarkis::rudp;
+
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+std::vector<Bytes> records(const uint8_t* data, size_t len) {
+  std::vector<Bytes> out;
+  size_t off = 0;
+  while (off < len && out.size() < 256) {
+    size_t n = 0;
+    if (len - off >= 2) {
+      n = static_cast<size_t>((data[off] << 8) | data[off + 1]);
+      off += 2;
+    } else {
+      n = len - off;
+    }
+    n = n < len - off ? n : len - off;
+    out.emplace_back(data + off, data + off + n);
+    off += n;
+  }
+  return out;
+}
+
+void fuzzDatagram(const uint8_t* data, size_t len) {
+  rudp::Header h;
+  diarkis::DropReason reason;
+  if (rudp::decodeHeader(data, len, h, reason)) {
+    check(h.seq <= rudp::kSeqMask);
+    Bytes again;
+    rudp::appendHeader(again, h.seq, h.flag);
+    check(std::equal(again.begin(), again.end(), data));
+  }
+  for (size_t size : {rudp::kServerRecordSize, rudp::kClientRecordSize}) {
+    std::vector<rudp::AckRecord> recs;
+    std::vector<Bytes> suffixes;
+    const bool ok = rudp::decodeAckRecords(data, len, size, recs, reason, &suffixes);
+    check(recs.size() * size <= len);
+    check(suffixes.size() == recs.size());
+    if (ok) check(recs.size() * size == len);
+  }
+  check(rudp::seqDiff(h.seq, rudp::seqAdd(h.seq, 5)) == -5);
+}
+
+void fuzzReassembly(const uint8_t* data, size_t len) {
+  rudp::Reassembler r(20000, 1300, 30000);
+  for (const Bytes& c : records(data, len)) {
+    Bytes out;
+    const auto res = r.add(c.data(), c.size(), out);
+    if (res == rudp::Reassembler::Result::Complete) check(out.size() <= 20000);
+    check(r.heldBytes() <= 30000);
+  }
+}
+
+void fuzzSession(const uint8_t* data, size_t len, bool encrypted) {
+  diarkis::UdpOptions o;
+  o.maxPayload = 4096;
+  o.sendWindow = 8;
+  o.recvWindow = 16;
+  diarkis::SessionKeys keys;
+  keys.encrypted = encrypted;
+  diarkis::Stats stats;
+  diarkis::SendBudget budget(stats, o.highWaterMark, o.maxQueuedBytes);
+  diarkis::UdpSession s(o, keys, stats, budget);
+  double now = 0;
+  s.start(now);
+  Bytes syn;
+  rudp::appendHeader(syn, 0xFFFFF8, rudp::Flag::Syn);  // close to the wrap
+  s.onDatagram(syn.data(), syn.size(), now);
+  std::vector<Bytes> out;
+  std::vector<diarkis::Event> events;
+  const uint8_t body[3] = {1, 2, 3};
+  for (const Bytes& d : records(data, len)) {
+    // A record starting with 0xEE advances the clock instead of arriving.
+    if (!d.empty() && d[0] == 0xEE) {
+      now += d.size() > 1 ? d[1] * 100.0 : 1000.0;
+      if (s.nextDeadline() <= now) s.onTimer(now);
+    } else if (!d.empty() && d[0] == 0xED) {
+      s.send(2, 1, body, sizeof body, d.size() > 1 && (d[1] & 1), now);
+    } else {
+      s.onDatagram(d.data(), d.size(), now);
+    }
+    if (s.closed()) check(s.nextDeadline() == diarkis::UdpSession::kNoDeadline);
+    s.takeDatagrams(out);
+    s.takeEvents(events);
+    for (const Bytes& dg : out) check(dg.size() <= rudp::kHeaderSize + 1400);
+    out.clear();
+  }
+  size_t disconnects = 0;
+  for (const auto& e : events) disconnects += e.type == diarkis::EventType::Disconnect ? 1 : 0;
+  check(disconnects <= 1);
+  s.close(false, now);
+  s.takeEvents(events);
+  disconnects = 0;
+  for (const auto& e : events) disconnects += e.type == diarkis::EventType::Disconnect ? 1 : 0;
+  check(disconnects == 1);
+  check(budget.queued() == 0);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const uint8_t mode = data[0] % 4;
+  data += 1;
+  size -= 1;
+  switch (mode) {
+    case 0:
+      fuzzDatagram(data, size);
+      break;
+    case 1:
+      fuzzReassembly(data, size);
+      break;
+    case 2:
+      fuzzSession(data, size, false);
+      break;
+    default:
+      fuzzSession(data, size, true);
+      break;
+  }
+  return 0;
+}

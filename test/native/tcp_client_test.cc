@@ -298,16 +298,28 @@ TEST_F(TcpClientTest, DeletingAClientInsideItsCallbackIsSafe) {
   bool deleted = false;
   auto* c = new Recorder(rt);
   c->hook = [&](Recorder& self, const Rec& r) {
-    if (r.type != EventType::Response) return;
-    delete &self;
+    if (r.type != EventType::Push) return;
+    delete &self;  // more pushes are already on their way
     std::lock_guard<std::mutex> lk(mu);
     deleted = true;
     cv.notify_all();
   };
   ASSERT_EQ(c->Connect("127.0.0.1", server.port(), test::testKeys()), ErrorCode::None);
   for (int i = 0; i < 20; ++i) ASSERT_EQ(c->send(2, 1, "x"), ErrorCode::None);
+  ASSERT_TRUE(c->waitCount(EventType::Response, 20));
+  // From here on the test thread does not touch c: the network thread deletes it.
+  server.broadcast([](test::ServerCodec& codec) {
+    Bytes all;
+    for (int i = 0; i < 5; ++i) {
+      Bytes p = codec.push(2, 7, Bytes{static_cast<uint8_t>(i)});
+      all.insert(all.end(), p.begin(), p.end());
+    }
+    return all;
+  });
   std::unique_lock<std::mutex> lk(mu);
   ASSERT_TRUE(cv.wait_for(lk, kSafety, [&] { return deleted; }));
+  lk.unlock();
+  EXPECT_TRUE(eventually([&] { return rt->activeClients() == 0; }));
 }
 
 TEST_F(TcpClientTest, DestroyingManyClientsWhileTrafficFlows) {

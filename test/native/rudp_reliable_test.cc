@@ -272,6 +272,20 @@ TEST(RudpReliable, NothingGoesOutBeforeStart) {
   EXPECT_EQ(take(ch).count(Flag::Dat), 1u);
 }
 
+TEST(RudpReliable, SenderWrapsThroughZero) {
+  Stats stats;
+  ReliableChannel ch(fixedConfig(), stats);
+  ch.start(0xFFFFFD, 0, 0);
+  for (uint8_t i = 0; i < 6; ++i) ch.send(Bytes{i}, false, 0);
+  Out o = take(ch);
+  ASSERT_EQ(o.dg.size(), 6u);
+  const uint32_t want[6] = {0xFFFFFD, 0xFFFFFE, 0xFFFFFF, 0, 1, 2};
+  for (size_t i = 0; i < 6; ++i) EXPECT_EQ(seqOf(o.dg[i]), want[i]);
+  for (uint32_t s : {2u, 0xFFFFFFu, 0u, 0xFFFFFDu, 1u, 0xFFFFFEu}) ch.onAck(AckRecord{s, false}, 10);
+  EXPECT_TRUE(ch.idle());
+  EXPECT_EQ(stats.drops[static_cast<size_t>(DropReason::Duplicate)].load(), 0u);
+}
+
 TEST(RudpReliable, ForgetOutgoingReleasesBudgetedBytes) {
   Stats stats;
   ReliableConfig c = fixedConfig();

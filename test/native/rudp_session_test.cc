@@ -482,6 +482,11 @@ TEST(RudpSession, SeveralPacketsInOneDatAndGarbageAreHandled) {
   h.client.onDatagram(records.data(), records.size(), h.now);
   EXPECT_EQ(h.drops(DropReason::UnknownFlag), 1u);
   EXPECT_EQ(h.drops(DropReason::Truncated), 3u);
+  Bytes oversized;
+  rudp::appendHeader(oversized, 0, rudp::Flag::Udp);
+  oversized.resize(4 + 1401, 0);  // receivers accept up to 1400 bytes of body
+  h.client.onDatagram(oversized.data(), oversized.size(), h.now);
+  EXPECT_EQ(h.drops(DropReason::TooLarge), 1u);
   EXPECT_TRUE(connected(h));
 }
 

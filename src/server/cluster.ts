@@ -3,9 +3,11 @@
  * nodes in this process, sharing one ClusterStore.
  */
 import { EventEmitter } from 'node:events';
-import { DEFAULT_MAX_PAYLOAD, DEFAULT_SHUTDOWN_TIMEOUT_MS, NodeState } from '../protocol';
+import { DEFAULT_HANDOFF_TTL_MS, DEFAULT_MAX_PAYLOAD, DEFAULT_SHUTDOWN_TIMEOUT_MS, NodeState } from '../protocol';
+import { Clock, realClock } from './clock';
 import { CommandRouter, registerSampleCommands } from './commands';
 import { EntryServer } from './entry';
+import { Handoffs } from './handoff';
 import type { RealtimeNode } from './node';
 import { ClusterStore, MemoryStore } from './store';
 import { TcpNode } from './tcp-node';
@@ -31,6 +33,12 @@ export interface ClusterOptions {
   clientKeys?: string[];
   /** Largest request payload a node accepts (default 1 MiB). */
   maxPayload?: number;
+  /** How long a handed-off session waits for its claim at the target (default 30000). */
+  handoffTtlMs?: number;
+  /** TCP: how long a half-closed connection waits for the client's end (default 5000). */
+  lingerMs?: number;
+  /** Time source of the shutdown timeout and handoff expiry (tests pass a ManualClock). */
+  clock?: Clock;
 }
 
 export interface Cluster {
@@ -45,6 +53,7 @@ export class Cluster extends EventEmitter {
   private readonly ownsStore: boolean;
   private readonly router = new CommandRouter();
   private readonly nodeMap = new Map<string, RealtimeNode>();
+  private readonly handoffs: Handoffs;
   private readonly entry: EntryServer;
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopping: Promise<void> | null = null;
@@ -54,7 +63,15 @@ export class Cluster extends EventEmitter {
     super();
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     const s = opts.store ?? 'memory';
-    this.store = s === 'memory' ? new MemoryStore() : s;
+    const clock = opts.clock ?? realClock;
+    this.store = s === 'memory' ? new MemoryStore({ clock }) : s;
+    this.handoffs = new Handoffs({
+      store: this.store,
+      nodes: this.nodeMap,
+      ttlMs: opts.handoffTtlMs ?? DEFAULT_HANDOFF_TTL_MS,
+      clock,
+      emit: (event, info) => this.emit(event, info),
+    });
     this.ownsStore = s === 'memory';
     registerSampleCommands(this.router, {
       routePush: (uid, ver, cmd, payload) => this.push(uid, ver, cmd, payload),
@@ -108,6 +125,10 @@ export class Cluster extends EventEmitter {
         emit,
         maxPayload: this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD,
         exposeDebugCommands: this.opts.exposeDebugCommands ?? false,
+        shutdownTimeoutMs: this.shutdownTimeoutMs,
+        lingerMs: this.opts.lingerMs,
+        clock: this.opts.clock,
+        handoffs: this.handoffs,
       });
       this.nodeMap.set(node.id, node);
     }
@@ -124,6 +145,7 @@ export class Cluster extends EventEmitter {
       });
       this.nodeMap.set(node.id, node);
     }
+    await this.handoffs.start();
     await Promise.all([...this.nodeMap.values()].map((n) => n.start()));
     await this.entry.start();
   }
@@ -151,6 +173,7 @@ export class Cluster extends EventEmitter {
     this.stopping = (async () => {
       for (const t of this.timers) clearTimeout(t);
       this.timers.clear();
+      this.handoffs.stop();
       await Promise.all([this.entry.stop(), ...[...this.nodeMap.values()].map((n) => n.stop())]);
       if (this.ownsStore) await this.store.close();
     })();

@@ -29,7 +29,8 @@ export interface NodeControl {
   terminate(): void;
   /**
    * Migration request (ver 0 cmd 2) from a bound session, after every earlier request of it.
-   * TODO(migration): pick a target, hand off, answer with address || ticket. Until then: no target.
+   * Answers on `link` (address || ticket, or status 5 / 1003) and closes it after a handoff.
+   * Nodes without it answer "no target".
    */
   migrate?(session: Session, link: SessionLink): void | Promise<void>;
 }

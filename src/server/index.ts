@@ -1,7 +1,9 @@
 export { startCluster, Cluster } from './cluster';
 export type { ClusterOptions } from './cluster';
 export { MemoryStore } from './store';
-export type { ClusterStore, SessionRecord, PushDelivery } from './store';
+export type { ClusterStore, SessionRecord, PushDelivery, HandoffRecord, ClaimResult, HandoffExpiry } from './store';
+export { ManualClock, realClock } from './clock';
+export type { Clock } from './clock';
 export type { EndpointAnswer } from './entry';
 export type { RealtimeNode } from './node';
 export { CommandRouter, registerSampleCommands } from './commands';

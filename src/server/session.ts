@@ -24,7 +24,7 @@ export interface SessionLink {
   end(): void;
 }
 
-interface HeldPush {
+export interface HeldPush {
   ver: number;
   cmd: number;
   payload: Buffer;
@@ -42,6 +42,10 @@ export class Session {
   link: SessionLink | null = null;
   /** Pushes routed here before the client connected (bounded). */
   private held: HeldPush[] = [];
+  /** PROTOCOL 7.6: handed off to this node; only a claim with the ticket may bind it. */
+  awaitingClaim = false;
+  /** A migration request of this session is being handled: the shutdown timeout spares it. */
+  migrating = false;
   /** Expiry of a registered session that never connects. */
   pendingTimer: NodeJS.Timeout | null = null;
 
@@ -87,6 +91,13 @@ export class Session {
     if (this.held.length >= PENDING_PUSH_LIMIT) return false;
     this.held.push({ ver, cmd, payload: Buffer.from(payload) });
     return true;
+  }
+
+  /** Removes and returns the pushes held for a session that never connected (for the report). */
+  takeHeld(): HeldPush[] {
+    const held = this.held;
+    this.held = [];
+    return held;
   }
 
   /** Binds the session to a link and flushes held pushes in order. */

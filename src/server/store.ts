@@ -4,6 +4,8 @@
  * implementation (multi-process clusters) can sit behind the same interface; MemoryStore is the
  * embedded single-process default.
  */
+import { timingSafeEqual } from 'node:crypto';
+import { Clock, realClock } from './clock';
 import type { JsonObject, NodeInfo, NodeState, NodeType } from './types';
 
 /** A session as the registry keeps it: JSON-serialisable (hex keys) so Redis can store it as is. */
@@ -20,6 +22,36 @@ export interface SessionRecord {
   /** Initial user data (a handoff carries the user's data here). */
   data: JsonObject;
 }
+
+/** PROTOCOL 7.3: what the old node hands the target. JSON-serialisable like SessionRecord. */
+export interface HandoffRecord {
+  uid: string;
+  sid: string;
+  key: string;
+  iv: string;
+  macKey: string;
+  clientKey: string;
+  /** The user's data as it stood after every earlier request of the client. */
+  data: JsonObject;
+  /** 16 random bytes, 32 hex characters. */
+  ticket: string;
+  /** Node ids. */
+  from: string;
+  to: string;
+  /** Clock time (ms) of the handoff. */
+  createdAt: number;
+}
+
+/**
+ * Result of a claim. `repeat` = the ticket was already claimed and the TTL still runs (the holder
+ * lost the answer and asks again). Refusals say why, for the counters.
+ */
+export type ClaimResult =
+  | { ok: true; record: HandoffRecord; repeat: boolean }
+  | { ok: false; reason: 'unknown' | 'wrong-ticket' | 'expired' };
+
+/** Called with a handoff whose TTL ran out unclaimed. */
+export type HandoffExpiry = (rec: HandoffRecord) => void;
 
 /** Delivers a routed push to a session on the subscribing node. */
 export type PushDelivery = (sid: string, ver: number, cmd: number, payload: Buffer) => void;
@@ -45,7 +77,30 @@ export interface ClusterStore {
   /** Routes a push to the node of the user's session; false when the user has none. */
   routePush(uid: string, ver: number, cmd: number, payload: Buffer): Promise<boolean>;
 
+  /**
+   * Stores a pending handoff for `ttlMs` and, in the same step, moves the session (its pushes,
+   * its data and its user count) to `rec.to`. Replaces an earlier handoff of the same sid.
+   */
+  putHandoff(rec: HandoffRecord, ttlMs: number): Promise<void>;
+  /** Atomic: of concurrent first claims with the right ticket exactly one gets repeat = false. */
+  claimHandoff(sid: string, ticket: string): Promise<ClaimResult>;
+  /** Handoffs that expire unclaimed are reported here; the returned function unsubscribes. */
+  subscribeHandoffExpiry(fn: HandoffExpiry): Promise<() => void>;
+
   close(): Promise<void>;
+}
+
+interface PendingHandoff {
+  rec: HandoffRecord;
+  expiresAt: number;
+  claimed: boolean;
+  cancel: () => void;
+}
+
+function sameTicket(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 export class MemoryStore implements ClusterStore {
@@ -53,6 +108,13 @@ export class MemoryStore implements ClusterStore {
   private readonly sessions = new Map<string, SessionRecord>();
   private readonly userSid = new Map<string, string>();
   private readonly subscribers = new Map<string, PushDelivery>();
+  private readonly handoffs = new Map<string, PendingHandoff>();
+  private readonly expiryListeners = new Set<HandoffExpiry>();
+  private readonly clock: Clock;
+
+  constructor(opts: { clock?: Clock } = {}) {
+    this.clock = opts.clock ?? realClock;
+  }
 
   registerNode(node: Omit<NodeInfo, 'users'>): Promise<void> {
     this.nodes.set(node.id, { ...node, users: this.countUsers(node.id) });
@@ -136,12 +198,63 @@ export class MemoryStore implements ClusterStore {
     return Promise.resolve(true);
   }
 
+  putHandoff(rec: HandoffRecord, ttlMs: number): Promise<void> {
+    this.handoffs.get(rec.sid)?.cancel();
+    const s = this.sessions.get(rec.sid);
+    if (s !== undefined) {
+      s.data = JSON.parse(JSON.stringify(rec.data)) as JsonObject;
+      s.clientKey = rec.clientKey;
+    } else {
+      this.sessions.set(rec.sid, { ...rec, nodeId: rec.from });
+      this.userSid.set(rec.uid, rec.sid);
+      this.bump(rec.from, 1);
+    }
+    // Synchronous with the store update: a push routed after this call goes to the target.
+    void this.moveSession(rec.sid, rec.to);
+    const entry: PendingHandoff = { rec: { ...rec }, expiresAt: this.clock.now() + ttlMs, claimed: false, cancel: () => undefined };
+    entry.cancel = this.clock.setTimer(() => this.expire(rec.sid, entry), ttlMs);
+    this.handoffs.set(rec.sid, entry);
+    return Promise.resolve();
+  }
+
+  claimHandoff(sid: string, ticket: string): Promise<ClaimResult> {
+    const h = this.handoffs.get(sid);
+    if (h === undefined) return Promise.resolve({ ok: false, reason: 'unknown' });
+    if (!sameTicket(h.rec.ticket, ticket)) return Promise.resolve({ ok: false, reason: 'wrong-ticket' });
+    if (this.clock.now() >= h.expiresAt) {
+      this.expire(sid, h);
+      return Promise.resolve({ ok: false, reason: 'expired' });
+    }
+    const repeat = h.claimed;
+    h.claimed = true;
+    return Promise.resolve({ ok: true, record: { ...h.rec }, repeat });
+  }
+
+  subscribeHandoffExpiry(fn: HandoffExpiry): Promise<() => void> {
+    this.expiryListeners.add(fn);
+    return Promise.resolve(() => {
+      this.expiryListeners.delete(fn);
+    });
+  }
+
   close(): Promise<void> {
+    for (const h of this.handoffs.values()) h.cancel();
+    this.handoffs.clear();
+    this.expiryListeners.clear();
     this.nodes.clear();
     this.sessions.clear();
     this.userSid.clear();
     this.subscribers.clear();
     return Promise.resolve();
+  }
+
+  /** TTL over: a claimed handoff just ends (its ticket with it); an unclaimed one is reported. */
+  private expire(sid: string, h: PendingHandoff): void {
+    if (this.handoffs.get(sid) !== h) return;
+    h.cancel();
+    this.handoffs.delete(sid);
+    if (h.claimed) return;
+    for (const fn of [...this.expiryListeners]) fn({ ...h.rec });
   }
 
   private dropSession(sid: string): void {

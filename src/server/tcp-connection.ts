@@ -16,19 +16,22 @@ import {
   SID_SIZE,
   Status,
   StreamReassembler,
+  TICKET_SIZE,
   toHex,
   VER_BUILTIN,
 } from '../protocol';
 import { dispatchRequest, NodeControl } from './dispatch';
 import { OrderedQueue } from './ordered-queue';
 import type { Session, SessionLink } from './session';
-
-/** How long a half-closed connection waits for the client's end before it is destroyed. */
-const LINGER_MS = 5000;
+import type { ClaimResult } from './store';
 
 /** What a connection needs from its node beyond dispatch. */
 export interface TcpNodeControl extends NodeControl {
   readonly maxPayload: number;
+  /** How long a half-closed connection waits for the client's end before it is destroyed. */
+  readonly lingerMs: number;
+  /** PROTOCOL 7.6: checks a claim's ticket against the pending handoff. */
+  claim(session: Session, ticket: Buffer): Promise<ClaimResult>;
   findSession(sid: string): Session | null | Promise<Session | null>;
   bind(conn: TcpConnection, session: Session): void;
   connectionClosed(conn: TcpConnection): void;
@@ -41,6 +44,8 @@ export class TcpConnection implements SessionLink {
   private ending = false;
   private closed = false;
   private lingerTimer: NodeJS.Timeout | null = null;
+  /** Migrate requests received and not yet answered: the shutdown timeout spares this connection. */
+  private migrationsInFlight = 0;
   /** Resolves once the socket is fully closed. */
   readonly done: Promise<void>;
 
@@ -71,6 +76,11 @@ export class TcpConnection implements SessionLink {
     socket.on('error', () => undefined);
   }
 
+  /** A migration answer is still on its way (PROTOCOL 7.5: the shutdown timeout does not cut it). */
+  get migrationPending(): boolean {
+    return this.migrationsInFlight > 0;
+  }
+
   sendPacket(packet: Buffer): void {
     if (this.closed || this.socket.writableEnded) return;
     this.node.stats.bytesOut += packet.length;
@@ -85,7 +95,8 @@ export class TcpConnection implements SessionLink {
     this.ending = true;
     this.queue.close();
     this.socket.end();
-    this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
+    // Input is read and discarded meanwhile, so the destroy never resets with unread data.
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), this.node.lingerMs);
     this.lingerTimer.unref();
   }
 
@@ -109,7 +120,24 @@ export class TcpConnection implements SessionLink {
       }
       this.node.stats.requests++;
       const pkt = r.packet;
-      this.queue.push(() => this.handle(pkt));
+      if (pkt.ver === VER_BUILTIN && pkt.cmd === BuiltinCmd.Reconn) {
+        // Counted from arrival, not from handling: it may wait behind slow handlers.
+        this.migrationsInFlight++;
+        this.queue.push(() => {
+          const done = (): void => {
+            this.migrationsInFlight--;
+          };
+          let res: void | Promise<void>;
+          try {
+            res = this.handle(pkt);
+          } catch (err) {
+            done();
+            throw err;
+          }
+          if (res instanceof Promise) return res.finally(done);
+          done();
+        });
+      } else this.queue.push(() => this.handle(pkt));
     }
     this.socket.uncork();
   }
@@ -136,20 +164,47 @@ export class TcpConnection implements SessionLink {
     return dispatchRequest(this.node, session, this, pkt.ver, pkt.cmd, body);
   }
 
-  /** First request: must be a heartbeat for a session registered on this node. */
+  /** First request: a heartbeat for a session registered here, or the claim of a handed-off one. */
   private handshake(pkt: RequestPacket): void | Promise<void> {
-    // TODO(migration): ver 0 cmd 2 here is the claim at a migration target (PROTOCOL section 7.6).
-    if (pkt.ver !== VER_BUILTIN || pkt.cmd !== BuiltinCmd.KeepAlive || pkt.payload.length < SID_SIZE) {
+    const isClaim = pkt.cmd === BuiltinCmd.Reconn;
+    if (pkt.ver !== VER_BUILTIN || (pkt.cmd !== BuiltinCmd.KeepAlive && !isClaim) || pkt.payload.length < SID_SIZE) {
       return this.refuse('refused');
     }
     const found = this.node.findSession(toHex(pkt.payload.subarray(0, SID_SIZE)));
-    if (found instanceof Promise) return found.then((s) => this.accept(pkt, s));
-    return this.accept(pkt, found);
+    const next = (s: Session | null): void | Promise<void> => (isClaim ? this.acceptClaim(pkt, s) : this.accept(pkt, s));
+    if (found instanceof Promise) return found.then(next);
+    return next(found);
+  }
+
+  /** PROTOCOL 7.6: only a claim with the pending ticket binds a handed-off session. */
+  private async acceptClaim(pkt: RequestPacket, session: Session | null): Promise<void> {
+    if (this.closed) return;
+    if (session === null) return this.refuse('refused', 'claim:unknown-sid');
+    const body = session.crypto.open(pkt.payload.subarray(SID_SIZE));
+    if (isOpenError(body)) {
+      this.drop(body.error);
+      return this.refuse('refused', 'claim:unauthenticated');
+    }
+    if (body.length !== TICKET_SIZE) {
+      this.drop('bad-body');
+      return this.refuse('refused', 'claim:bad-ticket');
+    }
+    const r = await this.node.claim(session, body);
+    if (this.closed) return;
+    if (!r.ok) return this.refuse('refused', `claim:${r.reason}`);
+    session.awaitingClaim = false;
+    this.session = session;
+    this.node.bind(this, session);
+    // The answer first, then the pushes held for the pending session, in order.
+    this.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Ok, Buffer.alloc(0)));
+    session.bind(this);
   }
 
   private accept(pkt: RequestPacket, session: Session | null): void {
     if (this.closed) return;
     if (session === null) return this.refuse('refused');
+    // A handed-off session is bound by its claim only (PROTOCOL 7.6).
+    if (session.awaitingClaim) return this.refuse('refused', 'heartbeat-before-claim');
     const body = session.crypto.open(pkt.payload.subarray(SID_SIZE));
     if (isOpenError(body)) {
       this.drop(body.error);
@@ -172,9 +227,9 @@ export class TcpConnection implements SessionLink {
    * wrong keys), so the refusal Fin always goes in clear; clients read a Fin that does not open as
    * clear text. The reason string is public, nothing leaks.
    */
-  private refuse(reason: FinReason): void {
+  private refuse(reason: FinReason, detail: string = reason): void {
     this.node.stats.refused++;
-    this.node.emit('refused', { nodeId: this.node.id, reason });
+    this.node.emit('refused', { nodeId: this.node.id, reason: detail });
     this.sendPacket(encodeResponse(VER_BUILTIN, BuiltinCmd.Fin, Status.Push, encodeFin(reason)));
     this.end();
   }

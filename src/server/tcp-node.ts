@@ -7,14 +7,18 @@ import {
   BuiltinCmd,
   emptyDropCounts,
   encodeOfflineNotice,
+  MIGRATE_NO_TARGET_CODE,
   NodeState,
   PENDING_SESSION_TTL_MS,
+  Status,
   VER_BUILTIN,
 } from '../protocol';
+import { Clock, realClock } from './clock';
 import { CommandRouter } from './commands';
+import { encodeMigrateAnswer, Handoffs } from './handoff';
 import type { RealtimeNode } from './node';
-import { Session } from './session';
-import type { ClusterStore, SessionRecord } from './store';
+import { Session, SessionLink } from './session';
+import type { ClaimResult, ClusterStore, SessionRecord } from './store';
 import { TcpConnection, TcpNodeControl } from './tcp-connection';
 import type { EmitFn, NodeStats } from './types';
 
@@ -26,7 +30,17 @@ export interface TcpNodeOptions {
   emit: EmitFn;
   maxPayload: number;
   exposeDebugCommands: boolean;
+  /** How long an OFFLINE node serves before Fin 'server-shutdown' to the rest (default 10000). */
+  shutdownTimeoutMs?: number;
+  /** How long a half-closed connection waits for the client's end (default 5000). */
+  lingerMs?: number;
+  clock?: Clock;
+  /** Migration; without it a migrate request is answered "no target". */
+  handoffs?: Handoffs;
 }
+
+/** How long a half-closed connection waits for the client's end before it is destroyed. */
+const DEFAULT_LINGER_MS = 5000;
 
 export class TcpNode implements RealtimeNode, TcpNodeControl {
   readonly type = 'TCP' as const;
@@ -36,6 +50,7 @@ export class TcpNode implements RealtimeNode, TcpNodeControl {
   readonly emit: EmitFn;
   readonly maxPayload: number;
   readonly exposeDebugCommands: boolean;
+  readonly lingerMs: number;
   readonly stats: NodeStats = {
     connections: 0,
     sessions: 0,
@@ -57,6 +72,12 @@ export class TcpNode implements RealtimeNode, TcpNodeControl {
   private readonly server: Server;
   private unsubscribe: (() => void) | null = null;
   private stopping: Promise<void> | null = null;
+  private readonly clock: Clock;
+  private readonly shutdownTimeoutMs: number;
+  private readonly handoffs: Handoffs | null;
+  private cancelShutdown: (() => void) | null = null;
+  /** The shutdown timeout ran out: a client still here after a failed migration is cut too. */
+  private shutdownExpired = false;
 
   constructor(opts: TcpNodeOptions) {
     this.id = opts.id;
@@ -66,6 +87,10 @@ export class TcpNode implements RealtimeNode, TcpNodeControl {
     this.emit = opts.emit;
     this.maxPayload = opts.maxPayload;
     this.exposeDebugCommands = opts.exposeDebugCommands;
+    this.lingerMs = opts.lingerMs ?? DEFAULT_LINGER_MS;
+    this.clock = opts.clock ?? realClock;
+    this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 10_000;
+    this.handoffs = opts.handoffs ?? null;
     this.server = createServer((socket) => this.onConnection(socket));
   }
 
@@ -146,13 +171,54 @@ export class TcpNode implements RealtimeNode, TcpNodeControl {
     this.nodeState = state;
     const written = this.store.setNodeState(this.id, state);
     this.emit('node-state', { nodeId: this.id, state });
+    this.cancelShutdown?.();
+    this.cancelShutdown = null;
+    this.shutdownExpired = false;
     if (state === 'offline') {
+      this.cancelShutdown = this.clock.setTimer(() => this.shutdownTimeout(), this.shutdownTimeoutMs);
       // PROTOCOL 7.1: every connected client learns it at once.
-      // TODO(shutdown): start the shutdownTimeoutMs timer here (Fin 'server-shutdown' when it runs out).
       const notice = encodeOfflineNotice();
       for (const s of this.sessions.values()) if (s.link !== null) s.push(VER_BUILTIN, BuiltinCmd.KeepAlive, notice);
     }
     return written;
+  }
+
+  /**
+   * PROTOCOL 7.3-7.5 at the old node, after every earlier request of the client: hand off, answer
+   * address || ticket on the link the request came from, then half-close it.
+   */
+  async migrate(session: Session, link: SessionLink): Promise<void> {
+    session.migrating = true;
+    try {
+      const target = this.handoffs === null || this.stopping !== null ? null : await this.handoffs.migrate(this, session);
+      if (target === null) {
+        const body = Buffer.allocUnsafe(2);
+        body.writeUInt16BE(MIGRATE_NO_TARGET_CODE, 0);
+        link.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Err, body));
+        if (this.shutdownExpired && session.link === link) session.fin('server-shutdown');
+        return;
+      }
+      // The session lives on at the target; here it only leaves the map (not the registry).
+      this.forget(session);
+      link.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Ok, encodeMigrateAnswer(target.address, target.ticket)));
+      link.end();
+    } finally {
+      session.migrating = false;
+    }
+  }
+
+  /** PROTOCOL 7.6 at the target: is `ticket` the pending handoff of this session? */
+  claim(session: Session, ticket: Buffer): Promise<ClaimResult> {
+    if (this.handoffs === null) return Promise.resolve({ ok: false, reason: 'unknown' });
+    return this.handoffs.claim(session.sid, ticket);
+  }
+
+  /** The handoff TTL ran out unclaimed: the pending session goes (returned for the report). */
+  expireHandoff(sid: string): Session | null {
+    const s = this.sessions.get(sid);
+    if (s === undefined || !s.awaitingClaim || s.link !== null) return null;
+    this.endSession(s);
+    return s;
   }
 
   terminate(): void {
@@ -167,6 +233,8 @@ export class TcpNode implements RealtimeNode, TcpNodeControl {
   stop(graceMs = 2000): Promise<void> {
     if (this.stopping !== null) return this.stopping;
     this.stopping = (async () => {
+      this.cancelShutdown?.();
+      this.cancelShutdown = null;
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       this.unsubscribe?.();
       for (const s of this.sessions.values()) if (s.link !== null) s.fin('server-shutdown');
@@ -193,6 +261,25 @@ export class TcpNode implements RealtimeNode, TcpNodeControl {
     const conn = new TcpConnection(socket, this);
     this.connections.add(conn);
     this.stats.connections = this.connections.size;
+  }
+
+  /** PROTOCOL 7.7: clients still here get Fin 'server-shutdown'; a migration under way is spared. */
+  private shutdownTimeout(): void {
+    this.cancelShutdown = null;
+    this.shutdownExpired = true;
+    for (const s of [...this.sessions.values()]) {
+      const link = s.link;
+      if (link === null || s.migrating || (link instanceof TcpConnection && link.migrationPending)) continue;
+      s.fin('server-shutdown');
+    }
+  }
+
+  /** Drops a handed-off session from this node only; the registry already points at the target. */
+  private forget(s: Session): void {
+    if (this.sessions.get(s.sid) !== s) return;
+    this.sessions.delete(s.sid);
+    this.stats.sessions = this.sessions.size;
+    if (s.pendingTimer !== null) clearTimeout(s.pendingTimer);
   }
 
   private endSession(s: Session): void {

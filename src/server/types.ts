@@ -58,6 +58,17 @@ export interface ClusterEvents {
   'session-close': { nodeId: string; uid: string; sid: string };
   'handler-error': { nodeId: string; uid: string; ver: number; cmd: number; error: unknown };
   'node-state': { nodeId: string; state: NodeState };
+  /** PROTOCOL 7.3: a session was handed from one node to another (answer not yet sent). */
+  handoff: { uid: string; sid: string; from: string; to: string };
+  /** PROTOCOL 7.8: a handoff expired unclaimed; what it held (user data, pushes held at the target). */
+  'handoff-expired': {
+    nodeId: string;
+    from: string;
+    uid: string;
+    sid: string;
+    data: JsonObject;
+    held: { ver: number; cmd: number; payload: Buffer }[];
+  };
 }
 
 /** Typed emit, so modules cannot send a malformed event. */

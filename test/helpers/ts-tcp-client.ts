@@ -78,6 +78,25 @@ export interface TsTcpClientOptions {
   onPush?: PushHandler;
   /** Replaces the first heartbeat (to test refusals); connect() then resolves once it is sent. */
   first?: { ver: number; cmd: number; body: Uint8Array };
+  /** At a migration target: the first request is the claim with this ticket (PROTOCOL 7.6). */
+  claim?: Uint8Array;
+}
+
+/** Decoded answer to the migrate request (PROTOCOL 7.4). */
+export type MigrateAnswer =
+  | { ok: true; host: string; port: number; address: string; ticket: Buffer }
+  | { ok: false; status: number; code: number | null };
+
+export function decodeMigrateAnswer(a: Answer): MigrateAnswer {
+  const p = a.payload;
+  if (a.status !== Status.Ok) return { ok: false, status: a.status, code: p.length === 2 ? p.readUInt16BE(0) : null };
+  if (p.length < 2) throw new Error('short migrate answer');
+  const n = p.readUInt16BE(0);
+  if (p.length !== 2 + n + 16) throw new Error(`bad migrate answer length ${p.length}`);
+  const address = p.subarray(2, 2 + n).toString('utf8');
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
+  if (m === null) throw new Error(`bad address ${address}`);
+  return { ok: true, host: m[1] ?? m[2], port: Number(m[3]), address, ticket: Buffer.from(p.subarray(2 + n)) };
 }
 
 interface Waiter {
@@ -162,6 +181,22 @@ export class TsTcpClient {
       socket.once('connect', () => {
         socket.off('error', onError);
         const c = new TsTcpClient(socket, ep, opts);
+        if (opts.claim !== undefined) {
+          c.request(VER_BUILTIN, BuiltinCmd.Reconn, opts.claim).then(
+            (a) => {
+              if (a.status === Status.Ok) resolve(c);
+              else {
+                socket.destroy();
+                reject(new Error(`claim answered status ${a.status}`));
+              }
+            },
+            (e: Error) => {
+              socket.destroy();
+              reject(e);
+            },
+          );
+          return;
+        }
         if (opts.first !== undefined) {
           c.send(opts.first.ver, opts.first.cmd, opts.first.body);
           resolve(c);
@@ -210,6 +245,11 @@ export class TsTcpClient {
     if (hb === null) throw new Error(`bad heartbeat answer (status ${a.status})`);
     this.nodeState = hb.state;
     return hb;
+  }
+
+  /** The migrate request (ver 0 cmd 2, empty body), decoded. */
+  async migrate(): Promise<MigrateAnswer> {
+    return decodeMigrateAnswer(await this.request(VER_BUILTIN, BuiltinCmd.Reconn));
   }
 
   /** Writes bytes as they are (tests craft bad packets with this). Batched per tick. */

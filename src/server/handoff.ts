@@ -1,0 +1,114 @@
+/**
+ * Migration between nodes (PROTOCOL 7.3, 7.4, 7.8), transport-neutral: picks a target, puts the
+ * handoff record (which moves the user's routing to the target in the same step), and reports
+ * handoffs that expire unclaimed. The old node's transport answers and closes; the target's
+ * transport takes the claim.
+ */
+import { randomBytes } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import { TICKET_SIZE } from '../protocol';
+import type { Clock } from './clock';
+import type { RealtimeNode } from './node';
+import type { Session } from './session';
+import type { ClaimResult, ClusterStore, HandoffRecord } from './store';
+import type { EmitFn } from './types';
+
+/** What the target node must offer beyond RealtimeNode (optional there, so other nodes compile). */
+export interface HandoffTarget extends RealtimeNode {
+  /** Removes a session still waiting for its claim; returns it (with its held pushes) or null. */
+  expireHandoff?(sid: string): Session | null;
+}
+
+export interface HandoffDeps {
+  store: ClusterStore;
+  nodes: ReadonlyMap<string, HandoffTarget>;
+  ttlMs: number;
+  clock: Clock;
+  emit: EmitFn;
+}
+
+export interface MigrateTarget {
+  /** "host:port", "[v6]:port" for IPv6. */
+  address: string;
+  ticket: Buffer;
+  to: string;
+}
+
+/** status-1 body of the migrate answer: addrLen:uint16 || UTF-8 address || ticket(16). */
+export function encodeMigrateAnswer(address: string, ticket: Buffer): Buffer {
+  const a = Buffer.from(address, 'utf8');
+  const out = Buffer.allocUnsafe(2 + a.length + ticket.length);
+  out.writeUInt16BE(a.length, 0);
+  a.copy(out, 2);
+  ticket.copy(out, 2 + a.length);
+  return out;
+}
+
+export function formatAddress(host: string, port: number): string {
+  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export class Handoffs {
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(private readonly deps: HandoffDeps) {}
+
+  async start(): Promise<void> {
+    this.unsubscribe = await this.deps.store.subscribeHandoffExpiry((rec) => this.expired(rec));
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  /**
+   * Hands `session` from node `from` to another ONLINE node of the same type, least loaded first.
+   * Null when there is none. On success the routing already points at the target, which holds the
+   * user's pushes until the claim.
+   */
+  async migrate(from: RealtimeNode, session: Session): Promise<MigrateTarget | null> {
+    const { store, nodes, clock } = this.deps;
+    let best: { id: string; host: string; port: number; users: number } | null = null;
+    for (const n of await store.listNodes(from.type)) {
+      if (n.id === from.id || n.state !== 'online') continue;
+      if (best === null || n.users < best.users) best = n;
+    }
+    if (best === null) return null;
+    const ticket = randomBytes(TICKET_SIZE);
+    const { nodeId: _old, ...rest } = session.toRecord(from.id);
+    void _old;
+    const rec: HandoffRecord = { ...rest, ticket: ticket.toString('hex'), from: from.id, to: best.id, createdAt: clock.now() };
+    // In-process target: it holds a pending session before the routing moves, so no push is lost.
+    const target = nodes.get(best.id);
+    if (target !== undefined) {
+      const pending = target.adoptSession({ ...rest, nodeId: best.id });
+      pending.awaitingClaim = true;
+      // The handoff TTL (store) governs this session now, not the endpoint's pending TTL.
+      if (pending.pendingTimer !== null) {
+        clearTimeout(pending.pendingTimer);
+        pending.pendingTimer = null;
+      }
+    }
+    await store.putHandoff(rec, this.deps.ttlMs);
+    this.deps.emit('handoff', { uid: rec.uid, sid: rec.sid, from: from.id, to: best.id });
+    return { address: formatAddress(best.host, best.port), ticket, to: best.id };
+  }
+
+  claim(sid: string, ticket: Buffer): Promise<ClaimResult> {
+    return this.deps.store.claimHandoff(sid, ticket.toString('hex'));
+  }
+
+  private expired(rec: HandoffRecord): void {
+    const s = this.deps.nodes.get(rec.to)?.expireHandoff?.(rec.sid) ?? null;
+    const held = s === null ? [] : s.takeHeld();
+    this.deps.emit('handoff-expired', {
+      nodeId: rec.to,
+      from: rec.from,
+      uid: rec.uid,
+      sid: rec.sid,
+      data: rec.data,
+      held,
+    });
+  }
+}

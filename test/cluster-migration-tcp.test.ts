@@ -1,0 +1,131 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Cluster, ManualClock, startCluster } from '../src/server';
+import { EndpointInfo, fetchEndpoint, TsTcpClient } from './helpers/ts-tcp-client';
+
+let cluster: Cluster | null = null;
+const clients: TsTcpClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.destroy();
+  await cluster?.stop();
+  cluster = null;
+});
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n, 0);
+  return b;
+}
+
+function nodeIdOfPort(c: Cluster, port: number): string {
+  const n = c.nodes.find((x) => x.port === port);
+  if (n === undefined) throw new Error(`no node on port ${port}`);
+  return n.id;
+}
+
+async function connect(ep: EndpointInfo, opts: Parameters<typeof TsTcpClient.connect>[1] = {}): Promise<TsTcpClient> {
+  const c = await TsTcpClient.connect(ep, opts);
+  clients.push(c);
+  return c;
+}
+
+describe('TCP migration (PROTOCOL 7.2-7.6)', () => {
+  it('moves a streaming client to another node: data continues, pushes exactly once and in order', async () => {
+    const clock = new ManualClock();
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 2, clock, lingerMs: 1000 });
+    const c = cluster;
+    const handoffs: string[] = [];
+    c.on('handoff', (e) => handoffs.push(`${e.from}->${e.to}`));
+    const ep = await fetchEndpoint(c.entryUrl, 'TCP', 'alice');
+    const from = nodeIdOfPort(c, ep.serverPort);
+
+    // Pushes from both connections land in one ordered log.
+    const stream: number[] = [];
+    const direct: number[] = [];
+    let streamDone = (): void => undefined;
+    const streamComplete = new Promise<void>((r) => (streamDone = r));
+    const onPush = (ver: number, cmd: number, p: Buffer): void => {
+      if (ver === 2 && cmd === 6) {
+        stream.push(p.readUInt32BE(0));
+        if (stream.length === 150) streamDone();
+      } else if (ver === 2 && cmd === 7) {
+        direct.push(p.readUInt32BE(0));
+      }
+    };
+    const old = await connect(ep, { onPush });
+
+    let seq = 0;
+    const answers: Promise<unknown>[] = [];
+    for (let i = 0; i < 3; i++) answers.push(old.request(2, 2));
+    for (; seq < 200; ) answers.push(old.request(2, 4, u32(++seq)));
+    // 150 pushes, 1 ms apart: the stream runs across the move.
+    expect((await old.request(2, 6, Buffer.from([0, 0, 0, 150, 0, 0, 0, 1]))).status).toBe(1);
+    for (let k = 1; k <= 3; k++) expect(await c.push('alice', 2, 7, u32(k))).toBe(true);
+
+    await c.setNodeState(from, 'offline');
+    for (; seq < 400; ) answers.push(old.request(2, 4, u32(++seq)));
+    const m = await old.migrate();
+    await Promise.all(answers);
+    if (!m.ok) throw new Error('migration refused');
+    expect(m.host).toBe('127.0.0.1');
+    const to = nodeIdOfPort(c, m.port);
+    expect(to).not.toBe(from);
+    expect(handoffs).toEqual([`${from}->${to}`]);
+    // Half-closed by the node after the answer.
+    expect(await old.closed).toBe('closed');
+
+    // Routed to the target and held there until the claim.
+    for (let k = 4; k <= 6; k++) expect(await c.push('alice', 2, 7, u32(k))).toBe(true);
+    const next = await connect({ ...ep, serverPort: m.port }, { claim: m.ticket, onPush });
+    expect(direct).toEqual([1, 2, 3, 4, 5, 6]);
+
+    for (let i = 0; i < 2; i++) expect((await next.request(2, 2)).payload.readUInt32BE(0)).toBe(4 + i);
+    const more: Promise<unknown>[] = [];
+    for (; seq < 600; ) more.push(next.request(2, 4, u32(++seq)));
+    await Promise.all(more);
+    await streamComplete;
+    expect(stream).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    const data = JSON.parse((await next.request(2, 5)).payload.toString('utf8')) as Record<string, number>;
+    expect(data).toMatchObject({ counter: 5, lastSeq: 600 });
+    expect(data.gaps ?? 0).toBe(0);
+    expect(data.dups ?? 0).toBe(0);
+    expect(c.stats(to).refused).toBe(0);
+    expect(c.nodes.find((n) => n.id === to)?.users).toBe(1);
+    expect(c.nodes.find((n) => n.id === from)?.users).toBe(0);
+  });
+
+  it('held pushes follow the claim answer in order', async () => {
+    const clock = new ManualClock();
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 2, clock });
+    const ep = await fetchEndpoint(cluster.entryUrl, 'TCP', 'bob');
+    const old = await connect(ep);
+    const m = await old.migrate();
+    if (!m.ok) throw new Error('migration refused');
+    for (let k = 1; k <= 5; k++) await cluster.push('bob', 2, 7, u32(k));
+    const got: number[] = [];
+    const next = await connect({ ...ep, serverPort: m.port }, { claim: m.ticket, onPush: (_v, _c, p) => got.push(p.readUInt32BE(0)) });
+    // The first answer after the claim proves everything sent before it has arrived.
+    expect((await next.request(2, 1, Buffer.from('x'))).status).toBe(1);
+    expect(got).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('answers status 5 with code 1003 when there is no target; the client stays', async () => {
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 1, clock: new ManualClock() });
+    const ep = await fetchEndpoint(cluster.entryUrl, 'TCP', 'carol');
+    const c = await connect(ep);
+    await cluster.setNodeState(nodeIdOfPort(cluster, ep.serverPort), 'offline');
+    expect(await c.migrate()).toEqual({ ok: false, status: 5, code: 1003 });
+    expect((await c.request(2, 1, Buffer.from('still'))).payload.toString()).toBe('still');
+  });
+
+  it('does not pick a TAKEN or OFFLINE node', async () => {
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 3, clock: new ManualClock() });
+    const ep = await fetchEndpoint(cluster.entryUrl, 'TCP', 'dave');
+    const from = nodeIdOfPort(cluster, ep.serverPort);
+    const others = cluster.nodes.filter((n) => n.id !== from);
+    await cluster.setNodeState(others[0].id, 'taken');
+    const c = await connect(ep);
+    const m = await c.migrate();
+    if (!m.ok) throw new Error('migration refused');
+    expect(m.port).toBe(others[1].port);
+  });
+});

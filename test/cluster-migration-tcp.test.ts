@@ -128,4 +128,35 @@ describe('TCP migration (PROTOCOL 7.2-7.6)', () => {
     if (!m.ok) throw new Error('migration refused');
     expect(m.port).toBe(others[1].port);
   });
+
+  it('half-closes after the answer, discards what still arrives, and closes without a reset after lingerMs', async () => {
+    const clock = new ManualClock();
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 2, clock, lingerMs: 2000 });
+    const c = cluster;
+    const ep = await fetchEndpoint(c.entryUrl, 'TCP', 'erin');
+    const from = nodeIdOfPort(c, ep.serverPort);
+    const old = await connect(ep, { allowHalfOpen: true });
+    const errors: Error[] = [];
+    old.socket.on('error', (e) => errors.push(e));
+    const ended = new Promise<void>((r) => old.socket.once('end', () => r()));
+    const m = await old.migrate();
+    expect(m.ok).toBe(true);
+    await ended;
+    // Late requests after the node's end are read and dropped, never answered.
+    const before = c.stats(from).bytesIn;
+    const late = old.encode(2, 1, Buffer.from('late'));
+    old.socket.write(late);
+    for (let i = 0; i < 1000 && c.stats(from).bytesIn < before + late.length; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(c.stats(from).bytesIn).toBe(before + late.length);
+    const requests = c.stats(from).requests;
+    clock.advance(1999);
+    expect(c.stats(from).connections).toBe(1);
+    clock.advance(1);
+    // The node's side is gone; ours (half-open on purpose) closes cleanly, no reset seen.
+    for (let i = 0; i < 1000 && c.stats(from).connections > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(c.stats(from).connections).toBe(0);
+    await old.close();
+    expect(errors).toEqual([]);
+    expect(c.stats(from).requests).toBe(requests);
+  });
 });

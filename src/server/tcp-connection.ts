@@ -23,6 +23,7 @@ import {
 import { dispatchRequest, NodeControl } from './dispatch';
 import { OrderedQueue } from './ordered-queue';
 import type { Session, SessionLink } from './session';
+import type { Clock } from './clock';
 import type { ClaimResult } from './store';
 
 /** What a connection needs from its node beyond dispatch. */
@@ -30,6 +31,7 @@ export interface TcpNodeControl extends NodeControl {
   readonly maxPayload: number;
   /** How long a half-closed connection waits for the client's end before it is destroyed. */
   readonly lingerMs: number;
+  readonly clock: Clock;
   /** PROTOCOL 7.6: checks a claim's ticket against the pending handoff. */
   claim(session: Session, ticket: Buffer): Promise<ClaimResult>;
   findSession(sid: string): Session | null | Promise<Session | null>;
@@ -43,7 +45,7 @@ export class TcpConnection implements SessionLink {
   private readonly re: StreamReassembler<RequestPacket>;
   private ending = false;
   private closed = false;
-  private lingerTimer: NodeJS.Timeout | null = null;
+  private cancelLinger: (() => void) | null = null;
   /** Migrate requests received and not yet answered: the shutdown timeout spares this connection. */
   private migrationsInFlight = 0;
   /** Resolves once the socket is fully closed. */
@@ -63,7 +65,7 @@ export class TcpConnection implements SessionLink {
       socket.once('close', () => {
         this.closed = true;
         this.queue.close();
-        if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+        this.cancelLinger?.();
         node.connectionClosed(this);
         resolve();
       });
@@ -96,8 +98,7 @@ export class TcpConnection implements SessionLink {
     this.queue.close();
     this.socket.end();
     // Input is read and discarded meanwhile, so the destroy never resets with unread data.
-    this.lingerTimer = setTimeout(() => this.socket.destroy(), this.node.lingerMs);
-    this.lingerTimer.unref();
+    this.cancelLinger = this.node.clock.setTimer(() => this.socket.destroy(), this.node.lingerMs);
   }
 
   destroy(): void {

@@ -72,7 +72,7 @@ export class TcpNode implements RealtimeNode, TcpNodeControl {
   private readonly server: Server;
   private unsubscribe: (() => void) | null = null;
   private stopping: Promise<void> | null = null;
-  private readonly clock: Clock;
+  readonly clock: Clock;
   private readonly shutdownTimeoutMs: number;
   private readonly handoffs: Handoffs | null;
   private cancelShutdown: (() => void) | null = null;

@@ -80,6 +80,8 @@ export interface TsTcpClientOptions {
   first?: { ver: number; cmd: number; body: Uint8Array };
   /** At a migration target: the first request is the claim with this ticket (PROTOCOL 7.6). */
   claim?: Uint8Array;
+  /** Keep our side open when the server half-closes (to observe a node's linger). */
+  allowHalfOpen?: boolean;
 }
 
 /** Decoded answer to the migrate request (PROTOCOL 7.4). */
@@ -175,7 +177,7 @@ export class TsTcpClient {
   /** Connects and sends the first heartbeat; resolves when it is answered, rejects on refusal/close. */
   static connect(ep: EndpointInfo, opts: TsTcpClientOptions = {}): Promise<TsTcpClient> {
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ host: ep.serverHost, port: ep.serverPort });
+      const socket = netConnect({ host: ep.serverHost, port: ep.serverPort, allowHalfOpen: opts.allowHalfOpen ?? false });
       const onError = (e: Error): void => reject(e);
       socket.once('error', onError);
       socket.once('connect', () => {

@@ -1,0 +1,97 @@
+// DiarkisUdpBase: the UDP (RUDP) client of the Diarkis realtime protocol,
+// mirroring the C++ SDK's class of the same name. Subclass it and override the
+// On* callbacks.
+//
+// Threading (see runtime.h): public methods are thread-safe and never block on the
+// network, except Detach(). Callbacks run on the network thread and must not block.
+//
+// Ownership: the runtime refers to a client by its integer Id(). A subclass MUST
+// call Detach() at the start of its destructor: Detach() blocks until the network
+// thread holds no reference to this object, so no callback can run into a
+// half-destroyed subclass. Detach() from inside a callback is allowed and returns
+// at once (the client is dropped when the callback returns). The base destructor
+// calls Detach() too, as a safety net for subclasses without callbacks.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "diarkis/crypto.h"
+#include "diarkis/errors.h"
+#include "diarkis/event.h"
+#include "diarkis/runtime.h"
+#include "diarkis/stats.h"
+#include "diarkis/tcp_client.h"  // ClientState, MigrationInfo
+// UdpOptions has one definition, beside the sans-I/O session that reads it; it
+// is part of this public API (it only needs diarkis/codec.h).
+#include "../../src/rudp/udp_options.h"
+
+namespace diarkis {
+
+class DiarkisUdpBase {
+ public:
+  explicit DiarkisUdpBase(std::shared_ptr<Runtime> runtime, UdpOptions options = {});
+  virtual ~DiarkisUdpBase();
+  DiarkisUdpBase(const DiarkisUdpBase&) = delete;
+  DiarkisUdpBase& operator=(const DiarkisUdpBase&) = delete;
+
+  int Id() const { return id_; }
+
+  // Connect to a node. `host` is a numeric IPv4 or IPv6 address (resolve names
+  // before calling). SYN is repeated until answered; OnConnect fires on the answer.
+  // Failures end in OnDisconnect(ConnectTimeout | NetworkError | ...). Returns
+  // InvalidArgument for a bad host, NotConnected if the client was already used.
+  ErrorCode Connect(const std::string& host, uint16_t port, const SessionKeys& keys);
+
+  // Unreliable: one datagram, sent once; needs Connected (else NotConnected) and
+  // must fit one datagram (else PayloadTooLarge). `*writable` reports the
+  // reliable queue against the high-water mark.
+  ErrorCode Send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable = nullptr);
+  // Reliable (retransmitted until acknowledged, in order; large packets are cut
+  // into fragments). Allowed while connecting (sent after the handshake). Errors
+  // (nothing queued): PayloadTooLarge, QueueFull, NotConnected. `*writable` becomes
+  // false at or past the high-water mark, and an OnDrain follows.
+  ErrorCode RSend(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable = nullptr);
+
+  // graceful: wait for every reliable packet to be acknowledged (bounded by
+  // closeTimeoutMs), then FIN; otherwise FIN at once. OnDisconnect(ClosedByUser) follows.
+  void Disconnect(bool graceful = true);
+
+  // Blocks until the network thread holds no reference to this client (see above).
+  void Detach();
+
+  ClientState State() const;
+  StatsSnapshot GetStats() const;
+
+ protected:
+  // All run on the network thread. Must not block.
+  virtual void OnConnect(bool reconnected) { (void)reconnected; }
+  virtual void OnDisconnect(ErrorCode reason, const std::string& message) { (void)reason; (void)message; }
+  virtual void OnOffline() {}
+  virtual void OnResponse(uint8_t ver, uint16_t cmd, uint8_t status, const uint8_t* payload, size_t len) {
+    (void)ver; (void)cmd; (void)status; (void)payload; (void)len;
+  }
+  virtual void OnPush(uint8_t ver, uint16_t cmd, const uint8_t* payload, size_t len) {
+    (void)ver; (void)cmd; (void)payload; (void)len;
+  }
+  // The reliable echo (ver 0 cmd 1) was answered: round trip and our public ip:port.
+  virtual void OnEcho(double rttMs, const std::string& publicAddress) { (void)rttMs; (void)publicAddress; }
+  virtual void OnMigrated(const MigrationInfo& info) { (void)info; }  // reserved: no UDP migration yet
+  virtual void OnDrain() {}
+  // Non-fatal problems (e.g. a packet dropped for a bad MAC). The connection lives on.
+  virtual void OnError(ErrorCode code, const std::string& message) { (void)code; (void)message; }
+
+ private:
+  friend class UdpConnection;  // native/src/io: the network-thread side
+  ErrorCode post(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool reliable, bool* writable);
+  void dispatch(Event& ev);    // Event -> the virtual above (network thread)
+
+  std::shared_ptr<Runtime> runtime_;
+  UdpOptions options_;
+  int id_;
+  struct Shared;               // state shared with the network thread
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace diarkis

@@ -1,0 +1,156 @@
+// DiarkisUdpBase: the caller-thread side. Commands go to the network thread
+// through the runtime's queue; the network side (UdpConnection) reports back
+// through Shared::deliver. Unlike TCP, the session encrypts on the network
+// thread (it owns the one SessionCrypto); the caller's thread checks sizes and
+// reserves the queue budget so that every Send/RSend error is returned at once.
+#include "diarkis/udp_client.h"
+
+#include <stdexcept>
+
+#include "io/runtime_impl.h"
+#include "io/tcp_connection.h"  // parseNumericAddress
+#include "io/udp_connection.h"
+#include "io/udp_shared.h"
+#include "rudp/datagram.h"
+#include "rudp/fragment.h"
+
+namespace diarkis {
+
+DiarkisUdpBase::DiarkisUdpBase(std::shared_ptr<Runtime> runtime, UdpOptions options)
+    : runtime_(std::move(runtime)), options_(std::move(options)), id_(allocateClientId()),
+      shared_(std::make_shared<Shared>(options_)) {
+  if (!runtime_) throw std::invalid_argument("diarkis: DiarkisUdpBase needs a runtime");
+  runtimeImpl(*runtime_);  // throws for a foreign Runtime implementation
+  shared_->owner.store(this, std::memory_order_release);
+}
+
+DiarkisUdpBase::~DiarkisUdpBase() { Detach(); }
+
+ErrorCode DiarkisUdpBase::Connect(const std::string& host, uint16_t port, const SessionKeys& keys) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  if (!parseNumericAddress(host, port, addr, len) || port == 0) return ErrorCode::InvalidArgument;
+  RuntimeImpl& rt = runtimeImpl(*runtime_);
+  if (shared_->detached.load() || rt.loop().stopping()) return ErrorCode::NotConnected;
+  ClientState expected = ClientState::Idle;
+  if (!shared_->state.compare_exchange_strong(expected, ClientState::Connecting)) {
+    return ErrorCode::NotConnected;  // a client connects once
+  }
+  shared_->encrypted.store(keys.encrypted, std::memory_order_release);
+  const uint64_t id = static_cast<uint64_t>(id_);
+  auto shared = shared_;
+  const UdpOptions& options = options_;
+  const bool posted = rt.postLoop([id, shared, options, keys, addr, len](Loop& loop) {
+    auto conn = std::make_shared<UdpConnection>(loop, id, shared, options, keys);
+    loop.attach(id, conn);
+    conn->start(addr, len, Runtime::nowMs());
+  });
+  if (!posted) {
+    shared_->state.store(ClientState::Closed);
+    return ErrorCode::NotConnected;
+  }
+  return ErrorCode::None;
+}
+
+ErrorCode DiarkisUdpBase::Send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable) {
+  return post(ver, cmd, body, len, false, writable);
+}
+
+ErrorCode DiarkisUdpBase::RSend(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable) {
+  return post(ver, cmd, body, len, true, writable);
+}
+
+ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool reliable,
+                               bool* writable) {
+  if (len > 0 && body == nullptr) return ErrorCode::InvalidArgument;
+  const ClientState st = shared_->state.load(std::memory_order_acquire);
+  const bool open = st == ClientState::Connected || (reliable && st == ClientState::Connecting);
+  if (!open) return ErrorCode::NotConnected;
+  // The session's own checks, made here so the caller hears of them at once
+  // (the session runs them again on the network thread).
+  if (len > wire::kMaxLength24) return ErrorCode::PayloadTooLarge;
+  const size_t payload = wire::kSidSize + sealedSize(len, shared_->encrypted.load(std::memory_order_acquire));
+  if (payload > options_.maxPayload || payload > wire::kMaxLength24) return ErrorCode::PayloadTooLarge;
+  const size_t packet = wire::kRequestHeaderSize + payload;
+  size_t reserved = 0;
+  if (!reliable) {
+    if (packet > options_.maxDatagramBody) return ErrorCode::PayloadTooLarge;
+    if (writable) *writable = shared_->budget.queued() < options_.highWaterMark;
+  } else {
+    // What UdpSession::reliableCost charges: the packet, plus a wrapper per fragment.
+    reserved = packet;
+    if (packet > options_.fragmentSize && options_.fragmentSize > 0) {
+      const size_t chunks = (packet + options_.fragmentSize - 1) / options_.fragmentSize;
+      reserved += chunks * (wire::kRequestHeaderSize + wire::kSidSize + rudp::kFragHeaderSize);
+    }
+    const ErrorCode rc = shared_->budget.reserve(reserved, writable);
+    if (rc != ErrorCode::None) return rc;
+  }
+  auto shared = shared_;
+  const bool posted = runtimeImpl(*runtime_).postLoop(
+      [shared, ver, cmd, reliable, reserved, b = Bytes(body, body + len)](Loop&) {
+        if (shared->conn) {
+          shared->conn->send(ver, cmd, b, reliable, reserved, Runtime::nowMs());
+        } else {
+          (void)shared->budget.release(reserved);  // closed meanwhile: dropped
+        }
+      });
+  if (!posted) {
+    (void)shared_->budget.release(reserved);
+    return ErrorCode::NotConnected;
+  }
+  return ErrorCode::None;
+}
+
+void DiarkisUdpBase::Disconnect(bool graceful) {
+  ClientState expected = ClientState::Idle;
+  if (shared_->state.compare_exchange_strong(expected, ClientState::Closed)) return;  // never connected
+  auto shared = shared_;
+  runtimeImpl(*runtime_).postLoop([shared, graceful](Loop&) {
+    if (shared->conn) shared->conn->close(graceful, Runtime::nowMs());
+  });
+}
+
+void DiarkisUdpBase::Detach() {
+  if (!shared_ || shared_->detached.exchange(true)) return;
+  RuntimeImpl& rt = runtimeImpl(*runtime_);
+  if (rt.onNetworkThread()) {
+    // Possibly inside one of our own callbacks (callbackMu is held by this
+    // thread): no lock; Shared::deliver re-reads owner before each event.
+    shared_->owner.store(nullptr, std::memory_order_release);
+  } else {
+    std::lock_guard<std::mutex> lk(shared_->callbackMu);  // waits out a callback in progress
+    shared_->owner.store(nullptr, std::memory_order_release);
+  }
+  const uint64_t id = static_cast<uint64_t>(id_);
+  // Close the connection without callbacks. Dropped if the runtime already shut
+  // down, which has closed every connection itself.
+  rt.postLoop([id](Loop& loop) {
+    if (LoopHandler* h = loop.find(id)) {
+      h->abandon();
+      loop.detach(id);
+    }
+  });
+}
+
+ClientState DiarkisUdpBase::State() const { return shared_->state.load(std::memory_order_acquire); }
+
+StatsSnapshot DiarkisUdpBase::GetStats() const { return shared_->stats.snapshot(); }
+
+void DiarkisUdpBase::dispatch(Event& ev) {
+  // Nothing may touch *this after the virtual call: a callback may delete us.
+  switch (ev.type) {
+    case EventType::Connect: OnConnect(ev.reconnected); break;
+    case EventType::Disconnect: OnDisconnect(ev.code, ev.message); break;
+    case EventType::Offline: OnOffline(); break;
+    case EventType::Response: OnResponse(ev.ver, ev.cmd, ev.status, ev.payload.data(), ev.payload.size()); break;
+    case EventType::Push: OnPush(ev.ver, ev.cmd, ev.payload.data(), ev.payload.size()); break;
+    case EventType::Echo: OnEcho(ev.rttMs, ev.address); break;
+    case EventType::Migrated: OnMigrated(MigrationInfo{ev.from, ev.address, ev.rttMs}); break;
+    case EventType::Drain: OnDrain(); break;
+    case EventType::Error: OnError(ev.code, ev.message); break;
+    case EventType::Heartbeat: break;  // TCP only
+  }
+}
+
+}  // namespace diarkis

@@ -1,0 +1,222 @@
+#include "io/udp_connection.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace diarkis {
+namespace {
+
+std::string errnoText(const char* what, int err) { return std::string(what) + ": " + std::strerror(err); }
+
+// ICMP port/host unreachable surfaces on a connected UDP socket as one of these.
+// They are advisory (the node may be restarting, or a stale ICMP from an earlier
+// datagram): the SYN repeat / retransmission timeouts decide, not the ICMP.
+bool transientError(int err) {
+  return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EMSGSIZE ||
+         err == ENOBUFS;
+}
+
+constexpr int kReceiveBuffer = 4 << 20;  // bursts of pushes outrun a default 208 KiB buffer
+constexpr unsigned kBatch = 32;          // datagrams per sendmmsg
+
+}  // namespace
+
+UdpConnection::UdpConnection(Loop& loop, uint64_t id, std::shared_ptr<DiarkisUdpBase::Shared> shared,
+                             const UdpOptions& options, const SessionKeys& keys)
+    : loop_(loop), id_(id), shared_(std::move(shared)),
+      session_(options, keys, shared_->stats, shared_->budget) {
+  shared_->conn = this;
+}
+
+UdpConnection::~UdpConnection() {
+  if (shared_->conn == this) shared_->conn = nullptr;
+}
+
+void UdpConnection::start(const sockaddr_storage& addr, socklen_t len, double now) {
+  fd_ = UniqueFd(::socket(addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  session_.start(now);
+  if (!fd_) {
+    session_.onSocketError(ErrorCode::NetworkError, errnoText("socket", errno), now);
+    settle(now);
+    return;
+  }
+  // Best effort: the kernel caps it at net.core.rmem_max, and a smaller buffer still works.
+  const int size = kReceiveBuffer;
+  (void)::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  // connect() on UDP only fixes the peer: the kernel then drops datagrams from
+  // any other source, which is the session's "foreign address" filter.
+  if (::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
+    session_.onSocketError(ErrorCode::NetworkError, errnoText("connect", errno), now);
+    settle(now);
+    return;
+  }
+  registered_ = loop_.poller().add(fd_.get(), id_, false);
+  if (!registered_) session_.onSocketError(ErrorCode::NetworkError, errnoText("poller add", errno), now);
+  settle(now);
+}
+
+void UdpConnection::send(uint8_t ver, uint16_t cmd, const Bytes& body, bool reliable, size_t reserved,
+                         double now) {
+  // Hand the caller's reservation over to the session's own: release first so
+  // the two never count twice against maxQueuedBytes.
+  const bool drainDue = shared_->budget.release(reserved);
+  const ErrorCode rc = session_.send(ver, cmd, body.data(), body.size(), reliable, now, nullptr);
+  if (drainDue) {
+    if (shared_->budget.queued() >= shared_->highWaterMark) {
+      (void)shared_->budget.reserve(0, nullptr);  // still above: re-arm the Drain instead
+    } else {
+      Event ev;
+      ev.type = EventType::Drain;
+      events_.push_back(std::move(ev));
+    }
+  }
+  if (rc != ErrorCode::None && rc != ErrorCode::NotConnected) {
+    Event ev;  // the caller's checks passed, so this is unexpected: say so, keep the connection
+    ev.type = EventType::Error;
+    ev.code = rc;
+    ev.message = std::string("send dropped: ") + errorCodeName(rc);
+    events_.push_back(std::move(ev));
+  }
+  settle(now);
+}
+
+void UdpConnection::close(bool graceful, double now) {
+  session_.close(graceful, now);
+  settle(now);
+}
+
+void UdpConnection::onReady(const PollEvent& ev, double now) {
+  if (ev.readable || ev.failed) readAll(now);
+  if (ev.writable && !session_.closed()) writeNow(now);
+  settle(now);
+}
+
+void UdpConnection::readAll(double now) {
+  // Bounded per wakeup so one busy socket cannot starve the others (epoll is
+  // level-triggered: what is left wakes us again).
+  for (int i = 0; i < 64 && !session_.closed(); ++i) {
+    const ssize_t n = ::recv(fd_.get(), loop_.readBuffer(), loop_.readBufferSize(), 0);
+    if (n >= 0) {
+      session_.onDatagram(loop_.readBuffer(), static_cast<size_t>(n), now);
+      continue;
+    }
+    const int err = errno;
+    if (err == EINTR || transientError(err)) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) return;
+    session_.onSocketError(ErrorCode::NetworkError, errnoText("recv", err), now);
+    return;
+  }
+}
+
+void UdpConnection::collect() {
+  scratch_.clear();
+  session_.takeDatagrams(scratch_);
+  for (Bytes& d : scratch_) {
+    if (pending_.size() >= kMaxPending) break;
+    pending_.push_back(std::move(d));
+  }
+  scratch_.clear();
+}
+
+void UdpConnection::writeNow(double now) {
+  blocked_ = false;
+  collect();
+  mmsghdr msgs[kBatch];
+  iovec iov[kBatch];
+  while (fd_ && !pending_.empty()) {
+    const unsigned n = pending_.size() < kBatch ? static_cast<unsigned>(pending_.size()) : kBatch;
+    for (unsigned i = 0; i < n; ++i) {
+      iov[i].iov_base = pending_[i].data();
+      iov[i].iov_len = pending_[i].size();
+      std::memset(&msgs[i], 0, sizeof msgs[i]);
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int sent = ::sendmmsg(fd_.get(), msgs, n, MSG_NOSIGNAL);
+    if (sent > 0) {
+      pending_.erase(pending_.begin(), pending_.begin() + sent);
+      continue;
+    }
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      blocked_ = true;  // resume on EPOLLOUT
+      return;
+    }
+    if (transientError(err)) {
+      pending_.pop_front();  // this datagram is lost, like any datagram may be
+      continue;
+    }
+    pending_.clear();
+    session_.onSocketError(ErrorCode::NetworkError, errnoText("send", err), now);
+    return;
+  }
+}
+
+void UdpConnection::onTimer(double now) {
+  session_.onTimer(now);
+  settle(now);
+}
+
+void UdpConnection::flush(double now) {
+  writeNow(now);
+  settle(now);
+}
+
+void UdpConnection::setWantWrite(bool want) {
+  if (!registered_ || want == wantWrite_) return;
+  wantWrite_ = want;
+  loop_.poller().modify(fd_.get(), id_, want);
+}
+
+void UdpConnection::settle(double now) {
+  if (gone_) return;
+  shared_->state.store(session_.state(), std::memory_order_release);
+  if (session_.takeEvents(events_) || !events_.empty()) {
+    shared_->deliver(events_);
+    events_.clear();
+  }
+  if (session_.closed()) {
+    if (fd_ && !blocked_) writeNow(now);  // the FIN / last ACKs, best effort
+    teardown();
+    return;
+  }
+  loop_.schedule(id_, session_.nextDeadline());
+  // A socket that said EAGAIN is written when it becomes writable; otherwise
+  // output from this input leaves at the end of the iteration, coalesced.
+  collect();
+  setWantWrite(blocked_);
+  if (!blocked_ && !pending_.empty()) loop_.markDirty(id_);
+}
+
+void UdpConnection::closeSocket() {
+  gone_ = true;
+  if (registered_) loop_.poller().remove(fd_.get());
+  registered_ = false;
+  fd_.reset();
+  pending_.clear();
+  if (shared_->conn == this) shared_->conn = nullptr;
+}
+
+void UdpConnection::teardown() {
+  closeSocket();
+  loop_.detach(id_);  // destroyed at the end of the iteration
+}
+
+// The Loop forgets us itself (detach or shutdown). No callbacks, but the node
+// is told with a FIN rather than left to time the session out.
+void UdpConnection::abandon() {
+  if (gone_) return;
+  shared_->state.store(ClientState::Closed, std::memory_order_release);
+  if (fd_ && !session_.closed()) {
+    const double now = Runtime::nowMs();
+    session_.close(false, now);
+    writeNow(now);
+  }
+  closeSocket();
+}
+
+}  // namespace diarkis

@@ -1,0 +1,64 @@
+// The network-thread side of one DiarkisUdpBase: a connected non-blocking UDP
+// socket driven by the sans-I/O UdpSession (native/src/rudp). Every method runs
+// on the network thread.
+#pragma once
+#include <sys/socket.h>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/loop.h"
+#include "io/udp_shared.h"
+#include "io/unique_fd.h"
+#include "rudp/udp_session.h"
+
+namespace diarkis {
+
+class UdpConnection final : public LoopHandler {
+ public:
+  UdpConnection(Loop& loop, uint64_t id, std::shared_ptr<DiarkisUdpBase::Shared> shared,
+                const UdpOptions& options, const SessionKeys& keys);
+  ~UdpConnection() override;
+
+  // Open and connect the socket, send the first SYN. Failures are reported through the session.
+  void start(const sockaddr_storage& addr, socklen_t len, double now);
+  // `reserved`: bytes the caller's thread reserved in the budget for this send
+  // (0 for unreliable); the session reserves its own before this is released.
+  void send(uint8_t ver, uint16_t cmd, const Bytes& body, bool reliable, size_t reserved, double now);
+  void close(bool graceful, double now);
+
+  void onReady(const PollEvent& ev, double now) override;
+  void onTimer(double now) override;
+  void flush(double now) override;
+  void abandon() override;
+
+  // Datagrams waiting for socket room are capped; past this, new ones are dropped
+  // (reliable ones are resent by the channel, unreliable ones may be lost anyway).
+  static constexpr size_t kMaxPending = 4096;
+
+ private:
+  void readAll(double now);
+  void collect();           // session datagrams -> pending_
+  void writeNow(double now);
+  void setWantWrite(bool want);
+  void settle(double now);  // after any input: events, then teardown or re-arm
+  void teardown();
+  void closeSocket();
+
+  Loop& loop_;
+  const uint64_t id_;
+  std::shared_ptr<DiarkisUdpBase::Shared> shared_;
+  UdpSession session_;
+  UniqueFd fd_;
+  bool registered_ = false;
+  bool wantWrite_ = false;
+  bool blocked_ = false;  // the last send said EAGAIN: wait for EPOLLOUT
+  bool gone_ = false;
+  std::deque<Bytes> pending_;  // datagrams not yet accepted by the socket
+  std::vector<Bytes> scratch_;
+  std::vector<Event> events_;
+};
+
+}  // namespace diarkis

@@ -1,0 +1,314 @@
+// DiarkisUdpBase over a real loopback UDP socket against the simulated RUDP
+// server of rudp_sim.h, run on its own thread. Waits are on events; the time
+// bounds are generous safety nets only.
+#include "diarkis/udp_client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "io/unique_fd.h"
+#include "rudp_sim.h"
+
+namespace diarkis {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto kSafety = 20s;
+
+// A loopback UDP server around SimServer. Answers every application request
+// with a response echoing its body; records unreliable datagrams.
+class LoopbackServer {
+ public:
+  explicit LoopbackServer(const UdpOptions& o)
+      : sim_(rudp_test::testKeys(), rudp_test::serverConfig(o), 7), fd_(::socket(AF_INET, SOCK_DGRAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind");
+    socklen_t len = sizeof a;
+    ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~LoopbackServer() {
+    stop_ = true;
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+
+  // Runs fn with the simulated server on the server thread's lock.
+  template <typename F>
+  auto with(F fn) {
+    std::lock_guard<std::mutex> lk(mu_);
+    return fn(sim_);
+  }
+  std::vector<std::string> unreliable() {
+    std::lock_guard<std::mutex> lk(mu_);
+    return unreliable_;
+  }
+
+ private:
+  void run() {
+    std::vector<uint8_t> buf(65536);
+    while (!stop_) {
+      pollfd p{fd_.get(), POLLIN, 0};
+      ::poll(&p, 1, 2);
+      std::lock_guard<std::mutex> lk(mu_);
+      const double now = Runtime::nowMs();
+      for (;;) {
+        sockaddr_storage from{};
+        socklen_t flen = sizeof from;
+        const ssize_t n = ::recvfrom(fd_.get(), buf.data(), buf.size(), MSG_DONTWAIT,
+                                     reinterpret_cast<sockaddr*>(&from), &flen);
+        if (n < 0) break;
+        peer_ = from;
+        peerLen_ = flen;
+        Bytes d(buf.begin(), buf.begin() + n);
+        if (rudp_test::flagOf(d) == rudp::Flag::Udp) unreliable_.emplace_back(d.begin() + 4, d.end());
+        sim_.onDatagram(d, now);
+      }
+      if (sim_.nextDeadline() <= now) sim_.onTimer(now);
+      for (; answered_ < sim_.requests.size(); ++answered_) {
+        const rudp_test::Received& r = sim_.requests[answered_];
+        sim_.sendPacket(r.ver, r.cmd, wire::kStatusOk, r.body, now);
+      }
+      for (Bytes& d : sim_.take()) {
+        if (peerLen_ > 0) {
+          ::sendto(fd_.get(), d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&peer_), peerLen_);
+        }
+      }
+    }
+  }
+
+  std::mutex mu_;
+  rudp_test::SimServer sim_;
+  UniqueFd fd_;
+  uint16_t port_ = 0;
+  sockaddr_storage peer_{};
+  socklen_t peerLen_ = 0;
+  size_t answered_ = 0;
+  std::vector<std::string> unreliable_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+struct Rec {
+  EventType type;
+  ErrorCode code = ErrorCode::None;
+  uint16_t cmd = 0;
+  std::string text;  // payload, or the echo's public address
+};
+
+class UdpRecorder : public DiarkisUdpBase {
+ public:
+  UdpRecorder(std::shared_ptr<Runtime> rt, UdpOptions o) : DiarkisUdpBase(std::move(rt), std::move(o)) {}
+  ~UdpRecorder() override { Detach(); }
+
+  bool waitFor(const std::function<bool(const std::vector<Rec>&)>& pred) {
+    std::unique_lock<std::mutex> lk(mu_);
+    return cv_.wait_for(lk, kSafety, [&] { return pred(recs_); });
+  }
+  bool waitCount(EventType t, size_t n) {
+    return waitFor([&](const std::vector<Rec>& r) {
+      size_t c = 0;
+      for (const Rec& x : r) c += x.type == t;
+      return c >= n;
+    });
+  }
+  std::vector<Rec> of(EventType t) {
+    std::lock_guard<std::mutex> lk(mu_);
+    std::vector<Rec> out;
+    for (const Rec& x : recs_) {
+      if (x.type == t) out.push_back(x);
+    }
+    return out;
+  }
+  ErrorCode rsend(uint16_t cmd, const std::string& s) {
+    return RSend(2, cmd, reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  }
+  ErrorCode send(uint16_t cmd, const std::string& s) {
+    return Send(2, cmd, reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  }
+
+ protected:
+  void OnConnect(bool) override { add({EventType::Connect, ErrorCode::None, 0, {}}); }
+  void OnDisconnect(ErrorCode reason, const std::string&) override { add({EventType::Disconnect, reason, 0, {}}); }
+  void OnResponse(uint8_t, uint16_t cmd, uint8_t, const uint8_t* p, size_t n) override {
+    add({EventType::Response, ErrorCode::None, cmd, std::string(p, p + n)});
+  }
+  void OnPush(uint8_t, uint16_t cmd, const uint8_t* p, size_t n) override {
+    add({EventType::Push, ErrorCode::None, cmd, std::string(p, p + n)});
+  }
+  void OnEcho(double rttMs, const std::string& address) override {
+    EXPECT_GE(rttMs, 0.0);
+    add({EventType::Echo, ErrorCode::None, 0, address});
+  }
+  void OnError(ErrorCode code, const std::string&) override { add({EventType::Error, code, 0, {}}); }
+
+ private:
+  void add(Rec r) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      recs_.push_back(std::move(r));
+    }
+    cv_.notify_all();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Rec> recs_;
+};
+
+// Polls a condition that has no event of its own (the server's side, client counts).
+bool eventually(const std::function<bool()>& cond) {
+  const auto end = std::chrono::steady_clock::now() + kSafety;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+class UdpClientTest : public ::testing::Test {
+ protected:
+  void TearDown() override { rt->shutdown(); }
+  std::unique_ptr<UdpRecorder> connected() {
+    auto c = std::make_unique<UdpRecorder>(rt, options);
+    EXPECT_EQ(c->Connect("127.0.0.1", server.port(), rudp_test::testKeys()), ErrorCode::None);
+    EXPECT_TRUE(c->waitCount(EventType::Connect, 1));
+    return c;
+  }
+  static UdpOptions makeOptions() {
+    UdpOptions o;
+    o.retryMinMs = 50;  // loopback never loses, but a safety net must not be slow
+    o.retryMaxMs = 200;
+    return o;
+  }
+  UdpOptions options = makeOptions();
+  std::shared_ptr<Runtime> rt = Runtime::create();
+  LoopbackServer server{options};
+};
+
+TEST_F(UdpClientTest, HandshakeThenEchoReportsThePublicAddress) {
+  auto c = connected();
+  EXPECT_EQ(c->State(), ClientState::Connected);
+  ASSERT_TRUE(c->waitCount(EventType::Echo, 1));
+  EXPECT_EQ(c->of(EventType::Echo)[0].text, "203.0.113.7:40000");
+  EXPECT_GE(c->GetStats().heartbeatsAnswered, 1u);
+}
+
+TEST_F(UdpClientTest, ReliableRequestsRoundTripInOrder) {
+  auto c = connected();
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(c->rsend(1, "m" + std::to_string(i)), ErrorCode::None);
+  ASSERT_TRUE(c->waitCount(EventType::Response, 50));
+  const auto rs = c->of(EventType::Response);
+  for (size_t i = 0; i < rs.size(); ++i) EXPECT_EQ(rs[i].text, "m" + std::to_string(i));
+}
+
+TEST_F(UdpClientTest, ReliableSendsWhileConnectingWaitForTheHandshake) {
+  auto c = std::make_unique<UdpRecorder>(rt, options);
+  ASSERT_EQ(c->Connect("127.0.0.1", server.port(), rudp_test::testKeys()), ErrorCode::None);
+  EXPECT_EQ(c->rsend(1, "early"), ErrorCode::None);
+  ASSERT_TRUE(c->waitCount(EventType::Response, 1));
+  EXPECT_EQ(c->of(EventType::Response)[0].text, "early");
+}
+
+TEST_F(UdpClientTest, FragmentedRequestAndPushArriveWhole) {
+  auto c = connected();
+  std::string big(5000, 'x');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+  ASSERT_EQ(c->rsend(4, big), ErrorCode::None);
+  ASSERT_TRUE(c->waitCount(EventType::Response, 1));
+  EXPECT_EQ(c->of(EventType::Response)[0].text, big);
+  server.with([&](rudp_test::SimServer& s) {
+    s.push(2, 3, Bytes(big.begin(), big.end()), Runtime::nowMs());
+    s.push(2, 3, Bytes{'h', 'i'}, Runtime::nowMs());
+    return 0;
+  });
+  ASSERT_TRUE(c->waitCount(EventType::Push, 2));
+  EXPECT_EQ(c->of(EventType::Push)[0].text, big);
+  EXPECT_EQ(c->of(EventType::Push)[1].text, "hi");
+}
+
+TEST_F(UdpClientTest, UnreliableSendIsOneDatagram) {
+  auto c = std::make_unique<UdpRecorder>(rt, options);
+  EXPECT_EQ(c->send(1, "x"), ErrorCode::NotConnected);
+  ASSERT_EQ(c->Connect("127.0.0.1", server.port(), rudp_test::testKeys()), ErrorCode::None);
+  ASSERT_TRUE(c->waitCount(EventType::Connect, 1));
+  EXPECT_EQ(c->send(1, std::string(2000, 'y')), ErrorCode::PayloadTooLarge);
+  ASSERT_EQ(c->send(1, "u1"), ErrorCode::None);
+  // The reliable request after it shows the datagram had time to arrive (same path, in order).
+  ASSERT_EQ(c->rsend(1, "r"), ErrorCode::None);
+  ASSERT_TRUE(c->waitCount(EventType::Response, 1));
+  ASSERT_TRUE(eventually([&] { return server.unreliable().size() == 1; }));
+}
+
+TEST_F(UdpClientTest, PayloadLimitsAndBadArguments) {
+  UdpOptions o = options;
+  o.maxPayload = 1024;
+  auto c = std::make_unique<UdpRecorder>(rt, o);
+  EXPECT_EQ(c->Connect("not-an-ip", server.port(), rudp_test::testKeys()), ErrorCode::InvalidArgument);
+  ASSERT_EQ(c->Connect("127.0.0.1", server.port(), rudp_test::testKeys()), ErrorCode::None);
+  EXPECT_EQ(c->Connect("127.0.0.1", server.port(), rudp_test::testKeys()), ErrorCode::NotConnected);
+  EXPECT_EQ(c->rsend(1, std::string(2000, 'z')), ErrorCode::PayloadTooLarge);
+  EXPECT_EQ(c->RSend(2, 1, nullptr, 3), ErrorCode::InvalidArgument);
+}
+
+TEST_F(UdpClientTest, GracefulDisconnectSendsFin) {
+  auto c = connected();
+  ASSERT_EQ(c->rsend(1, "last"), ErrorCode::None);
+  c->Disconnect(true);
+  ASSERT_TRUE(c->waitCount(EventType::Disconnect, 1));
+  EXPECT_EQ(c->of(EventType::Disconnect)[0].code, ErrorCode::ClosedByUser);
+  EXPECT_EQ(c->State(), ClientState::Closed);
+  EXPECT_TRUE(eventually([&] { return server.with([](rudp_test::SimServer& s) { return s.finReceived; }); }));
+  EXPECT_TRUE(server.with([](rudp_test::SimServer& s) { return s.requests.size() == 1; }));
+  EXPECT_EQ(c->rsend(1, "after"), ErrorCode::NotConnected);
+}
+
+TEST_F(UdpClientTest, ServerFinIsClosedByServer) {
+  auto c = connected();
+  server.with([](rudp_test::SimServer& s) {
+    s.sendFin();
+    return 0;
+  });
+  ASSERT_TRUE(c->waitCount(EventType::Disconnect, 1));
+  EXPECT_EQ(c->of(EventType::Disconnect)[0].code, ErrorCode::ClosedByServer);
+  EXPECT_TRUE(eventually([&] { return rt->activeClients() == 0; }));
+}
+
+TEST_F(UdpClientTest, UnansweredSynTimesOut) {
+  server.with([](rudp_test::SimServer& s) {
+    s.answerSyn = false;
+    return 0;
+  });
+  options.connectTimeoutMs = 100;
+  options.synIntervalMs = 20;
+  auto c = std::make_unique<UdpRecorder>(rt, options);
+  ASSERT_EQ(c->Connect("127.0.0.1", server.port(), rudp_test::testKeys()), ErrorCode::None);
+  ASSERT_TRUE(c->waitCount(EventType::Disconnect, 1));
+  EXPECT_EQ(c->of(EventType::Disconnect)[0].code, ErrorCode::ConnectTimeout);
+  EXPECT_GE(server.with([](rudp_test::SimServer& s) { return s.synCount; }), 2u);
+}
+
+TEST_F(UdpClientTest, DetachWhileConnectedSendsFinAndNoCallbacks) {
+  auto c = connected();
+  c.reset();  // Detach: abandon() closes with a FIN, silently
+  EXPECT_TRUE(eventually([&] { return server.with([](rudp_test::SimServer& s) { return s.finReceived; }); }));
+}
+
+}  // namespace
+}  // namespace diarkis

@@ -8,6 +8,7 @@
 #include "addon_state.h"
 #include "args.h"
 #include "tcp_client_wrap.h"
+#include "udp_client_wrap.h"
 
 namespace diarkis_node {
 
@@ -105,8 +106,8 @@ std::shared_ptr<diarkis::Runtime> AddonState::runtime(Napi::Env env) {
   return lease_->get();
 }
 
-int AddonState::add(std::unique_ptr<JsTcpClient> client) {
-  const int id = client->Id();
+int AddonState::add(std::unique_ptr<JsClient> client) {
+  const int id = client->id();
   ClientEntry& e = clients_[id];
   e.client = std::move(client);
   return id;
@@ -130,7 +131,7 @@ void AddonState::remove(int id) {
   if (it == clients_.end()) return;
   setOpen(it->second, false);
   // Move out first so the map is consistent while Detach() blocks.
-  std::unique_ptr<JsTcpClient> doomed = std::move(it->second.client);
+  std::unique_ptr<JsClient> doomed = std::move(it->second.client);
   clients_.erase(it);
   doomed.reset();
 }
@@ -161,6 +162,7 @@ void AddonState::syncRef(ClientEntry& e) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonState>(new AddonState(env));
   registerTcpClientExports(env, exports);
+  registerUdpClientExports(env, exports);
   return exports;
 }
 

@@ -13,15 +13,14 @@
 #include <unordered_map>
 
 #include "event_pump.h"
+#include "js_client.h"
 #include "lifetime.h"
 
 namespace diarkis_node {
 
-class JsTcpClient;
-
 // What the environment knows about one client, on the JS thread only.
 struct ClientEntry {
-  std::unique_ptr<JsTcpClient> client;
+  std::unique_ptr<JsClient> client;
   bool refed = true;      // ref()/unref(), like net.Socket; ref'd by default
   bool open = false;      // connect() accepted and no Disconnect delivered yet
   bool holdsRef = false;  // counted in the pump's refs (refed && open)
@@ -48,7 +47,7 @@ class AddonState {
   // The shared runtime, leased on first use. Throws a JS error if it cannot start.
   std::shared_ptr<diarkis::Runtime> runtime(Napi::Env env);
 
-  int add(std::unique_ptr<JsTcpClient> client);
+  int add(std::unique_ptr<JsClient> client);
   ClientEntry* find(int id);
   // Throws 'not-connected' for an unknown (released) id.
   ClientEntry& get(Napi::Env env, int id);

@@ -5,84 +5,11 @@
 
 #include "addon_state.h"
 #include "args.h"
+#include "client_factory.h"
 
 namespace diarkis_node {
 
-using diarkis::Event;
 using diarkis::EventType;
-
-// ---- JsTcpClient callbacks (network thread) ----
-
-void JsTcpClient::OnConnect(bool reconnected) {
-  Event ev;
-  ev.type = EventType::Connect;
-  ev.reconnected = reconnected;
-  post(std::move(ev));
-}
-
-void JsTcpClient::OnDisconnect(diarkis::ErrorCode reason, const std::string& message) {
-  Event ev;
-  ev.type = EventType::Disconnect;
-  ev.code = reason;
-  ev.message = message;
-  post(std::move(ev));
-}
-
-void JsTcpClient::OnOffline() {
-  Event ev;
-  ev.type = EventType::Offline;
-  post(std::move(ev));
-}
-
-void JsTcpClient::OnResponse(uint8_t ver, uint16_t cmd, uint8_t status, const uint8_t* payload, size_t len) {
-  Event ev;
-  ev.type = EventType::Response;
-  ev.ver = ver;
-  ev.cmd = cmd;
-  ev.status = status;
-  if (len > 0) ev.payload.assign(payload, payload + len);  // the core's buffer is not ours to keep
-  post(std::move(ev));
-}
-
-void JsTcpClient::OnPush(uint8_t ver, uint16_t cmd, const uint8_t* payload, size_t len) {
-  Event ev;
-  ev.type = EventType::Push;
-  ev.ver = ver;
-  ev.cmd = cmd;
-  ev.status = diarkis::wire::kStatusPush;
-  if (len > 0) ev.payload.assign(payload, payload + len);
-  post(std::move(ev));
-}
-
-void JsTcpClient::OnHeartbeat(double rttMs) {
-  Event ev;
-  ev.type = EventType::Heartbeat;
-  ev.rttMs = rttMs;
-  post(std::move(ev));
-}
-
-void JsTcpClient::OnMigrated(const diarkis::MigrationInfo& info) {
-  Event ev;
-  ev.type = EventType::Migrated;
-  ev.from = info.from;
-  ev.address = info.to;
-  ev.rttMs = info.tookMs;
-  post(std::move(ev));
-}
-
-void JsTcpClient::OnDrain() {
-  Event ev;
-  ev.type = EventType::Drain;
-  post(std::move(ev));
-}
-
-void JsTcpClient::OnError(diarkis::ErrorCode code, const std::string& message) {
-  Event ev;
-  ev.type = EventType::Error;
-  ev.code = code;
-  ev.message = message;
-  post(std::move(ev));
-}
 
 // ---- exported functions (JS thread) ----
 
@@ -104,32 +31,16 @@ Napi::Value SetEventHandler(const Napi::CallbackInfo& info) {
 
 diarkis::TcpOptions parseOptions(Napi::Env env, const Napi::Value& value) {
   diarkis::TcpOptions o;
-  if (value.IsUndefined() || value.IsNull()) return o;
-  if (!value.IsObject()) throwTypeError(env, "options must be an object");
-  const Napi::Object obj = value.As<Napi::Object>();
-  constexpr double kDay = 86400000;
-  o.connectTimeoutMs = numberOption(obj, "connectTimeoutMs", o.connectTimeoutMs, 1, kDay);
-  o.heartbeatIntervalMs = numberOption(obj, "heartbeatIntervalMs", o.heartbeatIntervalMs, 10, kDay);
+  Napi::Object obj;
+  if (!optionsObject(env, value, obj)) return o;
+  parseCommonOptions(obj, o);
+  o.heartbeatIntervalMs = numberOption(obj, "heartbeatIntervalMs", o.heartbeatIntervalMs, 10, kDayMs);
   o.heartbeatMissLimit =
       static_cast<uint32_t>(numberOption(obj, "heartbeatMissLimit", o.heartbeatMissLimit, 1, 1000));
-  o.maxPayload = static_cast<uint32_t>(
-      numberOption(obj, "maxPayload", o.maxPayload, 16, diarkis::wire::kMaxLength24));
-  o.highWaterMark = static_cast<size_t>(numberOption(obj, "highWaterMark", static_cast<double>(o.highWaterMark),
-                                                     1, 1u << 30));
-  o.maxQueuedBytes = static_cast<size_t>(
-      numberOption(obj, "maxQueuedBytes", static_cast<double>(o.maxQueuedBytes), 1, 4096.0 * 1024 * 1024));
-  o.closeTimeoutMs = numberOption(obj, "closeTimeoutMs", o.closeTimeoutMs, 0, kDay);
   return o;
 }
 
-Napi::Value Create(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  AddonState& st = AddonState::of(env);
-  const diarkis::TcpOptions options = parseOptions(env, info[0]);
-  st.pump(env);  // throws when there is no handler
-  auto client = std::make_unique<JsTcpClient>(st.runtime(env), options, st.pumpPtr());
-  return Napi::Number::New(env, st.add(std::move(client)));
-}
+Napi::Value Create(const Napi::CallbackInfo& info) { return createClient<JsTcpClient>(info, parseOptions); }
 
 diarkis::Key16 keyField(Napi::Env env, const Napi::Object& keys, const char* name, bool required) {
   diarkis::Key16 out{};
@@ -160,7 +71,7 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
   keys.iv = keyField(env, k, "iv", keys.encrypted);
   keys.macKey = keyField(env, k, "macKey", keys.encrypted);
   ClientEntry& e = st.get(env, id);
-  const diarkis::ErrorCode rc = e.client->Connect(host, port, keys);
+  const diarkis::ErrorCode rc = e.client->connect(host, port, keys);
   if (rc == diarkis::ErrorCode::InvalidArgument) throwTypeError(env, "host must be a numeric IP address");
   if (rc != diarkis::ErrorCode::None) throwCodeError(env, rc, std::string("connect failed: ") + codeName(rc));
   st.setOpen(e, true);
@@ -183,11 +94,15 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
     throwRangeError(env, "payload of " + std::to_string(len) + " bytes exceeds the wire limit",
                     "payload-too-large");
   }
+  // Optional 5th argument: reliable (default true; UDP's unreliable send passes false).
+  const bool reliable = info.Length() < 5 || info[4].IsUndefined() ? true : boolArg(info, 4, "reliable");
   ClientEntry& e = st.get(env, id);
   bool writable = true;
-  const diarkis::ErrorCode rc = e.client->Send(ver, cmd, len > 0 ? payload.Data() : nullptr, len, &writable);
+  const diarkis::ErrorCode rc =
+      e.client->send(ver, cmd, len > 0 ? payload.Data() : nullptr, len, reliable, &writable);
   if (rc == diarkis::ErrorCode::PayloadTooLarge) {
-    throwRangeError(env, "payload of " + std::to_string(len) + " bytes exceeds maxPayload", "payload-too-large");
+    throwRangeError(env, "payload of " + std::to_string(len) + " bytes exceeds " +
+                             (reliable ? "maxPayload" : "one datagram"), "payload-too-large");
   }
   if (rc != diarkis::ErrorCode::None) throwCodeError(env, rc, std::string("send failed: ") + codeName(rc));
   return Napi::Boolean::New(env, writable);
@@ -197,7 +112,7 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int id = idArg(info);
   const bool graceful = boolArg(info, 1, "graceful");
-  AddonState::of(env).get(env, id).client->Disconnect(graceful);
+  AddonState::of(env).get(env, id).client->disconnect(graceful);
   return env.Undefined();
 }
 
@@ -224,7 +139,7 @@ Napi::Value Unref(const Napi::CallbackInfo& info) {
 Napi::Value State(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ClientEntry& e = AddonState::of(env).get(env, idArg(info));
-  return Napi::String::New(env, diarkis::clientStateName(e.client->State()));
+  return Napi::String::New(env, diarkis::clientStateName(e.client->state()));
 }
 
 const char* dropName(size_t i) {
@@ -239,7 +154,7 @@ const char* dropName(size_t i) {
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ClientEntry& e = AddonState::of(env).get(env, idArg(info));
-  const diarkis::StatsSnapshot s = e.client->GetStats();
+  const diarkis::StatsSnapshot s = e.client->stats();
   Napi::Object o = Napi::Object::New(env);
   auto num = [&](const char* name, uint64_t v) { o.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
   num("packetsSent", s.packetsSent);

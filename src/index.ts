@@ -4,6 +4,7 @@
  */
 export {
   TcpClient,
+  UdpClient,
   BaseClient,
   getEndpoint,
   parseEndpoint,

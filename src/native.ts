@@ -20,6 +20,26 @@ export interface NativeTcpOptions {
   closeTimeoutMs?: number;
 }
 
+/** diarkis::UdpOptions as createUdp() accepts them (native/src/rudp/udp_options.h). */
+export interface NativeUdpOptions {
+  connectTimeoutMs?: number;
+  maxPayload?: number;
+  highWaterMark?: number;
+  maxQueuedBytes?: number;
+  closeTimeoutMs?: number;
+  echoIntervalMs?: number;
+  echoMissLimit?: number;
+  synIntervalMs?: number;
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  maxRetries?: number;
+  adaptiveRetry?: boolean;
+  rtoMinMs?: number;
+  sendWindow?: number;
+  recvWindow?: number;
+  clientKey?: string;
+}
+
 /** Session keys as 32-hex-character strings; key/iv/macKey may be '' when unencrypted. */
 export interface NativeSessionKeys {
   sid: string;
@@ -92,9 +112,13 @@ export type NativeEventType = (typeof EVENT_TYPES)[number];
 export interface NativeAddon {
   setEventHandler(handler: BatchHandler): void;
   create(options?: NativeTcpOptions): number;
+  createUdp(options?: NativeUdpOptions): number;
   connect(id: number, host: string, port: number, keys: NativeSessionKeys): void;
-  /** Returns false at or past the high-water mark ('drain' follows). Throws with a `code`. */
-  send(id: number, ver: number, cmd: number, payload: Uint8Array): boolean;
+  /**
+   * Returns false at or past the high-water mark ('drain' follows). Throws with a `code`.
+   * reliable (default true) matters on UDP only: false sends one unreliable datagram.
+   */
+  send(id: number, ver: number, cmd: number, payload: Uint8Array, reliable?: boolean): boolean;
   close(id: number, graceful: boolean): void;
   /** Destroys the native client; idempotent. */
   release(id: number): void;

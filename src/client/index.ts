@@ -1,5 +1,6 @@
-/** The client side: TcpClient, endpoint lookup, errors and types. */
+/** The client side: TcpClient, UdpClient, endpoint lookup, errors and types. */
 export { TcpClient, type TcpClientOptions } from './tcp-client';
+export { UdpClient, type UdpClientOptions } from './udp-client';
 export { BaseClient } from './base-client';
 export { pumpStats } from './dispatch';
 export { getEndpoint, parseEndpoint, type GetEndpointOptions } from './endpoint';

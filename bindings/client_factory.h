@@ -1,0 +1,47 @@
+// What creating a client of either transport shares: the options every
+// transport has, and create() itself. Each wrap parses only its own options.
+#pragma once
+#include "napi_include.h"
+
+#include <memory>
+
+#include "addon_state.h"
+#include "args.h"
+
+namespace diarkis_node {
+
+inline constexpr double kDayMs = 86400000;
+
+// The options object (or nullptr for none/undefined/null). Throws a TypeError for a non-object.
+inline bool optionsObject(Napi::Env env, const Napi::Value& value, Napi::Object& out) {
+  if (value.IsUndefined() || value.IsNull()) return false;
+  if (!value.IsObject()) throwTypeError(env, "options must be an object");
+  out = value.As<Napi::Object>();
+  return true;
+}
+
+// Options with the same name and meaning on TCP and UDP.
+template <typename Options>
+void parseCommonOptions(const Napi::Object& obj, Options& o) {
+  o.connectTimeoutMs = numberOption(obj, "connectTimeoutMs", o.connectTimeoutMs, 1, kDayMs);
+  o.maxPayload = static_cast<uint32_t>(
+      numberOption(obj, "maxPayload", o.maxPayload, 16, diarkis::wire::kMaxLength24));
+  o.highWaterMark = static_cast<size_t>(numberOption(obj, "highWaterMark", static_cast<double>(o.highWaterMark),
+                                                     1, 1u << 30));
+  o.maxQueuedBytes = static_cast<size_t>(
+      numberOption(obj, "maxQueuedBytes", static_cast<double>(o.maxQueuedBytes), 1, 4096.0 * 1024 * 1024));
+  o.closeTimeoutMs = numberOption(obj, "closeTimeoutMs", o.closeTimeoutMs, 0, kDayMs);
+}
+
+// create(options) -> id, for a JsClientOf<...> final class.
+template <typename Client, typename Options>
+Napi::Value createClient(const Napi::CallbackInfo& info, Options (*parse)(Napi::Env, const Napi::Value&)) {
+  Napi::Env env = info.Env();
+  AddonState& st = AddonState::of(env);
+  Options options = parse(env, info[0]);
+  st.pump(env);  // throws when there is no handler
+  auto client = std::make_unique<Client>(st.runtime(env), std::move(options), st.pumpPtr());
+  return Napi::Number::New(env, st.add(std::move(client)));
+}
+
+}  // namespace diarkis_node

@@ -1,0 +1,47 @@
+#include "udp_client_wrap.h"
+
+#include <string>
+#include <utility>
+
+#include "client_factory.h"
+
+namespace diarkis_node {
+namespace {
+
+diarkis::UdpOptions parseUdpOptions(Napi::Env env, const Napi::Value& value) {
+  diarkis::UdpOptions o;
+  Napi::Object obj;
+  if (!optionsObject(env, value, obj)) return o;
+  parseCommonOptions(obj, o);
+  o.echoIntervalMs = numberOption(obj, "echoIntervalMs", o.echoIntervalMs, 10, kDayMs);
+  o.echoMissLimit = static_cast<uint32_t>(numberOption(obj, "echoMissLimit", o.echoMissLimit, 1, 1000));
+  o.synIntervalMs = numberOption(obj, "synIntervalMs", o.synIntervalMs, 1, kDayMs);
+  o.retryMinMs = numberOption(obj, "retryMinMs", o.retryMinMs, 1, kDayMs);
+  o.retryMaxMs = numberOption(obj, "retryMaxMs", o.retryMaxMs, 1, kDayMs);
+  if (o.retryMaxMs < o.retryMinMs) throwRangeError(env, "retryMaxMs must be at least retryMinMs");
+  o.maxRetries = static_cast<uint32_t>(numberOption(obj, "maxRetries", o.maxRetries, 1, 1000));
+  const Napi::Value adaptive = obj.Get("adaptiveRetry");
+  if (!adaptive.IsUndefined()) {
+    if (!adaptive.IsBoolean()) throwTypeError(env, "adaptiveRetry must be a boolean");
+    o.adaptive = adaptive.As<Napi::Boolean>().Value();
+  }
+  o.rtoMinMs = numberOption(obj, "rtoMinMs", o.rtoMinMs, 1, kDayMs);
+  o.sendWindow = static_cast<size_t>(numberOption(obj, "sendWindow", static_cast<double>(o.sendWindow), 1, 65536));
+  o.recvWindow = static_cast<size_t>(numberOption(obj, "recvWindow", static_cast<double>(o.recvWindow), 1, 65536));
+  const Napi::Value key = obj.Get("clientKey");
+  if (!key.IsUndefined()) {
+    if (!key.IsString()) throwTypeError(env, "clientKey must be a string");
+    o.clientKey = key.As<Napi::String>().Utf8Value();
+  }
+  return o;
+}
+
+Napi::Value CreateUdp(const Napi::CallbackInfo& info) { return createClient<JsUdpClient>(info, parseUdpOptions); }
+
+}  // namespace
+
+void registerUdpClientExports(Napi::Env env, Napi::Object exports) {
+  exports.Set("createUdp", Napi::Function::New(env, CreateUdp, "createUdp"));
+}
+
+}  // namespace diarkis_node

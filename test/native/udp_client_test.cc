@@ -158,6 +158,7 @@ class UdpRecorder : public DiarkisUdpBase {
     add({EventType::Echo, ErrorCode::None, 0, address});
   }
   void OnError(ErrorCode code, const std::string&) override { add({EventType::Error, code, 0, {}}); }
+  void OnDrain() override { add({EventType::Drain, ErrorCode::None, 0, {}}); }
 
  private:
   void add(Rec r) {
@@ -265,6 +266,32 @@ TEST_F(UdpClientTest, PayloadLimitsAndBadArguments) {
   EXPECT_EQ(c->Connect("127.0.0.1", server.port(), rudp_test::testKeys()), ErrorCode::NotConnected);
   EXPECT_EQ(c->rsend(1, std::string(2000, 'z')), ErrorCode::PayloadTooLarge);
   EXPECT_EQ(c->RSend(2, 1, nullptr, 3), ErrorCode::InvalidArgument);
+}
+
+TEST_F(UdpClientTest, QueueLimitsAnswerAtOnceAndDrainFollowsTheAcks) {
+  server.with([](rudp_test::SimServer& s) {
+    s.answerSyn = false;  // hold the reliable sends locally for now
+    return 0;
+  });
+  options.highWaterMark = 300;
+  options.maxQueuedBytes = 1000;
+  auto c = std::make_unique<UdpRecorder>(rt, options);
+  ASSERT_EQ(c->Connect("127.0.0.1", server.port(), rudp_test::testKeys()), ErrorCode::None);
+  const std::string body(200, 'q');
+  bool writable = true;
+  ASSERT_EQ(c->RSend(2, 1, reinterpret_cast<const uint8_t*>(body.data()), body.size(), &writable), ErrorCode::None);
+  EXPECT_TRUE(writable);
+  ASSERT_EQ(c->RSend(2, 1, reinterpret_cast<const uint8_t*>(body.data()), body.size(), &writable), ErrorCode::None);
+  EXPECT_FALSE(writable);  // past the high-water mark
+  ASSERT_EQ(c->RSend(2, 1, reinterpret_cast<const uint8_t*>(body.data()), body.size(), &writable), ErrorCode::None);
+  EXPECT_EQ(c->rsend(1, std::string(400, 'r')), ErrorCode::QueueFull);
+  server.with([](rudp_test::SimServer& s) {
+    s.answerSyn = true;
+    return 0;
+  });
+  ASSERT_TRUE(c->waitCount(EventType::Response, 3));
+  ASSERT_TRUE(c->waitCount(EventType::Drain, 1));
+  EXPECT_TRUE(eventually([&] { return c->GetStats().queuedBytes == 0; }));
 }
 
 TEST_F(UdpClientTest, GracefulDisconnectSendsFin) {

@@ -11,7 +11,7 @@ import { Handoffs } from './handoff';
 import type { RealtimeNode } from './node';
 import { ClusterStore, MemoryStore } from './store';
 import { TcpNode } from './tcp-node';
-import { UdpNode } from './udp-node';
+import { UdpNode, type UdpNodeOptions } from './udp-node';
 import type { ClusterEvents, CommandHandler, EmitFn, NodeInfo, NodeStats } from './types';
 
 export interface ClusterOptions {
@@ -39,6 +39,8 @@ export interface ClusterOptions {
   lingerMs?: number;
   /** Time source of the shutdown timeout and handoff expiry (tests pass a ManualClock). */
   clock?: Clock;
+  /** UDP nodes: resend policy, silent-client TTL and socket buffers (default: wire defaults, 4 MiB). */
+  udp?: Pick<UdpNodeOptions, 'retryMinMs' | 'retryMaxMs' | 'maxRetries' | 'adaptive' | 'rtoMinMs' | 'connectionTtlMs' | 'socketBufferBytes'>;
 }
 
 export interface Cluster {
@@ -135,6 +137,7 @@ export class Cluster extends EventEmitter {
     const udp = this.opts.udpNodes ?? 1;
     for (let i = 1; i <= udp; i++) {
       const node = new UdpNode({
+        ...this.opts.udp,
         id: `udp-${i}`,
         host,
         store: this.store,

@@ -145,6 +145,9 @@ export class Cluster extends EventEmitter {
         emit,
         maxPayload: this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD,
         exposeDebugCommands: this.opts.exposeDebugCommands ?? false,
+        shutdownTimeoutMs: this.shutdownTimeoutMs,
+        clock: this.opts.clock,
+        handoffs: this.handoffs,
       });
       this.nodeMap.set(node.id, node);
     }

@@ -2,6 +2,9 @@
  * A realtime node over reliable UDP (node:dgram): one socket, sessions keyed by SID from the entry
  * server's registration, the RUDP server side from src/protocol/rudp, and the same dispatch code as
  * the TCP node (dispatch.ts). Only the echo (ver 0 cmd 1, its UDP body layout) is answered here.
+ * Migration (PROTOCOL 7): the migrate request hands the session off through Handoffs and closes
+ * carefully; at the target the session binds only through the claim. The shutdown timeout of an
+ * OFFLINE node goes through the injectable Clock like the TCP node's.
  */
 import { createSocket, RemoteInfo, Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
@@ -9,9 +12,11 @@ import {
   BuiltinCmd,
   DropReason,
   emptyDropCounts,
+  MIGRATE_NO_TARGET_CODE,
   NodeState,
   PENDING_SESSION_TTL_MS,
   Status,
+  TICKET_SIZE,
   VER_BUILTIN,
 } from '../protocol';
 import {
@@ -24,7 +29,9 @@ import {
   ServerSession,
   SessionEndReason,
 } from '../protocol/rudp';
+import { Clock, realClock } from './clock';
 import { CommandRouter } from './commands';
+import { encodeMigrateAnswer, Handoffs } from './handoff';
 import { dispatchRequest, NodeControl } from './dispatch';
 import type { RealtimeNode } from './node';
 import { OrderedQueue } from './ordered-queue';
@@ -45,6 +52,11 @@ export interface UdpNodeOptions extends RetryOptions {
   connectionTtlMs?: number;
   /** Socket receive/send buffers asked for (default 4 MiB; the OS may give less). */
   socketBufferBytes?: number;
+  /** How long an OFFLINE node serves before Fin 'server-shutdown' to the rest (default 10000). */
+  shutdownTimeoutMs?: number;
+  clock?: Clock;
+  /** Migration; without it a migrate request is answered "no target". */
+  handoffs?: Handoffs;
 }
 
 /** UDP-only counters beside the shared NodeStats. */
@@ -69,6 +81,12 @@ interface Entry {
   timer: NodeJS.Timeout | null;
   timerAt: number;
   addr: string | null;
+  /** Migrate requests received and not yet answered: the shutdown timeout spares this session. */
+  migrations: number;
+  /** Bound through a claim: a later 16-byte ver 0 cmd 2 is a repeated claim, not a migrate request. */
+  claimed: boolean;
+  /** The claim was accepted: its answer goes out first when the RUDP side binds. */
+  claimAnswerDue: boolean;
 }
 
 export class UdpNode implements RealtimeNode, NodeControl {
@@ -96,6 +114,13 @@ export class UdpNode implements RealtimeNode, NodeControl {
   private nodeState: NodeState = 'online';
   private readonly sessions = new Map<string, Entry>();
   private readonly byAddr = new Map<string, Entry>();
+  /** Handed off: still acknowledging and closing carefully here, no longer a user of this node. */
+  private readonly departing = new Map<string, Entry>();
+  private readonly clock: Clock;
+  private readonly handoffs: Handoffs | null;
+  private cancelShutdown: (() => void) | null = null;
+  /** The shutdown timeout ran out: a client still here after a failed migration is cut too. */
+  private shutdownExpired = false;
   private readonly socket: Socket;
   private unsubscribe: (() => void) | null = null;
   private stopping: Promise<void> | null = null;
@@ -109,6 +134,8 @@ export class UdpNode implements RealtimeNode, NodeControl {
     this.router = opts.router;
     this.emit = opts.emit;
     this.exposeDebugCommands = opts.exposeDebugCommands;
+    this.clock = opts.clock ?? realClock;
+    this.handoffs = opts.handoffs ?? null;
     this.socket = createSocket({ type: opts.host.includes(':') ? 'udp6' : 'udp4' });
     this.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     // A send to a vanished client can surface as an error; the session's timers deal with it.
@@ -163,7 +190,11 @@ export class UdpNode implements RealtimeNode, NodeControl {
     this.nodeState = state;
     const written = this.opts.store.setNodeState(this.id, state);
     this.emit('node-state', { nodeId: this.id, state });
+    this.cancelShutdown?.();
+    this.cancelShutdown = null;
+    this.shutdownExpired = false;
     if (state === 'offline') {
+      this.cancelShutdown = this.clock.setTimer(() => this.shutdownTimeout(), this.opts.shutdownTimeoutMs ?? 10_000);
       // PROTOCOL 7.1: the offline notice, as a DAT, in the echo body layout.
       for (const e of this.sessions.values()) {
         if (e.session.link === null) continue;
@@ -171,6 +202,42 @@ export class UdpNode implements RealtimeNode, NodeControl {
       }
     }
     return written;
+  }
+
+  /**
+   * PROTOCOL 7.3-7.5 at the old node, after every earlier request of the client: hand off, answer
+   * address || ticket, then close carefully (FIN once every DAT sent is acknowledged).
+   */
+  async migrate(session: Session, link: SessionLink): Promise<void> {
+    const e = this.sessions.get(session.sid);
+    if (e === undefined || e.session !== session) return;
+    session.migrating = true;
+    try {
+      const target = this.handoffs === null || this.stopping !== null ? null : await this.handoffs.migrate(this, session);
+      if (target === null) {
+        const body = Buffer.allocUnsafe(2);
+        body.writeUInt16BE(MIGRATE_NO_TARGET_CODE, 0);
+        link.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Err, body));
+        if (this.shutdownExpired && session.link !== null) this.closeGracefully(e, 'server-shutdown');
+        return;
+      }
+      // The session lives on at the target (registry, data, pushes); here it only closes.
+      this.depart(e);
+      link.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Ok, encodeMigrateAnswer(target.address, target.ticket)));
+      // Nothing after the migrate request is served here (the client holds it for the target).
+      e.queue.close();
+      this.closeGracefully(e, 'migrated');
+    } finally {
+      session.migrating = false;
+    }
+  }
+
+  /** The handoff TTL ran out unclaimed: the pending session goes (returned for the report). */
+  expireHandoff(sid: string): Session | null {
+    const e = this.sessions.get(sid);
+    if (e === undefined || !e.session.awaitingClaim || e.session.link !== null) return null;
+    this.endSession(e, 'ended');
+    return e.session;
   }
 
   terminate(): void {
@@ -188,6 +255,8 @@ export class UdpNode implements RealtimeNode, NodeControl {
   stop(graceMs = 2000): Promise<void> {
     if (this.stopping !== null) return this.stopping;
     this.stopping = (async () => {
+      this.cancelShutdown?.();
+      this.cancelShutdown = null;
       this.unsubscribe?.();
       const now = performance.now();
       for (const e of [...this.sessions.values()]) {
@@ -196,7 +265,7 @@ export class UdpNode implements RealtimeNode, NodeControl {
           this.schedule(e);
         } else this.endSession(e, 'ended');
       }
-      if (this.sessions.size > 0) {
+      if (this.sessions.size + this.departing.size > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, graceMs);
           this.closedWaiters.push(() => {
@@ -205,7 +274,7 @@ export class UdpNode implements RealtimeNode, NodeControl {
           });
         });
       }
-      for (const e of [...this.sessions.values()]) e.rudp.destroy('server-shutdown');
+      for (const e of [...this.sessions.values(), ...this.departing.values()]) e.rudp.destroy('server-shutdown');
       this.socketClosed = true;
       await new Promise<void>((resolve) => this.socket.close(() => resolve()));
       await this.opts.store.unregisterNode(this.id);
@@ -227,10 +296,13 @@ export class UdpNode implements RealtimeNode, NodeControl {
       e.rudp.onTerminate(from);
       return;
     }
-    const e = this.sessions.get(r.sid);
+    const e = this.sessions.get(r.sid) ?? this.departing.get(r.sid);
     if (e === undefined) {
       // Unknown SID: counted, nothing allocated. (A SID registered by another process is adopted.)
       if (r.kind === 'datagram' && r.d.flag === Flag.SYN) return this.adoptFromStore(r.sid, msg, rinfo);
+      // A claim for a session this node does not hold: refused, but not answered (no handshake,
+      // so no sequence to answer on, and no reply to an unauthenticated source).
+      if (r.kind === 'datagram' && isClaimDatagram(r.d.flag, r.d.body)) this.refused('claim:unknown-sid');
       return this.drop('unexpected', r.sid);
     }
     const now = performance.now();
@@ -266,6 +338,7 @@ export class UdpNode implements RealtimeNode, NodeControl {
         maxRetries: this.opts.maxRetries,
         adaptive: this.opts.adaptive,
         rtoMinMs: this.opts.rtoMinMs,
+        requireClaim: () => session.awaitingClaim,
       },
       {
         send: (d, to) => {
@@ -278,7 +351,23 @@ export class UdpNode implements RealtimeNode, NodeControl {
           this.stats.requests++;
           // Copy: the datagram buffer is not ours beyond this turn and handlers may be async.
           const b = Buffer.from(body);
-          e.queue.push(() => this.handle(e, ver, cmd, b, reliable));
+          if (ver !== VER_BUILTIN || cmd !== BuiltinCmd.Reconn || !reliable) {
+            e.queue.push(() => this.handle(e, ver, cmd, b, reliable));
+            return;
+          }
+          // Counted from arrival, not from handling: it may wait behind slow handlers.
+          e.migrations++;
+          e.queue.push(() => {
+            let res: void | Promise<void>;
+            try {
+              res = this.handle(e, ver, cmd, b, reliable);
+            } catch (err) {
+              e.migrations--;
+              throw err;
+            }
+            if (res instanceof Promise) return res.finally(() => void e.migrations--);
+            e.migrations--;
+          });
         },
         drop: (reason) => this.drop(reason, session.sid),
         bound: (to) => {
@@ -286,9 +375,16 @@ export class UdpNode implements RealtimeNode, NodeControl {
           this.byAddr.set(e.addr, e);
           this.stats.connections = this.byAddr.size;
           this.emit('session-connect', { nodeId: this.id, uid: session.uid, sid: session.sid });
+          if (e.claimAnswerDue) {
+            // The claim's answer first, then the pushes held for the pending session, in order.
+            e.claimAnswerDue = false;
+            this.sendReliable(e, session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Ok, EMPTY));
+          }
           session.bind(e.reliable);
         },
         closed: (reason) => this.endSession(e, reason),
+        claim: (ticket, from) => this.checkClaim(e, ticket, from),
+        refused: (detail) => this.refused(detail),
       },
     );
     e = {
@@ -300,6 +396,9 @@ export class UdpNode implements RealtimeNode, NodeControl {
       timer: null,
       timerAt: 0,
       addr: null,
+      migrations: 0,
+      claimed: false,
+      claimAnswerDue: false,
       reliable: {
         sendPacket: (p) => this.sendReliable(e, p),
         // Session.fin() already sent the Fin push: close without another one.
@@ -321,7 +420,68 @@ export class UdpNode implements RealtimeNode, NodeControl {
     return e;
   }
 
+  /** PROTOCOL 7.6: the ticket of a claim that authenticated at a pre-bind handshake. */
+  private checkClaim(e: Entry, ticket: Buffer, from: PeerAddr): void {
+    const verdict = this.handoffs === null ? Promise.resolve(null) : this.handoffs.claim(e.session.sid, ticket);
+    void verdict.then((r) => {
+      if (this.sessions.get(e.session.sid) !== e || e.rudp.state === 'closed') return;
+      if (r === null || !r.ok) return e.rudp.refuseClaim(from, `claim:${r === null ? 'unknown' : r.reason}`);
+      // A repeat from another address while the first binding stands: one binding only.
+      if (e.rudp.peer !== null) return e.rudp.refuseClaim(from, 'claim:bound-elsewhere');
+      e.session.awaitingClaim = false;
+      e.claimed = true;
+      e.claimAnswerDue = true;
+      if (!e.rudp.acceptClaim(from, performance.now())) {
+        // The handshake went meanwhile (expired or pushed out): the client starts over.
+        e.session.awaitingClaim = true;
+        e.claimed = false;
+        e.claimAnswerDue = false;
+        return this.refused('claim:handshake-gone');
+      }
+      this.schedule(e);
+    });
+  }
+
+  /** A repeated claim on the binding it made (its answer was lost): answered again, nothing rebinds. */
+  private async repeatClaim(e: Entry, ticket: Buffer): Promise<void> {
+    const r = this.handoffs === null ? null : await this.handoffs.claim(e.session.sid, ticket);
+    if (r !== null && r.ok) return e.reliable.sendPacket(e.session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Ok, EMPTY));
+    this.refused(`claim:${r === null ? 'unknown' : r.reason}`);
+    e.reliable.sendPacket(e.session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Bad, EMPTY));
+  }
+
+  private refused(detail: string): void {
+    this.stats.refused++;
+    this.emit('refused', { nodeId: this.id, reason: detail });
+  }
+
+  /** PROTOCOL 7.7: clients still here get Fin 'server-shutdown'; a migration under way is spared. */
+  private shutdownTimeout(): void {
+    this.cancelShutdown = null;
+    this.shutdownExpired = true;
+    for (const e of [...this.sessions.values()]) {
+      if (e.session.link === null || e.session.migrating || e.migrations > 0) continue;
+      this.closeGracefully(e, 'server-shutdown');
+    }
+  }
+
+  private closeGracefully(e: Entry, reason: SessionEndReason): void {
+    e.rudp.close(reason, performance.now());
+    this.schedule(e);
+  }
+
+  /** Out of this node's users (the registry already points at the target); the RUDP side closes on. */
+  private depart(e: Entry): void {
+    const sid = e.session.sid;
+    if (this.sessions.get(sid) !== e) return;
+    this.sessions.delete(sid);
+    this.departing.set(sid, e);
+    this.stats.sessions = this.sessions.size;
+    if (e.session.pendingTimer !== null) clearTimeout(e.session.pendingTimer);
+  }
+
   private handle(e: Entry, ver: number, cmd: number, body: Buffer, reliable: boolean): void | Promise<void> {
+    if (ver === VER_BUILTIN && cmd === BuiltinCmd.Reconn && e.claimed && body.length === TICKET_SIZE) return this.repeatClaim(e, body);
     if (ver === VER_BUILTIN && cmd === BuiltinCmd.KeepAlive) {
       const req = decodeEchoRequest(body);
       if (req === null) {
@@ -365,6 +525,7 @@ export class UdpNode implements RealtimeNode, NodeControl {
 
   private endSession(e: Entry, reason: SessionEndReason): void {
     const s = e.session;
+    if (this.departing.get(s.sid) === e) return this.departed(e);
     if (this.sessions.get(s.sid) !== e) return;
     this.sessions.delete(s.sid);
     // Out of the map first: destroy() reports 'closed' back here, which must find nothing to do.
@@ -379,7 +540,24 @@ export class UdpNode implements RealtimeNode, NodeControl {
     s.link = null;
     void this.opts.store.removeSession(s.sid);
     this.emit('session-close', { nodeId: this.id, uid: s.uid, sid: s.sid });
-    if (this.sessions.size === 0) for (const w of this.closedWaiters.splice(0)) w();
+    this.wakeClosedWaiters();
+  }
+
+  /** A handed-off session's old link is closed: local cleanup only, the session lives at the target. */
+  private departed(e: Entry): void {
+    this.departing.delete(e.session.sid);
+    if (e.rudp.state !== 'closed') e.rudp.destroy('migrated');
+    if (e.addr !== null && this.byAddr.get(e.addr) === e) this.byAddr.delete(e.addr);
+    this.stats.connections = this.byAddr.size;
+    this.udp.retransmits += e.rudp.senderStats()?.retransmits ?? 0;
+    if (e.timer !== null) clearTimeout(e.timer);
+    e.queue.close();
+    e.session.link = null;
+    this.wakeClosedWaiters();
+  }
+
+  private wakeClosedWaiters(): void {
+    if (this.sessions.size + this.departing.size === 0) for (const w of this.closedWaiters.splice(0)) w();
   }
 
   private drop(reason: DropReason, sid: string | null): void {
@@ -407,4 +585,9 @@ export class UdpNode implements RealtimeNode, NodeControl {
       this.udp.sendBufferBytes = 0;
     }
   }
+}
+
+/** A DAT/RDAT whose body starts with a request header ver 0 cmd 2 (a claim, at a target). */
+function isClaimDatagram(flag: number, body: Buffer): boolean {
+  return (flag === Flag.DAT || flag === Flag.RDAT) && body.length >= 10 && body[4] === VER_BUILTIN && body.readUInt16BE(8) === BuiltinCmd.Reconn;
 }

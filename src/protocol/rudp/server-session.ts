@@ -7,12 +7,19 @@
  * Life: 'waiting' (only bounded, expiring handshake records) -> 'bound' (first authenticated DAT from
  * an address with a handshake record) -> 'closing' (Fin push queued, waiting for every DAT to be
  * acknowledged) -> 'fin-sent' -> 'closed'.
+ *
+ * At a migration target (PROTOCOL 7.6, `requireClaim()` true) the session binds only through the
+ * claim: the first DAT (seq 0) must be exactly one authenticated request ver 0 cmd 2 with a 16-byte
+ * body. It is handed to `claim()` and held unacknowledged until the node calls acceptClaim() or
+ * refuseClaim(); every other pre-bind DAT is dropped or refused, so replayed packets of the old
+ * connection cannot bind it.
  */
 import { randomInt } from 'node:crypto';
 import { encodeResponse, parseRequest, RequestPacket } from '../codec';
 import {
   BuiltinCmd,
   DEFAULT_CONNECTION_TTL_MS,
+  VER_BUILTIN,
   DEFAULT_MAX_PAYLOAD,
   DropReason,
   SID_SIZE,
@@ -20,7 +27,7 @@ import {
 } from '../constants';
 import { isOpenError, SessionCrypto } from '../crypto';
 import { encodeFin } from '../keepalive';
-import { FinReason, PENDING_PUSH_LIMIT, UDP_MAX_DATAGRAM_BODY } from '../ours';
+import { FinReason, PENDING_PUSH_LIMIT, TICKET_SIZE, UDP_MAX_DATAGRAM_BODY } from '../ours';
 import { addrKey, PeerAddr, sameAddr } from './address';
 import { AckRecord, Datagram, encodeAckRecords, encodeDatagram, Flag, TERMINATE } from './datagram';
 import { Fragmenter, isFragment, Reassembler } from './fragment';
@@ -49,6 +56,8 @@ export interface ServerSessionOptions extends RetryOptions {
   finRetries?: number;
   /** Source of the random initial sequence (tests pass a fixed one). */
   random24?: () => number;
+  /** True while the session may be bound only by a migration claim (asked at each pre-bind DAT). */
+  requireClaim?: () => boolean;
 }
 
 export interface ServerSessionHandler {
@@ -58,6 +67,10 @@ export interface ServerSessionHandler {
   drop(reason: DropReason): void;
   bound?(to: PeerAddr): void;
   closed(reason: SessionEndReason): void;
+  /** A well-formed, authenticated claim from `from`: answer with acceptClaim() or refuseClaim(). */
+  claim?(ticket: Buffer, from: PeerAddr): void;
+  /** A pre-bind attempt refused here (a Fin 'refused' and FIN already went to `from`). */
+  refused?(detail: string, from: PeerAddr): void;
 }
 
 /**
@@ -74,6 +87,8 @@ interface Handshake {
   expires: number;
   acked: boolean;
   stage: Staging | null;
+  /** The claim DAT body while the node checks its ticket (held unacknowledged meanwhile). */
+  claim: Buffer | null;
 }
 
 export class ServerSession {
@@ -198,7 +213,7 @@ export class ServerSession {
         if (oldest.done === true) break;
         this.handshakes.delete(oldest.value);
       }
-      hs = { seq: this.random24() & 0xffffff, expires: now + this.hsTtl, acked: false, stage: null };
+      hs = { seq: this.random24() & 0xffffff, expires: now + this.hsTtl, acked: false, stage: null, claim: null };
       this.handshakes.set(addrKey(from), hs);
     }
     this.out(encodeDatagram(hs.seq, Flag.SYN), from);
@@ -210,6 +225,7 @@ export class ServerSession {
     } else {
       const hs = this.liveHandshake(from, now);
       if (hs === undefined) return this.drop('unexpected');
+      if (this.opts.requireClaim?.() === true) return this.onClaimData(hs, d, from);
       if (this.isOwnChunk(d.body)) return this.stageChunk(hs, d, from, now);
       const bad = this.authenticate(d.body);
       if (bad !== null) return this.drop(bad);
@@ -294,6 +310,29 @@ export class ServerSession {
     }
     this.st = 'closing';
     this.afterProgress(now);
+  }
+
+  /**
+   * The node found the claim's ticket good: binds to `from`, acknowledges the claim DAT (it is not
+   * delivered as a request). false when there is no such claim pending or the session is bound.
+   */
+  acceptClaim(from: PeerAddr, now: number): boolean {
+    if (this.st !== 'waiting' || this.peerAddr !== null) return false;
+    const hs = this.handshakes.get(addrKey(from));
+    if (hs === undefined || hs.claim === null) return false;
+    const body = hs.claim;
+    hs.claim = null;
+    this.bind(from, hs, now);
+    if (this.receiver === null) return true;
+    const r = this.receiver.onData(0, Flag.DAT, body);
+    if (r.ack !== null) this.out(encodeAckRecords([r.ack]), from);
+    this.afterProgress(now);
+    return true;
+  }
+
+  /** The node refused the pending claim from `from`: Fin 'refused' + FIN to it, handshake forgotten. */
+  refuseClaim(from: PeerAddr, detail: string): void {
+    this.refuseHandshake(from, detail);
   }
 
   /** Immediate close: the terminate datagram to the bound client, no waiting. */
@@ -398,6 +437,48 @@ export class ServerSession {
     }
   }
 
+  /** Pre-bind DAT of a session that only a claim may bind (PROTOCOL 7.6). */
+  private onClaimData(hs: Handshake, d: Datagram, from: PeerAddr): void {
+    // Already checking this claim: the retransmission waits for the verdict, unacknowledged.
+    if (hs.claim !== null) return this.drop('duplicate');
+    // Later DATs of a pipelining client come back as retransmissions once the claim has bound.
+    if (d.seq !== 0) return this.drop('unexpected');
+    const r = parseRequest(d.body, 0, this.maxPayload);
+    if (r.kind !== 'ok' || r.consumed !== d.body.length || this.checkSid(r.packet) !== null) {
+      this.drop(r.kind === 'error' ? r.reason : 'unexpected');
+      return this.refuseHandshake(from, 'claim:unauthenticated');
+    }
+    const opened = this.opts.crypto.open(r.packet.payload.subarray(SID_SIZE));
+    if (isOpenError(opened)) {
+      this.drop(opened.error);
+      return this.refuseHandshake(from, 'claim:unauthenticated');
+    }
+    if (r.packet.ver !== VER_BUILTIN || r.packet.cmd !== BuiltinCmd.Reconn) return this.refuseHandshake(from, 'request-before-claim');
+    if (opened.length !== TICKET_SIZE) {
+      this.drop('bad-body');
+      return this.refuseHandshake(from, 'claim:bad-ticket');
+    }
+    hs.claim = Buffer.from(d.body);
+    if (this.h.claim === undefined) return this.refuseHandshake(from, 'claim:unknown');
+    this.h.claim(Buffer.from(opened), from);
+  }
+
+  /**
+   * Refuses a handshake that has not bound: the Fin push 'refused' (sealed with the session keys) as
+   * DAT S and RDAT S, then FIN. Best effort: nothing is retransmitted for a refused peer.
+   */
+  private refuseHandshake(from: PeerAddr, detail: string): void {
+    const key = addrKey(from);
+    const hs = this.handshakes.get(key);
+    if (hs === undefined) return;
+    this.handshakes.delete(key);
+    const fin = encodeResponse(VER_BUILTIN, BuiltinCmd.Fin, Status.Push, this.opts.crypto.seal(encodeFin('refused')));
+    this.out(encodeDatagram(hs.seq, Flag.DAT, fin), from);
+    this.out(encodeDatagram(hs.seq, Flag.RDAT, fin), from);
+    this.out(encodeDatagram(0, Flag.FIN), from);
+    this.h.refused?.(detail, from);
+  }
+
   private checkSid(p: RequestPacket): DropReason | null {
     if (p.payload.length < SID_SIZE) return 'truncated';
     return p.payload.subarray(0, SID_SIZE).equals(this.opts.sid) ? null : 'unexpected';
@@ -410,7 +491,7 @@ export class ServerSession {
     this.receiver = hs.stage?.receiver ?? new ReliableReceiver(0, this.opts.receiveWindow);
     if (hs.stage !== null) this.reassembler = hs.stage.reassembler;
     this.handshakes.clear();
-    this.handshakes.set(addrKey(from), { ...hs, stage: null });
+    this.handshakes.set(addrKey(from), { ...hs, stage: null, claim: null });
     this.sender = new ReliableSender(
       {
         initialSeq: hs.seq,

@@ -27,7 +27,7 @@ import { CommandRouter, registerSampleCommands } from '../../src/server/commands
 import { MemoryStore, SessionRecord } from '../../src/server/store';
 import type { JsonObject } from '../../src/server/types';
 import { UdpNode, UdpNodeOptions } from '../../src/server/udp-node';
-import type { EndpointInfo } from './ts-tcp-client';
+import { decodeMigrateAnswer, type EndpointInfo, type MigrateAnswer } from './ts-tcp-client';
 
 export interface UdpAnswer {
   status: number;
@@ -44,6 +44,12 @@ export interface TsUdpClientOptions extends RetryOptions {
   onClose?: (reason: ClientEndReason) => void;
   /** Sent reliably as ver 0 cmd 4 right after the handshake. */
   clientKey?: string;
+  /** At a migration target: the first request is the claim with this ticket; connect() awaits its answer. */
+  claim?: Uint8Array;
+  /** Sent reliably as the first request, not awaited (refusal tests). */
+  first?: { ver: number; cmd: number; body: Uint8Array };
+  /** Sees every datagram this client sends (replay tests). */
+  onDatagramOut?: (d: Buffer) => void;
 }
 
 interface Waiter {
@@ -55,6 +61,8 @@ export class TsUdpClient {
   readonly drops = emptyDropCounts();
   readonly pushes: { ver: number; cmd: number; payload: Buffer }[] = [];
   closeReason: ClientEndReason | null = null;
+  /** Reason of the Fin push (ver 0 cmd 0) the server sent before closing, if any. */
+  finReason: string | null = null;
   private readonly waiters = new Map<number, Waiter[]>();
   private pushWaiters: { fn: (p: { ver: number; cmd: number; payload: Buffer }) => boolean; reject: (e: Error) => void }[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -78,6 +86,7 @@ export class TsUdpClient {
       { sid, crypto, ...o, connectTimeoutMs: o.connectTimeoutMs ?? 5000 },
       {
         send: (d) => {
+          o.onDatagramOut?.(d);
           if (this.socketOpen) this.socket.send(d);
         },
         connected: () => this.resolveOpened(),
@@ -112,6 +121,16 @@ export class TsUdpClient {
         throw new Error(`connect failed: ${r}`);
       }),
     ]);
+    if (o.first !== undefined) c.rsend(o.first.ver, o.first.cmd, o.first.body);
+    if (o.claim !== undefined) {
+      const a = await Promise.race([
+        c.request(0, 2, o.claim),
+        c.closedP.then((r) => {
+          throw new Error(`claim refused: ${c.finReason ?? r}`);
+        }),
+      ]);
+      if (a.status !== Status.Ok) throw new Error(`claim answered status ${a.status}`);
+    }
     if (o.clientKey !== undefined) c.rsend(0, 4, Buffer.from(o.clientKey, 'utf8'));
     return c;
   }
@@ -146,6 +165,11 @@ export class TsUdpClient {
       if (!this.send(ver, cmd, body)) return reject(new Error('not sent'));
       this.waitAnswer(ver, cmd, { resolve, reject });
     });
+  }
+
+  /** The migrate request (ver 0 cmd 2, empty body), decoded (PROTOCOL 7.2, 7.4). */
+  async migrate(): Promise<MigrateAnswer> {
+    return decodeMigrateAnswer(await this.request(0, 2, Buffer.alloc(0)));
   }
 
   async echo(localAddresses: string[] = []): Promise<EchoAnswer & { status: number }> {
@@ -199,6 +223,7 @@ export class TsUdpClient {
   private onPacket(ver: number, cmd: number, status: number, body: Buffer): void {
     if (status === Status.Push) {
       const p = { ver, cmd, payload: body };
+      if (ver === 0 && cmd === 0) this.finReason = body.toString('utf8');
       this.pushes.push(p);
       this.o.onPush?.(ver, cmd, body);
       this.pushWaiters = this.pushWaiters.filter((w) => !w.fn(p));

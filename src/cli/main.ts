@@ -1,57 +1,158 @@
 #!/usr/bin/env node
 /**
- * The command-line program. `npm start` runs `demo`.
+ * The command-line program: `demo` (what `npm start` runs), `cluster`, `bots`, `node-state`,
+ * `nodes`. Bad flags and values end with a message and exit code 1; `--help` on every command.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, Option } from 'commander';
+import type { MigrationMode } from './bot';
+import { runBotsCommand } from './bots-command';
+import { runClusterCommand } from './cluster-command';
 import { runDemo } from './demo';
+import { runNodes, runNodeState } from './node-state-command';
+import {
+  botType, migrationMode, mixWeights, nodeState, nonNegativeInt, port, positiveInt, positiveNumber, resolveMix,
+} from './options';
+import type { Mix } from './swarm';
 
-function positiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
-    return n;
-  };
+interface MixFlags {
+  bots: number;
+  mix?: Mix;
+  tcp?: number;
+  udp?: number;
+  type?: 'TCP' | 'UDP';
+}
+
+function addBotFlags(cmd: Command, defaultBots: number): Command {
+  return cmd
+    .option('-b, --bots <n>', 'number of bots', positiveInt, defaultBots)
+    .option('--mix <weights>', 'shares of TCP and UDP bots, e.g. tcp=50,udp=50', mixWeights)
+    .option('--tcp <n>', 'TCP bot count (with --udp, instead of --bots/--mix)', nonNegativeInt)
+    .option('--udp <n>', 'UDP bot count (with --tcp, instead of --bots/--mix)', nonNegativeInt)
+    .addOption(new Option('--migration <mode>', "'auto': the client migrates itself; 'manual': the bot calls sendMigrate() 0-500 ms after 'offline'").argParser(migrationMode).default('auto'))
+    .option('--rate <n>', 'sequenced messages per second per bot', positiveNumber, 20)
+    .option('--connect-rate <n>', 'new connections per second (spreads connects)', positiveNumber, 200)
+    .option('--json', 'print the report as JSON on stdout (progress and notes stay on stderr)');
+}
+
+function checkCounts(mix: Mix): Mix {
+  if (mix.tcp + mix.udp === 0) throw new Error('no bots: --tcp and --udp are both 0');
+  return mix;
 }
 
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('diarkis-node')
-    .description('Drive Diarkis-style realtime game servers from Node.js: demo, reference cluster, bots')
+    .description('Drive Diarkis-style realtime game servers from Node.js: live migration demo, reference cluster, bots')
     .showHelpAfterError()
     .exitOverride();
 
-  program
-    .command('demo')
-    .description('start an embedded cluster and run a short live session of TCP bots against it')
-    .option('-b, --bots <n>', 'number of bots', positiveInt('--bots'), 10)
-    .option('-d, --duration <seconds>', 'how long the bots stream', positiveInt('--duration'), 3)
+  addBotFlags(
+    program.command('demo').description('live migration demo: embedded cluster (2 TCP + 2 UDP nodes), bots, one node of each type goes offline'),
+    200,
+  )
+    .option('-d, --duration <seconds>', 'how long the bots stream', positiveNumber, 8)
+    .option('--offline-after <seconds>', 'when the nodes go offline (after every bot connected; at most half the duration)', positiveNumber, 3)
+    .option('--offline <ids>', "nodes that go offline, comma-separated, or 'none' (no migration)", 'tcp-1,udp-1')
     .option('--no-encryption', 'switch encryption off cluster-wide')
-    .option('--json', 'print the report as JSON')
-    .action(async (opts: { bots: number; duration: number; encryption: boolean; json?: boolean }) => {
+    .action(async (o: MixFlags & { migration: MigrationMode; rate: number; connectRate: number; json?: boolean; duration: number; offlineAfter: number; offline: string; encryption: boolean }) => {
       const report = await runDemo({
-        bots: opts.bots,
-        durationMs: opts.duration * 1000,
-        encryption: opts.encryption,
-        json: opts.json === true,
+        mix: checkCounts(resolveMix(o, { tcp: 1, udp: 1 })),
+        durationMs: Math.round(o.duration * 1000),
+        offline: o.offline === 'none' ? [] : o.offline.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+        offlineAfterMs: Math.round(o.offlineAfter * 1000),
+        migration: o.migration,
+        encryption: o.encryption,
+        rate: o.rate,
+        connectRate: o.connectRate,
+        json: o.json === true,
       });
       process.exitCode = report.ok ? 0 : 1;
+    });
+
+  program
+    .command('cluster')
+    .description('run the embedded reference cluster in the foreground, with an admin endpoint, until Ctrl-C/SIGTERM')
+    .option('--tcp <n>', 'TCP nodes', nonNegativeInt, 1)
+    .option('--udp <n>', 'UDP nodes', nonNegativeInt, 1)
+    .option('--host <address>', 'address the entry server and nodes listen on', '127.0.0.1')
+    .option('--no-encryption', 'hand out no session keys; bodies in clear')
+    .option('--shutdown-timeout <ms>', 'how long an OFFLINE node keeps serving before it cuts its clients', positiveInt, 10_000)
+    .option('--admin-host <address>', 'address of the admin endpoint', '127.0.0.1')
+    .option('--admin-port <port>', 'port of the admin endpoint (0 = any free port)', port, 0)
+    .option('--client-key <key...>', 'accepted ClientKey values (default: any)')
+    .action(async (o: { tcp: number; udp: number; host: string; encryption: boolean; shutdownTimeout: number; adminHost: string; adminPort: number; clientKey?: string[] }) => {
+      if (o.tcp + o.udp === 0) throw new Error('a cluster needs at least one node: --tcp and --udp are both 0');
+      await runClusterCommand({
+        tcp: o.tcp, udp: o.udp, host: o.host, encryption: o.encryption, shutdownTimeoutMs: o.shutdownTimeout,
+        adminHost: o.adminHost, adminPort: o.adminPort, clientKeys: o.clientKey ?? [],
+      });
+    });
+
+  addBotFlags(
+    program.command('bots').description("run bots against a cluster's entry URL and report what crossed any migration"),
+    10,
+  )
+    .requiredOption('-e, --entry <url>', 'entry URL of the cluster (printed by `diarkis-node cluster`)')
+    .addOption(new Option('--type <tcp|udp>', 'all bots of one transport').argParser(botType))
+    .option('-d, --duration <seconds>', 'stream for this long (default 10 unless --messages)', positiveNumber)
+    .option('-m, --messages <n>', 'sequenced messages per bot', positiveInt)
+    .option('--pushes <n>', 'pushes each bot subscribes to (2/6, one every 100 ms)', nonNegativeInt, 20)
+    .option('--client-key <key>', 'ClientKey sent to the entry server (and to UDP nodes)')
+    .action(async (o: MixFlags & { migration: MigrationMode; rate: number; connectRate: number; json?: boolean; entry: string; duration?: number; messages?: number; pushes: number; clientKey?: string }) => {
+      try {
+        new URL(o.entry);
+      } catch {
+        throw new Error(`--entry: not a URL: ${o.entry}`);
+      }
+      const report = await runBotsCommand({
+        entryUrl: o.entry,
+        mix: checkCounts(resolveMix(o, { tcp: 1, udp: 0 })),
+        messages: o.messages,
+        durationMs: o.duration !== undefined ? Math.round(o.duration * 1000) : o.messages === undefined ? 10_000 : undefined,
+        migration: o.migration,
+        clientKey: o.clientKey,
+        rate: o.rate,
+        connectRate: o.connectRate,
+        pushes: o.pushes,
+        json: o.json === true,
+      });
+      process.exitCode = report.ok ? 0 : 1;
+    });
+
+  program
+    .command('node-state')
+    .description("change a node's state through a running `cluster`'s admin endpoint")
+    .requiredOption('-a, --admin <url>', 'admin URL (printed by `diarkis-node cluster`)')
+    .argument('<id>', 'node id, e.g. tcp-1')
+    .argument('<state>', 'online, taken or offline', nodeState)
+    .action(async (id: string, state: string, o: { admin: string }) => {
+      await runNodeState(o.admin, id, state);
+    });
+
+  program
+    .command('nodes')
+    .description("list a running `cluster`'s nodes through its admin endpoint")
+    .requiredOption('-a, --admin <url>', 'admin URL')
+    .option('--json', 'print JSON')
+    .action(async (o: { admin: string; json?: boolean }) => {
+      await runNodes(o.admin, o.json === true);
     });
 
   return program;
 }
 
-async function main(): Promise<void> {
+export async function main(argv: string[] = process.argv): Promise<void> {
   const program = buildProgram();
   try {
-    await program.parseAsync(process.argv);
+    await program.parseAsync(argv);
   } catch (err) {
-    const code = (err as { exitCode?: number }).exitCode;
+    const code = (err as { exitCode?: unknown }).exitCode;
     if (typeof code === 'number') {
-      process.exitCode = code;
+      process.exitCode = code;  // commander has printed the message (or the help)
       return;
     }
-    console.error(err instanceof Error ? err.message : String(err));
+    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = 1;
   }
 }

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "diarkis/crypto.h"
 #include "diarkis/errors.h"
@@ -32,10 +33,28 @@ struct TcpOptions {
   size_t highWaterMark = 1u << 20;      // Send reports !writable at or past this many queued bytes
   size_t maxQueuedBytes = 64u << 20;    // Send refuses (QueueFull) past this
   double closeTimeoutMs = 5000;         // graceful Disconnect: bound on flushing the queue
+
+  // Live migration (PROTOCOL section 7). autoMigrate: the session calls
+  // SendMigrate itself on the offline notice and retries after no-target (the
+  // C++ SDK's default is manual: the application calls SendMigrate in OnOffline).
+  bool autoMigrate = false;
+  double handoffTtlMs = 30000;          // claim retries stop this long after the migrate answer
+  double migrateRetryMinMs = 200;       // capped, jittered exponential backoff of claim
+  double migrateRetryMaxMs = 5000;      //   retries and of automatic no-target retries
+  double lingerMs = 5000;               // the old socket is read and discarded until EOF or this
+  uint64_t rngSeed = 0;                 // backoff jitter; 0 = seeded from std::random_device
 };
 
 enum class ClientState : uint8_t { Idle, Connecting, Connected, Migrating, Closing, Closed };
 const char* clientStateName(ClientState s);
+
+// A request the session could not send: handed back after a failed migration
+// (or any disconnect that left requests held during a migration). See TakeUnsent().
+struct UnsentPacket {
+  uint8_t ver = 0;
+  uint16_t cmd = 0;
+  Bytes body;  // the plaintext body as given to Send
+};
 
 struct MigrationInfo {
   std::string from;  // old node host:port
@@ -71,6 +90,21 @@ class DiarkisTcpBase {
   ErrorCode RSend(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable = nullptr) {
     return Send(ver, cmd, body, len, writable);
   }
+
+  // Live migration (PROTOCOL section 7): a reliable migrate request queued after
+  // everything already sent. From then on Send() holds requests locally (they
+  // count against maxQueuedBytes: QueueFull past it, never dropped silently)
+  // until the session is claimed at the target. Idempotent while a migration
+  // runs. Returns NotConnected unless connected (or already migrating). Outcome:
+  // OnConnect(true) + OnMigrated; or OnError(NoTarget) with the held requests
+  // sent to the old node and the session kept; or OnDisconnect(MigrationFailed)
+  // after the claim retries ran out of handoffTtlMs, with the held requests
+  // available from TakeUnsent().
+  ErrorCode SendMigrate();
+
+  // The requests that were held (never sent) when the session ended, in order.
+  // Filled before OnDisconnect runs; each call takes them (empty afterwards).
+  std::vector<UnsentPacket> TakeUnsent();
 
   // graceful: flush what is queued (bounded by closeTimeoutMs), then close;
   // otherwise drop the connection at once. OnDisconnect(ClosedByUser) follows.

@@ -93,6 +93,25 @@ ErrorCode DiarkisTcpBase::Send(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   return ErrorCode::None;
 }
 
+ErrorCode DiarkisTcpBase::SendMigrate() {
+  const ClientState st = shared_->state.load(std::memory_order_acquire);
+  if (st != ClientState::Connected && st != ClientState::Migrating) return ErrorCode::NotConnected;
+  auto shared = shared_;
+  // Through the same queue as Send: requests sent before this call go before the
+  // migrate request, those sent after it are held.
+  const bool posted = runtimeImpl(*runtime_).postLoop([shared](Loop&) {
+    if (shared->conn) shared->conn->migrate(Runtime::nowMs());
+  });
+  return posted ? ErrorCode::None : ErrorCode::NotConnected;
+}
+
+std::vector<UnsentPacket> DiarkisTcpBase::TakeUnsent() {
+  std::lock_guard<std::mutex> lk(shared_->unsentMu);
+  std::vector<UnsentPacket> out;
+  out.swap(shared_->unsent);
+  return out;
+}
+
 void DiarkisTcpBase::Disconnect(bool graceful) {
   ClientState expected = ClientState::Idle;
   if (shared_->state.compare_exchange_strong(expected, ClientState::Closed)) return;  // never connected

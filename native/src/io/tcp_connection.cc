@@ -1,5 +1,7 @@
 #include "io/tcp_connection.h"
 
+#include "io/tcp_drain.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -40,6 +42,18 @@ bool parseNumericAddress(const std::string& host, uint16_t port, sockaddr_storag
   return false;
 }
 
+std::string formatAddress(const sockaddr_storage& addr) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (addr.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &v6->sin6_addr, buf, sizeof buf);
+    return std::string("[") + buf + "]:" + std::to_string(ntohs(v6->sin6_port));
+  }
+  const auto* v4 = reinterpret_cast<const sockaddr_in*>(&addr);
+  ::inet_ntop(AF_INET, &v4->sin_addr, buf, sizeof buf);
+  return std::string(buf) + ":" + std::to_string(ntohs(v4->sin_port));
+}
+
 TcpConnection::TcpConnection(Loop& loop, uint64_t id, std::shared_ptr<DiarkisTcpBase::Shared> shared,
                              const TcpOptions& options, const SessionKeys& keys)
     : loop_(loop), id_(id), shared_(std::move(shared)),
@@ -53,10 +67,16 @@ TcpConnection::~TcpConnection() {
 
 void TcpConnection::start(const sockaddr_storage& addr, socklen_t len, double now) {
   session_.start(now);
+  session_.setPeerName(formatAddress(addr));
+  openSocket(addr, len, now);
+  settle(now);
+}
+
+// Failures go to the session (which retries during a migration); the caller settles.
+void TcpConnection::openSocket(const sockaddr_storage& addr, socklen_t len, double now) {
   fd_ = UniqueFd(::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd_) {
     session_.onSocketError(ErrorCode::NetworkError, errnoText("socket", errno), now);
-    settle(now);
     return;
   }
   const int one = 1;  // small request/response packets: no Nagle delay
@@ -65,7 +85,6 @@ void TcpConnection::start(const sockaddr_storage& addr, socklen_t len, double no
   if (rc != 0 && errno != EINPROGRESS) {
     const int err = errno;
     session_.onSocketError(socketErrorCode(err), errnoText("connect", err), now);
-    settle(now);
     return;
   }
   wantWrite_ = true;  // writability = connect finished
@@ -75,7 +94,48 @@ void TcpConnection::start(const sockaddr_storage& addr, socklen_t len, double no
   } else if (rc == 0) {
     finishConnect(now);
   }
+}
+
+void TcpConnection::migrate(double now) {
+  session_.sendMigrate(now);  // NotConnected is reported by DiarkisTcpBase::SendMigrate's own check
   settle(now);
+}
+
+void TcpConnection::applySocketActions(double now) {
+  // Each round either consumes an action or a connect; a synchronous connect
+  // failure leaves a Close action for the next round, then the session waits.
+  for (int round = 0; round < 8 && !session_.closed(); ++round) {
+    const TcpSession::SocketAction a = session_.takeSocketAction();
+    if (a == TcpSession::SocketAction::Linger && fd_) {
+      if (registered_) loop_.poller().remove(fd_.get());
+      registered_ = false;
+      TcpDrain::start(loop_, std::move(fd_), now + shared_->lingerMs);
+      releaseSocket();
+    } else if (a == TcpSession::SocketAction::Close) {
+      releaseSocket();
+    }
+    std::string host;
+    uint16_t port = 0;
+    if (session_.takeConnect(host, port)) {
+      releaseSocket();
+      sockaddr_storage addr{};
+      socklen_t len = 0;
+      if (parseNumericAddress(host, port, addr, len)) {
+        openSocket(addr, len, now);
+      } else {
+        session_.onSocketError(ErrorCode::InvalidArgument, "the migration target " + host + " is not numeric", now);
+      }
+    } else if (!session_.socketActionPending()) {
+      return;
+    }
+  }
+}
+
+// Closes the current socket (if any) and readies for a new one.
+void TcpConnection::releaseSocket() {
+  if (fd_ && registered_) loop_.poller().remove(fd_.get());
+  fd_.reset();
+  registered_ = connected_ = wantWrite_ = blocked_ = false;
 }
 
 void TcpConnection::send(Bytes&& packet, double now) {
@@ -89,7 +149,9 @@ void TcpConnection::close(bool graceful, double now) {
 }
 
 void TcpConnection::onReady(const PollEvent& ev, double now) {
-  if (!connected_) {
+  if (!fd_) {
+    // an event queued for a socket released earlier in this iteration
+  } else if (!connected_) {
     if (ev.writable || ev.failed) finishConnect(now);
   } else {
     if (ev.readable || ev.failed) readAll(now);
@@ -118,6 +180,7 @@ void TcpConnection::readAll(double now) {
     const ssize_t n = ::recv(fd_.get(), loop_.readBuffer(), loop_.readBufferSize(), 0);
     if (n > 0) {
       session_.onData(loop_.readBuffer(), static_cast<size_t>(n), now);
+      if (session_.socketActionPending()) return;  // migrate answer: this socket is done for us
       if (static_cast<size_t>(n) < loop_.readBufferSize()) break;
       continue;
     }
@@ -171,9 +234,16 @@ void TcpConnection::setWantWrite(bool want) {
 }
 
 void TcpConnection::settle(double now) {
-  (void)now;
   if (gone_) return;
+  applySocketActions(now);
   shared_->state.store(session_.state(), std::memory_order_release);
+  if (session_.closed()) {
+    std::vector<UnsentPacket> unsent = session_.takeUnsent();
+    if (!unsent.empty()) {
+      std::lock_guard<std::mutex> lk(shared_->unsentMu);
+      for (auto& u : unsent) shared_->unsent.push_back(std::move(u));
+    }
+  }
   if (session_.takeEvents(events_)) {
     shared_->deliver(events_);
     events_.clear();

@@ -16,6 +16,8 @@ namespace diarkis {
 
 // Numeric IPv4/IPv6 host ("127.0.0.1", "::1", "[::1]") + port -> address. False if not numeric.
 bool parseNumericAddress(const std::string& host, uint16_t port, sockaddr_storage& out, socklen_t& len);
+// address -> "host:port" ("[v6]:port").
+std::string formatAddress(const sockaddr_storage& addr);
 
 class TcpConnection final : public LoopHandler {
  public:
@@ -27,6 +29,7 @@ class TcpConnection final : public LoopHandler {
   void start(const sockaddr_storage& addr, socklen_t len, double now);
   void send(Bytes&& packet, double now);
   void close(bool graceful, double now);
+  void migrate(double now);
 
   void onReady(const PollEvent& ev, double now) override;
   void onTimer(double now) override;
@@ -34,6 +37,10 @@ class TcpConnection final : public LoopHandler {
   void abandon() override;
 
  private:
+  void openSocket(const sockaddr_storage& addr, socklen_t len, double now);
+  // Migration: hand the old socket to a drainer / drop a failed one / connect the target.
+  void applySocketActions(double now);
+  void releaseSocket();
   void finishConnect(double now);
   void readAll(double now);
   void writeNow(double now);

@@ -14,7 +14,8 @@ namespace diarkis {
 class TcpConnection;
 
 struct DiarkisTcpBase::Shared {
-  explicit Shared(const TcpOptions& o) : budget(stats, o.highWaterMark, o.maxQueuedBytes) {}
+  explicit Shared(const TcpOptions& o)
+      : budget(stats, o.highWaterMark, o.maxQueuedBytes), lingerMs(o.lingerMs) {}
 
   // Network thread: hand events to the owner's virtuals. Holds callbackMu so
   // that Detach() on another thread waits for a callback in progress; re-reads
@@ -40,6 +41,12 @@ struct DiarkisTcpBase::Shared {
   // the packets of concurrent Send calls in the order they were encoded.
   std::mutex sendMu;
   std::unique_ptr<SessionCrypto> sendCrypto;
+
+  const double lingerMs;  // the old socket's drain bound after a migrate answer
+
+  // Requests held when the session ended (TakeUnsent), filled before OnDisconnect.
+  std::mutex unsentMu;
+  std::vector<UnsentPacket> unsent;
 
   TcpConnection* conn = nullptr;  // network thread only; null when not attached
 };

@@ -38,7 +38,8 @@ bool isLive(ClientState s) {
 TcpSession::TcpSession(const TcpOptions& options, const SessionKeys& keys, Stats& stats,
                        SendBudget& budget)
     : options_(options), crypto_(keys), stats_(stats), budget_(budget),
-      reassembler_(options.maxPayload) {}
+      reassembler_(options.maxPayload),
+      rng_(options.rngSeed != 0 ? options.rngSeed : std::random_device{}()) {}
 
 void TcpSession::start(double now) {
   if (state_ != ClientState::Idle) return;
@@ -52,8 +53,13 @@ void TcpSession::onSocketConnected(double now) {
   writeOpeningRequest(now);
 }
 
-// The first request on a connection. A migration target would write the claim here.
+// The first request on a connection: the claim at a migration target, else a heartbeat.
 void TcpSession::writeOpeningRequest(double now) {
+  if (mig_ == MigPhase::Connecting) {
+    mig_ = MigPhase::Claiming;
+    writeInternal(wire::kCmdReconn, ticket_.data(), ticket_.size());
+    return;
+  }
   writeHeartbeat(now);
   nextHeartbeat_ = now + options_.heartbeatIntervalMs;
 }
@@ -61,13 +67,17 @@ void TcpSession::writeOpeningRequest(double now) {
 void TcpSession::writeHeartbeat(double now) {
   uint8_t body[8];
   putF64LE(body, now);
+  writeInternal(wire::kCmdKeepAlive, body, sizeof body);
+  stats_.add(&Stats::heartbeatsSent);
+}
+
+// A built-in request of ours (heartbeat, migrate, claim): not in the SendBudget.
+void TcpSession::writeInternal(uint16_t cmd, const uint8_t* body, size_t len) {
   const uint64_t begin = streamWritten_ + outputSize();
-  if (crypto_.appendRequest(out_, wire::kVerBuiltin, wire::kCmdKeepAlive, body, sizeof body,
-                            options_.maxPayload) != ErrorCode::None) {
-    return;  // only with an absurdly small maxPayload; the miss timeout reports it
+  if (crypto_.appendRequest(out_, wire::kVerBuiltin, cmd, body, len, options_.maxPayload) != ErrorCode::None) {
+    return;  // only with an absurdly small maxPayload; the timeouts report it
   }
   internal_.emplace_back(begin, streamWritten_ + outputSize());
-  stats_.add(&Stats::heartbeatsSent);
   stats_.add(&Stats::packetsSent);
 }
 
@@ -89,7 +99,7 @@ void TcpSession::enqueueEncoded(Bytes&& packet) {
     release(packet.size());
     return;
   }
-  if (!answered_) {
+  if (holding()) {
     held_.insert(held_.end(), packet.begin(), packet.end());
     ++heldPackets_;
     return;
@@ -114,6 +124,8 @@ void TcpSession::onData(const uint8_t* data, size_t len, double now) {
     }
     stats_.add(&Stats::packetsReceived);
     handlePacket(p, now);
+    // The migrate answer ends this stream for us: what follows it is discarded.
+    if (socketActionPending()) break;
   }
 }
 
@@ -123,6 +135,11 @@ void TcpSession::handlePacket(Packet& p, double now) {
   if (!crypto_.open(p.payload.data(), p.payload.size(), body, reason)) {
     // Not fatal: the stream is intact, only this packet is unusable.
     stats_.drop(reason);
+    if (mig_ == MigPhase::Claiming && p.ver == wire::kVerBuiltin && p.cmd == wire::kCmdFin) {
+      // A refusal before the claim authenticated goes in clear (PROTOCOL 7.6).
+      attemptFailed("the target refused the claim", now);
+      return;
+    }
     Event ev;
     ev.type = EventType::Error;
     ev.code = reason == DropReason::BadMac ? ErrorCode::BadMac : ErrorCode::ProtocolError;
@@ -134,13 +151,21 @@ void TcpSession::handlePacket(Packet& p, double now) {
     return;
   }
   const bool push = p.status == wire::kStatusPush;
+  if (p.ver == wire::kVerBuiltin && p.cmd == wire::kCmdReconn && !push) {
+    if (mig_ == MigPhase::Requested) return handleMigrateAnswer(p, body, now);
+    if (mig_ == MigPhase::Claiming) return handleClaimAnswer(p, now);
+  }
+  if (mig_ == MigPhase::Claiming && p.ver == wire::kVerBuiltin && p.cmd == wire::kCmdFin && push) {
+    attemptFailed("the target refused the claim: " + std::string(body.begin(), body.end()), now);
+    return;
+  }
   if (p.ver == wire::kVerBuiltin && p.cmd == wire::kCmdKeepAlive && !push) {
     handleHeartbeatAnswer(body, now);
     return;
   }
   if (p.ver == wire::kVerBuiltin && push &&
       (p.cmd == wire::kCmdKeepAlive || p.cmd == wire::kCmdFin)) {
-    handleBuiltinPush(p, body);
+    handleBuiltinPush(p, body, now);
     return;
   }
   Event ev;
@@ -169,16 +194,16 @@ void TcpSession::handleHeartbeatAnswer(const Bytes& body, double now) {
   ev.type = EventType::Heartbeat;
   ev.rttMs = std::max(0.0, now - getF64LE(body.data() + 1));
   emit(std::move(ev));
-  if (body[0] == wire::kNodeOffline) raiseOffline();
+  if (body[0] == wire::kNodeOffline) raiseOffline(now);
 }
 
-void TcpSession::handleBuiltinPush(const Packet& p, const Bytes& body) {
+void TcpSession::handleBuiltinPush(const Packet& p, const Bytes& body, double now) {
   if (p.cmd == wire::kCmdKeepAlive) {  // offline notice: raises Offline only, never an RTT
     if (body.empty()) {
       stats_.drop(DropReason::BadBody);
       return;
     }
-    if (body[0] == wire::kNodeOffline) raiseOffline();
+    if (body[0] == wire::kNodeOffline) raiseOffline(now);
     return;
   }
   // Fin: remembered; the close that follows reports it.
@@ -190,10 +215,7 @@ void TcpSession::becomeConnected(double now) {
   answered_ = true;
   connectDeadline_ = kNoDeadline;
   if (nextHeartbeat_ <= now) nextHeartbeat_ = now + options_.heartbeatIntervalMs;
-  out_.insert(out_.end(), held_.begin(), held_.end());
-  stats_.add(&Stats::packetsSent, heldPackets_);
-  Bytes().swap(held_);
-  heldPackets_ = 0;
+  flushHeld();
   if (state_ == ClientState::Connecting) {
     state_ = ClientState::Connected;
     Event ev;
@@ -203,17 +225,31 @@ void TcpSession::becomeConnected(double now) {
   }
 }
 
-void TcpSession::raiseOffline() {
+void TcpSession::flushHeld() {
+  out_.insert(out_.end(), held_.begin(), held_.end());
+  stats_.add(&Stats::packetsSent, heldPackets_);
+  Bytes().swap(held_);
+  heldPackets_ = 0;
+}
+
+void TcpSession::raiseOffline(double now) {
   if (offlineRaised_) return;
   offlineRaised_ = true;
   Event ev;
   ev.type = EventType::Offline;
   emit(std::move(ev));
+  if (options_.autoMigrate) sendMigrate(now);
 }
 
 void TcpSession::onEof(double now) {
-  (void)now;
   if (closed()) return;
+  if (mig_ == MigPhase::Connecting || mig_ == MigPhase::Claiming) {
+    attemptFailed(finCode_ != ErrorCode::None ? "the target closed the connection: " + finReason_
+                                              : "the target closed the connection",
+                  now);
+    return;
+  }
+  if (mig_ == MigPhase::Backoff) return;  // the failed attempt's socket: already given up
   if (state_ == ClientState::Closing) {
     finish(ErrorCode::ClosedByUser, "the server closed the connection while it was flushed");
   } else if (finCode_ != ErrorCode::None) {
@@ -224,8 +260,12 @@ void TcpSession::onEof(double now) {
 }
 
 void TcpSession::onSocketError(ErrorCode code, const std::string& message, double now) {
-  (void)now;
   if (closed()) return;
+  if (mig_ == MigPhase::Connecting || mig_ == MigPhase::Claiming) {
+    attemptFailed(message, now);
+    return;
+  }
+  if (mig_ == MigPhase::Backoff) return;
   if (finCode_ != ErrorCode::None) {
     finish(finCode_, "server said: " + finReason_ + " (then: " + message + ")");
   } else {
@@ -236,7 +276,9 @@ void TcpSession::onSocketError(ErrorCode code, const std::string& message, doubl
 double TcpSession::nextDeadline() const {
   if (closed()) return kNoDeadline;
   double d = std::min(closeDeadline_, connectDeadline_);
-  if (answered_ && state_ != ClientState::Closing) {
+  d = std::min(d, std::min(retryAt_, autoRetryAt_));
+  if (answered_ && state_ != ClientState::Closing &&
+      (mig_ == MigPhase::None || mig_ == MigPhase::Requested)) {
     d = std::min(d, lastAnswer_ + options_.heartbeatIntervalMs * options_.heartbeatMissLimit);
     d = std::min(d, nextHeartbeat_);
   }
@@ -251,12 +293,28 @@ void TcpSession::onTimer(double now) {
                                         " bytes unsent");
     return;
   }
+  if (connectDeadline_ <= now && (mig_ == MigPhase::Connecting || mig_ == MigPhase::Claiming)) {
+    attemptFailed(mig_ == MigPhase::Connecting ? "the target's socket did not connect in time"
+                                               : "no answer to the claim in time",
+                  now);
+    return;
+  }
+  if (retryAt_ <= now) {
+    retryAt_ = kNoDeadline;
+    connectTarget(now);
+    return;
+  }
+  if (autoRetryAt_ <= now) {
+    autoRetryAt_ = kNoDeadline;
+    sendMigrate(now);
+  }
   if (connectDeadline_ <= now) {
     finish(ErrorCode::ConnectTimeout, socketConnected_ ? "no answer to the first heartbeat"
                                                        : "the socket did not connect");
     return;
   }
   if (!answered_ || state_ == ClientState::Closing) return;
+  if (mig_ != MigPhase::None && mig_ != MigPhase::Requested) return;
   const double interval = options_.heartbeatIntervalMs;
   if (lastAnswer_ + interval * options_.heartbeatMissLimit <= now) {
     finish(ErrorCode::Timeout, "no heartbeat answer for " +
@@ -273,6 +331,11 @@ void TcpSession::onTimer(double now) {
 
 void TcpSession::close(bool graceful, double now) {
   if (closed()) return;
+  if (mig_ != MigPhase::None) {
+    // Mid-migration there is no node to flush the held requests to: they are handed back.
+    finish(ErrorCode::ClosedByUser, "closed during a migration");
+    return;
+  }
   if (!graceful || state_ == ClientState::Idle || (outputSize() == 0 && held_.empty())) {
     finish(ErrorCode::ClosedByUser, graceful ? "" : "destroyed");
     return;
@@ -333,6 +396,10 @@ void TcpSession::maybeFinishClose() {
 void TcpSession::finish(ErrorCode code, const std::string& message) {
   if (closed()) return;
   state_ = ClientState::Closed;
+  decodeHeld();  // what was held is handed back (TakeUnsent), never silently dropped
+  mig_ = MigPhase::None;
+  retryAt_ = autoRetryAt_ = handoffDeadline_ = kNoDeadline;
+  connectWanted_ = false;
   // Everything still queued is dropped: hand its bytes back to the budget.
   uint64_t internal = 0;
   for (const auto& r : internal_) internal += r.second - std::max(r.first, streamWritten_);

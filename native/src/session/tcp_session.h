@@ -7,13 +7,17 @@
 // The owner writes output() to the socket, calls consumeOutput() with what was
 // written, takes the events, and closes the socket once closed() is true.
 //
-// Room for migration: the opening request is one method (heartbeat now, the
-// claim later), sends made before the session is live wait in held_ (the same
-// queue a Migrating state would hold), and ClientState already has Migrating.
+// Migration (PROTOCOL section 7, tcp_session_migration.cc): sendMigrate() queues
+// the migrate request; sends are held until the claim at the target is answered.
+// On the answer the session asks its owner, through takeSocketAction() and
+// takeConnect(), to hand the old socket to a drainer and connect to the target
+// (and, after a failed attempt, to close the socket and connect again after a
+// backoff). The first request on the target connection is the claim.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <random>
 #include <limits>
 #include <string>
 #include <utility>
@@ -53,6 +57,20 @@ class TcpSession {
   // reserved in the SendBudget. Dropped (and released) when the session is closing/closed.
   void enqueueEncoded(Bytes&& packet);
 
+  // Start a migration (idempotent while one runs). NotConnected unless connected.
+  ErrorCode sendMigrate(double now);
+  // "host:port" of the node the session is connected to (for MigrationInfo.from).
+  void setPeerName(std::string name) { peer_ = std::move(name); }
+
+  // What the owner must do with its current socket before anything else.
+  enum class SocketAction : uint8_t { None, Linger, Close };
+  SocketAction takeSocketAction();
+  bool socketActionPending() const { return socketAction_ != SocketAction::None; }
+  // A new connection is wanted (the migration target): host is numeric.
+  bool takeConnect(std::string& host, uint16_t& port);
+  // Requests held when the session ended, decoded (filled by the final Disconnect).
+  std::vector<UnsentPacket> takeUnsent() { return std::move(unsent_); }
+
   // graceful: flush queued bytes (bounded by closeTimeoutMs) then close; else at once.
   void close(bool graceful, double now);
 
@@ -64,14 +82,26 @@ class TcpSession {
   bool takeEvents(std::vector<Event>& out);
 
  private:
+  enum class MigPhase : uint8_t { None, Requested, Backoff, Connecting, Claiming };
+
   void writeOpeningRequest(double now);
+  void writeInternal(uint16_t cmd, const uint8_t* body, size_t len);
+  bool holding() const { return !answered_ || mig_ != MigPhase::None; }
+  void flushHeld();
+  void handleMigrateAnswer(const Packet& p, const Bytes& body, double now);
+  void handleClaimAnswer(const Packet& p, double now);
+  void attemptFailed(const std::string& why, double now);
+  void connectTarget(double now);
+  void resetConnection();
+  double backoff(uint32_t attempt);
+  void decodeHeld();
   void writeHeartbeat(double now);
   void release(size_t n);  // SendBudget release + Drain event when due
   void handlePacket(Packet& p, double now);
   void handleHeartbeatAnswer(const Bytes& body, double now);
-  void handleBuiltinPush(const Packet& p, const Bytes& body);
+  void handleBuiltinPush(const Packet& p, const Bytes& body, double now);
   void becomeConnected(double now);
-  void raiseOffline();
+  void raiseOffline(double now);
   void maybeFinishClose();
   void finish(ErrorCode code, const std::string& message);
   void emit(Event&& ev) { events_.push_back(std::move(ev)); }
@@ -104,6 +134,25 @@ class TcpSession {
   uint64_t heldPackets_ = 0;
   std::vector<Event> events_;
   Bytes scratch_;
+
+  // --- migration ---
+  MigPhase mig_ = MigPhase::None;
+  std::string peer_;             // the node we are connected to ("host:port")
+  std::string target_;           // the target's address as the answer gave it
+  std::string targetHost_;
+  uint16_t targetPort_ = 0;
+  Bytes ticket_;
+  double migStart_ = 0;          // the migrate request was queued
+  double handoffDeadline_ = kNoDeadline;
+  double retryAt_ = kNoDeadline; // Backoff: next claim attempt
+  double autoRetryAt_ = kNoDeadline;  // auto mode: migrate again after no-target
+  uint32_t attempts_ = 0;        // claim attempts so far
+  uint32_t noTargets_ = 0;       // consecutive no-target answers (auto backoff)
+  std::string lastFailure_;
+  SocketAction socketAction_ = SocketAction::None;
+  bool connectWanted_ = false;
+  std::mt19937_64 rng_;
+  std::vector<UnsentPacket> unsent_;
 };
 
 }  // namespace diarkis

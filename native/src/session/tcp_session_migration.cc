@@ -1,0 +1,214 @@
+// TcpSession: live migration (PROTOCOL.md section 7), client side.
+//
+//   None --sendMigrate--> Requested --answer 1--> Connecting --socket up--> Claiming --answer 1--> None
+//                             |                      ^   |                    |
+//                             | answer 5 (1003)      |   +-- failure --> Backoff (retry within the
+//                             v                      +------------------<    handoff TTL, else
+//                       None + NoTarget error                                 Disconnect MigrationFailed)
+//
+// The session never touches sockets: it asks its owner to hand the old socket to
+// a drainer (SocketAction::Linger), to close a failed target socket (Close), and
+// to connect to the target (takeConnect).
+#include <algorithm>
+#include <cmath>
+
+#include "session/tcp_session.h"
+
+namespace diarkis {
+namespace {
+
+constexpr uint16_t kNoTargetCode = 1003;  // PROTOCOL 7.4
+constexpr size_t kTicketSize = 16;
+
+// "host:port" or "[v6]:port" -> numeric host (brackets removed) + port. False if malformed.
+bool splitHostPort(const std::string& addr, std::string& host, uint16_t& port) {
+  const size_t colon = addr.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= addr.size() || addr.size() - colon > 6) return false;
+  unsigned long p = 0;
+  for (size_t i = colon + 1; i < addr.size(); ++i) {
+    if (addr[i] < '0' || addr[i] > '9') return false;
+    p = p * 10 + static_cast<unsigned long>(addr[i] - '0');
+  }
+  if (p == 0 || p > 65535) return false;
+  host = addr.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) return false;
+  port = static_cast<uint16_t>(p);
+  return true;
+}
+
+}  // namespace
+
+ErrorCode TcpSession::sendMigrate(double now) {
+  if (mig_ != MigPhase::None) return ErrorCode::None;  // the same migration
+  if (state_ != ClientState::Connected || !answered_) return ErrorCode::NotConnected;
+  // The stream is ordered: the node handles this after everything sent before it.
+  writeInternal(wire::kCmdReconn, nullptr, 0);
+  mig_ = MigPhase::Requested;
+  state_ = ClientState::Migrating;
+  migStart_ = now;
+  autoRetryAt_ = kNoDeadline;
+  return ErrorCode::None;
+}
+
+void TcpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double now) {
+  if (p.status != wire::kStatusOk) {
+    // No target (or another refusal): the old node keeps us; the held requests go to it.
+    std::string why = "no node could take the session";
+    if (body.size() >= 2) {
+      const auto code = static_cast<uint16_t>(body[0] << 8 | body[1]);
+      why += " (status " + std::to_string(p.status) + ", code " + std::to_string(code) + ")";
+      if (code != kNoTargetCode) why += ": unexpected code";
+    }
+    mig_ = MigPhase::None;
+    state_ = ClientState::Connected;
+    flushHeld();
+    Event ev;
+    ev.type = EventType::Error;
+    ev.code = ErrorCode::NoTarget;
+    ev.message = why;
+    emit(std::move(ev));
+    if (options_.autoMigrate) autoRetryAt_ = now + backoff(noTargets_++);
+    return;
+  }
+  std::string host;
+  uint16_t port = 0;
+  bool ok = body.size() >= 2;
+  size_t alen = 0;
+  if (ok) {
+    alen = static_cast<size_t>(body[0] << 8 | body[1]);
+    ok = body.size() == 2 + alen + kTicketSize;
+  }
+  if (ok) {
+    target_.assign(body.begin() + 2, body.begin() + 2 + static_cast<std::ptrdiff_t>(alen));
+    ok = splitHostPort(target_, host, port);
+  }
+  if (!ok) {
+    stats_.drop(DropReason::BadBody);
+    finish(ErrorCode::MigrationFailed, "the migrate answer is malformed (" + std::to_string(body.size()) + " bytes)");
+    return;
+  }
+  ticket_.assign(body.end() - static_cast<std::ptrdiff_t>(kTicketSize), body.end());
+  targetHost_ = host;
+  targetPort_ = port;
+  noTargets_ = 0;
+  attempts_ = 0;
+  handoffDeadline_ = now + options_.handoffTtlMs;
+  // The old node half-closes after the answer: its socket drains in the background.
+  socketAction_ = SocketAction::Linger;
+  connectTarget(now);
+}
+
+void TcpSession::connectTarget(double now) {
+  if (now >= handoffDeadline_) {
+    finish(ErrorCode::MigrationFailed, "could not claim the session at " + target_ + " within " +
+                                           std::to_string(static_cast<long long>(options_.handoffTtlMs)) +
+                                           " ms after " + std::to_string(attempts_) + " attempts: " + lastFailure_);
+    return;
+  }
+  ++attempts_;
+  resetConnection();
+  mig_ = MigPhase::Connecting;
+  connectWanted_ = true;
+  connectDeadline_ = std::min(now + options_.connectTimeoutMs, handoffDeadline_);
+}
+
+// A new connection starts a new stream: nothing of the old one carries over.
+void TcpSession::resetConnection() {
+  uint64_t internal = 0;
+  for (const auto& r : internal_) internal += r.second - std::max(r.first, streamWritten_);
+  release(static_cast<size_t>(outputSize() - internal));  // none expected: user bytes are held
+  out_.clear();
+  outPos_ = 0;
+  internal_.clear();
+  reassembler_ = StreamReassembler(options_.maxPayload);
+  socketConnected_ = false;
+  finCode_ = ErrorCode::None;
+  finReason_.clear();
+}
+
+void TcpSession::attemptFailed(const std::string& why, double now) {
+  lastFailure_ = why;
+  connectDeadline_ = kNoDeadline;
+  mig_ = MigPhase::Backoff;
+  if (socketAction_ == SocketAction::None) socketAction_ = SocketAction::Close;
+  connectWanted_ = false;
+  if (now >= handoffDeadline_) {
+    connectTarget(now);  // reports MigrationFailed
+    return;
+  }
+  retryAt_ = std::min(now + backoff(attempts_ - 1), handoffDeadline_);
+}
+
+void TcpSession::handleClaimAnswer(const Packet& p, double now) {
+  if (p.status != wire::kStatusOk) {
+    attemptFailed("the target answered the claim with status " + std::to_string(p.status), now);
+    return;
+  }
+  const double took = now - migStart_;
+  Event mig;
+  mig.type = EventType::Migrated;
+  mig.from = peer_;
+  mig.address = target_;
+  mig.rttMs = took;
+  peer_ = target_;
+  mig_ = MigPhase::None;
+  connectDeadline_ = handoffDeadline_ = kNoDeadline;
+  offlineRaised_ = false;  // once per node: the new node may go offline too
+  lastAnswer_ = now;
+  nextHeartbeat_ = now + options_.heartbeatIntervalMs;
+  stats_.add(&Stats::migrations);
+  if (state_ == ClientState::Migrating) state_ = ClientState::Connected;
+  Event con;
+  con.type = EventType::Connect;
+  con.reconnected = true;
+  emit(std::move(con));
+  emit(std::move(mig));
+  flushHeld();  // in order, after the claim
+}
+
+// Capped exponential backoff with jitter in [base/2, base]: many clients that
+// failed together do not retry together.
+double TcpSession::backoff(uint32_t attempt) {
+  const double cap = std::max(options_.migrateRetryMinMs, options_.migrateRetryMaxMs);
+  const double base = std::min(cap, options_.migrateRetryMinMs * std::ldexp(1.0, static_cast<int>(std::min(attempt, 30u))));
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  return base * jitter(rng_);
+}
+
+TcpSession::SocketAction TcpSession::takeSocketAction() {
+  const SocketAction a = socketAction_;
+  socketAction_ = SocketAction::None;
+  return a;
+}
+
+bool TcpSession::takeConnect(std::string& host, uint16_t& port) {
+  if (!connectWanted_ || closed()) return false;
+  connectWanted_ = false;
+  host = targetHost_;
+  port = targetPort_;
+  return true;
+}
+
+// held_ -> UnsentPacket list: our own request packets (header || SID || secure(body)).
+void TcpSession::decodeHeld() {
+  size_t pos = 0;
+  Bytes body;
+  while (held_.size() - pos >= wire::kRequestHeaderSize + wire::kSidSize) {
+    const uint8_t* h = held_.data() + pos;
+    const size_t len = static_cast<size_t>(h[5]) << 16 | static_cast<size_t>(h[6]) << 8 | h[7];
+    if (held_.size() - pos < wire::kRequestHeaderSize + len || len < wire::kSidSize) break;
+    DropReason reason = DropReason::Unexpected;
+    const uint8_t* payload = h + wire::kRequestHeaderSize + wire::kSidSize;
+    if (crypto_.open(payload, len - wire::kSidSize, body, reason)) {
+      UnsentPacket u;
+      u.ver = h[4];
+      u.cmd = static_cast<uint16_t>(h[8] << 8 | h[9]);
+      u.body = body;
+      unsent_.push_back(std::move(u));
+    }
+    pos += wire::kRequestHeaderSize + len;
+  }
+}
+
+}  // namespace diarkis

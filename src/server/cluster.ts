@@ -7,8 +7,10 @@ import { DEFAULT_HANDOFF_TTL_MS, DEFAULT_MAX_PAYLOAD, DEFAULT_SHUTDOWN_TIMEOUT_M
 import { Clock, realClock } from './clock';
 import { CommandRouter, registerSampleCommands } from './commands';
 import { EntryServer } from './entry';
-import { Handoffs } from './handoff';
+import { Handoffs, sessionAdopter } from './handoff';
 import type { RealtimeNode } from './node';
+import { RedisStore } from './redis-store';
+import { isRedisUrl } from './redis-url';
 import { ClusterStore, MemoryStore } from './store';
 import { TcpNode } from './tcp-node';
 import { UdpNode, type UdpNodeOptions } from './udp-node';
@@ -21,8 +23,12 @@ export interface ClusterOptions {
   tcpNodes?: number;
   /** Address every server listens on (default '127.0.0.1'); ports are ephemeral. */
   host?: string;
-  /** 'memory' (default) or a store instance (e.g. a Redis store shared by several processes). */
-  store?: 'memory' | ClusterStore;
+  /**
+   * 'memory' (default), a Redis URL ('redis://host:port', 'rediss://user:password@host:port') for
+   * a cluster spanning processes and machines, or a store instance. A URL's store is owned (closed
+   * on stop); an instance is the caller's.
+   */
+  store?: 'memory' | string | ClusterStore;
   /** How long an OFFLINE node keeps serving before it cuts its clients (default 10000). */
   shutdownTimeoutMs?: number;
   /** Serve debug commands 900-903 (default false). */
@@ -60,12 +66,19 @@ export class Cluster extends EventEmitter {
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopping: Promise<void> | null = null;
 
-  /** Use startCluster(); the constructor does not listen. */
-  constructor(private readonly opts: ClusterOptions = {}) {
+  /**
+   * Use startCluster(); the constructor does not listen. A URL store must be connected first
+   * (startCluster does that) and passed as an instance with `ownsStore` = true.
+   */
+  constructor(
+    private readonly opts: ClusterOptions = {},
+    ownsStore = false,
+  ) {
     super();
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     const s = opts.store ?? 'memory';
     const clock = opts.clock ?? realClock;
+    if (typeof s === 'string' && s !== 'memory') throw new RangeError('a Redis store URL is connected by startCluster()');
     this.store = s === 'memory' ? new MemoryStore({ clock }) : s;
     this.handoffs = new Handoffs({
       store: this.store,
@@ -74,9 +87,14 @@ export class Cluster extends EventEmitter {
       clock,
       emit: (event, info) => this.emit(event, info),
     });
-    this.ownsStore = s === 'memory';
+    this.ownsStore = s === 'memory' || ownsStore;
     registerSampleCommands(this.router, {
-      routePush: (uid, ver, cmd, payload) => this.push(uid, ver, cmd, payload),
+      // A failed push ends the stream and is reported (the sample command does not catch).
+      routePush: (uid, ver, cmd, payload) =>
+        this.push(uid, ver, cmd, payload).catch((error: unknown) => {
+          this.emit('store-error', { op: 'routePush', error });
+          return false;
+        }),
       schedule: (ms, fn) => this.schedule(ms, fn),
     });
     this.entry = new EntryServer({
@@ -151,6 +169,8 @@ export class Cluster extends EventEmitter {
       });
       this.nodeMap.set(node.id, node);
     }
+    // Multi-process stores: sessions registered or handed over by other processes are adopted here.
+    for (const n of this.nodeMap.values()) this.store.setSessionAdopter?.(n.id, sessionAdopter(n));
     await this.handoffs.start();
     await Promise.all([...this.nodeMap.values()].map((n) => n.start()));
     await this.entry.start();
@@ -203,7 +223,13 @@ export class Cluster extends EventEmitter {
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
-  const c = new Cluster(opts);
+  let c: Cluster;
+  const s = opts.store;
+  if (typeof s === 'string' && s !== 'memory') {
+    if (!isRedisUrl(s)) throw new RangeError(`store must be 'memory', a redis:// or rediss:// URL, or a store: ${s}`);
+    // Rejects with an error naming the URL when Redis cannot be reached.
+    c = new Cluster({ ...opts, store: await RedisStore.connect({ url: s }) }, true);
+  } else c = new Cluster(opts);
   try {
     await c.start();
   } catch (err) {

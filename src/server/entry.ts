@@ -9,12 +9,16 @@ import type { NodeInfo, NodeType } from './types';
 
 export interface EntryOptions {
   host: string;
+  /** Listening port (default 0: ephemeral). */
+  port?: number;
   store: ClusterStore;
   encryption: boolean;
   /** Accepted client keys; undefined or empty = any key (or none) is accepted. */
   clientKeys?: readonly string[];
   /** Registers the session on the chosen node (and in the store) before the client is answered. */
   register(node: NodeInfo, rec: SessionRecord): Promise<void>;
+  /** A request failed inside (e.g. the store is unreachable); the client got HTTP 500. */
+  onError?(err: unknown): void;
 }
 
 /** The JSON answer, field names exactly as PROTOCOL section 8. */
@@ -55,7 +59,8 @@ export class EntryServer {
 
   constructor(private readonly opts: EntryOptions) {
     this.server = createServer((req, res) => {
-      this.onRequest(req, res).catch(() => {
+      this.onRequest(req, res).catch((err: unknown) => {
+        this.opts.onError?.(err);
         if (!res.headersSent) send(res, 500, { error: 'internal', message: 'endpoint failed' });
         else res.destroy();
       });
@@ -70,7 +75,7 @@ export class EntryServer {
   async start(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(0, this.opts.host, () => {
+      this.server.listen(this.opts.port ?? 0, this.opts.host, () => {
         this.server.off('error', reject);
         resolve();
       });

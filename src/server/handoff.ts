@@ -10,7 +10,7 @@ import { TICKET_SIZE } from '../protocol';
 import type { Clock } from './clock';
 import type { RealtimeNode } from './node';
 import type { Session } from './session';
-import type { ClaimResult, ClusterStore, HandoffRecord } from './store';
+import type { ClaimResult, ClusterStore, HandoffRecord, SessionRecord } from './store';
 import type { EmitFn } from './types';
 
 /** What the target node must offer beyond RealtimeNode (optional there, so other nodes compile). */
@@ -48,6 +48,29 @@ export function formatAddress(host: string, port: number): string {
   return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/**
+ * The target holds a handed-off session that only a claim may bind; the handoff TTL (store)
+ * governs it, not the endpoint's pending TTL. A session already bound (a claim that overtook the
+ * adoption) is left as it is.
+ */
+export function adoptPending(target: RealtimeNode, rec: SessionRecord): void {
+  const pending = target.adoptSession(rec);
+  if (pending.link !== null) return;
+  pending.awaitingClaim = true;
+  if (pending.pendingTimer !== null) {
+    clearTimeout(pending.pendingTimer);
+    pending.pendingTimer = null;
+  }
+}
+
+/** Session adopter for multi-process stores: registered sessions and handed-off ones. */
+export function sessionAdopter(node: RealtimeNode): (rec: SessionRecord, handedOff: boolean) => void {
+  return (rec, handedOff) => {
+    if (handedOff) adoptPending(node, rec);
+    else node.adoptSession(rec);
+  };
+}
+
 export class Handoffs {
   private unsubscribe: (() => void) | null = null;
 
@@ -81,15 +104,7 @@ export class Handoffs {
     const rec: HandoffRecord = { ...rest, ticket: ticket.toString('hex'), from: from.id, to: best.id, createdAt: clock.now() };
     // In-process target: it holds a pending session before the routing moves, so no push is lost.
     const target = nodes.get(best.id);
-    if (target !== undefined) {
-      const pending = target.adoptSession({ ...rest, nodeId: best.id });
-      pending.awaitingClaim = true;
-      // The handoff TTL (store) governs this session now, not the endpoint's pending TTL.
-      if (pending.pendingTimer !== null) {
-        clearTimeout(pending.pendingTimer);
-        pending.pendingTimer = null;
-      }
-    }
+    if (target !== undefined) adoptPending(target, { ...rest, nodeId: best.id });
     await store.putHandoff(rec, this.deps.ttlMs);
     this.deps.emit('handoff', { uid: rec.uid, sid: rec.sid, from: from.id, to: best.id });
     return { address: formatAddress(best.host, best.port), ticket, to: best.id };

@@ -56,6 +56,12 @@ export type HandoffExpiry = (rec: HandoffRecord) => void;
 /** Delivers a routed push to a session on the subscribing node. */
 export type PushDelivery = (sid: string, ver: number, cmd: number, payload: Buffer) => void;
 
+/**
+ * Makes a node hold a session registered or handed to it from another process, before any push
+ * routed to it after that arrives. `handedOff` = the session waits for its claim (PROTOCOL 7.6).
+ */
+export type SessionAdopter = (rec: SessionRecord, handedOff: boolean) => void;
+
 export interface ClusterStore {
   registerNode(node: Omit<NodeInfo, 'users'>): Promise<void>;
   unregisterNode(id: string): Promise<void>;
@@ -72,6 +78,11 @@ export interface ClusterStore {
   moveSession(sid: string, nodeId: string): Promise<void>;
   removeSession(sid: string): Promise<void>;
 
+  /**
+   * Multi-process stores only: how the subscribed node adopts sessions registered (entry) or handed
+   * to it (handoff) by another process. Set before subscribePushes; in-process stores need none.
+   */
+  setSessionAdopter?(nodeId: string, adopt: SessionAdopter): void;
   /** A node receives the pushes routed to its sessions; the returned function unsubscribes. */
   subscribePushes(nodeId: string, deliver: PushDelivery): Promise<() => void>;
   /** Routes a push to the node of the user's session; false when the user has none. */
@@ -80,6 +91,8 @@ export interface ClusterStore {
   /**
    * Stores a pending handoff for `ttlMs` and, in the same step, moves the session (its pushes,
    * its data and its user count) to `rec.to`. Replaces an earlier handoff of the same sid.
+   * Resolves once every push routed to `rec.from` before the move has been delivered there, so
+   * the old node's migrate answer follows them.
    */
   putHandoff(rec: HandoffRecord, ttlMs: number): Promise<void>;
   /** Atomic: of concurrent first claims with the right ticket exactly one gets repeat = false. */

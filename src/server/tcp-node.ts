@@ -37,6 +37,8 @@ export interface TcpNodeOptions {
   clock?: Clock;
   /** Migration; without it a migrate request is answered "no target". */
   handoffs?: Handoffs;
+  /** Listening port (default 0: ephemeral). */
+  port?: number;
 }
 
 /** How long a half-closed connection waits for the client's end before it is destroyed. */
@@ -75,6 +77,7 @@ export class TcpNode implements RealtimeNode, TcpNodeControl {
   readonly clock: Clock;
   private readonly shutdownTimeoutMs: number;
   private readonly handoffs: Handoffs | null;
+  private readonly listenPort: number;
   private cancelShutdown: (() => void) | null = null;
   /** The shutdown timeout ran out: a client still here after a failed migration is cut too. */
   private shutdownExpired = false;
@@ -91,6 +94,7 @@ export class TcpNode implements RealtimeNode, TcpNodeControl {
     this.clock = opts.clock ?? realClock;
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 10_000;
     this.handoffs = opts.handoffs ?? null;
+    this.listenPort = opts.port ?? 0;
     this.server = createServer((socket) => this.onConnection(socket));
   }
 
@@ -106,7 +110,7 @@ export class TcpNode implements RealtimeNode, TcpNodeControl {
   async start(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(0, this.host, () => {
+      this.server.listen(this.listenPort, this.host, () => {
         this.server.off('error', reject);
         resolve();
       });

@@ -1,0 +1,166 @@
+/**
+ * Lua scripts of the Redis cluster store. Every multi-key change runs as one script, so it is
+ * atomic with respect to every other process (Redis runs scripts one at a time). Keys are built
+ * inside the scripts from the prefix in ARGV[1]: this targets a single Redis (or a primary with
+ * replicas), not Redis Cluster sharding.
+ *
+ * Layout (P = prefix):
+ *   P nodes            SET of node ids
+ *   P node:<id>        HASH id type host port state users
+ *   P alive:<id>       STRING with a PX TTL, refreshed by the node (liveness)
+ *   P sess:<sid>       HASH node uid rec(JSON SessionRecord)
+ *   P user:<uid>       STRING sid
+ *   P pq:<node>        STREAM of what a node must do, in order: k=s (adopt session), k=h (adopt
+ *                      handed-off session, awaits its claim), k=p (push), k=m (handoff marker)
+ *   P hoff:<sid>       HASH rec(JSON HandoffRecord) exp(ms, Redis time) claimed(0/1) to
+ *   P hexp:<node>      ZSET sid -> exp, handoffs to that node, for the expiry sweep
+ */
+
+/** Shared Lua helpers: Redis server time in ms, user counters that never go below 0. */
+const PRELUDE = `
+local P = ARGV[1]
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function bump(node, d)
+  local k = P .. 'node:' .. node
+  if redis.call('EXISTS', k) == 0 then return end
+  local n = redis.call('HINCRBY', k, 'users', d)
+  if n < 0 then redis.call('HSET', k, 'users', 0) end
+end
+local MAXLEN = 100000
+`;
+
+/** ARGV: P id type host port state ttlMs first(1|0). Returns the node stream's last id. */
+export const BEAT = `${PRELUDE}
+local id = ARGV[2]
+local k = P .. 'node:' .. id
+redis.call('HSET', k, 'id', id, 'type', ARGV[3], 'host', ARGV[4], 'port', ARGV[5], 'state', ARGV[6])
+if ARGV[8] == '1' then redis.call('HSET', k, 'users', 0) else redis.call('HSETNX', k, 'users', 0) end
+redis.call('SADD', P .. 'nodes', id)
+redis.call('SET', P .. 'alive:' .. id, '1', 'PX', ARGV[7])
+local last = redis.call('XREVRANGE', P .. 'pq:' .. id, '+', '-', 'COUNT', 1)
+if #last == 0 then return '0-0' end
+return last[1][1]
+`;
+
+/** ARGV: P id. */
+export const UNREGISTER = `${PRELUDE}
+local id = ARGV[2]
+redis.call('SREM', P .. 'nodes', id)
+redis.call('DEL', P .. 'node:' .. id, P .. 'alive:' .. id, P .. 'pq:' .. id, P .. 'hexp:' .. id)
+return 1
+`;
+
+/** ARGV: P sid uid node recJson. Registers (or replaces) a session; its node adopts it first. */
+export const REGISTER_SESSION = `${PRELUDE}
+local sid, uid, node = ARGV[2], ARGV[3], ARGV[4]
+local sk = P .. 'sess:' .. sid
+local old = redis.call('HGET', sk, 'node')
+if old then bump(old, -1) end
+redis.call('HSET', sk, 'node', node, 'uid', uid, 'rec', ARGV[5])
+redis.call('SET', P .. 'user:' .. uid, sid)
+bump(node, 1)
+redis.call('XADD', P .. 'pq:' .. node, 'MAXLEN', '~', MAXLEN, '*', 'k', 's', 's', sid, 'r', ARGV[5])
+return 1
+`;
+
+/** ARGV: P sid node. */
+export const MOVE_SESSION = `${PRELUDE}
+local sk = P .. 'sess:' .. ARGV[2]
+local old = redis.call('HGET', sk, 'node')
+if (not old) or old == ARGV[3] then return 0 end
+bump(old, -1)
+bump(ARGV[3], 1)
+redis.call('HSET', sk, 'node', ARGV[3])
+return 1
+`;
+
+/** ARGV: P sid. */
+export const REMOVE_SESSION = `${PRELUDE}
+local sid = ARGV[2]
+local sk = P .. 'sess:' .. sid
+local v = redis.call('HMGET', sk, 'node', 'uid')
+if not v[1] then return 0 end
+bump(v[1], -1)
+redis.call('DEL', sk)
+local uk = P .. 'user:' .. v[2]
+if redis.call('GET', uk) == sid then redis.call('DEL', uk) end
+return 1
+`;
+
+/** ARGV: P uid ver cmd payload. 1 = queued on the stream of the node holding the user. */
+export const ROUTE_PUSH = `${PRELUDE}
+local sid = redis.call('GET', P .. 'user:' .. ARGV[2])
+if not sid then return 0 end
+local node = redis.call('HGET', P .. 'sess:' .. sid, 'node')
+if not node then return 0 end
+-- A node whose liveness expired holds nobody: its sessions died with it.
+if redis.call('EXISTS', P .. 'alive:' .. node) == 0 then return 0 end
+redis.call('XADD', P .. 'pq:' .. node, 'MAXLEN', '~', MAXLEN, '*', 'k', 'p', 's', sid, 'v', ARGV[3], 'c', ARGV[4], 'd', ARGV[5])
+return 1
+`;
+
+/**
+ * ARGV: P sid uid from to handoffJson sessionJson ttlMs. Stores the handoff, moves the session to
+ * `to` and queues, in this order, the adoption on the target's stream and a marker on the old
+ * node's stream. Returns the marker's id: every push routed to the old node before the move
+ * precedes it; every push after it goes to the target, behind the adoption.
+ */
+export const PUT_HANDOFF = `${PRELUDE}
+local sid, uid, from, to = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local hk = P .. 'hoff:' .. sid
+local prevTo = redis.call('HGET', hk, 'to')
+if prevTo then redis.call('ZREM', P .. 'hexp:' .. prevTo, sid) end
+local sk = P .. 'sess:' .. sid
+local old = redis.call('HGET', sk, 'node')
+if old then bump(old, -1) end
+bump(to, 1)
+redis.call('HSET', sk, 'node', to, 'uid', uid, 'rec', ARGV[7])
+redis.call('SET', P .. 'user:' .. uid, sid)
+local exp = now() + tonumber(ARGV[8])
+redis.call('DEL', hk)
+redis.call('HSET', hk, 'rec', ARGV[6], 'exp', exp, 'claimed', 0, 'to', to)
+redis.call('ZADD', P .. 'hexp:' .. to, exp, sid)
+redis.call('XADD', P .. 'pq:' .. to, 'MAXLEN', '~', MAXLEN, '*', 'k', 'h', 's', sid, 'r', ARGV[7])
+return redis.call('XADD', P .. 'pq:' .. from, 'MAXLEN', '~', MAXLEN, '*', 'k', 'm', 's', sid)
+`;
+
+/** ARGV: P sid ticket. Returns {reason} or {'ok', recJson, previouslyClaimed}. */
+export const CLAIM_HANDOFF = `${PRELUDE}
+local hk = P .. 'hoff:' .. ARGV[2]
+local v = redis.call('HMGET', hk, 'rec', 'exp', 'claimed')
+if not v[1] then return {'unknown'} end
+local rec = cjson.decode(v[1])
+if rec.ticket ~= ARGV[3] then return {'wrong-ticket'} end
+if now() >= tonumber(v[2]) then return {'expired'} end
+redis.call('HSET', hk, 'claimed', 1)
+return {'ok', v[1], v[3]}
+`;
+
+/** ARGV: P node. Removes due handoffs to `node`; returns the records of the unclaimed ones. */
+export const SWEEP_HANDOFFS = `${PRELUDE}
+local t = now()
+local zk = P .. 'hexp:' .. ARGV[2]
+local due = redis.call('ZRANGEBYSCORE', zk, '-inf', t, 'LIMIT', 0, 100)
+local out = {}
+for _, sid in ipairs(due) do
+  redis.call('ZREM', zk, sid)
+  local hk = P .. 'hoff:' .. sid
+  local v = redis.call('HMGET', hk, 'rec', 'claimed', 'exp', 'to')
+  if v[1] and v[4] == ARGV[2] and tonumber(v[3]) <= t then
+    redis.call('DEL', hk)
+    if v[2] == '0' then table.insert(out, v[1]) end
+  end
+end
+return out
+`;
+
+/** ARGV: P id state. Only for a node that is registered. */
+export const SET_STATE = `${PRELUDE}
+local k = P .. 'node:' .. ARGV[2]
+if redis.call('EXISTS', k) == 0 then return 0 end
+redis.call('HSET', k, 'state', ARGV[3])
+return 1
+`;

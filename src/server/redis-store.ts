@@ -1,0 +1,421 @@
+/**
+ * ClusterStore on Redis, for clusters of several processes on one or many machines.
+ *
+ * Pushes travel through one Redis stream per node (`pq:<node>`), not pub/sub: a stream keeps its
+ * entries until read (pub/sub drops whatever is published while a subscriber reconnects or Redis
+ * restarts), and one ordered stream per node lets a handoff put a marker in the old node's stream
+ * and the adoption in the target's stream in one atomic script. See docs/cluster.md.
+ */
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import * as L from './redis-scripts';
+import { redactUrl } from './redis-url';
+import type {
+  ClaimResult,
+  ClusterStore,
+  HandoffExpiry,
+  HandoffRecord,
+  PushDelivery,
+  SessionAdopter,
+  SessionRecord,
+} from './store';
+import type { NodeInfo, NodeState, NodeType } from './types';
+
+export interface RedisStoreOptions {
+  /** redis://[user:password@]host:port[/db] or rediss:// (TLS). */
+  url: string;
+  /** Key prefix, so several clusters can share one Redis (default 'diarkis:'). */
+  prefix?: string;
+  /** A node whose liveness key is not refreshed for this long leaves the registry (default 5000). */
+  nodeTtlMs?: number;
+  /** How often expired handoffs are looked for (default 250). */
+  sweepIntervalMs?: number;
+  /** Connecting gives up after this long (default 3000). */
+  connectTimeoutMs?: number;
+  /** Reconnect attempts a command waits through before it fails (default 5, about 1.5 s). */
+  maxRetriesPerRequest?: number;
+  /** Failures of background work (liveness, push reading, expiry sweep). Default: stderr. */
+  onError?: (op: string, err: Error) => void;
+}
+
+interface LocalNode {
+  info: Omit<NodeInfo, 'users'>;
+  timer: NodeJS.Timeout;
+  /** Stream position from which the node's reader starts (last entry at registration). */
+  start: string;
+}
+
+interface Reader {
+  stop(): void;
+  /** Resolves once the reader has handled stream entry `id` (rejects if it stops first). */
+  reached(id: string, timeoutMs: number): Promise<void>;
+}
+
+type StreamReply = [Buffer, [Buffer, Buffer[]][]][] | null;
+
+class Script {
+  readonly sha: string;
+  constructor(readonly src: string) {
+    this.sha = createHash('sha1').update(src).digest('hex');
+  }
+}
+
+const S = {
+  beat: new Script(L.BEAT),
+  unregister: new Script(L.UNREGISTER),
+  registerSession: new Script(L.REGISTER_SESSION),
+  moveSession: new Script(L.MOVE_SESSION),
+  removeSession: new Script(L.REMOVE_SESSION),
+  routePush: new Script(L.ROUTE_PUSH),
+  putHandoff: new Script(L.PUT_HANDOFF),
+  claim: new Script(L.CLAIM_HANDOFF),
+  sweep: new Script(L.SWEEP_HANDOFFS),
+  setState: new Script(L.SET_STATE),
+};
+
+/** Stream ids "ms-seq" compared numerically. */
+export function streamIdCompare(a: string, b: string): number {
+  const [am, as] = a.split('-').map(BigInt);
+  const [bm, bs] = b.split('-').map(BigInt);
+  if (am !== bm) return am < bm ? -1 : 1;
+  if (as === bs) return 0;
+  return (as ?? 0n) < (bs ?? 0n) ? -1 : 1;
+}
+
+const MARKER_TIMEOUT_MS = 10_000;
+
+export class RedisStore implements ClusterStore {
+  readonly url: string;
+  private readonly prefix: string;
+  private readonly nodeTtlMs: number;
+  private readonly sweepIntervalMs: number;
+  private readonly onError: (op: string, err: Error) => void;
+  private readonly local = new Map<string, LocalNode>();
+  private readonly readers = new Map<string, Reader>();
+  private readonly adopters = new Map<string, SessionAdopter>();
+  private readonly expiryListeners = new Set<HandoffExpiry>();
+  private sweeper: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly redis: Redis,
+    opts: RedisStoreOptions,
+  ) {
+    this.url = redactUrl(opts.url);
+    this.prefix = opts.prefix ?? 'diarkis:';
+    this.nodeTtlMs = opts.nodeTtlMs ?? 5000;
+    this.sweepIntervalMs = opts.sweepIntervalMs ?? 250;
+    this.onError = opts.onError ?? ((op, err) => console.error(`[redis-store ${this.url}] ${op}: ${err.message}`));
+    // After a reconnect (e.g. Redis restarted empty) every local node registers again at once.
+    redis.on('ready', () => {
+      for (const id of this.local.keys()) void this.beat(id, false).catch((e: Error) => this.onError('beat', e));
+    });
+    // ioredis reports connection errors here while it reconnects; they must not be unhandled.
+    redis.on('error', () => undefined);
+  }
+
+  /** Connects (AUTH and TLS from the URL); rejects with an error naming the URL if it cannot. */
+  static async connect(opts: RedisStoreOptions): Promise<RedisStore> {
+    const redis = new Redis(opts.url, {
+      lazyConnect: true,
+      connectTimeout: opts.connectTimeoutMs ?? 3000,
+      maxRetriesPerRequest: opts.maxRetriesPerRequest ?? 5,
+      retryStrategy: (times) => Math.min(100 * times, 1000),
+    });
+    redis.on('error', () => undefined);
+    try {
+      await redis.connect();
+      await redis.ping();
+    } catch (err) {
+      redis.disconnect();
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new Error(`Redis unreachable at ${redactUrl(opts.url)}: ${msg}`);
+    }
+    return new RedisStore(redis, opts);
+  }
+
+  async registerNode(node: Omit<NodeInfo, 'users'>): Promise<void> {
+    const prev = this.local.get(node.id);
+    if (prev !== undefined) clearInterval(prev.timer);
+    const timer = setInterval(() => {
+      this.beat(node.id, false).catch((e: Error) => this.onError('beat', e));
+    }, Math.max(50, Math.floor(this.nodeTtlMs / 3)));
+    timer.unref();
+    const entry: LocalNode = { info: { ...node }, timer, start: '0-0' };
+    this.local.set(node.id, entry);
+    entry.start = await this.beat(node.id, true);
+  }
+
+  async unregisterNode(id: string): Promise<void> {
+    const n = this.local.get(id);
+    if (n !== undefined) clearInterval(n.timer);
+    this.local.delete(id);
+    this.readers.get(id)?.stop();
+    this.readers.delete(id);
+    await this.run(S.unregister, id);
+  }
+
+  async setNodeState(id: string, state: NodeState): Promise<void> {
+    const n = this.local.get(id);
+    if (n !== undefined) n.info.state = state;
+    await this.run(S.setState, id, state);
+  }
+
+  async listNodes(type?: NodeType): Promise<NodeInfo[]> {
+    const ids = await this.redis.smembers(this.key('nodes'));
+    if (ids.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const id of ids) {
+      p.hgetall(this.key(`node:${id}`));
+      p.exists(this.key(`alive:${id}`));
+    }
+    const res = (await p.exec()) ?? [];
+    const out: NodeInfo[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const [e1, h] = res[2 * i] ?? [null, null];
+      const [e2, alive] = res[2 * i + 1] ?? [null, 0];
+      if (e1 !== null) throw e1;
+      if (e2 !== null) throw e2;
+      const f = h as Record<string, string> | null;
+      // Liveness expired: the node is gone (crashed or cut off) and is not handed out.
+      if (f === null || alive !== 1 || f.type === undefined) continue;
+      const t = f.type as NodeType;
+      if (type !== undefined && t !== type) continue;
+      out.push({ id: f.id ?? ids[i], type: t, host: f.host ?? '', port: Number(f.port), state: f.state as NodeState, users: Number(f.users ?? 0) });
+    }
+    return out;
+  }
+
+  async pickNode(type: NodeType): Promise<NodeInfo | null> {
+    let best: NodeInfo | null = null;
+    for (const n of await this.listNodes(type)) {
+      if (n.state !== 'online') continue;
+      if (best === null || n.users < best.users) best = n;
+    }
+    return best;
+  }
+
+  async registerSession(rec: SessionRecord): Promise<void> {
+    await this.run(S.registerSession, rec.sid, rec.uid, rec.nodeId, JSON.stringify(rec));
+  }
+
+  async getSession(sid: string): Promise<SessionRecord | null> {
+    const [node, json] = await this.redis.hmget(this.key(`sess:${sid}`), 'node', 'rec');
+    if (node === null || json === null) return null;
+    return { ...(JSON.parse(json) as SessionRecord), nodeId: node };
+  }
+
+  async sessionOfUser(uid: string): Promise<SessionRecord | null> {
+    const sid = await this.redis.get(this.key(`user:${uid}`));
+    return sid === null ? null : this.getSession(sid);
+  }
+
+  async moveSession(sid: string, nodeId: string): Promise<void> {
+    await this.run(S.moveSession, sid, nodeId);
+  }
+
+  async removeSession(sid: string): Promise<void> {
+    await this.run(S.removeSession, sid);
+  }
+
+  setSessionAdopter(nodeId: string, adopt: SessionAdopter): void {
+    this.adopters.set(nodeId, adopt);
+  }
+
+  subscribePushes(nodeId: string, deliver: PushDelivery): Promise<() => void> {
+    this.readers.get(nodeId)?.stop();
+    const start = this.local.get(nodeId)?.start ?? '$';
+    const reader = this.startReader(nodeId, start, deliver);
+    this.readers.set(nodeId, reader);
+    this.ensureSweeper();
+    return Promise.resolve(() => {
+      if (this.readers.get(nodeId) !== reader) return;
+      reader.stop();
+      this.readers.delete(nodeId);
+    });
+  }
+
+  async routePush(uid: string, ver: number, cmd: number, payload: Buffer): Promise<boolean> {
+    return (await this.run(S.routePush, uid, String(ver), String(cmd), payload)) === 1;
+  }
+
+  async putHandoff(rec: HandoffRecord, ttlMs: number): Promise<void> {
+    const session: SessionRecord = {
+      uid: rec.uid,
+      sid: rec.sid,
+      nodeId: rec.to,
+      key: rec.key,
+      iv: rec.iv,
+      macKey: rec.macKey,
+      clientKey: rec.clientKey,
+      data: rec.data,
+    };
+    const marker = String(
+      await this.run(S.putHandoff, rec.sid, rec.uid, rec.from, rec.to, JSON.stringify(rec), JSON.stringify(session), String(ttlMs)),
+    );
+    // The old node delivers what was routed to it before the move, then answers the client.
+    await this.readers.get(rec.from)?.reached(marker, MARKER_TIMEOUT_MS);
+  }
+
+  async claimHandoff(sid: string, ticket: string): Promise<ClaimResult> {
+    const r = (await this.run(S.claim, sid, ticket)) as string[];
+    if (r[0] === 'ok') return { ok: true, record: JSON.parse(r[1]) as HandoffRecord, repeat: r[2] === '1' };
+    const reason = r[0] === 'wrong-ticket' || r[0] === 'expired' ? r[0] : 'unknown';
+    return { ok: false, reason };
+  }
+
+  subscribeHandoffExpiry(fn: HandoffExpiry): Promise<() => void> {
+    this.expiryListeners.add(fn);
+    this.ensureSweeper();
+    return Promise.resolve(() => {
+      this.expiryListeners.delete(fn);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
+    for (const n of this.local.values()) clearInterval(n.timer);
+    this.local.clear();
+    for (const r of this.readers.values()) r.stop();
+    this.readers.clear();
+    this.expiryListeners.clear();
+    try {
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+
+  private key(k: string): string {
+    return this.prefix + k;
+  }
+
+  private async beat(id: string, first: boolean): Promise<string> {
+    const n = this.local.get(id);
+    if (n === undefined) return '0-0';
+    const { type, host, port, state } = n.info;
+    const last = await this.run(S.beat, id, type, host, String(port), state, String(this.nodeTtlMs), first ? '1' : '0');
+    return String(last);
+  }
+
+  /** EVALSHA, falling back to EVAL when Redis does not know the script (first use, restart). */
+  private async run(s: Script, ...args: (string | Buffer)[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(s.sha, 0, this.prefix, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return this.redis.eval(s.src, 0, this.prefix, ...args);
+    }
+  }
+
+  private ensureSweeper(): void {
+    if (this.sweeper !== null || this.closed) return;
+    this.sweeper = setInterval(() => {
+      void this.sweep().catch((e: Error) => this.onError('handoff-sweep', e));
+    }, this.sweepIntervalMs);
+    this.sweeper.unref();
+  }
+
+  /** Expired handoffs to nodes of this process are reported here, once, cluster-wide. */
+  private async sweep(): Promise<void> {
+    if (this.expiryListeners.size === 0) return;
+    for (const nodeId of this.readers.keys()) {
+      const recs = (await this.run(S.sweep, nodeId)) as string[];
+      for (const json of recs) {
+        const rec = JSON.parse(json) as HandoffRecord;
+        for (const fn of [...this.expiryListeners]) fn({ ...rec });
+      }
+    }
+  }
+
+  /** One blocking connection per node reads its stream in order, from `start`. */
+  private startReader(nodeId: string, start: string, deliver: PushDelivery): Reader {
+    const conn = this.redis.duplicate();
+    conn.on('error', () => undefined);
+    const streamKey = this.key(`pq:${nodeId}`);
+    let last = start;
+    let stopped = false;
+    const waiters = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+    const settle = (): void => {
+      for (const [id, w] of waiters) {
+        if (last !== '$' && streamIdCompare(id, last) <= 0) {
+          waiters.delete(id);
+          w.resolve();
+        }
+      }
+    };
+    const handle = (id: string, fields: Buffer[]): void => {
+      const f = new Map<string, Buffer>();
+      for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i].toString('latin1'), fields[i + 1]);
+      const kind = f.get('k')?.toString('latin1');
+      const sid = f.get('s')?.toString('latin1') ?? '';
+      if (kind === 'p') {
+        deliver(sid, Number(f.get('v')?.toString('latin1')), Number(f.get('c')?.toString('latin1')), f.get('d') ?? Buffer.alloc(0));
+      } else if (kind === 's' || kind === 'h') {
+        const rec = JSON.parse(f.get('r')?.toString('utf8') ?? 'null') as SessionRecord | null;
+        if (rec !== null) this.adopters.get(nodeId)?.({ ...rec, nodeId }, kind === 'h');
+      }
+      void id;
+    };
+    const loop = async (): Promise<void> => {
+      while (!stopped) {
+        let reply: StreamReply;
+        try {
+          reply = (await conn.xreadBuffer('COUNT', 512, 'BLOCK', 1000, 'STREAMS', streamKey, last)) as StreamReply;
+        } catch (err) {
+          if (stopped) break;
+          this.onError('push-read', err as Error);
+          await new Promise((r) => setTimeout(r, 200).unref());
+          continue;
+        }
+        if (reply === null) continue;
+        for (const [, entries] of reply) {
+          for (const [idBuf, fields] of entries) {
+            const id = idBuf.toString('latin1');
+            try {
+              handle(id, fields);
+            } catch (err) {
+              this.onError('push-deliver', err as Error);
+            }
+            last = id;
+          }
+        }
+        settle();
+        // Read entries are done with: this node is the stream's only reader.
+        if (last !== '$') void this.redis.xtrim(streamKey, 'MINID', last).catch(() => undefined);
+      }
+    };
+    void loop();
+    return {
+      stop: () => {
+        stopped = true;
+        conn.disconnect();
+        for (const w of waiters.values()) w.reject(new Error('push reader stopped'));
+        waiters.clear();
+      },
+      reached: (id, timeoutMs) =>
+        new Promise<void>((resolve, reject) => {
+          if (stopped) return reject(new Error('push reader stopped'));
+          if (last !== '$' && streamIdCompare(id, last) <= 0) return resolve();
+          const t = setTimeout(() => {
+            waiters.delete(id);
+            reject(new Error(`pushes before the handoff of node ${nodeId} not read within ${timeoutMs} ms`));
+          }, timeoutMs);
+          t.unref();
+          waiters.set(id, {
+            resolve: () => {
+              clearTimeout(t);
+              resolve();
+            },
+            reject: (e) => {
+              clearTimeout(t);
+              reject(e);
+            },
+          });
+        }),
+    };
+  }
+}

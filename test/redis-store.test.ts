@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster } from '../src/server';
+import { RedisStore } from '../src/server/redis-store';
+import type { HandoffRecord, SessionRecord } from '../src/server/store';
+import { freePort, RedisServer } from './helpers/redis-server';
+import { fetchEndpoint, TsTcpClient } from './helpers/ts-tcp-client';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+let n = 0;
+/** A fresh key prefix per test: tests share one redis-server. */
+function store(opts: { nodeTtlMs?: number; prefix?: string } = {}): Promise<RedisStore> {
+  return RedisStore.connect({ url: redis.url, prefix: opts.prefix ?? `t${++n}:`, nodeTtlMs: opts.nodeTtlMs, sweepIntervalMs: 50 });
+}
+
+function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v, 0);
+  return b;
+}
+
+function session(uid: string, sid: string, nodeId: string): SessionRecord {
+  return { uid, sid, nodeId, key: '', iv: '', macKey: '', clientKey: '', data: { counter: 1 } };
+}
+
+function handoff(rec: SessionRecord, to: string, ticket: string): HandoffRecord {
+  const { nodeId, ...rest } = rec;
+  return { ...rest, ticket, from: nodeId, to, createdAt: 0 };
+}
+
+describe('RedisStore', () => {
+  it('names the URL when Redis is unreachable', async () => {
+    const port = await freePort();
+    await expect(RedisStore.connect({ url: `redis://:secret@127.0.0.1:${port}`, connectTimeoutMs: 500 })).rejects.toThrow(
+      `Redis unreachable at redis://:***@127.0.0.1:${port}`,
+    );
+  });
+
+  it('registry: nodes from two processes, least loaded ONLINE pick, liveness expiry', async () => {
+    const prefix = `t${++n}:`;
+    const a = await store({ prefix, nodeTtlMs: 300 });
+    const b = await store({ prefix, nodeTtlMs: 300 });
+    try {
+      await a.registerNode({ id: 'n1', type: 'TCP', host: '10.0.0.1', port: 1, state: 'online' });
+      await b.registerNode({ id: 'n2', type: 'TCP', host: '10.0.0.2', port: 2, state: 'online' });
+      await a.registerSession(session('u1', 'a'.repeat(32), 'n1'));
+      expect((await b.pickNode('TCP'))?.id).toBe('n2');
+      await b.setNodeState('n2', 'offline');
+      expect((await a.pickNode('TCP'))?.id).toBe('n1');
+      expect((await a.listNodes('TCP')).map((x) => [x.id, x.users, x.state]).sort()).toEqual([
+        ['n1', 1, 'online'],
+        ['n2', 0, 'offline'],
+      ]);
+      // b "dies": its liveness is no longer refreshed, so n2 leaves the registry.
+      await b.close();
+      for (let i = 0; i < 100 && (await a.listNodes()).length > 1; i++) await new Promise((r) => setTimeout(r, 20));
+      expect((await a.listNodes()).map((x) => x.id)).toEqual(['n1']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('claims a handoff exactly once across processes, refuses a wrong ticket, reports expiry', async () => {
+    const prefix = `t${++n}:`;
+    const a = await store({ prefix });
+    const b = await store({ prefix });
+    try {
+      await a.registerNode({ id: 'n1', type: 'TCP', host: 'h', port: 1, state: 'online' });
+      await b.registerNode({ id: 'n2', type: 'TCP', host: 'h', port: 2, state: 'online' });
+      await a.subscribePushes('n1', () => undefined);
+      await b.subscribePushes('n2', () => undefined);
+      const rec = session('u1', 'b'.repeat(32), 'n1');
+      await a.registerSession(rec);
+      await a.putHandoff(handoff(rec, 'n2', 'f'.repeat(32)), 60_000);
+      expect(await b.claimHandoff(rec.sid, 'e'.repeat(32))).toEqual({ ok: false, reason: 'wrong-ticket' });
+      const claims = await Promise.all([a, b, a, b].map((s) => s.claimHandoff(rec.sid, 'f'.repeat(32))));
+      expect(claims.filter((c) => c.ok && !c.repeat)).toHaveLength(1);
+      expect(claims.filter((c) => c.ok && c.repeat)).toHaveLength(3);
+      expect((await a.getSession(rec.sid))?.nodeId).toBe('n2');
+      expect((await a.listNodes()).find((x) => x.id === 'n2')?.users).toBe(1);
+
+      // Unclaimed: reported once, in the target's process.
+      const expiredA: string[] = [];
+      const expiredB: string[] = [];
+      await a.subscribeHandoffExpiry((r) => expiredA.push(r.sid));
+      await b.subscribeHandoffExpiry((r) => expiredB.push(r.sid));
+      const rec2 = session('u2', 'c'.repeat(32), 'n1');
+      await a.registerSession(rec2);
+      await a.putHandoff(handoff(rec2, 'n2', '1'.repeat(32)), 100);
+      for (let i = 0; i < 200 && expiredB.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(expiredB).toEqual([rec2.sid]);
+      expect(expiredA).toEqual([]);
+      expect(await b.claimHandoff(rec2.sid, '1'.repeat(32))).toEqual({ ok: false, reason: 'unknown' });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('routes pushes in order to the node holding the user, and across a handoff', async () => {
+    const prefix = `t${++n}:`;
+    const a = await store({ prefix });
+    const b = await store({ prefix });
+    try {
+      await a.registerNode({ id: 'n1', type: 'TCP', host: 'h', port: 1, state: 'online' });
+      await b.registerNode({ id: 'n2', type: 'TCP', host: 'h', port: 2, state: 'online' });
+      const log: string[] = [];
+      const adopted: string[] = [];
+      b.setSessionAdopter('n2', (r, handed) => adopted.push(`${r.sid.slice(0, 2)}:${r.nodeId}:${handed}`));
+      await a.subscribePushes('n1', (_sid, _v, _c, p) => log.push(`n1:${p.readUInt32BE(0)}`));
+      await b.subscribePushes('n2', (_sid, _v, _c, p) => log.push(`n2:${p.readUInt32BE(0)}`));
+      expect(await a.routePush('nobody', 2, 7, u32(0))).toBe(false);
+      const rec = session('u1', 'd'.repeat(32), 'n1');
+      await a.registerSession(rec);
+      const sent: Promise<boolean>[] = [];
+      for (let i = 1; i <= 50; i++) sent.push(b.routePush('u1', 2, 7, u32(i)));
+      await Promise.all(sent);
+      // Resolves only once n1 has delivered 1..50.
+      await a.putHandoff(handoff(rec, 'n2', '2'.repeat(32)), 60_000);
+      expect(log).toEqual(Array.from({ length: 50 }, (_, i) => `n1:${i + 1}`));
+      for (let i = 51; i <= 60; i++) await a.routePush('u1', 2, 7, u32(i));
+      for (let i = 0; i < 200 && log.length < 60; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(log.slice(50)).toEqual(Array.from({ length: 10 }, (_, i) => `n2:${i + 51}`));
+      expect(adopted).toEqual([`dd:n2:true`]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("startCluster({ store: 'redis://...' }): migration keeps counters and pushes exactly once, in order", async () => {
+    const c = await startCluster({ udpNodes: 0, tcpNodes: 2, store: redis.url, lingerMs: 200 });
+    const clients: TsTcpClient[] = [];
+    try {
+      const uid = `alice-${++n}`;
+      const ep = await fetchEndpoint(c.entryUrl, 'TCP', uid);
+      const direct: number[] = [];
+      const onPush = (ver: number, cmd: number, p: Buffer): void => {
+        if (ver === 2 && cmd === 7) direct.push(p.readUInt32BE(0));
+      };
+      const old = await TsTcpClient.connect(ep, { onPush });
+      clients.push(old);
+      let seq = 0;
+      const answers: Promise<unknown>[] = [];
+      for (let i = 0; i < 3; i++) answers.push(old.request(2, 2));
+      for (; seq < 200; ) answers.push(old.request(2, 4, u32(++seq)));
+      for (let k = 1; k <= 3; k++) expect(await c.push(uid, 2, 7, u32(k))).toBe(true);
+      const m = await old.migrate();
+      await Promise.all(answers);
+      if (!m.ok) throw new Error('migration refused');
+      for (let k = 4; k <= 6; k++) expect(await c.push(uid, 2, 7, u32(k))).toBe(true);
+      const next = await TsTcpClient.connect({ ...ep, serverPort: m.port }, { claim: m.ticket, onPush });
+      clients.push(next);
+      expect((await next.request(2, 2)).payload.readUInt32BE(0)).toBe(4);
+      const data = JSON.parse((await next.request(2, 5)).payload.toString('utf8')) as Record<string, number>;
+      expect(data).toMatchObject({ counter: 4, lastSeq: 200 });
+      expect(direct).toEqual([1, 2, 3, 4, 5, 6]);
+    } finally {
+      for (const x of clients) x.destroy();
+      await c.stop();
+    }
+  });
+});

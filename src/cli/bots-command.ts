@@ -27,7 +27,7 @@ const PUSH_INTERVAL_MS = 100;
 export async function runBotsCommand(o: BotsOptions): Promise<Report> {
   const missing = missingTransports(o.mix);
   if (missing.length > 0) throw new Error(missing.join('; '));
-  const progress = new Progress(o.json);
+  const progress = new Progress(false);  // stderr: stays on with --json
   const stop = new AbortController();
   const swarm = startSwarm({
     entryUrl: o.entryUrl,

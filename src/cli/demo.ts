@@ -27,7 +27,8 @@ const PUSH_INTERVAL_MS = 100;
 
 /** Runs the demo, prints the report, returns it (the caller sets the exit code from `ok`). */
 export async function runDemo(opts: DemoOptions): Promise<Report> {
-  const progress = new Progress(opts.json);
+  // Notes and progress go to stderr, so they stay on with --json (stdout holds only the JSON).
+  const progress = new Progress(false);
   const mix = { ...opts.mix };
   const missing = missingTransports(mix);
   if (mix.udp > 0 && missing.length > 0) {

@@ -8,6 +8,8 @@ import type { MigrationMode } from './bot';
 import { runBotsCommand } from './bots-command';
 import { runClusterCommand } from './cluster-command';
 import { runDemo } from './demo';
+import { addEntryCommand } from './entry-command';
+import { addNodeCommand } from './node-command';
 import { runNodes, runNodeState } from './node-state-command';
 import {
   botType, migrationMode, mixWeights, nodeState, nonNegativeInt, port, positiveInt, positiveNumber, resolveMix,
@@ -138,6 +140,9 @@ export function buildProgram(): Command {
     .action(async (o: { admin: string; json?: boolean }) => {
       await runNodes(o.admin, o.json === true);
     });
+
+  addEntryCommand(program);
+  addNodeCommand(program);
 
   return program;
 }

@@ -34,6 +34,8 @@ export interface RedisStoreOptions {
   connectTimeoutMs?: number;
   /** Reconnect attempts a command waits through before it fails (default 5, about 1.5 s). */
   maxRetriesPerRequest?: number;
+  /** Host registered for this store's nodes instead of their listening address (NAT, 0.0.0.0). */
+  advertiseHost?: string;
   /** Failures of background work (liveness, push reading, expiry sweep). Default: stderr. */
   onError?: (op: string, err: Error) => void;
 }
@@ -88,6 +90,7 @@ export class RedisStore implements ClusterStore {
   readonly url: string;
   private readonly prefix: string;
   private readonly nodeTtlMs: number;
+  private readonly advertiseHost: string | undefined;
   private readonly sweepIntervalMs: number;
   private readonly onError: (op: string, err: Error) => void;
   private readonly local = new Map<string, LocalNode>();
@@ -104,6 +107,7 @@ export class RedisStore implements ClusterStore {
     this.url = redactUrl(opts.url);
     this.prefix = opts.prefix ?? 'diarkis:';
     this.nodeTtlMs = opts.nodeTtlMs ?? 5000;
+    this.advertiseHost = opts.advertiseHost;
     this.sweepIntervalMs = opts.sweepIntervalMs ?? 250;
     this.onError = opts.onError ?? ((op, err) => console.error(`[redis-store ${this.url}] ${op}: ${err.message}`));
     // After a reconnect (e.g. Redis restarted empty) every local node registers again at once.
@@ -122,13 +126,21 @@ export class RedisStore implements ClusterStore {
       maxRetriesPerRequest: opts.maxRetriesPerRequest ?? 5,
       retryStrategy: (times) => Math.min(100 * times, 1000),
     });
-    redis.on('error', () => undefined);
+    // The socket's error says why (refused, timeout, TLS, AUTH); connect() only says "closed".
+    let cause: Error | null = null;
+    const onError = (e: Error): void => {
+      cause ??= e;
+    };
+    redis.on('error', onError);
     try {
       await redis.connect();
       await redis.ping();
+      redis.off('error', onError);
+      redis.on('error', () => undefined);
     } catch (err) {
       redis.disconnect();
-      const msg = err instanceof Error ? err.message : String(err);
+      const first: unknown = cause ?? err;
+      const msg = first instanceof Error ? first.message : String(first);
       throw new Error(`Redis unreachable at ${redactUrl(opts.url)}: ${msg}`);
     }
     return new RedisStore(redis, opts);
@@ -141,7 +153,7 @@ export class RedisStore implements ClusterStore {
       this.beat(node.id, false).catch((e: Error) => this.onError('beat', e));
     }, Math.max(50, Math.floor(this.nodeTtlMs / 3)));
     timer.unref();
-    const entry: LocalNode = { info: { ...node }, timer, start: '0-0' };
+    const entry: LocalNode = { info: { ...node, host: this.advertiseHost ?? node.host }, timer, start: '0-0' };
     this.local.set(node.id, entry);
     entry.start = await this.beat(node.id, true);
   }

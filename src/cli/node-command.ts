@@ -1,0 +1,152 @@
+/**
+ * `diarkis-node node`: one realtime node (TCP or UDP) as its own process, sharing the cluster
+ * through Redis. SIGTERM: the node goes OFFLINE (clients are told and migrate), and the process
+ * exits once no session is left and the streams it produces (2/6) are done, or at the shutdown
+ * timeout, whichever comes first.
+ */
+import { hostname } from 'node:os';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_HANDOFF_TTL_MS, DEFAULT_MAX_PAYLOAD } from '../protocol';
+import { realClock } from '../server/clock';
+import { CommandRouter, registerSampleCommands } from '../server/commands';
+import { Handoffs, sessionAdopter } from '../server/handoff';
+import type { RealtimeNode } from '../server/node';
+import { RedisStore } from '../server/redis-store';
+import { isRedisUrl, redactUrl } from '../server/redis-url';
+import { TcpNode } from '../server/tcp-node';
+import type { EmitFn } from '../server/types';
+import { UdpNode } from '../server/udp-node';
+import { port, positiveInt } from './options';
+
+export function redisUrl(value: string): string {
+  if (!isRedisUrl(value)) throw new InvalidArgumentError('must be a redis:// or rediss:// URL.');
+  return value;
+}
+
+/** One JSON line per event on stdout: what scripts (and the tests) read. */
+export function say(event: string, info: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ event, ...info })}\n`);
+}
+
+/** A store operation nobody awaited failed (e.g. Redis down): reported on stderr, not fatal. */
+export function reportUnhandled(role: string): void {
+  process.on('unhandledRejection', (err) => {
+    console.error(`[${role}] operation failed: ${err instanceof Error ? err.message : String(err)}`);
+  });
+}
+
+export interface NodeCommandOptions {
+  type: 'TCP' | 'UDP';
+  id?: string;
+  host: string;
+  port: number;
+  publicHost?: string;
+  redis: string;
+  prefix: string;
+  shutdownTimeout: number;
+  handoffTtl: number;
+  nodeTtl: number;
+  debugCommands?: boolean;
+}
+
+export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
+  const wildcard = o.host === '0.0.0.0' || o.host === '::';
+  if (wildcard && o.publicHost === undefined) throw new Error(`--host ${o.host} needs --public-host (the address clients connect to)`);
+  if (o.type === 'UDP' && o.port !== 0) throw new Error('--port: UDP nodes listen on an ephemeral port for now (use 0)');
+  reportUnhandled('node');
+  const id = o.id ?? `${o.type.toLowerCase()}-${hostname()}-${process.pid}`;
+  const store = await RedisStore.connect({
+    url: o.redis,
+    prefix: o.prefix,
+    nodeTtlMs: o.nodeTtl,
+    advertiseHost: o.publicHost,
+    onError: (op, err) => console.error(`[node ${id}] redis ${op}: ${err.message}`),
+  });
+
+  // Streams (2/6) scheduled here keep running after their user moves: they route through Redis.
+  const timers = new Set<NodeJS.Timeout>();
+  let check = (): void => undefined;
+  const router = new CommandRouter();
+  registerSampleCommands(router, {
+    routePush: (uid, ver, cmd, payload) =>
+      store.routePush(uid, ver, cmd, payload).catch((err: Error) => {
+        console.error(`[node ${id}] push to ${uid} failed (stream ended): ${err.message}`);
+        return false;
+      }),
+    schedule: (ms, fn) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        fn();
+        check();
+      }, ms);
+      timers.add(t);
+    },
+  });
+  const emit: EmitFn = (event, info) => {
+    if (event === 'handoff' || event === 'session-close') setImmediate(() => check());
+    if (event === 'handoff' || event === 'handoff-expired' || event === 'node-state') say(event, { ...info, held: undefined });
+  };
+  const nodes = new Map<string, RealtimeNode>();
+  const handoffs = new Handoffs({ store, nodes, ttlMs: o.handoffTtl, clock: realClock, emit });
+  const common = { id, host: o.host, store, router, emit, maxPayload: DEFAULT_MAX_PAYLOAD, exposeDebugCommands: o.debugCommands === true };
+  const node: RealtimeNode =
+    o.type === 'TCP' ? new TcpNode({ ...common, port: o.port, shutdownTimeoutMs: o.shutdownTimeout, handoffs }) : new UdpNode(common);
+  nodes.set(id, node);
+  store.setSessionAdopter(id, sessionAdopter(node));
+  try {
+    await handoffs.start();
+    await node.start();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  say('ready', { role: 'node', id, type: o.type, host: o.publicHost ?? o.host, port: node.port, store: redactUrl(o.redis) });
+
+  let shutting = false;
+  const done = new Promise<string>((resolve) => {
+    const shutdown = (): void => {
+      if (shutting) return;
+      shutting = true;
+      say('offline', { id, users: node.users });
+      const timer = setTimeout(() => resolve('timeout'), o.shutdownTimeout);
+      check = () => {
+        if (node.users === 0 && timers.size === 0) {
+          clearTimeout(timer);
+          resolve('empty');
+        }
+      };
+      node.setState('offline').then(check, (err: Error) => {
+        console.error(`[node ${id}] could not write OFFLINE to Redis: ${err.message}`);
+        check();
+      });
+    };
+    process.once('SIGTERM', shutdown);
+    process.once('SIGINT', shutdown);
+  });
+  const reason = await done;
+  for (const t of timers) clearTimeout(t);
+  handoffs.stop();
+  await node.stop();
+  await store.close();
+  say('exit', { id, reason });
+}
+
+export function addNodeCommand(program: Command): void {
+  program
+    .command('node')
+    .description('run one realtime node as its own process, in a cluster coordinated through Redis')
+    .addOption(new Option('--type <type>', 'TCP or UDP').choices(['TCP', 'UDP']).default('TCP'))
+    .option('--id <id>', 'node id, unique in the cluster (default <type>-<hostname>-<pid>)')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 = any free port)', port, 0)
+    .option('--public-host <address>', 'address clients and the entry server hand out (default: --host)')
+    .option('--redis <url>', 'Redis URL (redis:// or rediss://, with user:password@ for AUTH)', redisUrl, 'redis://127.0.0.1:6379')
+    .option('--prefix <prefix>', 'key prefix shared by the cluster in Redis', 'diarkis:')
+    .option('--shutdown-timeout <ms>', 'after SIGTERM: how long clients have to migrate before they are cut', positiveInt, 10_000)
+    .option('--handoff-ttl <ms>', 'how long a handed-off session waits for its claim', positiveInt, DEFAULT_HANDOFF_TTL_MS)
+    .option('--node-ttl <ms>', 'liveness: a node not heard from for this long leaves the registry', positiveInt, 5000)
+    .option('--debug-commands', 'serve debug commands 900-903')
+    .action(async (o: NodeCommandOptions) => {
+      await runNodeCommand(o);
+    });
+}

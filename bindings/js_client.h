@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "diarkis/tcp_client.h"
 #include "event_pump.h"
@@ -23,6 +24,9 @@ class JsClient {
   virtual void disconnect(bool graceful) = 0;
   virtual diarkis::ClientState state() const = 0;
   virtual diarkis::StatsSnapshot stats() const = 0;
+  // Live migration; transports without it (yet) keep these defaults.
+  virtual diarkis::ErrorCode migrate() { return diarkis::ErrorCode::NotConnected; }
+  virtual std::vector<diarkis::UnsentPacket> takeUnsent() { return {}; }
 };
 
 // Callbacks run on the network thread: each copies what it needs into an Event

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "addon_state.h"
 #include "args.h"
@@ -37,6 +38,16 @@ diarkis::TcpOptions parseOptions(Napi::Env env, const Napi::Value& value) {
   o.heartbeatIntervalMs = numberOption(obj, "heartbeatIntervalMs", o.heartbeatIntervalMs, 10, kDayMs);
   o.heartbeatMissLimit =
       static_cast<uint32_t>(numberOption(obj, "heartbeatMissLimit", o.heartbeatMissLimit, 1, 1000));
+  const Napi::Value autoMigrate = obj.Get("autoMigrate");
+  if (!autoMigrate.IsUndefined()) {
+    if (!autoMigrate.IsBoolean()) throwTypeError(env, "autoMigrate must be a boolean");
+    o.autoMigrate = autoMigrate.As<Napi::Boolean>().Value();
+  }
+  o.handoffTtlMs = numberOption(obj, "handoffTtlMs", o.handoffTtlMs, 1, kDayMs);
+  o.migrateRetryMinMs = numberOption(obj, "migrateRetryMinMs", o.migrateRetryMinMs, 1, kDayMs);
+  o.migrateRetryMaxMs = numberOption(obj, "migrateRetryMaxMs", o.migrateRetryMaxMs, 1, kDayMs);
+  if (o.migrateRetryMaxMs < o.migrateRetryMinMs) throwRangeError(env, "migrateRetryMaxMs must be at least migrateRetryMinMs");
+  o.lingerMs = numberOption(obj, "lingerMs", o.lingerMs, 0, kDayMs);
   return o;
 }
 
@@ -114,6 +125,31 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   const bool graceful = boolArg(info, 1, "graceful");
   AddonState::of(env).get(env, id).client->disconnect(graceful);
   return env.Undefined();
+}
+
+// migrate(id): start (or join) a live migration. Throws not-connected.
+Napi::Value Migrate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const diarkis::ErrorCode rc = AddonState::of(env).get(env, idArg(info)).client->migrate();
+  if (rc != diarkis::ErrorCode::None) throwCodeError(env, rc, std::string("migrate failed: ") + codeName(rc));
+  return env.Undefined();
+}
+
+// takeUnsent(id) -> [{ ver, cmd, payload }]: what a failed migration (or any end
+// of the session) left unsent, in order. Each call takes them.
+Napi::Value TakeUnsent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<diarkis::UnsentPacket> unsent = AddonState::of(env).get(env, idArg(info)).client->takeUnsent();
+  Napi::Array out = Napi::Array::New(env, unsent.size());
+  for (size_t i = 0; i < unsent.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("ver", Napi::Number::New(env, unsent[i].ver));
+    o.Set("cmd", Napi::Number::New(env, unsent[i].cmd));
+    // A copy V8 owns (no external buffers: Electron's memory cage).
+    o.Set("payload", Napi::Buffer<uint8_t>::Copy(env, unsent[i].body.data(), unsent[i].body.size()));
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
 }
 
 Napi::Value Release(const Napi::CallbackInfo& info) {
@@ -207,6 +243,8 @@ void registerTcpClientExports(Napi::Env env, Napi::Object exports) {
   exports.Set("send", Napi::Function::New(env, Send, "send"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("release", Napi::Function::New(env, Release, "release"));
+  exports.Set("migrate", Napi::Function::New(env, Migrate, "migrate"));
+  exports.Set("takeUnsent", Napi::Function::New(env, TakeUnsent, "takeUnsent"));
   exports.Set("ref", Napi::Function::New(env, Ref, "ref"));
   exports.Set("unref", Napi::Function::New(env, Unref, "unref"));
   exports.Set("state", Napi::Function::New(env, State, "state"));

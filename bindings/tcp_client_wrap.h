@@ -4,6 +4,7 @@
 #include "napi_include.h"
 
 #include <memory>
+#include <vector>
 
 #include "diarkis/tcp_client.h"
 #include "js_client.h"
@@ -16,6 +17,9 @@ class JsTcpClient final : public JsClientOf<diarkis::DiarkisTcpBase> {
   // Hazard: a callback running into a half-destroyed subclass. Detach() first
   // blocks until the network thread holds no reference to this object.
   ~JsTcpClient() override { Detach(); }
+
+  diarkis::ErrorCode migrate() override { return SendMigrate(); }
+  std::vector<diarkis::UnsentPacket> takeUnsent() override { return TakeUnsent(); }
 
  protected:
   void OnHeartbeat(double rttMs) override {

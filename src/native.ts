@@ -18,6 +18,19 @@ export interface NativeTcpOptions {
   highWaterMark?: number;
   maxQueuedBytes?: number;
   closeTimeoutMs?: number;
+  /** Live migration (PROTOCOL section 7): migrate on the offline notice, retry after no-target. */
+  autoMigrate?: boolean;
+  handoffTtlMs?: number;
+  migrateRetryMinMs?: number;
+  migrateRetryMaxMs?: number;
+  lingerMs?: number;
+}
+
+/** A request a failed migration (or the end of the session) left unsent. */
+export interface NativeUnsent {
+  ver: number;
+  cmd: number;
+  payload: Buffer;
 }
 
 /** diarkis::UdpOptions as createUdp() accepts them (native/src/rudp/udp_options.h). */
@@ -122,6 +135,10 @@ export interface NativeAddon {
   close(id: number, graceful: boolean): void;
   /** Destroys the native client; idempotent. */
   release(id: number): void;
+  /** Starts (or joins) a live migration. Throws 'not-connected'. */
+  migrate(id: number): void;
+  /** What the ended session held unsent, in order; each call takes them. */
+  takeUnsent(id: number): NativeUnsent[];
   ref(id: number): void;
   unref(id: number): void;
   state(id: number): NativeClientState;

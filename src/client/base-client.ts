@@ -17,9 +17,11 @@ import type {
   ClientState,
   ClientStats,
   Endpoint,
+  MigrationFailureDetails,
   MigrationInfo,
   RequestOptions,
   Response,
+  UnsentRequest,
 } from './types';
 import { checkInt, checkPayload, checkPositive, describe, fromNative, invalid } from './validate';
 
@@ -32,6 +34,14 @@ interface ResolvedOptions {
   requestTimeoutMs: number;
   encryption: 'auto' | boolean;
   migration: 'auto' | 'manual';
+  /** The native migration options (TCP's create(); a transport passes what it supports). */
+  migrationNative: Pick<NativeTcpOptions, 'autoMigrate' | 'handoffTtlMs' | 'migrateRetryMinMs' | 'migrateRetryMaxMs'>;
+}
+
+interface MigrationWaiter {
+  promise: Promise<MigrationInfo>;
+  resolve: (info: MigrationInfo) => void;
+  reject: (err: DiarkisError) => void;
 }
 
 function resolveOptions(o: ClientOptions | undefined): ResolvedOptions {
@@ -57,12 +67,21 @@ function resolveOptions(o: ClientOptions | undefined): ResolvedOptions {
   if (enc !== 'auto' && typeof enc !== 'boolean') throw invalid(`options.encryption must be 'auto' or a boolean`);
   const mig = opt.migration ?? 'auto';
   if (mig !== 'auto' && mig !== 'manual') throw invalid(`options.migration must be 'auto' or 'manual'`);
+  const migrationNative: ResolvedOptions['migrationNative'] = { autoMigrate: mig === 'auto' };
+  const ttl = num('handoffTtlMs', 1, DAY_MS);
+  const rmin = num('migrateRetryMinMs', 1, DAY_MS);
+  const rmax = num('migrateRetryMaxMs', 1, DAY_MS);
+  if (ttl !== undefined) migrationNative.handoffTtlMs = ttl;
+  if (rmin !== undefined) migrationNative.migrateRetryMinMs = rmin;
+  if (rmax !== undefined) migrationNative.migrateRetryMaxMs = rmax;
+  if ((rmin ?? 200) > (rmax ?? 5000)) throw invalid('options.migrateRetryMaxMs must be at least migrateRetryMinMs');
   return {
     native,
     maxPayload: native.maxPayload ?? 1 << 20,
     requestTimeoutMs: num('requestTimeoutMs', 1, DAY_MS) ?? 10_000,
     encryption: enc,
     migration: mig,
+    migrationNative,
   };
 }
 
@@ -112,6 +131,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   private readonly requests = new RequestQueue();
   private connectWaiter: { resolve: () => void; reject: (e: DiarkisError) => void } | undefined;
   private readonly closeWaiters: Array<() => void> = [];
+  private migration: MigrationWaiter | undefined;
 
   protected constructor(options?: ClientOptions) {
     super();
@@ -216,6 +236,11 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     const timeoutMs =
       options?.timeoutMs === undefined ? this.options.requestTimeoutMs : checkPositive('options.timeoutMs', options.timeoutMs, 1, DAY_MS);
     this.send(ver, cmd, payload);
+    // Held in the migration queue (the native side may have started one on its own,
+    // in automatic mode): the timeout starts when the request is sent.
+    if (this.migration === undefined && this.id !== undefined && this.native.state(this.id) === 'migrating') {
+      this.trackMigration();
+    }
     return this.requests.add(ver, cmd, timeoutMs);
   }
 
@@ -225,16 +250,56 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     return this.on('offline', cb);
   }
 
-  /** Live migration. Not implemented yet: rejects with 'migration-failed'. */
+  /**
+   * Live migration (PROTOCOL section 7): resolves once the session is claimed at the
+   * target ('connect'(true) and 'migrated' come first). Idempotent: while a migration
+   * runs, the same promise. Sends made meanwhile are held and sent after the claim.
+   * Rejects with 'no-target' (the session stays on this node; the held requests went
+   * to it) or 'migration-failed' (disconnected; details.unsent has what was held),
+   * both as DiarkisError with MigrationFailureDetails.
+   */
   sendMigrate(): Promise<MigrationInfo> {
-    return this.startMigration();
+    if (this.migration !== undefined) return this.migration.promise;
+    if (this.id === undefined || this.localState !== 'connected') {
+      return Promise.reject(new DiarkisError('not-connected', `cannot migrate: the client is ${this.state}`));
+    }
+    try {
+      this.startMigration(this.native, this.id);
+    } catch (err) {
+      return Promise.reject(fromNative(err));
+    }
+    return this.trackMigration().promise;
   }
 
-  /** The hook a migrating client overrides. */
-  protected startMigration(): Promise<MigrationInfo> {
-    return Promise.reject(
-      new DiarkisError('migration-failed', 'sendMigrate() is not implemented yet: the native client has no migration'),
-    );
+  /** Asks the native client to migrate (a transport without migration throws). */
+  protected startMigration(native: NativeAddon, id: number): void {
+    native.migrate(id);
+  }
+
+  /** The promise of the running migration; request timeouts pause until it settles. */
+  private trackMigration(): MigrationWaiter {
+    if (this.migration !== undefined) return this.migration;
+    let resolve!: (info: MigrationInfo) => void;
+    let reject!: (err: DiarkisError) => void;
+    const promise = new Promise<MigrationInfo>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Automatic migrations may have no caller: a failure is reported through the
+    // events ('error', 'disconnect'), never as an unhandled rejection.
+    promise.catch(() => undefined);
+    this.migration = { promise, resolve, reject };
+    this.requests.pauseTimers();
+    return this.migration;
+  }
+
+  private settleMigration(result: MigrationInfo | DiarkisError): void {
+    const m = this.migration;
+    this.migration = undefined;
+    this.requests.resumeTimers();
+    if (m === undefined) return;
+    if (result instanceof DiarkisError) m.reject(result);
+    else m.resolve(result);
   }
 
   /** Flushes what is queued, closes, and resolves once disconnected. */
@@ -295,8 +360,16 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   private finish(code: DiarkisErrorCode, message: string): void {
     if (this.localState === 'closed') return;
     this.localState = 'closed';
+    let unsent: UnsentRequest[] | undefined;
     if (this.id !== undefined) {
       const id = this.id;
+      if (this.migration !== undefined) {
+        try {
+          unsent = this.native.takeUnsent(id);
+        } catch {
+          // a transport without migration: nothing held natively
+        }
+      }
       try {
         this.lastStats = this.toStats(this.native.stats(id));
       } catch {
@@ -307,6 +380,11 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
       this.native.release(id);
     }
     const err = new DiarkisError(code, message !== '' ? message : undefined);
+    if (this.migration !== undefined) {
+      const details: MigrationFailureDetails = { unsent: unsent ?? [], unconfirmed: [] };
+      const why = message !== '' ? message : err.message;
+      this.settleMigration(new DiarkisError(code, `migration ended by ${code}: ${why}`, details));
+    }
     this.requests.failAll(new DiarkisError(code === 'closed-by-user' ? 'not-connected' : code, `disconnected before the answer: ${err.message}`));
     const waiter = this.connectWaiter;
     this.connectWaiter = undefined;
@@ -331,6 +409,10 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
 
   onNativeOffline(): void {
     this.emit('offline');
+    // Automatic mode: the native session has already sent the migrate request.
+    if (this.options.migration === 'auto' && this.id !== undefined && this.native.state(this.id) === 'migrating') {
+      this.trackMigration();
+    }
   }
 
   onNativeResponse(ver: number, cmd: number, status: number, payload: Buffer): void {
@@ -351,7 +433,9 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   }
 
   onNativeMigrated(from: string, to: string, tookMs: number): void {
-    this.emit('migrated', { from, to, tookMs });
+    const info: MigrationInfo = { from, to, tookMs };
+    this.emit('migrated', info);
+    this.settleMigration(info);
   }
 
   onNativeDrain(): void {
@@ -359,6 +443,11 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   }
 
   onNativeError(code: DiarkisErrorCode, message: string): void {
+    if (code === 'no-target' && this.migration !== undefined) {
+      // The session stays here and the held requests went to this node.
+      const details: MigrationFailureDetails = { unsent: [], unconfirmed: [] };
+      this.settleMigration(new DiarkisError('no-target', message !== '' ? message : undefined, details));
+    }
     // Non-fatal (e.g. bad-mac drops, counted in stats): an 'error' without a
     // listener must not throw and take the process down.
     if (this.listenerCount('error') > 0) this.emit('error', new DiarkisError(code, message !== '' ? message : undefined));

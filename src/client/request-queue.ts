@@ -12,6 +12,8 @@ interface Pending {
   reject: (e: DiarkisError) => void;
   timer: NodeJS.Timeout | undefined;
   settled: boolean;
+  /** Starts the timeout (at once, or when a migration's held queue is sent). */
+  arm: () => void;
 }
 
 /** A FIFO with O(1) shift (a head index, compacted now and then). */
@@ -45,6 +47,9 @@ const key = (ver: number, cmd: number): number => ver * 0x10000 + cmd;
 
 export class RequestQueue {
   private readonly queues = new Map<number, Fifo<Pending>>();
+  /** Requests held in the migration queue: their timeouts start on resumeTimers(). */
+  private paused: Pending[] = [];
+  private pausing = false;
 
   /** Number of requests waiting for an answer, timed-out ones included. */
   get outstanding(): number {
@@ -53,16 +58,39 @@ export class RequestQueue {
     return n;
   }
 
+  /** From now on new requests wait in the migration queue: their timeouts do not run yet. */
+  pauseTimers(): void {
+    this.pausing = true;
+  }
+
+  /** The held queue was sent (or handed back): the paused timeouts start now, in full. */
+  resumeTimers(): void {
+    this.pausing = false;
+    const held = this.paused;
+    this.paused = [];
+    for (const p of held) p.arm();
+  }
+
   add(ver: number, cmd: number, timeoutMs: number): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
-      const p: Pending = { resolve, reject, timer: undefined, settled: false };
-      p.timer = setTimeout(() => {
-        // Keep the entry in the FIFO: its late answer must still be consumed.
-        p.settled = true;
-        reject(new DiarkisError('timeout', `request ver ${ver} cmd ${cmd} got no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      // A pending request alone does not keep the process alive (the client's ref does).
-      p.timer.unref();
+      const p: Pending = {
+        resolve,
+        reject,
+        timer: undefined,
+        settled: false,
+        arm: () => {
+          if (p.settled) return;
+          p.timer = setTimeout(() => {
+            // Keep the entry in the FIFO: its late answer must still be consumed.
+            p.settled = true;
+            reject(new DiarkisError('timeout', `request ver ${ver} cmd ${cmd} got no answer within ${timeoutMs} ms`));
+          }, timeoutMs);
+          // A pending request alone does not keep the process alive (the client's ref does).
+          p.timer.unref();
+        },
+      };
+      if (this.pausing) this.paused.push(p);
+      else p.arm();
       let q = this.queues.get(key(ver, cmd));
       if (q === undefined) {
         q = new Fifo<Pending>();
@@ -89,6 +117,8 @@ export class RequestQueue {
 
   /** Rejects every waiting request (the connection ended). */
   failAll(err: DiarkisError): void {
+    this.pausing = false;
+    this.paused = [];
     for (const q of this.queues.values()) {
       for (const p of q.drain()) {
         if (p.settled) continue;

@@ -20,6 +20,6 @@ export class TcpClient extends BaseClient {
   }
 
   protected override createNative(native: NativeAddon, options: NativeTcpOptions): number {
-    return native.create(options);
+    return native.create({ ...options, ...this.options.migrationNative });
   }
 }

@@ -24,6 +24,23 @@ export interface MigrationInfo {
   tookMs: number;
 }
 
+/** A request a failed migration handed back (DiarkisError details.unsent). */
+export interface UnsentRequest {
+  ver: number;
+  cmd: number;
+  payload: Buffer;
+}
+
+/**
+ * details of a sendMigrate() rejection ('no-target', 'migration-failed', ...):
+ * `unsent` was never sent (in order); `unconfirmed` was sent without confirmation
+ * (always empty on TCP: the migrate answer confirms everything sent before it).
+ */
+export interface MigrationFailureDetails extends Record<string, unknown> {
+  unsent: UnsentRequest[];
+  unconfirmed: UnsentRequest[];
+}
+
 export interface Response {
   status: number;
   payload: Buffer;
@@ -81,6 +98,15 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** 'auto' (default): follows the endpoint; false: require an unencrypted endpoint. */
   encryption?: 'auto' | boolean;
-  /** 'auto' (default) | 'manual'. Migration itself is not implemented yet. */
+  /**
+   * 'auto' (default): on the offline notice the client migrates by itself (and retries
+   * with backoff after 'no-target'); 'manual': the application calls sendMigrate().
+   */
   migration?: 'auto' | 'manual';
+  /** How long claim attempts at the migration target may go on (default 30000). */
+  handoffTtlMs?: number;
+  /** Backoff of claim retries and automatic no-target retries: first delay (default 200). */
+  migrateRetryMinMs?: number;
+  /** Backoff cap (default 5000). */
+  migrateRetryMaxMs?: number;
 }

@@ -65,3 +65,21 @@ describe('demo', () => {
     expect(stderr).toContain('cluster up: entry http://127.0.0.1:');
   });
 });
+
+describe('demo with live migration', () => {
+  for (const mode of ['auto', 'manual'] as const) {
+    it(`${mode}: every bot on the offline TCP node migrates, nothing lost or duplicated, exit 0`, async () => {
+      const { code, report } = await demo(['--offline', 'tcp-1', '--migration', mode]);
+      expect(report.problems).toEqual([]);
+      expect(code).toBe(0);
+      const tcp = report.byType.TCP as Row;
+      // least-users placement: half of the TCP bots are on tcp-1
+      expect(tcp.offline).toBe(5);
+      expect(tcp.migrated).toBe(5);
+      expect(tcp.gapP50Ms).not.toBeNull();
+      expect(tcp.gapP99Ms).toBeGreaterThanOrEqual(tcp.gapP50Ms as number);
+      expect(report.byType.UDP?.offline).toBe(0);
+      expectNothingLost(report.total);
+    });
+  }
+});

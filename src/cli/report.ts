@@ -88,7 +88,10 @@ export function buildReport(results: BotResult[], opts: ReportOptions): Report {
   if (opts.expectedOffline !== undefined && total.offline !== opts.expectedOffline) {
     problems.push(`${total.offline} bots were told their node went offline, expected ${opts.expectedOffline}`);
   }
-  if (total.migrated < total.offline) problems.push(`${total.offline - total.migrated} bots did not migrate`);
+  for (const [t, r] of Object.entries(byType)) {
+    // Named per transport: a client without migration support shows up as exactly one type here.
+    if (r.migrated < r.offline) problems.push(`${r.offline - r.migrated} of ${r.offline} ${t} bots told to migrate did not`);
+  }
   if (total.lost > 0) problems.push(`${total.lost} messages lost`);
   if (total.duplicated > 0) problems.push(`${total.duplicated} messages duplicated`);
   if (total.wrongAnswers > 0) problems.push(`${total.wrongAnswers} answers out of sequence`);

@@ -143,8 +143,10 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   protected abstract createNative(native: NativeAddon, options: NativeTcpOptions): number;
 
   get state(): ClientState {
-    if (this.id !== undefined) return this.native.state(this.id);
-    return this.localState;
+    if (this.id === undefined) return this.localState;
+    const s = this.native.state(this.id);
+    // sendMigrate() reaches the network thread a moment later: report it at once.
+    return s === 'connected' && this.migration !== undefined ? 'migrating' : s;
   }
 
   /** The session id (32 hex characters) once connect() was called. */

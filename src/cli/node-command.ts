@@ -64,15 +64,26 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
   });
 
   // Streams (2/6) scheduled here keep running after their user moves: they route through Redis.
+  // A stream step is either a timer or a push on its way (which schedules the next step).
   const timers = new Set<NodeJS.Timeout>();
+  let pushing = 0;
   let check = (): void => undefined;
   const router = new CommandRouter();
   registerSampleCommands(router, {
-    routePush: (uid, ver, cmd, payload) =>
-      store.routePush(uid, ver, cmd, payload).catch((err: Error) => {
-        console.error(`[node ${id}] push to ${uid} failed (stream ended): ${err.message}`);
-        return false;
-      }),
+    routePush: (uid, ver, cmd, payload) => {
+      pushing++;
+      return store
+        .routePush(uid, ver, cmd, payload)
+        .catch((err: Error) => {
+          console.error(`[node ${id}] push to ${uid} failed (stream ended): ${err.message}`);
+          return false;
+        })
+        .finally(() => {
+          pushing--;
+          // After the caller's then (which may schedule the next step).
+          setImmediate(() => check());
+        });
+    },
     schedule: (ms, fn) => {
       const t = setTimeout(() => {
         timers.delete(t);
@@ -110,7 +121,7 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
       say('offline', { id, users: node.users });
       const timer = setTimeout(() => resolve('timeout'), o.shutdownTimeout);
       check = () => {
-        if (node.users === 0 && timers.size === 0) {
+        if (node.users === 0 && timers.size === 0 && pushing === 0) {
           clearTimeout(timer);
           resolve('empty');
         }

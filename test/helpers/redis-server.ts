@@ -2,8 +2,8 @@
  * A throwaway redis-server for tests: loopback only, a free port, no RDB snapshots, its own temp
  * directory (for the append-only file of the restart test). stop() kills it and waits for exit.
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,4 +80,97 @@ export class RedisServer {
     await this.exited;
     if (this.ownsDir && opts.keepDir !== true) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A CLI role (`entry` / `node`) as a child process; its stdout is JSON lines. */
+export class RoleProcess {
+  readonly events: Record<string, unknown>[] = [];
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private waiters: { pred: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }[] = [];
+
+  private constructor(readonly proc: ChildProcess) {
+    let buf = '';
+    proc.stdout?.on('data', (c: Buffer) => {
+      buf += c.toString();
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        let e: Record<string, unknown>;
+        try {
+          e = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          continue;
+        }
+        this.events.push(e);
+        this.waiters = this.waiters.filter((w) => {
+          if (!w.pred(e)) return true;
+          w.resolve(e);
+          return false;
+        });
+      }
+    });
+    proc.stderr?.on('data', (c: Buffer) => {
+      this.stderr += c.toString();
+    });
+    this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  /** Spawns `node dist/src/cli/main.js <args>` (build first); resolves with the process at once. */
+  static spawn(args: string[]): RoleProcess {
+    return new RoleProcess(spawn(process.execPath, ['dist/src/cli/main.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  }
+
+  /** Spawns and waits for its `ready` line (rejects if it exits first). */
+  static async start(args: string[]): Promise<{ p: RoleProcess; ready: Record<string, unknown> }> {
+    const p = RoleProcess.spawn(args);
+    const ready = await Promise.race([
+      p.next('ready'),
+      p.exited.then((x) => {
+        throw new Error(`${args[0]} exited (${String(x.code)}) before ready:\n${p.stderr}`);
+      }),
+    ]);
+    return { p, ready };
+  }
+
+  /** The next (or an earlier) event with this name. */
+  next(event: string, pred: (e: Record<string, unknown>) => boolean = () => true): Promise<Record<string, unknown>> {
+    const match = (e: Record<string, unknown>): boolean => e.event === event && pred(e);
+    const seen = this.events.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve) => this.waiters.push({ pred: match, resolve }));
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+  }
+
+  /** Ends the process (SIGKILL if it lingers past `graceMs`) and waits for it. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.kill('SIGTERM');
+    const t = setTimeout(() => this.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
+
+function newestMtime(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newestMtime(p) : e.name.endsWith('.ts') ? statSync(p).mtimeMs : 0);
+  }
+  return t;
+}
+
+/** The CLI runs from dist/: compile (`npm run build:ts`) when a source is newer than it. */
+export function ensureBuilt(): void {
+  let built = 0;
+  try {
+    built = statSync('dist/src/cli/main.js').mtimeMs;
+  } catch {
+    built = 0;
+  }
+  if (built >= newestMtime('src')) return;
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 }

@@ -1,7 +1,9 @@
 export { startCluster, Cluster } from './cluster';
 export type { ClusterOptions } from './cluster';
 export { MemoryStore } from './store';
-export type { ClusterStore, SessionRecord, PushDelivery, HandoffRecord, ClaimResult, HandoffExpiry } from './store';
+export { RedisStore } from './redis-store';
+export type { RedisStoreOptions } from './redis-store';
+export type { ClusterStore, SessionRecord, PushDelivery, HandoffRecord, ClaimResult, HandoffExpiry, SessionAdopter } from './store';
 export { ManualClock, realClock } from './clock';
 export type { Clock } from './clock';
 export type { EndpointAnswer } from './entry';

@@ -16,6 +16,7 @@ const NOT_BENCHMARKS = new Set(['run-all.js', 'report.js']);
 /** Smaller sizes under --quick, so the whole run stays within a few minutes on two cores. */
 const QUICK_ARGS: Record<string, string[]> = {
   'tcp-throughput': ['--rounds', '2', '--messages', '4000'],
+  udp: ['--samples', '60', '--messages', '500', '--clients', '1000'],
 };
 
 const argv = process.argv.slice(2);

@@ -1,0 +1,202 @@
+/**
+ * bench/udp: the native UdpClient over RUDP, in one run.
+ *
+ * 1. Reliable-message latency (64-byte 2/1 echo, one in flight) through the seeded proxy at 25 ms
+ *    each way (50 ms round trip), at 0 % and 10 % loss each way, with the adaptive resend interval
+ *    (SRTT + 4 RTTVAR, >= 100 ms) and with the wire default (fixed 1000 ms start, doubling to 8000),
+ *    side by side: p50/p99. Client and node use the same policy. Cluster and proxy in this process.
+ * 2. Reliable throughput (messages/s, all pipelined) for 64-byte and 4 KiB (fragmented) messages
+ *    through the same proxy without loss.
+ * 3. Many UdpClients at once in this process against UDP nodes in a child process: memory per
+ *    session (RSS delta / clients) and the share of echoes answered on time over a window
+ *    (echo events vs clients x window / interval, and the heartbeatsSent counters).
+ *
+ *   node dist/bench/udp.js [--quick] [--samples 200] [--messages 2000] [--clients 10000] [--nodes 4]
+ */
+import { getEndpoint, UdpClient, type UdpClientOptions } from '../src/client';
+import { startCluster } from '../src/server';
+import { UdpProxy } from '../test/helpers/udp-proxy';
+import { formatTable } from '../src/cli/table';
+import { startClusterChild } from './lib/cluster-process';
+import { writeResult } from './lib/results';
+import { fmt, percentile } from './lib/stats';
+
+const quick = process.argv.includes('--quick');
+function arg(name: string, full: number, small: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : Number.NaN;
+  return Number.isFinite(v) && v > 0 ? v : quick ? small : full;
+}
+
+const ONE_WAY_MS = 25;
+type Policy = 'adaptive' | 'fixed-1000';
+const POLICIES: Record<Policy, { adaptive: boolean; retryMinMs: number; retryMaxMs: number; maxRetries: number }> = {
+  adaptive: { adaptive: true, retryMinMs: 1000, retryMaxMs: 8000, maxRetries: 10 },
+  'fixed-1000': { adaptive: false, retryMinMs: 1000, retryMaxMs: 8000, maxRetries: 10 },
+};
+
+interface Rig { client: UdpClient; proxy: UdpProxy; stop(): Promise<void> }
+
+async function rig(policy: Policy, lossPct: number, seed: number, extra: UdpClientOptions = {}): Promise<Rig> {
+  const p = POLICIES[policy];
+  const cluster = await startCluster({ tcpNodes: 0, udpNodes: 1, udp: { ...p, rtoMinMs: 100, connectionTtlMs: 120_000 } });
+  const ep = await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `bench-${policy}-${lossPct}-${seed}` });
+  const faults = { lossPct, delayMs: ONE_WAY_MS };
+  const proxy = await UdpProxy.start({ seed, target: { host: ep.serverHost, port: ep.serverPort }, toServer: faults, toClient: faults });
+  const client = new UdpClient({
+    retryMinMs: p.retryMinMs,
+    retryMaxMs: p.retryMaxMs,
+    maxRetries: p.maxRetries,
+    adaptiveRetry: p.adaptive,
+    rtoMinMs: 100,
+    synIntervalMs: 200,
+    connectTimeoutMs: 30_000,
+    requestTimeoutMs: 120_000,
+    ...extra,
+  });
+  await client.connect({ ...ep, serverPort: proxy.port });
+  return {
+    client,
+    proxy,
+    stop: async () => {
+      await client.close();
+      await proxy.close();
+      await cluster.stop();
+    },
+  };
+}
+
+interface Latency { policy: Policy; lossPct: number; samples: number; p50Ms: number; p99Ms: number; maxMs: number; retransmits: number }
+
+async function latency(policy: Policy, lossPct: number, samples: number): Promise<Latency> {
+  const r = await rig(policy, lossPct, 11);
+  const body = Buffer.alloc(64, 7);
+  // Warm-up: the adaptive estimate needs a few round trips, like any session's first seconds.
+  for (let i = 0; i < 10; i++) await r.client.request(2, 1, body);
+  const retx0 = r.client.stats().retransmits;
+  const times: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const t0 = performance.now();
+    await r.client.request(2, 1, body);
+    times.push(performance.now() - t0);
+  }
+  const retransmits = r.client.stats().retransmits - retx0;
+  await r.stop();
+  return { policy, lossPct, samples, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), maxMs: Math.max(...times), retransmits };
+}
+
+interface Throughput { bytes: number; messages: number; seconds: number; perSecond: number }
+
+async function throughput(bytes: number, messages: number): Promise<Throughput> {
+  const r = await rig('adaptive', 0, 12, { sendWindow: 1024 });
+  const body = Buffer.alloc(bytes, 9);
+  await r.client.request(2, 1, body);
+  const t0 = performance.now();
+  const all: Promise<unknown>[] = [];
+  for (let i = 0; i < messages; i++) all.push(r.client.request(2, 1, body));
+  await Promise.all(all);
+  const seconds = (performance.now() - t0) / 1000;
+  await r.stop();
+  return { bytes, messages, seconds, perSecond: messages / seconds };
+}
+
+interface Swarm {
+  clients: number; connected: number; nodes: number; connectSeconds: number; rssDeltaMiB: number; bytesPerSession: number;
+  echoIntervalMs: number; windowSeconds: number; echoesExpected: number; echoesReceived: number; onTimeShare: number;
+  heartbeatsSent: number; heartbeatsAnswered: number; disconnects: number;
+}
+
+async function swarm(clients: number, nodes: number, echoIntervalMs: number, windowSeconds: number): Promise<Swarm> {
+  const cluster = await startClusterChild({ tcpNodes: 0, udpNodes: nodes, encryption: true });
+  const list: UdpClient[] = [];
+  let echoes = 0;
+  let disconnects = 0;
+  try {
+    global.gc?.();
+    const rss0 = process.memoryUsage().rss;
+    const t0 = performance.now();
+    // Spread the connects: a batch at a time, so neither the entry server nor the nodes see a burst.
+    const batch = 250;
+    for (let i = 0; i < clients; i += batch) {
+      const n = Math.min(batch, clients - i);
+      await Promise.all(
+        Array.from({ length: n }, async (_, k) => {
+          const c = new UdpClient({ echoIntervalMs, echoMissLimit: 5, connectTimeoutMs: 60_000, synIntervalMs: 500 });
+          c.on('echo', () => echoes++);
+          c.on('disconnect', () => disconnects++);
+          list.push(c);
+          const ep = await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `swarm-${i + k}` });
+          await c.connect(ep).catch(() => undefined);
+        }),
+      );
+    }
+    const connectSeconds = (performance.now() - t0) / 1000;
+    global.gc?.();
+    const rss1 = process.memoryUsage().rss;
+    const connected = list.filter((c) => c.state === 'connected').length;
+    // Let the echo phases spread out, then count over the window.
+    await new Promise((r) => setTimeout(r, echoIntervalMs * 2));
+    const sum = (k: 'heartbeatsSent' | 'heartbeatsAnswered'): number => list.reduce((a, c) => a + c.stats()[k], 0);
+    const hb0 = sum('heartbeatsSent');
+    const ha0 = sum('heartbeatsAnswered');
+    const e0 = echoes;
+    await new Promise((r) => setTimeout(r, windowSeconds * 1000));
+    const echoesReceived = echoes - e0;
+    const echoesExpected = Math.floor((connected * windowSeconds * 1000) / echoIntervalMs);
+    return {
+      clients, connected, nodes, connectSeconds,
+      rssDeltaMiB: (rss1 - rss0) / 2 ** 20,
+      bytesPerSession: connected > 0 ? (rss1 - rss0) / connected : Number.NaN,
+      echoIntervalMs, windowSeconds, echoesExpected, echoesReceived,
+      onTimeShare: echoesExpected > 0 ? echoesReceived / echoesExpected : Number.NaN,
+      heartbeatsSent: sum('heartbeatsSent') - hb0,
+      heartbeatsAnswered: sum('heartbeatsAnswered') - ha0,
+      disconnects,
+    };
+  } finally {
+    await Promise.all(list.map((c) => c.close()));
+    await cluster.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const samples = arg('samples', 200, 60);
+  const messages = arg('messages', 2000, 500);
+  const clients = arg('clients', 10_000, 1000);
+  const nodes = arg('nodes', 4, 2);
+  const lat: Latency[] = [];
+  for (const lossPct of [0, 10]) {
+    for (const policy of ['adaptive', 'fixed-1000'] as const) {
+      lat.push(await latency(policy, lossPct, samples));
+      process.stderr.write(`latency ${policy} ${lossPct} % done\n`);
+    }
+  }
+  const thr = [await throughput(64, messages), await throughput(4096, Math.ceil(messages / 2))];
+  process.stderr.write('throughput done\n');
+  const sw = await swarm(clients, nodes, 2000, quick ? 6 : 10);
+
+  console.log(`\nUDP reliable latency, 64-byte echo, ${2 * ONE_WAY_MS} ms round trip via the proxy, ${samples} samples each\n`);
+  console.log(
+    formatTable(
+      ['loss each way', 'retry policy', 'p50 ms', 'p99 ms', 'max ms', 'retransmits'],
+      lat.map((l) => [`${l.lossPct} %`, l.policy, fmt(l.p50Ms), fmt(l.p99Ms), fmt(l.maxMs), l.retransmits]),
+    ),
+  );
+  console.log('\nUDP reliable throughput (pipelined, no loss, 50 ms round trip)\n');
+  console.log(formatTable(['message', 'messages', 'seconds', 'msgs/s'], thr.map((t) => [`${t.bytes} B`, t.messages, fmt(t.seconds, 2), fmt(t.perSecond, 0)])));
+  console.log(`\nUDP sessions at once: ${sw.connected}/${sw.clients} connected to ${sw.nodes} nodes (child process) in ${fmt(sw.connectSeconds)} s\n`);
+  console.log(
+    formatTable(
+      ['RSS delta MiB', 'KiB/session', 'echo interval', 'window s', 'echoes expected', 'received', 'on time', 'heartbeats sent', 'answered', 'disconnects'],
+      [[fmt(sw.rssDeltaMiB), fmt(sw.bytesPerSession / 1024, 1), `${sw.echoIntervalMs} ms`, sw.windowSeconds, sw.echoesExpected, sw.echoesReceived,
+        `${fmt(sw.onTimeShare * 100)} %`, sw.heartbeatsSent, sw.heartbeatsAnswered, sw.disconnects]],
+    ),
+  );
+  const file = writeResult('udp', { quick, oneWayDelayMs: ONE_WAY_MS, latency: lat, throughput: thr, swarm: sw });
+  console.log(`\nwrote ${file}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -49,6 +49,8 @@ async function rig(policy: Policy, lossPct: number, seed: number, extra: UdpClie
     maxRetries: p.maxRetries,
     adaptiveRetry: p.adaptive,
     rtoMinMs: 100,
+    // The echo shares the reliable channel with a pipelined burst: do not let a busy machine end the run.
+    echoMissLimit: 20,
     synIntervalMs: 200,
     connectTimeoutMs: 30_000,
     requestTimeoutMs: 120_000,

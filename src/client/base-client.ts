@@ -214,20 +214,25 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
 
   /** Sends a request; false past the high-water mark ('drain' follows). */
   send(ver: number, cmd: number, payload?: Uint8Array): boolean {
+    return this.sendWith(ver, cmd, payload, true);
+  }
+
+  /** Reliable send; on TCP the same as send(). */
+  rsend(ver: number, cmd: number, payload?: Uint8Array): boolean {
+    return this.sendWith(ver, cmd, payload, true);
+  }
+
+  /** The one path to the native send; `reliable` matters only on UDP (TCP always is). */
+  protected sendWith(ver: number, cmd: number, payload: Uint8Array | undefined, reliable: boolean): boolean {
     checkInt('ver', ver, 0, 255);
     checkInt('cmd', cmd, 0, 65535);
     const body = checkPayload(payload, this.options.maxPayload);
     if (this.id === undefined) throw new DiarkisError('not-connected', `cannot send: the client is ${this.state}`);
     try {
-      return this.native.send(this.id, ver, cmd, body);
+      return this.native.send(this.id, ver, cmd, body, reliable);
     } catch (err) {
       throw fromNative(err);
     }
-  }
-
-  /** Reliable send; on TCP the same as send(). */
-  rsend(ver: number, cmd: number, payload?: Uint8Array): boolean {
-    return this.send(ver, cmd, payload);
   }
 
   /**
@@ -237,7 +242,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   request(ver: number, cmd: number, payload?: Uint8Array, options?: RequestOptions): Promise<Response> {
     const timeoutMs =
       options?.timeoutMs === undefined ? this.options.requestTimeoutMs : checkPositive('options.timeoutMs', options.timeoutMs, 1, DAY_MS);
-    this.send(ver, cmd, payload);
+    this.sendWith(ver, cmd, payload, true);
     // Held in the migration queue (the native side may have started one on its own,
     // in automatic mode): the timeout starts when the request is sent.
     if (this.migration === undefined && this.id !== undefined && this.native.state(this.id) === 'migrating') {

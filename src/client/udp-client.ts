@@ -15,8 +15,8 @@
 import type { NativeAddon, NativeTcpOptions, NativeUdpOptions } from '../native';
 import { BaseClient } from './base-client';
 import { DiarkisError } from './errors';
-import type { ClientOptions, RequestOptions, Response } from './types';
-import { checkInt, checkPayload, checkPositive, describe, fromNative, invalid } from './validate';
+import type { ClientOptions } from './types';
+import { checkInt, checkPayload, checkPositive, describe, invalid } from './validate';
 
 const DAY_MS = 86_400_000;
 
@@ -88,10 +88,6 @@ function defined<T extends object>(o: T): T {
 
 export class UdpClient extends BaseClient {
   private readonly udpOptions: NativeUdpOptions;
-  private handle: { native: NativeAddon; id: number } | undefined;
-  // BaseClient routes request() and rsend() through send(); while this is
-  // above zero, send() is the reliable one.
-  private reliableDepth = 0;
 
   constructor(options?: UdpClientOptions) {
     super(options);
@@ -100,46 +96,22 @@ export class UdpClient extends BaseClient {
 
   protected override createNative(native: NativeAddon, common: NativeTcpOptions): number {
     const { heartbeatIntervalMs, heartbeatMissLimit, ...shared } = common;
-    const id = native.createUdp(
+    return native.createUdp(
       defined({ echoIntervalMs: heartbeatIntervalMs, echoMissLimit: heartbeatMissLimit, ...shared, ...defined(this.udpOptions) }),
     );
-    this.handle = { native, id };
-    return id;
   }
 
   /** Unreliable: one datagram, sent once. Needs 'connected'; throws 'payload-too-large' past one datagram. */
   override send(ver: number, cmd: number, payload?: Uint8Array): boolean {
-    if (this.reliableDepth > 0) return super.send(ver, cmd, payload);
-    checkInt('ver', ver, 0, 255);
-    checkInt('cmd', cmd, 0, 65535);
-    const body = checkPayload(payload, this.options.maxPayload);
-    const h = this.handle;
-    if (h === undefined || this.state !== 'connected') {
+    if (this.state !== 'connected') {
+      checkInt('ver', ver, 0, 255);
+      checkInt('cmd', cmd, 0, 65535);
+      checkPayload(payload, this.options.maxPayload);
       throw new DiarkisError('not-connected', `cannot send unreliably: the client is ${this.state}`);
     }
-    try {
-      return h.native.send(h.id, ver, cmd, body, false);
-    } catch (err) {
-      throw fromNative(err);
-    }
+    return this.sendWith(ver, cmd, payload, false);
   }
 
-  /** Reliable: retransmitted until acknowledged, in order; allowed while connecting. */
-  override rsend(ver: number, cmd: number, payload?: Uint8Array): boolean {
-    return this.reliably(() => super.send(ver, cmd, payload));
-  }
-
-  /** Reliable request; resolves with the next answer to this ver/cmd (FIFO). */
-  override request(ver: number, cmd: number, payload?: Uint8Array, options?: RequestOptions): Promise<Response> {
-    return this.reliably(() => super.request(ver, cmd, payload, options));
-  }
-
-  private reliably<T>(fn: () => T): T {
-    this.reliableDepth++;
-    try {
-      return fn();
-    } finally {
-      this.reliableDepth--;
-    }
-  }
+  // rsend() and request() are BaseClient's: reliable, retransmitted until acknowledged, in order,
+  // and allowed while connecting (queued until the handshake).
 }

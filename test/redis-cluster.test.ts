@@ -233,6 +233,16 @@ describe('multi-process cluster on Redis', () => {
     await expect(startCluster({ store: `redis://:pw@127.0.0.1:${port}` })).rejects.toThrow(`Redis unreachable at redis://:***@127.0.0.1:${port}`);
   });
 
+  it('a UDP node process registers as UDP and the entry hands it out', async () => {
+    redis = await RedisServer.start();
+    const entry = await role(['entry', '--port', '0', '--redis', redis.url]);
+    const udp = await role(['node', '--type', 'UDP', '--id', 'udp-1', '--redis', redis.url]);
+    const ep = await fetchEndpoint(String(entry.url), 'UDP', 'u1');
+    expect(ep).toMatchObject({ serverType: 'UDP', serverHost: '127.0.0.1', serverPort: udp.port });
+    const r = await httpGet(`${String(entry.url)}/endpoint/type/TCP/user/u2`);
+    expect(r.status).toBe(503);
+  });
+
   it('AUTH: a password in the URL; a wrong one is refused with the URL (password hidden)', async () => {
     redis = await RedisServer.start({ password: 's3cret' });
     const url = `redis://:s3cret@127.0.0.1:${redis.port}`;

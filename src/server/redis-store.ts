@@ -183,6 +183,7 @@ export class RedisStore implements ClusterStore {
     }
     const res = (await p.exec()) ?? [];
     const out: NodeInfo[] = [];
+    const dead: string[] = [];
     for (let i = 0; i < ids.length; i++) {
       const [e1, h] = res[2 * i] ?? [null, null];
       const [e2, alive] = res[2 * i + 1] ?? [null, 0];
@@ -190,11 +191,17 @@ export class RedisStore implements ClusterStore {
       if (e2 !== null) throw e2;
       const f = h as Record<string, string> | null;
       // Liveness expired: the node is gone (crashed or cut off) and is not handed out.
-      if (f === null || alive !== 1 || f.type === undefined) continue;
+      if (f === null || alive !== 1 || f.type === undefined) {
+        dead.push(ids[i]);
+        continue;
+      }
       const t = f.type as NodeType;
       if (type !== undefined && t !== type) continue;
       out.push({ id: f.id ?? ids[i], type: t, host: f.host ?? '', port: Number(f.port), state: f.state as NodeState, users: Number(f.users ?? 0) });
     }
+    // Dead nodes leave the set so listing stays cheap; a node that was only late registers again
+    // at its next liveness refresh (the BEAT script rewrites its record).
+    if (dead.length > 0) void this.redis.srem(this.key('nodes'), ...dead).catch(() => undefined);
     return out;
   }
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "diarkis/crypto.h"
 #include "diarkis/errors.h"
@@ -54,6 +55,20 @@ class DiarkisUdpBase {
   // false at or past the high-water mark, and an OnDrain follows.
   ErrorCode RSend(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable = nullptr);
 
+  // Live migration (PROTOCOL section 7), as DiarkisTcpBase::SendMigrate: a
+  // reliable migrate request after everything already sent; from then on RSend()
+  // holds requests locally (counted against maxQueuedBytes: QueueFull past it)
+  // until the target answers the claim, and Send() (unreliable) returns
+  // NotConnected. Idempotent while a migration runs; NotConnected unless
+  // connected. Outcome: OnConnect(true) + OnMigrated; or OnError(NoTarget) with
+  // the held requests sent to the old node; or OnDisconnect(MigrationFailed)
+  // after the claim retries ran out of handoffTtlMs, held requests in TakeUnsent().
+  ErrorCode SendMigrate();
+
+  // The requests that were held (never sent) when the session ended, in order.
+  // Filled before OnDisconnect runs; each call takes them (empty afterwards).
+  std::vector<UnsentPacket> TakeUnsent();
+
   // graceful: wait for every reliable packet to be acknowledged (bounded by
   // closeTimeoutMs), then FIN; otherwise FIN at once. OnDisconnect(ClosedByUser) follows.
   void Disconnect(bool graceful = true);
@@ -77,7 +92,7 @@ class DiarkisUdpBase {
   }
   // The reliable echo (ver 0 cmd 1) was answered: round trip and our public ip:port.
   virtual void OnEcho(double rttMs, const std::string& publicAddress) { (void)rttMs; (void)publicAddress; }
-  virtual void OnMigrated(const MigrationInfo& info) { (void)info; }  // reserved: no UDP migration yet
+  virtual void OnMigrated(const MigrationInfo& info) { (void)info; }
   virtual void OnDrain() {}
   // Non-fatal problems (e.g. a packet dropped for a bad MAC). The connection lives on.
   virtual void OnError(ErrorCode code, const std::string& message) { (void)code; (void)message; }

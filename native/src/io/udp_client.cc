@@ -64,7 +64,8 @@ ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, s
                                bool* writable) {
   if (len > 0 && body == nullptr) return ErrorCode::InvalidArgument;
   const ClientState st = shared_->state.load(std::memory_order_acquire);
-  const bool open = st == ClientState::Connected || (reliable && st == ClientState::Connecting);
+  const bool open = st == ClientState::Connected ||
+                    (reliable && (st == ClientState::Connecting || st == ClientState::Migrating));
   if (!open) return ErrorCode::NotConnected;
   // The session's own checks, made here so the caller hears of them at once
   // (the session runs them again on the network thread).
@@ -100,6 +101,25 @@ ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, s
     return ErrorCode::NotConnected;
   }
   return ErrorCode::None;
+}
+
+ErrorCode DiarkisUdpBase::SendMigrate() {
+  const ClientState st = shared_->state.load(std::memory_order_acquire);
+  if (st != ClientState::Connected && st != ClientState::Migrating) return ErrorCode::NotConnected;
+  auto shared = shared_;
+  // Through the same queue as RSend: requests sent before this call go before the
+  // migrate request, those sent after it are held.
+  const bool posted = runtimeImpl(*runtime_).postLoop([shared](Loop&) {
+    if (shared->conn) shared->conn->migrate(Runtime::nowMs());
+  });
+  return posted ? ErrorCode::None : ErrorCode::NotConnected;
+}
+
+std::vector<UnsentPacket> DiarkisUdpBase::TakeUnsent() {
+  std::lock_guard<std::mutex> lk(shared_->unsentMu);
+  std::vector<UnsentPacket> out;
+  out.swap(shared_->unsent);
+  return out;
 }
 
 void DiarkisUdpBase::Disconnect(bool graceful) {

@@ -1,5 +1,7 @@
 #include "io/udp_connection.h"
 
+#include "io/tcp_connection.h"  // parseNumericAddress, formatAddress
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -36,12 +38,19 @@ UdpConnection::~UdpConnection() {
 }
 
 void UdpConnection::start(const sockaddr_storage& addr, socklen_t len, double now) {
-  fd_ = UniqueFd(::socket(addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  session_.setPeerName(formatAddress(addr));
   session_.start(now);
+  (void)openSocket(addr, len, now);
+  settle(now);
+}
+
+// A new connected socket in fd_ (registered under id_). Failures go to the session.
+bool UdpConnection::openSocket(const sockaddr_storage& addr, socklen_t len, double now) {
+  fd_ = UniqueFd(::socket(addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  registered_ = wantWrite_ = blocked_ = false;
   if (!fd_) {
     session_.onSocketError(ErrorCode::NetworkError, errnoText("socket", errno), now);
-    settle(now);
-    return;
+    return false;
   }
   // Best effort: the kernel caps it at net.core.rmem_max, and a smaller buffer still works.
   const int size = kReceiveBuffer;
@@ -50,12 +59,80 @@ void UdpConnection::start(const sockaddr_storage& addr, socklen_t len, double no
   // any other source, which is the session's "foreign address" filter.
   if (::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
     session_.onSocketError(ErrorCode::NetworkError, errnoText("connect", errno), now);
-    settle(now);
-    return;
+    return false;
   }
   registered_ = loop_.poller().add(fd_.get(), id_, false);
   if (!registered_) session_.onSocketError(ErrorCode::NetworkError, errnoText("poller add", errno), now);
+  return registered_;
+}
+
+void UdpConnection::migrate(double now) {
+  (void)session_.sendMigrate(now);  // NotConnected is answered by DiarkisUdpBase::SendMigrate's own check
   settle(now);
+}
+
+// The session's socket instructions, in order. OpenTarget: what is still
+// pending for the current socket goes out on it, the socket becomes the old
+// link, and a new one connects to the target.
+void UdpConnection::applyLinkActions(double now) {
+  std::string host;
+  uint16_t port = 0;
+  for (;;) {
+    writeOld();
+    const UdpSession::LinkAction a = session_.takeLinkAction(host, port);
+    if (a == UdpSession::LinkAction::None) return;
+    if (a == UdpSession::LinkAction::CloseOldLink) {
+      closeOld();
+      continue;
+    }
+    if (fd_ && !blocked_) {
+      // Datagrams already taken for the old node (the ACK of its answer): best effort.
+      for (const Bytes& d : pending_) (void)::send(fd_.get(), d.data(), d.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    pending_.clear();
+    closeOld();
+    if (fd_ && wantWrite_) loop_.poller().modify(fd_.get(), id_, false);
+    oldFd_ = std::move(fd_);
+    registered_ = false;
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+    if (!parseNumericAddress(host, port, addr, len)) {
+      session_.onSocketError(ErrorCode::InvalidArgument, "the migration target " + host + " is not numeric", now);
+      continue;
+    }
+    (void)openSocket(addr, len, now);
+  }
+}
+
+// The old link's datagrams: ACKs only, sent at once, best effort (a lost one
+// is asked for again by the old node's retransmission).
+void UdpConnection::writeOld() {
+  scratch_.clear();
+  session_.takeOldLinkDatagrams(scratch_);
+  if (oldFd_) {
+    for (const Bytes& d : scratch_) (void)::send(oldFd_.get(), d.data(), d.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  scratch_.clear();
+}
+
+void UdpConnection::closeOld() {
+  if (!oldFd_) return;
+  loop_.poller().remove(oldFd_.get());
+  oldFd_.reset();
+}
+
+void UdpConnection::readOld(double now) {
+  for (int i = 0; i < 64 && oldFd_ && !session_.closed(); ++i) {
+    const ssize_t n = ::recv(oldFd_.get(), loop_.readBuffer(), loop_.readBufferSize(), 0);
+    if (n >= 0) {
+      session_.onOldLinkDatagram(loop_.readBuffer(), static_cast<size_t>(n), now);
+      if (session_.linkActionPending()) return;  // the old link ended
+      continue;
+    }
+    const int err = errno;
+    if (err == EINTR || transientError(err)) continue;
+    return;  // EAGAIN, or an error: the old link ends at its deadline anyway
+  }
 }
 
 void UdpConnection::send(uint8_t ver, uint16_t cmd, const Bytes& body, bool reliable, size_t reserved,
@@ -89,7 +166,12 @@ void UdpConnection::close(bool graceful, double now) {
 }
 
 void UdpConnection::onReady(const PollEvent& ev, double now) {
-  if (ev.readable || ev.failed) readAll(now);
+  if (ev.readable || ev.failed) {
+    readAll(now);
+    applyLinkActions(now);
+    readOld(now);
+    applyLinkActions(now);
+  }
   if (ev.writable && !session_.closed()) writeNow(now);
   settle(now);
 }
@@ -97,10 +179,12 @@ void UdpConnection::onReady(const PollEvent& ev, double now) {
 void UdpConnection::readAll(double now) {
   // Bounded per wakeup so one busy socket cannot starve the others (epoll is
   // level-triggered: what is left wakes us again).
-  for (int i = 0; i < 64 && !session_.closed(); ++i) {
+  for (int i = 0; i < 64 && fd_ && !session_.closed(); ++i) {
     const ssize_t n = ::recv(fd_.get(), loop_.readBuffer(), loop_.readBufferSize(), 0);
     if (n >= 0) {
       session_.onDatagram(loop_.readBuffer(), static_cast<size_t>(n), now);
+      // The migrate answer: what else this socket holds is the old node's.
+      if (session_.linkActionPending()) return;
       continue;
     }
     const int err = errno;
@@ -112,6 +196,7 @@ void UdpConnection::readAll(double now) {
 }
 
 void UdpConnection::collect() {
+  if (session_.linkActionPending()) return;  // those datagrams are for the socket to come
   scratch_.clear();
   session_.takeDatagrams(scratch_);
   for (Bytes& d : scratch_) {
@@ -174,7 +259,15 @@ void UdpConnection::setWantWrite(bool want) {
 
 void UdpConnection::settle(double now) {
   if (gone_) return;
+  applyLinkActions(now);
   shared_->state.store(session_.state(), std::memory_order_release);
+  if (session_.closed()) {
+    std::vector<UnsentPacket> unsent = session_.takeUnsent();
+    if (!unsent.empty()) {
+      std::lock_guard<std::mutex> lk(shared_->unsentMu);
+      for (auto& u : unsent) shared_->unsent.push_back(std::move(u));
+    }
+  }
   if (session_.takeEvents(events_) || !events_.empty()) {
     shared_->deliver(events_);
     events_.clear();
@@ -197,6 +290,7 @@ void UdpConnection::closeSocket() {
   if (registered_) loop_.poller().remove(fd_.get());
   registered_ = false;
   fd_.reset();
+  closeOld();
   pending_.clear();
   if (shared_->conn == this) shared_->conn = nullptr;
 }

@@ -1,6 +1,8 @@
 // The network-thread side of one DiarkisUdpBase: a connected non-blocking UDP
 // socket driven by the sans-I/O UdpSession (native/src/rudp). Every method runs
-// on the network thread.
+// on the network thread. During a migration a second socket exists: the old
+// node's (oldFd_), which only acknowledges the old node's retransmissions until
+// its FIN; it is registered under the same loop key, and readiness reads both.
 #pragma once
 #include <sys/socket.h>
 
@@ -28,6 +30,7 @@ class UdpConnection final : public LoopHandler {
   // (0 for unreliable); the session reserves its own before this is released.
   void send(uint8_t ver, uint16_t cmd, const Bytes& body, bool reliable, size_t reserved, double now);
   void close(bool graceful, double now);
+  void migrate(double now);
 
   void onReady(const PollEvent& ev, double now) override;
   void onTimer(double now) override;
@@ -40,6 +43,11 @@ class UdpConnection final : public LoopHandler {
 
  private:
   void readAll(double now);
+  void readOld(double now);
+  bool openSocket(const sockaddr_storage& addr, socklen_t len, double now);
+  void applyLinkActions(double now);
+  void writeOld();
+  void closeOld();
   void collect();           // session datagrams -> pending_
   void writeNow(double now);
   void setWantWrite(bool want);
@@ -52,6 +60,7 @@ class UdpConnection final : public LoopHandler {
   std::shared_ptr<DiarkisUdpBase::Shared> shared_;
   UdpSession session_;
   UniqueFd fd_;
+  UniqueFd oldFd_;          // the old node's socket during a migration
   bool registered_ = false;
   bool wantWrite_ = false;
   bool blocked_ = false;  // the last send said EAGAIN: wait for EPOLLOUT

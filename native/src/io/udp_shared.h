@@ -41,6 +41,10 @@ struct DiarkisUdpBase::Shared {
   // reservation on the network thread, released as DATs are acknowledged.
   SendBudget budget;
 
+  // Requests held when the session ended (TakeUnsent), filled before OnDisconnect.
+  std::mutex unsentMu;
+  std::vector<UnsentPacket> unsent;
+
   UdpConnection* conn = nullptr;  // network thread only; null when not attached
 };
 

@@ -30,6 +30,16 @@ struct UdpOptions {
   size_t maxQueuedBytes = 64u << 20; // send() refuses (QueueFull) past this
   std::string clientKey;             // sent reliably as ver 0 cmd 4 after the handshake, if set
   std::vector<std::string> localAddresses;  // "ip:port" list carried by every echo
+
+  // Live migration (PROTOCOL section 7), the same knobs as TcpOptions.
+  // autoMigrate: the session calls SendMigrate itself on the offline notice and
+  // retries after no-target (the C++ SDK's default is manual).
+  bool autoMigrate = false;
+  double handoffTtlMs = 30000;       // claim retries stop this long after the migrate answer
+  double migrateRetryMinMs = 200;    // capped, jittered exponential backoff of claim
+  double migrateRetryMaxMs = 5000;   //   retries and of automatic no-target retries
+  double lingerMs = 5000;            // the old node's link acknowledges retransmissions until its FIN or this
+  uint64_t rngSeed = 0;              // backoff jitter; 0 = seeded from std::random_device
 };
 
 }  // namespace diarkis

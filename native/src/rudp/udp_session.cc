@@ -56,17 +56,29 @@ UdpSession::UdpSession(const UdpOptions& options, const SessionKeys& keys, Stats
       crypto_(keys),
       stats_(stats),
       budget_(budget),
-      channel_(channelConfig(options, keys), stats),
+      channel_(std::make_unique<rudp::ReliableChannel>(channelConfig(options, keys), stats)),
       fragmenter_(options.fragmentSize),
       // Incoming chunks are cut by the server at the protocol's 1300 bytes.
       reassembler_(options.maxPayload + wire::kResponseHeaderSize + wire::kSidSize,
-                   rudp::kDefaultFragmentSize) {}
+                   rudp::kDefaultFragmentSize),
+      rng_(options.rngSeed != 0 ? options.rngSeed : std::random_device{}()) {}
+
+// Callers collect() what the previous channel queued first.
+void UdpSession::freshLink() {
+  channel_ = std::make_unique<rudp::ReliableChannel>(channelConfig(options_, crypto_.keys()), stats_);
+  fragmenter_ = rudp::Fragmenter(options_.fragmentSize);
+  reassembler_ = rudp::Reassembler(options_.maxPayload + wire::kResponseHeaderSize + wire::kSidSize,
+                                   rudp::kDefaultFragmentSize);
+  handshaked_ = false;
+  serverSeq_ = 0;
+  ++linkGen_;
+}
 
 // --- output plumbing ---------------------------------------------------------
 
 void UdpSession::collect() {
   scratch_.clear();
-  channel_.takeDatagrams(scratch_);
+  channel_->takeDatagrams(scratch_);
   for (Bytes& d : scratch_) out_.push_back(std::move(d));
   scratch_.clear();
 }
@@ -124,15 +136,21 @@ void UdpSession::completeHandshake(uint32_t seq, double now) {
   nextSyn_ = kNoDeadline;
   connectDeadline_ = kNoDeadline;
   sendAckRecord(seq);  // ACK S, body SID
-  channel_.start(0, seq, now);  // our first DAT carries 0, the server's S
+  channel_->start(0, seq, now);  // our first DAT carries 0, the server's S
+  if (mig_ == MigPhase::Handshake) {
+    // At the migration target: the claim is the first DAT, alone; nothing else
+    // goes until it is answered (the target acknowledges only a claim before binding).
+    mig_ = MigPhase::Claiming;
+    sendClaim(now);
+    afterChannel(now);
+    return;
+  }
   state_ = ClientState::Connected;
   Event ev;
   ev.type = EventType::Connect;
   emit(std::move(ev));
   sendOpening(now);
-  for (Held& h : held_) sendPacket(std::move(h.packet), h.budgeted, now);
-  held_.clear();
-  heldBytes_ = 0;
+  flushHeld(now);
   // An echo at once: early RTT and public address, and a DAT that completes the
   // server's side of the handshake even if our ACK S was lost.
   lastEchoAnswer_ = now;
@@ -188,7 +206,7 @@ size_t UdpSession::reliableCost(size_t packetLen, size_t fragmentSize) {
 
 void UdpSession::sendPacket(Bytes packet, bool budgeted, double now) {
   if (!fragmenter_.needsCut(packet.size())) {
-    channel_.send(std::move(packet), budgeted, now);
+    channel_->send(std::move(packet), budgeted, now);
     return;
   }
   const uint8_t ver = packet[4];
@@ -197,12 +215,13 @@ void UdpSession::sendPacket(Bytes packet, bool budgeted, double now) {
   fragmenter_.cutWrapped(packet.data(), packet.size(), ver, cmd, crypto_.keys().sid.data(), scratch_);
   std::vector<Bytes> chunks;
   chunks.swap(scratch_);
-  for (Bytes& c : chunks) channel_.send(std::move(c), budgeted, now);
+  for (Bytes& c : chunks) channel_->send(std::move(c), budgeted, now);
 }
 
 ErrorCode UdpSession::send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool reliable,
                            double now, bool* writable) {
-  const bool open = state_ == ClientState::Connecting || state_ == ClientState::Connected;
+  const bool open = state_ == ClientState::Connecting || state_ == ClientState::Connected ||
+                    state_ == ClientState::Migrating;
   if (!open || (!reliable && state_ != ClientState::Connected)) return ErrorCode::NotConnected;
   Bytes packet;
   const ErrorCode ec = crypto_.appendRequest(packet, ver, cmd, body, len, options_.maxPayload);
@@ -220,7 +239,7 @@ ErrorCode UdpSession::send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_
   const size_t cost = reliableCost(packet.size(), options_.fragmentSize);
   const ErrorCode rc = budget_.reserve(cost, writable);
   if (rc != ErrorCode::None) return rc;
-  if (!handshaked_) {
+  if (holding()) {  // before the handshake, or during a migration
     heldBytes_ += cost;
     held_.push_back(Held{std::move(packet), true});
     return ErrorCode::None;
@@ -239,7 +258,10 @@ void UdpSession::onDatagram(const uint8_t* data, size_t len, double now) {
     stats_.drop(DropReason::Unexpected);
     return;
   }
+  const bool attempting = mig_ == MigPhase::Handshake || mig_ == MigPhase::Claiming;
   if (rudp::isTerminate(data, len)) {
+    if (mig_ == MigPhase::Backoff) return;  // a failed attempt's leftovers
+    if (attempting) return attemptFailed("the target ended the connection", now);
     finish(finCode_ == ErrorCode::None ? ErrorCode::ClosedByServer : finCode_,
            finReason_.empty() ? "server ended the connection" : finReason_);
     return;
@@ -257,7 +279,9 @@ void UdpSession::onDatagram(const uint8_t* data, size_t len, double now) {
     return;
   }
   if (h.flag == rudp::Flag::Syn) {
-    if (!handshaked_) {
+    if (mig_ == MigPhase::Backoff) {
+      stats_.drop(DropReason::Unexpected);  // a failed attempt's handshake
+    } else if (!handshaked_) {
       completeHandshake(h.seq, now);
     } else if (h.seq == serverSeq_) {
       sendAckRecord(h.seq);  // our ACK S was lost: answer the repeated SYN again
@@ -273,7 +297,7 @@ void UdpSession::onDatagram(const uint8_t* data, size_t len, double now) {
   switch (h.flag) {
     case rudp::Flag::Dat:
     case rudp::Flag::Rdat:
-      channel_.onData(h.seq, h.flag == rudp::Flag::Rdat, body, bodyLen, now);
+      channel_->onData(h.seq, h.flag == rudp::Flag::Rdat, body, bodyLen, now);
       break;
     case rudp::Flag::Ack:
     case rudp::Flag::Rack: {
@@ -282,7 +306,7 @@ void UdpSession::onDatagram(const uint8_t* data, size_t len, double now) {
         stats_.drop(reason);
         return;
       }
-      for (const rudp::AckRecord& r : recs) channel_.onAck(r, now);
+      for (const rudp::AckRecord& r : recs) channel_->onAck(r, now);
       break;
     }
     case rudp::Flag::Udp:
@@ -290,6 +314,12 @@ void UdpSession::onDatagram(const uint8_t* data, size_t len, double now) {
       break;
     case rudp::Flag::Fin:
       sendAckRecord(0);
+      if (mig_ == MigPhase::Backoff) return;
+      if (attempting) {
+        return attemptFailed(finReason_.empty() ? "the target closed the connection"
+                                                : "the target refused the claim: " + finReason_,
+                             now);
+      }
       finish(finCode_ == ErrorCode::None ? ErrorCode::ClosedByServer : finCode_,
              finReason_.empty() ? "FIN from the server" : finReason_);
       return;
@@ -303,20 +333,23 @@ void UdpSession::onDatagram(const uint8_t* data, size_t len, double now) {
 // budget, the retransmission timeout, a pending graceful close.
 void UdpSession::afterChannel(double now) {
   scratch_.clear();
-  channel_.takeDelivered(scratch_);
+  channel_->takeDelivered(scratch_);
   std::vector<Bytes> delivered;
   delivered.swap(scratch_);
+  const uint64_t gen = linkGen_;
   for (const Bytes& b : delivered) {
-    if (state_ == ClientState::Closed) break;
+    // Closed, or the migrate answer replaced the link: the old node sends nothing after it.
+    if (state_ == ClientState::Closed || linkGen_ != gen) break;
     handleDelivered(b, now);
   }
-  if (budget_.release(channel_.takeReleasedBytes())) {
+  if (budget_.release(channel_->takeReleasedBytes())) {
     Event ev;
     ev.type = EventType::Drain;
     emit(std::move(ev));
   }
   if (state_ == ClientState::Closed) return;
-  if (channel_.timedOut()) {
+  if (channel_->timedOut()) {
+    if (mig_ == MigPhase::Claiming) return attemptFailed("the claim was not acknowledged", now);
     finish(ErrorCode::Timeout, "no acknowledgement after maxRetries resends");
     return;
   }
@@ -375,6 +408,15 @@ void UdpSession::handlePacket(Packet& p, double now) {
   }
   const bool push = p.status == wire::kStatusPush;
   if (p.ver == wire::kVerBuiltin) {
+    if (p.cmd == wire::kCmdReconn && !push) {
+      if (mig_ == MigPhase::Requested) return handleMigrateAnswer(p, body, now);
+      if (mig_ == MigPhase::Claiming) return handleClaimAnswer(p, now);
+    }
+    if (p.cmd == wire::kCmdFin && push && mig_ == MigPhase::Claiming) {
+      // The target's refusal (sealed with the session keys), then its FIN.
+      finReason_.assign(body.begin(), body.end());
+      return attemptFailed("the target refused the claim: " + finReason_, now);
+    }
     if (p.cmd == wire::kCmdKeepAlive) {
       handleKeepAlive(body, push, now);
       return;
@@ -395,12 +437,13 @@ void UdpSession::handlePacket(Packet& p, double now) {
   emit(std::move(ev));
 }
 
-void UdpSession::raiseOffline() {
+void UdpSession::raiseOffline(double now) {
   if (offlineRaised_) return;
   offlineRaised_ = true;
   Event ev;
   ev.type = EventType::Offline;
   emit(std::move(ev));
+  if (options_.autoMigrate) (void)sendMigrate(now);
 }
 
 // Echo answer: state:uint8 || ts:f64 LE || address || notifications || addressEnd:uint16.
@@ -411,7 +454,7 @@ void UdpSession::handleKeepAlive(const Bytes& b, bool push, double now) {
       stats_.drop(DropReason::BadBody);
       return;
     }
-    if (b[0] == wire::kNodeOffline) raiseOffline();
+    if (b[0] == wire::kNodeOffline) raiseOffline(now);
     return;
   }
   const size_t n = b.size();
@@ -453,7 +496,7 @@ void UdpSession::handleKeepAlive(const Bytes& b, bool push, double now) {
   stats_.add(&Stats::heartbeatsAnswered);
   lastEchoAnswer_ = now;
   publicAddress_.assign(b.begin() + 9, b.begin() + static_cast<std::ptrdiff_t>(addrStop));
-  if (b[0] == wire::kNodeOffline) raiseOffline();
+  if (b[0] == wire::kNodeOffline) raiseOffline(now);
   Event echo;
   echo.type = EventType::Echo;
   echo.rttMs = std::max(0.0, now - ts);
@@ -465,13 +508,29 @@ void UdpSession::handleKeepAlive(const Bytes& b, bool push, double now) {
 // --- timers and closing ------------------------------------------------------
 
 double UdpSession::nextDeadline() const {
+  const double old = old_ ? std::min(oldDeadline_, old_->nextDeadline()) : kNoDeadline;
+  switch (mig_) {
+    case MigPhase::Handshake:
+      return std::min({old, claimDeadline_, nextSyn_});
+    case MigPhase::Claiming:
+      return std::min({old, claimDeadline_, channel_->nextDeadline()});
+    case MigPhase::Backoff:
+      return std::min(old, retryAt_);
+    case MigPhase::None:
+    case MigPhase::Requested:
+      break;
+  }
+  return std::min({old, autoRetryAt_, connectedDeadline()});
+}
+
+double UdpSession::connectedDeadline() const {
   switch (state_) {
     case ClientState::Connecting:
       return std::min(connectDeadline_, nextSyn_);
     case ClientState::Connected:
     case ClientState::Migrating:
     case ClientState::Closing: {
-      double t = channel_.nextDeadline();
+      double t = channel_->nextDeadline();
       t = std::min(t, lastEchoAnswer_ + options_.echoMissLimit * options_.echoIntervalMs);
       if (state_ == ClientState::Closing) return std::min(t, closeDeadline_);
       return std::min(t, nextEcho_);
@@ -484,6 +543,32 @@ double UdpSession::nextDeadline() const {
 }
 
 void UdpSession::onTimer(double now) {
+  if (old_ && now >= oldDeadline_) closeOldLink();  // no FIN from the old node in time
+  if (old_) {
+    old_->onTimer(now);
+    old_->takeDatagrams(oldOut_);
+  }
+  switch (mig_) {
+    case MigPhase::Handshake:
+      if (now >= claimDeadline_) return attemptFailed("no SYN answer from the target", now);
+      if (now >= nextSyn_) sendSyn(now);
+      return;
+    case MigPhase::Claiming:
+      if (now >= claimDeadline_) return attemptFailed("no answer to the claim in time", now);
+      channel_->onTimer(now);
+      afterChannel(now);
+      return;
+    case MigPhase::Backoff:
+      if (now >= retryAt_) startAttempt(now);
+      return;
+    case MigPhase::None:
+    case MigPhase::Requested:
+      break;
+  }
+  if (now >= autoRetryAt_) {
+    autoRetryAt_ = kNoDeadline;
+    (void)sendMigrate(now);
+  }
   if (state_ == ClientState::Connecting) {
     if (now >= connectDeadline_) {
       finish(ErrorCode::ConnectTimeout, "no SYN answer");
@@ -492,19 +577,19 @@ void UdpSession::onTimer(double now) {
     }
     return;
   }
-  if (state_ != ClientState::Connected && state_ != ClientState::Closing) return;
-  channel_.onTimer(now);
+  if (state_ != ClientState::Connected && state_ != ClientState::Closing && state_ != ClientState::Migrating) return;
+  channel_->onTimer(now);
   if (now >= lastEchoAnswer_ + options_.echoMissLimit * options_.echoIntervalMs) {
     finish(ErrorCode::Timeout, "no echo answer");
     return;
   }
-  if (state_ == ClientState::Connected && now >= nextEcho_) sendEcho(now);
+  if (state_ != ClientState::Closing && now >= nextEcho_) sendEcho(now);
   afterChannel(now);
 }
 
 void UdpSession::maybeFinishClose(double now) {
   if (state_ != ClientState::Closing) return;
-  if ((channel_.idle() && held_.empty()) || now >= closeDeadline_) {
+  if ((channel_->idle() && held_.empty()) || now >= closeDeadline_) {
     sendFin();
     finish(ErrorCode::ClosedByUser, "closed by the user");
   }
@@ -516,8 +601,12 @@ void UdpSession::close(bool graceful, double now) {
     case ClientState::Connecting:
       finish(ErrorCode::ClosedByUser, "closed by the user");
       return;
-    case ClientState::Connected:
     case ClientState::Migrating:
+      // Mid-migration there is no node to flush the held requests to: they are handed back.
+      sendFin();
+      finish(ErrorCode::ClosedByUser, "closed during a migration");
+      return;
+    case ClientState::Connected:
       if (graceful) {
         state_ = ClientState::Closing;
         closeDeadline_ = now + options_.closeTimeoutMs;
@@ -547,11 +636,15 @@ void UdpSession::finish(ErrorCode code, const std::string& message) {
   if (state_ == ClientState::Closed) return;
   state_ = ClientState::Closed;
   collect();  // keep what the channel queued (ACKs) before the session stops
-  channel_.forgetOutgoing();
-  (void)budget_.release(channel_.takeReleasedBytes() + heldBytes_);  // no Drain after a close
+  channel_->forgetOutgoing();
+  decodeHeld();  // what was held is handed back (takeUnsent), never silently dropped
+  (void)budget_.release(channel_->takeReleasedBytes() + heldBytes_);  // no Drain after a close
   held_.clear();
   heldBytes_ = 0;
+  mig_ = MigPhase::None;
+  if (old_) closeOldLink();
   connectDeadline_ = nextSyn_ = nextEcho_ = closeDeadline_ = kNoDeadline;
+  handoffDeadline_ = claimDeadline_ = retryAt_ = autoRetryAt_ = kNoDeadline;
   Event ev;
   ev.type = EventType::Disconnect;
   ev.code = code;

@@ -9,15 +9,24 @@
 //
 // States: Idle -> Connecting (SYN repeated) -> Connected (after the SYN answer;
 // Connect event) -> Closing (graceful close flushing) -> Closed (Disconnect
-// event, exactly once). Migrating is reserved for migration: the session would
-// hold new sends in held_ (as while Connecting), claim at the new node with the
-// claim as the first reliable request (sendOpening()), and forget the old
-// channel's outgoing DATs (ReliableChannel::forgetOutgoing()). Not implemented.
+// event, exactly once).
+//
+// Migration (PROTOCOL section 7, udp_session_migration.cc): sendMigrate() sends
+// the migrate request reliably after everything queued; reliable sends are held
+// (held_) until the target answers the claim. The migrate answer, once delivered
+// in order, moves the current link to the "old link" (its channel forgets our
+// unacknowledged DATs and only acknowledges the old node's retransmissions until
+// its FIN or lingerMs) and asks the owner (takeLinkAction: OpenTarget) to open a
+// new socket to the target, where a fresh handshake runs and the claim is the
+// first DAT, alone. The owner feeds the old socket's datagrams to
+// onOldLinkDatagram() and sends takeOldLinkDatagrams() on it, until CloseOldLink.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <deque>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -62,15 +71,47 @@ class UdpSession {
   // otherwise FIN at once. Disconnect(ClosedByUser) follows.
   void close(bool graceful, double now);
 
+  // Start a migration (idempotent while one runs). NotConnected unless connected.
+  ErrorCode sendMigrate(double now);
+  // "host:port" of the node the session talks to (for MigrationInfo.from).
+  void setPeerName(std::string name) { peer_ = std::move(name); }
+  // A datagram from the old node's socket (after OpenTarget, until CloseOldLink).
+  void onOldLinkDatagram(const uint8_t* data, size_t len, double now);
+
   // --- outputs --------------------------------------------------------------
   bool takeDatagrams(std::vector<Bytes>& out);  // appends; false when none
+  bool takeOldLinkDatagrams(std::vector<Bytes>& out);  // for the old socket
   bool takeEvents(std::vector<Event>& out);     // appends; false when none
+
+  // What the owner must do with its sockets, in order, BEFORE it sends
+  // takeDatagrams() again: OpenTarget = keep the current socket as the old link
+  // and open a new one to host:port (numeric); CloseOldLink = send
+  // takeOldLinkDatagrams() on the old socket, then close it.
+  enum class LinkAction : uint8_t { None, OpenTarget, CloseOldLink };
+  LinkAction takeLinkAction(std::string& host, uint16_t& port);
+  bool linkActionPending() const { return !actions_.empty(); }
+  bool oldLinkOpen() const { return old_ != nullptr; }
+  // Requests held when the session ended, decoded (filled by the final Disconnect).
+  std::vector<UnsentPacket> takeUnsent() { return std::move(unsent_); }
 
   const std::string& publicAddress() const { return publicAddress_; }
   uint32_t serverInitialSeq() const { return serverSeq_; }
-  const rudp::ReliableChannel& channel() const { return channel_; }
+  const rudp::ReliableChannel& channel() const { return *channel_; }
 
  private:
+  enum class MigPhase : uint8_t { None, Requested, Handshake, Claiming, Backoff };
+
+  bool holding() const { return !handshaked_ || mig_ != MigPhase::None; }
+  void freshLink();  // new channel, fragment ids and reassembly: a new connection
+  void flushHeld(double now);
+  void handleMigrateAnswer(const Packet& p, const Bytes& body, double now);
+  void handleClaimAnswer(const Packet& p, double now);
+  void sendClaim(double now);
+  void startAttempt(double now);
+  void attemptFailed(const std::string& why, double now);
+  double backoff(uint32_t attempt);
+  void closeOldLink();
+  void decodeHeld();
   void push(Bytes datagram);  // after whatever the channel has queued
   void collect();             // channel datagrams -> out_
   void sendSyn(double now);
@@ -86,7 +127,8 @@ class UdpSession {
   void parsePackets(const uint8_t* data, size_t len, double now);
   void handlePacket(Packet& p, double now);
   void handleKeepAlive(const Bytes& body, bool push, double now);
-  void raiseOffline();
+  void raiseOffline(double now);
+  double connectedDeadline() const;
   void maybeFinishClose(double now);
   void finish(ErrorCode code, const std::string& message);
   void emit(Event&& ev) { events_.push_back(std::move(ev)); }
@@ -95,7 +137,7 @@ class UdpSession {
   SessionCrypto crypto_;
   Stats& stats_;
   SendBudget& budget_;
-  rudp::ReliableChannel channel_;
+  std::unique_ptr<rudp::ReliableChannel> channel_;  // the current link's
   rudp::Fragmenter fragmenter_;
   rudp::Reassembler reassembler_;
 
@@ -122,6 +164,30 @@ class UdpSession {
   std::vector<Bytes> out_;
   std::vector<Event> events_;
   std::vector<Bytes> scratch_;
+
+  // --- migration ---
+  MigPhase mig_ = MigPhase::None;
+  uint64_t linkGen_ = 0;           // bumped when the current link is replaced
+  std::string peer_;               // the node we talk to ("host:port")
+  std::string target_;             // the target's address as the answer gave it
+  std::string targetHost_;
+  uint16_t targetPort_ = 0;
+  Bytes ticket_;
+  double migStart_ = 0;            // the migrate request was sent
+  double handoffDeadline_ = kNoDeadline;
+  double claimDeadline_ = kNoDeadline;  // Handshake/Claiming: this attempt gives up
+  double retryAt_ = kNoDeadline;   // Backoff: next attempt
+  double autoRetryAt_ = kNoDeadline;  // auto mode: migrate again after no-target
+  uint32_t attempts_ = 0;
+  uint32_t noTargets_ = 0;
+  std::string lastFailure_;
+  std::mt19937_64 rng_;
+  std::deque<LinkAction> actions_;
+  std::vector<UnsentPacket> unsent_;
+  // The old node's link: acknowledges its retransmissions until its FIN or oldDeadline_.
+  std::unique_ptr<rudp::ReliableChannel> old_;
+  double oldDeadline_ = kNoDeadline;
+  std::vector<Bytes> oldOut_;
 };
 
 }  // namespace diarkis

@@ -1,0 +1,307 @@
+// UdpSession: live migration (PROTOCOL.md section 7), client side. Mirrors
+// TcpSession's (session/tcp_session_migration.cc) phases and naming:
+//
+//   None --sendMigrate--> Requested --answer 1--> Handshake --SYN answer--> Claiming --answer 1--> None
+//                             |                      ^   |                     |
+//                             | answer 5 (1003)      |   +---- failure ---> Backoff (retry within the
+//                             v                      +--------------------<   handoff TTL, else
+//                       None + NoTarget error                                 Disconnect MigrationFailed)
+//
+// The session never touches sockets: on the answer it asks its owner to keep the
+// current socket as the old link and open one to the target (LinkAction::OpenTarget),
+// and, once the old node's FIN (or lingerMs) ends the old link, to close it.
+#include <algorithm>
+#include <cmath>
+
+#include "rudp/datagram.h"
+#include "rudp/udp_session.h"
+
+namespace diarkis {
+namespace {
+
+constexpr uint16_t kNoTargetCode = 1003;  // PROTOCOL 7.4
+constexpr size_t kTicketSize = 16;
+
+// "host:port" or "[v6]:port" -> numeric host (brackets removed) + port. False if malformed.
+bool splitHostPort(const std::string& addr, std::string& host, uint16_t& port) {
+  const size_t colon = addr.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= addr.size() || addr.size() - colon > 6) return false;
+  unsigned long p = 0;
+  for (size_t i = colon + 1; i < addr.size(); ++i) {
+    if (addr[i] < '0' || addr[i] > '9') return false;
+    p = p * 10 + static_cast<unsigned long>(addr[i] - '0');
+  }
+  if (p == 0 || p > 65535) return false;
+  host = addr.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) return false;
+  port = static_cast<uint16_t>(p);
+  return true;
+}
+
+}  // namespace
+
+ErrorCode UdpSession::sendMigrate(double now) {
+  if (mig_ != MigPhase::None) return ErrorCode::None;  // the same migration
+  if (state_ != ClientState::Connected || !handshaked_) return ErrorCode::NotConnected;
+  Bytes packet;
+  if (crypto_.appendRequest(packet, wire::kVerBuiltin, wire::kCmdReconn, nullptr, 0, options_.maxPayload) !=
+      ErrorCode::None) {
+    return ErrorCode::PayloadTooLarge;  // only with an absurdly small maxPayload
+  }
+  // In order after everything sent before it: the node handles it after them.
+  sendPacket(std::move(packet), false, now);
+  mig_ = MigPhase::Requested;
+  state_ = ClientState::Migrating;
+  migStart_ = now;
+  autoRetryAt_ = kNoDeadline;
+  return ErrorCode::None;
+}
+
+void UdpSession::flushHeld(double now) {
+  for (Held& h : held_) sendPacket(std::move(h.packet), h.budgeted, now);
+  held_.clear();
+  heldBytes_ = 0;
+}
+
+void UdpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double now) {
+  if (p.status != wire::kStatusOk) {
+    // No target: the old node keeps us; the held requests go to it.
+    std::string why = "no node could take the session";
+    if (body.size() >= 2) {
+      const auto code = static_cast<uint16_t>(body[0] << 8 | body[1]);
+      why += " (status " + std::to_string(p.status) + ", code " + std::to_string(code) + ")";
+      if (code != kNoTargetCode) why += ": unexpected code";
+    }
+    mig_ = MigPhase::None;
+    state_ = ClientState::Connected;
+    flushHeld(now);
+    Event ev;
+    ev.type = EventType::Error;
+    ev.code = ErrorCode::NoTarget;
+    ev.message = why;
+    emit(std::move(ev));
+    if (options_.autoMigrate) autoRetryAt_ = now + backoff(noTargets_++);
+    return;
+  }
+  std::string host;
+  uint16_t port = 0;
+  bool ok = body.size() >= 2;
+  size_t alen = 0;
+  if (ok) {
+    alen = static_cast<size_t>(body[0] << 8 | body[1]);
+    ok = body.size() == 2 + alen + kTicketSize;
+  }
+  if (ok) {
+    target_.assign(body.begin() + 2, body.begin() + 2 + static_cast<std::ptrdiff_t>(alen));
+    ok = splitHostPort(target_, host, port);
+  }
+  if (!ok) {
+    stats_.drop(DropReason::BadBody);
+    finish(ErrorCode::MigrationFailed,
+           "the migrate answer is malformed (" + std::to_string(body.size()) + " bytes)");
+    return;
+  }
+  ticket_.assign(body.end() - static_cast<std::ptrdiff_t>(kTicketSize), body.end());
+  targetHost_ = host;
+  targetPort_ = port;
+  noTargets_ = 0;
+  attempts_ = 0;
+  handoffDeadline_ = now + options_.handoffTtlMs;
+
+  // The current link becomes the old link. The answer proves the node processed
+  // every DAT we sent before it: forget them. What is queued for the socket (the
+  // ACK of this answer among it) leaves on the old socket.
+  if (old_) closeOldLink();  // a previous migration's old link, still lingering
+  collect();
+  for (Bytes& d : out_) oldOut_.push_back(std::move(d));
+  out_.clear();
+  old_ = std::move(channel_);
+  old_->forgetOutgoing();
+  if (budget_.release(old_->takeReleasedBytes())) {
+    Event ev;
+    ev.type = EventType::Drain;
+    emit(std::move(ev));
+  }
+  oldDeadline_ = now + options_.lingerMs;
+  freshLink();
+  actions_.push_back(LinkAction::OpenTarget);
+  nextEcho_ = kNoDeadline;
+  startAttempt(now);
+}
+
+// One claim attempt: a new handshake (fresh sequences, same SID and keys).
+void UdpSession::startAttempt(double now) {
+  if (now >= handoffDeadline_) {
+    finish(ErrorCode::MigrationFailed,
+           "could not claim the session at " + target_ + " within " +
+               std::to_string(static_cast<long long>(options_.handoffTtlMs)) + " ms after " +
+               std::to_string(attempts_) + " attempts: " + lastFailure_);
+    return;
+  }
+  ++attempts_;
+  retryAt_ = kNoDeadline;
+  mig_ = MigPhase::Handshake;
+  claimDeadline_ = std::min(now + options_.connectTimeoutMs, handoffDeadline_);
+  sendSyn(now);
+}
+
+void UdpSession::sendClaim(double now) {
+  Bytes packet;
+  if (crypto_.appendRequest(packet, wire::kVerBuiltin, wire::kCmdReconn, ticket_.data(), ticket_.size(),
+                            options_.maxPayload) != ErrorCode::None) {
+    return;  // only with an absurdly small maxPayload; the claim deadline reports it
+  }
+  sendPacket(std::move(packet), false, now);
+}
+
+void UdpSession::attemptFailed(const std::string& why, double now) {
+  lastFailure_ = why;
+  collect();  // ACKs already queued still leave on this socket
+  freshLink();  // the attempt's channel holds only our claim: nothing budgeted
+  finReason_.clear();
+  finCode_ = ErrorCode::None;
+  nextSyn_ = claimDeadline_ = kNoDeadline;
+  mig_ = MigPhase::Backoff;
+  if (now >= handoffDeadline_) {
+    startAttempt(now);  // reports MigrationFailed
+    return;
+  }
+  retryAt_ = std::min(now + backoff(attempts_ - 1), handoffDeadline_);
+}
+
+void UdpSession::handleClaimAnswer(const Packet& p, double now) {
+  if (p.status != wire::kStatusOk) {
+    attemptFailed("the target answered the claim with status " + std::to_string(p.status), now);
+    return;
+  }
+  Event mig;
+  mig.type = EventType::Migrated;
+  mig.from = peer_;
+  mig.address = target_;
+  mig.rttMs = now - migStart_;
+  peer_ = target_;
+  mig_ = MigPhase::None;
+  state_ = ClientState::Connected;
+  claimDeadline_ = handoffDeadline_ = kNoDeadline;
+  offlineRaised_ = false;  // once per node: the new node may go offline too
+  stats_.add(&Stats::migrations);
+  Event con;
+  con.type = EventType::Connect;
+  con.reconnected = true;
+  emit(std::move(con));
+  emit(std::move(mig));
+  flushHeld(now);  // in order, after the claim
+  lastEchoAnswer_ = now;
+  sendEcho(now);
+}
+
+// Capped exponential backoff with jitter in [base/2, base]: many clients that
+// failed together do not retry together.
+double UdpSession::backoff(uint32_t attempt) {
+  const double cap = std::max(options_.migrateRetryMinMs, options_.migrateRetryMaxMs);
+  const double base =
+      std::min(cap, options_.migrateRetryMinMs * std::ldexp(1.0, static_cast<int>(std::min(attempt, 30u))));
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  return base * jitter(rng_);
+}
+
+// --- the old node's link -----------------------------------------------------
+
+void UdpSession::onOldLinkDatagram(const uint8_t* data, size_t len, double now) {
+  stats_.add(&Stats::packetsReceived);
+  stats_.add(&Stats::bytesReceived, len);
+  if (!old_) {
+    stats_.drop(DropReason::Unexpected);
+    return;
+  }
+  if (rudp::isTerminate(data, len)) {
+    closeOldLink();
+    return;
+  }
+  rudp::Header h;
+  DropReason reason = DropReason::Unexpected;
+  if (!rudp::decodeHeader(data, len, h, reason)) {
+    stats_.drop(reason);
+    return;
+  }
+  switch (h.flag) {
+    case rudp::Flag::Dat:
+    case rudp::Flag::Rdat: {
+      // A retransmission (our ACK was lost): acknowledge it again, so the node can close.
+      old_->onData(h.seq, h.flag == rudp::Flag::Rdat, data + rudp::kHeaderSize, len - rudp::kHeaderSize, now);
+      scratch_.clear();
+      old_->takeDelivered(scratch_);
+      for (size_t i = 0; i < scratch_.size(); ++i) stats_.drop(DropReason::Unexpected);  // nothing follows the answer
+      scratch_.clear();
+      old_->takeDatagrams(oldOut_);
+      return;
+    }
+    case rudp::Flag::Fin: {
+      Bytes d;
+      rudp::appendAckRecord(d, 0, false, crypto_.keys().sid.data(), wire::kSidSize);
+      oldOut_.push_back(std::move(d));
+      closeOldLink();
+      return;
+    }
+    case rudp::Flag::Ack:
+    case rudp::Flag::Rack:
+      return;  // for DATs we already forgot
+    case rudp::Flag::Syn:
+    case rudp::Flag::Udp:
+      break;
+  }
+  stats_.drop(DropReason::Unexpected);
+}
+
+void UdpSession::closeOldLink() {
+  if (!old_) return;
+  old_->takeDatagrams(oldOut_);
+  old_.reset();
+  oldDeadline_ = kNoDeadline;
+  actions_.push_back(LinkAction::CloseOldLink);
+}
+
+bool UdpSession::takeOldLinkDatagrams(std::vector<Bytes>& out) {
+  if (old_) old_->takeDatagrams(oldOut_);
+  if (oldOut_.empty()) return false;
+  for (Bytes& d : oldOut_) {
+    stats_.add(&Stats::packetsSent);
+    stats_.add(&Stats::bytesSent, d.size());
+    out.push_back(std::move(d));
+  }
+  oldOut_.clear();
+  return true;
+}
+
+UdpSession::LinkAction UdpSession::takeLinkAction(std::string& host, uint16_t& port) {
+  if (actions_.empty()) return LinkAction::None;
+  const LinkAction a = actions_.front();
+  actions_.pop_front();
+  if (a == LinkAction::OpenTarget) {
+    host = targetHost_;
+    port = targetPort_;
+  }
+  return a;
+}
+
+// held_ -> UnsentPacket list: our own request packets (header || SID || secure(body)).
+void UdpSession::decodeHeld() {
+  Bytes body;
+  for (const Held& h : held_) {
+    const Bytes& pk = h.packet;
+    if (!h.budgeted || pk.size() < wire::kRequestHeaderSize + wire::kSidSize) continue;
+    const size_t len = static_cast<size_t>(pk[5]) << 16 | static_cast<size_t>(pk[6]) << 8 | pk[7];
+    if (pk.size() != wire::kRequestHeaderSize + len) continue;
+    DropReason reason = DropReason::Unexpected;
+    const uint8_t* payload = pk.data() + wire::kRequestHeaderSize + wire::kSidSize;
+    if (!crypto_.open(payload, len - wire::kSidSize, body, reason)) continue;
+    UnsentPacket u;
+    u.ver = pk[4];
+    u.cmd = static_cast<uint16_t>(pk[8] << 8 | pk[9]);
+    u.body = body;
+    unsent_.push_back(std::move(u));
+  }
+}
+
+}  // namespace diarkis

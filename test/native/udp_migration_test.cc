@@ -1,0 +1,539 @@
+// UdpSession live migration (PROTOCOL section 7) against two simulated nodes
+// under a fake clock: the old node answers the migrate request, the target
+// answers the claim. The harness plays the owner: it follows the session's link
+// actions (OpenTarget, CloseOldLink) and routes the old link's datagrams.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "rudp_sim.h"
+
+namespace diarkis {
+namespace {
+
+using rudp_test::Bytes;
+using rudp_test::Conditions;
+using rudp_test::Link;
+using rudp_test::SimServer;
+using rudp_test::flagOf;
+using rudp_test::getU32;
+using rudp_test::seqOf;
+using rudp_test::u32;
+
+constexpr const char* kTarget = "10.0.0.2:7200";
+
+UdpOptions migOptions() {
+  UdpOptions o;
+  o.connectTimeoutMs = 2000;
+  o.retryMinMs = 200;
+  o.retryMaxMs = 1000;
+  o.handoffTtlMs = 5000;
+  o.migrateRetryMinMs = 100;
+  o.migrateRetryMaxMs = 800;
+  o.lingerMs = 3000;
+  o.rngSeed = 42;
+  return o;
+}
+
+Bytes ticket() {
+  Bytes t;
+  for (uint8_t i = 0; i < 16; ++i) t.push_back(static_cast<uint8_t>(0xC0 + i));
+  return t;
+}
+
+struct Sent {
+  bool toTarget;
+  double at;
+  Bytes d;
+};
+
+class MigHarness {
+ public:
+  enum class Answer { Target, NoTarget };
+
+  MigHarness(const UdpOptions& o, Conditions c, uint32_t seed)
+      : o_(o), c_(c), seed_(seed), keys(rudp_test::testKeys()),
+        budget(stats, o.highWaterMark, o.maxQueuedBytes), client(o, keys, stats, budget),
+        old(std::make_unique<SimServer>(keys, rudp_test::serverConfig(o), seed * 3 + 1)),
+        target(std::make_unique<SimServer>(keys, rudp_test::serverConfig(o), seed * 5 + 2)),
+        oldUp(c, seed * 7 + 3), oldDown(c, seed * 11 + 4), tUp(c, seed * 13 + 5), tDown(c, seed * 17 + 6) {
+    client.setPeerName("10.0.0.1:7100");
+  }
+
+  const UdpOptions o_;
+  const Conditions c_;
+  const uint32_t seed_;
+  SessionKeys keys;
+  Stats stats;
+  SendBudget budget;
+  UdpSession client;
+  std::unique_ptr<SimServer> old;
+  std::unique_ptr<SimServer> target;
+  Link oldUp, oldDown, tUp, tDown;
+  double now = 0;
+  std::vector<Event> events;
+  std::vector<Sent> sent;          // the client's datagrams, by link
+  std::vector<Bytes> oldLinkSent;  // datagrams on the old link after the switch
+  bool onTarget = false;           // the current socket goes to the target
+  bool oldLinkOpen = false;
+  int opens = 0;
+  int oldCloses = 0;
+
+  // Node behaviour.
+  Answer answer = Answer::Target;
+  int noTargetsFirst = 0;          // answer no-target this many times first
+  int refuseClaims = 0;            // the target refuses this many claims (-1: all)
+  bool targetAnswersSyn = true;
+  bool oldSendsFin = true;         // careful close: FIN once all its DATs are acknowledged
+  double blockOldUpUntil = -1;     // drop the client's old-link datagrams until then
+  double blockOldLinkMs = 0;       // ... for this long from the old link's first datagram
+  int migrateRequests = 0;
+  int claims = 0;
+  int targetsCreated = 1;
+  size_t claimAnsweredAtSent = 0;  // sent.size() when the claim answer was delivered
+
+  void flush() {
+    std::string host;
+    uint16_t port = 0;
+    for (;;) {
+      const UdpSession::LinkAction a = client.takeLinkAction(host, port);
+      if (a == UdpSession::LinkAction::None) break;
+      std::vector<Bytes> od;
+      client.takeOldLinkDatagrams(od);
+      sendOld(od);
+      if (a == UdpSession::LinkAction::OpenTarget) {
+        EXPECT_EQ(host + ":" + std::to_string(port), kTarget);
+        ++opens;
+        onTarget = true;
+        oldLinkOpen = true;
+      } else {
+        ++oldCloses;
+        oldLinkOpen = false;
+      }
+    }
+    std::vector<Bytes> od;
+    client.takeOldLinkDatagrams(od);
+    sendOld(od);
+    std::vector<Bytes> dg;
+    client.takeDatagrams(dg);
+    for (Bytes& d : dg) {
+      sent.push_back(Sent{onTarget, now, d});
+      (onTarget ? tUp : oldUp).send(std::move(d), now);
+    }
+    for (Bytes& d : old->take()) oldDown.send(std::move(d), now);
+    for (Bytes& d : target->take()) tDown.send(std::move(d), now);
+    client.takeEvents(events);
+  }
+
+  void sendOld(std::vector<Bytes>& od) {
+    for (Bytes& d : od) {
+      if (oldLinkSent.empty() && blockOldLinkMs > 0) blockOldUpUntil = now + blockOldLinkMs;
+      oldLinkSent.push_back(d);
+      if (now >= blockOldUpUntil) oldUp.send(std::move(d), now);
+    }
+  }
+
+  double nextTime() {
+    return std::min({oldUp.next(), oldDown.next(), tUp.next(), tDown.next(), client.nextDeadline(),
+                     old->nextDeadline(), target->nextDeadline()});
+  }
+
+  bool step() {
+    flush();
+    const double t = nextTime();
+    if (t == UdpSession::kNoDeadline) return false;
+    now = std::max(now, t);
+    Bytes d;
+    while (oldDown.pop(now, d)) {
+      if (!onTarget) {
+        client.onDatagram(d.data(), d.size(), now);
+      } else if (oldLinkOpen) {
+        client.onOldLinkDatagram(d.data(), d.size(), now);
+      }
+      flush();
+    }
+    while (tDown.pop(now, d)) {
+      if (onTarget) client.onDatagram(d.data(), d.size(), now);
+      flush();
+    }
+    while (oldUp.pop(now, d)) {
+      old->onDatagram(d, now);
+      serveOld();
+      flush();
+    }
+    while (tUp.pop(now, d)) {
+      if (flagOf(d) == rudp::Flag::Syn && targetDead_) {
+        target = std::make_unique<SimServer>(keys, rudp_test::serverConfig(o_), seed_ * 19 + static_cast<uint32_t>(targetsCreated));
+        ++targetsCreated;
+        targetDead_ = false;
+        servedTarget_ = 0;
+      }
+      target->answerSyn = targetAnswersSyn;
+      if (!targetDead_) target->onDatagram(d, now);
+      serveTarget();
+      flush();
+    }
+    if (client.nextDeadline() <= now) client.onTimer(now);
+    if (old->nextDeadline() <= now) old->onTimer(now);
+    if (target->nextDeadline() <= now) target->onTimer(now);
+    serveOld();
+    flush();
+    return true;
+  }
+
+  template <typename Pred>
+  bool runUntil(Pred done, double maxMs) {
+    const double end = now + maxMs;
+    while (!done()) {
+      if (now > end || !step()) return done();
+    }
+    return true;
+  }
+
+  void connect() {
+    client.start(now);
+    ASSERT_TRUE(runUntil([&] { return client.state() == ClientState::Connected && old->handshaked(); }, 5000));
+  }
+
+  size_t count(EventType t) const {
+    return static_cast<size_t>(std::count_if(events.begin(), events.end(), [t](const Event& e) { return e.type == t; }));
+  }
+  const Event* last(EventType t) const {
+    for (auto it = events.rbegin(); it != events.rend(); ++it) {
+      if (it->type == t) return &*it;
+    }
+    return nullptr;
+  }
+  std::vector<uint32_t> counters(const SimServer& s) const {
+    std::vector<uint32_t> out;
+    for (const auto& r : s.requests) {
+      if (r.ver == 2 && r.cmd == 4) out.push_back(getU32(r.body));
+    }
+    return out;
+  }
+  std::vector<uint32_t> pushes() const {
+    std::vector<uint32_t> out;
+    for (const Event& e : events) {
+      if (e.type == EventType::Push && e.ver == 2 && e.cmd == 6) out.push_back(getU32(e.payload));
+    }
+    return out;
+  }
+
+ private:
+  // The old node: answers the migrate request (in order: it is delivered after
+  // every earlier request), then closes carefully.
+  void serveOld() {
+    for (; servedOld_ < old->requests.size(); ++servedOld_) {
+      const auto& r = old->requests[servedOld_];
+      if (r.ver != 0 || r.cmd != wire::kCmdReconn) continue;
+      ++migrateRequests;
+      if (answer == Answer::NoTarget || noTargetsFirst > 0) {
+        if (noTargetsFirst > 0) --noTargetsFirst;
+        old->sendPacket(0, wire::kCmdReconn, wire::kStatusErr, Bytes{0x03, 0xEB}, now);
+        continue;
+      }
+      Bytes body{0, static_cast<uint8_t>(std::string(kTarget).size())};
+      body.insert(body.end(), kTarget, kTarget + std::string(kTarget).size());
+      const Bytes t = ticket();
+      body.insert(body.end(), t.begin(), t.end());
+      old->sendPacket(0, wire::kCmdReconn, wire::kStatusOk, body, now);
+      answeredOld_ = true;
+    }
+    if (answeredOld_ && !finSent_ && oldSendsFin && old->channel().idle()) {
+      old->sendFin();
+      finSent_ = true;
+    }
+  }
+
+  // The target: the claim must be the first request; answered status 1 (or refused).
+  void serveTarget() {
+    for (; servedTarget_ < target->requests.size(); ++servedTarget_) {
+      const auto& r = target->requests[servedTarget_];
+      if (servedTarget_ > 0 || r.ver != 0 || r.cmd != wire::kCmdReconn) continue;
+      ++claims;
+      EXPECT_EQ(r.body, ticket());
+      if (refuseClaims != 0) {
+        if (refuseClaims > 0) --refuseClaims;
+        target->push(0, wire::kCmdFin, Bytes{'r', 'e', 'f', 'u', 's', 'e', 'd'}, now);
+        target->sendFin();
+        targetDead_ = true;
+        continue;
+      }
+      target->sendPacket(0, wire::kCmdReconn, wire::kStatusOk, Bytes{}, now);
+      claimAnsweredAtSent = sent.size();
+    }
+  }
+
+  size_t servedOld_ = 0;
+  size_t servedTarget_ = 0;
+  bool answeredOld_ = false;
+  bool finSent_ = false;
+  bool targetDead_ = false;
+};
+
+void sendCounter(MigHarness& h, uint32_t i) {
+  const Bytes b = u32(i);
+  ASSERT_EQ(h.client.send(2, 4, b.data(), b.size(), true, h.now), ErrorCode::None);
+}
+
+TEST(UdpMigration, FullFlowClaimFirstAloneThenHeldInOrder) {
+  MigHarness h(migOptions(), {}, 1);
+  h.connect();
+  for (uint32_t i = 0; i < 30; ++i) sendCounter(h, i);
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  EXPECT_EQ(h.client.state(), ClientState::Migrating);
+  for (uint32_t i = 30; i < 60; ++i) sendCounter(h, i);  // held
+  const Bytes unrel = u32(99);
+  EXPECT_EQ(h.client.send(2, 5, unrel.data(), unrel.size(), false, h.now), ErrorCode::NotConnected);
+  ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 10000));
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.target).size() == 30 && !h.oldLinkOpen; }, 10000));
+
+  std::vector<uint32_t> all = h.counters(*h.old);
+  for (uint32_t v : h.counters(*h.target)) all.push_back(v);
+  ASSERT_EQ(all.size(), 60u);
+  for (uint32_t i = 0; i < 60; ++i) EXPECT_EQ(all[i], i);
+  EXPECT_EQ(h.counters(*h.old).size(), 30u);  // nothing held went to the old node
+  EXPECT_EQ(h.migrateRequests, 1);
+  EXPECT_EQ(h.claims, 1);
+  EXPECT_EQ(h.opens, 1);
+  EXPECT_EQ(h.oldCloses, 1);  // the old node's FIN closed the old link
+
+  // The first DAT at the target is seq 0, the claim, and nothing else is sent
+  // reliably to the target until its answer arrived.
+  bool sawClaim = false;
+  for (size_t i = 0; i < h.claimAnsweredAtSent && i < h.sent.size(); ++i) {
+    const Sent& s = h.sent[i];
+    if (!s.toTarget) continue;
+    const rudp::Flag f = flagOf(s.d);
+    if (f == rudp::Flag::Dat || f == rudp::Flag::Rdat) {
+      EXPECT_EQ(seqOf(s.d), 0u);
+      sawClaim = true;
+    }
+  }
+  EXPECT_TRUE(sawClaim);
+  ASSERT_FALSE(h.target->requests.empty());
+  EXPECT_EQ(h.target->requests[0].cmd, wire::kCmdReconn);
+
+  const Event* m = h.last(EventType::Migrated);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->from, "10.0.0.1:7100");
+  EXPECT_EQ(m->address, kTarget);
+  EXPECT_GE(m->rttMs, 0);
+  const Event* c = h.last(EventType::Connect);
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->reconnected);
+  EXPECT_EQ(h.client.state(), ClientState::Connected);
+  EXPECT_EQ(h.stats.migrations.load(), 1u);
+  ASSERT_TRUE(h.runUntil([&] { return h.budget.queued() == 0; }, 5000));
+
+  // Later traffic and pushes go to and come from the target.
+  sendCounter(h, 60);
+  h.target->push(2, 6, u32(7), h.now);
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.target).size() == 31 && h.pushes().size() == 1; }, 5000));
+  EXPECT_EQ(h.client.send(2, 5, unrel.data(), unrel.size(), false, h.now), ErrorCode::None);
+}
+
+TEST(UdpMigration, LossyLinksCountersAndPushesExactlyOnceInOrder) {
+  for (uint32_t seed = 1; seed <= 4; ++seed) {
+    Conditions c;
+    c.loss = 0.1;
+    c.reorder = 0.05;
+    c.duplicate = 0.02;
+    MigHarness h(migOptions(), c, seed);
+    h.connect();
+    uint32_t next = 0;
+    uint32_t pushed = 0;
+    for (; next < 100; ++next) sendCounter(h, next);
+    for (; pushed < 20; ++pushed) h.old->push(2, 6, u32(pushed), h.now);
+    ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+    for (; next < 200; ++next) sendCounter(h, next);
+    ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 30000)) << "seed " << seed;
+    for (; pushed < 40; ++pushed) h.target->push(2, 6, u32(pushed), h.now);
+    ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.target).size() == 100 && h.pushes().size() == 40; }, 60000))
+        << "seed " << seed;
+    std::vector<uint32_t> all = h.counters(*h.old);
+    for (uint32_t v : h.counters(*h.target)) all.push_back(v);
+    ASSERT_EQ(all.size(), 200u);
+    for (uint32_t i = 0; i < 200; ++i) ASSERT_EQ(all[i], i);
+    const std::vector<uint32_t> p = h.pushes();
+    for (uint32_t i = 0; i < 40; ++i) ASSERT_EQ(p[i], i);
+    EXPECT_EQ(h.claims, 1);
+    EXPECT_EQ(h.count(EventType::Disconnect), 0u);
+  }
+}
+
+TEST(UdpMigration, OldLinkAcknowledgesRetransmissionsUntilFin) {
+  MigHarness h(migOptions(), {}, 2);
+  h.connect();
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  // The client's acknowledgement of the answer is lost: the old node retransmits
+  // it (RDAT) and the old link answers with RACK.
+  h.blockOldLinkMs = 1;
+  ASSERT_TRUE(h.runUntil([&] { return h.oldCloses == 1 && h.count(EventType::Migrated) == 1; }, 10000));
+  size_t racks = 0;
+  bool finAck = false;
+  for (const Bytes& d : h.oldLinkSent) {
+    if (flagOf(d) == rudp::Flag::Rack) ++racks;
+    if (flagOf(d) == rudp::Flag::Ack && seqOf(d) == 0 && d.size() == 20) finAck = true;
+  }
+  EXPECT_GE(racks, 1u);
+  EXPECT_TRUE(finAck);
+  EXPECT_TRUE(h.old->channel().idle());
+  EXPECT_EQ(h.count(EventType::Migrated), 1u);
+}
+
+TEST(UdpMigration, OldLinkClosedAfterLingerWithoutFin) {
+  MigHarness h(migOptions(), {}, 3);
+  h.oldSendsFin = false;
+  h.connect();
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  ASSERT_TRUE(h.runUntil([&] { return h.opens == 1; }, 5000));
+  const double opened = h.now;
+  ASSERT_TRUE(h.runUntil([&] { return h.oldCloses == 1; }, 10000));
+  EXPECT_GE(h.now, opened + h.o_.lingerMs);
+  EXPECT_EQ(h.client.state(), ClientState::Connected);
+}
+
+TEST(UdpMigration, NoTargetSendsHeldToOldNodeAndKeepsSession) {
+  MigHarness h(migOptions(), {}, 4);
+  h.answer = MigHarness::Answer::NoTarget;
+  h.connect();
+  sendCounter(h, 0);
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  sendCounter(h, 1);
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.old).size() == 2; }, 5000));
+  const Event* e = h.last(EventType::Error);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->code, ErrorCode::NoTarget);
+  EXPECT_EQ(h.client.state(), ClientState::Connected);
+  EXPECT_EQ(h.opens, 0);
+  h.runUntil([] { return false; }, 3000);
+  EXPECT_EQ(h.migrateRequests, 1);  // manual mode: no retry of its own
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);  // the application may try again
+  ASSERT_TRUE(h.runUntil([&] { return h.migrateRequests == 2; }, 5000));
+}
+
+TEST(UdpMigration, AutoModeMigratesOnOfflineNoticeAndRetriesAfterNoTarget) {
+  UdpOptions o = migOptions();
+  o.autoMigrate = true;
+  MigHarness h(o, {}, 5);
+  h.noTargetsFirst = 2;
+  h.connect();
+  Bytes notice{wire::kNodeOffline};
+  rudp_test::putF64LE(notice, 0);
+  notice.insert(notice.end(), {0, 9});
+  h.old->push(0, wire::kCmdKeepAlive, notice, h.now);
+  ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 20000));
+  EXPECT_EQ(h.count(EventType::Offline), 1u);
+  EXPECT_EQ(h.migrateRequests, 3);
+  EXPECT_EQ(h.count(EventType::Error), 2u);  // two no-target reports
+}
+
+TEST(UdpMigration, SendMigrateIsIdempotentAndNeedsConnection) {
+  MigHarness h(migOptions(), {}, 6);
+  EXPECT_EQ(h.client.sendMigrate(h.now), ErrorCode::NotConnected);
+  h.connect();
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  ASSERT_TRUE(h.runUntil([&] { return h.opens == 1; }, 5000));
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);  // still the same migration
+  ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 5000));
+  EXPECT_EQ(h.migrateRequests, 1);
+  EXPECT_EQ(h.claims, 1);
+}
+
+TEST(UdpMigration, HeldQueueIsBoundedInBytesAndKept) {
+  UdpOptions o = migOptions();
+  o.maxQueuedBytes = 2000;
+  o.highWaterMark = 1000;
+  MigHarness h(o, {}, 7);
+  h.connect();
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  uint32_t accepted = 0;
+  const Bytes big(200, 0x55);
+  for (; accepted < 100; ++accepted) {
+    Bytes b = u32(accepted);
+    b.insert(b.end(), big.begin(), big.end());
+    const ErrorCode rc = h.client.send(2, 4, b.data(), b.size(), true, h.now);
+    if (rc == ErrorCode::QueueFull) break;
+    ASSERT_EQ(rc, ErrorCode::None);
+  }
+  ASSERT_GT(accepted, 0u);
+  ASSERT_LT(accepted, 100u);
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.target).size() == accepted; }, 10000));
+  const std::vector<uint32_t> got = h.counters(*h.target);
+  for (uint32_t i = 0; i < accepted; ++i) EXPECT_EQ(got[i], i);
+  ASSERT_TRUE(h.runUntil([&] { return h.budget.queued() == 0; }, 5000));
+  EXPECT_GE(h.count(EventType::Drain), 1u);
+}
+
+TEST(UdpMigration, RefusedClaimRetriedWithBackoffThenSucceeds) {
+  MigHarness h(migOptions(), {}, 8);
+  h.refuseClaims = 2;
+  h.connect();
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  sendCounter(h, 0);
+  ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 10000));
+  EXPECT_EQ(h.claims, 3);
+  EXPECT_EQ(h.targetsCreated, 3);  // a fresh handshake per attempt
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.target).size() == 1; }, 5000));
+}
+
+TEST(UdpMigration, RefusedClaimsUntilTheHandoffTtlFailWithTheQueueHandedBack) {
+  MigHarness h(migOptions(), {}, 9);
+  h.refuseClaims = -1;
+  h.connect();
+  sendCounter(h, 0);
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  for (uint32_t i = 1; i <= 5; ++i) sendCounter(h, i);
+  ASSERT_TRUE(h.runUntil([&] { return h.client.closed(); }, 20000));
+  const Event* d = h.last(EventType::Disconnect);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->code, ErrorCode::MigrationFailed);
+  EXPECT_NE(d->message.find("refused"), std::string::npos) << d->message;
+  EXPECT_GE(h.claims, 3);
+  const std::vector<UnsentPacket> unsent = h.client.takeUnsent();
+  ASSERT_EQ(unsent.size(), 5u);
+  for (uint32_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(unsent[i].ver, 2);
+    EXPECT_EQ(unsent[i].cmd, 4);
+    EXPECT_EQ(getU32(unsent[i].body), i + 1);
+  }
+  EXPECT_TRUE(h.client.takeUnsent().empty());
+  EXPECT_EQ(h.budget.queued(), 0u);
+  EXPECT_EQ(h.counters(*h.old).size(), 1u);
+}
+
+TEST(UdpMigration, UnreachableTargetFailsWithinTheHandoffTtl) {
+  MigHarness h(migOptions(), {}, 10);
+  h.targetAnswersSyn = false;
+  h.connect();
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  sendCounter(h, 1);
+  ASSERT_TRUE(h.runUntil([&] { return h.opens == 1; }, 5000));
+  const double answered = h.now;
+  ASSERT_TRUE(h.runUntil([&] { return h.client.closed(); }, 20000));
+  EXPECT_LE(h.now, answered + h.o_.handoffTtlMs + 1);
+  const Event* d = h.last(EventType::Disconnect);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->code, ErrorCode::MigrationFailed);
+  EXPECT_EQ(h.client.takeUnsent().size(), 1u);
+  EXPECT_FALSE(h.client.oldLinkOpen());
+}
+
+TEST(UdpMigration, CloseDuringMigrationHandsTheQueueBack) {
+  MigHarness h(migOptions(), {}, 11);
+  h.targetAnswersSyn = false;
+  h.connect();
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  sendCounter(h, 3);
+  h.client.close(true, h.now);
+  h.flush();
+  EXPECT_TRUE(h.client.closed());
+  EXPECT_EQ(h.last(EventType::Disconnect)->code, ErrorCode::ClosedByUser);
+  EXPECT_EQ(h.client.takeUnsent().size(), 1u);
+  EXPECT_EQ(h.budget.queued(), 0u);
+}
+
+}  // namespace
+}  // namespace diarkis

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "diarkis/udp_client.h"
 #include "js_client.h"
@@ -17,6 +18,8 @@ class JsUdpClient final : public JsClientOf<diarkis::DiarkisUdpBase> {
   using JsClientOf::JsClientOf;
   // Hazard: a callback running into a half-destroyed subclass (see JsTcpClient).
   ~JsUdpClient() override { Detach(); }
+  diarkis::ErrorCode migrate() override { return SendMigrate(); }
+  std::vector<diarkis::UnsentPacket> takeUnsent() override { return TakeUnsent(); }
 
  protected:
   void OnEcho(double rttMs, const std::string& publicAddress) override {

@@ -11,6 +11,10 @@
  *
  * send() is unreliable (one datagram, at most ~1350 bytes of body); rsend() and
  * request() are reliable (retransmitted, in order, cut into fragments above 1300 bytes).
+ *
+ * Live migration is BaseClient's (sendMigrate(), options.migration 'auto' | 'manual'):
+ * reliable sends are held while the session moves to the target node; an
+ * unreliable send() during a migration throws 'not-connected'.
  */
 import type { NativeAddon, NativeTcpOptions, NativeUdpOptions } from '../native';
 import { BaseClient } from './base-client';
@@ -33,7 +37,7 @@ export interface UdpClientOptions extends ClientOptions {
   retryMaxMs?: number;
   /** Resends of one datagram before the connection times out (default 10). */
   maxRetries?: number;
-  /** Resend after SRTT + 4 RTTVAR, clamped to [rtoMinMs, retryMaxMs] (default false). */
+  /** Resend after SRTT + 4 RTTVAR, clamped to [rtoMinMs, retryMaxMs]; false = fixed retryMinMs doubling (default true). */
   adaptiveRetry?: boolean;
   /** Lower bound of the adaptive resend interval (default 100). */
   rtoMinMs?: number;
@@ -96,8 +100,15 @@ export class UdpClient extends BaseClient {
 
   protected override createNative(native: NativeAddon, common: NativeTcpOptions): number {
     const { heartbeatIntervalMs, heartbeatMissLimit, ...shared } = common;
+    // Live migration options are shared with TCP (autoMigrate, handoffTtlMs, migrateRetry*).
     return native.createUdp(
-      defined({ echoIntervalMs: heartbeatIntervalMs, echoMissLimit: heartbeatMissLimit, ...shared, ...defined(this.udpOptions) }),
+      defined({
+        echoIntervalMs: heartbeatIntervalMs,
+        echoMissLimit: heartbeatMissLimit,
+        ...shared,
+        ...defined(this.udpOptions),
+        ...this.options.migrationNative,
+      }),
     );
   }
 

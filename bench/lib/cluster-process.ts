@@ -1,27 +1,78 @@
 /**
  * Runs the reference cluster in a child process, so that a benchmark's process.cpuUsage()
  * measures the client alone. The child prints one JSON line { entryUrl } when ready.
+ * Node states and the node list are reachable across the process boundary over IPC
+ * (setNodeState, nodes), each call answered by the child with the same request id.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { startCluster } from '../../src/server';
+import type { NodeInfo, NodeState } from '../../src/server';
+
+export interface ClusterChildArgs {
+  tcpNodes?: number;
+  udpNodes?: number;
+  encryption?: boolean;
+  /** How long an OFFLINE node keeps serving (migration benchmarks need it long). */
+  shutdownTimeoutMs?: number;
+}
 
 export interface ClusterChild {
   entryUrl: string;
+  /** Sets a node's state in the child; resolves once the child has applied it. */
+  setNodeState(id: string, state: NodeState): Promise<void>;
+  /** The child's node list (ids, states, user counts). */
+  nodes(): Promise<NodeInfo[]>;
   stop(): Promise<void>;
 }
 
-export function startClusterChild(args: { tcpNodes?: number; udpNodes?: number; encryption?: boolean }): Promise<ClusterChild> {
+type Op = { op: 'setNodeState'; id: string; state: NodeState } | { op: 'nodes' };
+type Call = Op & { req: number };
+interface Reply { req: number; error?: string; nodes?: NodeInfo[] }
+
+export function startClusterChild(args: ClusterChildArgs): Promise<ClusterChild> {
   const child: ChildProcess = fork(__filename, ['--child', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  let nextReq = 1;
+  const call = (msg: Op): Promise<Reply> =>
+    new Promise<Reply>((resolve, reject) => {
+      const req = nextReq++;
+      pending.set(req, { resolve, reject });
+      child.send({ ...msg, req }, (err) => {
+        if (err !== null) {
+          pending.delete(req);
+          reject(err);
+        }
+      });
+    }).then((r) => {
+      if (r.error !== undefined) throw new Error(r.error);
+      return r;
+    });
+  child.on('message', (msg: Partial<Reply>) => {
+    if (typeof msg.req !== 'number') return;
+    const p = pending.get(msg.req);
+    pending.delete(msg.req);
+    p?.resolve(msg as Reply);
+  });
+  child.on('exit', () => {
+    // A call that the child will never answer fails instead of hanging the benchmark.
+    for (const p of pending.values()) p.reject(new Error('cluster child exited'));
+    pending.clear();
+  });
   return new Promise((resolve, reject) => {
+    const early = (code: number | null): void => reject(new Error(`cluster child exited early (${String(code)})`));
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`cluster child exited early (${String(code)})`)));
+    child.once('exit', early);
     child.on('message', (msg: { entryUrl?: string }) => {
       if (typeof msg.entryUrl !== 'string') return;
+      child.off('exit', early);
       resolve({
         entryUrl: msg.entryUrl,
+        setNodeState: async (id, state) => {
+          await call({ op: 'setNodeState', id, state });
+        },
+        nodes: async () => (await call({ op: 'nodes' })).nodes ?? [],
         stop: () =>
           new Promise<void>((done) => {
-            child.removeAllListeners('exit');
             child.once('exit', () => done());
             child.send('stop');
           }),
@@ -31,10 +82,31 @@ export function startClusterChild(args: { tcpNodes?: number; udpNodes?: number; 
 }
 
 async function childMain(): Promise<void> {
-  const opts = JSON.parse(process.argv[3] ?? '{}') as { tcpNodes?: number; udpNodes?: number; encryption?: boolean };
-  const cluster = await startCluster({ tcpNodes: opts.tcpNodes ?? 1, udpNodes: opts.udpNodes ?? 0, encryption: opts.encryption ?? true });
-  process.on('message', (m) => {
-    if (m === 'stop') void cluster.stop().then(() => process.exit(0));
+  const opts = JSON.parse(process.argv[3] ?? '{}') as ClusterChildArgs;
+  const cluster = await startCluster({
+    tcpNodes: opts.tcpNodes ?? 1,
+    udpNodes: opts.udpNodes ?? 0,
+    encryption: opts.encryption ?? true,
+    ...(opts.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: opts.shutdownTimeoutMs } : {}),
+  });
+  process.on('message', (m: 'stop' | Call) => {
+    if (m === 'stop') {
+      void cluster.stop().then(() => process.exit(0));
+      return;
+    }
+    if (typeof m !== 'object' || m === null || typeof m.req !== 'number') return;
+    const reply = (r: Omit<Reply, 'req'>): void => {
+      process.send?.({ req: m.req, ...r });
+    };
+    if (m.op === 'nodes') reply({ nodes: cluster.nodes });
+    else if (m.op === 'setNodeState') {
+      Promise.resolve()
+        .then(() => cluster.setNodeState(m.id, m.state))
+        .then(
+          () => reply({}),
+          (err: unknown) => reply({ error: err instanceof Error ? err.message : String(err) }),
+        );
+    }
   });
   process.send?.({ entryUrl: cluster.entryUrl });
 }

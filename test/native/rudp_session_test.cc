@@ -302,6 +302,7 @@ TEST(RudpSession, EchoTimeoutAfterThreeIntervals) {
 TEST(RudpSession, RetransmissionLimitTimesOut) {
   UdpOptions o = baseOptions();
   o.maxRetries = 2;
+  o.adaptive = false;  // the wire-default fixed schedule, asserted below
   o.echoIntervalMs = 100000;
   Harness h(o, {}, 15);
   connect(h);

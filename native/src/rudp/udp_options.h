@@ -18,7 +18,7 @@ struct UdpOptions {
   double retryMinMs = 1000;          // first resend interval, doubling ...
   double retryMaxMs = 8000;          // ... up to this
   uint32_t maxRetries = 10;          // resends of one DAT before the connection timed out
-  bool adaptive = false;             // (ours) SRTT + 4 RTTVAR, clamped to [rtoMinMs, retryMaxMs]
+  bool adaptive = true;              // (ours) SRTT + 4 RTTVAR, clamped to [rtoMinMs, retryMaxMs]; see docs/decisions.md
   double rtoMinMs = 100;
   size_t sendWindow = 256;           // unacknowledged DATs in flight; the rest wait locally
   size_t recvWindow = 1024;          // out-of-order DATs buffered

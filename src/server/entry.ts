@@ -6,6 +6,7 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { ENDPOINT_HTTP, randomSessionSecrets, toHex } from '../protocol';
 import type { ClusterStore, SessionRecord } from './store';
 import type { NodeInfo, NodeType } from './types';
+import { LISTEN_BACKLOG } from './limits';
 
 export interface EntryOptions {
   host: string;
@@ -75,7 +76,7 @@ export class EntryServer {
   async start(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.opts.port ?? 0, this.opts.host, () => {
+      this.server.listen({ port: this.opts.port ?? 0, host: this.opts.host, backlog: LISTEN_BACKLOG }, () => {
         this.server.off('error', reject);
         resolve();
       });

@@ -21,6 +21,7 @@ import { Session, SessionLink } from './session';
 import type { ClaimResult, ClusterStore, SessionRecord } from './store';
 import { TcpConnection, TcpNodeControl } from './tcp-connection';
 import type { EmitFn, NodeStats } from './types';
+import { LISTEN_BACKLOG } from './limits';
 
 export interface TcpNodeOptions {
   id: string;
@@ -110,7 +111,9 @@ export class TcpNode implements RealtimeNode, TcpNodeControl {
   async start(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.listenPort, this.host, () => {
+      // A backlog above Node's default 511: a node going offline sends hundreds of clients to
+      // its target at once, and SYNs dropped by a full backlog cost each of them a 1 s retry.
+      this.server.listen({ port: this.listenPort, host: this.host, backlog: LISTEN_BACKLOG }, () => {
         this.server.off('error', reject);
         resolve();
       });

@@ -10,6 +10,7 @@
 
 #include "diarkis/codec.h"
 #include "diarkis/crypto.h"
+#include "fuzz_common.h"
 
 namespace {
 
@@ -18,10 +19,7 @@ using diarkis::Packet;
 using diarkis::ParseResult;
 using diarkis::ParseStatus;
 namespace wire = diarkis::wire;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using fuzz::check;
 
 // A small maximum too, so that the fuzzer reaches the TooLarge paths cheaply.
 constexpr uint32_t kSmallMax = 300;
@@ -99,16 +97,7 @@ void fuzzStream(const uint8_t* data, size_t len, uint32_t maxPayload) {
 }
 
 diarkis::SessionCrypto& crypto() {
-  static diarkis::SessionCrypto c([] {
-    diarkis::SessionKeys k;
-    for (uint8_t j = 0; j < 16; ++j) {
-      k.sid[j] = j;
-      k.key[j] = static_cast<uint8_t>(0xA0 + j);
-      k.iv[j] = static_cast<uint8_t>(0xB0 + j);
-      k.macKey[j] = static_cast<uint8_t>(0xC0 + j);
-    }
-    return k;
-  }());
+  static diarkis::SessionCrypto c(fuzz::fixedKeys());
   return c;
 }
 

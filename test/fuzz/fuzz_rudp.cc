@@ -13,6 +13,7 @@
 #include "diarkis/codec.h"
 #include "diarkis/crypto.h"
 #include "diarkis/stats.h"
+#include "fuzz_common.h"
 #include "rudp/datagram.h"
 #include "rudp/fragment.h"
 #include "rudp/udp_session.h"
@@ -22,28 +23,8 @@ namespace {
 
 using diarkis::Bytes;
 namespace rudp = diarkis::rudp;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-std::vector<Bytes> records(const uint8_t* data, size_t len) {
-  std::vector<Bytes> out;
-  size_t off = 0;
-  while (off < len && out.size() < 256) {
-    size_t n = 0;
-    if (len - off >= 2) {
-      n = static_cast<size_t>((data[off] << 8) | data[off + 1]);
-      off += 2;
-    } else {
-      n = len - off;
-    }
-    n = n < len - off ? n : len - off;
-    out.emplace_back(data + off, data + off + n);
-    off += n;
-  }
-  return out;
-}
+using fuzz::check;
+using fuzz::records;
 
 void fuzzDatagram(const uint8_t* data, size_t len) {
   rudp::Header h;

@@ -24,6 +24,7 @@
 #include "diarkis/crypto.h"
 #include "diarkis/event.h"
 #include "diarkis/stats.h"
+#include "fuzz_common.h"
 #include "session/send_budget.h"
 #include "session/tcp_session.h"
 
@@ -33,40 +34,9 @@ using diarkis::Bytes;
 using diarkis::EventType;
 using diarkis::TcpSession;
 namespace wire = diarkis::wire;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-std::vector<Bytes> records(const uint8_t* data, size_t len) {
-  std::vector<Bytes> out;
-  size_t off = 0;
-  while (off < len && out.size() < 256) {
-    size_t n = 0;
-    if (len - off >= 2) {
-      n = static_cast<size_t>((data[off] << 8) | data[off + 1]);
-      off += 2;
-    } else {
-      n = len - off;
-    }
-    n = n < len - off ? n : len - off;
-    out.emplace_back(data + off, data + off + n);
-    off += n;
-  }
-  return out;
-}
-
-diarkis::SessionKeys fixedKeys(bool encrypted) {
-  diarkis::SessionKeys k;
-  for (uint8_t j = 0; j < 16; ++j) {
-    k.sid[j] = j;
-    k.key[j] = static_cast<uint8_t>(0xA0 + j);
-    k.iv[j] = static_cast<uint8_t>(0xB0 + j);
-    k.macKey[j] = static_cast<uint8_t>(0xC0 + j);
-  }
-  k.encrypted = encrypted;
-  return k;
-}
+using fuzz::check;
+using fuzz::fixedKeys;
+using fuzz::records;
 
 struct Harness {
   explicit Harness(uint8_t flags)

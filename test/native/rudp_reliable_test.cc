@@ -143,6 +143,44 @@ TEST(RudpReliable, KarnNoSampleFromRetransmittedDat) {
   EXPECT_TRUE(ch.idle());
 }
 
+TEST(RudpReliable, FastResendAfterThreeLaterAcks) {
+  Stats stats;
+  ReliableChannel ch(fixedConfig(), stats);
+  ch.start(0, 0, 0);
+  for (uint8_t i = 0; i < 6; ++i) ch.send(Bytes{i}, false, 0);
+  take(ch);
+  // seq 0 and 1 lost; 2 and 3 acknowledged: not yet (reordering is allowed for).
+  EXPECT_TRUE(ch.onAck(AckRecord{2, false}, 50));
+  EXPECT_TRUE(ch.onAck(AckRecord{3, false}, 50));
+  EXPECT_EQ(take(ch).dg.size(), 0u);
+  // The third later ACK: both go again at once, long before their 1000 ms timer.
+  EXPECT_TRUE(ch.onAck(AckRecord{4, false}, 51));
+  Out o = take(ch);
+  ASSERT_EQ(o.count(Flag::Rdat), 2u);
+  EXPECT_EQ(seqOf(o.dg[0]), 0u);
+  EXPECT_EQ(seqOf(o.dg[1]), 1u);
+  EXPECT_EQ(stats.retransmits.load(), 2u);
+  // ACKs of DATs sent before the resend do not count against it again.
+  EXPECT_TRUE(ch.onAck(AckRecord{5, false}, 52));
+  EXPECT_EQ(take(ch).dg.size(), 0u);
+  EXPECT_FALSE(ch.onAck(AckRecord{5, false}, 53));  // not fresh
+}
+
+TEST(RudpReliable, FreshAcksPostponeTheTimerAQueueIsNotALoss) {
+  Stats stats;
+  ReliableChannel ch(fixedConfig(), stats);
+  ch.start(0, 0, 0);
+  for (uint8_t i = 0; i < 3; ++i) ch.send(Bytes{i}, false, 0);
+  take(ch);
+  EXPECT_EQ(ch.nextDeadline(), 1000);
+  ch.onAck(AckRecord{2, false}, 900);  // the pipe is moving (a slow queue, not a loss)
+  EXPECT_EQ(ch.nextDeadline(), 1900);
+  ch.onTimer(1000);
+  EXPECT_EQ(take(ch).dg.size(), 0u);
+  // Nothing more arrives: the timer fires one interval after the last fresh ACK.
+  EXPECT_EQ(resendTimes(ch, 3000), std::vector<double>{1900});
+}
+
 TEST(RudpReliable, SendWindowQueuesTheRest) {
   Stats stats;
   ReliableConfig c = fixedConfig();

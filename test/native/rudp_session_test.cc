@@ -289,15 +289,7 @@ TEST(RudpSession, OfflineIsRaisedOnce) {
   EXPECT_EQ(h.count(EventType::Push), 0u);  // the notice raises offline only
 }
 
-TEST(RudpSession, EchoTimeoutAfterThreeIntervals) {
-  Harness h(baseOptions(), {}, 14);
-  h.server.answerEcho = false;
-  connect(h);
-  ASSERT_TRUE(h.runUntil([&] { return h.client.closed(); }, 60000));
-  EXPECT_EQ(h.last(EventType::Disconnect)->code, ErrorCode::Timeout);
-  EXPECT_EQ(h.now, 40 + 3 * 5000);  // from the connect (SYN answer at 40), the last "answer"
-  EXPECT_EQ(h.clientStats.heartbeatsSent.load(), 3u);
-}
+// Echo liveness (the miss timeout and what counts as a sign of life): rudp_liveness_test.cc.
 
 TEST(RudpSession, RetransmissionLimitTimesOut) {
   UdpOptions o = baseOptions();

@@ -52,6 +52,7 @@ void ReliableChannel::pump(double now) {
     o.budgeted = queue_.front().second;
     queue_.pop_front();
     o.sentAt = now;
+    o.lastSent = now;
     o.interval = baseRto();
     o.deadline = now + o.interval;
     o.needsRack = cfg_.firstNeedsRack && !firstSent_;
@@ -79,44 +80,67 @@ void ReliableChannel::sample(double rtt) {
   }
 }
 
-void ReliableChannel::onAck(const AckRecord& rec, double now) {
+bool ReliableChannel::onAck(const AckRecord& rec, double now) {
   if (!started_) {
     stats_.drop(DropReason::Unexpected);
-    return;
+    return false;
   }
   const int32_t d = seqDiff(rec.seq, sendBase_);
   if (d < 0 || static_cast<size_t>(d) >= inflight_.size() || inflight_[static_cast<size_t>(d)].acked) {
     stats_.drop(DropReason::Duplicate);
-    return;
+    return false;
   }
-  Outgoing& o = inflight_[static_cast<size_t>(d)];
-  if (o.needsRack && !rec.rack) return;  // the handshake ACK S, not an acknowledgement
+  const size_t idx = static_cast<size_t>(d);
+  Outgoing& o = inflight_[idx];
+  if (o.needsRack && !rec.rack) return false;  // the handshake ACK S, not an acknowledgement
   o.acked = true;
+  lastAckAt_ = now;
   if (o.budgeted) released_ += o.body.size();
   // Karn's rule: an acknowledgement of a resent DAT may answer any copy.
   if (o.retries == 0 && !o.needsRack) sample(now - o.sentAt);
   Bytes().swap(o.body);
+  // Earlier DATs still unacknowledged that went before this one: likely lost.
+  const double ackedSent = o.lastSent;
+  if (cfg_.fastResendAfter > 0) {
+    for (size_t i = 0; i < idx; ++i) {
+      Outgoing& e = inflight_[i];
+      if (e.acked || e.lastSent > ackedSent || e.retries >= cfg_.maxRetries) continue;
+      if (++e.laterAcks >= cfg_.fastResendAfter) resend(i, now, false);
+    }
+  }
   while (!inflight_.empty() && inflight_.front().acked) {
     inflight_.pop_front();
     sendBase_ = seqAdd(sendBase_, 1);
   }
   pump(now);
+  return true;
+}
+
+double ReliableChannel::dueAt(const Outgoing& o) const {
+  return std::max(o.deadline, lastAckAt_ + o.interval);
+}
+
+void ReliableChannel::resend(size_t index, double now, bool backoff) {
+  Outgoing& o = inflight_[index];
+  ++o.retries;
+  if (backoff) o.interval = std::min(o.interval * 2, cfg_.retryMaxMs);
+  o.deadline = now + o.interval;
+  o.lastSent = now;
+  o.laterAcks = 0;
+  emitData(seqAdd(sendBase_, static_cast<uint32_t>(index)), Flag::Rdat, o.body);
+  stats_.add(&Stats::retransmits);
 }
 
 void ReliableChannel::onTimer(double now) {
   if (!started_ || timedOut_) return;
   for (size_t i = 0; i < inflight_.size(); ++i) {
     Outgoing& o = inflight_[i];
-    if (o.acked || o.deadline > now) continue;
+    if (o.acked || dueAt(o) > now) continue;
     if (o.retries >= cfg_.maxRetries) {
       timedOut_ = true;
       return;
     }
-    ++o.retries;
-    o.interval = std::min(o.interval * 2, cfg_.retryMaxMs);
-    o.deadline = now + o.interval;
-    emitData(seqAdd(sendBase_, static_cast<uint32_t>(i)), Flag::Rdat, o.body);
-    stats_.add(&Stats::retransmits);
+    resend(i, now, true);
   }
 }
 
@@ -124,7 +148,7 @@ double ReliableChannel::nextDeadline() const {
   if (!started_ || timedOut_) return kNoDeadline;
   double t = kNoDeadline;
   for (const Outgoing& o : inflight_) {
-    if (!o.acked) t = std::min(t, o.deadline);
+    if (!o.acked) t = std::min(t, dueAt(o));
   }
   return t;
 }

@@ -32,6 +32,9 @@ struct ReliableConfig {
   bool firstNeedsRack = false;
   // Appended to every ACK/RACK record: the SID from a client, nothing from a server.
   Bytes ackSuffix;
+  // (ours) Fast resend: an unacknowledged DAT goes again once this many DATs sent
+  // after it were acknowledged (selective ACKs make the gap visible); 0 = off.
+  uint32_t fastResendAfter = 3;
 };
 
 class ReliableChannel {
@@ -52,7 +55,9 @@ class ReliableChannel {
   // A DAT (retransmission = false) or RDAT arrived. Always queues an ACK/RACK
   // record unless the seq is beyond the receive window.
   void onData(uint32_t seq, bool retransmission, const uint8_t* body, size_t len, double now);
-  void onAck(const AckRecord& rec, double now);
+  // True when the record acknowledged a DAT of ours that was still unacknowledged
+  // (the session counts that as a sign of life from the peer).
+  bool onAck(const AckRecord& rec, double now);
   void onTimer(double now);
   double nextDeadline() const;
 
@@ -81,15 +86,21 @@ class ReliableChannel {
  private:
   struct Outgoing {
     Bytes body;
-    double sentAt = 0;
+    double sentAt = 0;    // first transmission (RTT samples)
+    double lastSent = 0;  // latest transmission (fast resend ordering)
     double deadline = 0;
     double interval = 0;
     uint32_t retries = 0;
+    uint32_t laterAcks = 0;  // DATs sent after lastSent and acknowledged since
     bool acked = false;
     bool budgeted = false;
     bool needsRack = false;
   };
   void pump(double now);
+  // When o is due: its own deadline, but never sooner than one interval after the
+  // last fresh ACK (RFC 6298 5.3: while ACKs flow, queueing is not loss).
+  double dueAt(const Outgoing& o) const;
+  void resend(size_t index, double now, bool backoff);
   void emitData(uint32_t seq, Flag flag, const Bytes& body);
   void sample(double rtt);
   void queueAck(uint32_t seq, bool rack);
@@ -108,6 +119,7 @@ class ReliableChannel {
   double srtt_ = 0;
   double rttvar_ = 0;
   bool haveRtt_ = false;
+  double lastAckAt_ = -std::numeric_limits<double>::infinity();
 
   // receiver
   uint32_t recvNext_ = 0;

@@ -153,7 +153,7 @@ void UdpSession::completeHandshake(uint32_t seq, double now) {
   flushHeld(now);
   // An echo at once: early RTT and public address, and a DAT that completes the
   // server's side of the handshake even if our ACK S was lost.
-  lastEchoAnswer_ = now;
+  lastHeard_ = now;
   sendEcho(now);
   afterChannel(now);
 }
@@ -306,7 +306,9 @@ void UdpSession::onDatagram(const uint8_t* data, size_t len, double now) {
         stats_.drop(reason);
         return;
       }
-      for (const rudp::AckRecord& r : recs) channel_->onAck(r, now);
+      for (const rudp::AckRecord& r : recs) {
+        if (channel_->onAck(r, now)) lastHeard_ = now;  // the peer got our DAT: alive
+      }
       break;
     }
     case rudp::Flag::Udp:
@@ -406,6 +408,7 @@ void UdpSession::handlePacket(Packet& p, double now) {
     }
     return;
   }
+  lastHeard_ = now;  // opened with the session keys: the server is alive
   const bool push = p.status == wire::kStatusPush;
   if (p.ver == wire::kVerBuiltin) {
     if (p.cmd == wire::kCmdReconn && !push) {
@@ -494,7 +497,6 @@ void UdpSession::handleKeepAlive(const Bytes& b, bool push, double now) {
   }
   if (bad) stats_.drop(DropReason::BadBody);  // notifications before the bad one still count
   stats_.add(&Stats::heartbeatsAnswered);
-  lastEchoAnswer_ = now;
   publicAddress_.assign(b.begin() + 9, b.begin() + static_cast<std::ptrdiff_t>(addrStop));
   if (b[0] == wire::kNodeOffline) raiseOffline(now);
   Event echo;
@@ -531,7 +533,7 @@ double UdpSession::connectedDeadline() const {
     case ClientState::Migrating:
     case ClientState::Closing: {
       double t = channel_->nextDeadline();
-      t = std::min(t, lastEchoAnswer_ + options_.echoMissLimit * options_.echoIntervalMs);
+      t = std::min(t, echoMissDeadline());
       if (state_ == ClientState::Closing) return std::min(t, closeDeadline_);
       return std::min(t, nextEcho_);
     }
@@ -540,6 +542,13 @@ double UdpSession::connectedDeadline() const {
       break;
   }
   return kNoDeadline;
+}
+
+double UdpSession::echoMissDeadline() const {
+  // A full window means our echo could not even be sent: not a miss. Every DAT in
+  // flight has its own retry limit, so a dead peer still ends the session.
+  if (channel_->queued() > 0) return kNoDeadline;
+  return lastHeard_ + options_.echoMissLimit * options_.echoIntervalMs;
 }
 
 void UdpSession::onTimer(double now) {
@@ -579,7 +588,7 @@ void UdpSession::onTimer(double now) {
   }
   if (state_ != ClientState::Connected && state_ != ClientState::Closing && state_ != ClientState::Migrating) return;
   channel_->onTimer(now);
-  if (now >= lastEchoAnswer_ + options_.echoMissLimit * options_.echoIntervalMs) {
+  if (now >= echoMissDeadline()) {
     finish(ErrorCode::Timeout, "no echo answer");
     return;
   }

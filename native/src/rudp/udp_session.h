@@ -129,6 +129,9 @@ class UdpSession {
   void handleKeepAlive(const Bytes& body, bool push, double now);
   void raiseOffline(double now);
   double connectedDeadline() const;
+  // The echo miss deadline, or none while the send window is full (an echo would
+  // wait locally; the retransmission limit is the liveness check then).
+  double echoMissDeadline() const;
   void maybeFinishClose(double now);
   void finish(ErrorCode code, const std::string& message);
   void emit(Event&& ev) { events_.push_back(std::move(ev)); }
@@ -152,7 +155,9 @@ class UdpSession {
   double connectDeadline_ = kNoDeadline;
   double nextSyn_ = kNoDeadline;
   double nextEcho_ = kNoDeadline;
-  double lastEchoAnswer_ = 0;      // the echo miss timeout counts from here
+  // The echo miss timeout counts from the last sign of life: an authenticated packet
+  // (echo answer, response, push) or an ACK of a DAT of ours (docs/decisions.md).
+  double lastHeard_ = 0;
   double closeDeadline_ = kNoDeadline;
 
   struct Held {

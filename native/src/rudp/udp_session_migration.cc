@@ -192,7 +192,7 @@ void UdpSession::handleClaimAnswer(const Packet& p, double now) {
   emit(std::move(con));
   emit(std::move(mig));
   flushHeld(now);  // in order, after the claim
-  lastEchoAnswer_ = now;
+  lastHeard_ = now;
   sendEcho(now);
 }
 

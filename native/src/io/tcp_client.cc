@@ -93,54 +93,16 @@ ErrorCode DiarkisTcpBase::Send(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   return ErrorCode::None;
 }
 
-ErrorCode DiarkisTcpBase::SendMigrate() {
-  const ClientState st = shared_->state.load(std::memory_order_acquire);
-  if (st != ClientState::Connected && st != ClientState::Migrating) return ErrorCode::NotConnected;
-  auto shared = shared_;
-  // Through the same queue as Send: requests sent before this call go before the
-  // migrate request, those sent after it are held.
-  const bool posted = runtimeImpl(*runtime_).postLoop([shared](Loop&) {
-    if (shared->conn) shared->conn->migrate(Runtime::nowMs());
-  });
-  return posted ? ErrorCode::None : ErrorCode::NotConnected;
-}
+ErrorCode DiarkisTcpBase::SendMigrate() { return client::migrate(runtimeImpl(*runtime_), shared_); }
 
-std::vector<UnsentPacket> DiarkisTcpBase::TakeUnsent() {
-  std::lock_guard<std::mutex> lk(shared_->unsentMu);
-  std::vector<UnsentPacket> out;
-  out.swap(shared_->unsent);
-  return out;
-}
+std::vector<UnsentPacket> DiarkisTcpBase::TakeUnsent() { return shared_->takeUnsent(); }
 
 void DiarkisTcpBase::Disconnect(bool graceful) {
-  ClientState expected = ClientState::Idle;
-  if (shared_->state.compare_exchange_strong(expected, ClientState::Closed)) return;  // never connected
-  auto shared = shared_;
-  runtimeImpl(*runtime_).postLoop([shared, graceful](Loop&) {
-    if (shared->conn) shared->conn->close(graceful, Runtime::nowMs());
-  });
+  client::disconnect(runtimeImpl(*runtime_), shared_, graceful);
 }
 
 void DiarkisTcpBase::Detach() {
-  if (!shared_ || shared_->detached.exchange(true)) return;
-  RuntimeImpl& rt = runtimeImpl(*runtime_);
-  if (rt.onNetworkThread()) {
-    // Possibly inside one of our own callbacks (callbackMu is held by this
-    // thread): no lock; Shared::deliver re-reads owner before each event.
-    shared_->owner.store(nullptr, std::memory_order_release);
-  } else {
-    std::lock_guard<std::mutex> lk(shared_->callbackMu);  // waits out a callback in progress
-    shared_->owner.store(nullptr, std::memory_order_release);
-  }
-  const uint64_t id = static_cast<uint64_t>(id_);
-  // Close the connection without callbacks. Dropped if the runtime already shut
-  // down, which has closed every connection itself.
-  rt.postLoop([id](Loop& loop) {
-    if (LoopHandler* h = loop.find(id)) {
-      h->abandon();
-      loop.detach(id);
-    }
-  });
+  if (shared_) client::detach(runtimeImpl(*runtime_), *shared_, static_cast<uint64_t>(id_));
 }
 
 ClientState DiarkisTcpBase::State() const { return shared_->state.load(std::memory_order_acquire); }

@@ -237,13 +237,7 @@ void TcpConnection::settle(double now) {
   if (gone_) return;
   applySocketActions(now);
   shared_->state.store(session_.state(), std::memory_order_release);
-  if (session_.closed()) {
-    std::vector<UnsentPacket> unsent = session_.takeUnsent();
-    if (!unsent.empty()) {
-      std::lock_guard<std::mutex> lk(shared_->unsentMu);
-      for (auto& u : unsent) shared_->unsent.push_back(std::move(u));
-    }
-  }
+  if (session_.closed()) shared_->keepUnsent(session_.takeUnsent());
   if (session_.takeEvents(events_)) {
     shared_->deliver(events_);
     events_.clear();

@@ -1,0 +1,115 @@
+// Plumbing shared by DiarkisTcpBase and DiarkisUdpBase: the state each client
+// shares with its network-thread side (ClientShared, the base of both nested
+// Shared structs) and the caller-thread commands that are the same for both
+// transports. Conn is TcpConnection or UdpConnection (close, migrate).
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "diarkis/event.h"
+#include "diarkis/runtime.h"
+#include "diarkis/stats.h"
+#include "diarkis/tcp_client.h"  // ClientState, UnsentPacket
+#include "io/loop.h"
+#include "io/runtime_impl.h"
+#include "session/send_budget.h"
+
+namespace diarkis {
+
+// Held by shared_ptr from both sides, so it outlives whichever goes first.
+template <class Owner, class Conn>
+struct ClientShared {
+  ClientShared(size_t highWaterMark, size_t maxQueuedBytes) : budget(stats, highWaterMark, maxQueuedBytes) {}
+
+  // Network thread: hand events to the owner's virtuals through dispatch(owner, ev).
+  // Holds callbackMu so that Detach() on another thread waits for a callback in
+  // progress; re-reads owner before every event, so a Detach() inside a callback
+  // stops the rest.
+  template <class Dispatch>
+  void deliverWith(std::vector<Event>& events, Dispatch dispatch) {
+    std::lock_guard<std::mutex> lk(callbackMu);
+    for (Event& ev : events) {
+      Owner* o = owner.load(std::memory_order_acquire);
+      if (!o) break;
+      dispatch(*o, ev);  // may destroy *o (Detach runs first); o is not used after
+    }
+  }
+
+  // Network thread: the session ended holding these; TakeUnsent() takes them.
+  void keepUnsent(std::vector<UnsentPacket>&& held) {
+    if (held.empty()) return;
+    std::lock_guard<std::mutex> lk(unsentMu);
+    for (auto& u : held) unsent.push_back(std::move(u));
+  }
+
+  std::vector<UnsentPacket> takeUnsent() {
+    std::lock_guard<std::mutex> lk(unsentMu);
+    std::vector<UnsentPacket> out;
+    out.swap(unsent);
+    return out;
+  }
+
+  std::mutex callbackMu;
+  std::atomic<Owner*> owner{nullptr};
+  std::atomic<bool> detached{false};
+  std::atomic<ClientState> state{ClientState::Idle};
+  Stats stats;
+  SendBudget budget;
+
+  // Requests held when the session ended (TakeUnsent), filled before OnDisconnect.
+  std::mutex unsentMu;
+  std::vector<UnsentPacket> unsent;
+
+  Conn* conn = nullptr;  // network thread only; null when not attached
+};
+
+namespace client {
+
+// SendMigrate: through the same queue as the sends, so requests sent before the
+// call go before the migrate request and those sent after it are held.
+template <class Shared>
+ErrorCode migrate(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared) {
+  const ClientState st = shared->state.load(std::memory_order_acquire);
+  if (st != ClientState::Connected && st != ClientState::Migrating) return ErrorCode::NotConnected;
+  const bool posted = rt.postLoop([shared](Loop&) {
+    if (shared->conn) shared->conn->migrate(Runtime::nowMs());
+  });
+  return posted ? ErrorCode::None : ErrorCode::NotConnected;
+}
+
+template <class Shared>
+void disconnect(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared, bool graceful) {
+  ClientState expected = ClientState::Idle;
+  if (shared->state.compare_exchange_strong(expected, ClientState::Closed)) return;  // never connected
+  rt.postLoop([shared, graceful](Loop&) {
+    if (shared->conn) shared->conn->close(graceful, Runtime::nowMs());
+  });
+}
+
+template <class Shared>
+void detach(RuntimeImpl& rt, Shared& shared, uint64_t id) {
+  if (shared.detached.exchange(true)) return;
+  if (rt.onNetworkThread()) {
+    // Possibly inside one of our own callbacks (callbackMu is held by this
+    // thread): no lock; deliverWith re-reads owner before each event.
+    shared.owner.store(nullptr, std::memory_order_release);
+  } else {
+    std::lock_guard<std::mutex> lk(shared.callbackMu);  // waits out a callback in progress
+    shared.owner.store(nullptr, std::memory_order_release);
+  }
+  // Close the connection without callbacks. Dropped if the runtime already shut
+  // down, which has closed every connection itself.
+  rt.postLoop([id](Loop& loop) {
+    if (LoopHandler* h = loop.find(id)) {
+      h->abandon();
+      loop.detach(id);
+    }
+  });
+}
+
+}  // namespace client
+}  // namespace diarkis

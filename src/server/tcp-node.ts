@@ -3,41 +3,16 @@
  * pushes, and carries the node state (online / taken / offline).
  */
 import { createServer, Server, Socket } from 'node:net';
-import {
-  BuiltinCmd,
-  emptyDropCounts,
-  encodeOfflineNotice,
-  MIGRATE_NO_TARGET_CODE,
-  NodeState,
-  PENDING_SESSION_TTL_MS,
-  Status,
-  VER_BUILTIN,
-} from '../protocol';
-import { Clock, realClock } from './clock';
-import { CommandRouter } from './commands';
-import { encodeMigrateAnswer, Handoffs } from './handoff';
-import type { RealtimeNode } from './node';
-import { Session, SessionLink } from './session';
-import type { ClaimResult, ClusterStore, SessionRecord } from './store';
-import { TcpConnection, TcpNodeControl } from './tcp-connection';
-import type { EmitFn, NodeStats } from './types';
+import { BuiltinCmd, encodeOfflineNotice, PENDING_SESSION_TTL_MS, VER_BUILTIN } from '../protocol';
 import { LISTEN_BACKLOG } from './limits';
+import { NodeBase, NodeBaseOptions } from './node-base';
+import { Session, SessionLink } from './session';
+import type { ClaimResult, SessionRecord } from './store';
+import { TcpConnection, TcpNodeControl } from './tcp-connection';
 
-export interface TcpNodeOptions {
-  id: string;
-  host: string;
-  store: ClusterStore;
-  router: CommandRouter;
-  emit: EmitFn;
-  maxPayload: number;
-  exposeDebugCommands: boolean;
-  /** How long an OFFLINE node serves before Fin 'server-shutdown' to the rest (default 10000). */
-  shutdownTimeoutMs?: number;
+export interface TcpNodeOptions extends NodeBaseOptions {
   /** How long a half-closed connection waits for the client's end (default 5000). */
   lingerMs?: number;
-  clock?: Clock;
-  /** Migration; without it a migrate request is answered "no target". */
-  handoffs?: Handoffs;
   /** Listening port (default 0: ephemeral). */
   port?: number;
 }
@@ -45,62 +20,20 @@ export interface TcpNodeOptions {
 /** How long a half-closed connection waits for the client's end before it is destroyed. */
 const DEFAULT_LINGER_MS = 5000;
 
-export class TcpNode implements RealtimeNode, TcpNodeControl {
+
+export class TcpNode extends NodeBase implements TcpNodeControl {
   readonly type = 'TCP' as const;
-  readonly id: string;
-  readonly host: string;
-  readonly router: CommandRouter;
-  readonly emit: EmitFn;
-  readonly maxPayload: number;
-  readonly exposeDebugCommands: boolean;
   readonly lingerMs: number;
-  readonly stats: NodeStats = {
-    connections: 0,
-    sessions: 0,
-    requests: 0,
-    responses: 0,
-    pushes: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    refused: 0,
-    protocolErrors: 0,
-    handlerErrors: 0,
-    drops: emptyDropCounts(),
-  };
-  port = 0;
-  private nodeState: NodeState = 'online';
-  private readonly store: ClusterStore;
   private readonly sessions = new Map<string, Session>();
   private readonly connections = new Set<TcpConnection>();
   private readonly server: Server;
-  private unsubscribe: (() => void) | null = null;
-  private stopping: Promise<void> | null = null;
-  readonly clock: Clock;
-  private readonly shutdownTimeoutMs: number;
-  private readonly handoffs: Handoffs | null;
   private readonly listenPort: number;
-  private cancelShutdown: (() => void) | null = null;
-  /** The shutdown timeout ran out: a client still here after a failed migration is cut too. */
-  private shutdownExpired = false;
 
   constructor(opts: TcpNodeOptions) {
-    this.id = opts.id;
-    this.host = opts.host;
-    this.store = opts.store;
-    this.router = opts.router;
-    this.emit = opts.emit;
-    this.maxPayload = opts.maxPayload;
-    this.exposeDebugCommands = opts.exposeDebugCommands;
+    super(opts);
     this.lingerMs = opts.lingerMs ?? DEFAULT_LINGER_MS;
-    this.clock = opts.clock ?? realClock;
-    this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 10_000;
-    this.handoffs = opts.handoffs ?? null;
     this.listenPort = opts.port ?? 0;
     this.server = createServer((socket) => this.onConnection(socket));
-  }
-
-  get state(): NodeState {
-    return this.nodeState;
   }
 
   /** Sessions registered here, connected or not yet. */
@@ -121,10 +54,7 @@ export class TcpNode implements RealtimeNode, TcpNodeControl {
     const addr = this.server.address();
     if (addr === null || typeof addr === 'string') throw new Error('tcp node: no port');
     this.port = addr.port;
-    await this.store.registerNode({ id: this.id, type: this.type, host: this.host, port: this.port, state: this.nodeState });
-    this.unsubscribe = await this.store.subscribePushes(this.id, (sid, ver, cmd, payload) =>
-      this.deliverPush(sid, ver, cmd, payload),
-    );
+    await this.register();
   }
 
   /** Section 8: the endpoint API registers a session here before answering the client. */
@@ -166,52 +96,23 @@ export class TcpNode implements RealtimeNode, TcpNodeControl {
   /** A push routed to a session of this node (held until it connects). */
   deliverPush(sid: string, ver: number, cmd: number, payload: Buffer): void {
     const s = this.sessions.get(sid);
-    if (s === undefined || !s.push(ver, cmd, payload)) {
-      this.stats.drops.unexpected++;
-      this.emit('drop', { nodeId: this.id, reason: 'unexpected', sid });
-    }
+    if (s === undefined || !s.push(ver, cmd, payload)) this.drop('unexpected', sid);
   }
 
-  /** Resolves when the registry knows the new state (the notice is pushed at once, before that). */
-  setState(state: NodeState): Promise<void> {
-    if (state === this.nodeState) return Promise.resolve();
-    this.nodeState = state;
-    const written = this.store.setNodeState(this.id, state);
-    this.emit('node-state', { nodeId: this.id, state });
-    this.cancelShutdown?.();
-    this.cancelShutdown = null;
-    this.shutdownExpired = false;
-    if (state === 'offline') {
-      this.cancelShutdown = this.clock.setTimer(() => this.shutdownTimeout(), this.shutdownTimeoutMs);
-      // PROTOCOL 7.1: every connected client learns it at once.
-      const notice = encodeOfflineNotice();
-      for (const s of this.sessions.values()) if (s.link !== null) s.push(VER_BUILTIN, BuiltinCmd.KeepAlive, notice);
-    }
-    return written;
+  protected announceOffline(): void {
+    const notice = encodeOfflineNotice();
+    for (const s of this.sessions.values()) if (s.link !== null) s.push(VER_BUILTIN, BuiltinCmd.KeepAlive, notice);
   }
 
-  /**
-   * PROTOCOL 7.3-7.5 at the old node, after every earlier request of the client: hand off, answer
-   * address || ticket on the link the request came from, then half-close it.
-   */
-  async migrate(session: Session, link: SessionLink): Promise<void> {
-    session.migrating = true;
-    try {
-      const target = this.handoffs === null || this.stopping !== null ? null : await this.handoffs.migrate(this, session);
-      if (target === null) {
-        const body = Buffer.allocUnsafe(2);
-        body.writeUInt16BE(MIGRATE_NO_TARGET_CODE, 0);
-        link.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Err, body));
-        if (this.shutdownExpired && session.link === link) session.fin('server-shutdown');
-        return;
-      }
-      // The session lives on at the target; here it only leaves the map (not the registry).
-      this.forget(session);
-      link.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Ok, encodeMigrateAnswer(target.address, target.ticket)));
-      link.end();
-    } finally {
-      session.migrating = false;
-    }
+  /** PROTOCOL 7.3-7.5: the session lives on at the target; here it only leaves the map, then half-closes. */
+  migrate(session: Session, link: SessionLink): Promise<void> {
+    return this.handOff(session, link, {
+      leave: () => this.forget(session),
+      closeLink: () => link.end(),
+      cut: () => {
+        if (session.link === link) session.fin('server-shutdown');
+      },
+    });
   }
 
   /** PROTOCOL 7.6 at the target: is `ticket` the pending handoff of this session? */
@@ -240,8 +141,7 @@ export class TcpNode implements RealtimeNode, TcpNodeControl {
   stop(graceMs = 2000): Promise<void> {
     if (this.stopping !== null) return this.stopping;
     this.stopping = (async () => {
-      this.cancelShutdown?.();
-      this.cancelShutdown = null;
+      this.stopShutdownTimer();
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       this.unsubscribe?.();
       for (const s of this.sessions.values()) if (s.link !== null) s.fin('server-shutdown');
@@ -270,10 +170,7 @@ export class TcpNode implements RealtimeNode, TcpNodeControl {
     this.stats.connections = this.connections.size;
   }
 
-  /** PROTOCOL 7.7: clients still here get Fin 'server-shutdown'; a migration under way is spared. */
-  private shutdownTimeout(): void {
-    this.cancelShutdown = null;
-    this.shutdownExpired = true;
+  protected shutdownTimedOut(): void {
     for (const s of [...this.sessions.values()]) {
       const link = s.link;
       if (link === null || s.migrating || (link instanceof TcpConnection && link.migrationPending)) continue;

@@ -8,17 +8,7 @@
  */
 import { createSocket, RemoteInfo, Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import {
-  BuiltinCmd,
-  DropReason,
-  emptyDropCounts,
-  MIGRATE_NO_TARGET_CODE,
-  NodeState,
-  PENDING_SESSION_TTL_MS,
-  Status,
-  TICKET_SIZE,
-  VER_BUILTIN,
-} from '../protocol';
+import { BuiltinCmd, PENDING_SESSION_TTL_MS, Status, TICKET_SIZE, VER_BUILTIN } from '../protocol';
 import {
   decodeEchoRequest,
   encodeEchoAnswer,
@@ -29,34 +19,18 @@ import {
   ServerSession,
   SessionEndReason,
 } from '../protocol/rudp';
-import { Clock, realClock } from './clock';
-import { CommandRouter } from './commands';
-import { encodeMigrateAnswer, Handoffs } from './handoff';
 import { dispatchRequest, NodeControl } from './dispatch';
-import type { RealtimeNode } from './node';
+import { NodeBase, NodeBaseOptions } from './node-base';
 import { OrderedQueue } from './ordered-queue';
 import { Session, SessionLink } from './session';
-import type { ClusterStore, SessionRecord } from './store';
-import type { EmitFn, NodeStats } from './types';
+import type { SessionRecord } from './store';
 import { routeDatagram } from './udp-route';
 
-export interface UdpNodeOptions extends RetryOptions {
-  id: string;
-  host: string;
-  store: ClusterStore;
-  router: CommandRouter;
-  emit: EmitFn;
-  maxPayload: number;
-  exposeDebugCommands: boolean;
+export interface UdpNodeOptions extends RetryOptions, NodeBaseOptions {
   /** Drop a client silent for this long (wire default 10 s). */
   connectionTtlMs?: number;
   /** Socket receive/send buffers asked for (default 4 MiB; the OS may give less). */
   socketBufferBytes?: number;
-  /** How long an OFFLINE node serves before Fin 'server-shutdown' to the rest (default 10000). */
-  shutdownTimeoutMs?: number;
-  clock?: Clock;
-  /** Migration; without it a migrate request is answered "no target". */
-  handoffs?: Handoffs;
 }
 
 /** UDP-only counters beside the shared NodeStats. */
@@ -89,61 +63,24 @@ interface Entry {
   claimAnswerDue: boolean;
 }
 
-export class UdpNode implements RealtimeNode, NodeControl {
+export class UdpNode extends NodeBase implements NodeControl {
   readonly type = 'UDP' as const;
-  readonly id: string;
-  readonly host: string;
-  readonly router: CommandRouter;
-  readonly emit: EmitFn;
-  readonly exposeDebugCommands: boolean;
-  readonly stats: NodeStats = {
-    connections: 0,
-    sessions: 0,
-    requests: 0,
-    responses: 0,
-    pushes: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    refused: 0,
-    protocolErrors: 0,
-    handlerErrors: 0,
-    drops: emptyDropCounts(),
-  };
   readonly udp: UdpNodeCounters = { datagramsIn: 0, datagramsOut: 0, retransmits: 0, recvBufferBytes: 0, sendBufferBytes: 0 };
-  port = 0;
-  private nodeState: NodeState = 'online';
   private readonly sessions = new Map<string, Entry>();
   private readonly byAddr = new Map<string, Entry>();
   /** Handed off: still acknowledging and closing carefully here, no longer a user of this node. */
   private readonly departing = new Map<string, Entry>();
-  private readonly clock: Clock;
-  private readonly handoffs: Handoffs | null;
-  private cancelShutdown: (() => void) | null = null;
-  /** The shutdown timeout ran out: a client still here after a failed migration is cut too. */
-  private shutdownExpired = false;
   private readonly socket: Socket;
-  private unsubscribe: (() => void) | null = null;
-  private stopping: Promise<void> | null = null;
   private closedWaiters: (() => void)[] = [];
   /** dgram throws on a send after close(); late timers must not reach it. */
   private socketClosed = false;
 
   constructor(private readonly opts: UdpNodeOptions) {
-    this.id = opts.id;
-    this.host = opts.host;
-    this.router = opts.router;
-    this.emit = opts.emit;
-    this.exposeDebugCommands = opts.exposeDebugCommands;
-    this.clock = opts.clock ?? realClock;
-    this.handoffs = opts.handoffs ?? null;
+    super(opts);
     this.socket = createSocket({ type: opts.host.includes(':') ? 'udp6' : 'udp4' });
     this.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     // A send to a vanished client can surface as an error; the session's timers deal with it.
     this.socket.on('error', () => undefined);
-  }
-
-  get state(): NodeState {
-    return this.nodeState;
   }
 
   get users(): number {
@@ -160,10 +97,7 @@ export class UdpNode implements RealtimeNode, NodeControl {
     });
     this.port = this.socket.address().port;
     this.enlargeBuffers(this.opts.socketBufferBytes ?? 4 << 20);
-    await this.opts.store.registerNode({ id: this.id, type: this.type, host: this.host, port: this.port, state: this.nodeState });
-    this.unsubscribe = await this.opts.store.subscribePushes(this.id, (sid, ver, cmd, payload) =>
-      this.deliverPush(sid, ver, cmd, payload),
-    );
+    await this.register();
   }
 
   adoptSession(rec: SessionRecord): Session {
@@ -185,51 +119,32 @@ export class UdpNode implements RealtimeNode, NodeControl {
     if (e === undefined || !e.session.push(ver, cmd, payload)) this.drop('unexpected', sid);
   }
 
-  setState(state: NodeState): Promise<void> {
-    if (state === this.nodeState) return Promise.resolve();
-    this.nodeState = state;
-    const written = this.opts.store.setNodeState(this.id, state);
-    this.emit('node-state', { nodeId: this.id, state });
-    this.cancelShutdown?.();
-    this.cancelShutdown = null;
-    this.shutdownExpired = false;
-    if (state === 'offline') {
-      this.cancelShutdown = this.clock.setTimer(() => this.shutdownTimeout(), this.opts.shutdownTimeoutMs ?? 10_000);
-      // PROTOCOL 7.1: the offline notice, as a DAT, in the echo body layout.
-      for (const e of this.sessions.values()) {
-        if (e.session.link === null) continue;
-        e.session.push(VER_BUILTIN, BuiltinCmd.KeepAlive, encodeEchoAnswer('offline', 0, e.rudp.publicAddress));
-      }
+  /** PROTOCOL 7.1: the offline notice, as a DAT, in the echo body layout. */
+  protected announceOffline(): void {
+    for (const e of this.sessions.values()) {
+      if (e.session.link === null) continue;
+      e.session.push(VER_BUILTIN, BuiltinCmd.KeepAlive, encodeEchoAnswer('offline', 0, e.rudp.publicAddress));
     }
-    return written;
   }
 
   /**
-   * PROTOCOL 7.3-7.5 at the old node, after every earlier request of the client: hand off, answer
-   * address || ticket, then close carefully (FIN once every DAT sent is acknowledged).
+   * PROTOCOL 7.3-7.5: the session lives on at the target (registry, data, pushes); here it only
+   * closes carefully (FIN once every DAT sent is acknowledged).
    */
-  async migrate(session: Session, link: SessionLink): Promise<void> {
+  migrate(session: Session, link: SessionLink): Promise<void> {
     const e = this.sessions.get(session.sid);
-    if (e === undefined || e.session !== session) return;
-    session.migrating = true;
-    try {
-      const target = this.handoffs === null || this.stopping !== null ? null : await this.handoffs.migrate(this, session);
-      if (target === null) {
-        const body = Buffer.allocUnsafe(2);
-        body.writeUInt16BE(MIGRATE_NO_TARGET_CODE, 0);
-        link.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Err, body));
-        if (this.shutdownExpired && session.link !== null) this.closeGracefully(e, 'server-shutdown');
-        return;
-      }
-      // The session lives on at the target (registry, data, pushes); here it only closes.
-      this.depart(e);
-      link.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Ok, encodeMigrateAnswer(target.address, target.ticket)));
-      // Nothing after the migrate request is served here (the client holds it for the target).
-      e.queue.close();
-      this.closeGracefully(e, 'migrated');
-    } finally {
-      session.migrating = false;
-    }
+    if (e === undefined || e.session !== session) return Promise.resolve();
+    return this.handOff(session, link, {
+      leave: () => this.depart(e),
+      closeLink: () => {
+        // Nothing after the migrate request is served here (the client holds it for the target).
+        e.queue.close();
+        this.closeGracefully(e, 'migrated');
+      },
+      cut: () => {
+        if (session.link !== null) this.closeGracefully(e, 'server-shutdown');
+      },
+    });
   }
 
   /** The handoff TTL ran out unclaimed: the pending session goes (returned for the report). */
@@ -255,8 +170,7 @@ export class UdpNode implements RealtimeNode, NodeControl {
   stop(graceMs = 2000): Promise<void> {
     if (this.stopping !== null) return this.stopping;
     this.stopping = (async () => {
-      this.cancelShutdown?.();
-      this.cancelShutdown = null;
+      this.stopShutdownTimer();
       this.unsubscribe?.();
       const now = performance.now();
       for (const e of [...this.sessions.values()]) {
@@ -277,7 +191,7 @@ export class UdpNode implements RealtimeNode, NodeControl {
       for (const e of [...this.sessions.values(), ...this.departing.values()]) e.rudp.destroy('server-shutdown');
       this.socketClosed = true;
       await new Promise<void>((resolve) => this.socket.close(() => resolve()));
-      await this.opts.store.unregisterNode(this.id);
+      await this.store.unregisterNode(this.id);
     })();
     return this.stopping;
   }
@@ -312,7 +226,7 @@ export class UdpNode implements RealtimeNode, NodeControl {
   }
 
   private adoptFromStore(sid: string, msg: Buffer, rinfo: RemoteInfo): void {
-    void this.opts.store.getSession(sid).then((rec) => {
+    void this.store.getSession(sid).then((rec) => {
       if (this.stopping !== null || rec === null || rec.nodeId !== this.id || this.sessions.has(sid)) {
         if (!this.sessions.has(sid)) this.drop('unexpected', sid);
         return;
@@ -455,10 +369,7 @@ export class UdpNode implements RealtimeNode, NodeControl {
     this.emit('refused', { nodeId: this.id, reason: detail });
   }
 
-  /** PROTOCOL 7.7: clients still here get Fin 'server-shutdown'; a migration under way is spared. */
-  private shutdownTimeout(): void {
-    this.cancelShutdown = null;
-    this.shutdownExpired = true;
+  protected shutdownTimedOut(): void {
     for (const e of [...this.sessions.values()]) {
       if (e.session.link === null || e.session.migrating || e.migrations > 0) continue;
       this.closeGracefully(e, 'server-shutdown');
@@ -488,7 +399,7 @@ export class UdpNode implements RealtimeNode, NodeControl {
         this.drop('bad-body', e.session.sid);
         return e.reliable.sendPacket(e.session.encode(ver, cmd, Status.Bad, EMPTY));
       }
-      const answer = encodeEchoAnswer(this.nodeState, req.ts, e.rudp.publicAddress);
+      const answer = encodeEchoAnswer(this.state, req.ts, e.rudp.publicAddress);
       return e.reliable.sendPacket(e.session.encode(ver, cmd, Status.Ok, answer));
     }
     return dispatchRequest(this, e.session, reliable ? e.reliable : e.unreliable, ver, cmd, body);
@@ -538,7 +449,7 @@ export class UdpNode implements RealtimeNode, NodeControl {
     if (s.pendingTimer !== null) clearTimeout(s.pendingTimer);
     e.queue.close();
     s.link = null;
-    void this.opts.store.removeSession(s.sid);
+    void this.store.removeSession(s.sid);
     this.emit('session-close', { nodeId: this.id, uid: s.uid, sid: s.sid });
     this.wakeClosedWaiters();
   }
@@ -558,11 +469,6 @@ export class UdpNode implements RealtimeNode, NodeControl {
 
   private wakeClosedWaiters(): void {
     if (this.sessions.size + this.departing.size === 0) for (const w of this.closedWaiters.splice(0)) w();
-  }
-
-  private drop(reason: DropReason, sid: string | null): void {
-    this.stats.drops[reason]++;
-    this.emit('drop', { nodeId: this.id, reason, sid });
   }
 
   private enlargeBuffers(bytes: number): void {

@@ -15,63 +15,26 @@
  * connection cannot bind it.
  */
 import { randomInt } from 'node:crypto';
-import { encodeResponse, parseRequest, RequestPacket } from '../codec';
+import { encodeResponse, parseRequest } from '../codec';
 import {
   BuiltinCmd,
   DEFAULT_CONNECTION_TTL_MS,
-  VER_BUILTIN,
   DEFAULT_MAX_PAYLOAD,
   DropReason,
   SID_SIZE,
   Status,
 } from '../constants';
-import { isOpenError, SessionCrypto } from '../crypto';
+import { isOpenError } from '../crypto';
 import { encodeFin } from '../keepalive';
-import { FinReason, PENDING_PUSH_LIMIT, TICKET_SIZE, UDP_MAX_DATAGRAM_BODY } from '../ours';
+import { PENDING_PUSH_LIMIT, UDP_MAX_DATAGRAM_BODY } from '../ours';
 import { addrKey, PeerAddr, sameAddr } from './address';
 import { AckRecord, Datagram, encodeAckRecords, encodeDatagram, Flag, TERMINATE } from './datagram';
 import { Fragmenter, isFragment, Reassembler } from './fragment';
-import { ReliableReceiver, ReliableSender, RetryOptions, SenderStats } from './reliable';
+import { ReliableReceiver, ReliableSender, SenderStats } from './reliable';
+import { authenticate, checkClaim, checkSid, isOwnChunk, refusalDatagrams, SessionAuth } from './server-session-auth';
+import type { ServerSessionHandler, ServerSessionOptions, SessionEndReason, SessionState } from './server-session-types';
 
-export type SessionState = 'waiting' | 'bound' | 'closing' | 'fin-sent' | 'closed';
-/**
- * Why a session ended: a Fin reason, the client's FIN/terminate, or a quiet close without a Fin push
- * ('migrated' after a migration answer, 'ended' when the caller already sent its own Fin push).
- */
-export type SessionEndReason = FinReason | 'closed-by-client' | 'migrated' | 'ended';
-
-export interface ServerSessionOptions extends RetryOptions {
-  sid: Buffer;
-  crypto: SessionCrypto;
-  maxPayload?: number;
-  /** Drop a bound client that sent nothing for this long (wire default 10 s). */
-  connectionTtlMs?: number;
-  /** Lifetime of a half-open handshake record. */
-  handshakeTtlMs?: number;
-  /** Half-open handshakes held for this SID; the oldest is forgotten beyond it. */
-  maxHandshakes?: number;
-  sendWindow?: number;
-  receiveWindow?: number;
-  /** Resends of the server's FIN before giving up on its ACK. */
-  finRetries?: number;
-  /** Source of the random initial sequence (tests pass a fixed one). */
-  random24?: () => number;
-  /** True while the session may be bound only by a migration claim (asked at each pre-bind DAT). */
-  requireClaim?: () => boolean;
-}
-
-export interface ServerSessionHandler {
-  send(datagram: Buffer, to: PeerAddr): void;
-  /** An authenticated request: reliable ones in order exactly once, unreliable ones as they come. */
-  request(ver: number, cmd: number, body: Buffer, reliable: boolean): void;
-  drop(reason: DropReason): void;
-  bound?(to: PeerAddr): void;
-  closed(reason: SessionEndReason): void;
-  /** A well-formed, authenticated claim from `from`: answer with acceptClaim() or refuseClaim(). */
-  claim?(ticket: Buffer, from: PeerAddr): void;
-  /** A pre-bind attempt refused here (a Fin 'refused' and FIN already went to `from`). */
-  refused?(detail: string, from: PeerAddr): void;
-}
+export type { ServerSessionHandler, ServerSessionOptions, SessionEndReason, SessionState } from './server-session-types';
 
 /**
  * Chunks of a first message too large for one DAT, held (and acknowledged) before the session is
@@ -111,6 +74,7 @@ export class ServerSession {
   private readonly maxHs: number;
   private readonly finRetries: number;
   private readonly random24: () => number;
+  private readonly auth: SessionAuth;
   readonly counters = { datagramsIn: 0, datagramsOut: 0, requests: 0, drops: 0 };
 
   constructor(
@@ -125,6 +89,7 @@ export class ServerSession {
     this.finRetries = opts.finRetries ?? 5;
     this.random24 = opts.random24 ?? (() => randomInt(0, 1 << 24));
     this.reassembler = new Reassembler({ maxPayload: this.maxPayload });
+    this.auth = { sid: opts.sid, crypto: opts.crypto, maxPayload: this.maxPayload };
   }
 
   get state(): SessionState {
@@ -226,8 +191,8 @@ export class ServerSession {
       const hs = this.liveHandshake(from, now);
       if (hs === undefined) return this.drop('unexpected');
       if (this.opts.requireClaim?.() === true) return this.onClaimData(hs, d, from);
-      if (this.isOwnChunk(d.body)) return this.stageChunk(hs, d, from, now);
-      const bad = this.authenticate(d.body);
+      if (isOwnChunk(d.body, this.auth)) return this.stageChunk(hs, d, from, now);
+      const bad = authenticate(d.body, this.auth);
       if (bad !== null) return this.drop(bad);
       this.bind(from, hs, now);
     }
@@ -383,33 +348,7 @@ export class ServerSession {
     for (const [k, hs] of this.handshakes) if (hs.expires <= now) this.handshakes.delete(k);
   }
 
-  /** null when every request in the DAT body carries this SID and opens with the session keys. */
-  private authenticate(body: Buffer): DropReason | null {
-    let off = 0;
-    if (body.length === 0) return 'truncated';
-    while (off < body.length) {
-      const r = parseRequest(body, off, this.maxPayload);
-      if (r.kind === 'need-more') return 'truncated';
-      if (r.kind === 'error') return r.reason;
-      const bad = this.checkSid(r.packet);
-      if (bad !== null) return bad;
-      const secured = r.packet.payload.subarray(SID_SIZE);
-      // A chunk is not encrypted on its own, so it cannot prove who sent it.
-      if (isFragment(secured)) return 'unexpected';
-      const opened = this.opts.crypto.open(secured);
-      if (isOpenError(opened)) return opened.error;
-      off += r.consumed;
-    }
-    return null;
-  }
-
-  /** A DAT body that is a wrapped chunk (request header || this SID || chunk). */
-  private isOwnChunk(body: Buffer): boolean {
-    const r = parseRequest(body, 0, this.maxPayload);
-    return r.kind === 'ok' && r.consumed === body.length && isFragment(r.packet.payload, SID_SIZE) && this.checkSid(r.packet) === null;
-  }
-
-  /** Pre-bind chunks: acknowledged and reassembled; the first whole message that authenticates binds. */
+   /** Pre-bind chunks: acknowledged and reassembled; the first whole message that authenticates binds. */
   private stageChunk(hs: Handshake, d: Datagram, from: PeerAddr, now: number): void {
     const st = (hs.stage ??= {
       receiver: new ReliableReceiver(0, this.opts.receiveWindow),
@@ -424,7 +363,7 @@ export class ServerSession {
       const res = st.reassembler.feed(req.packet.payload.subarray(SID_SIZE));
       if (res.kind === 'rejected') this.drop(res.reason);
       if (res.kind !== 'complete') continue;
-      const bad = this.authenticate(res.packet);
+      const bad = authenticate(res.packet, this.auth);
       if (bad !== null) {
         // Whoever sent it does not hold the keys: forget this handshake and what it held.
         this.handshakes.delete(addrKey(from));
@@ -443,24 +382,14 @@ export class ServerSession {
     if (hs.claim !== null) return this.drop('duplicate');
     // Later DATs of a pipelining client come back as retransmissions once the claim has bound.
     if (d.seq !== 0) return this.drop('unexpected');
-    const r = parseRequest(d.body, 0, this.maxPayload);
-    if (r.kind !== 'ok' || r.consumed !== d.body.length || this.checkSid(r.packet) !== null) {
-      this.drop(r.kind === 'error' ? r.reason : 'unexpected');
-      return this.refuseHandshake(from, 'claim:unauthenticated');
-    }
-    const opened = this.opts.crypto.open(r.packet.payload.subarray(SID_SIZE));
-    if (isOpenError(opened)) {
-      this.drop(opened.error);
-      return this.refuseHandshake(from, 'claim:unauthenticated');
-    }
-    if (r.packet.ver !== VER_BUILTIN || r.packet.cmd !== BuiltinCmd.Reconn) return this.refuseHandshake(from, 'request-before-claim');
-    if (opened.length !== TICKET_SIZE) {
-      this.drop('bad-body');
-      return this.refuseHandshake(from, 'claim:bad-ticket');
+    const c = checkClaim(d.body, this.auth);
+    if (c.kind === 'refuse') {
+      if (c.drop !== null) this.drop(c.drop);
+      return this.refuseHandshake(from, c.detail);
     }
     hs.claim = Buffer.from(d.body);
     if (this.h.claim === undefined) return this.refuseHandshake(from, 'claim:unknown');
-    this.h.claim(Buffer.from(opened), from);
+    this.h.claim(c.ticket, from);
   }
 
   /**
@@ -472,16 +401,8 @@ export class ServerSession {
     const hs = this.handshakes.get(key);
     if (hs === undefined) return;
     this.handshakes.delete(key);
-    const fin = encodeResponse(VER_BUILTIN, BuiltinCmd.Fin, Status.Push, this.opts.crypto.seal(encodeFin('refused')));
-    this.out(encodeDatagram(hs.seq, Flag.DAT, fin), from);
-    this.out(encodeDatagram(hs.seq, Flag.RDAT, fin), from);
-    this.out(encodeDatagram(0, Flag.FIN), from);
+    for (const d of refusalDatagrams(hs.seq, this.opts.crypto)) this.out(d, from);
     this.h.refused?.(detail, from);
-  }
-
-  private checkSid(p: RequestPacket): DropReason | null {
-    if (p.payload.length < SID_SIZE) return 'truncated';
-    return p.payload.subarray(0, SID_SIZE).equals(this.opts.sid) ? null : 'unexpected';
   }
 
   private bind(from: PeerAddr, hs: Handshake, now: number): void {
@@ -513,7 +434,7 @@ export class ServerSession {
   private deliverBody(body: Buffer): void {
     const r = parseRequest(body, 0, this.maxPayload);
     if (r.kind === 'ok' && r.packet.payload.length >= SID_SIZE && isFragment(r.packet.payload, SID_SIZE)) {
-      const bad = this.checkSid(r.packet);
+      const bad = checkSid(r.packet, this.opts.sid);
       if (bad !== null) return this.drop(bad);
       const res = this.reassembler.feed(r.packet.payload.subarray(SID_SIZE));
       if (res.kind === 'rejected') return this.drop(res.reason);
@@ -529,7 +450,7 @@ export class ServerSession {
       const r = parseRequest(buf, off, this.maxPayload);
       if (r.kind !== 'ok') return this.drop(r.kind === 'error' ? r.reason : 'truncated');
       off += r.consumed;
-      const bad = this.checkSid(r.packet);
+      const bad = checkSid(r.packet, this.opts.sid);
       if (bad !== null) {
         this.drop(bad);
         continue;

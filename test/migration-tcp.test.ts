@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DiarkisError, getEndpoint, TcpClient, type MigrationInfo } from '../src/client';
 import { startCluster, type Cluster } from '../src/server';
+import { counter, delay, pushLog, sequencer, subscribe, u32, userData, waitMigrated } from './helpers/migration-streams';
 
 let cluster: Cluster | undefined;
 const clients: TcpClient[] = [];
@@ -13,15 +14,6 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-const u32 = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n, 0);
-  return b;
-};
-const subscribe = (count: number, intervalMs: number): Buffer => Buffer.concat([u32(count), u32(intervalMs)]);
-const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 async function connect(c: Cluster, uid: string, options: ConstructorParameters<typeof TcpClient>[0] = {}): Promise<TcpClient> {
   const client = new TcpClient({ requestTimeoutMs: 60_000, ...options });
   clients.push(client);
@@ -29,59 +21,11 @@ async function connect(c: Cluster, uid: string, options: ConstructorParameters<t
   return client;
 }
 
-/** Records a client's 2/6 pushes and resolves once `count` arrived. */
-function pushLog(client: TcpClient, count: number): { seen: number[]; done: Promise<void> } {
-  const seen: number[] = [];
-  let finish = (): void => undefined;
-  const done = new Promise<void>((r) => (finish = r));
-  client.on('push', (ver, cmd, p) => {
-    if (ver !== 2 || cmd !== 6) return;
-    seen.push(p.readUInt32BE(0));
-    if (seen.length === count) finish();
-  });
-  return { seen, done };
-}
-
-/** 2/4 requests numbered from `from`, a few per event-loop turn, until stop() (or `max`). */
-function sequencer(client: TcpClient, max = 100_000): { stop: () => Promise<number> } {
-  let sent = 0;
-  let running = true;
-  const answers: Array<Promise<unknown>> = [];
-  const loop = (async () => {
-    while (running && sent < max) {
-      for (let i = 0; i < 4 && sent < max; i++) answers.push(client.request(2, 4, u32(++sent)));
-      await tick();
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      await Promise.all(answers);
-      return sent;
-    },
-  };
-}
-
-async function userData(client: TcpClient): Promise<{ lastSeq: number; gaps?: number; dups?: number; counter?: number }> {
-  const r = await client.request(2, 5);
-  expect(r.status).toBe(1);
-  return JSON.parse(r.payload.toString('utf8')) as { lastSeq: number; gaps?: number; dups?: number; counter?: number };
-}
-
-async function counter(client: TcpClient): Promise<number> {
-  return (await client.request(2, 2)).payload.readUInt32BE(0);
-}
-
 function nodeOf(c: Cluster, client: TcpClient, ep: { serverPort: number }): string {
   void client;
   const n = c.nodes.find((x) => x.port === ep.serverPort);
   if (n === undefined) throw new Error('unknown node');
   return n.id;
-}
-
-function waitMigrated(client: TcpClient): Promise<MigrationInfo> {
-  return new Promise((resolve) => client.once('migrated', resolve));
 }
 
 /** Drives one client through a migration while it streams; returns what it saw. */

@@ -6,6 +6,7 @@ import { DiarkisError, getEndpoint, UdpClient, type MigrationInfo, type UdpClien
 import { MemoryStore, startCluster, type Cluster, type ClusterOptions } from '../src/server';
 import type { NodeInfo, NodeType } from '../src/server/types';
 import { UdpProxy } from './helpers/udp-proxy';
+import { counter, delay, pushLog, sequencer, subscribe, u32, userData, waitMigrated } from './helpers/migration-streams';
 
 const RETRY = { retryMinMs: 40, retryMaxMs: 400, maxRetries: 30 } as const;
 
@@ -13,15 +14,6 @@ const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-const u32 = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n, 0);
-  return b;
-};
-const subscribe = (count: number, intervalMs: number): Buffer => Buffer.concat([u32(count), u32(intervalMs)]);
-const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A store that advertises other ports for some nodes: a proxy in front of a node, or a dead port. */
 class RemappedStore extends MemoryStore {
@@ -72,64 +64,10 @@ async function connect(c: Cluster, uid: string, options: UdpClientOptions = {}):
   return client;
 }
 
-/** Records a client's 2/6 pushes and resolves once `count` arrived. */
-function pushLog(client: UdpClient, count: number): { seen: number[]; done: Promise<void> } {
-  const seen: number[] = [];
-  let finish = (): void => undefined;
-  const done = new Promise<void>((r) => (finish = r));
-  client.on('push', (ver, cmd, p) => {
-    if (ver !== 2 || cmd !== 6) return;
-    seen.push(p.readUInt32BE(0));
-    if (seen.length === count) finish();
-  });
-  return { seen, done };
-}
-
-/** Reliable 2/4 requests numbered from 1, a few per event-loop turn, until stop() (or `max`). */
-function sequencer(client: UdpClient, max = 100_000): { stop: () => Promise<number> } {
-  let sent = 0;
-  let running = true;
-  const answers: Array<Promise<unknown>> = [];
-  const loop = (async () => {
-    while (running && sent < max) {
-      for (let i = 0; i < 4 && sent < max; i++) answers.push(client.request(2, 4, u32(++sent)));
-      await tick();
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      await Promise.all(answers);
-      return sent;
-    },
-  };
-}
-
-interface UserData {
-  lastSeq: number;
-  gaps?: number;
-  dups?: number;
-}
-
-async function userData(client: UdpClient): Promise<UserData> {
-  const r = await client.request(2, 5);
-  expect(r.status).toBe(1);
-  return JSON.parse(r.payload.toString('utf8')) as UserData;
-}
-
-async function counter(client: UdpClient): Promise<number> {
-  return (await client.request(2, 2)).payload.readUInt32BE(0);
-}
-
 function nodeIdOfPort(c: Cluster, port: number): string {
   const n = c.nodes.find((x) => x.port === port);
   if (n === undefined) throw new Error(`no node on port ${port}`);
   return n.id;
-}
-
-function waitMigrated(client: UdpClient): Promise<MigrationInfo> {
-  return new Promise((resolve) => client.once('migrated', resolve));
 }
 
 async function failure(p: Promise<unknown>): Promise<DiarkisError> {

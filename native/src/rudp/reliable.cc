@@ -99,13 +99,22 @@ bool ReliableChannel::onAck(const AckRecord& rec, double now) {
   // Karn's rule: an acknowledgement of a resent DAT may answer any copy.
   if (o.retries == 0 && !o.needsRack) sample(now - o.sentAt);
   Bytes().swap(o.body);
-  // Earlier DATs still unacknowledged that went before this one: likely lost.
+  // DATs still unacknowledged that went out before this one are likely lost once
+  // fastResendAfter such ACKs came, or once they are older than their interval (the
+  // path works again: e.g. the ACK of a timer's probe). A probe (a resend) may
+  // have a lower seq than what it vouches for, so then every DAT is looked at.
   const double ackedSent = o.lastSent;
-  if (cfg_.fastResendAfter > 0) {
-    for (size_t i = 0; i < idx; ++i) {
-      Outgoing& e = inflight_[i];
-      if (e.acked || e.lastSent > ackedSent || e.retries >= cfg_.maxRetries) continue;
-      if (++e.laterAcks >= cfg_.fastResendAfter) resend(i, now, false);
+  const size_t scan = o.retries > 0 ? inflight_.size() : idx;
+  for (size_t i = 0; i < scan; ++i) {
+    Outgoing& e = inflight_[i];
+    if (e.acked || e.lastSent > ackedSent || e.retries >= cfg_.maxRetries) continue;
+    ++e.laterAcks;
+    // The count rule once per DAT (like TCP's fast retransmit); after that only the
+    // interval rule, backed off like the timer, so retries keep the timer's pace.
+    if (e.retries == 0 && cfg_.fastResendAfter > 0 && e.laterAcks >= cfg_.fastResendAfter) {
+      resend(i, now, false);
+    } else if (now - e.lastSent >= e.interval) {
+      resend(i, now, true);
     }
   }
   while (!inflight_.empty() && inflight_.front().acked) {
@@ -114,10 +123,6 @@ bool ReliableChannel::onAck(const AckRecord& rec, double now) {
   }
   pump(now);
   return true;
-}
-
-double ReliableChannel::dueAt(const Outgoing& o) const {
-  return std::max(o.deadline, lastAckAt_ + o.interval);
 }
 
 void ReliableChannel::resend(size_t index, double now, bool backoff) {
@@ -131,16 +136,31 @@ void ReliableChannel::resend(size_t index, double now, bool backoff) {
   stats_.add(&Stats::retransmits);
 }
 
+// A timeout resends every due DAT, except when nothing at all was acknowledged
+// since they went out (a stalled peer, e.g. a busy event loop, or a dead one):
+// then only the oldest few go (probes) and the rest wait for the first probe's
+// next deadline. A stall then costs a few datagrams, not the whole window; a
+// probe's ACK releases the rest at once (onAck); a dead peer runs the oldest DAT
+// out of retries. Under plain loss ACKs keep coming, so recovery is not slowed.
 void ReliableChannel::onTimer(double now) {
   if (!started_ || timedOut_) return;
+  constexpr size_t kProbes = 4;
+  size_t probes = 0;
+  double wait = kNoDeadline;
   for (size_t i = 0; i < inflight_.size(); ++i) {
     Outgoing& o = inflight_[i];
-    if (o.acked || dueAt(o) > now) continue;
+    if (o.acked || o.deadline > now) continue;
     if (o.retries >= cfg_.maxRetries) {
       timedOut_ = true;
       return;
     }
-    resend(i, now, true);
+    const bool unheard = o.retries == 0 && o.sentAt >= lastAckAt_;
+    if (!unheard || probes < kProbes) {
+      resend(i, now, true);
+      if (unheard && probes++ == 0) wait = o.deadline;
+    } else {
+      o.deadline = std::max(o.deadline, wait);
+    }
   }
 }
 
@@ -148,7 +168,7 @@ double ReliableChannel::nextDeadline() const {
   if (!started_ || timedOut_) return kNoDeadline;
   double t = kNoDeadline;
   for (const Outgoing& o : inflight_) {
-    if (!o.acked) t = std::min(t, dueAt(o));
+    if (!o.acked) t = std::min(t, o.deadline);
   }
   return t;
 }

@@ -97,9 +97,6 @@ class ReliableChannel {
     bool needsRack = false;
   };
   void pump(double now);
-  // When o is due: its own deadline, but never sooner than one interval after the
-  // last fresh ACK (RFC 6298 5.3: while ACKs flow, queueing is not loss).
-  double dueAt(const Outgoing& o) const;
   void resend(size_t index, double now, bool backoff);
   void emitData(uint32_t seq, Flag flag, const Bytes& body);
   void sample(double rtt);

@@ -50,6 +50,12 @@ export interface UdpProxyOptions {
   toClient?: DirectionFaults;
   /** Longest a reordered datagram waits for a successor before it goes anyway (default 50 ms). */
   reorderMaxHoldMs?: number;
+  /**
+   * Receive/send buffer size asked for on every proxy socket (default: the OS default, about
+   * 208 KiB on Linux, which a burst of a few hundred datagrams overruns: silent kernel drops).
+   * The OS may cap it (net.core.rmem_max); `buffers` reports what was obtained.
+   */
+  socketBufferBytes?: number;
 }
 
 function emptyCounters(): DirectionCounters {
@@ -63,6 +69,8 @@ interface Held {
 
 export class UdpProxy {
   readonly counters: Record<Direction, DirectionCounters> = { toServer: emptyCounters(), toClient: emptyCounters() };
+  /** Buffer sizes obtained on the listening socket (0 = unknown). */
+  readonly buffers = { recvBytes: 0, sendBytes: 0 };
   private readonly faults: Record<Direction, DirectionFaults>;
   private readonly rand: () => number;
   private readonly upstreams = new Map<string, Socket>();
@@ -78,6 +86,25 @@ export class UdpProxy {
     this.faults = { toServer: { ...opts.toServer }, toClient: { ...opts.toClient } };
     listener.on('message', (msg, rinfo) => this.fromClient(msg, rinfo));
     listener.on('error', () => undefined);
+    this.enlarge(listener);
+    try {
+      this.buffers.recvBytes = listener.getRecvBufferSize();
+      this.buffers.sendBytes = listener.getSendBufferSize();
+    } catch {
+      /* not bound: stays 0 */
+    }
+  }
+
+  /** Applies socketBufferBytes to a bound socket; refusals keep the OS default. */
+  private enlarge(s: Socket): void {
+    const bytes = this.opts.socketBufferBytes;
+    if (bytes === undefined || bytes <= 0) return;
+    try {
+      s.setRecvBufferSize(bytes);
+      s.setSendBufferSize(bytes);
+    } catch {
+      /* tolerated: the OS default stays */
+    }
   }
 
   static async start(opts: UdpProxyOptions): Promise<UdpProxy> {
@@ -128,6 +155,8 @@ export class UdpProxy {
     if (up === undefined) {
       const sock = createSocket(this.opts.target.host.includes(':') ? 'udp6' : 'udp4');
       sock.on('error', () => undefined);
+      // Bound implicitly by the first send; buffer sizes can only be set once bound.
+      sock.once('listening', () => this.enlarge(sock));
       sock.on('message', (back) => {
         if (this.closed) return;
         this.apply('toClient', back, () => this.listener.send(back, rinfo.port, rinfo.address));

@@ -157,13 +157,7 @@ export class UdpNode extends NodeBase implements NodeControl {
 
   terminate(): void {
     void this.setState('offline');
-    const now = performance.now();
-    for (const e of [...this.sessions.values()]) {
-      if (e.session.link !== null) {
-        e.rudp.close('server-shutdown', now);
-        this.schedule(e);
-      } else this.endSession(e, 'ended');
-    }
+    this.shutdownAll();
   }
 
   /** Fin 'server-shutdown' to every client, waits (bounded) for them to go, then closes. */
@@ -172,13 +166,7 @@ export class UdpNode extends NodeBase implements NodeControl {
     this.stopping = (async () => {
       this.stopShutdownTimer();
       this.unsubscribe?.();
-      const now = performance.now();
-      for (const e of [...this.sessions.values()]) {
-        if (e.session.link !== null) {
-          e.rudp.close('server-shutdown', now);
-          this.schedule(e);
-        } else this.endSession(e, 'ended');
-      }
+      this.shutdownAll();
       if (this.sessions.size + this.departing.size > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, graceMs);
@@ -194,6 +182,15 @@ export class UdpNode extends NodeBase implements NodeControl {
       await this.store.unregisterNode(this.id);
     })();
     return this.stopping;
+  }
+
+  /** Fin 'server-shutdown' to every connected client (careful close); pending sessions just end. */
+  private shutdownAll(): void {
+    const now = performance.now();
+    for (const e of [...this.sessions.values()]) {
+      if (e.session.link !== null) this.closeGracefully(e, 'server-shutdown', now);
+      else this.endSession(e, 'ended');
+    }
   }
 
   // ---------------------------------------------------------------- datagrams in
@@ -376,8 +373,8 @@ export class UdpNode extends NodeBase implements NodeControl {
     }
   }
 
-  private closeGracefully(e: Entry, reason: SessionEndReason): void {
-    e.rudp.close(reason, performance.now());
+  private closeGracefully(e: Entry, reason: SessionEndReason, now = performance.now()): void {
+    e.rudp.close(reason, now);
     this.schedule(e);
   }
 

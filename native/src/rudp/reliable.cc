@@ -94,27 +94,19 @@ bool ReliableChannel::onAck(const AckRecord& rec, double now) {
   Outgoing& o = inflight_[idx];
   if (o.needsRack && !rec.rack) return false;  // the handshake ACK S, not an acknowledgement
   o.acked = true;
-  lastAckAt_ = now;
   if (o.budgeted) released_ += o.body.size();
   // Karn's rule: an acknowledgement of a resent DAT may answer any copy.
   if (o.retries == 0 && !o.needsRack) sample(now - o.sentAt);
   Bytes().swap(o.body);
-  // DATs still unacknowledged that went out before this one are likely lost once
-  // fastResendAfter such ACKs came, or once they are older than their interval (the
-  // path works again: e.g. the ACK of a timer's probe). A probe (a resend) may
-  // have a lower seq than what it vouches for, so then every DAT is looked at.
-  const double ackedSent = o.lastSent;
-  const size_t scan = o.retries > 0 ? inflight_.size() : idx;
-  for (size_t i = 0; i < scan; ++i) {
-    Outgoing& e = inflight_[i];
-    if (e.acked || e.lastSent > ackedSent || e.retries >= cfg_.maxRetries) continue;
-    ++e.laterAcks;
-    // The count rule once per DAT (like TCP's fast retransmit); after that only the
-    // interval rule, backed off like the timer, so retries keep the timer's pace.
-    if (e.retries == 0 && cfg_.fastResendAfter > 0 && e.laterAcks >= cfg_.fastResendAfter) {
-      resend(i, now, false);
-    } else if (now - e.lastSent >= e.interval) {
-      resend(i, now, true);
+  // Earlier DATs still unacknowledged that went out before this one: likely lost
+  // once fastResendAfter such ACKs came (selective ACKs show the gap). Once per DAT,
+  // like TCP's fast retransmit; after that the timer's backed-off schedule rules.
+  if (cfg_.fastResendAfter > 0) {
+    const double ackedSent = o.lastSent;
+    for (size_t i = 0; i < idx; ++i) {
+      Outgoing& e = inflight_[i];
+      if (e.acked || e.retries > 0 || e.lastSent > ackedSent) continue;
+      if (++e.laterAcks >= cfg_.fastResendAfter) resend(i, now, false);
     }
   }
   while (!inflight_.empty() && inflight_.front().acked) {
@@ -136,17 +128,8 @@ void ReliableChannel::resend(size_t index, double now, bool backoff) {
   stats_.add(&Stats::retransmits);
 }
 
-// A timeout resends every due DAT, except when nothing at all was acknowledged
-// since they went out (a stalled peer, e.g. a busy event loop, or a dead one):
-// then only the oldest few go (probes) and the rest wait for the first probe's
-// next deadline. A stall then costs a few datagrams, not the whole window; a
-// probe's ACK releases the rest at once (onAck); a dead peer runs the oldest DAT
-// out of retries. Under plain loss ACKs keep coming, so recovery is not slowed.
 void ReliableChannel::onTimer(double now) {
   if (!started_ || timedOut_) return;
-  constexpr size_t kProbes = 4;
-  size_t probes = 0;
-  double wait = kNoDeadline;
   for (size_t i = 0; i < inflight_.size(); ++i) {
     Outgoing& o = inflight_[i];
     if (o.acked || o.deadline > now) continue;
@@ -154,13 +137,7 @@ void ReliableChannel::onTimer(double now) {
       timedOut_ = true;
       return;
     }
-    const bool unheard = o.retries == 0 && o.sentAt >= lastAckAt_;
-    if (!unheard || probes < kProbes) {
-      resend(i, now, true);
-      if (unheard && probes++ == 0) wait = o.deadline;
-    } else {
-      o.deadline = std::max(o.deadline, wait);
-    }
+    resend(i, now, true);
   }
 }
 

@@ -34,7 +34,9 @@ struct ReliableConfig {
   Bytes ackSuffix;
   // (ours) Fast resend: an unacknowledged DAT goes again once this many DATs sent
   // after it were acknowledged (selective ACKs make the gap visible); 0 = off.
-  uint32_t fastResendAfter = 3;
+  // Off by default: without congestion control the extra resends deepen kernel
+  // buffer overruns (bench/udp, docs/decisions.md).
+  uint32_t fastResendAfter = 0;
 };
 
 class ReliableChannel {
@@ -116,7 +118,6 @@ class ReliableChannel {
   double srtt_ = 0;
   double rttvar_ = 0;
   bool haveRtt_ = false;
-  double lastAckAt_ = -std::numeric_limits<double>::infinity();
 
   // receiver
   uint32_t recvNext_ = 0;

@@ -52,7 +52,6 @@ export interface NodeCommandOptions {
 export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
   const wildcard = o.host === '0.0.0.0' || o.host === '::';
   if (wildcard && o.publicHost === undefined) throw new Error(`--host ${o.host} needs --public-host (the address clients connect to)`);
-  if (o.type === 'UDP' && o.port !== 0) throw new Error('--port: UDP nodes listen on an ephemeral port for now (use 0)');
   reportUnhandled('node');
   const id = o.id ?? `${o.type.toLowerCase()}-${hostname()}-${process.pid}`;
   const store = await RedisStore.connect({
@@ -100,8 +99,9 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
   const nodes = new Map<string, RealtimeNode>();
   const handoffs = new Handoffs({ store, nodes, ttlMs: o.handoffTtl, clock: realClock, emit });
   const common = { id, host: o.host, store, router, emit, maxPayload: DEFAULT_MAX_PAYLOAD, exposeDebugCommands: o.debugCommands === true };
-  const node: RealtimeNode =
-    o.type === 'TCP' ? new TcpNode({ ...common, port: o.port, shutdownTimeoutMs: o.shutdownTimeout, handoffs }) : new UdpNode(common);
+  // Both transports take the handoff module: a migration may go to a node of another process.
+  const transport = { ...common, port: o.port, shutdownTimeoutMs: o.shutdownTimeout, handoffs };
+  const node: RealtimeNode = o.type === 'TCP' ? new TcpNode(transport) : new UdpNode(transport);
   nodes.set(id, node);
   store.setSessionAdopter(id, sessionAdopter(node));
   try {

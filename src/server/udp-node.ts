@@ -31,6 +31,8 @@ export interface UdpNodeOptions extends RetryOptions, NodeBaseOptions {
   connectionTtlMs?: number;
   /** Socket receive/send buffers asked for (default 4 MiB; the OS may give less). */
   socketBufferBytes?: number;
+  /** Port to bind (default 0: ephemeral). */
+  port?: number;
 }
 
 /** UDP-only counters beside the shared NodeStats. */
@@ -90,7 +92,7 @@ export class UdpNode extends NodeBase implements NodeControl {
   async start(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.socket.once('error', reject);
-      this.socket.bind(0, this.host, () => {
+      this.socket.bind(this.opts.port ?? 0, this.host, () => {
         this.socket.off('error', reject);
         resolve();
       });

@@ -11,35 +11,12 @@
 // current socket as the old link and open one to the target (LinkAction::OpenTarget),
 // and, once the old node's FIN (or lingerMs) ends the old link, to close it.
 #include <algorithm>
-#include <cmath>
 
 #include "rudp/datagram.h"
 #include "rudp/udp_session.h"
+#include "session/migrate_answer.h"
 
 namespace diarkis {
-namespace {
-
-constexpr uint16_t kNoTargetCode = 1003;  // PROTOCOL 7.4
-constexpr size_t kTicketSize = 16;
-
-// "host:port" or "[v6]:port" -> numeric host (brackets removed) + port. False if malformed.
-bool splitHostPort(const std::string& addr, std::string& host, uint16_t& port) {
-  const size_t colon = addr.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 >= addr.size() || addr.size() - colon > 6) return false;
-  unsigned long p = 0;
-  for (size_t i = colon + 1; i < addr.size(); ++i) {
-    if (addr[i] < '0' || addr[i] > '9') return false;
-    p = p * 10 + static_cast<unsigned long>(addr[i] - '0');
-  }
-  if (p == 0 || p > 65535) return false;
-  host = addr.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) return false;
-  port = static_cast<uint16_t>(p);
-  return true;
-}
-
-}  // namespace
 
 ErrorCode UdpSession::sendMigrate(double now) {
   if (mig_ != MigPhase::None) return ErrorCode::None;  // the same migration
@@ -67,12 +44,7 @@ void UdpSession::flushHeld(double now) {
 void UdpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double now) {
   if (p.status != wire::kStatusOk) {
     // No target: the old node keeps us; the held requests go to it.
-    std::string why = "no node could take the session";
-    if (body.size() >= 2) {
-      const auto code = static_cast<uint16_t>(body[0] << 8 | body[1]);
-      why += " (status " + std::to_string(p.status) + ", code " + std::to_string(code) + ")";
-      if (code != kNoTargetCode) why += ": unexpected code";
-    }
+    const std::string why = describeMigrateRefusal(p.status, body);
     mig_ = MigPhase::None;
     state_ = ClientState::Connected;
     flushHeld(now);
@@ -84,27 +56,17 @@ void UdpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double 
     if (options_.autoMigrate) autoRetryAt_ = now + backoff(noTargets_++);
     return;
   }
-  std::string host;
-  uint16_t port = 0;
-  bool ok = body.size() >= 2;
-  size_t alen = 0;
-  if (ok) {
-    alen = static_cast<size_t>(body[0] << 8 | body[1]);
-    ok = body.size() == 2 + alen + kTicketSize;
-  }
-  if (ok) {
-    target_.assign(body.begin() + 2, body.begin() + 2 + static_cast<std::ptrdiff_t>(alen));
-    ok = splitHostPort(target_, host, port);
-  }
-  if (!ok) {
+  MigrateTarget t;
+  if (!decodeMigrateAnswer(body, t)) {
     stats_.drop(DropReason::BadBody);
     finish(ErrorCode::MigrationFailed,
            "the migrate answer is malformed (" + std::to_string(body.size()) + " bytes)");
     return;
   }
-  ticket_.assign(body.end() - static_cast<std::ptrdiff_t>(kTicketSize), body.end());
-  targetHost_ = host;
-  targetPort_ = port;
+  target_ = t.address;
+  ticket_ = t.ticket;
+  targetHost_ = t.host;
+  targetPort_ = t.port;
   noTargets_ = 0;
   attempts_ = 0;
   handoffDeadline_ = now + options_.handoffTtlMs;
@@ -196,14 +158,8 @@ void UdpSession::handleClaimAnswer(const Packet& p, double now) {
   sendEcho(now);
 }
 
-// Capped exponential backoff with jitter in [base/2, base]: many clients that
-// failed together do not retry together.
 double UdpSession::backoff(uint32_t attempt) {
-  const double cap = std::max(options_.migrateRetryMinMs, options_.migrateRetryMaxMs);
-  const double base =
-      std::min(cap, options_.migrateRetryMinMs * std::ldexp(1.0, static_cast<int>(std::min(attempt, 30u))));
-  std::uniform_real_distribution<double> jitter(0.5, 1.0);
-  return base * jitter(rng_);
+  return migrationBackoff(attempt, options_.migrateRetryMinMs, options_.migrateRetryMaxMs, rng_);
 }
 
 // --- the old node's link -----------------------------------------------------

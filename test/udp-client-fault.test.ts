@@ -136,6 +136,31 @@ describe('UdpClient faults', () => {
     await stillWorks(client);
   });
 
+  it('a fragment-start flood (every id, count 807, never completed) ends the connection with protocol-error', async () => {
+    const { ep } = await setup();
+    const r = await relay(ep.serverPort);
+    const client = newClient();
+    await client.connect({ ...ep, serverPort: r.port });
+    await stillWorks(client);
+    const gone = new Promise<[string, string]>((res) => client.once('disconnect', (code, msg) => res([code, msg])));
+    // In-sequence DATs right after the node's last one: the client delivers them in order. Before
+    // issue 11 each id pre-sized 807 chunk slots and nothing ended the session (436 MiB RSS).
+    const base = r.lastServerSeq();
+    for (let id = 0; id < 30_000; id++) {
+      const chunk = Buffer.alloc(10 + 11, 0x5a);
+      chunk.set([0xff, 0xfe, 0xfd, 0xfc], 0);
+      chunk.writeInt16BE(id, 4);
+      chunk.writeInt16BE(0, 6);
+      chunk.writeInt16BE(807, 8);
+      r.inject(encodeDatagram((base + 1 + id) & 0xffffff, Flag.DAT, chunk));
+    }
+    const [code, message] = await gone;
+    expect(code).toBe('protocol-error');
+    expect(message).toMatch(/bad-fragment: chunk of another id/);
+    expect(client.stats().drops['bad-fragment']).toBe(1);
+    expect(client.stats().reassemblyBytes).toBeLessThanOrEqual(11);  // one chunk, from the native side
+  });
+
   it('datagrams from a foreign address never reach the connected client socket', async () => {
     const { ep } = await setup();
     const r = await relay(ep.serverPort);

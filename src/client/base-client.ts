@@ -117,6 +117,7 @@ const ZERO_STATS: ClientStats = {
   heartbeatsAnswered: 0,
   migrations: 0,
   queuedBytes: 0,
+  reassemblyBytes: 0,
   drops: {},
 };
 

@@ -34,6 +34,8 @@ export interface UdpNodeOptions extends RetryOptions, NodeBaseOptions {
   socketBufferBytes?: number;
   /** Port to bind (default 0: ephemeral). */
   port?: number;
+  /** Initial sequence S of every handshake (default: random, as the wire says); tests pick one near the 24-bit wrap. */
+  initialSeq?: number;
 }
 
 /** UDP-only counters beside the shared NodeStats. */
@@ -255,6 +257,7 @@ export class UdpNode extends NodeBase implements NodeControl {
         maxRetries: this.opts.maxRetries,
         adaptive: this.opts.adaptive,
         rtoMinMs: this.opts.rtoMinMs,
+        random24: this.opts.initialSeq === undefined ? undefined : () => this.opts.initialSeq ?? 0,
         requireClaim: () => session.awaitingClaim,
       },
       {

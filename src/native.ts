@@ -169,8 +169,8 @@ export function packageRoot(from: string = __dirname): string {
 let loaded: NativeAddon | undefined;
 
 /** This package's addon, or a reason it is not (an older build left in build/, say). */
-function checkAddon(exports: unknown): string | undefined {
-  const types = (exports as Partial<NativeAddon> | null)?.eventTypes;
+function checkAddon(mod: unknown): string | undefined {
+  const types = (mod as Partial<NativeAddon> | null)?.eventTypes;
   if (!Array.isArray(types) || types.length !== EVENT_TYPES.length || types.some((t, i) => t !== EVENT_TYPES[i])) {
     return 'not this version of the diarkis-node addon (event types differ): rebuild it';
   }

@@ -54,7 +54,7 @@ export interface LoadAddonOptions {
   /** Defaults to process.env (for the override variable). */
   env?: NodeJS.ProcessEnv;
   /** A reason when the loaded module is not this package's addon, else undefined. */
-  check?: (exports: unknown) => string | undefined;
+  check?: (mod: unknown) => string | undefined;
 }
 
 export interface LoadedAddon<T> {
@@ -135,18 +135,18 @@ function prebuildCandidates(root: string, t: AddonTarget, tried: AddonAttempt[])
   return fit.sort((a, b) => specific(a) - specific(b)).map((f) => path.join(dir, f));
 }
 
-function tryLoad(file: string, check: LoadAddonOptions['check']): { exports?: unknown; reason?: string } {
+function tryLoad(file: string, check: LoadAddonOptions['check']): { mod?: unknown; reason?: string } {
   if (!fs.existsSync(file)) return { reason: 'not found' };
-  let exports: unknown;
+  let mod: unknown;
   try {
-    exports = createRequire(file)(file);
+    mod = createRequire(file)(file);
   } catch (err) {
     const e = err as { code?: unknown; message?: unknown };
     const code = typeof e.code === 'string' ? `${e.code}: ` : '';
     return { reason: `${code}${String(e.message ?? err).trim()}` };
   }
-  const mismatch = check?.(exports);
-  return mismatch === undefined ? { exports } : { reason: mismatch };
+  const mismatch = check?.(mod);
+  return mismatch === undefined ? { mod } : { reason: mismatch };
 }
 
 /** Loads the first candidate that works, or throws DiarkisError 'addon-unavailable'. */
@@ -157,7 +157,7 @@ export function loadAddon<T>(opts: LoadAddonOptions): LoadedAddon<T> {
   const override = env[ADDON_OVERRIDE_ENV];
   const attempt = (file: string): LoadedAddon<T> | undefined => {
     const r = tryLoad(file, opts.check);
-    if (r.reason === undefined) return { addon: r.exports as T, path: file, skipped: tried };
+    if (r.reason === undefined) return { addon: r.mod as T, path: file, skipped: tried };
     tried.push({ path: file, reason: r.reason });
     return undefined;
   };

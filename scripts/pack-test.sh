@@ -50,13 +50,14 @@ node -e '
   walk(dir); if (maps === 0) throw new Error("no source maps"); console.log("source maps: " + maps + ", each with its sources");
 ' "$WORK/unpacked/package/dist"
 
-# A PATH with node and npm only: no cc, c++, g++, clang, make or cmake.
+# A PATH with node, npm and sh only: no cc, c++, g++, clang, make or cmake.
 BIN="$WORK/bin" && mkdir "$BIN"
-for tool in node npm npx; do ln -s "$(command -v $tool)" "$BIN/$tool"; done
+for tool in node npm npx sh; do ln -s "$(command -v $tool)" "$BIN/$tool"; done
 for tool in cc c++ gcc g++ clang make cmake; do
   PATH="$BIN" command -v "$tool" >/dev/null && fail "$tool is on the restricted PATH"
 done
-bare() { env -i HOME="$WORK/home" PATH="$BIN" npm_config_cache="$npm_config_cache" "$@"; }
+BARE=(env -i HOME="$WORK/home" PATH="$BIN" npm_config_cache="$npm_config_cache" npm_config_update_notifier=false)
+bare() { "${BARE[@]}" "$@"; }
 newproject() { mkdir -p "$1" && (cd "$1" && bare npm init -y >/dev/null); }
 
 step "install the tarball with no compiler on PATH"
@@ -68,9 +69,9 @@ newproject "$APP"
 cp "$REPO"/test/pack/consumer.* "$REPO/test/pack/tsconfig.json" "$APP/"
 
 step "CommonJS"
-(cd "$APP" && bare timeout 60 node consumer.cjs)
+(cd "$APP" && timeout 60 "${BARE[@]}" node consumer.cjs)
 step "ESM"
-(cd "$APP" && bare timeout 60 node consumer.mjs)
+(cd "$APP" && timeout 60 "${BARE[@]}" node consumer.mjs)
 step "CLI"
 VERSION=$(cd "$APP" && bare npx diarkis-node --version)
 [ "$VERSION" = "$(node -p 'require("./package.json").version')" ] || fail "diarkis-node --version printed '$VERSION'"
@@ -84,7 +85,7 @@ for v in $TS_VERSIONS; do
   echo "tsc $v"
   (cd "$APP" && bare node "node_modules/ts-${v//./-}/bin/tsc" -p tsconfig.json) || fail "TypeScript $v does not compile the consumer"
 done
-(cd "$APP" && bare timeout 60 node out/consumer.mjs && bare timeout 30 node out/consumer.cjs)
+(cd "$APP" && timeout 60 "${BARE[@]}" node out/consumer.mjs && timeout 30 "${BARE[@]}" node out/consumer.cjs)
 
 if [ "${1:-}" = "fallback" ]; then
   step "source fallback: a tarball without prebuilds, no cmake-js installed"
@@ -105,6 +106,6 @@ if [ "${1:-}" = "fallback" ]; then
      || { tail -n 40 "$WORK/src.log"; fail "the source build failed"; }
   grep -q 'built the addon from source' "$WORK/src.log" || fail "the install did not build from source"
   cp "$REPO/test/pack/consumer.cjs" "$SRC/"
-  (cd "$SRC" && bare timeout 60 node consumer.cjs)
+  (cd "$SRC" && timeout 60 "${BARE[@]}" node consumer.cjs)
 fi
 step "passed"

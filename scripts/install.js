@@ -29,8 +29,8 @@ if (process.env[loader.ADDON_OVERRIDE_ENV]) {
   say(first.message);
   process.exit(1);
 }
-say(`no prebuilt addon loads on ${loader.describeTarget(loader.currentTarget())}; building it from source.`);
-say(first.message.split('\n').slice(1, -1).join('\n'));
+const tried = first.message.split('\n').slice(1, -1).join('\n');
+say(`no prebuilt addon loads on ${loader.describeTarget(loader.currentTarget())}; building it from source.\n${tried}`);
 
 let cmakeJs;
 try {

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadAddon } from './client/addon-loader';
+import { loadAddon, throwUnavailable } from './client/addon-loader';
 
 export type NativeClientState = 'idle' | 'connecting' | 'connected' | 'migrating' | 'closing' | 'closed';
 
@@ -183,6 +183,13 @@ function checkAddon(mod: unknown): string | undefined {
  */
 export function loadNative(): NativeAddon {
   if (loaded) return loaded;
-  loaded = loadAddon<NativeAddon>({ root: packageRoot(), check: checkAddon }).addon;
+  let root: string;
+  try {
+    root = packageRoot();
+  } catch (err) {
+    // e.g. bundled into one file: the binary lives next to the package's own package.json
+    throwUnavailable([{ path: __dirname, reason: `${(err as Error).message} (bundled? keep diarkis-node external)` }]);
+  }
+  loaded = loadAddon<NativeAddon>({ root, check: checkAddon }).addon;
   return loaded;
 }

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  currentTarget, loadAddon, SOURCE_BUILD_RELATIVE, type AddonTarget, type LoadAddonOptions,
+  currentTarget, loadAddon, SOURCE_BUILD_RELATIVE, throwUnavailable, type AddonTarget, type LoadAddonOptions,
 } from '../src/client/addon-loader';
 import { DiarkisError } from '../src/client/errors';
 import { packageRoot } from '../src/native';
@@ -134,6 +134,19 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')('addon lo
     const err = loadError({ root, target: linux, env: { DIARKIS_NODE_ADDON: missing } });
     expect(details(err).tried).toEqual([{ path: missing, reason: 'not found' }]);
     expect(err.message).toContain('(from DIARKIS_NODE_ADDON)');
+  });
+
+  it('no package root (a bundle): the same error, naming where it looked', () => {
+    let caught: unknown;
+    try {
+      throwUnavailable([{ path: '/bundle/dist', reason: 'cannot find the diarkis-node package root (bundled? keep diarkis-node external)' }], linux);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(DiarkisError);
+    const err = caught as DiarkisError;
+    expect(details(err).tried[0]?.path).toBe('/bundle/dist');
+    expect(err.message).toMatch(/linux-x64 \(glibc 2\.36\).*\n  \/bundle\/dist: cannot find .*keep diarkis-node external\)\n/);
   });
 
   it('a module that is not this addon is rejected by the check', () => {

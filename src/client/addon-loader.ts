@@ -174,8 +174,12 @@ export function loadAddon<T>(opts: LoadAddonOptions): LoadedAddon<T> {
       if (p) return p;
     }
   }
+  return throwUnavailable(tried, target, override !== undefined && override !== '' ? ` (from ${ADDON_OVERRIDE_ENV})` : '');
+}
+
+/** Throws DiarkisError 'addon-unavailable' listing what was tried and how to build. */
+export function throwUnavailable(tried: AddonAttempt[], target: AddonTarget = currentTarget(), source = ''): never {
   const details: AddonUnavailableDetails = { ...target, tried, buildFromSource: BUILD_FROM_SOURCE };
-  const source = override !== undefined && override !== '' ? ` (from ${ADDON_OVERRIDE_ENV})` : '';
   const lines = tried.map((a) => `  ${a.path}: ${a.reason}`);
   throw new DiarkisError(
     'addon-unavailable',

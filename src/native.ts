@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createRequire } from 'node:module';
+import { loadAddon, throwUnavailable } from './client/addon-loader';
 
 export type NativeClientState = 'idle' | 'connecting' | 'connected' | 'migrating' | 'closing' | 'closed';
 
@@ -150,8 +150,6 @@ export interface NativeAddon {
   readonly batchStride: number;
 }
 
-const ADDON_RELATIVE = path.join('build', 'addon', 'Release', 'diarkis_node.node');
-
 /** The package root: the nearest directory upwards holding this package's package.json. */
 export function packageRoot(from: string = __dirname): string {
   let dir = from;
@@ -169,28 +167,30 @@ export function packageRoot(from: string = __dirname): string {
   }
 }
 
-/** build/addon/Release/diarkis_node.node under the package root; DIARKIS_NODE_ADDON overrides it. */
-export function addonPath(): string {
-  const override = process.env.DIARKIS_NODE_ADDON;
-  if (override !== undefined && override !== '') return path.resolve(override);
-  return path.join(packageRoot(), ADDON_RELATIVE);
-}
-
 let loaded: NativeAddon | undefined;
 
-/** Loads the addon once per environment (main thread or worker). */
+/** This package's addon, or a reason it is not (an older build left in build/, say). */
+function checkAddon(mod: unknown): string | undefined {
+  const types = (mod as Partial<NativeAddon> | null)?.eventTypes;
+  if (!Array.isArray(types) || types.length !== EVENT_TYPES.length || types.some((t, i) => t !== EVENT_TYPES[i])) {
+    return 'not this version of the diarkis-node addon (event types differ): rebuild it';
+  }
+  return undefined;
+}
+
+/**
+ * Loads the addon once per environment (main thread or worker), at first use: importing the
+ * package (the cluster, the protocol) never needs it. Throws DiarkisError 'addon-unavailable'.
+ */
 export function loadNative(): NativeAddon {
   if (loaded) return loaded;
-  const file = addonPath();
-  if (!fs.existsSync(file)) {
-    throw new Error(`the native addon is missing at ${file}: build it with \`npm run build:native\``);
+  let root: string;
+  try {
+    root = packageRoot();
+  } catch (err) {
+    // e.g. bundled into one file: the binary lives next to the package's own package.json
+    throwUnavailable([{ path: __dirname, reason: `${(err as Error).message} (bundled? keep diarkis-node external)` }]);
   }
-  const req = createRequire(file);
-  const addon = req(file) as NativeAddon;
-  const types = addon.eventTypes;
-  if (types.length !== EVENT_TYPES.length || types.some((t, i) => t !== EVENT_TYPES[i])) {
-    throw new Error(`the native addon at ${file} does not match this package (event types differ): rebuild it`);
-  }
-  loaded = addon;
-  return addon;
+  loaded = loadAddon<NativeAddon>({ root, check: checkAddon }).addon;
+  return loaded;
 }

@@ -1,6 +1,11 @@
 // The CLI's argument errors, `cluster` with `node-state` through the admin endpoint, and
 // `bots` against a cluster started here. Child processes run the compiled dist/ (npm run build:ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildProgram } from '../src/cli/main';
+import { botType } from '../src/cli/options';
+import { packageRoot } from '../src/native';
 import { startCluster, type Cluster } from '../src/server';
 import { killAfter, requireDist, runFixture, type Child } from './fixtures/spawn';
 
@@ -33,6 +38,7 @@ describe('argument errors end with a message and exit code 1', () => {
   it('unknown offline node', () => fails(['demo', '--bots', '2', '--offline', 'tcp-9', '--json'], /unknown node tcp-9/));
   it('bots without --entry', () => fails(['bots'], /required option '-e, --entry <url>' not specified/));
   it('bots with a bad type', () => fails(['bots', '--entry', 'http://127.0.0.1:1', '--type', 'sctp'], /must be 'tcp' or 'udp'/));
+  it('node with a bad type', () => fails(['node', '--redis', 'redis://127.0.0.1:1', '--type', 'sctp'], /must be 'tcp' or 'udp'/));
   it('bots with a bad URL', () => fails(['bots', '--entry', 'nowhere'], /not a URL/));
   it('node-state with a bad state', () => fails(['node-state', '--admin', 'http://127.0.0.1:1', 'tcp-1', 'gone'], /must be online, taken or offline/));
   it('node-state with an unreachable admin endpoint', () =>
@@ -44,6 +50,22 @@ describe('argument errors end with a message and exit code 1', () => {
       expect(await child.exited).toBe(0);
       expect(child.stdout()).toContain(`Usage: diarkis-node ${cmd}`);
     }
+  });
+});
+
+describe('one convention for --type, and --version', () => {
+  it('--type takes either case on every subcommand that has it', () => {
+    for (const [v, want] of [['tcp', 'TCP'], ['UDP', 'UDP'], ['Udp', 'UDP']] as const) expect(botType(v)).toBe(want);
+    const types = buildProgram().commands
+      .flatMap((c) => c.options.filter((o) => o.long === '--type').map((o) => ({ cmd: c.name(), o })));
+    expect(types.map((t) => t.cmd).sort()).toEqual(['bots', 'node']);
+    for (const { o } of types) expect(o.parseArg?.('udp', undefined)).toBe('UDP');
+  });
+
+  it('--version prints the package version and exits 0', async () => {
+    const child = cli('--version');
+    expect(await child.exited).toBe(0);
+    expect(child.stdout().trim()).toBe(JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version);
   });
 });
 

@@ -3,7 +3,10 @@
  * The command-line program: `demo` (what `npm start` runs), `cluster`, `bots`, `node-state`,
  * `nodes`. Bad flags and values end with a message and exit code 1; `--help` on every command.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
+import { packageRoot } from '../native';
 import type { MigrationMode } from './bot';
 import { runBotsCommand } from './bots-command';
 import { runClusterCommand } from './cluster-command';
@@ -41,11 +44,16 @@ function checkCounts(mix: Mix): Mix {
   return mix;
 }
 
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('diarkis-node')
     .description('Drive Diarkis-style realtime game servers from Node.js: live migration demo, reference cluster, bots')
+    .version(packageVersion(), '-V, --version', 'print the version of diarkis-node')
     .showHelpAfterError()
     .exitOverride();
 
@@ -96,7 +104,7 @@ export function buildProgram(): Command {
     10,
   )
     .requiredOption('-e, --entry <url>', 'entry URL of the cluster (printed by `diarkis-node cluster`)')
-    .addOption(new Option('--type <tcp|udp>', 'all bots of one transport').argParser(botType))
+    .addOption(new Option('--type <tcp|udp>', 'all bots of one transport (either case)').argParser(botType))
     .option('-d, --duration <seconds>', 'stream for this long (default 10 unless --messages)', positiveNumber)
     .option('-m, --messages <n>', 'sequenced messages per bot', positiveInt)
     .option('--pushes <n>', 'pushes each bot subscribes to (2/6, one every 100 ms)', nonNegativeInt, 20)

@@ -16,7 +16,7 @@ import { isRedisUrl, redactUrl } from '../server/redis-url';
 import { TcpNode } from '../server/tcp-node';
 import type { EmitFn } from '../server/types';
 import { UdpNode } from '../server/udp-node';
-import { port, positiveInt } from './options';
+import { botType, port, positiveInt } from './options';
 
 export function redisUrl(value: string): string {
   if (!isRedisUrl(value)) throw new InvalidArgumentError('must be a redis:// or rediss:// URL.');
@@ -146,7 +146,7 @@ export function addNodeCommand(program: Command): void {
   program
     .command('node')
     .description('run one realtime node as its own process, in a cluster coordinated through Redis')
-    .addOption(new Option('--type <type>', 'TCP or UDP').choices(['TCP', 'UDP']).default('TCP'))
+    .addOption(new Option('--type <tcp|udp>', 'transport, either case').argParser(botType).default('TCP'))
     .option('--id <id>', 'node id, unique in the cluster (default <type>-<hostname>-<pid>)')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = any free port)', port, 0)

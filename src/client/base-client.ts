@@ -306,7 +306,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     this.migration = undefined;
     this.requests.resumeTimers();
     if (m === undefined) return;
-    if (result instanceof DiarkisError) m.reject(result);
+    if (result instanceof Error) m.reject(result);
     else m.resolve(result);
   }
 

@@ -1,5 +1,9 @@
+import type { AddonUnavailableDetails } from './addon-loader';
+import type { MigrationFailureDetails } from './types';
+
 /**
- * The one table of error codes (mirrors native/include/diarkis/errors.h; keep in step).
+ * The one table of error codes (mirrors native/include/diarkis/errors.h, keep in step;
+ * 'addon-unavailable' is the loader's own and has no native counterpart).
  * Every DiarkisError and every `disconnect` reason carries one of these.
  */
 export const ERROR_CODES = {
@@ -22,6 +26,7 @@ export const ERROR_CODES = {
   'endpoint-unavailable': 'The endpoint API has no node to hand out (HTTP 503)',
   'endpoint-error': 'The endpoint API failed or answered something unusable',
   unauthorized: 'The endpoint API refused the client key (HTTP 401)',
+  'addon-unavailable': 'No native addon loads on this platform (details name what was tried and how to build it)',
 } as const;
 
 export type DiarkisErrorCode = keyof typeof ERROR_CODES;
@@ -30,15 +35,51 @@ export function isDiarkisErrorCode(code: string): code is DiarkisErrorCode {
   return Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
 }
 
-export class DiarkisError extends Error {
-  readonly code: DiarkisErrorCode;
-  /** Extra data some errors carry (e.g. what a failed migration had not sent). */
-  readonly details?: Record<string, unknown>;
+/**
+ * What `err.details` holds, per code. 'addon-unavailable' always names what the loader tried.
+ * Any other code carries MigrationFailureDetails exactly when the error rejected sendMigrate()
+ * (the disconnect that ended a migration names the code), and nothing otherwise.
+ */
+export interface DiarkisErrorDetailsMap {
+  'addon-unavailable': AddonUnavailableDetails;
+}
 
-  constructor(code: DiarkisErrorCode, message?: string, details?: Record<string, unknown>) {
+export type DiarkisErrorDetails<C extends DiarkisErrorCode> = C extends keyof DiarkisErrorDetailsMap
+  ? DiarkisErrorDetailsMap[C]
+  : MigrationFailureDetails | undefined;
+
+class DiarkisErrorImpl extends Error {
+  readonly code: DiarkisErrorCode;
+  readonly details?: unknown;
+
+  constructor(code: DiarkisErrorCode, message?: string, details?: unknown) {
     super(message ?? ERROR_CODES[code]);
     this.name = 'DiarkisError';
     this.code = code;
     if (details !== undefined) this.details = details;
   }
 }
+
+/** A DiarkisError whose `code` is C, with `details` typed for it. */
+export interface DiarkisErrorOf<C extends DiarkisErrorCode> extends Error {
+  readonly name: 'DiarkisError' | string;
+  readonly code: C;
+  /** Extra data some errors carry (e.g. what a failed migration had not sent). */
+  readonly details: DiarkisErrorDetails<C>;
+}
+
+/** One member per code in C, so `err.code === 'migration-failed'` narrows `err.details`. */
+export type DiarkisErrorFor<C extends DiarkisErrorCode> = C extends DiarkisErrorCode ? DiarkisErrorOf<C> : never;
+export type DiarkisError = DiarkisErrorFor<DiarkisErrorCode>;
+
+export interface DiarkisErrorConstructor {
+  new <C extends DiarkisErrorCode>(code: C, message?: string, details?: DiarkisErrorDetails<C>): DiarkisErrorFor<C>;
+  /** What `instanceof DiarkisError` narrows to: the union, so a check of `code` narrows further. */
+  readonly prototype: DiarkisError;
+}
+
+/**
+ * `err instanceof DiarkisError && err.code === 'addon-unavailable'` gives `err.details.tried`
+ * its type in strict TypeScript (the constructor's `prototype` is the union of all codes).
+ */
+export const DiarkisError: DiarkisErrorConstructor = DiarkisErrorImpl as unknown as DiarkisErrorConstructor;

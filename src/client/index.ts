@@ -4,5 +4,9 @@ export { UdpClient, type UdpClientOptions } from './udp-client';
 export { BaseClient } from './base-client';
 export { pumpStats } from './dispatch';
 export { getEndpoint, parseEndpoint, type GetEndpointOptions } from './endpoint';
-export { DiarkisError, ERROR_CODES, isDiarkisErrorCode, type DiarkisErrorCode } from './errors';
+export {
+  DiarkisError, ERROR_CODES, isDiarkisErrorCode,
+  type DiarkisErrorCode, type DiarkisErrorDetails, type DiarkisErrorDetailsMap, type DiarkisErrorOf,
+} from './errors';
+export type { AddonAttempt, AddonUnavailableDetails } from './addon-loader';
 export type * from './types';

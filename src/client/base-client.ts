@@ -51,7 +51,10 @@ function resolveOptions(o: ClientOptions | undefined): ResolvedOptions {
     const v = opt[name];
     return v === undefined ? undefined : checkPositive(`options.${name}`, v, min, max);
   };
+  const io = opt.io;
+  if (io !== undefined && io !== 'loop' && io !== 'thread') throw invalid(`options.io must be 'loop' or 'thread'`);
   const native: NativeTcpOptions = {
+    io,
     connectTimeoutMs: num('connectTimeoutMs', 1, DAY_MS),
     heartbeatIntervalMs: num('heartbeatIntervalMs', 10, DAY_MS),
     heartbeatMissLimit: num('heartbeatMissLimit', 1, 1000),

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "diarkis/tcp_client.h"
-#include "event_pump.h"
+#include "event_sink.h"
 
 namespace diarkis_node {
 
@@ -36,7 +36,7 @@ template <typename Base>
 class JsClientOf : public Base, public JsClient {
  public:
   template <typename Options>
-  JsClientOf(std::shared_ptr<diarkis::Runtime> runtime, Options options, std::shared_ptr<EventPump> pump)
+  JsClientOf(std::shared_ptr<diarkis::Runtime> runtime, Options options, std::shared_ptr<EventSink> pump)
       : Base(std::move(runtime), std::move(options)), pump_(std::move(pump)) {}
 
   int id() const override { return this->Id(); }
@@ -115,7 +115,7 @@ class JsClientOf : public Base, public JsClient {
   void post(Event&& ev) { pump_->post(this->Id(), std::move(ev)); }
 
  private:
-  std::shared_ptr<EventPump> pump_;  // keeps the pump alive while callbacks can run
+  std::shared_ptr<EventSink> pump_;  // keeps the sink alive while callbacks can run
 };
 
 }  // namespace diarkis_node

@@ -6,6 +6,7 @@
 
 #include "addon_state.h"
 #include "args.h"
+#include "batch.h"
 #include "client_factory.h"
 
 namespace diarkis_node {
@@ -26,7 +27,7 @@ Napi::Value SetEventHandler(const Napi::CallbackInfo& info) {
   if (!info[0].IsFunction()) throwTypeError(env, "handler must be a function");
   if (st.pumpPtr()) throwTypeError(env, "the event handler is already set");
   if (st.cleanedUp()) throwCodeError(env, diarkis::ErrorCode::NotConnected, "the environment is shutting down");
-  st.setPump(EventPump::create(env, info[0].As<Napi::Function>()));
+  st.setPump(EventPump::create(env, info[0].As<Napi::Function>()), info[0].As<Napi::Function>());
   return env.Undefined();
 }
 
@@ -215,7 +216,8 @@ Napi::Value GetPumpStats(const Napi::CallbackInfo& info) {
   AddonState& st = AddonState::of(env);
   Napi::Object o = Napi::Object::New(env);
   PumpStats s;
-  if (st.pumpPtr()) s = st.pumpPtr()->stats();
+  if (st.pumpPtr()) st.pumpPtr()->addStats(s);
+  if (st.hostPtr()) st.hostPtr()->addStats(s);
   auto num = [&](const char* name, double v) { o.Set(name, Napi::Number::New(env, v)); };
   num("signals", static_cast<double>(s.signals));
   num("batches", static_cast<double>(s.batches));
@@ -263,7 +265,7 @@ void registerTcpClientExports(Napi::Env env, Napi::Object exports) {
                 "kEventTypes must list every diarkis::EventType");
   exports.Set("errorCodes", nameTable(env, kCodes, sizeof(kCodes) / sizeof(kCodes[0])));
   exports.Set("eventTypes", nameTable(env, kEventTypes, sizeof(kEventTypes) / sizeof(kEventTypes[0])));
-  exports.Set("batchStride", Napi::Number::New(env, static_cast<double>(EventPump::kStride)));
+  exports.Set("batchStride", Napi::Number::New(env, static_cast<double>(batch::kStride)));
 }
 
 }  // namespace diarkis_node

@@ -1,7 +1,7 @@
 // The event pump: many events cross into JS in few calls, capped per call, in order.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getEndpoint, pumpStats, TcpClient } from '../src/client';
-import { killAfter, requireDist, runFixture, type Child } from './fixtures/spawn';
+import { clusterProcess } from './fixtures/spawn';
 
 const n = 2500;
 
@@ -24,26 +24,14 @@ function pushBack(client: TcpClient, count: number): { got: number[]; all: Promi
 }
 
 describe('event pump batching', () => {
-  // The cluster runs in another process: this test blocks its own JS thread.
-  let cluster: Child;
-  let entryUrl = '';
-  beforeAll(async () => {
-    requireDist();
-    cluster = runFixture('cluster-process.js', []);
-    killAfter(cluster, 120_000);  // safety net only
-    await cluster.waitFor('\n');
-    entryUrl = /entry (\S+)/.exec(cluster.stdout())?.[1] ?? '';
-  });
-  afterAll(async () => {
-    cluster.proc.kill('SIGKILL');
-    await cluster.exited;
-  });
+  // The cluster runs in another process: these tests block their own JS thread.
+  const cluster = clusterProcess();
 
   // The thread driver: the network thread keeps queueing while JS is blocked, so
   // the cap must split what waits.
   it('thread driver: delivers queued events in batches of at most 1024, in order, with payloads intact', async () => {
     const client = new TcpClient({ io: 'thread' });
-    await client.connect(await getEndpoint(entryUrl, { type: 'TCP', uid: 'pump-1' }));
+    await client.connect(await getEndpoint(cluster.entryUrl(), { type: 'TCP', uid: 'pump-1' }));
     const before = pumpStats();
     const { got, all } = pushBack(client, n);
     // Hold the JS thread until every answer and push (2 events per send) waits in
@@ -67,7 +55,7 @@ describe('event pump batching', () => {
   // call (never more than 1024 events), in order.
   it('loop driver: delivers what a turn reads in few calls of at most 1024 events, in order', async () => {
     const client = new TcpClient();
-    await client.connect(await getEndpoint(entryUrl, { type: 'TCP', uid: 'pump-2' }));
+    await client.connect(await getEndpoint(cluster.entryUrl(), { type: 'TCP', uid: 'pump-2' }));
     const before = pumpStats();
     const { got, all } = pushBack(client, n);
     await all;

@@ -145,6 +145,8 @@ export interface NativeAddon {
   ref(id: number): void;
   unref(id: number): void;
   state(id: number): NativeClientState;
+  /** state(id) === 'migrating', without making a string (the request path asks it each time). */
+  isMigrating(id: number): boolean;
   stats(id: number): NativeStats;
   pumpStats(): PumpStats;
   readonly errorCodes: readonly string[];

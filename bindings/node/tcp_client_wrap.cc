@@ -173,6 +173,14 @@ Napi::Value Unref(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// isMigrating(id): the one state question of the request path, as a boolean
+// (no string made per request).
+Napi::Value IsMigrating(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ClientEntry& e = AddonState::of(env).get(env, idArg(info));
+  return Napi::Boolean::New(env, e.client->state() == diarkis::ClientState::Migrating);
+}
+
 Napi::Value State(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ClientEntry& e = AddonState::of(env).get(env, idArg(info));
@@ -250,6 +258,7 @@ void registerTcpClientExports(Napi::Env env, Napi::Object exports) {
   exports.Set("ref", Napi::Function::New(env, Ref, "ref"));
   exports.Set("unref", Napi::Function::New(env, Unref, "unref"));
   exports.Set("state", Napi::Function::New(env, State, "state"));
+  exports.Set("isMigrating", Napi::Function::New(env, IsMigrating, "isMigrating"));
   exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
   exports.Set("pumpStats", Napi::Function::New(env, GetPumpStats, "pumpStats"));
 

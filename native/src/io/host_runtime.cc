@@ -66,6 +66,12 @@ class HostRuntimeImpl final : public HostRuntime, public RuntimeImpl {
     return true;
   }
   bool onLoopThread() const override { return true; }
+  bool runsNow() const override { return io_ != nullptr && !loop_->busy(); }
+  void commandBegin() override { loop_->enterDirect(); }
+  void commandDone() override {
+    loop_->leaveDirect();
+    afterCommand();
+  }
 
   // --- HostRuntime ---
   void onReady(uint64_t key, bool readable, bool writable, bool failed) override {

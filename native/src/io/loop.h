@@ -68,6 +68,13 @@ class Loop {
   // Writes what handlers queued (one write per handler), frees detached ones.
   void flushOutput(double now);
   bool busy() const { return busy_; }
+  // A command run directly by the host (RuntimeImpl::runsNow): posts made from
+  // inside it (a callback's Send) wait for leaveDirect(), which runs them.
+  void enterDirect() { busy_ = true; }
+  void leaveDirect() {
+    busy_ = false;
+    runCommands();
+  }
   bool hasOutput() const { return !dirty_.empty() || !graveyard_.empty(); }
   // The earliest armed deadline (may be a stale one: the timer then finds nothing due).
   double nextDeadline() const;

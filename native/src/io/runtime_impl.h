@@ -18,6 +18,12 @@ class RuntimeImpl {
   // Clients use this to post commands that run with the Loop (on its thread).
   virtual bool postLoop(std::function<void(Loop&)> fn) = 0;
   virtual bool onLoopThread() const = 0;
+  // True when a command may run right now, on the caller's thread, without a
+  // command object (the host-loop driver outside any handler); the caller then
+  // brackets it with commandBegin() / commandDone().
+  virtual bool runsNow() const { return false; }
+  virtual void commandBegin() {}
+  virtual void commandDone() {}
 };
 
 // The Loop is shared by this facade and the network thread, so that even a

@@ -4,7 +4,7 @@
  *
  *   native-loop      the native client on the host-loop driver (io: 'loop', the default)
  *   native-thread    the native client on the network-thread driver (io: 'thread')
- *   native-baseline  the addon of a baseline commit (--baseline <file.node>, built by
+ *   native-baseline  a baseline commit's own TcpClient and addon (--baseline <dir>, built by
  *                    bench/build-baseline.sh), on its network thread: "no slower than before"
  *   typescript       the pure-TypeScript client over node:net (test/helpers/ts-tcp-client.ts)
  *   c-floor          a one-thread C client with OpenSSL (bench/c-floor), built by this bench
@@ -16,7 +16,7 @@
  * TypeScript client computed per round (same round, same machine state) before taking medians.
  *
  *   node dist/bench/tcp-throughput.js [--rounds 5] [--messages 20000] [--swarm 500]
- *                                     [--baseline build/baseline/<commit>/diarkis_node.node]
+ *                                     [--baseline build/baseline/<commit>/src]
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -43,7 +43,8 @@ function runChild(kind: string, entryUrl: string, depth: number, messages: numbe
   baseline: string | undefined): Promise<EchoSample> {
   const env = { ...process.env };
   delete env.DIARKIS_IO;
-  if (kind === 'native-baseline' && baseline !== undefined) env.DIARKIS_NODE_ADDON = baseline;
+  delete env.DIARKIS_NODE_ADDON;
+  if (kind === 'native-baseline' && baseline !== undefined) env.DIARKIS_BENCH_BASELINE = path.resolve(baseline);
   const child = path.join(__dirname, 'lib', 'tcp-echo-child.js');
   const args = [child, kind, entryUrl, String(depth), String(messages), String(clients), uid];
   return new Promise((resolve, reject) => {
@@ -62,7 +63,9 @@ async function main(): Promise<void> {
   const messages = arg('messages', 20000);
   const swarm = arg('swarm', 500);
   const baseline = stringArg('baseline');
-  if (baseline !== undefined && !fs.existsSync(baseline)) throw new Error(`--baseline ${baseline}: no such file`);
+  if (baseline !== undefined && !fs.existsSync(path.join(baseline, 'dist', 'src', 'index.js'))) {
+    throw new Error(`--baseline ${baseline}: not a tree built by bench/build-baseline.sh`);
+  }
   const floor = buildFloor();
   const kinds = ['native-loop', 'native-thread', ...(baseline ? ['native-baseline'] : []), 'typescript', 'c-floor'];
   const cases: Case[] = [{ depth: 1, clients: 1 }, { depth: 8, clients: 1 }, { depth: 64, clients: 1 }, { depth: 1, clients: swarm }];

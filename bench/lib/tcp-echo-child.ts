@@ -7,8 +7,16 @@
  * kind: native-loop | native-thread | native-baseline | typescript. `clients` > 1 is the swarm:
  * that many clients in this one process, each with `depth` requests in flight, sharing `messages`.
  */
-import { getEndpoint, pumpStats, TcpClient } from '../../src';
+import * as path from 'node:path';
+import * as current from '../../src';
 import { fetchEndpoint, TsTcpClient } from '../../test/helpers/ts-tcp-client';
+
+// native-baseline: the baseline commit's own client and addon (DIARKIS_BENCH_BASELINE: its source
+// tree, built by bench/build-baseline.sh); every other kind: this tree's.
+const baselineDir = process.env.DIARKIS_BENCH_BASELINE;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const lib: typeof current = baselineDir ? require(path.join(baselineDir, 'dist', 'src')) : current;
+const { getEndpoint, pumpStats, TcpClient } = lib;
 
 export interface EchoSample {
   kind: string;

@@ -28,26 +28,26 @@ void EventQueue::debit(int clientId, size_t cost) {
   bytes_ -= cost;
   auto it = clientBytes_.find(clientId);
   if (it == clientBytes_.end()) return;
-  it->second -= std::min(it->second, cost);
-  if (it->second == 0) clientBytes_.erase(it);
+  it->second -= std::min(it->second, cost);  // a zero entry stays (no node freed and remade per event)
 }
 
 size_t EventQueue::take(std::vector<QueuedEvent>& out, size_t max) {
   out.clear();
   std::lock_guard<std::mutex> lk(mu_);
   const size_t n = std::min(max, queue_.size());
-  for (size_t i = 0; i < n; ++i) {
-    QueuedEvent& q = queue_.front();
-    debit(q.clientId, costOf(q.ev));
-    out.push_back(std::move(q));
-    queue_.pop_front();
+  if (n == queue_.size()) {
+    out.swap(queue_);  // the usual case: everything, capacity kept on both sides
+  } else {
+    out.insert(out.end(), std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
+    queue_.erase(queue_.begin(), queue_.begin() + n);
   }
+  for (const QueuedEvent& q : out) debit(q.clientId, costOf(q.ev));
   taken_ += n;
   return queue_.size();
 }
 
 void EventQueue::close() {
-  std::deque<QueuedEvent> doomed;  // destroyed outside the lock
+  std::vector<QueuedEvent> doomed;  // destroyed outside the lock
   {
     std::lock_guard<std::mutex> lk(mu_);
     closed_ = true;
@@ -58,22 +58,16 @@ void EventQueue::close() {
 }
 
 void EventQueue::forget(int clientId) {
-  std::deque<QueuedEvent> doomed;
+  std::vector<QueuedEvent> doomed;  // destroyed after the lock is released
   std::lock_guard<std::mutex> lk(mu_);
-  if (clientBytes_.find(clientId) == clientBytes_.end() &&
-      std::none_of(queue_.begin(), queue_.end(), [&](const QueuedEvent& q) { return q.clientId == clientId; })) {
-    return;
+  auto gone = std::stable_partition(queue_.begin(), queue_.end(),
+                                    [&](const QueuedEvent& q) { return q.clientId != clientId; });
+  for (auto it = gone; it != queue_.end(); ++it) {
+    bytes_ -= costOf(it->ev);
+    doomed.push_back(std::move(*it));
   }
-  std::deque<QueuedEvent> keep;
-  for (QueuedEvent& q : queue_) {
-    if (q.clientId == clientId) {
-      debit(clientId, costOf(q.ev));
-      doomed.push_back(std::move(q));
-    } else {
-      keep.push_back(std::move(q));
-    }
-  }
-  queue_.swap(keep);
+  queue_.erase(gone, queue_.end());
+  clientBytes_.erase(clientId);
 }
 
 bool EventQueue::empty() const {

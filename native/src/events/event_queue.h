@@ -14,7 +14,6 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -63,7 +62,9 @@ class EventQueue {
   void debit(int clientId, size_t cost);  // under mu_
 
   mutable std::mutex mu_;
-  std::deque<QueuedEvent> queue_;
+  // A vector swapped with the consumer's on a whole take: neither side loses its
+  // capacity, so a steady stream allocates nothing per event.
+  std::vector<QueuedEvent> queue_;
   std::unordered_map<int, size_t> clientBytes_;
   size_t bytes_ = 0;
   uint64_t pushed_ = 0;

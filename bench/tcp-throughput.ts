@@ -1,25 +1,32 @@
 /**
- * bench/tcp-throughput: the native TcpClient against a minimal pure-TypeScript client over
- * node:net (test/helpers/ts-tcp-client.ts, built from src/protocol), side by side in one run,
- * against the same reference TCP node running in a child process.
+ * bench/tcp-throughput: client CPU per message of the native TcpClient on each driver, side by
+ * side with its anchors, in one run against the same reference TCP node (in a child process):
  *
- * Workload: 64-byte encrypted echo (sample command 2/1) with 1 and 64 requests in flight.
- * Per client kind and depth, over several alternating rounds: messages per second and client
- * CPU microseconds per message (process.cpuUsage, all threads of this process), medians; for
- * the native client also events delivered per JavaScript crossing (the event pump's batches).
+ *   native-loop      the native client on the host-loop driver (io: 'loop', the default)
+ *   native-thread    the native client on the network-thread driver (io: 'thread')
+ *   native-baseline  a baseline commit's own TcpClient and addon (--baseline <dir>, built by
+ *                    bench/build-baseline.sh), on its network thread: "no slower than before"
+ *   typescript       the pure-TypeScript client over node:net (test/helpers/ts-tcp-client.ts)
+ *   c-floor          a one-thread C client with OpenSSL (bench/c-floor), built by this bench
  *
- *   node dist/bench/tcp-throughput.js [--rounds 5] [--messages 20000]
+ * Workload: 64-byte encrypted echo (2/1) at 1, 8 and 64 requests in flight on one client, and a
+ * swarm of --swarm clients in one process, each at 1 in flight. Every measurement runs in its own
+ * process (process.cpuUsage of all its threads); kinds are interleaved, their order rotated each
+ * round; the table shows medians over the rounds, and CPU ratios against the floor and the
+ * TypeScript client computed per round (same round, same machine state) before taking medians.
+ *
+ *   node dist/bench/tcp-throughput.js [--rounds 5] [--messages 20000] [--swarm 500]
+ *                                     [--baseline build/baseline/<commit>/src]
  */
-import { getEndpoint, pumpStats, TcpClient } from '../src';
-import { TsTcpClient, fetchEndpoint } from '../test/helpers/ts-tcp-client';
-import { startClusterChild } from './lib/cluster-process';
-import { fmt, median } from './lib/stats';
-import { writeResult } from './lib/results';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { formatTable } from '../src/cli/table';
-
-type Kind = 'native' | 'typescript';
-interface Sample { kind: Kind; depth: number; messages: number; seconds: number; cpuUs: number; eventsPerCrossing: number }
-interface Requester { request(ver: number, cmd: number, body: Uint8Array): Promise<{ status: number }>; close(): Promise<void> }
+import { buildFloor, runFloor } from './lib/c-floor';
+import { startClusterChild } from './lib/cluster-process';
+import { writeResult } from './lib/results';
+import { fmt, median } from './lib/stats';
+import type { EchoSample } from './lib/tcp-echo-child';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -27,61 +34,55 @@ function arg(name: string, dflt: number): number {
   return Number.isFinite(v) && v > 0 ? v : dflt;
 }
 
-async function openClient(kind: Kind, entryUrl: string, uid: string): Promise<Requester> {
-  if (kind === 'typescript') {
-    const c = await TsTcpClient.connect(await fetchEndpoint(entryUrl, 'TCP', uid));
-    return { request: (v, c2, b) => c.request(v, c2, b), close: () => c.close() };
-  }
-  const client = new TcpClient({ requestTimeoutMs: 60_000 });
-  await client.connect(await getEndpoint(entryUrl, { type: 'TCP', uid }));
-  return { request: (v, c2, b) => client.request(v, c2, b), close: () => client.close() };
+function stringArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-async function drive(client: Requester, depth: number, messages: number): Promise<void> {
-  const body = Buffer.alloc(64, 7);
-  let started = 0;
-  const lane = async (): Promise<void> => {
-    while (started < messages) {
-      started++;
-      const res = await client.request(2, 1, body);
-      if (res.status !== 1) throw new Error(`echo answered status ${res.status}`);
-    }
-  };
-  await Promise.all(Array.from({ length: depth }, lane));
+function runChild(kind: string, entryUrl: string, depth: number, messages: number, clients: number, uid: string,
+  baseline: string | undefined): Promise<EchoSample> {
+  const env = { ...process.env };
+  delete env.DIARKIS_IO;
+  delete env.DIARKIS_NODE_ADDON;
+  if (kind === 'native-baseline' && baseline !== undefined) env.DIARKIS_BENCH_BASELINE = path.resolve(baseline);
+  const child = path.join(__dirname, 'lib', 'tcp-echo-child.js');
+  const args = [child, kind, entryUrl, String(depth), String(messages), String(clients), uid];
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    p.on('error', reject);
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as EchoSample) : reject(new Error(`${kind}: exit ${code}`))));
+  });
 }
 
-async function measure(kind: Kind, entryUrl: string, depth: number, messages: number, round: number): Promise<Sample> {
-  const client = await openClient(kind, entryUrl, `bench-${kind}-${depth}-${round}`);
-  await drive(client, depth, Math.min(2000, messages)); // warm-up (JIT, buffers)
-  const pump0 = pumpStats();
-  const cpu0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  await drive(client, depth, messages);
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = process.cpuUsage(cpu0);
-  const pump1 = pumpStats();
-  await client.close();
-  const batches = pump1.batches - pump0.batches;
-  return {
-    kind, depth, messages, seconds,
-    cpuUs: (cpu.user + cpu.system) / messages,
-    eventsPerCrossing: kind === 'native' && batches > 0 ? (pump1.events - pump0.events) / batches : Number.NaN,
-  };
-}
+interface Case { depth: number; clients: number }
 
 async function main(): Promise<void> {
   const rounds = arg('rounds', 5);
   const messages = arg('messages', 20000);
+  const swarm = arg('swarm', 500);
+  const baseline = stringArg('baseline');
+  if (baseline !== undefined && !fs.existsSync(path.join(baseline, 'dist', 'src', 'index.js'))) {
+    throw new Error(`--baseline ${baseline}: not a tree built by bench/build-baseline.sh`);
+  }
+  const floor = buildFloor();
+  const kinds = ['native-loop', 'native-thread', ...(baseline ? ['native-baseline'] : []), 'typescript', 'c-floor'];
+  const cases: Case[] = [{ depth: 1, clients: 1 }, { depth: 8, clients: 1 }, { depth: 64, clients: 1 }, { depth: 1, clients: swarm }];
   const cluster = await startClusterChild({ tcpNodes: 1, encryption: true });
-  const samples: Sample[] = [];
+  const samples: (EchoSample & { round: number })[] = [];
+  let uid = 0;
   try {
     for (let r = 0; r < rounds; r++) {
-      // alternate the order each round so neither kind always runs on a warmer machine
-      const kinds: Kind[] = r % 2 === 0 ? ['native', 'typescript'] : ['typescript', 'native'];
-      for (const depth of [1, 64]) {
-        for (const kind of kinds) {
-          const n = depth === 1 ? Math.ceil(messages / 5) : messages;
-          samples.push(await measure(kind, cluster.entryUrl, depth, n, r));
+      const order = kinds.map((_, i) => kinds[(i + r) % kinds.length] as string);
+      for (const c of cases) {
+        for (const kind of order) {
+          if (kind === 'c-floor' && c.clients > 1) continue;  // the floor is one connection
+          const n = c.depth === 1 && c.clients === 1 ? Math.ceil(messages / 4) : messages;
+          const s = kind === 'c-floor'
+            ? await runFloor(floor, cluster.entryUrl, c.depth, n, `floor-${uid++}`)
+            : await runChild(kind, cluster.entryUrl, c.depth, n, c.clients, `bench-${uid++}`, baseline);
+          samples.push({ ...s, round: r });
         }
       }
       process.stderr.write(`round ${r + 1}/${rounds} done\n`);
@@ -91,22 +92,35 @@ async function main(): Promise<void> {
   }
   const rows: Array<Array<string | number>> = [];
   const summary: Record<string, unknown>[] = [];
-  for (const depth of [1, 64]) {
-    const pick = (kind: Kind): Sample[] => samples.filter((s) => s.kind === kind && s.depth === depth);
-    const rate = (s: Sample[]): number => median(s.map((x) => x.messages / x.seconds));
-    const cpu = (s: Sample[]): number => median(s.map((x) => x.cpuUs));
-    const nat = pick('native');
-    const ts = pick('typescript');
-    for (const [kind, s] of [['native', nat], ['typescript', ts]] as const) {
+  for (const c of cases) {
+    const label = c.clients > 1 ? `${c.clients} clients x 1` : String(c.depth);
+    const pick = (kind: string): (EchoSample & { round: number })[] =>
+      samples.filter((s) => s.kind === kind && s.depth === c.depth && s.clients === c.clients);
+    // Ratios within one round (the same machine state), then the median over rounds.
+    const ratio = (kind: string, anchor: string): number => {
+      const per: number[] = [];
+      for (const s of pick(kind)) {
+        const a = pick(anchor).find((x) => x.round === s.round);
+        if (a) per.push(s.cpuUs / a.cpuUs);
+      }
+      return median(per);
+    };
+    for (const kind of kinds) {
+      const s = pick(kind);
+      if (s.length === 0) continue;
+      const rate = median(s.map((x) => x.messages / x.seconds));
+      const cpu = median(s.map((x) => x.cpuUs));
       const epc = median(s.map((x) => x.eventsPerCrossing).filter(Number.isFinite));
-      rows.push([kind, depth, fmt(rate(s), 0), fmt(cpu(s), 1), kind === 'native' ? fmt(epc, 2) : '-']);
-      summary.push({ kind, depth, messagesPerSecond: rate(s), cpuUsPerMessage: cpu(s), eventsPerCrossing: kind === 'native' ? epc : null });
+      const vsFloor = ratio(kind, 'c-floor');
+      const vsTs = ratio(kind, 'typescript');
+      rows.push([kind, label, fmt(rate, 0), fmt(cpu, 2), fmt(vsFloor, 2), fmt(vsTs, 2), fmt(epc, 1)]);
+      summary.push({ kind, depth: c.depth, clients: c.clients, messagesPerSecond: rate, cpuUsPerMessage: cpu,
+        cpuVsFloor: vsFloor, cpuVsTypescript: vsTs, eventsPerCrossing: Number.isFinite(epc) ? epc : null });
     }
-    rows.push(['native/ts ratio', depth, `${(rate(nat) / rate(ts)).toFixed(2)}x rate`, `${(cpu(nat) / cpu(ts)).toFixed(2)}x cpu`, '']);
   }
-  console.log(`\nTCP throughput: 64-byte encrypted echo, ${rounds} rounds, medians\n`);
-  console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'events/crossing'], rows));
-  const file = writeResult('tcp-throughput', { rounds, messages, summary, samples });
+  console.log(`\nTCP echo, 64-byte encrypted bodies, ${rounds} rounds, medians (client CPU per message)\n`);
+  console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'cpu / floor', 'cpu / ts', 'events/crossing'], rows));
+  const file = writeResult('tcp-throughput', { rounds, messages, swarm, baseline: baseline ?? null, summary, samples });
   console.log(`\nwrote ${file}`);
 }
 

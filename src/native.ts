@@ -1,8 +1,8 @@
 /**
- * The typed surface of the native addon (bindings/) and its loader.
+ * The typed surface of the native addon (bindings/node) and its loader.
  *
  * The addon speaks in integer client ids; events arrive in batches through the one
- * handler set per environment (see bindings/event_pump.h for the batch layout).
+ * handler set per environment (see bindings/node/event_pump.h for the batch layout).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,6 +11,8 @@ import { loadAddon, throwUnavailable } from './client/addon-loader';
 export type NativeClientState = 'idle' | 'connecting' | 'connected' | 'migrating' | 'closing' | 'closed';
 
 export interface NativeTcpOptions {
+  /** 'loop' (default): the environment's libuv loop; 'thread': the network thread. */
+  io?: 'loop' | 'thread';
   connectTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   heartbeatMissLimit?: number;
@@ -35,6 +37,7 @@ export interface NativeUnsent {
 
 /** diarkis::UdpOptions as createUdp() accepts them (native/src/rudp/udp_options.h). */
 export interface NativeUdpOptions {
+  io?: 'loop' | 'thread';
   connectTimeoutMs?: number;
   maxPayload?: number;
   highWaterMark?: number;
@@ -143,6 +146,8 @@ export interface NativeAddon {
   ref(id: number): void;
   unref(id: number): void;
   state(id: number): NativeClientState;
+  /** state(id) === 'migrating', without making a string (the request path asks it each time). */
+  isMigrating(id: number): boolean;
   stats(id: number): NativeStats;
   pumpStats(): PumpStats;
   readonly errorCodes: readonly string[];

@@ -54,6 +54,18 @@ describe('TcpClient argument checks', () => {
     expect(codeOf(() => new TcpClient({ highWaterMark: 'big' as unknown as number }))).toBe('invalid-argument');
     expect(codeOf(() => new TcpClient({ migration: 'sometimes' as 'auto' }))).toBe('invalid-argument');
     expect(codeOf(() => new TcpClient(42 as unknown as object))).toBe('invalid-argument');
+    expect(codeOf(() => new TcpClient({ io: 'uring' as 'loop' }))).toBe('invalid-argument');
+  });
+
+  it('DIARKIS_IO, the default driver, is checked too', () => {
+    const saved = process.env.DIARKIS_IO;
+    process.env.DIARKIS_IO = 'fibers';
+    try {
+      expect(codeOf(() => new TcpClient())).toBe('invalid-argument');
+    } finally {
+      if (saved === undefined) delete process.env.DIARKIS_IO;
+      else process.env.DIARKIS_IO = saved;
+    }
   });
 
   it('connect rejects a malformed endpoint', async () => {
@@ -102,6 +114,7 @@ describe('TcpClient argument checks', () => {
     expect(codeOfNative(() => native.send(987654, 2, 1, new Uint8Array(1)))).toEqual(['Error', 'not-connected']);
     expect(codeOfNative(() => native.create({ maxPayload: -3 }))).toEqual(['RangeError', 'invalid-argument']);
     expect(codeOfNative(() => native.create('x' as unknown as object))).toEqual(['TypeError', 'invalid-argument']);
+    expect(codeOfNative(() => native.create({ io: 'uring' as 'loop' }))).toEqual(['TypeError', 'invalid-argument']);
     expect(codeOfNative(() => native.setEventHandler(() => undefined))).toEqual(['TypeError', 'invalid-argument']);
     const id = native.create();
     expect(

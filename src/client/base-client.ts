@@ -51,7 +51,10 @@ function resolveOptions(o: ClientOptions | undefined): ResolvedOptions {
     const v = opt[name];
     return v === undefined ? undefined : checkPositive(`options.${name}`, v, min, max);
   };
+  const io = opt.io ?? defaultIo();
+  if (io !== 'loop' && io !== 'thread') throw invalid(`options.io must be 'loop' or 'thread'`);
   const native: NativeTcpOptions = {
+    io,
     connectTimeoutMs: num('connectTimeoutMs', 1, DAY_MS),
     heartbeatIntervalMs: num('heartbeatIntervalMs', 10, DAY_MS),
     heartbeatMissLimit: num('heartbeatMissLimit', 1, 1000),
@@ -83,6 +86,14 @@ function resolveOptions(o: ClientOptions | undefined): ResolvedOptions {
     migration: mig,
     migrationNative,
   };
+}
+
+/** The driver of clients created without options.io: DIARKIS_IO ('loop' | 'thread'), else 'loop'. */
+function defaultIo(): unknown {
+  const env = process.env.DIARKIS_IO;
+  if (env === undefined || env === '') return 'loop';
+  if (env !== 'loop' && env !== 'thread') throw invalid(`DIARKIS_IO must be 'loop' or 'thread', got '${env}'`);
+  return env;
 }
 
 function checkEndpoint(ep: unknown): Endpoint {
@@ -246,7 +257,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     this.sendWith(ver, cmd, payload, true);
     // Held in the migration queue (the native side may have started one on its own,
     // in automatic mode): the timeout starts when the request is sent.
-    if (this.migration === undefined && this.id !== undefined && this.native.state(this.id) === 'migrating') {
+    if (this.migration === undefined && this.id !== undefined && this.native.isMigrating(this.id)) {
       this.trackMigration();
     }
     return this.requests.add(ver, cmd, timeoutMs);
@@ -421,7 +432,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   onNativeOffline(): void {
     this.emit('offline');
     // Automatic mode: the native session has already sent the migrate request.
-    if (this.options.migration === 'auto' && this.id !== undefined && this.native.state(this.id) === 'migrating') {
+    if (this.options.migration === 'auto' && this.id !== undefined && this.native.isMigrating(this.id)) {
       this.trackMigration();
     }
   }

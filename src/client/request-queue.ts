@@ -8,12 +8,14 @@ import { DiarkisError } from './errors';
 import type { Response } from './types';
 
 interface Pending {
+  ver: number;
+  cmd: number;
+  timeoutMs: number;
   resolve: (r: Response) => void;
   reject: (e: DiarkisError) => void;
-  timer: NodeJS.Timeout | undefined;
+  /** When it times out (performance.now() ms); Infinity until armed. */
+  deadline: number;
   settled: boolean;
-  /** Starts the timeout (at once, or when a migration's held queue is sent). */
-  arm: () => void;
 }
 
 /** A FIFO with O(1) shift (a head index, compacted now and then). */
@@ -35,6 +37,10 @@ class Fifo<T> {
     }
     return v;
   }
+  /** The waiting items, oldest first (a view: do not keep it). */
+  *waiting(): IterableIterator<T> {
+    for (let i = this.head; i < this.items.length; i++) yield this.items[i] as T;
+  }
   drain(): T[] {
     const rest = this.items.slice(this.head);
     this.items = [];
@@ -45,8 +51,15 @@ class Fifo<T> {
 
 const key = (ver: number, cmd: number): number => ver * 0x10000 + cmd;
 
+/**
+ * The timeouts share ONE timer, armed at the earliest deadline (a timer per request
+ * cost more than the rest of the request path); when it fires, every waiting
+ * request is checked (a few per ver/cmd: the requests in flight).
+ */
 export class RequestQueue {
   private readonly queues = new Map<number, Fifo<Pending>>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
   /** Requests held in the migration queue: their timeouts start on resumeTimers(). */
   private paused: Pending[] = [];
   private pausing = false;
@@ -68,29 +81,49 @@ export class RequestQueue {
     this.pausing = false;
     const held = this.paused;
     this.paused = [];
-    for (const p of held) p.arm();
+    for (const p of held) this.arm(p);
+  }
+
+  /** Starts p's timeout (at once, or when a migration's held queue is sent). */
+  private arm(p: Pending): void {
+    if (p.settled) return;
+    p.deadline = performance.now() + p.timeoutMs;
+    if (p.deadline < this.timerAt) this.schedule(p.deadline);
+  }
+
+  private schedule(at: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, Math.ceil(at - performance.now())));
+    // Pending requests alone do not keep the process alive (the client's ref does).
+    this.timer.unref();
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const q of this.queues.values()) {
+      for (const p of q.waiting()) {
+        if (p.settled) continue;
+        if (p.deadline <= now) {
+          // Keep the entry in the FIFO: its late answer must still be consumed.
+          p.settled = true;
+          p.reject(new DiarkisError('timeout', `request ver ${p.ver} cmd ${p.cmd} got no answer within ${p.timeoutMs} ms`));
+        } else if (p.deadline < next) {
+          next = p.deadline;
+        }
+      }
+    }
+    if (next < Infinity) this.schedule(next);
   }
 
   add(ver: number, cmd: number, timeoutMs: number): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
-      const p: Pending = {
-        resolve,
-        reject,
-        timer: undefined,
-        settled: false,
-        arm: () => {
-          if (p.settled) return;
-          p.timer = setTimeout(() => {
-            // Keep the entry in the FIFO: its late answer must still be consumed.
-            p.settled = true;
-            reject(new DiarkisError('timeout', `request ver ${ver} cmd ${cmd} got no answer within ${timeoutMs} ms`));
-          }, timeoutMs);
-          // A pending request alone does not keep the process alive (the client's ref does).
-          p.timer.unref();
-        },
-      };
+      const p: Pending = { ver, cmd, timeoutMs, resolve, reject, deadline: Infinity, settled: false };
       if (this.pausing) this.paused.push(p);
-      else p.arm();
+      else this.arm(p);
       let q = this.queues.get(key(ver, cmd));
       if (q === undefined) {
         q = new Fifo<Pending>();
@@ -106,10 +139,10 @@ export class RequestQueue {
     const q = this.queues.get(k);
     const p = q?.shift();
     if (q === undefined || p === undefined) return false;
-    if (q.size === 0) this.queues.delete(k);
+    // An empty FIFO stays (one per ver/cmd in use): one request at a time would
+    // otherwise make and drop one per request.
     if (!p.settled) {
       p.settled = true;
-      clearTimeout(p.timer);
       p.resolve({ status, payload });
     }
     return true;
@@ -123,10 +156,12 @@ export class RequestQueue {
       for (const p of q.drain()) {
         if (p.settled) continue;
         p.settled = true;
-        clearTimeout(p.timer);
         p.reject(err);
       }
     }
     this.queues.clear();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
   }
 }

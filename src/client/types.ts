@@ -81,7 +81,17 @@ export interface ClientEventMap {
   error: [err: DiarkisError];
 }
 
+/**
+ * Which driver runs the client's socket and timers: 'loop' (default) runs them on
+ * this thread's own event loop (no thread hop: the cheapest); 'thread' on the
+ * native network thread, which keeps heartbeats on time while this thread's
+ * JavaScript blocks for seconds.
+ */
+export type IoDriver = 'loop' | 'thread';
+
 export interface ClientOptions {
+  /** 'loop' (default) or 'thread': see IoDriver. */
+  io?: IoDriver;
   /** Socket connect + first heartbeat answer (default 10000). */
   connectTimeoutMs?: number;
   /** PROTOCOL section 3 (default 5000). */

@@ -160,6 +160,38 @@ TEST(TcpSession, AnAnswerResetsTheMissCounter) {
   EXPECT_EQ(h.last(EventType::Disconnect)->code, ErrorCode::Timeout);
 }
 
+// A host that stalls (a JS thread blocked for 20 s on the host-loop driver) runs
+// its timer late, once. Heartbeats it never sent are not misses: it sends one now
+// and the server gets an interval to answer it.
+TEST(TcpSession, AStalledHostIsNotTimedOutForHeartbeatsItNeverSent) {
+  Harness h;
+  h.connect();
+  h.now = 20000;  // the timer's deadline was 5000
+  h.s.onTimer(h.now);
+  h.collect();
+  EXPECT_EQ(h.count(EventType::Disconnect), 0u);
+  auto reqs = h.flush();
+  ASSERT_EQ(reqs.size(), 1u);  // the heartbeat sent on resuming
+  h.advanceTo(24999);
+  EXPECT_EQ(h.count(EventType::Disconnect), 0u);
+  h.fromServer(h.server.heartbeatAnswer(wire::kNodeOnline, reqs[0].timestamp));
+  h.advanceTo(39998);  // the answer at 24999 holds until 24999 + 3 intervals
+  EXPECT_EQ(h.count(EventType::Disconnect), 0u);
+}
+
+TEST(TcpSession, AStalledHostStillTimesOutWhenTheResumingHeartbeatIsNotAnswered) {
+  Harness h;
+  h.connect();
+  h.now = 20000;
+  h.s.onTimer(h.now);
+  h.collect();
+  h.advanceTo(24999);
+  EXPECT_EQ(h.count(EventType::Disconnect), 0u);
+  h.advanceTo(25000);
+  ASSERT_EQ(h.count(EventType::Disconnect), 1u);
+  EXPECT_EQ(h.last(EventType::Disconnect)->code, ErrorCode::Timeout);
+}
+
 TEST(TcpSession, ConnectTimesOutWithoutAnAnswer) {
   Harness h;
   h.s.start(0);

@@ -117,6 +117,10 @@ class DiarkisTcpBase {
   StatsSnapshot GetStats() const;
 
  protected:
+  // A host that queues events whole (the Node addon, the C ABI) overrides this to
+  // take each Event (its payload moved, not copied) instead of the On* calls
+  // below. Return true when taken. Runs on the runtime's thread like them.
+  virtual bool TakeEvent(Event& ev) { (void)ev; return false; }
   // All run on the network thread. Must not block.
   virtual void OnConnect(bool reconnected) { (void)reconnected; }
   virtual void OnDisconnect(ErrorCode reason, const std::string& message) { (void)reason; (void)message; }

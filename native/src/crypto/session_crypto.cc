@@ -3,10 +3,15 @@
 // The OpenSSL contexts are created once per session and reused for every packet:
 // fetching algorithms and expanding the AES key schedule per packet costs more
 // than the cipher work on small game packets.
-#include <openssl/core_names.h>
+//
+// HMAC-SHA256 is built on the low-level SHA-256 context (RFC 2104): its state is a
+// plain struct, so the inner and outer states keyed once per session are copied
+// by value per packet. EVP_MAC re-initialisation duplicates a provider digest
+// context instead, a malloc and a free per packet in OpenSSL 3.
+#define OPENSSL_SUPPRESS_DEPRECATED  // SHA256_Init/Update/Final: deprecated, not going away in 3.x
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
+#include <openssl/sha.h>
 
 #include <climits>
 #include <cstring>
@@ -31,8 +36,6 @@ struct Deleter {
 };
 using CipherPtr = std::unique_ptr<EVP_CIPHER, Deleter<EVP_CIPHER, EVP_CIPHER_free>>;
 using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, Deleter<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>>;
-using MacPtr = std::unique_ptr<EVP_MAC, Deleter<EVP_MAC, EVP_MAC_free>>;
-using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, Deleter<EVP_MAC_CTX, EVP_MAC_CTX_free>>;
 
 [[noreturn]] void fatal(const char* what) {
   // Only allocation or provider failures get here, never bad input.
@@ -50,30 +53,40 @@ struct SessionCrypto::Impl {
   CipherPtr aes;
   CipherCtxPtr enc;
   CipherCtxPtr dec;
-  MacPtr hmac;
-  MacCtxPtr mac;
+  SHA256_CTX inner{};  // after absorbing macKey ^ ipad
+  SHA256_CTX outer{};  // after absorbing macKey ^ opad
   Key16 iv{};
 
   explicit Impl(const SessionKeys& k) : iv(k.iv) {
     aes.reset(EVP_CIPHER_fetch(nullptr, "AES-128-CBC", nullptr));
     enc.reset(EVP_CIPHER_CTX_new());
     dec.reset(EVP_CIPHER_CTX_new());
-    hmac.reset(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-    if (!aes || !enc || !dec || !hmac) fatal("cannot create contexts");
-    mac.reset(EVP_MAC_CTX_new(hmac.get()));
-    if (!mac) fatal("cannot create HMAC context");
+    if (!aes || !enc || !dec) fatal("cannot create contexts");
     // Key schedules are expanded once here; per packet only the IV is reset.
     if (EVP_EncryptInit_ex2(enc.get(), aes.get(), k.key.data(), k.iv.data(), nullptr) != 1 ||
         EVP_DecryptInit_ex2(dec.get(), aes.get(), k.key.data(), k.iv.data(), nullptr) != 1) {
       fatal("cannot initialise AES");
     }
-    char digest[] = "SHA256";
-    const OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
-    if (EVP_MAC_init(mac.get(), k.macKey.data(), k.macKey.size(), params) != 1) {
-      fatal("cannot initialise HMAC");
+    uint8_t ipad[SHA256_CBLOCK] = {0};
+    uint8_t opad[SHA256_CBLOCK] = {0};
+    std::memcpy(ipad, k.macKey.data(), k.macKey.size());  // a 16-byte key: zero-filled to the block
+    std::memcpy(opad, k.macKey.data(), k.macKey.size());
+    for (size_t i = 0; i < SHA256_CBLOCK; ++i) {
+      ipad[i] ^= 0x36;
+      opad[i] ^= 0x5c;
     }
+    const bool ok = SHA256_Init(&inner) == 1 && SHA256_Update(&inner, ipad, sizeof ipad) == 1 &&
+                    SHA256_Init(&outer) == 1 && SHA256_Update(&outer, opad, sizeof opad) == 1;
+    OPENSSL_cleanse(ipad, sizeof ipad);
+    OPENSSL_cleanse(opad, sizeof opad);
+    if (!ok) fatal("cannot initialise HMAC");
   }
+  ~Impl() {
+    OPENSSL_cleanse(&inner, sizeof inner);
+    OPENSSL_cleanse(&outer, sizeof outer);
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   // Resets CBC state to the fixed session IV; padding off because we zero-pad ourselves.
   bool initWithIv(EVP_CIPHER_CTX* ctx, bool encrypt) {
@@ -82,13 +95,16 @@ struct SessionCrypto::Impl {
     return ok == 1 && EVP_CIPHER_CTX_set_padding(ctx, 0) == 1;
   }
 
-  // HMAC-SHA256(macKey, data) into tag[32]. A null key re-initialises with the
-  // key set in the constructor.
+  // HMAC-SHA256(macKey, data) into out[32], from copies of the keyed states.
   bool tag(const uint8_t* data, size_t len, uint8_t* out) {
-    size_t outLen = 0;
-    return EVP_MAC_init(mac.get(), nullptr, 0, nullptr) == 1 &&
-           EVP_MAC_update(mac.get(), data, len) == 1 &&
-           EVP_MAC_final(mac.get(), out, &outLen, kMacSize) == 1 && outLen == kMacSize;
+    uint8_t innerHash[SHA256_DIGEST_LENGTH];
+    SHA256_CTX c = inner;
+    bool ok = SHA256_Update(&c, data, len) == 1 && SHA256_Final(innerHash, &c) == 1;
+    c = outer;
+    ok = ok && SHA256_Update(&c, innerHash, sizeof innerHash) == 1 && SHA256_Final(out, &c) == 1;
+    OPENSSL_cleanse(innerHash, sizeof innerHash);
+    OPENSSL_cleanse(&c, sizeof c);
+    return ok;
   }
 
   // In-place (exactly overlapping) CBC over a multiple of 16 bytes.

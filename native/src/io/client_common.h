@@ -93,7 +93,7 @@ void disconnect(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared, bool gra
 template <class Shared>
 void detach(RuntimeImpl& rt, Shared& shared, uint64_t id) {
   if (shared.detached.exchange(true)) return;
-  if (rt.onNetworkThread()) {
+  if (rt.onLoopThread()) {
     // Possibly inside one of our own callbacks (callbackMu is held by this
     // thread): no lock; deliverWith re-reads owner before each event.
     shared.owner.store(nullptr, std::memory_order_release);

@@ -33,9 +33,22 @@ Loop::Loop() : poller_(makeEpollPoller()), readBuf_(64 * 1024) {
   }
 }
 
+Loop::Loop(std::unique_ptr<Poller> hostPoller)
+    : poller_(std::move(hostPoller)), hostMode_(true), readBuf_(64 * 1024) {}
+
 Loop::~Loop() = default;
 
 bool Loop::post(std::function<void()> fn) {
+  if (hostMode_) {
+    // The host's own thread: no queue, no wake-up, unless a handler is running.
+    if (stopping()) return false;
+    if (busy_) {
+      queue_.push_back(std::move(fn));
+    } else {
+      fn();
+    }
+    return true;
+  }
   bool wake = false;
   {
     std::lock_guard<std::mutex> lk(queueMu_);
@@ -55,6 +68,7 @@ void Loop::stop() {
     std::lock_guard<std::mutex> lk(queueMu_);
     stopping_.store(true, std::memory_order_release);
   }
+  if (hostMode_) return;
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(wakeFd_.get(), &one, sizeof one);
 }
@@ -75,7 +89,7 @@ void Loop::run() {
       if (LoopHandler* h = find(ev.key)) h->onReady(ev, now);
     }
     runCommands();
-    runTimers(Runtime::nowMs());
+    runTimers(Runtime::nowMs(), false);
     flushDirty(Runtime::nowMs());
     graveyard_.clear();
     if (heap_.size() > 2 * entries_.size() + 1024) compactHeap();
@@ -96,18 +110,51 @@ int Loop::waitTimeoutMs(double now) {
 }
 
 void Loop::runCommands() {
-  std::vector<std::function<void()>> batch;
+  // Swapped with a vector kept across iterations, so neither side loses its capacity.
   {
     std::lock_guard<std::mutex> lk(queueMu_);
-    batch.swap(queue_);
+    if (queue_.empty()) return;
+    running_.swap(queue_);
   }
-  for (auto& fn : batch) {
+  for (auto& fn : running_) {
     if (stopping()) break;
     fn();
   }
+  running_.clear();
 }
 
-void Loop::runTimers(double now) {
+void Loop::dispatchReady(const PollEvent& ev, double now) {
+  busy_ = true;
+  if (LoopHandler* h = find(ev.key)) h->onReady(ev, now);
+  busy_ = false;
+  runCommands();
+}
+
+void Loop::dispatchTimers(double now) {
+  busy_ = true;
+  runTimers(now, true);
+  busy_ = false;
+  runCommands();
+}
+
+void Loop::flushOutput(double now) {
+  busy_ = true;
+  flushDirty(now);
+  busy_ = false;
+  runCommands();
+  graveyard_.clear();
+  if (heap_.size() > 2 * entries_.size() + 1024) compactHeap();
+}
+
+double Loop::nextDeadline() const { return heap_.empty() ? kInf : heap_.front().deadline; }
+
+void Loop::shutdownHost() {
+  stop();
+  busy_ = false;
+  abandonAll();
+}
+
+void Loop::runTimers(double now, bool readLate) {
   // Bounded so that a handler re-arming at a past deadline cannot spin the loop.
   size_t budget = heap_.size();
   while (!heap_.empty() && heap_.front().deadline <= now && budget-- > 0) {
@@ -118,6 +165,13 @@ void Loop::runTimers(double now) {
     if (it == entries_.end() || it->second.gen != item.gen) continue;  // stale: lazily deleted
     it->second.scheduled = kInf;
     std::shared_ptr<LoopHandler> h = it->second.handler;  // survives a self-detach
+    if (readLate && now - item.deadline > kLateMs) {
+      PollEvent ev;
+      ev.key = item.id;
+      ev.readable = true;
+      h->onReady(ev, now);
+      if (find(item.id) != h.get()) continue;  // the read ended it
+    }
     h->onTimer(now);
   }
 }

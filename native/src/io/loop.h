@@ -1,4 +1,11 @@
-// The network thread's event loop behind Runtime (runtime.h). Internal to native/.
+// The event loop behind both drivers (runtime.h). Internal to native/.
+//
+// Two modes. Thread mode (Loop()): run() is the network thread's body, commands
+// from other threads arrive through an eventfd-woken queue. Host mode
+// (Loop(poller)): the host's own loop (Node's libuv loop) watches the sockets and
+// one timer and calls dispatchReady / dispatchTimers / flushOutput on its one
+// thread; post() then runs the command at once, or right after the handler in
+// progress when called from inside one.
 //
 // What lives here: the poller, an eventfd-woken command queue, a min-heap of
 // timer deadlines with lazy deletion (each reschedule bumps a generation; stale
@@ -38,7 +45,8 @@ class LoopHandler {
 
 class Loop {
  public:
-  Loop();  // throws std::runtime_error when the poller or eventfd cannot be created
+  Loop();  // thread mode; throws std::runtime_error when the poller or eventfd cannot be created
+  explicit Loop(std::unique_ptr<Poller> hostPoller);  // host mode
   ~Loop();
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
@@ -50,6 +58,29 @@ class Loop {
   bool onThread() const { return threadId_.load(std::memory_order_acquire) == std::this_thread::get_id(); }
   size_t activeClients() const { return active_.load(std::memory_order_relaxed); }
   void run();  // the thread body; returns after stop(), with every handler abandoned
+
+  // --- host mode, on the host's thread ---
+  void dispatchReady(const PollEvent& ev, double now);
+  // Due timers. A handler whose deadline passed more than kLateMs ago (the host's
+  // thread was blocked) first reads what its socket holds, so that answers that
+  // arrived meanwhile count before liveness is judged.
+  void dispatchTimers(double now);
+  // Writes what handlers queued (one write per handler), frees detached ones.
+  void flushOutput(double now);
+  bool busy() const { return busy_; }
+  // A command run directly by the host (RuntimeImpl::runsNow): posts made from
+  // inside it (a callback's Send) wait for leaveDirect(), which runs them.
+  void enterDirect() { busy_ = true; }
+  void leaveDirect() {
+    busy_ = false;
+    runCommands();
+  }
+  bool hasOutput() const { return !dirty_.empty() || !graveyard_.empty(); }
+  // The earliest armed deadline (may be a stale one: the timer then finds nothing due).
+  double nextDeadline() const;
+  // stop() + abandon every handler (no callbacks). Idempotent.
+  void shutdownHost();
+  static constexpr double kLateMs = 20;
 
   // --- network thread only ---
   void attach(uint64_t id, std::shared_ptr<LoopHandler> h);
@@ -79,7 +110,7 @@ class Loop {
   static bool later(const TimerItem& a, const TimerItem& b) { return a.deadline > b.deadline; }
   int waitTimeoutMs(double now);
   void runCommands();
-  void runTimers(double now);
+  void runTimers(double now, bool readLate);
   void flushDirty(double now);
   void compactHeap();
   void abandonAll();
@@ -88,10 +119,13 @@ class Loop {
   UniqueFd wakeFd_;
   std::atomic<std::thread::id> threadId_{};
   std::atomic<bool> stopping_{false};
+  const bool hostMode_ = false;
+  bool busy_ = false;  // host mode: inside a handler; post() queues instead of running
   std::atomic<size_t> active_{0};
 
   std::mutex queueMu_;
   std::vector<std::function<void()>> queue_;  // guarded by queueMu_
+  std::vector<std::function<void()>> running_;  // the loop's thread: the batch being run
 
   std::unordered_map<uint64_t, Entry> entries_;
   std::vector<TimerItem> heap_;  // min-heap on deadline

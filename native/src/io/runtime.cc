@@ -5,18 +5,18 @@
 
 namespace diarkis {
 
-std::shared_ptr<Runtime> Runtime::create() { return std::make_shared<RuntimeImpl>(); }
+std::shared_ptr<Runtime> Runtime::create() { return std::make_shared<ThreadRuntime>(); }
 
 double Runtime::nowMs() {
   using namespace std::chrono;
   return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
 }
 
-RuntimeImpl::RuntimeImpl() : loop_(std::make_shared<Loop>()) {
+ThreadRuntime::ThreadRuntime() : loop_(std::make_shared<Loop>()) {
   thread_ = std::thread([loop = loop_] { loop->run(); });
 }
 
-RuntimeImpl::~RuntimeImpl() {
+ThreadRuntime::~ThreadRuntime() {
   if (onNetworkThread()) {
     // Misuse (runtime.h): the thread is still inside a callback. Let it unwind
     // into its own reference to the Loop and exit on its own.
@@ -28,14 +28,14 @@ RuntimeImpl::~RuntimeImpl() {
   shutdown();
 }
 
-void RuntimeImpl::shutdown() {
+void ThreadRuntime::shutdown() {
   loop_->stop();
   if (onNetworkThread()) return;  // misuse: cannot join ourselves; the thread exits after this iteration
   std::lock_guard<std::mutex> lk(joinMu_);
   if (thread_.joinable()) thread_.join();
 }
 
-bool RuntimeImpl::postLoop(std::function<void(Loop&)> fn) {
+bool ThreadRuntime::postLoop(std::function<void(Loop&)> fn) {
   Loop* loop = loop_.get();  // the command only runs inside loop->run(), so it is alive
   return loop_->post([loop, fn = std::move(fn)] { fn(*loop); });
 }

@@ -70,7 +70,7 @@ ErrorCode DiarkisTcpBase::Send(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   }
   // Encrypt here, on the caller's thread: the CPU cost spreads over the callers
   // instead of serialising every client's packets on the one network thread.
-  std::lock_guard<std::mutex> lk(shared_->sendMu);
+  std::unique_lock<std::mutex> lk(shared_->sendMu);
   if (!shared_->sendCrypto) return ErrorCode::NotConnected;
   Bytes packet;
   const ErrorCode enc = shared_->sendCrypto->appendRequest(packet, ver, cmd, body, len, options_.maxPayload);
@@ -78,6 +78,20 @@ ErrorCode DiarkisTcpBase::Send(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   const size_t size = packet.size();
   const ErrorCode res = shared_->budget.reserve(size, writable);
   if (res != ErrorCode::None) return res;
+  RuntimeImpl& rt = runtimeImpl(*runtime_);
+  if (rt.runsNow()) {
+    // The host-loop driver: straight into the session on this thread, no command.
+    // Unlocked first: a callback run by it may Send again (one thread: order holds).
+    lk.unlock();
+    if (shared_->conn) {
+      rt.commandBegin();
+      shared_->conn->send(std::move(packet), Runtime::nowMs());
+      rt.commandDone();
+    } else {
+      shared_->budget.release(size);  // closed meanwhile: dropped like unsent socket data
+    }
+    return ErrorCode::None;
+  }
   auto shared = shared_;
   const bool posted = runtimeImpl(*runtime_).postLoop([shared, p = std::move(packet)](Loop&) mutable {
     if (shared->conn) {
@@ -111,6 +125,7 @@ StatsSnapshot DiarkisTcpBase::GetStats() const { return shared_->stats.snapshot(
 
 void DiarkisTcpBase::dispatch(Event& ev) {
   // Nothing may touch *this after the virtual call: a callback may delete us.
+  if (TakeEvent(ev)) return;
   switch (ev.type) {
     case EventType::Connect: OnConnect(ev.reconnected); break;
     case EventType::Disconnect: OnDisconnect(ev.code, ev.message); break;

@@ -87,8 +87,20 @@ ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, s
     const ErrorCode rc = shared_->budget.reserve(reserved, writable);
     if (rc != ErrorCode::None) return rc;
   }
+  RuntimeImpl& rt = runtimeImpl(*runtime_);
+  if (rt.runsNow()) {
+    // The host-loop driver: straight into the session on this thread, no command.
+    if (shared_->conn) {
+      rt.commandBegin();
+      shared_->conn->send(ver, cmd, Bytes(body, body + len), reliable, reserved, Runtime::nowMs());
+      rt.commandDone();
+    } else {
+      (void)shared_->budget.release(reserved);
+    }
+    return ErrorCode::None;
+  }
   auto shared = shared_;
-  const bool posted = runtimeImpl(*runtime_).postLoop(
+  const bool posted = rt.postLoop(
       [shared, ver, cmd, reliable, reserved, b = Bytes(body, body + len)](Loop&) {
         if (shared->conn) {
           shared->conn->send(ver, cmd, b, reliable, reserved, Runtime::nowMs());
@@ -121,6 +133,7 @@ StatsSnapshot DiarkisUdpBase::GetStats() const { return shared_->stats.snapshot(
 
 void DiarkisUdpBase::dispatch(Event& ev) {
   // Nothing may touch *this after the virtual call: a callback may delete us.
+  if (TakeEvent(ev)) return;
   switch (ev.type) {
     case EventType::Connect: OnConnect(ev.reconnected); break;
     case EventType::Disconnect: OnDisconnect(ev.code, ev.message); break;

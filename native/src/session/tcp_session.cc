@@ -316,6 +316,13 @@ void TcpSession::onTimer(double now) {
   if (!answered_ || state_ == ClientState::Closing) return;
   if (mig_ != MigPhase::None && mig_ != MigPhase::Requested) return;
   const double interval = options_.heartbeatIntervalMs;
+  if (nextHeartbeat_ + interval <= now) {
+    // The host stalled past our own cadence (a blocked JS thread on the host-loop
+    // driver): the heartbeats we did not send cannot have been missed. The one
+    // sent now gets at least one interval to be answered.
+    const double limit = static_cast<double>(options_.heartbeatMissLimit);
+    lastAnswer_ = std::max(lastAnswer_, now - interval * (limit - 1));
+  }
   if (lastAnswer_ + interval * options_.heartbeatMissLimit <= now) {
     finish(ErrorCode::Timeout, "no heartbeat answer for " +
                                    std::to_string(options_.heartbeatMissLimit) + " intervals");

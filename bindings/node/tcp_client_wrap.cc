@@ -6,6 +6,7 @@
 
 #include "addon_state.h"
 #include "args.h"
+#include "batch.h"
 #include "client_factory.h"
 
 namespace diarkis_node {
@@ -26,7 +27,7 @@ Napi::Value SetEventHandler(const Napi::CallbackInfo& info) {
   if (!info[0].IsFunction()) throwTypeError(env, "handler must be a function");
   if (st.pumpPtr()) throwTypeError(env, "the event handler is already set");
   if (st.cleanedUp()) throwCodeError(env, diarkis::ErrorCode::NotConnected, "the environment is shutting down");
-  st.setPump(EventPump::create(env, info[0].As<Napi::Function>()));
+  st.setPump(EventPump::create(env, info[0].As<Napi::Function>()), info[0].As<Napi::Function>());
   return env.Undefined();
 }
 
@@ -172,6 +173,14 @@ Napi::Value Unref(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// isMigrating(id): the one state question of the request path, as a boolean
+// (no string made per request).
+Napi::Value IsMigrating(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ClientEntry& e = AddonState::of(env).get(env, idArg(info));
+  return Napi::Boolean::New(env, e.client->state() == diarkis::ClientState::Migrating);
+}
+
 Napi::Value State(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ClientEntry& e = AddonState::of(env).get(env, idArg(info));
@@ -216,7 +225,8 @@ Napi::Value GetPumpStats(const Napi::CallbackInfo& info) {
   AddonState& st = AddonState::of(env);
   Napi::Object o = Napi::Object::New(env);
   PumpStats s;
-  if (st.pumpPtr()) s = st.pumpPtr()->stats();
+  if (st.pumpPtr()) st.pumpPtr()->addStats(s);
+  if (st.hostPtr()) st.hostPtr()->addStats(s);
   auto num = [&](const char* name, double v) { o.Set(name, Napi::Number::New(env, v)); };
   num("signals", static_cast<double>(s.signals));
   num("batches", static_cast<double>(s.batches));
@@ -249,6 +259,7 @@ void registerTcpClientExports(Napi::Env env, Napi::Object exports) {
   exports.Set("ref", Napi::Function::New(env, Ref, "ref"));
   exports.Set("unref", Napi::Function::New(env, Unref, "unref"));
   exports.Set("state", Napi::Function::New(env, State, "state"));
+  exports.Set("isMigrating", Napi::Function::New(env, IsMigrating, "isMigrating"));
   exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
   exports.Set("pumpStats", Napi::Function::New(env, GetPumpStats, "pumpStats"));
 
@@ -264,7 +275,7 @@ void registerTcpClientExports(Napi::Env env, Napi::Object exports) {
                 "kEventTypes must list every diarkis::EventType");
   exports.Set("errorCodes", nameTable(env, kCodes, sizeof(kCodes) / sizeof(kCodes[0])));
   exports.Set("eventTypes", nameTable(env, kEventTypes, sizeof(kEventTypes) / sizeof(kEventTypes[0])));
-  exports.Set("batchStride", Napi::Number::New(env, static_cast<double>(EventPump::kStride)));
+  exports.Set("batchStride", Napi::Number::New(env, static_cast<double>(batch::kStride)));
 }
 
 }  // namespace diarkis_node

@@ -1,10 +1,12 @@
 // Per-environment state of the addon (Node-API instance data): the environment's
-// event pump and its clients, plus a lease on the process-wide runtime.
+// two drivers (the host loop, and the event pump + a lease on the process-wide
+// network-thread runtime), and its clients.
 //
 // Lifetime: created at module init, destroyed by Node with the environment. The
 // environment's cleanup hook (worker termination, process exit, Electron reload)
-// runs cleanup(): close the pump, destroy the clients (each Detach()es from the
-// network thread first), release the TSFN and the runtime lease. Idempotent.
+// runs cleanup(): close the pump and the host loop, destroy the clients (each
+// Detach()es first), release the TSFN and the runtime lease. Idempotent. The host
+// loop's uv handles are closed by its own async cleanup hook (host_loop.h).
 #pragma once
 #include "napi_include.h"
 
@@ -13,6 +15,7 @@
 #include <unordered_map>
 
 #include "event_pump.h"
+#include "host_loop.h"
 #include "js_client.h"
 #include "lifetime.h"
 
@@ -23,7 +26,8 @@ struct ClientEntry {
   std::unique_ptr<JsClient> client;
   bool refed = true;      // ref()/unref(), like net.Socket; ref'd by default
   bool open = false;      // connect() accepted and no Disconnect delivered yet
-  bool holdsRef = false;  // counted in the pump's refs (refed && open)
+  bool holdsRef = false;  // counted in its driver's refs (refed && open)
+  bool threaded = false;  // io: 'thread' (the event pump) rather than the host loop
 };
 
 class AddonState {
@@ -42,12 +46,15 @@ class AddonState {
   // Throws a JS error if the handler is missing or the environment is going away.
   EventPump& pump(Napi::Env env);
   const std::shared_ptr<EventPump>& pumpPtr() const { return pump_; }
-  void setPump(std::shared_ptr<EventPump> pump);
+  void setPump(std::shared_ptr<EventPump> pump, Napi::Function handler);
+  // The host-loop driver, created on first use. Throws a JS error if it cannot start.
+  const std::shared_ptr<HostLoop>& host(Napi::Env env);
+  const std::shared_ptr<HostLoop>& hostPtr() const { return host_; }
 
   // The shared runtime, leased on first use. Throws a JS error if it cannot start.
   std::shared_ptr<diarkis::Runtime> runtime(Napi::Env env);
 
-  int add(std::unique_ptr<JsClient> client);
+  int add(std::unique_ptr<JsClient> client, bool threaded);
   ClientEntry* find(int id);
   // Throws 'not-connected' for an unknown (released) id.
   ClientEntry& get(Napi::Env env, int id);
@@ -61,6 +68,8 @@ class AddonState {
   void syncRef(ClientEntry& e);
 
   std::shared_ptr<EventPump> pump_;
+  Napi::FunctionReference handler_;  // the batch handler, for the host loop
+  std::shared_ptr<HostLoop> host_;
   std::optional<RuntimeLease> lease_;
   std::unordered_map<int, ClientEntry> clients_;
   std::optional<EnvCleanupHook<AddonState>> hook_;

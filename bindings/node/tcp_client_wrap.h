@@ -20,14 +20,6 @@ class JsTcpClient final : public JsClientOf<diarkis::DiarkisTcpBase> {
 
   diarkis::ErrorCode migrate() override { return SendMigrate(); }
   std::vector<diarkis::UnsentPacket> takeUnsent() override { return TakeUnsent(); }
-
- protected:
-  void OnHeartbeat(double rttMs) override {
-    Event ev;
-    ev.type = EventType::Heartbeat;
-    ev.rttMs = rttMs;
-    post(std::move(ev));
-  }
 };
 
 // Adds setEventHandler, create, connect, send, close, release, ref, unref, state,

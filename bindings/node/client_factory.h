@@ -4,6 +4,7 @@
 #include "napi_include.h"
 
 #include <memory>
+#include <string>
 
 #include "addon_state.h"
 #include "args.h"
@@ -33,15 +34,34 @@ void parseCommonOptions(const Napi::Object& obj, Options& o) {
   o.closeTimeoutMs = numberOption(obj, "closeTimeoutMs", o.closeTimeoutMs, 0, kDayMs);
 }
 
+// options.io: 'loop' (default: the environment's own event loop) or 'thread'
+// (the network-thread runtime). True for 'thread'.
+inline bool threadedOption(Napi::Env env, const Napi::Value& value) {
+  Napi::Object obj;
+  if (!optionsObject(env, value, obj)) return false;
+  const Napi::Value io = obj.Get("io");
+  if (io.IsUndefined()) return false;
+  const std::string s = io.IsString() ? io.As<Napi::String>().Utf8Value() : std::string();
+  if (s != "loop" && s != "thread") throwTypeError(env, "options.io must be 'loop' or 'thread'");
+  return s == "thread";
+}
+
 // create(options) -> id, for a JsClientOf<...> final class.
 template <typename Client, typename Options>
 Napi::Value createClient(const Napi::CallbackInfo& info, Options (*parse)(Napi::Env, const Napi::Value&)) {
   Napi::Env env = info.Env();
   AddonState& st = AddonState::of(env);
   Options options = parse(env, info[0]);
+  const bool threaded = threadedOption(env, info[0]);
   st.pump(env);  // throws when there is no handler
-  auto client = std::make_unique<Client>(st.runtime(env), std::move(options), st.pumpPtr());
-  return Napi::Number::New(env, st.add(std::move(client)));
+  std::unique_ptr<Client> client;
+  if (threaded) {
+    client = std::make_unique<Client>(st.runtime(env), std::move(options), st.pumpPtr());
+  } else {
+    const std::shared_ptr<HostLoop>& host = st.host(env);
+    client = std::make_unique<Client>(host->runtime(), std::move(options), host);
+  }
+  return Napi::Number::New(env, st.add(std::move(client), threaded));
 }
 
 }  // namespace diarkis_node

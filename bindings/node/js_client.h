@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "diarkis/tcp_client.h"
-#include "event_pump.h"
+#include "event_sink.h"
 
 namespace diarkis_node {
 
@@ -29,14 +29,14 @@ class JsClient {
   virtual std::vector<diarkis::UnsentPacket> takeUnsent() { return {}; }
 };
 
-// Callbacks run on the network thread: each copies what it needs into an Event
-// and posts it; nothing here touches JS or blocks. The final class MUST call
+// Events arrive on the runtime's thread (the network thread, or the host loop's)
+// and are posted whole to the sink; nothing here touches JS or blocks. The final class MUST call
 // Detach() first in its destructor (see tcp_client.h), before its own vtable goes.
 template <typename Base>
 class JsClientOf : public Base, public JsClient {
  public:
   template <typename Options>
-  JsClientOf(std::shared_ptr<diarkis::Runtime> runtime, Options options, std::shared_ptr<EventPump> pump)
+  JsClientOf(std::shared_ptr<diarkis::Runtime> runtime, Options options, std::shared_ptr<EventSink> pump)
       : Base(std::move(runtime), std::move(options)), pump_(std::move(pump)) {}
 
   int id() const override { return this->Id(); }
@@ -55,67 +55,17 @@ class JsClientOf : public Base, public JsClient {
   using Event = diarkis::Event;
   using EventType = diarkis::EventType;
 
-  void OnConnect(bool reconnected) override {
-    Event ev;
-    ev.type = EventType::Connect;
-    ev.reconnected = reconnected;
+  // Every event goes to the sink whole: its payload is moved, never copied here.
+  bool TakeEvent(Event& ev) override {
+    if (ev.type == EventType::Push) ev.status = diarkis::wire::kStatusPush;  // notifications are pushes to JS
     post(std::move(ev));
-  }
-  void OnDisconnect(diarkis::ErrorCode reason, const std::string& message) override {
-    Event ev;
-    ev.type = EventType::Disconnect;
-    ev.code = reason;
-    ev.message = message;
-    post(std::move(ev));
-  }
-  void OnOffline() override {
-    Event ev;
-    ev.type = EventType::Offline;
-    post(std::move(ev));
-  }
-  void OnResponse(uint8_t ver, uint16_t cmd, uint8_t status, const uint8_t* payload, size_t len) override {
-    Event ev;
-    ev.type = EventType::Response;
-    ev.ver = ver;
-    ev.cmd = cmd;
-    ev.status = status;
-    if (len > 0) ev.payload.assign(payload, payload + len);  // the core's buffer is not ours to keep
-    post(std::move(ev));
-  }
-  void OnPush(uint8_t ver, uint16_t cmd, const uint8_t* payload, size_t len) override {
-    Event ev;
-    ev.type = EventType::Push;
-    ev.ver = ver;
-    ev.cmd = cmd;
-    ev.status = diarkis::wire::kStatusPush;
-    if (len > 0) ev.payload.assign(payload, payload + len);
-    post(std::move(ev));
-  }
-  void OnMigrated(const diarkis::MigrationInfo& info) override {
-    Event ev;
-    ev.type = EventType::Migrated;
-    ev.from = info.from;
-    ev.address = info.to;
-    ev.rttMs = info.tookMs;
-    post(std::move(ev));
-  }
-  void OnDrain() override {
-    Event ev;
-    ev.type = EventType::Drain;
-    post(std::move(ev));
-  }
-  void OnError(diarkis::ErrorCode code, const std::string& message) override {
-    Event ev;
-    ev.type = EventType::Error;
-    ev.code = code;
-    ev.message = message;
-    post(std::move(ev));
+    return true;
   }
 
   void post(Event&& ev) { pump_->post(this->Id(), std::move(ev)); }
 
  private:
-  std::shared_ptr<EventPump> pump_;  // keeps the pump alive while callbacks can run
+  std::shared_ptr<EventSink> pump_;  // keeps the sink alive while callbacks can run
 };
 
 }  // namespace diarkis_node

@@ -20,15 +20,6 @@ class JsUdpClient final : public JsClientOf<diarkis::DiarkisUdpBase> {
   ~JsUdpClient() override { Detach(); }
   diarkis::ErrorCode migrate() override { return SendMigrate(); }
   std::vector<diarkis::UnsentPacket> takeUnsent() override { return TakeUnsent(); }
-
- protected:
-  void OnEcho(double rttMs, const std::string& publicAddress) override {
-    Event ev;
-    ev.type = EventType::Echo;
-    ev.rttMs = rttMs;
-    ev.address = publicAddress;
-    post(std::move(ev));
-  }
 };
 
 void registerUdpClientExports(Napi::Env env, Napi::Object exports);

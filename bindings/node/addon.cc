@@ -74,10 +74,15 @@ void AddonState::cleanup() {
     pump_->onDisconnect = nullptr;
     pump_->close();
   }
+  if (host_) {
+    host_->onDisconnect = nullptr;
+    host_->close();
+  }
   // 2. Destroy the clients: each Detach()es (blocks until the network thread lets go).
   clients_.clear();
   // 3. The last environment to go shuts the runtime down.
   if (lease_) lease_->release();
+  handler_.Reset();
 }
 
 EventPump& AddonState::pump(Napi::Env env) {
@@ -86,11 +91,24 @@ EventPump& AddonState::pump(Napi::Env env) {
   return *pump_;
 }
 
-void AddonState::setPump(std::shared_ptr<EventPump> pump) {
+void AddonState::setPump(std::shared_ptr<EventPump> pump, Napi::Function handler) {
   pump_ = std::move(pump);
   pump_->onDisconnect = [this](int id) {
     if (ClientEntry* e = find(id)) setOpen(*e, false);
   };
+  handler_ = Napi::Persistent(handler);
+}
+
+const std::shared_ptr<HostLoop>& AddonState::host(Napi::Env env) {
+  pump(env);  // the same checks: a handler, an environment not going away
+  if (!host_) {
+    host_ = HostLoop::create(env, handler_.Value());
+    if (!host_) throw env.GetAndClearPendingException();
+    host_->onDisconnect = [this](int id) {
+      if (ClientEntry* e = find(id)) setOpen(*e, false);
+    };
+  }
+  return host_;
 }
 
 std::shared_ptr<diarkis::Runtime> AddonState::runtime(Napi::Env env) {
@@ -106,10 +124,11 @@ std::shared_ptr<diarkis::Runtime> AddonState::runtime(Napi::Env env) {
   return lease_->get();
 }
 
-int AddonState::add(std::unique_ptr<JsClient> client) {
+int AddonState::add(std::unique_ptr<JsClient> client, bool threaded) {
   const int id = client->id();
   ClientEntry& e = clients_[id];
   e.client = std::move(client);
+  e.threaded = threaded;
   return id;
 }
 
@@ -148,12 +167,13 @@ void AddonState::setRefed(ClientEntry& e, bool refed) {
 
 void AddonState::syncRef(ClientEntry& e) {
   const bool want = e.open && e.refed;
-  if (want == e.holdsRef || !pump_) return;
+  if (want == e.holdsRef) return;
+  if (e.threaded ? !pump_ : !host_) return;
   e.holdsRef = want;
-  if (want) {
-    pump_->addRef();
+  if (e.threaded) {
+    if (want) pump_->addRef(); else pump_->dropRef();
   } else {
-    pump_->dropRef();
+    if (want) host_->addRef(); else host_->dropRef();
   }
 }
 

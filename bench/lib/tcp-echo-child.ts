@@ -1,0 +1,98 @@
+/**
+ * One measurement of bench/tcp-throughput, in its own process (so each row's CPU is its own, and
+ * a baseline addon can be loaded through DIARKIS_NODE_ADDON). Prints one JSON Sample line.
+ *
+ *   node tcp-echo-child.js <kind> <entryUrl> <depth> <messages> <clients> <uidPrefix>
+ *
+ * kind: native-loop | native-thread | native-baseline | typescript. `clients` > 1 is the swarm:
+ * that many clients in this one process, each with `depth` requests in flight, sharing `messages`.
+ */
+import * as path from 'node:path';
+import * as current from '../../src';
+import { fetchEndpoint, TsTcpClient } from '../../test/helpers/ts-tcp-client';
+
+// native-baseline: the baseline commit's own client and addon (DIARKIS_BENCH_BASELINE: its source
+// tree, built by bench/build-baseline.sh); every other kind: this tree's.
+const baselineDir = process.env.DIARKIS_BENCH_BASELINE;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const lib: typeof current = baselineDir ? require(path.join(baselineDir, 'dist', 'src')) : current;
+const { getEndpoint, pumpStats, TcpClient } = lib;
+
+export interface EchoSample {
+  kind: string;
+  depth: number;
+  clients: number;
+  messages: number;
+  seconds: number;
+  cpuUs: number;
+  eventsPerCrossing: number;
+}
+
+interface Requester {
+  request(ver: number, cmd: number, body: Uint8Array): Promise<{ status: number }>;
+  close(): Promise<void>;
+}
+
+async function open(kind: string, entryUrl: string, uid: string): Promise<Requester> {
+  if (kind === 'typescript') {
+    const c = await TsTcpClient.connect(await fetchEndpoint(entryUrl, 'TCP', uid));
+    return { request: (v, cmd, b) => c.request(v, cmd, b), close: () => c.close() };
+  }
+  // The baseline addon predates `io` and ignores it: it runs on its network thread.
+  const client = new TcpClient({ requestTimeoutMs: 120_000, io: kind === 'native-loop' ? 'loop' : 'thread' });
+  await client.connect(await getEndpoint(entryUrl, { type: 'TCP', uid }));
+  return { request: (v, cmd, b) => client.request(v, cmd, b), close: () => client.close() };
+}
+
+async function drive(clients: Requester[], depth: number, messages: number): Promise<void> {
+  const body = Buffer.alloc(64, 7);
+  let started = 0;
+  const lane = async (c: Requester): Promise<void> => {
+    while (started < messages) {
+      started++;
+      const res = await c.request(2, 1, body);
+      if (res.status !== 1) throw new Error(`echo answered status ${res.status}`);
+    }
+  };
+  const lanes: Promise<void>[] = [];
+  for (const c of clients) for (let i = 0; i < depth; i++) lanes.push(lane(c));
+  await Promise.all(lanes);
+}
+
+async function main(): Promise<void> {
+  const [kind, entryUrl, depthArg, messagesArg, clientsArg, prefix] = process.argv.slice(2);
+  const depth = Number(depthArg);
+  const messages = Number(messagesArg);
+  const count = Number(clientsArg);
+  const clients: Requester[] = [];
+  for (let i = 0; i < count; i += 50) {
+    // connect in groups, so that a swarm does not overflow the node's accept queue at once
+    const group = Array.from({ length: Math.min(50, count - i) }, (_, j) => open(kind, entryUrl, `${prefix}-${i + j}`));
+    clients.push(...(await Promise.all(group)));
+  }
+  await drive(clients, depth, Math.min(2000, messages)); // warm-up (JIT, buffers)
+  const pump0 = pumpStats();
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  await drive(clients, depth, messages);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const pump1 = pumpStats();
+  await Promise.all(clients.map((c) => c.close()));
+  const batches = pump1.batches - pump0.batches;
+  const sample: EchoSample = {
+    kind,
+    depth,
+    clients: count,
+    messages,
+    seconds,
+    cpuUs: (cpu.user + cpu.system) / messages,
+    eventsPerCrossing: kind !== 'typescript' && batches > 0 ? (pump1.events - pump0.events) / batches : Number.NaN,
+  };
+  process.stdout.write(`${JSON.stringify(sample)}\n`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

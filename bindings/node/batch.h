@@ -1,0 +1,55 @@
+// The compact batch one JS call carries, on either driver:
+//
+//   handler(meta: Float64Array, slab: Buffer, objs: Array<string | Buffer>)
+//
+//   meta   kStride numbers per event: clientId, type, ver, cmd, status, value,
+//          payloadOffset, payloadLength (see the Field enum)
+//   slab   one Buffer holding the small payloads back to back (payloadOffset into it)
+//   objs   in event order: large payloads (payloadOffset == -1) and the strings
+//          some events carry (Disconnect/Error: message; Echo: address;
+//          Migrated: from, to)
+//
+// Payloads are always copied into buffers V8 owns: never external buffers over
+// native memory (Electron's V8 memory cage forbids them).
+#pragma once
+#include <node_api.h>
+
+#include <functional>
+#include <vector>
+
+#include "events/event_queue.h"
+
+namespace diarkis_node {
+
+namespace batch {
+inline constexpr size_t kStride = 8;
+inline constexpr size_t kSlabPayloadMax = 4096;  // larger payloads get their own Buffer
+enum Field : size_t { kClientId, kType, kVer, kCmd, kStatus, kValue, kPayloadOffset, kPayloadLength };
+}  // namespace batch
+
+// Builds the three arguments for items (the caller holds a handle scope). False
+// when Node-API refused (the environment is going away); nothing is then delivered.
+bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, napi_value args[3]);
+
+// Runs onDisconnect for each Disconnect in items and frees the delivered payloads.
+void afterBatch(std::vector<diarkis::QueuedEvent>& items, const std::function<void(int)>& onDisconnect);
+
+// Closes a handle scope on every return path (raw Node-API: these run in
+// teardown, when a failing call must be ignored, never thrown).
+class HandleScope {
+ public:
+  explicit HandleScope(napi_env env) : env_(env) { ok_ = napi_open_handle_scope(env, &scope_) == napi_ok; }
+  ~HandleScope() {
+    if (ok_) napi_close_handle_scope(env_, scope_);
+  }
+  HandleScope(const HandleScope&) = delete;
+  HandleScope& operator=(const HandleScope&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  napi_env env_;
+  napi_handle_scope scope_ = nullptr;
+  bool ok_ = false;
+};
+
+}  // namespace diarkis_node

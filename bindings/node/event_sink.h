@@ -1,0 +1,57 @@
+// EventSink: where a client's callbacks put their events, whatever the driver.
+// Both sinks (EventPump for the network thread, HostPump for the host loop) keep
+// them in the core's EventQueue and hand them to the one JS handler in batches
+// built by batch.h.
+#pragma once
+#include <functional>
+
+#include "diarkis/event.h"
+#include "events/event_queue.h"
+
+namespace diarkis_node {
+
+struct PumpStats {
+  uint64_t signals = 0;    // empty -> non-empty transitions signalled by other threads
+  uint64_t batches = 0;    // calls into JS
+  uint64_t events = 0;     // events delivered
+  uint64_t maxBatch = 0;   // largest batch delivered
+  uint64_t dropped = 0;    // events posted after close (the environment was going away)
+  uint64_t queued = 0;     // events waiting right now
+};
+
+class EventSink {
+ public:
+  static constexpr size_t kMaxBatch = 1024;
+  virtual ~EventSink() = default;
+  // The driver's thread. Never blocks on JS.
+  virtual void post(int clientId, diarkis::Event&& ev) = 0;
+
+  // Called on the JS thread for each Disconnect event, just before its batch goes
+  // to JS, so the client's ref is dropped in the same turn.
+  std::function<void(int clientId)> onDisconnect;
+
+ protected:
+  void countBatch(size_t n) {
+    ++batches_;
+    events_ += n;
+    if (n > maxBatch_) maxBatch_ = n;
+  }
+  void fillStats(PumpStats& s) const {
+    const diarkis::EventQueueStats q = queue_.stats();
+    s.batches += batches_;
+    s.events += events_;
+    if (maxBatch_ > s.maxBatch) s.maxBatch = maxBatch_;
+    s.dropped += q.dropped;
+    s.queued += q.queued;
+  }
+
+  diarkis::EventQueue queue_;
+  std::vector<diarkis::QueuedEvent> batch_;  // JS thread: the batch being delivered (capacity kept)
+
+ private:
+  uint64_t batches_ = 0;
+  uint64_t events_ = 0;
+  uint64_t maxBatch_ = 0;
+};
+
+}  // namespace diarkis_node

@@ -1,0 +1,76 @@
+// EventQueue: the one queue through which every host receives what the clients
+// report (the Node addon's pump on either driver, later the C ABI's dk_poll).
+//
+// Producers (the network thread, or the host's own loop) push {clientId, Event};
+// one consumer takes them out in order, in batches, into a vector it keeps: the
+// taken events (and their payloads) stay valid until the consumer's next take,
+// which is the lifetime a poll-style API promises ("until the next poll").
+//
+// Per-client byte accounting: every queued event counts its payload and strings
+// against its client, so a host can see (and a later bound can refuse) one client
+// flooding the queue while its consumer is slow.
+//
+// Thread-safe: push, take and the counters may run on different threads.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "diarkis/event.h"
+
+namespace diarkis {
+
+struct QueuedEvent {
+  int clientId = 0;
+  Event ev;
+};
+
+struct EventQueueStats {
+  uint64_t pushed = 0;   // events accepted
+  uint64_t taken = 0;    // events handed to the consumer
+  uint64_t dropped = 0;  // events refused after close()
+  size_t queued = 0;     // events waiting now
+  size_t bytes = 0;      // their payload + string bytes
+};
+
+class EventQueue {
+ public:
+  // The bytes an event holds beyond its fixed part (payload and strings).
+  static size_t costOf(const Event& ev);
+
+  // Returns true when the queue went from empty to non-empty: the one moment a
+  // consumer waiting on another thread must be woken. False after close() (the
+  // event is dropped and counted).
+  bool push(int clientId, Event&& ev);
+
+  // Moves up to `max` events, oldest first, into `out` (cleared first, capacity
+  // kept). Returns how many are still waiting afterwards.
+  size_t take(std::vector<QueuedEvent>& out, size_t max);
+
+  // Drops every waiting event and refuses later pushes. Idempotent.
+  void close();
+  // Drops what one client has waiting (a released client's leftovers).
+  void forget(int clientId);
+
+  bool empty() const;
+  size_t bytesFor(int clientId) const;
+  EventQueueStats stats() const;
+
+ private:
+  void debit(int clientId, size_t cost);  // under mu_
+
+  mutable std::mutex mu_;
+  // A vector swapped with the consumer's on a whole take: neither side loses its
+  // capacity, so a steady stream allocates nothing per event.
+  std::vector<QueuedEvent> queue_;
+  std::unordered_map<int, size_t> clientBytes_;
+  size_t bytes_ = 0;
+  uint64_t pushed_ = 0;
+  uint64_t taken_ = 0;
+  uint64_t dropped_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace diarkis

@@ -1,0 +1,188 @@
+// HostRuntime (the host-loop driver's core) over real loopback sockets against
+// TestServer, driven by a tiny poll(2) host on the test's own thread, the way
+// the Node addon drives it from libuv. Runs under ASan/UBSan with the rest.
+#include <poll.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "diarkis/tcp_client.h"
+#include "test_server.h"
+
+namespace diarkis {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kSafetyMs = 20000;
+
+class PollHost final : public HostIo {
+ public:
+  bool watch(int fd, uint64_t key, bool wantWrite) override {
+    if (fds_.count(fd)) return false;
+    fds_[fd] = {key, wantWrite};
+    return true;
+  }
+  bool rewatch(int fd, uint64_t key, bool wantWrite) override {
+    auto it = fds_.find(fd);
+    if (it == fds_.end()) return false;
+    it->second = {key, wantWrite};
+    return true;
+  }
+  void unwatch(int fd) override { fds_.erase(fd); }
+  void setTimer(double deadlineMs) override { timer_ = deadlineMs; }
+  void requestFlush() override { flushRequested_ = true; }
+
+  // One loop turn, in libuv's order: timers, then poll, then what was queued.
+  void turn(HostRuntime& rt, int maxWaitMs) {
+    if (flushRequested_) {
+      flushRequested_ = false;
+      rt.flush();
+    }
+    if (timer_ <= Runtime::nowMs()) {
+      timer_ = kInf;
+      rt.onTimer();
+    }
+    std::vector<pollfd> pfds;
+    for (const auto& [fd, w] : fds_) {
+      pfds.push_back({fd, static_cast<short>(POLLIN | (w.wantWrite ? POLLOUT : 0)), 0});
+    }
+    double wait = std::min<double>(maxWaitMs, timer_ - Runtime::nowMs());
+    if (flushRequested_) wait = 0;
+    ::poll(pfds.data(), pfds.size(), wait <= 0 ? 0 : static_cast<int>(std::ceil(wait)));
+    for (const pollfd& p : pfds) {
+      auto it = fds_.find(p.fd);  // an earlier handler may have closed it
+      if (p.revents == 0 || it == fds_.end()) continue;
+      const bool failed = (p.revents & (POLLERR | POLLHUP)) != 0;
+      rt.onReady(it->second.key, (p.revents & POLLIN) != 0 || failed, (p.revents & POLLOUT) != 0, failed);
+    }
+    flushRequested_ = false;
+    rt.flush();
+  }
+  bool runUntil(HostRuntime& rt, const std::function<bool()>& done) {
+    const double end = Runtime::nowMs() + kSafetyMs;
+    while (!done()) {
+      if (Runtime::nowMs() > end) return false;
+      turn(rt, 5);
+    }
+    return true;
+  }
+  size_t watched() const { return fds_.size(); }
+  double timer() const { return timer_; }
+
+ private:
+  struct Watch {
+    uint64_t key;
+    bool wantWrite;
+  };
+  std::map<int, Watch> fds_;
+  double timer_ = kInf;
+  bool flushRequested_ = false;
+};
+
+// Records events; single-threaded (the host's thread), so no locks.
+class Client final : public DiarkisTcpBase {
+ public:
+  Client(std::shared_ptr<Runtime> rt, TcpOptions o = {}) : DiarkisTcpBase(std::move(rt), o) {}
+  ~Client() override { Detach(); }
+  std::vector<EventType> events;
+  std::vector<std::string> responses;
+  std::function<void(Client&)> onResponse;
+  size_t count(EventType t) const { return static_cast<size_t>(std::count(events.begin(), events.end(), t)); }
+  ErrorCode send(const std::string& s) { return Send(2, 1, reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+
+ protected:
+  void OnConnect(bool) override { events.push_back(EventType::Connect); }
+  void OnDisconnect(ErrorCode, const std::string&) override { events.push_back(EventType::Disconnect); }
+  void OnHeartbeat(double) override { events.push_back(EventType::Heartbeat); }
+  void OnResponse(uint8_t, uint16_t, uint8_t, const uint8_t* p, size_t n) override {
+    events.push_back(EventType::Response);
+    responses.emplace_back(p, p + n);
+    if (onResponse) onResponse(*this);
+  }
+};
+
+class HostRuntimeTest : public ::testing::Test {
+ protected:
+  void TearDown() override { rt->shutdown(); }
+  std::unique_ptr<Client> connected(TcpOptions o = {}) {
+    auto c = std::make_unique<Client>(rt, o);
+    EXPECT_EQ(c->Connect("127.0.0.1", server.port(), test::testKeys()), ErrorCode::None);
+    EXPECT_TRUE(host.runUntil(*rt, [&] { return c->count(EventType::Connect) == 1; }));
+    return c;
+  }
+  PollHost host;
+  std::shared_ptr<HostRuntime> rt = HostRuntime::create(&host);
+  test::TestServer server;
+};
+
+TEST_F(HostRuntimeTest, RequestsRoundTripInOrderOnTheHostsThread) {
+  auto c = connected();
+  EXPECT_EQ(host.watched(), 1u);
+  EXPECT_FALSE(std::isinf(host.timer()));  // the heartbeat is armed
+  for (int i = 0; i < 300; ++i) ASSERT_EQ(c->send("m" + std::to_string(i)), ErrorCode::None);
+  ASSERT_TRUE(host.runUntil(*rt, [&] { return c->responses.size() == 300; }));
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(c->responses[i], "m" + std::to_string(i));
+  c->Disconnect(true);
+  ASSERT_TRUE(host.runUntil(*rt, [&] { return c->count(EventType::Disconnect) == 1; }));
+  EXPECT_EQ(host.watched(), 0u);
+  EXPECT_EQ(rt->activeClients(), 0u);
+}
+
+TEST_F(HostRuntimeTest, SendsAndDetachFromInsideACallbackWaitForTheCallbackToEnd) {
+  auto c = connected();
+  int chained = 0;
+  c->onResponse = [&](Client& self) {
+    if (++chained < 50) {
+      EXPECT_EQ(self.send("next"), ErrorCode::None);  // queued until the handler returns
+    } else {
+      self.Detach();  // no callback after this one
+    }
+  };
+  ASSERT_EQ(c->send("first"), ErrorCode::None);
+  ASSERT_TRUE(host.runUntil(*rt, [&] { return chained == 50; }));
+  ASSERT_TRUE(host.runUntil(*rt, [&] { return host.watched() == 0; }));
+  EXPECT_EQ(c->count(EventType::Response), 50u);
+  EXPECT_EQ(c->count(EventType::Disconnect), 0u);
+}
+
+TEST_F(HostRuntimeTest, AnOverdueTimerReadsTheSocketBeforeJudgingLiveness) {
+  TcpOptions o;
+  o.heartbeatIntervalMs = 50;
+  o.heartbeatMissLimit = 2;
+  auto c = connected(o);
+  // Run until a heartbeat went out, then stall the host (a blocked JS thread)
+  // while the server answers it.
+  const uint64_t sent = c->GetStats().heartbeatsSent;
+  ASSERT_TRUE(host.runUntil(*rt, [&] { return c->GetStats().heartbeatsSent > sent; }));
+  // It was written at the end of that turn: its answer cannot have been read yet.
+  const uint64_t answered = c->GetStats().heartbeatsAnswered;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the stall itself, not a wait for an event
+  rt->onTimer();  // libuv runs timers before it polls: no onReady before this
+  EXPECT_GT(c->GetStats().heartbeatsAnswered, answered);
+  EXPECT_EQ(c->count(EventType::Disconnect), 0u);
+  EXPECT_EQ(c->State(), ClientState::Connected);
+}
+
+TEST_F(HostRuntimeTest, ShutdownUnwatchesEverySocketWithoutCallbacks) {
+  auto a = connected();
+  auto b = connected();
+  EXPECT_EQ(host.watched(), 2u);
+  rt->shutdown();
+  EXPECT_EQ(host.watched(), 0u);
+  EXPECT_EQ(a->count(EventType::Disconnect), 0u);
+  EXPECT_EQ(a->send("late"), ErrorCode::NotConnected);
+  rt->onTimer();  // a host callback after shutdown is ignored
+  rt->flush();
+}
+
+}  // namespace
+}  // namespace diarkis

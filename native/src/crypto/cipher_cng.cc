@@ -10,8 +10,8 @@
 // windows.h first: bcrypt.h needs its types
 #include <bcrypt.h>
 
-#include <algorithm>
 #include <climits>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -76,17 +76,32 @@ struct SessionCipher::Handles {
 
   bool cbc(bool encrypt, const uint8_t* in, uint8_t* out, size_t len) {
     if (len % kBlock != 0 || len > static_cast<size_t>(ULONG_MAX)) return false;
+    const auto n = static_cast<ULONG>(len);
+    auto* src = const_cast<PUCHAR>(in);  // BCrypt's input is not const-qualified
+    ULONG done = 0;
+    // HAZARD (wine 8): its BCrypt keeps the CBC chain running when a call passes the
+    // same IV as the previous call, so a fixed session IV would chain packet n onto
+    // packet n-1. A zero-length call with a different IV resets the chain there (a
+    // size query does not); on Windows, which takes pbIV afresh on every call, it
+    // processes nothing.
+    UCHAR other[kBlock];
+    std::memcpy(other, iv.data(), kBlock);
+    other[0] = static_cast<UCHAR>(other[0] ^ 0xFF);
+    if (encrypt) {
+      BCryptEncrypt(key, src, 0, nullptr, other, kBlock, out, n, &done, 0);
+    } else {
+      BCryptDecrypt(key, src, 0, nullptr, other, kBlock, out, n, &done, 0);
+    }
     // BCrypt updates the IV buffer it is given: pass a copy so that every packet
     // starts from the session IV.
     UCHAR ivCopy[kBlock];
-    std::copy(iv.begin(), iv.end(), ivCopy);
-    ULONG done = 0;
-    const auto n = static_cast<ULONG>(len);
-    auto* src = const_cast<PUCHAR>(in);  // BCrypt's input is not const-qualified
+    std::memcpy(ivCopy, iv.data(), kBlock);
+    done = 0;
     const NTSTATUS s =
         encrypt ? BCryptEncrypt(key, src, n, nullptr, ivCopy, kBlock, out, n, &done, 0)
                 : BCryptDecrypt(key, src, n, nullptr, ivCopy, kBlock, out, n, &done, 0);
     SecureZeroMemory(ivCopy, sizeof ivCopy);
+    SecureZeroMemory(other, sizeof other);
     return ok(s) && done == n;
   }
 };

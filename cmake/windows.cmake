@@ -56,3 +56,8 @@ if(DIARKIS_BUILD_TESTS)
   # One ctest entry: gtest_discover_tests would start wine at build time.
   add_test(NAME diarkis_native_tests COMMAND diarkis_native_tests --gtest_brief=1)
 endif()
+
+# The Node-API addon smoke (needs Windows node.exe: scripts/windows/setup.sh).
+if(DIARKIS_WIN_NODE_EXE)
+  include(${CMAKE_CURRENT_LIST_DIR}/windows-addon.cmake)
+endif()

@@ -72,6 +72,7 @@ export interface NativeStats {
   heartbeatsAnswered: number;
   migrations: number;
   queuedBytes: number;
+  reassemblyBytes: number;
   drops: Record<string, number>;
 }
 

@@ -2,8 +2,9 @@
 // or refuses the claim. The client retries within its handoffTtlMs, then rejects
 // with 'migration-failed' and hands back what it held; nothing is lost without a report.
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { DiarkisError, getEndpoint, TcpClient, type MigrationFailureDetails } from '../src/client';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { nativeAddon } from '../src/client/dispatch';
+import { DiarkisError, getEndpoint, TcpClient, UdpClient, type MigrationFailureDetails } from '../src/client';
 import {
   BuiltinCmd,
   decodeHeartbeat,
@@ -166,6 +167,31 @@ describe('TcpClient migration failures', () => {
     expect((err.details as MigrationFailureDetails).unsent.map((u) => u.cmd)).toEqual([4]);
     expect(refusals.length).toBeGreaterThanOrEqual(2);  // retried
     expect(refusals.every((r) => r.startsWith('claim:'))).toBe(true);
+  });
+
+  it('sendMigrate during a graceful close settles at once with not-connected, TCP and UDP', async () => {
+    const c = await startCluster({ tcpNodes: 1, udpNodes: 1 });
+    cleanups.push(() => c.stop());
+    for (const type of ['TCP', 'UDP'] as const) {
+      const k = type === 'TCP' ? client({ migration: 'manual' }) : new UdpClient({ migration: 'manual' });
+      cleanups.push(() => k.destroy());
+      await k.connect(await getEndpoint(c.entryUrl, { type, uid: `closing-${type}` }));
+      const migrate = vi.spyOn(nativeAddon(), 'migrate');
+      const closed = k.close();
+      let settled: string | null = null;
+      k.sendMigrate().then(
+        () => (settled = 'resolved'),
+        (e: DiarkisError) => (settled = e.code),
+      );
+      await Promise.resolve();
+      await Promise.resolve();
+      expect(settled).toBe('not-connected');
+      // Never asked of the native client, where the check would race the queued close.
+      expect(migrate).not.toHaveBeenCalled();
+      migrate.mockRestore();
+      await closed;
+      expect(k.state).toBe('closed');
+    }
   });
 
   it('sendMigrate before connecting rejects with not-connected', async () => {

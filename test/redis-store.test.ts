@@ -1,7 +1,10 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster } from '../src/server';
+import { CommandRouter } from '../src/server/commands';
 import { RedisStore } from '../src/server/redis-store';
 import type { HandoffRecord, SessionRecord } from '../src/server/store';
+import { TcpNode } from '../src/server/tcp-node';
 import { freePort, RedisServer } from './helpers/redis-server';
 import { fetchEndpoint, TsTcpClient } from './helpers/ts-tcp-client';
 
@@ -165,6 +168,113 @@ describe('RedisStore', () => {
     } finally {
       for (const x of clients) x.destroy();
       await c.stop();
+    }
+  });
+});
+
+async function eventually(what: string, cond: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+// Issue 11: a claim that reaches the target before the target has read the handoff from its
+// stream finds the session held for the claim; records of a node that died without unregistering
+// (kill -9) are reaped once its liveness has expired for a grace.
+describe('RedisStore: handoff race and dead nodes', () => {
+  it('a claim overtaking the handoff on the target stream finds the session held for its claim', async () => {
+    const prefix = `race${++n}:`;
+    const a = await store({ prefix });
+    const b = await store({ prefix });
+    const target = new TcpNode({
+      id: 'n2', host: '127.0.0.1', store: b, router: new CommandRouter(), emit: () => undefined,
+      maxPayload: 1 << 20, exposeDebugCommands: false,
+    });
+    try {
+      await a.registerNode({ id: 'n1', type: 'TCP', host: 'h', port: 1, state: 'online' });
+      await b.registerNode({ id: 'n2', type: 'TCP', host: 'h', port: 2, state: 'online' });
+      const rec = session('u1', 'a'.repeat(32), 'n1');
+      await a.registerSession(rec);
+      // n2's stream reader never runs here: the handoff's adoption entry stays unread, as when the
+      // client's claim arrives before the target process has read its stream.
+      await a.putHandoff(handoff(rec, 'n2', 'f'.repeat(32)), 60_000);
+      expect(await b.lookupSession(rec.sid)).toMatchObject({ rec: { nodeId: 'n2' }, handoffPending: true });
+      const s = await target.findSession(rec.sid);
+      expect(s?.awaitingClaim).toBe(true); // only the claim binds it (PROTOCOL 7.6)
+      expect(s?.pendingTimer).toBeNull(); // the handoff TTL governs it, not the endpoint's
+      expect(await b.claimHandoff(rec.sid, 'f'.repeat(32))).toMatchObject({ ok: true, repeat: false });
+      expect((await b.lookupSession(rec.sid))?.handoffPending).toBe(false);
+      // A session registered the ordinary way is adopted as one.
+      const plain = session('u2', 'b'.repeat(32), 'n2');
+      await a.registerSession(plain);
+      expect((await target.findSession(plain.sid))?.awaitingClaim).toBe(false);
+      expect(await b.lookupSession('c'.repeat(32))).toBeNull();
+    } finally {
+      await target.stop();
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('kill -9: the dead node is reaped with its sessions, users and pending handoffs; others stay', async () => {
+    const prefix = `reap${++n}:`;
+    const dead = await store({ prefix, nodeTtlMs: 300 });
+    const live = await store({ prefix, nodeTtlMs: 300 });
+    const raw = new Redis(redis.url);
+    try {
+      await dead.registerNode({ id: 'd1', type: 'TCP', host: 'h', port: 1, state: 'online' });
+      await live.registerNode({ id: 'l1', type: 'TCP', host: 'h', port: 2, state: 'online' });
+      await live.subscribePushes('l1', () => undefined); // starts the sweeper that reaps
+      const s1 = session('u1', '1'.repeat(32), 'd1');
+      const s2 = session('u2', '2'.repeat(32), 'd1');
+      const s3 = session('u3', '3'.repeat(32), 'l1');
+      const s4 = session('u4', '4'.repeat(32), 'l1'); // handed to d1, never claimed
+      const s5 = session('u5', '5'.repeat(32), 'd1'); // moved away from d1 before it died
+      for (const s of [s1, s2, s3, s4, s5]) await live.registerSession(s);
+      await live.putHandoff(handoff(s4, 'd1', 'a'.repeat(32)), 60_000);
+      await live.moveSession(s5.sid, 'l1');
+      // u1 reconnected elsewhere meanwhile: its newer session must survive d1's reaping.
+      const s1b = session('u1', '6'.repeat(32), 'l1');
+      await live.registerSession(s1b);
+      // "kill -9": the process stops refreshing its liveness without unregistering anything.
+      await dead.close();
+      await eventually('d1 reaped', async () => (await raw.exists(`${prefix}node:d1`)) === 0);
+      for (const s of [s1, s2, s4]) expect(await live.getSession(s.sid)).toBeNull();
+      expect(await raw.exists(`${prefix}user:u2`, `${prefix}user:u4`, `${prefix}hoff:${s4.sid}`)).toBe(0);
+      expect(await raw.exists(`${prefix}nsess:d1`, `${prefix}pq:d1`, `${prefix}hexp:d1`)).toBe(0);
+      expect((await live.sessionOfUser('u1'))?.sid).toBe(s1b.sid);
+      expect((await live.getSession(s3.sid))?.nodeId).toBe('l1');
+      expect((await live.getSession(s5.sid))?.nodeId).toBe('l1');
+      expect((await raw.smembers(`${prefix}nsess:l1`)).sort()).toEqual([s3.sid, s5.sid, s1b.sid].sort());
+      expect((await live.listNodes()).map((x) => x.id)).toEqual(['l1']);
+      // A node only late (its liveness lapsed, e.g. Redis restarted) beats again within the grace
+      // and keeps its records.
+      await raw.del(`${prefix}alive:l1`);
+      expect(await live.reapDead()).toBe(0);
+      await eventually('l1 beats again', async () => (await raw.exists(`${prefix}alive:l1`)) === 1);
+      expect(await raw.zscore(`${prefix}dead`, 'l1')).toBeNull();
+      expect(await live.reapDead()).toBe(0);
+      expect(await live.getSession(s3.sid)).not.toBeNull();
+    } finally {
+      raw.disconnect();
+      await dead.close();
+      await live.close();
+    }
+  });
+
+  it('a graceful unregister removes the sessions still registered on the node', async () => {
+    const prefix = `unreg${++n}:`;
+    const a = await store({ prefix });
+    try {
+      await a.registerNode({ id: 'n1', type: 'TCP', host: 'h', port: 1, state: 'online' });
+      await a.registerSession(session('u1', '7'.repeat(32), 'n1'));
+      await a.unregisterNode('n1');
+      expect(await a.getSession('7'.repeat(32))).toBeNull();
+      expect(await a.sessionOfUser('u1')).toBeNull();
+    } finally {
+      await a.close();
     }
   });
 });

@@ -62,29 +62,41 @@ describe('Fragmenter', () => {
 });
 
 describe('Reassembler', () => {
-  it('reassembles in any order and returns the original packet', () => {
-    const p = packet(5000);
-    const chunks = new Fragmenter().split(p);
+  it('reassembles chunks in order, one message after another', () => {
+    const f = new Fragmenter();
     const r = new Reassembler();
-    const order = [2, 0, 3, 1];
-    const results = order.map((i) => r.feed(chunks[i]));
-    expect(results.slice(0, 3).every((x) => x.kind === 'pending')).toBe(true);
-    const last = results[3];
-    expect(last.kind === 'complete' && last.packet.equals(p)).toBe(true);
-    expect(r.heldBytes).toBe(0);
-    expect(r.pendingMessages).toBe(0);
+    for (const n of [5000, 1301, 2600]) {
+      const chunks = f.split(packet(n));
+      const results = chunks.map((c) => r.feed(c));
+      expect(results.slice(0, -1).every((x) => x.kind === 'pending')).toBe(true);
+      const last = results[results.length - 1];
+      expect(last.kind === 'complete' && last.packet.equals(packet(n))).toBe(true);
+      expect(r.heldBytes).toBe(0);
+      expect(r.pendingMessages).toBe(0);
+    }
   });
 
-  it('keeps messages of different ids apart', () => {
+  it('a chunk of another id before the message completed, or out of order, is rejected and frees all', () => {
     const f = new Fragmenter();
     const a = f.split(packet(2000));
     const b = f.split(packet(2600));
     const r = new Reassembler();
     expect(r.feed(a[0]).kind).toBe('pending');
-    expect(r.feed(b[0]).kind).toBe('pending');
-    expect(r.feed(b[1]).kind).toBe('complete');
-    const x = r.feed(a[1]);
-    expect(x.kind === 'complete' && x.packet.equals(packet(2000))).toBe(true);
+    expect(r.feed(b[0])).toEqual({ kind: 'rejected', reason: 'bad-fragment' });
+    expect(r.heldBytes).toBe(0);
+    expect(r.feed(b[1])).toEqual({ kind: 'rejected', reason: 'bad-fragment' }); // no message starts at index 1
+    const c = f.split(packet(4000));
+    expect(r.feed(c[0]).kind).toBe('pending');
+    expect(r.feed(c[2])).toEqual({ kind: 'rejected', reason: 'bad-fragment' });
+    expect(r.pendingMessages).toBe(0);
+  });
+
+  it('the fragment-start flood of issue 11 never holds more than one chunk', () => {
+    const r = new Reassembler();
+    for (let id = 0; id < 30_000; id++) {
+      r.feed(chunk(id, 0, 807, Buffer.alloc(11)));
+      expect(r.heldBytes).toBeLessThanOrEqual(11);
+    }
   });
 
   it('rejects an index out of range, a bad count, a changed count, a duplicate and junk', () => {
@@ -98,28 +110,29 @@ describe('Reassembler', () => {
     expect(r.feed(chunk(1, 0, tooMany, bytes))).toEqual({ kind: 'rejected', reason: 'bad-fragment' });
     expect(r.feed(chunk(1, 0, 3, bytes)).kind).toBe('pending');
     expect(r.feed(chunk(1, 1, 4, bytes))).toEqual({ kind: 'rejected', reason: 'bad-fragment' });
+    expect(r.feed(chunk(1, 0, 3, bytes)).kind).toBe('pending');
+    // A repeated index is dropped as a duplicate; it adds nothing and the message stays open.
     expect(r.feed(chunk(1, 0, 3, bytes))).toEqual({ kind: 'rejected', reason: 'duplicate' });
-    expect(r.feed(chunk(1, 1, 3, Buffer.alloc(0)))).toEqual({ kind: 'rejected', reason: 'bad-fragment' });
-    expect(r.feed(chunk(1, 1, 3, Buffer.alloc(1301)))).toEqual({ kind: 'rejected', reason: 'bad-fragment' });
+    expect(r.heldBytes).toBe(100);
+    expect(r.feed(chunk(1, 1, 3, bytes)).kind).toBe('pending');
+    expect(r.feed(chunk(1, 2, 3, bytes)).kind).toBe('complete');
+    expect(r.feed(chunk(1, 0, 3, Buffer.alloc(0)))).toEqual({ kind: 'rejected', reason: 'bad-fragment' });
+    expect(r.feed(chunk(1, 0, 3, Buffer.alloc(1301)))).toEqual({ kind: 'rejected', reason: 'bad-fragment' });
     expect(r.feed(Buffer.from('fffefdfc0000', 'hex'))).toEqual({ kind: 'rejected', reason: 'bad-fragment' });
     expect(r.feed(Buffer.from('00112233445566778899', 'hex'))).toEqual({ kind: 'rejected', reason: 'bad-fragment' });
-    // The good parts of id 1 still complete.
-    expect(r.feed(chunk(1, 1, 3, bytes)).kind).toBe('pending');
+    // A whole message still goes through afterwards.
+    for (const i of [0, 1]) expect(r.feed(chunk(1, i, 3, bytes)).kind).toBe('pending');
     expect(r.feed(chunk(1, 2, 3, bytes)).kind).toBe('complete');
   });
 
-  it('bounds the bytes held and the number of unfinished messages', () => {
-    const r = new Reassembler({ maxPayload: 100_000, maxHeldBytes: 3000, maxAssemblies: 2 });
+  it('bounds one message by the maximum packet', () => {
+    const r = new Reassembler({ maxPayload: 3000 });
     const big = Buffer.alloc(1300, 2);
-    expect(r.feed(chunk(1, 0, 50, big)).kind).toBe('pending');
-    expect(r.feed(chunk(1, 1, 50, big)).kind).toBe('pending');
-    // A flood of chunks for one id stops at the byte bound.
-    for (let i = 2; i < 50; i++) expect(r.feed(chunk(1, i, 50, big))).toEqual({ kind: 'rejected', reason: 'too-large' });
+    // count 3 passes the count check (ceil(3011 / 1300)); 3 x 1300 bytes does not fit.
+    expect(r.feed(chunk(1, 0, 3, big)).kind).toBe('pending');
+    expect(r.feed(chunk(1, 1, 3, big)).kind).toBe('pending');
     expect(r.heldBytes).toBe(2600);
-    expect(r.feed(chunk(2, 0, 2, Buffer.alloc(10))).kind).toBe('pending');
-    expect(r.feed(chunk(3, 0, 2, Buffer.alloc(10))).kind).toBe('pending');
-    // id 1 (the oldest) was forgotten to make room.
-    expect(r.pendingMessages).toBe(2);
-    expect(r.heldBytes).toBe(20);
+    expect(r.feed(chunk(1, 2, 3, big))).toEqual({ kind: 'rejected', reason: 'too-large' });
+    expect(r.heldBytes).toBe(0);
   });
 });

@@ -136,6 +136,57 @@ describe('UdpClient faults', () => {
     await stillWorks(client);
   });
 
+  it('a fragment-start flood (every id, count 807, never completed) ends the connection with protocol-error', async () => {
+    const { ep } = await setup();
+    const r = await relay(ep.serverPort);
+    const client = newClient();
+    await client.connect({ ...ep, serverPort: r.port });
+    await stillWorks(client);
+    const gone = new Promise<[string, string]>((res) => client.once('disconnect', (code, msg) => res([code, msg])));
+    // In-sequence DATs right after the node's last one: the client delivers them in order. Before
+    // issue 11 each id pre-sized 807 chunk slots and nothing ended the session (436 MiB RSS).
+    const base = r.lastServerSeq();
+    for (let id = 0; id < 30_000; id++) {
+      const chunk = Buffer.alloc(10 + 11, 0x5a);
+      chunk.set([0xff, 0xfe, 0xfd, 0xfc], 0);
+      chunk.writeInt16BE(id, 4);
+      chunk.writeInt16BE(0, 6);
+      chunk.writeInt16BE(807, 8);
+      r.inject(encodeDatagram((base + 1 + id) & 0xffffff, Flag.DAT, chunk));
+    }
+    const [code, message] = await gone;
+    expect(code).toBe('protocol-error');
+    expect(message).toMatch(/bad-fragment: chunk of another id/);
+    expect(client.stats().drops['bad-fragment']).toBe(1);
+    expect(client.stats().reassemblyBytes).toBeLessThanOrEqual(11);  // one chunk, from the native side
+  });
+
+  it("the node's 24-bit sequence wraps right after the handshake: answers and fragmented pushes stay in order", async () => {
+    // S = 0xFFFFFD: the node's DATs are 0xFFFFFE, 0xFFFFFF, then 0, 1, ... (PROTOCOL section 4).
+    const cluster = await startCluster({ tcpNodes: 0, udpNodes: 1, udp: { initialSeq: 0xfffffd, connectionTtlMs: 60_000 } });
+    cleanups.push(() => cluster.stop());
+    const ep = await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: 'wrap' });
+    const r = await relay(ep.serverPort);
+    const client = newClient();
+    await client.connect({ ...ep, serverPort: r.port });
+    const sent = Array.from({ length: 20 }, (_, i) => Buffer.from(`wrap-${i}`));
+    const answers = await Promise.all(sent.map((b) => client.request(2, 1, b)));
+    expect(answers.map((a) => a.payload.toString())).toEqual(sent.map((b) => b.toString()));
+    expect(r.lastServerSeq()).toBeLessThan(0x1000); // the node's sequence did wrap
+    // After the wrap: a message fragmented both ways, and a fragmented push.
+    const big = randomBytes(6000);
+    expect((await client.request(2, 1, big)).payload.equals(big)).toBe(true);
+    const pushes: Buffer[] = [];
+    client.on('push', (ver, cmd, p) => {
+      if (ver === 2 && cmd === 3) pushes.push(p);
+    });
+    await client.request(2, 3, big);
+    expect(pushes).toHaveLength(1);
+    expect(pushes[0].equals(big)).toBe(true);
+    expect(client.stats().drops['bad-fragment'] ?? 0).toBe(0);
+    await stillWorks(client);
+  });
+
   it('datagrams from a foreign address never reach the connected client socket', async () => {
     const { ep } = await setup();
     const r = await relay(ep.serverPort);

@@ -117,6 +117,7 @@ const ZERO_STATS: ClientStats = {
   heartbeatsAnswered: 0,
   migrations: 0,
   queuedBytes: 0,
+  reassemblyBytes: 0,
   drops: {},
 };
 
@@ -331,6 +332,9 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
       return Promise.resolve();
     }
     const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    // From here sendMigrate() settles at once with not-connected: the native close is queued and
+    // a migrate queued behind it would race it (issue 11).
+    this.localState = 'closing';
     try {
       this.native.close(this.id, graceful);
     } catch (err) {
@@ -403,7 +407,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   // ---- NativeEventSink (called by the dispatcher, one batch at a time) ----
 
   onNativeConnect(reconnected: boolean): void {
-    this.localState = 'connected';
+    if (this.localState !== 'closing') this.localState = 'connected';
     const waiter = this.connectWaiter;
     this.connectWaiter = undefined;
     waiter?.resolve();

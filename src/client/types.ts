@@ -61,6 +61,8 @@ export interface ClientStats {
   heartbeatsAnswered: number;
   migrations: number;
   queuedBytes: number;
+  /** UDP: bytes of the one partial fragmented message being reassembled (bounded by maxPayload). */
+  reassemblyBytes: number;
   /** Dropped incoming packets by reason name ('bad-mac', 'bad-magic', ...). */
   drops: Record<string, number>;
 }

@@ -53,14 +53,26 @@ export function formatAddress(host: string, port: number): string {
  * governs it, not the endpoint's pending TTL. A session already bound (a claim that overtook the
  * adoption) is left as it is.
  */
-export function adoptPending(target: RealtimeNode, rec: SessionRecord): void {
+export function adoptPending(target: RealtimeNode, rec: SessionRecord): Session {
   const pending = target.adoptSession(rec);
-  if (pending.link !== null) return;
+  if (pending.link !== null) return pending;
   pending.awaitingClaim = true;
   if (pending.pendingTimer !== null) {
     clearTimeout(pending.pendingTimer);
     pending.pendingTimer = null;
   }
+  return pending;
+}
+
+/**
+ * A session this node does not hold yet but the registry gives it (registered or handed here by
+ * another process, and the node's stream not read that far). A handoff still waiting for its claim
+ * is adopted as pending, so only the claim binds it: the claim may overtake the stream entry.
+ */
+export async function adoptFromRegistry(node: RealtimeNode, store: ClusterStore, sid: string): Promise<Session | null> {
+  const found = await store.lookupSession(sid);
+  if (found === null || found.rec.nodeId !== node.id) return null;
+  return found.handoffPending ? adoptPending(node, found.rec) : node.adoptSession(found.rec);
 }
 
 /** Session adopter for multi-process stores: registered sessions and handed-off ones. */

@@ -9,6 +9,8 @@
  *   P node:<id>        HASH id type host port state users
  *   P alive:<id>       STRING with a PX TTL, refreshed by the node (liveness)
  *   P sess:<sid>       HASH node uid rec(JSON SessionRecord)
+ *   P nsess:<node>     SET of the sids whose sess:<sid> names that node (reaped with a dead node)
+ *   P dead             ZSET node id -> when its liveness was first seen expired (reap grace)
  *   P user:<uid>       STRING sid
  *   P pq:<node>        STREAM of what a node must do, in order: k=s (adopt session), k=h (adopt
  *                      handed-off session, awaits its claim), k=p (push), k=m (handoff marker)
@@ -30,6 +32,35 @@ local function bump(node, d)
   if n < 0 then redis.call('HSET', k, 'users', 0) end
 end
 local MAXLEN = 100000
+-- Keeps nsess:<node> in step with sess:<sid>.node, so a dead node's sessions can be found.
+local function own(sid, old, new)
+  if old and old ~= new then redis.call('SREM', P .. 'nsess:' .. old, sid) end
+  if new then redis.call('SADD', P .. 'nsess:' .. new, sid) end
+end
+-- Removes a node and everything registered on it: its sessions (and their users, unless a
+-- newer session of the user replaced them), handoffs waiting for it, its stream.
+local function reap(id)
+  local removed = 0
+  for _, sid in ipairs(redis.call('SMEMBERS', P .. 'nsess:' .. id)) do
+    local sk = P .. 'sess:' .. sid
+    local v = redis.call('HMGET', sk, 'node', 'uid')
+    if v[1] == id then
+      redis.call('DEL', sk)
+      local uk = P .. 'user:' .. v[2]
+      if redis.call('GET', uk) == sid then redis.call('DEL', uk) end
+      removed = removed + 1
+    end
+  end
+  for _, sid in ipairs(redis.call('ZRANGE', P .. 'hexp:' .. id, 0, -1)) do
+    local hk = P .. 'hoff:' .. sid
+    if redis.call('HGET', hk, 'to') == id then redis.call('DEL', hk) end
+  end
+  redis.call('SREM', P .. 'nodes', id)
+  redis.call('ZREM', P .. 'dead', id)
+  redis.call('DEL', P .. 'node:' .. id, P .. 'alive:' .. id, P .. 'pq:' .. id, P .. 'hexp:' .. id,
+    P .. 'nsess:' .. id)
+  return removed
+end
 `;
 
 /** ARGV: P id type host port state ttlMs first(1|0). Returns the node stream's last id. */
@@ -40,17 +71,35 @@ redis.call('HSET', k, 'id', id, 'type', ARGV[3], 'host', ARGV[4], 'port', ARGV[5
 if ARGV[8] == '1' then redis.call('HSET', k, 'users', 0) else redis.call('HSETNX', k, 'users', 0) end
 redis.call('SADD', P .. 'nodes', id)
 redis.call('SET', P .. 'alive:' .. id, '1', 'PX', ARGV[7])
+redis.call('ZREM', P .. 'dead', id)
 local last = redis.call('XREVRANGE', P .. 'pq:' .. id, '+', '-', 'COUNT', 1)
 if #last == 0 then return '0-0' end
 return last[1][1]
 `;
 
-/** ARGV: P id. */
+/** ARGV: P id. A node leaving; sessions still registered on it end with it. */
 export const UNREGISTER = `${PRELUDE}
-local id = ARGV[2]
-redis.call('SREM', P .. 'nodes', id)
-redis.call('DEL', P .. 'node:' .. id, P .. 'alive:' .. id, P .. 'pq:' .. id, P .. 'hexp:' .. id)
+reap(ARGV[2])
 return 1
+`;
+
+/**
+ * ARGV: P graceMs. Reaps every registered node whose liveness key has been expired for graceMs
+ * (crashed, kill -9, cut off): its session records would otherwise stay forever. The grace lets
+ * nodes that were only late (a Redis restart, a long pause) beat again first; BEAT clears the
+ * mark. Returns the number of sessions removed.
+ */
+export const REAP_DEAD = `${PRELUDE}
+local removed, t = 0, now()
+for _, id in ipairs(redis.call('SMEMBERS', P .. 'nodes')) do
+  if redis.call('EXISTS', P .. 'alive:' .. id) == 0 then
+    redis.call('ZADD', P .. 'dead', 'NX', t, id)
+    if t - tonumber(redis.call('ZSCORE', P .. 'dead', id)) >= tonumber(ARGV[2]) then
+      removed = removed + reap(id)
+    end
+  end
+end
+return removed
 `;
 
 /** ARGV: P sid uid node recJson. Registers (or replaces) a session; its node adopts it first. */
@@ -59,6 +108,7 @@ local sid, uid, node = ARGV[2], ARGV[3], ARGV[4]
 local sk = P .. 'sess:' .. sid
 local old = redis.call('HGET', sk, 'node')
 if old then bump(old, -1) end
+own(sid, old, node)
 redis.call('HSET', sk, 'node', node, 'uid', uid, 'rec', ARGV[5])
 redis.call('SET', P .. 'user:' .. uid, sid)
 bump(node, 1)
@@ -73,6 +123,7 @@ local old = redis.call('HGET', sk, 'node')
 if (not old) or old == ARGV[3] then return 0 end
 bump(old, -1)
 bump(ARGV[3], 1)
+own(ARGV[2], old, ARGV[3])
 redis.call('HSET', sk, 'node', ARGV[3])
 return 1
 `;
@@ -84,6 +135,7 @@ local sk = P .. 'sess:' .. sid
 local v = redis.call('HMGET', sk, 'node', 'uid')
 if not v[1] then return 0 end
 bump(v[1], -1)
+own(sid, v[1], nil)
 redis.call('DEL', sk)
 local uk = P .. 'user:' .. v[2]
 if redis.call('GET', uk) == sid then redis.call('DEL', uk) end
@@ -117,6 +169,7 @@ local sk = P .. 'sess:' .. sid
 local old = redis.call('HGET', sk, 'node')
 if old then bump(old, -1) end
 bump(to, 1)
+own(sid, old, to)
 redis.call('HSET', sk, 'node', to, 'uid', uid, 'rec', ARGV[7])
 redis.call('SET', P .. 'user:' .. uid, sid)
 local exp = now() + tonumber(ARGV[8])
@@ -163,4 +216,18 @@ local k = P .. 'node:' .. ARGV[2]
 if redis.call('EXISTS', k) == 0 then return 0 end
 redis.call('HSET', k, 'state', ARGV[3])
 return 1
+`;
+
+/**
+ * ARGV: P sid. The session record, and whether a handoff to its node still waits for the claim:
+ * {node, recJson, pending(1/0)} or {}. One step, so a claim that reaches the target before the
+ * target has read the handoff from its stream still finds the session held for a claim.
+ */
+export const LOOKUP_SESSION = `${PRELUDE}
+local v = redis.call('HMGET', P .. 'sess:' .. ARGV[2], 'node', 'rec')
+if not v[1] then return {} end
+local h = redis.call('HMGET', P .. 'hoff:' .. ARGV[2], 'to', 'claimed', 'exp')
+local pending = 0
+if h[1] == v[1] and h[2] == '0' and tonumber(h[3]) > now() then pending = 1 end
+return {v[1], v[2], pending}
 `;

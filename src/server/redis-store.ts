@@ -17,6 +17,7 @@ import type {
   HandoffRecord,
   PushDelivery,
   SessionAdopter,
+  SessionLookup,
   SessionRecord,
 } from './store';
 import type { NodeInfo, NodeState, NodeType } from './types';
@@ -73,6 +74,8 @@ const S = {
   claim: new Script(L.CLAIM_HANDOFF),
   sweep: new Script(L.SWEEP_HANDOFFS),
   setState: new Script(L.SET_STATE),
+  reapDead: new Script(L.REAP_DEAD),
+  lookup: new Script(L.LOOKUP_SESSION),
 };
 
 /** Stream ids "ms-seq" compared numerically. */
@@ -98,6 +101,7 @@ export class RedisStore implements ClusterStore {
   private readonly adopters = new Map<string, SessionAdopter>();
   private readonly expiryListeners = new Set<HandoffExpiry>();
   private sweeper: NodeJS.Timeout | null = null;
+  private lastReap = 0;
   private closed = false;
 
   private constructor(
@@ -199,9 +203,9 @@ export class RedisStore implements ClusterStore {
       if (type !== undefined && t !== type) continue;
       out.push({ id: f.id ?? ids[i], type: t, host: f.host ?? '', port: Number(f.port), state: f.state as NodeState, users: Number(f.users ?? 0) });
     }
-    // Dead nodes leave the set so listing stays cheap; a node that was only late registers again
-    // at its next liveness refresh (the BEAT script rewrites its record).
-    if (dead.length > 0) void this.redis.srem(this.key('nodes'), ...dead).catch(() => undefined);
+    // Dead nodes are reaped with their sessions after a grace of nodeTtlMs; a node that was only
+    // late (a Redis restart, a pause) beats again within it and keeps its records.
+    if (dead.length > 0) void this.reapDead().catch((e: Error) => this.onError('reap', e));
     return out;
   }
 
@@ -222,6 +226,21 @@ export class RedisStore implements ClusterStore {
     const [node, json] = await this.redis.hmget(this.key(`sess:${sid}`), 'node', 'rec');
     if (node === null || json === null) return null;
     return { ...(JSON.parse(json) as SessionRecord), nodeId: node };
+  }
+
+  async lookupSession(sid: string): Promise<SessionLookup | null> {
+    const r = (await this.run(S.lookup, sid)) as [string, string, number] | [];
+    if (r.length === 0) return null;
+    return { rec: { ...(JSON.parse(r[1]) as SessionRecord), nodeId: r[0] }, handoffPending: r[2] === 1 };
+  }
+
+  /**
+   * Removes the nodes whose liveness has been expired for another nodeTtlMs (so about two TTLs
+   * after their last refresh), with their session records; returns how many sessions.
+   */
+  async reapDead(): Promise<number> {
+    this.lastReap = Date.now();
+    return Number(await this.run(S.reapDead, String(this.nodeTtlMs)));
   }
 
   async sessionOfUser(uid: string): Promise<SessionRecord | null> {
@@ -340,6 +359,8 @@ export class RedisStore implements ClusterStore {
 
   /** Expired handoffs to nodes of this process are reported here, once, cluster-wide. */
   private async sweep(): Promise<void> {
+    // Dead nodes are looked for about once per liveness TTL by every process with a node.
+    if (Date.now() - this.lastReap >= this.nodeTtlMs) await this.reapDead();
     if (this.expiryListeners.size === 0) return;
     for (const nodeId of this.readers.keys()) {
       const recs = (await this.run(S.sweep, nodeId)) as string[];

@@ -62,6 +62,12 @@ export type PushDelivery = (sid: string, ver: number, cmd: number, payload: Buff
  */
 export type SessionAdopter = (rec: SessionRecord, handedOff: boolean) => void;
 
+/** A registered session, and whether a handoff to its node still waits for the claim (PROTOCOL 7.6). */
+export interface SessionLookup {
+  rec: SessionRecord;
+  handoffPending: boolean;
+}
+
 export interface ClusterStore {
   registerNode(node: Omit<NodeInfo, 'users'>): Promise<void>;
   unregisterNode(id: string): Promise<void>;
@@ -73,6 +79,11 @@ export interface ClusterStore {
   /** Registers (or, for a known sid, replaces) a session; the user's pushes route to it from now on. */
   registerSession(rec: SessionRecord): Promise<void>;
   getSession(sid: string): Promise<SessionRecord | null>;
+  /**
+   * The session and, in the same step, whether it is handed off and not yet claimed: a node that
+   * adopts a session from the registry must know, whatever order the claim and the handoff reach it.
+   */
+  lookupSession(sid: string): Promise<SessionLookup | null>;
   sessionOfUser(uid: string): Promise<SessionRecord | null>;
   /** Migration hook: from now on the session (and its pushes) belong to `nodeId`. */
   moveSession(sid: string, nodeId: string): Promise<void>;
@@ -172,6 +183,14 @@ export class MemoryStore implements ClusterStore {
   getSession(sid: string): Promise<SessionRecord | null> {
     const s = this.sessions.get(sid);
     return Promise.resolve(s === undefined ? null : { ...s });
+  }
+
+  lookupSession(sid: string): Promise<SessionLookup | null> {
+    const s = this.sessions.get(sid);
+    if (s === undefined) return Promise.resolve(null);
+    const h = this.handoffs.get(sid);
+    const handoffPending = h !== undefined && !h.claimed && h.rec.to === s.nodeId && this.clock.now() < h.expiresAt;
+    return Promise.resolve({ rec: { ...s }, handoffPending });
   }
 
   sessionOfUser(uid: string): Promise<SessionRecord | null> {

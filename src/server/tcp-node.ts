@@ -4,6 +4,7 @@
  */
 import { createServer, Server, Socket } from 'node:net';
 import { BuiltinCmd, encodeOfflineNotice, PENDING_SESSION_TTL_MS, VER_BUILTIN } from '../protocol';
+import { adoptFromRegistry } from './handoff';
 import { LISTEN_BACKLOG } from './limits';
 import { NodeBase, NodeBaseOptions } from './node-base';
 import { Session, SessionLink } from './session';
@@ -76,7 +77,7 @@ export class TcpNode extends NodeBase implements TcpNodeControl {
   findSession(sid: string): Session | null | Promise<Session | null> {
     const s = this.sessions.get(sid);
     if (s !== undefined) return s;
-    return this.store.getSession(sid).then((rec) => (rec !== null && rec.nodeId === this.id ? this.adoptSession(rec) : null));
+    return adoptFromRegistry(this, this.store, sid);
   }
 
   bind(conn: TcpConnection, session: Session): void {

@@ -20,6 +20,7 @@ import {
   SessionEndReason,
 } from '../protocol/rudp';
 import { dispatchRequest, NodeControl } from './dispatch';
+import { adoptPending } from './handoff';
 import { NodeBase, NodeBaseOptions } from './node-base';
 import { OrderedQueue } from './ordered-queue';
 import { Session, SessionLink } from './session';
@@ -33,6 +34,8 @@ export interface UdpNodeOptions extends RetryOptions, NodeBaseOptions {
   socketBufferBytes?: number;
   /** Port to bind (default 0: ephemeral). */
   port?: number;
+  /** Initial sequence S of every handshake (default: random, as the wire says); tests pick one near the 24-bit wrap. */
+  initialSeq?: number;
 }
 
 /** UDP-only counters beside the shared NodeStats. */
@@ -225,12 +228,15 @@ export class UdpNode extends NodeBase implements NodeControl {
   }
 
   private adoptFromStore(sid: string, msg: Buffer, rinfo: RemoteInfo): void {
-    void this.store.getSession(sid).then((rec) => {
+    void this.store.lookupSession(sid).then((found) => {
+      const rec = found?.rec ?? null;
       if (this.stopping !== null || rec === null || rec.nodeId !== this.id || this.sessions.has(sid)) {
         if (!this.sessions.has(sid)) this.drop('unexpected', sid);
         return;
       }
-      this.adoptSession(rec);
+      // A handoff not yet read from this node's stream: only the claim may bind it (issue 11).
+      if (found?.handoffPending === true) adoptPending(this, rec);
+      else this.adoptSession(rec);
       this.onMessage(msg, rinfo);
     });
   }
@@ -251,6 +257,7 @@ export class UdpNode extends NodeBase implements NodeControl {
         maxRetries: this.opts.maxRetries,
         adaptive: this.opts.adaptive,
         rtoMinMs: this.opts.rtoMinMs,
+        random24: this.opts.initialSeq === undefined ? undefined : () => this.opts.initialSeq ?? 0,
         requireClaim: () => session.awaitingClaim,
       },
       {

@@ -53,15 +53,18 @@ TEST(RudpFragment, ServerStyleRoundTrip) {
   }
 }
 
-TEST(RudpFragment, ChunksMayArriveInAnyOrder) {
+TEST(RudpFragment, MessagesFollowOneAnother) {
   Fragmenter f;
-  const Bytes packet = pattern(5000);
-  std::vector<Bytes> chunks;
-  f.cut(packet.data(), packet.size(), chunks);
   Reassembler r(1u << 20);
-  Bytes out;
-  for (size_t i = chunks.size(); i-- > 0;) r.add(chunks[i].data(), chunks[i].size(), out);
-  EXPECT_EQ(out, packet);
+  for (size_t n : {5000u, 1301u, 2600u}) {
+    const Bytes packet = pattern(n, static_cast<uint8_t>(n));
+    std::vector<Bytes> chunks;
+    f.cut(packet.data(), packet.size(), chunks);
+    Bytes out;
+    for (const Bytes& c : chunks) r.add(c.data(), c.size(), out);
+    EXPECT_EQ(out, packet);
+    EXPECT_EQ(r.pending(), 0u);
+  }
 }
 
 TEST(RudpFragment, ClientStyleChunksAreWrappedRequests) {
@@ -125,7 +128,11 @@ TEST(RudpFragment, EveryMalformedChunkIsRejected) {
       {"negative count", {chunk(1, 0, 0x8001, data)}},
       {"count above what maxPayload allows", {chunk(1, 0, 1000, data)}},
       {"count changes within an id", {chunk(3, 0, 3, data), chunk(3, 1, 4, data)}},
-      {"index repeated", {chunk(3, 1, 3, data), chunk(3, 1, 3, data)}},
+      {"index repeated", {chunk(3, 0, 3, data), chunk(3, 0, 3, data)}},
+      {"index skipped", {chunk(3, 0, 3, data), chunk(3, 2, 3, data)}},
+      {"a message starting past index 0", {chunk(3, 1, 3, data)}},
+      {"another id before the message completed", {chunk(3, 0, 3, data), chunk(4, 0, 3, data)}},
+      {"another id continuing", {chunk(3, 0, 3, data), chunk(4, 1, 3, data)}},
       {"empty chunk", {chunk(4, 0, 2, Bytes{})}},
       {"chunk above the fragment size", {chunk(4, 0, 2, Bytes(1301, 1))}},
       {"message above maxPacket", {chunk(5, 0, 3, Bytes(1300, 1)), chunk(5, 1, 3, Bytes(1300, 1)),
@@ -145,18 +152,44 @@ TEST(RudpFragment, EveryMalformedChunkIsRejected) {
   }
 }
 
-TEST(RudpFragment, HeldBytesAreBoundedAcrossIds) {
-  Reassembler r(1u << 20, 1300, 4000);
+// The flood of the issue: fragment starts of every id, count 807, 11-byte chunks,
+// never completed. One partial message at a time: the second start is an error and
+// nothing is pre-sized from the peer's count.
+TEST(RudpFragment, FragmentStartFloodHoldsOneChunk) {
+  Reassembler r((1u << 20) + 27);
+  ASSERT_EQ(r.maxCount(), 807u);
   Bytes out;
-  const Bytes piece(1300, 1);
-  EXPECT_EQ(r.add(chunk(1, 0, 3, piece).data(), 1310, out), Reassembler::Result::Incomplete);
-  EXPECT_EQ(r.add(chunk(2, 0, 3, piece).data(), 1310, out), Reassembler::Result::Incomplete);
-  EXPECT_EQ(r.add(chunk(3, 0, 3, piece).data(), 1310, out), Reassembler::Result::Incomplete);
-  EXPECT_EQ(r.add(chunk(4, 0, 3, piece).data(), 1310, out), Reassembler::Result::Rejected);
-  EXPECT_LE(r.heldBytes(), 4000u);
-  // The other messages can still complete.
-  EXPECT_EQ(r.add(chunk(1, 1, 3, piece).data(), 1310, out), Reassembler::Result::Rejected);  // over bound
-  EXPECT_EQ(r.pending(), 2u);
+  const Bytes piece(11, 1);
+  const Bytes first = chunk(0, 0, 807, piece);
+  EXPECT_EQ(r.add(first.data(), first.size(), out), Reassembler::Result::Incomplete);
+  EXPECT_EQ(r.heldBytes(), 11u);
+  size_t rejected = 0;
+  for (uint16_t id = 1; id < 30000; ++id) {
+    const Bytes c = chunk(id, 0, 807, piece);
+    const Reassembler::Result res = r.add(c.data(), c.size(), out);
+    rejected += res == Reassembler::Result::Rejected ? 1 : 0;
+    ASSERT_LE(r.heldBytes(), 11u);
+    ASSERT_LE(r.pending(), 1u);
+  }
+  // After a rejection the next start opens a message again; the caller (the session)
+  // ends the connection at the first one, so only the bound matters here.
+  EXPECT_GE(rejected, 14999u);
+  EXPECT_STREQ(r.error(), "chunk of another id before the current message completed");
+}
+
+TEST(RudpFragment, OneMessageIsBoundedByMaxPacket) {
+  Reassembler r(4000);  // maxCount 4: 4 x 1300 = 5200 could pass the count check
+  Bytes out;
+  const Bytes piece(1300, 2);
+  for (uint16_t i = 0; i < 3; ++i) {
+    const Bytes c = chunk(6, i, 4, piece);
+    EXPECT_EQ(r.add(c.data(), c.size(), out), Reassembler::Result::Incomplete);
+  }
+  EXPECT_EQ(r.heldBytes(), 3900u);
+  const Bytes last = chunk(6, 3, 4, piece);
+  EXPECT_EQ(r.add(last.data(), last.size(), out), Reassembler::Result::Rejected);
+  EXPECT_EQ(r.heldBytes(), 0u);
+  EXPECT_STREQ(r.error(), "message beyond the maximum payload");
 }
 
 }  // namespace

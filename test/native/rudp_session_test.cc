@@ -460,14 +460,11 @@ TEST(RudpSession, SeveralPacketsInOneDatAndGarbageAreHandled) {
   const size_t good = two.size();
   two.push_back(0xFE);  // a truncated third packet
   h.server.sendEncoded(two, h.now);
-  Bytes chunk{0xFF, 0xFE, 0xFD, 0xFC, 0, 0, 0, 5, 0, 2, 1};  // index out of range
-  h.server.sendEncoded(chunk, h.now);
   h.runFor(100);
   EXPECT_EQ(h.count(EventType::Response), 1u);
   EXPECT_EQ(h.count(EventType::Push), 1u);
   EXPECT_GT(good, 0u);
   EXPECT_EQ(h.drops(DropReason::Truncated), 1u);
-  EXPECT_EQ(h.drops(DropReason::BadFragment), 1u);
   const uint8_t junk[5] = {1, 2, 3, 9, 0};
   h.client.onDatagram(junk, 5, h.now);
   h.client.onDatagram(junk, 2, h.now);
@@ -480,6 +477,58 @@ TEST(RudpSession, SeveralPacketsInOneDatAndGarbageAreHandled) {
   oversized.resize(4 + 1401, 0);  // receivers accept up to 1400 bytes of body
   h.client.onDatagram(oversized.data(), oversized.size(), h.now);
   EXPECT_EQ(h.drops(DropReason::TooLarge), 1u);
+  EXPECT_TRUE(connected(h));
+}
+
+Bytes fragChunk(uint16_t id, uint16_t index, uint16_t count, size_t n) {
+  Bytes c{0xFF, 0xFE, 0xFD, 0xFC};
+  for (uint16_t v : {id, index, count}) {
+    c.push_back(static_cast<uint8_t>(v >> 8));
+    c.push_back(static_cast<uint8_t>(v));
+  }
+  c.resize(c.size() + n, 0x42);
+  return c;
+}
+
+// A hostile server's fragment-start flood (issue 11): the second id before the
+// first message completes ends the connection; one chunk is all that was held.
+TEST(RudpSession, FragmentOfAnotherIdEndsTheConnection) {
+  Harness h(baseOptions(), {}, 27, /*encrypted=*/false);
+  connect(h);
+  for (uint16_t id = 0; id < 2000; ++id) h.server.sendEncoded(fragChunk(id, 0, 807, 11), h.now);
+  ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Disconnect) == 1; }, 5000));
+  EXPECT_EQ(h.last(EventType::Disconnect)->code, ErrorCode::ProtocolError);
+  EXPECT_EQ(h.last(EventType::Disconnect)->message,
+            "protocol error: bad-fragment: chunk of another id before the current message completed");
+  EXPECT_EQ(h.drops(DropReason::BadFragment), 1u);
+  EXPECT_LE(h.clientStats.snapshot().reassemblyBytes, 11u);
+}
+
+TEST(RudpSession, MalformedChunkEndsTheConnection) {
+  Harness h(baseOptions(), {}, 28, /*encrypted=*/false);
+  connect(h);
+  h.server.sendEncoded(fragChunk(0, 5, 2, 1), h.now);  // index out of range
+  ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Disconnect) == 1; }, 5000));
+  EXPECT_EQ(h.last(EventType::Disconnect)->code, ErrorCode::ProtocolError);
+  EXPECT_EQ(h.drops(DropReason::BadFragment), 1u);
+}
+
+// The partial message is visible in stats while it is open, and released when it completes.
+TEST(RudpSession, ReassemblyBytesFollowThePartialMessage) {
+  Harness h(baseOptions(), {}, 29, /*encrypted=*/false);
+  connect(h);
+  // 1290 + the 10-byte header: the sim server does not cut these again.
+  h.server.sendEncoded(fragChunk(0, 0, 3, 1290), h.now);
+  h.server.sendEncoded(fragChunk(0, 1, 3, 1290), h.now);
+  ASSERT_TRUE(h.runUntil([&] { return h.clientStats.snapshot().reassemblyBytes == 2580; }, 5000));
+  Bytes tail;
+  appendResponse(tail, 2, 1, wire::kStatusPush, reinterpret_cast<const uint8_t*>("x"), 1);
+  Bytes last = fragChunk(0, 2, 3, 0);
+  last.insert(last.end(), tail.begin(), tail.end());
+  h.server.sendEncoded(last, h.now);
+  ASSERT_TRUE(h.runUntil([&] { return h.clientStats.snapshot().reassemblyBytes == 0; }, 5000));
+  // The 2580 filler bytes do not parse as packets: counted, and not a fragment error.
+  EXPECT_EQ(h.drops(DropReason::BadFragment), 0u);
   EXPECT_TRUE(connected(h));
 }
 

@@ -20,6 +20,7 @@ struct StatsSnapshot {
   uint64_t heartbeatsAnswered = 0;
   uint64_t migrations = 0;      // completed migrations
   uint64_t queuedBytes = 0;     // bytes accepted by Send and not yet written / acknowledged
+  uint64_t reassemblyBytes = 0; // UDP: bytes of the partial fragmented message held (<= max payload)
   std::array<uint64_t, static_cast<size_t>(DropReason::Count)> drops{};
 };
 
@@ -40,6 +41,7 @@ class Stats {
   std::atomic<uint64_t> heartbeatsAnswered{0};
   std::atomic<uint64_t> migrations{0};
   std::atomic<uint64_t> queuedBytes{0};
+  std::atomic<uint64_t> reassemblyBytes{0};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(DropReason::Count)> drops{};
 };
 

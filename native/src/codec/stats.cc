@@ -16,6 +16,7 @@ StatsSnapshot Stats::snapshot() const {
   s.heartbeatsAnswered = heartbeatsAnswered.load(relaxed);
   s.migrations = migrations.load(relaxed);
   s.queuedBytes = queuedBytes.load(relaxed);
+  s.reassemblyBytes = reassemblyBytes.load(relaxed);
   for (size_t i = 0; i < s.drops.size(); ++i) s.drops[i] = drops[i].load(relaxed);
   return s;
 }

@@ -60,54 +60,50 @@ void Fragmenter::cutWrapped(const uint8_t* packet, size_t len, uint8_t ver, uint
   }
 }
 
-Reassembler::Reassembler(size_t maxPacket, size_t fragmentSize, size_t maxHeld)
+Reassembler::Reassembler(size_t maxPacket, size_t fragmentSize)
     : maxPacket_(maxPacket),
       fragmentSize_(std::max<size_t>(fragmentSize, 1)),
-      maxHeld_(maxHeld == 0 ? 2 * maxPacket : maxHeld),
       maxCount_(static_cast<uint32_t>(
           std::min<size_t>((maxPacket + fragmentSize_ - 1) / fragmentSize_, kMaxFragId))) {}
 
-Reassembler::Result Reassembler::reject(uint16_t id) {
-  auto it = parts_.find(id);
-  if (it != parts_.end()) {
-    held_ -= it->second.bytes;
-    parts_.erase(it);
-  }
+Reassembler::Result Reassembler::reject(const char* why) {
+  error_ = why;
+  open_ = false;
+  Bytes().swap(buf_);  // give the memory back, not only the size
   return Result::Rejected;
 }
 
 Reassembler::Result Reassembler::add(const uint8_t* chunk, size_t len, Bytes& out) {
-  if (len < kFragHeaderSize || !isChunk(chunk, len)) return Result::Rejected;
+  if (len < kFragHeaderSize || !isChunk(chunk, len)) return reject("not a chunk");
   const uint16_t id = get16(chunk + 4);
   const uint16_t index = get16(chunk + 6);
   const uint16_t count = get16(chunk + 8);
   const size_t n = len - kFragHeaderSize;
   // int16 fields: the top bit set means a negative value, never valid.
-  if (id > kMaxFragId || index > kMaxFragId || count > kMaxFragId) return reject(id);
-  if (count == 0 || count > maxCount_ || index >= count || n == 0 || n > fragmentSize_) {
-    return reject(id);
+  if (id > kMaxFragId || index > kMaxFragId || count > kMaxFragId) return reject("negative field");
+  if (count == 0 || count > maxCount_) return reject("count beyond the maximum payload");
+  if (index >= count) return reject("index out of range");
+  if (n == 0 || n > fragmentSize_) return reject("chunk size out of range");
+  if (!open_) {
+    if (index != 0) return reject("chunk does not start a message");
+    open_ = true;
+    id_ = id;
+    count_ = count;
+    next_ = 0;
+  } else if (id != id_) {
+    return reject("chunk of another id before the current message completed");
+  } else if (count != count_) {
+    return reject("count changed within a message");
+  } else if (index != next_) {
+    return reject("chunk out of order");
   }
-  auto it = parts_.find(id);
-  if (it == parts_.end()) {
-    Partial p;
-    p.count = count;
-    p.chunks.resize(count);
-    p.have.assign(count, false);
-    it = parts_.emplace(id, std::move(p)).first;
-  }
-  Partial& p = it->second;
-  if (p.count != count || p.have[index]) return reject(id);
-  if (p.bytes + n > maxPacket_ || held_ + n > maxHeld_) return reject(id);
-  p.chunks[index].assign(chunk + kFragHeaderSize, chunk + len);
-  p.have[index] = true;
-  p.bytes += n;
-  held_ += n;
-  if (++p.received < p.count) return Result::Incomplete;
+  if (buf_.size() + n > maxPacket_) return reject("message beyond the maximum payload");
+  // No reserve from the peer's count: memory follows the bytes actually received.
+  buf_.insert(buf_.end(), chunk + kFragHeaderSize, chunk + len);
+  if (++next_ < count_) return Result::Incomplete;
+  open_ = false;
   out.clear();
-  out.reserve(p.bytes);
-  for (const Bytes& c : p.chunks) out.insert(out.end(), c.begin(), c.end());
-  held_ -= p.bytes;
-  parts_.erase(it);
+  out.swap(buf_);
   return Result::Complete;
 }
 

@@ -4,7 +4,6 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <vector>
 
 #include "diarkis/codec.h"
@@ -40,39 +39,41 @@ class Fragmenter {
   uint16_t nextId_ = 0;
 };
 
-// Reassembles chunks by id. Every malformed chunk is rejected with
-// DropReason::BadFragment and discards the message it claimed to belong to.
+// Reassembles one message at a time. The chunks of a message are consecutive DATs
+// delivered in order (PROTOCOL.md section 4), so a chunk must continue the current
+// message (same id and count, the next index) or, when none is open, start one at
+// index 0. Anything else is a protocol error: Rejected, the message discarded, and
+// error() says why; the session ends the connection on it (the reliable stream
+// cannot be resynchronised). Memory is one message, bounded by maxPacket.
 class Reassembler {
  public:
   enum class Result : uint8_t { Incomplete, Complete, Rejected };
 
-  // maxPacket bounds one reassembled message, maxHeld the bytes held over all ids.
-  // The count limit is ceil(maxPacket / fragmentSize) (ours: the receiver assumes
-  // the peer cuts at most fragmentSize bytes per chunk, as the protocol says).
-  Reassembler(size_t maxPacket, size_t fragmentSize = kDefaultFragmentSize, size_t maxHeld = 0);
+  // maxPacket bounds one reassembled message. The count limit is
+  // ceil(maxPacket / fragmentSize) (ours: the receiver assumes the peer cuts at
+  // most fragmentSize bytes per chunk, as the protocol says).
+  explicit Reassembler(size_t maxPacket, size_t fragmentSize = kDefaultFragmentSize);
 
   // `chunk` is a whole chunk (magic included). Complete: `out` holds the message.
   Result add(const uint8_t* chunk, size_t len, Bytes& out);
-  size_t heldBytes() const { return held_; }
-  size_t pending() const { return parts_.size(); }
+  size_t heldBytes() const { return buf_.size(); }
+  size_t pending() const { return open_ ? 1 : 0; }
   uint32_t maxCount() const { return maxCount_; }
+  // Why the last Rejected happened (a static string).
+  const char* error() const { return error_; }
 
  private:
-  struct Partial {
-    uint16_t count = 0;
-    uint16_t received = 0;
-    size_t bytes = 0;
-    std::vector<Bytes> chunks;
-    std::vector<bool> have;
-  };
-  Result reject(uint16_t id);
+  Result reject(const char* why);
 
   size_t maxPacket_;
   size_t fragmentSize_;
-  size_t maxHeld_;
   uint32_t maxCount_;
-  size_t held_ = 0;
-  std::map<uint16_t, Partial> parts_;
+  bool open_ = false;
+  uint16_t id_ = 0;
+  uint16_t count_ = 0;
+  uint16_t next_ = 0;  // the index the next chunk must have
+  Bytes buf_;
+  const char* error_ = "";
 };
 
 }  // namespace rudp

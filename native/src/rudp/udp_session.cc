@@ -69,6 +69,7 @@ void UdpSession::freshLink() {
   fragmenter_ = rudp::Fragmenter(options_.fragmentSize);
   reassembler_ = rudp::Reassembler(options_.maxPayload + wire::kResponseHeaderSize + wire::kSidSize,
                                    rudp::kDefaultFragmentSize);
+  stats_.reassemblyBytes.store(0, std::memory_order_relaxed);
   handshaked_ = false;
   serverSeq_ = 0;
   ++linkGen_;
@@ -364,12 +365,17 @@ void UdpSession::handleDelivered(const Bytes& body, double now) {
     return;
   }
   Bytes whole;
-  switch (reassembler_.add(body.data(), body.size(), whole)) {
+  const rudp::Reassembler::Result res = reassembler_.add(body.data(), body.size(), whole);
+  stats_.reassemblyBytes.store(reassembler_.heldBytes(), std::memory_order_relaxed);
+  switch (res) {
     case rudp::Reassembler::Result::Complete:
       parsePackets(whole.data(), whole.size(), now);
       break;
     case rudp::Reassembler::Result::Rejected:
+      // The in-order stream lost its framing: nothing after this chunk can be trusted.
       stats_.drop(DropReason::BadFragment);
+      finish(ErrorCode::ProtocolError,
+             std::string("protocol error: bad-fragment: ") + reassembler_.error());
       break;
     case rudp::Reassembler::Result::Incomplete:
       break;

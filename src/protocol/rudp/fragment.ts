@@ -11,6 +11,7 @@ import {
   FRAGMENT_CHUNK_MAX,
   FRAGMENT_MAGIC,
   RESPONSE_HEADER_SIZE,
+  SID_SIZE,
 } from '../constants';
 
 export const FRAGMENT_HEADER_SIZE = 10;
@@ -72,34 +73,30 @@ export type ReassembleResult =
   | { kind: 'pending' }
   | { kind: 'rejected'; reason: DropReason };
 
-interface Assembly {
-  count: number;
-  parts: (Buffer | undefined)[];
-  received: number;
-  bytes: number;
-}
-
 export interface ReassemblerOptions {
   maxPayload?: number;
-  /** Bytes held across all unfinished messages (default: two maximum packets). */
-  maxHeldBytes?: number;
-  /** Unfinished messages held at once; the oldest is dropped beyond it. */
-  maxAssemblies?: number;
 }
 
-/** Reassembles chunks by id. Bounded in bytes and in messages; rejections are reported, never thrown. */
+/**
+ * Reassembles one message at a time (issue 11). The chunks of a message are consecutive DATs
+ * delivered in order (PROTOCOL section 4), so a chunk must continue the open message (same id and
+ * count, the next index) or, with none open, start one at index 0; a repeat of an earlier chunk
+ * is dropped ('duplicate'). Anything else is rejected ('bad-fragment'; 'too-large' past the
+ * maximum packet) and discards the open message: the caller should end the connection, the
+ * in-order stream cannot be resynchronised. Memory is one message, growing with the bytes
+ * received (nothing is sized from the peer's count). Never throws.
+ */
 export class Reassembler {
-  private readonly asm = new Map<number, Assembly>();
+  private parts: Buffer[] = [];
   private held = 0;
+  private open: { id: number; count: number; next: number } | null = null;
   private readonly maxCount: number;
-  private readonly maxHeld: number;
-  private readonly maxAssemblies: number;
+  private readonly maxBytes: number;
 
   constructor(opts: ReassemblerOptions = {}) {
     const maxPayload = opts.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.maxCount = Math.min(FRAGMENT_ID_MAX, maxFragmentCount(maxPayload));
-    this.maxHeld = opts.maxHeldBytes ?? 2 * (maxPayload + RESPONSE_HEADER_SIZE);
-    this.maxAssemblies = opts.maxAssemblies ?? 8;
+    this.maxBytes = maxPayload + RESPONSE_HEADER_SIZE + SID_SIZE;
   }
 
   get heldBytes(): number {
@@ -107,50 +104,45 @@ export class Reassembler {
   }
 
   get pendingMessages(): number {
-    return this.asm.size;
+    return this.open === null ? 0 : 1;
   }
 
   /** Feeds one chunk (starting with the fragment magic). */
   feed(chunk: Buffer): ReassembleResult {
-    if (!isFragment(chunk) || chunk.length < FRAGMENT_HEADER_SIZE) return { kind: 'rejected', reason: 'bad-fragment' };
+    if (!isFragment(chunk) || chunk.length < FRAGMENT_HEADER_SIZE) return this.reject('bad-fragment');
     const id = chunk.readInt16BE(4);
     const index = chunk.readInt16BE(6);
     const count = chunk.readInt16BE(8);
     const bytes = chunk.subarray(FRAGMENT_HEADER_SIZE);
-    if (id < 0 || count < 1 || count > this.maxCount || index < 0 || index >= count) {
-      return { kind: 'rejected', reason: 'bad-fragment' };
-    }
-    if (bytes.length === 0 || bytes.length > FRAGMENT_CHUNK_MAX) return { kind: 'rejected', reason: 'bad-fragment' };
-    let a = this.asm.get(id);
-    if (a === undefined) {
-      if (count === 1) return { kind: 'complete', packet: Buffer.from(bytes) };
-      while (this.asm.size >= this.maxAssemblies) this.dropOldest();
-      a = { count, parts: new Array<Buffer | undefined>(count), received: 0, bytes: 0 };
-      this.asm.set(id, a);
-    } else if (a.count !== count) return { kind: 'rejected', reason: 'bad-fragment' };
-    if (a.parts[index] !== undefined) return { kind: 'rejected', reason: 'duplicate' };
-    if (this.held + bytes.length > this.maxHeld) return { kind: 'rejected', reason: 'too-large' };
+    if (id < 0 || count < 1 || count > this.maxCount || index < 0 || index >= count) return this.reject('bad-fragment');
+    if (bytes.length === 0 || bytes.length > FRAGMENT_CHUNK_MAX) return this.reject('bad-fragment');
+    const o = this.open;
+    // A repeated chunk of the open message adds nothing: dropped and counted, the message stays.
+    if (o !== null && id === o.id && count === o.count && index < o.next) return { kind: 'rejected', reason: 'duplicate' };
+    if (o === null ? index !== 0 : id !== o.id || count !== o.count || index !== o.next) return this.reject('bad-fragment');
+    if (this.held + bytes.length > this.maxBytes) return this.reject('too-large');
+    if (count === 1) return { kind: 'complete', packet: Buffer.from(bytes) };
     // Copy: the datagram buffer is not ours to keep.
-    a.parts[index] = Buffer.from(bytes);
-    a.received++;
-    a.bytes += bytes.length;
+    this.parts.push(Buffer.from(bytes));
     this.held += bytes.length;
-    if (a.received < a.count) return { kind: 'pending' };
-    this.asm.delete(id);
-    this.held -= a.bytes;
-    return { kind: 'complete', packet: Buffer.concat(a.parts as Buffer[], a.bytes) };
+    if (o === null) {
+      this.open = { id, count, next: 1 };
+      return { kind: 'pending' };
+    }
+    if (++o.next < count) return { kind: 'pending' };
+    const packet = Buffer.concat(this.parts, this.held);
+    this.clear();
+    return { kind: 'complete', packet };
   }
 
   clear(): void {
-    this.asm.clear();
+    this.parts = [];
     this.held = 0;
+    this.open = null;
   }
 
-  private dropOldest(): void {
-    const first = this.asm.entries().next();
-    if (first.done === true) return;
-    const [id, a] = first.value;
-    this.held -= a.bytes;
-    this.asm.delete(id);
+  private reject(reason: DropReason): ReassembleResult {
+    this.clear();
+    return { kind: 'rejected', reason };
   }
 }

@@ -1,4 +1,4 @@
-// secure(body) (PROTOCOL.md section 2) over OpenSSL libcrypto:
+// secure(body) (PROTOCOL.md section 2), over OpenSSL libcrypto on POSIX and CNG on Windows:
 //   uint32 plaintextLength || HMAC-SHA256(macKey, C) || C,  C = AES-128-CBC(key, iv, zeroPad(body))
 // Not thread-safe: one SessionCrypto per session, used on one thread at a time.
 #pragma once
@@ -51,7 +51,7 @@ class SessionCrypto {
                           uint32_t maxPayload = wire::kDefaultMaxPayload);
 
  private:
-  struct Impl;  // OpenSSL contexts, reused across packets
+  struct Impl;  // the platform cipher handles, reused across packets
   SessionKeys keys_;
   std::unique_ptr<Impl> impl_;
 };

@@ -1,41 +1,21 @@
-// secure(body) over OpenSSL 3 libcrypto (PROTOCOL.md section 2).
-//
-// The OpenSSL contexts are created once per session and reused for every packet:
-// fetching algorithms and expanding the AES key schedule per packet costs more
-// than the cipher work on small game packets.
-//
-// HMAC-SHA256 is built on the low-level SHA-256 context (RFC 2104): its state is a
-// plain struct, so the inner and outer states keyed once per session are copied
-// by value per packet. EVP_MAC re-initialisation duplicates a provider digest
-// context instead, a malloc and a free per packet in OpenSSL 3.
-#define OPENSSL_SUPPRESS_DEPRECATED  // SHA256_Init/Update/Final: deprecated, not going away in 3.x
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
-#include <climits>
+// secure(body) framing (PROTOCOL.md section 2): length, zero padding, and the
+// MAC-before-decrypt order. The cipher and MAC come from the platform backend
+// (crypto/session_cipher.h: OpenSSL on POSIX, CNG on Windows).
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <string>
 
+#include "crypto/session_cipher.h"
 #include "diarkis/crypto.h"
 
 namespace diarkis {
 namespace {
 
 constexpr size_t kLenSize = 4;
-constexpr size_t kMacSize = 32;
-constexpr size_t kBlock = 16;
+constexpr size_t kMacSize = crypto::kMacSize;
+constexpr size_t kBlock = crypto::kBlock;
 constexpr size_t kSecureHeader = kLenSize + kMacSize;
-
-// One RAII owner per OpenSSL handle type: the handle is freed exactly once, on
-// every path, including exceptions thrown while the session is being built.
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
-};
-using CipherPtr = std::unique_ptr<EVP_CIPHER, Deleter<EVP_CIPHER, EVP_CIPHER_free>>;
-using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, Deleter<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>>;
 
 [[noreturn]] void fatal(const char* what) {
   // Only allocation or provider failures get here, never bad input.
@@ -44,83 +24,8 @@ using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, Deleter<EVP_CIPHER_CTX, EVP
 
 }  // namespace
 
-// HAZARD: these contexts carry state between calls. CBC chaining state must be
-// reset to the session IV before every packet (initWithIv), or packet n would be
-// encrypted under packet n-1's last block; the HMAC must be re-initialised before
-// every packet, or tags would cover earlier packets' bytes. That state is also why
-// one SessionCrypto must never be used from two threads at once.
-struct SessionCrypto::Impl {
-  CipherPtr aes;
-  CipherCtxPtr enc;
-  CipherCtxPtr dec;
-  SHA256_CTX inner{};  // after absorbing macKey ^ ipad
-  SHA256_CTX outer{};  // after absorbing macKey ^ opad
-  Key16 iv{};
-
-  explicit Impl(const SessionKeys& k) : iv(k.iv) {
-    aes.reset(EVP_CIPHER_fetch(nullptr, "AES-128-CBC", nullptr));
-    enc.reset(EVP_CIPHER_CTX_new());
-    dec.reset(EVP_CIPHER_CTX_new());
-    if (!aes || !enc || !dec) fatal("cannot create contexts");
-    // Key schedules are expanded once here; per packet only the IV is reset.
-    if (EVP_EncryptInit_ex2(enc.get(), aes.get(), k.key.data(), k.iv.data(), nullptr) != 1 ||
-        EVP_DecryptInit_ex2(dec.get(), aes.get(), k.key.data(), k.iv.data(), nullptr) != 1) {
-      fatal("cannot initialise AES");
-    }
-    uint8_t ipad[SHA256_CBLOCK] = {0};
-    uint8_t opad[SHA256_CBLOCK] = {0};
-    std::memcpy(ipad, k.macKey.data(), k.macKey.size());  // a 16-byte key: zero-filled to the block
-    std::memcpy(opad, k.macKey.data(), k.macKey.size());
-    for (size_t i = 0; i < SHA256_CBLOCK; ++i) {
-      ipad[i] ^= 0x36;
-      opad[i] ^= 0x5c;
-    }
-    const bool ok = SHA256_Init(&inner) == 1 && SHA256_Update(&inner, ipad, sizeof ipad) == 1 &&
-                    SHA256_Init(&outer) == 1 && SHA256_Update(&outer, opad, sizeof opad) == 1;
-    OPENSSL_cleanse(ipad, sizeof ipad);
-    OPENSSL_cleanse(opad, sizeof opad);
-    if (!ok) fatal("cannot initialise HMAC");
-  }
-  ~Impl() {
-    OPENSSL_cleanse(&inner, sizeof inner);
-    OPENSSL_cleanse(&outer, sizeof outer);
-  }
-  Impl(const Impl&) = delete;
-  Impl& operator=(const Impl&) = delete;
-
-  // Resets CBC state to the fixed session IV; padding off because we zero-pad ourselves.
-  bool initWithIv(EVP_CIPHER_CTX* ctx, bool encrypt) {
-    const int ok = encrypt ? EVP_EncryptInit_ex2(ctx, nullptr, nullptr, iv.data(), nullptr)
-                           : EVP_DecryptInit_ex2(ctx, nullptr, nullptr, iv.data(), nullptr);
-    return ok == 1 && EVP_CIPHER_CTX_set_padding(ctx, 0) == 1;
-  }
-
-  // HMAC-SHA256(macKey, data) into out[32], from copies of the keyed states.
-  bool tag(const uint8_t* data, size_t len, uint8_t* out) {
-    uint8_t innerHash[SHA256_DIGEST_LENGTH];
-    SHA256_CTX c = inner;
-    bool ok = SHA256_Update(&c, data, len) == 1 && SHA256_Final(innerHash, &c) == 1;
-    c = outer;
-    ok = ok && SHA256_Update(&c, innerHash, sizeof innerHash) == 1 && SHA256_Final(out, &c) == 1;
-    OPENSSL_cleanse(innerHash, sizeof innerHash);
-    OPENSSL_cleanse(&c, sizeof c);
-    return ok;
-  }
-
-  // In-place (exactly overlapping) CBC over a multiple of 16 bytes.
-  bool cbc(EVP_CIPHER_CTX* ctx, bool encrypt, const uint8_t* in, uint8_t* out, size_t len) {
-    if (len > static_cast<size_t>(INT_MAX)) return false;
-    if (!initWithIv(ctx, encrypt)) return false;
-    int n = 0;
-    int fin = 0;
-    const int inLen = static_cast<int>(len);
-    if (encrypt) {
-      return EVP_EncryptUpdate(ctx, out, &n, in, inLen) == 1 && n == inLen &&
-             EVP_EncryptFinal_ex(ctx, out + n, &fin) == 1 && fin == 0;
-    }
-    return EVP_DecryptUpdate(ctx, out, &n, in, inLen) == 1 && n == inLen &&
-           EVP_DecryptFinal_ex(ctx, out + n, &fin) == 1 && fin == 0;
-  }
+struct SessionCrypto::Impl : crypto::SessionCipher {
+  using crypto::SessionCipher::SessionCipher;
 };
 
 size_t sealedSize(size_t len, bool encrypted) {
@@ -133,10 +38,10 @@ SessionCrypto::SessionCrypto(const SessionKeys& keys) : keys_(keys) {
 }
 
 SessionCrypto::~SessionCrypto() {
-  // EVP_*_free cleanse the contexts; wipe our own copies of the keys too.
-  OPENSSL_cleanse(keys_.key.data(), keys_.key.size());
-  OPENSSL_cleanse(keys_.macKey.data(), keys_.macKey.size());
-  if (impl_) OPENSSL_cleanse(impl_->iv.data(), impl_->iv.size());
+  // The backend wipes its handles; wipe our own copies of the keys too.
+  crypto::wipe(keys_.key.data(), keys_.key.size());
+  crypto::wipe(keys_.iv.data(), keys_.iv.size());
+  crypto::wipe(keys_.macKey.data(), keys_.macKey.size());
 }
 
 void SessionCrypto::seal(const uint8_t* body, size_t len, Bytes& out) {
@@ -157,7 +62,7 @@ void SessionCrypto::seal(const uint8_t* body, size_t len, Bytes& out) {
   p[3] = static_cast<uint8_t>(n);
   uint8_t* c = p + kSecureHeader;
   if (len > 0) std::memcpy(c, body, len);
-  if (!impl_->cbc(impl_->enc.get(), true, c, c, clen) || !impl_->tag(c, clen, p + kLenSize)) {
+  if (!impl_->encrypt(c, c, clen) || !impl_->tag(c, clen, p + kLenSize)) {
     out.resize(start);
     fatal("seal failed");
   }
@@ -188,12 +93,12 @@ bool SessionCrypto::open(const uint8_t* data, size_t len, Bytes& out, DropReason
   }
   // Constant time, and before any decryption: unauthenticated ciphertext never
   // reaches the cipher (no padding or timing oracle).
-  if (CRYPTO_memcmp(expected, data + kLenSize, kMacSize) != 0) {
+  if (!crypto::equalConstantTime(expected, data + kLenSize, kMacSize)) {
     reason = DropReason::BadMac;
     return false;
   }
   out.resize(clen);
-  if (!impl_->cbc(impl_->dec.get(), false, c, out.data(), clen)) {
+  if (!impl_->decrypt(c, out.data(), clen)) {
     out.clear();
     reason = DropReason::Unexpected;
     return false;

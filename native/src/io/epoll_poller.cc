@@ -1,3 +1,5 @@
+// Linux only: other POSIX systems use the poll() backend (io/poll_poller.cc).
+#ifdef __linux__
 #include <sys/epoll.h>
 
 #include <cerrno>
@@ -52,3 +54,4 @@ class EpollPoller final : public Poller {
 std::unique_ptr<Poller> makeEpollPoller() { return std::make_unique<EpollPoller>(); }
 
 }  // namespace diarkis
+#endif  // __linux__

@@ -11,6 +11,7 @@ import type { NativeAddon, NativeSessionKeys, NativeStats, NativeTcpOptions } fr
 import { nativeAddon, registerSink, unregisterSink, type NativeEventSink } from './dispatch';
 import { DiarkisError, type DiarkisErrorCode } from './errors';
 import { RequestQueue } from './request-queue';
+import { Room } from './room';
 import type {
   ClientEventMap,
   ClientOptions,
@@ -132,6 +133,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   private connectWaiter: { resolve: () => void; reject: (e: DiarkisError) => void } | undefined;
   private readonly closeWaiters: Array<() => void> = [];
   private migration: MigrationWaiter | undefined;
+  private roomApi: Room | undefined;
 
   protected constructor(options?: ClientOptions) {
     super();
@@ -147,6 +149,17 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     const s = this.native.state(this.id);
     // sendMigrate() reaches the network thread a moment later: report it at once.
     return s === 'connected' && this.migration !== undefined ? 'migrating' : s;
+  }
+
+  /** Rooms (PROTOCOL section 10): one per client, created on first use. */
+  get room(): Room {
+    this.roomApi ??= new Room(this);
+    return this.roomApi;
+  }
+
+  /** 'auto': migrates by itself on the offline notice (or waits for its room's migration). */
+  get migrationMode(): 'auto' | 'manual' {
+    return this.options.migration;
   }
 
   /** The session id (32 hex characters) once connect() was called. */

@@ -13,6 +13,9 @@ import {
   VER_BUILTIN,
 } from '../protocol';
 import { CommandRouter, toAnswer } from './commands';
+import type { RoomService } from './rooms/rooms';
+import { VER_ROOM } from './rooms/room-wire';
+import type { RoomNode } from './rooms/room-migration';
 import type { Session, SessionLink } from './session';
 import type { CommandContext, EmitFn, HandlerResult, NodeStats } from './types';
 
@@ -33,6 +36,8 @@ export interface NodeControl {
    * Nodes without it answer "no target".
    */
   migrate?(session: Session, link: SessionLink): void | Promise<void>;
+  /** PROTOCOL 10: the room commands (ver 1); without them ver 1 goes to the router. */
+  readonly rooms?: RoomService;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -91,6 +96,8 @@ export function dispatchRequest(
     }
   }
 
+  if (ver === VER_ROOM && node.rooms !== undefined && isRoomNode(node)) return node.rooms.handle(node, session, link, cmd, body);
+
   const handler = node.router.get(ver, cmd);
   if (handler === undefined) {
     reply(UNKNOWN_COMMAND_STATUS, EMPTY);
@@ -128,4 +135,8 @@ export function dispatchRequest(
   }
   const a = toAnswer(r);
   reply(a.status, a.payload);
+}
+
+function isRoomNode(node: NodeControl): node is NodeControl & RoomNode {
+  return typeof (node as Partial<RoomNode>).pushHandOff === 'function';
 }

@@ -87,14 +87,14 @@ export class Handoffs {
 
   /**
    * Hands `session` from node `from` to another ONLINE node of the same type, least loaded first.
-   * Null when there is none. On success the routing already points at the target, which holds the
+   * `to` = that node only (a room's target). Null when there is none. On success the routing already points at the target, which holds the
    * user's pushes until the claim.
    */
-  async migrate(from: RealtimeNode, session: Session): Promise<MigrateTarget | null> {
+  async migrate(from: RealtimeNode, session: Session, to?: string): Promise<MigrateTarget | null> {
     const { store, nodes, clock } = this.deps;
     let best: { id: string; host: string; port: number; users: number } | null = null;
     for (const n of await store.listNodes(from.type)) {
-      if (n.id === from.id || n.state !== 'online') continue;
+      if (n.id === from.id || n.state !== 'online' || (to !== undefined && n.id !== to)) continue;
       if (best === null || n.users < best.users) best = n;
     }
     if (best === null) return null;

@@ -44,6 +44,8 @@ export class Session {
   private held: HeldPush[] = [];
   /** PROTOCOL 7.6: handed off to this node; only a claim with the ticket may bind it. */
   awaitingClaim = false;
+  /** Handed off by a server-started migration push (PROTOCOL 10.2): the old link only drains. */
+  handedOffByPush = false;
   /** A migration request of this session is being handled: the shutdown timeout spares it. */
   migrating = false;
   /** Expiry of a registered session that never connects. */

@@ -436,6 +436,10 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   }
 
   onNativeResponse(ver: number, cmd: number, status: number, payload: Buffer): void {
+    if (ver === 1 && cmd === 7 && this.migration !== undefined && (status !== 1 || payload.length === 0)) {
+      // The owner's room migrate (PROTOCOL 10.2) did not move this client: it stays connected here.
+      this.settleMigration(new DiarkisError('no-target', 'the room migration did not move this client'));
+    }
     this.requests.answer(ver, cmd, status, payload);
     this.emit('response', ver, cmd, status, payload);
   }

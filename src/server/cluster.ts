@@ -148,6 +148,7 @@ export class Cluster extends EventEmitter {
     const emit: EmitFn = (event, info) => {
       // Rooms follow their members' sessions and their nodes' state (PROTOCOL 10).
       if (event === 'session-connect') this.roomService.migrations.sessionConnected((info as ClusterEvents['session-connect']).uid);
+      if (event === 'session-close') this.roomService.sessionClosed((info as ClusterEvents['session-close']).uid);
       const st = info as ClusterEvents['node-state'];
       if (event === 'node-state' && st.state === 'offline') {
         void this.roomService.migrations.nodeOffline(st.nodeId).catch((error: unknown) => this.emit('store-error', { op: 'room-offline', error }));

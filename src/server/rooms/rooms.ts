@@ -180,6 +180,12 @@ export class Rooms implements RoomService {
     }
   }
 
+  /** A user's session ended: it leaves its room (a member still moving is the TTL's to remove). */
+  sessionClosed(uid: string): void {
+    const room = this.roomOf(uid);
+    if (room !== undefined && room.members.get(uid)?.present === true) this.removeMember(room, uid);
+  }
+
   describe(room: Room): JsonObject {
     return { roomId: room.id, ownerId: room.ownerId, members: this.memberIds(room), props: room.props };
   }

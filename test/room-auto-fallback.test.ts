@@ -2,18 +2,11 @@
 // notice; it waits for its room's migration, bounded by the handoff TTL, then migrates alone and
 // leaves the room ('left' with 'room-migration-timeout'). A member connected to another node than
 // the room's stays where it is when the room moves, and learns the new room id.
-import { afterEach, describe, expect, it } from 'vitest';
-import type { BaseClient, DiarkisError } from '../src/client';
-import { startCluster, type Cluster } from '../src/server';
-import { connectOn, nextRoomEvent } from './helpers/rooms';
+import { describe, expect, it } from 'vitest';
+import type { DiarkisError } from '../src/client';
+import { connectOn, nextRoomEvent, roomTestBed } from './helpers/rooms';
 
-let cluster: Cluster | undefined;
-const clients: BaseClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await cluster?.stop();
-  cluster = undefined;
-});
+const bed = roomTestBed();
 
 describe.each(['TCP', 'UDP'] as const)('rooms in automatic mode on %s', (type) => {
   const n1 = type === 'TCP' ? 'tcp-1' : 'udp-1';
@@ -22,10 +15,10 @@ describe.each(['TCP', 'UDP'] as const)('rooms in automatic mode on %s', (type) =
 
   it('waits for the room, then after the handoff TTL migrates alone and leaves the room', async () => {
     // The owner never moves the room and the node's grace outlasts the member's TTL.
-    const c = (cluster = await startCluster({ ...nodes, shutdownTimeoutMs: 60_000, roomMigrationGraceMs: 60_000 }));
+    const c = await bed.start({ ...nodes, shutdownTimeoutMs: 60_000, roomMigrationGraceMs: 60_000 });
     const owner = await connectOn(c, n1, 'owner', { migration: 'manual' });
     const member = await connectOn(c, n1, 'member', { handoffTtlMs: 400 });
-    clients.push(owner, member);
+    bed.keep(owner, member);
     const { roomId } = await owner.room.create({ maxMembers: 2 });
     await member.room.join(roomId);
     const errors: DiarkisError[] = [];
@@ -49,10 +42,10 @@ describe.each(['TCP', 'UDP'] as const)('rooms in automatic mode on %s', (type) =
   });
 
   it('a member on another node stays there when the room moves, and gets the new id', async () => {
-    const c = (cluster = await startCluster({ ...nodes, shutdownTimeoutMs: 60_000 }));
+    const c = await bed.start({ ...nodes, shutdownTimeoutMs: 60_000 });
     const owner = await connectOn(c, n1, 'owner');
     const far = await connectOn(c, n2, 'far');
-    clients.push(owner, far);
+    bed.keep(owner, far);
     const { roomId } = await owner.room.create({ maxMembers: 2 });
     await far.room.join(roomId);
     const farMoved = nextRoomEvent(far, 'migrated');

@@ -1,22 +1,16 @@
 // Rooms against the cluster (PROTOCOL 10): create, join, info, props, broadcasts reliable and
 // unreliable, leave, owner election and the Bad answers; members on two nodes, so room pushes
 // reach members on another node through the cluster's push routing.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DiarkisError, type BaseClient } from '../src/client';
-import { startCluster, type Cluster } from '../src/server';
-import { connectOn, nextRoomEvent, until } from './helpers/rooms';
+import type { Cluster } from '../src/server';
+import { connectOn, nextRoomEvent, until, roomTestBed } from './helpers/rooms';
 
-let cluster: Cluster | undefined;
-const clients: BaseClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await cluster?.stop();
-  cluster = undefined;
-});
+const bed = roomTestBed();
 
 async function join(c: Cluster, node: string, uid: string): Promise<BaseClient> {
   const client = await connectOn(c, node, uid);
-  clients.push(client);
+  bed.keep(client);
   return client;
 }
 
@@ -26,7 +20,7 @@ describe.each(['TCP', 'UDP'] as const)('rooms on %s', (type) => {
   const opts = type === 'TCP' ? { tcpNodes: 2, udpNodes: 0 } : { tcpNodes: 0, udpNodes: 2 };
 
   it('create, join across nodes, info, props, broadcast, leave and owner election', async () => {
-    const c = (cluster = await startCluster(opts));
+    const c = await bed.start(opts);
     const a = await join(c, n1, 'alice');
     const b = await join(c, n2, 'bob');
     const d = await join(c, n1, 'dave');
@@ -87,7 +81,7 @@ describe.each(['TCP', 'UDP'] as const)('rooms on %s', (type) => {
   });
 
   it('bad bodies get Bad answers; a broadcast outside a room is dropped and counted', async () => {
-    const c = (cluster = await startCluster(opts));
+    const c = await bed.start(opts);
     const a = await join(c, n1, 'alice');
     expect((await a.request(1, 1, Buffer.from('{not json'))).status).toBe(4);
     expect((await a.request(1, 1, Buffer.from('{"maxMembers":0}'))).status).toBe(4);

@@ -1,19 +1,12 @@
 // Room migration (PROTOCOL 10) on TCP and UDP: 8 members stream broadcasts while their room's
 // node goes offline. Every member ends in the new room (new id, same owner, same props), nobody
 // sees a join broadcast, and every broadcast reaches every other member once and in order.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BaseClient, RoomMigrationInfo } from '../src/client';
-import { startCluster, type Cluster } from '../src/server';
-import { connectOn, nextRoomEvent, until } from './helpers/rooms';
+import { connectOn, nextRoomEvent, until, roomTestBed } from './helpers/rooms';
 import { tick } from './helpers/migration-streams';
 
-let cluster: Cluster | undefined;
-const clients: BaseClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await cluster?.stop();
-  cluster = undefined;
-});
+const bed = roomTestBed();
 
 const MEMBERS = 8;
 
@@ -43,11 +36,11 @@ describe.each(['TCP', 'UDP'] as const)('room migration on %s', (type) => {
   const nodes = type === 'TCP' ? { tcpNodes: 2, udpNodes: 0 } : { tcpNodes: 0, udpNodes: 2 };
 
   it('8 members streaming broadcasts move with their room: owner, props, members kept; nothing lost, duplicated or reordered', async () => {
-    const c = (cluster = await startCluster({ ...nodes, shutdownTimeoutMs: 60_000 }));
+    const c = await bed.start({ ...nodes, shutdownTimeoutMs: 60_000 });
     const uids = Array.from({ length: MEMBERS }, (_, i) => `m${i}`);
     const members: BaseClient[] = [];
     for (const uid of uids) members.push(await connectOn(c, n1, uid));
-    clients.push(...members);
+    bed.keep(...members);
     const { roomId } = await members[0].room.create({ maxMembers: MEMBERS, props: { map: 'dunes', round: 3 } });
     for (const m of members.slice(1)) await m.room.join(roomId);
 
@@ -102,11 +95,11 @@ describe.each(['TCP', 'UDP'] as const)('room migration on %s', (type) => {
   });
 
   it('the owner fails to arrive: removed after the handoff TTL, another member is owner (ownerChange)', async () => {
-    const c = (cluster = await startCluster({ ...nodes, shutdownTimeoutMs: 60_000, handoffTtlMs: 1500, roomMigrationGraceMs: 100 }));
+    const c = await bed.start({ ...nodes, shutdownTimeoutMs: 60_000, handoffTtlMs: 1500, roomMigrationGraceMs: 100 });
     const owner = await connectOn(c, n1, 'owner', { migration: 'manual' });
     const a = await connectOn(c, n1, 'a');
     const b = await connectOn(c, n1, 'b');
-    clients.push(owner, a, b);
+    bed.keep(owner, a, b);
     const { roomId } = await owner.room.create({ maxMembers: 4 });
     await a.room.join(roomId);
     await b.room.join(roomId);
@@ -122,11 +115,11 @@ describe.each(['TCP', 'UDP'] as const)('room migration on %s', (type) => {
   });
 
   it('a member fails to arrive: removed after the handoff TTL (memberLeave), the owner stays', async () => {
-    const c = (cluster = await startCluster({ ...nodes, shutdownTimeoutMs: 60_000, handoffTtlMs: 1500 }));
+    const c = await bed.start({ ...nodes, shutdownTimeoutMs: 60_000, handoffTtlMs: 1500 });
     const owner = await connectOn(c, n1, 'owner');
     const a = await connectOn(c, n1, 'a');
     const b = await connectOn(c, n1, 'b');
-    clients.push(owner, a, b);
+    bed.keep(owner, a, b);
     const { roomId } = await owner.room.create({ maxMembers: 4 });
     await a.room.join(roomId);
     await b.room.join(roomId);
@@ -141,10 +134,10 @@ describe.each(['TCP', 'UDP'] as const)('room migration on %s', (type) => {
   });
 
   it('a non-owner calling migrate() gets Bad not-owner and keeps working', async () => {
-    const c = (cluster = await startCluster({ ...nodes, shutdownTimeoutMs: 60_000 }));
+    const c = await bed.start({ ...nodes, shutdownTimeoutMs: 60_000 });
     const owner = await connectOn(c, n1, 'owner', { migration: 'manual' });
     const a = await connectOn(c, n1, 'a', { migration: 'manual' });
-    clients.push(owner, a);
+    bed.keep(owner, a);
     const { roomId } = await owner.room.create({ maxMembers: 2 });
     await a.room.join(roomId);
     await c.setNodeState(n1, 'offline');

@@ -58,6 +58,16 @@ export function dispatchRequest(
   body: Buffer,
 ): void | Promise<void> {
   const reply = (status: number, payload: Uint8Array): void => link.sendPacket(session.encode(ver, cmd, status, payload));
+  if (session.handedOffByPush) {
+    // PROTOCOL 10.2: sent before the client saw the migration push; served at its new node.
+    if (ver !== VER_BUILTIN && session.forward !== null) return session.forward(ver, cmd, body);
+    // A migrate request the push answered already; heartbeats are still answered here.
+    if (ver === VER_BUILTIN && cmd !== BuiltinCmd.KeepAlive) {
+      node.stats.drops['unexpected']++;
+      node.emit('drop', { nodeId: node.id, reason: 'unexpected', sid: session.sid });
+      return;
+    }
+  }
 
   if (ver === VER_BUILTIN) {
     switch (cmd) {

@@ -17,6 +17,8 @@ import type { EmitFn } from './types';
 export interface HandoffTarget extends RealtimeNode {
   /** Removes a session still waiting for its claim; returns it (with its held pushes) or null. */
   expireHandoff?(sid: string): Session | null;
+  /** A request the old node got after its migration push (PROTOCOL 10.2), for the session here. */
+  acceptForwarded?(sid: string, ver: number, cmd: number, body: Buffer): void;
 }
 
 export interface HandoffDeps {
@@ -108,6 +110,13 @@ export class Handoffs {
     await store.putHandoff(rec, this.deps.ttlMs);
     this.deps.emit('handoff', { uid: rec.uid, sid: rec.sid, from: from.id, to: best.id });
     return { address: formatAddress(best.host, best.port), ticket, to: best.id };
+  }
+
+  /** Forwarding of late requests to an in-process target; null across processes. */
+  forwarder(to: string, sid: string): ((ver: number, cmd: number, body: Buffer) => void) | null {
+    const target = this.deps.nodes.get(to);
+    if (target?.acceptForwarded === undefined) return null;
+    return (ver, cmd, body) => target.acceptForwarded?.(sid, ver, cmd, body);
   }
 
   claim(sid: string, ticket: Buffer): Promise<ClaimResult> {

@@ -15,6 +15,7 @@ import {
 } from '../protocol';
 import { Clock, realClock } from './clock';
 import { CommandRouter } from './commands';
+import { dispatchRequest, type NodeControl } from './dispatch';
 import { encodeMigrateAnswer, Handoffs } from './handoff';
 import type { RealtimeNode } from './node';
 import type { Session, SessionLink } from './session';
@@ -49,7 +50,7 @@ export interface HandOffSteps {
   cut(): void;
 }
 
-export abstract class NodeBase implements RealtimeNode {
+export abstract class NodeBase implements RealtimeNode, NodeControl {
   abstract readonly type: NodeType;
   readonly id: string;
   readonly host: string;
@@ -114,6 +115,8 @@ export abstract class NodeBase implements RealtimeNode {
    */
   protected abstract departByPush(session: Session): void;
   abstract stop(): Promise<void>;
+  /** Debug 903: end every session of this node now. */
+  abstract terminate(): void;
   /** PROTOCOL 7.1: every connected client learns at once that the node is going offline. */
   protected abstract announceOffline(): void;
   /** PROTOCOL 7.7: Fin 'server-shutdown' to the clients still here, sparing migrations under way. */
@@ -208,12 +211,39 @@ export abstract class NodeBase implements RealtimeNode {
       const target = await this.handoffs.migrate(this, session, to);
       if (target === null || session.link !== link) return false;
       session.handedOffByPush = true;
+      session.forward = this.handoffs.forwarder(target.to, session.sid);
       this.departByPush(session);
       link.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Push, encodeMigrateAnswer(target.address, target.ticket)));
       return true;
     } finally {
       session.migrating = false;
     }
+  }
+
+  /** PROTOCOL 10.2 at the target: a late request from the old node, served once the claim binds. */
+  acceptForwarded(sid: string, ver: number, cmd: number, body: Buffer): void {
+    const s = this.localSession(sid);
+    if (s === undefined) return this.drop('unexpected', sid);
+    if (s.link === null) {
+      if (!s.holdForwarded(ver, cmd, body)) this.drop('unexpected', sid);
+      return;
+    }
+    // Bound already (a late retransmission): served now, answered on the new link.
+    void dispatchRequest(this, s, s.link, ver, cmd, body);
+  }
+
+  /** Serves the forwarded requests of a session that just bound, in order, before anything else. */
+  runForwarded(session: Session, link: SessionLink): void | Promise<void> {
+    let chain: Promise<void> | null = null;
+    for (const f of session.takeForwarded()) {
+      if (chain !== null) {
+        chain = chain.then(() => dispatchRequest(this, session, link, f.ver, f.cmd, f.payload));
+        continue;
+      }
+      const r = dispatchRequest(this, session, link, f.ver, f.cmd, f.payload);
+      if (r instanceof Promise) chain = r;
+    }
+    return chain ?? undefined;
   }
 
   protected drop(reason: DropReason, sid: string | null): void {

@@ -310,6 +310,8 @@ export class UdpNode extends NodeBase implements NodeControl {
             this.sendReliable(e, session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Ok, EMPTY));
           }
           session.bind(e.reliable);
+          // PROTOCOL 10.2: what the old node forwarded goes before anything sent on this link.
+          e.queue.push(() => this.runForwarded(session, e.reliable));
         },
         closed: (reason) => this.endSession(e, reason),
         claim: (ticket, from) => this.checkClaim(e, ticket, from),

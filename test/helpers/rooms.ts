@@ -1,6 +1,7 @@
 // Helpers of the room tests: clients connected to a chosen node, and waiting for room events.
+import { afterEach } from 'vitest';
 import { getEndpoint, TcpClient, UdpClient, type BaseClient, type RoomEventMap } from '../../src/client';
-import type { Cluster } from '../../src/server';
+import { startCluster, type Cluster, type ClusterOptions } from '../../src/server';
 
 export type Transport = 'TCP' | 'UDP';
 
@@ -49,4 +50,19 @@ export function until(clients: BaseClient[], cond: () => boolean): Promise<void>
     for (const c of clients) c.on('push', check);
     check();
   });
+}
+
+/** One cluster and its clients per test, destroyed and stopped after it. */
+export function roomTestBed(): { start: (opts: ClusterOptions) => Promise<Cluster>; keep: (...c: BaseClient[]) => void } {
+  let cluster: Cluster | undefined;
+  const clients: BaseClient[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.destroy();
+    await cluster?.stop();
+    cluster = undefined;
+  });
+  return {
+    start: async (opts) => (cluster = await startCluster(opts)),
+    keep: (...c) => void clients.push(...c),
+  };
 }

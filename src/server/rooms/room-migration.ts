@@ -74,7 +74,7 @@ export class RoomMigrations {
           if (this.rooms.rooms.get(room.id) === room && !room.migrating) void this.migrate(room, null);
         }, this.opts.graceMs);
         this.grace.set(room, cancel);
-      } else void this.migrate(room, null);
+      } else if (!room.migrating) void this.migrate(room, null);
     }
     // Members of rooms held elsewhere wait for no room migration: the node moves them now.
     const from = this.nodes.get(nodeId);
@@ -111,12 +111,15 @@ export class RoomMigrations {
     const from = this.nodes.get(room.nodeId);
     this.grace.get(room)?.();
     this.grace.delete(room);
+    // Claimed at once: the owner's 1/7 and the node's own start must not both move the room.
+    if (room.migrating) return;
+    room.migrating = true;
     const target = from === undefined ? null : await this.pickTarget(from);
     if (from === undefined || target === null) {
+      room.migrating = false;
       owner?.link.sendPacket(owner.session.encode(VER_ROOM, RoomCmd.Migrate, Status.Err, roomError('no-target').payload));
       return;
     }
-    room.migrating = true;
     // Who moves with the room: members whose session this node holds.
     const moving: Session[] = [];
     for (const m of room.members.values()) {

@@ -77,7 +77,8 @@ const u32 = (n: number): Buffer => {
   return b;
 };
 
-const delay = (ms: number, signal?: AbortSignal): Promise<void> =>
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export const delay = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal?.aborted === true) return resolve();
     const done = (): void => {

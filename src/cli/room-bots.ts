@@ -6,6 +6,7 @@
  * how many rooms migrated (the 1/7 push) and whether every room kept its members.
  */
 import type { BaseClient } from '../index';
+import { delay as wait } from './bot';
 
 export interface RoomPlan {
   /** Members per room (4-8 in the demo). */
@@ -57,18 +58,6 @@ interface Group {
   looked: () => void;
   allLooked: Promise<void>;
 }
-
-const wait = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal?.aborted === true) return resolve();
-    const done = (): void => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 export class RoomBots {
   private readonly groups: Group[] = [];

@@ -180,7 +180,8 @@ export class RoomMigrations {
   private async pickTarget(from: RoomNode): Promise<NodeInfo | null> {
     let best: NodeInfo | null = null;
     for (const n of await this.store.listNodes(from.type)) {
-      if (n.id === from.id || n.state !== 'online') continue;
+      // The room registry is this process's: a room moves only to a node that can hold it here.
+      if (n.id === from.id || n.state !== 'online' || !this.nodes.has(n.id)) continue;
       if (best === null || n.users < best.users) best = n;
     }
     return best;

@@ -16,6 +16,7 @@ import {
   json,
   parseObject,
   ROOM_MAX_MEMBERS,
+  ROOM_MAX_PROPS_BYTES,
   roomError,
   RoomCmd,
   VER_ROOM,
@@ -165,11 +166,10 @@ export class Rooms implements RoomService {
         if (req === null || typeof props !== 'object' || props === null || Array.isArray(props)) return reply(roomError('bad-request'));
         const room = this.roomOf(uid);
         if (room === undefined) return reply(roomError('not-in-room'));
-        Object.assign(room.props, props);
-        if (json(room.props).length > 4 * 64 * 1024) {
-          for (const k of Object.keys(props)) delete room.props[k];
-          return reply(roomError('bad-request'));
-        }
+        const merged = { ...room.props, ...props };
+        // Bounded: every member gets the whole set with each change.
+        if (json(merged).length > ROOM_MAX_PROPS_BYTES) return reply(roomError('bad-request'));
+        room.props = merged;
         this.pushToMembers(room, RoomCmd.SetProps, json({ roomId: room.id, props: room.props }), null);
         return ok({ props: room.props });
       }

@@ -87,6 +87,11 @@ describe.each(['TCP', 'UDP'] as const)('rooms on %s', (type) => {
     expect((await a.request(1, 1, Buffer.from('{"maxMembers":0}'))).status).toBe(4);
     expect((await a.request(1, 2, Buffer.from('[]'))).status).toBe(4);
     expect((await a.request(1, 99)).status).toBe(4);
+    // Properties are bounded: a set that would exceed 64 KiB of JSON is refused, the room unchanged.
+    await a.room.create({ maxMembers: 2, props: { keep: 1 } });
+    await expect(a.room.setProps({ big: 'x'.repeat(40_000), more: 'y'.repeat(30_000) })).rejects.toMatchObject({ code: 'invalid-argument' });
+    expect((await a.room.info()).props).toEqual({ keep: 1 });
+    await a.room.leave();
     const dropped = new Promise((r) => c.once('drop', r));
     a.send(1, 4, Buffer.from('lonely'));
     await dropped;

@@ -48,6 +48,7 @@ export async function runBotsCommand(o: BotsOptions): Promise<Report> {
     manualMaxDelayMs: 500,
     uidPrefix: `bots-${process.pid}-`,
     progress,
+    rooms,
   });
   let timer: NodeJS.Timeout | undefined;
   if (o.durationMs !== undefined) {

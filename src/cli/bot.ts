@@ -192,7 +192,11 @@ async function stream(client: BaseClient, ep: Endpoint, cfg: BotConfig, r: BotRe
     if (sub.status !== 1) throw new Error(`subscribe (2/6) answered status ${sub.status}`);
   }
 
-  const roomDone = cfg.room?.(client, cfg.stop).catch((err: unknown) => {
+  // The room part broadcasts as long as this bot streams (until `stop`, or its last message).
+  const roomStop = new AbortController();
+  if (cfg.stop?.aborted === true) roomStop.abort();
+  cfg.stop?.addEventListener('abort', () => roomStop.abort(), { once: true });
+  const roomDone = cfg.room?.(client, roomStop.signal).catch((err: unknown) => {
     r.error ??= `room: ${message(err)}`;
   });
   const inFlight = new Set<Promise<void>>();
@@ -217,6 +221,7 @@ async function stream(client: BaseClient, ep: Endpoint, cfg: BotConfig, r: BotRe
     await delay(cfg.intervalMs, cfg.stop);
   }
   await Promise.all(inFlight);
+  roomStop.abort();
   if (disconnected !== null) throw new Error(`disconnected: ${String(disconnected)}`);
 
   // The push stream runs on its own clock: wait for it (bounded by its schedule plus slack).

@@ -3,7 +3,7 @@
 # As root it installs what is missing with apt-get; otherwise it prints the exact
 # apt-get line to run and exits non-zero.
 set -euo pipefail
-PACKAGES=(cmake g++ make python3 libssl-dev libgtest-dev clang libclang-rt-14-dev redis-server valgrind)
+PACKAGES=(cmake g++ make python3 libssl-dev libgtest-dev clang libclang-rt-14-dev redis-server valgrind nlohmann-json3-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

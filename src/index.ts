@@ -12,6 +12,7 @@ export {
   ERROR_CODES,
   isDiarkisErrorCode,
   pumpStats,
+  Room,
 } from './client';
 export type * from './client';
 export type { PumpStats } from './native';

@@ -118,6 +118,17 @@ describe('bots against a running cluster', () => {
     expect(report.total).toMatchObject({ clients: 4, connected: 4, sent: 120, answered: 120, lost: 0, duplicated: 0, pushesExpected: 20, pushesReceived: 20 });
   });
 
+  it('--rooms: bots in rooms broadcast; every room message arrives once', async () => {
+    const child = cli('bots', '--entry', cluster.entryUrl, '--tcp', '2', '--udp', '2', '--messages', '20', '--rate', '100',
+      '--pushes', '0', '--client-key', 'k1', '--rooms', '4', '--json');
+    expect(await child.exited).toBe(0);
+    const report = JSON.parse(child.stdout()) as { ok: boolean; rooms: Record<string, number> };
+    expect(report.ok).toBe(true);
+    expect(report.rooms).toMatchObject({ rooms: 1, kept: 1, lost: 0, duplicated: 0, outOfOrder: 0 });
+    expect(report.rooms.received).toBe(report.rooms.expected);
+    expect(report.rooms.expected).toBeGreaterThan(0);
+  });
+
   it('fails with exit 1 and says why when the client key is refused', async () => {
     const child = cli('bots', '--entry', cluster.entryUrl, '--bots', '1', '--messages', '1', '--client-key', 'wrong', '--json');
     expect(await child.exited).toBe(1);

@@ -29,6 +29,7 @@ interface Report {
   errors: string[];
   total: Row;
   byType: { TCP?: Row; UDP?: Row };
+  rooms?: Record<string, number>;
 }
 
 async function demo(args: string[]): Promise<{ code: number | null; report: Report; stderr: string }> {
@@ -80,6 +81,13 @@ describe('demo with live migration', () => {
       expect(tcp.gapP99Ms).toBeGreaterThanOrEqual(tcp.gapP50Ms as number);
       expect([report.byType.UDP?.offline, report.byType.UDP?.migrated]).toEqual([5, 5]);
       expectNothingLost(report.total);
+      // Bots in rooms of 6 by default: rooms held by the offline nodes moved, nobody lost.
+      const rooms = report.rooms ?? {};
+      expect(rooms.rooms).toBe(4);
+      expect(rooms.migrated).toBeGreaterThan(0);
+      expect(rooms.kept).toBe(4);
+      expect([rooms.lost, rooms.duplicated, rooms.outOfOrder]).toEqual([0, 0, 0]);
+      expect(rooms.received).toBe(rooms.expected);
     });
   }
 });

@@ -37,6 +37,8 @@ export interface BotConfig {
   pushIntervalMs: number;
   /** Manual migration: the delay between 'offline' and sendMigrate(). */
   manualDelayMs: () => number;
+  /** Rooms (`--rooms`): the bot's room part, run beside its streams on the connected client. */
+  room?: (client: BaseClient, stop?: AbortSignal) => Promise<void>;
   /** Progress hooks. */
   onConnected?: () => void;
   onOffline?: () => void;
@@ -75,7 +77,8 @@ const u32 = (n: number): Buffer => {
   return b;
 };
 
-const delay = (ms: number, signal?: AbortSignal): Promise<void> =>
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export const delay = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal?.aborted === true) return resolve();
     const done = (): void => {
@@ -145,6 +148,11 @@ async function stream(client: BaseClient, ep: Endpoint, cfg: BotConfig, r: BotRe
     cfg.onOffline?.();
     if (cfg.migration === 'manual') {
       setTimeout(() => {
+        // In a room (DESIGN "Rooms"): the owner moves the room, the node moves the others.
+        if (client.room.id !== undefined) {
+          if (client.room.isOwner) client.room.migrate().catch(() => undefined);
+          return;
+        }
         client.sendMigrate().catch((err: unknown) => {
           r.error ??= `sendMigrate: ${message(err)}`;
         });
@@ -184,6 +192,13 @@ async function stream(client: BaseClient, ep: Endpoint, cfg: BotConfig, r: BotRe
     if (sub.status !== 1) throw new Error(`subscribe (2/6) answered status ${sub.status}`);
   }
 
+  // The room part broadcasts as long as this bot streams (until `stop`, or its last message).
+  const roomStop = new AbortController();
+  if (cfg.stop?.aborted === true) roomStop.abort();
+  cfg.stop?.addEventListener('abort', () => roomStop.abort(), { once: true });
+  const roomDone = cfg.room?.(client, roomStop.signal).catch((err: unknown) => {
+    r.error ??= `room: ${message(err)}`;
+  });
   const inFlight = new Set<Promise<void>>();
   const limit = cfg.messages ?? Number.POSITIVE_INFINITY;
   while (r.sent < limit && cfg.stop?.aborted !== true && disconnected === null) {
@@ -206,6 +221,7 @@ async function stream(client: BaseClient, ep: Endpoint, cfg: BotConfig, r: BotRe
     await delay(cfg.intervalMs, cfg.stop);
   }
   await Promise.all(inFlight);
+  roomStop.abort();
   if (disconnected !== null) throw new Error(`disconnected: ${String(disconnected)}`);
 
   // The push stream runs on its own clock: wait for it (bounded by its schedule plus slack).
@@ -214,6 +230,7 @@ async function stream(client: BaseClient, ep: Endpoint, cfg: BotConfig, r: BotRe
     await Promise.race([pushesFinished, delay(cfg.pushCount * cfg.pushIntervalMs + 10_000, giveUp.signal)]);
     giveUp.abort();  // clears the safety timer, which would otherwise hold the process open
   }
+  await roomDone;
   if (disconnected !== null) throw new Error(`disconnected: ${String(disconnected)}`);
 
   const data = await client.request(2, 5, Buffer.alloc(0));

@@ -5,6 +5,7 @@
  */
 import type { MigrationMode } from './bot';
 import { Progress } from './progress';
+import { RoomBots } from './room-bots';
 import { buildReport, printReport, type Report } from './report';
 import { missingTransports, startSwarm, type Mix } from './swarm';
 
@@ -16,6 +17,8 @@ export interface BotsOptions {
   durationMs?: number;
   migration: MigrationMode;
   clientKey?: string;
+  /** Members per room (0 = no rooms). */
+  rooms: number;
   rate: number;
   connectRate: number;
   pushes: number;
@@ -29,6 +32,7 @@ export async function runBotsCommand(o: BotsOptions): Promise<Report> {
   if (missing.length > 0) throw new Error(missing.join('; '));
   const progress = new Progress(false);  // stderr: stays on with --json
   const stop = new AbortController();
+  const rooms = o.rooms > 0 ? new RoomBots({ size: o.rooms, intervalMs: 100, total: o.mix.tcp + o.mix.udp }) : undefined;
   const swarm = startSwarm({
     entryUrl: o.entryUrl,
     mix: o.mix,
@@ -44,6 +48,7 @@ export async function runBotsCommand(o: BotsOptions): Promise<Report> {
     manualMaxDelayMs: 500,
     uidPrefix: `bots-${process.pid}-`,
     progress,
+    rooms,
   });
   let timer: NodeJS.Timeout | undefined;
   if (o.durationMs !== undefined) {
@@ -54,7 +59,7 @@ export async function runBotsCommand(o: BotsOptions): Promise<Report> {
   }
   try {
     const results = await swarm.results;
-    const report = buildReport(results, { migration: o.migration });
+    const report = buildReport(results, { migration: o.migration, rooms: rooms?.report() });
     printReport(report, o.json);
     return report;
   } finally {

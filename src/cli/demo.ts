@@ -7,6 +7,7 @@
 import { startCluster } from '../server';
 import type { MigrationMode } from './bot';
 import { Progress } from './progress';
+import { RoomBots } from './room-bots';
 import { buildReport, printReport, type Report } from './report';
 import { missingTransports, startSwarm, type Mix } from './swarm';
 
@@ -18,12 +19,15 @@ export interface DemoOptions {
   offlineAfterMs: number;
   migration: MigrationMode;
   encryption: boolean;
+  /** Members per room (0 = no rooms). */
+  rooms: number;
   rate: number;
   connectRate: number;
   json: boolean;
 }
 
 const PUSH_INTERVAL_MS = 100;
+const ROOM_BROADCAST_MS = 100;
 
 /** Runs the demo, prints the report, returns it (the caller sets the exit code from `ok`). */
 export async function runDemo(opts: DemoOptions): Promise<Report> {
@@ -47,6 +51,7 @@ export async function runDemo(opts: DemoOptions): Promise<Report> {
       return node.type === 'TCP' ? mix.tcp > 0 : mix.udp > 0;  // no bots of that type: nothing to show
     });
     const stop = new AbortController();
+    const rooms = opts.rooms > 0 ? new RoomBots({ size: opts.rooms, intervalMs: ROOM_BROADCAST_MS, total: mix.tcp + mix.udp }) : undefined;
     const swarm = startSwarm({
       entryUrl: cluster.entryUrl,
       mix,
@@ -60,6 +65,7 @@ export async function runDemo(opts: DemoOptions): Promise<Report> {
       manualMaxDelayMs: 500,
       uidPrefix: 'demo-',
       progress,
+      rooms,
     });
     await swarm.connected;
     let expectedOffline: number | undefined;
@@ -78,7 +84,7 @@ export async function runDemo(opts: DemoOptions): Promise<Report> {
     }
     timers.push(setTimeout(() => stop.abort(), opts.durationMs));
     const results = await swarm.results;
-    const report = buildReport(results, { migration: opts.migration, expectedOffline });
+    const report = buildReport(results, { migration: opts.migration, expectedOffline, rooms: rooms?.report() });
     printReport(report, opts.json);
     return report;
   } finally {

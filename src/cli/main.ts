@@ -65,7 +65,8 @@ export function buildProgram(): Command {
     .option('--offline-after <seconds>', 'when the nodes go offline (after every bot connected; at most half the duration)', positiveNumber, 3)
     .option('--offline <ids>', "nodes that go offline, comma-separated, or 'none' (no migration)", 'tcp-1,udp-1')
     .option('--no-encryption', 'switch encryption off cluster-wide')
-    .action(async (o: MixFlags & { migration: MigrationMode; rate: number; connectRate: number; json?: boolean; duration: number; offlineAfter: number; offline: string; encryption: boolean }) => {
+    .option('--rooms <size>', 'bots in rooms of this many members, broadcasting (0 = no rooms)', nonNegativeInt, 6)
+    .action(async (o: MixFlags & { migration: MigrationMode; rate: number; connectRate: number; json?: boolean; duration: number; offlineAfter: number; offline: string; encryption: boolean; rooms: number }) => {
       const report = await runDemo({
         mix: checkCounts(resolveMix(o, { tcp: 1, udp: 1 })),
         durationMs: Math.round(o.duration * 1000),
@@ -73,6 +74,7 @@ export function buildProgram(): Command {
         offlineAfterMs: Math.round(o.offlineAfter * 1000),
         migration: o.migration,
         encryption: o.encryption,
+        rooms: roomSize(o.rooms),
         rate: o.rate,
         connectRate: o.connectRate,
         json: o.json === true,
@@ -109,7 +111,8 @@ export function buildProgram(): Command {
     .option('-m, --messages <n>', 'sequenced messages per bot', positiveInt)
     .option('--pushes <n>', 'pushes each bot subscribes to (2/6, one every 100 ms)', nonNegativeInt, 20)
     .option('--client-key <key>', 'ClientKey sent to the entry server (and to UDP nodes)')
-    .action(async (o: MixFlags & { migration: MigrationMode; rate: number; connectRate: number; json?: boolean; entry: string; duration?: number; messages?: number; pushes: number; clientKey?: string }) => {
+    .option('--rooms <size>', 'bots in rooms of this many members, broadcasting (off by default)', nonNegativeInt, 0)
+    .action(async (o: MixFlags & { migration: MigrationMode; rate: number; connectRate: number; json?: boolean; entry: string; duration?: number; messages?: number; pushes: number; clientKey?: string; rooms: number }) => {
       try {
         new URL(o.entry);
       } catch {
@@ -125,6 +128,7 @@ export function buildProgram(): Command {
         rate: o.rate,
         connectRate: o.connectRate,
         pushes: o.pushes,
+        rooms: roomSize(o.rooms),
         json: o.json === true,
       });
       process.exitCode = report.ok ? 0 : 1;
@@ -153,6 +157,12 @@ export function buildProgram(): Command {
   addNodeCommand(program);
 
   return program;
+}
+
+/** --rooms: 0 = none; a room needs 2 members at least. */
+function roomSize(n: number): number {
+  if (n === 1) throw new Error('--rooms: a room needs at least 2 members (0 = no rooms)');
+  return n;
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {

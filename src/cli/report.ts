@@ -4,6 +4,7 @@
  * status of `demo` and `bots`: nothing lost, nothing duplicated, every notified bot migrated.
  */
 import type { BotResult, BotType } from './bot';
+import type { RoomRow } from './room-bots';
 import { formatTable } from './table';
 
 export interface ReportRow {
@@ -37,6 +38,8 @@ export interface Report {
   errors: string[];
   /** Gap of every migrated bot, ms (for histograms). */
   gapsMs: number[];
+  /** Bots in rooms (`--rooms`): rooms migrated, members kept, room messages lost/duplicated. */
+  rooms?: RoomRow;
 }
 
 export function percentile(values: number[], p: number): number | null {
@@ -74,6 +77,7 @@ export interface ReportOptions {
   migration: 'auto' | 'manual';
   /** When known (the demo), how many bots should have been told to migrate. */
   expectedOffline?: number;
+  rooms?: RoomRow;
 }
 
 export function buildReport(results: BotResult[], opts: ReportOptions): Report {
@@ -99,6 +103,13 @@ export function buildReport(results: BotResult[], opts: ReportOptions): Report {
   if (total.pushesReceived < total.pushesExpected) problems.push(`${total.pushesExpected - total.pushesReceived} pushes missing`);
   if (total.pushesDuplicated > 0) problems.push(`${total.pushesDuplicated} pushes duplicated`);
   if (total.pushesOutOfOrder > 0) problems.push(`${total.pushesOutOfOrder} pushes out of order`);
+  const rm = opts.rooms;
+  if (rm !== undefined) {
+    if (rm.kept < rm.rooms) problems.push(`${rm.rooms - rm.kept} of ${rm.rooms} rooms lost members`);
+    if (rm.lost > 0) problems.push(`${rm.lost} room messages lost`);
+    if (rm.duplicated > 0) problems.push(`${rm.duplicated} room messages duplicated`);
+    if (rm.outOfOrder > 0) problems.push(`${rm.outOfOrder} room messages out of order`);
+  }
   const errors = results.filter((r) => r.error !== null).map((r) => `${r.uid}: ${String(r.error)}`);
   if (errors.length > 0) problems.push(`${errors.length} bots reported errors`);
   return {
@@ -109,6 +120,7 @@ export function buildReport(results: BotResult[], opts: ReportOptions): Report {
     byType,
     errors: errors.slice(0, 10),
     gapsMs: results.flatMap((r) => (r.gapMs === null ? [] : [r.gapMs])),
+    ...(rm === undefined ? {} : { rooms: rm }),
   };
 }
 
@@ -126,6 +138,13 @@ export function formatReport(report: Report): string {
     rows.length > 0 ? rows : [line('all', report.total)],
   );
   const out = [table, '', `migration: ${report.migration}`];
+  const rm = report.rooms;
+  if (rm !== undefined) {
+    out.push(
+      `rooms: ${rm.rooms}, migrated: ${rm.migrated}, members kept: ${rm.kept}/${rm.rooms}; ` +
+        `room messages: ${rm.received}/${rm.expected} received, lost: ${rm.lost}, duplicated: ${rm.duplicated}`,
+    );
+  }
   for (const e of report.errors) out.push(`error ${e}`);
   out.push(report.ok ? 'result: OK (nothing lost or duplicated)' : `result: FAILED (${report.problems.join('; ')})`);
   return out.join('\n');

@@ -6,6 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import { clientClass, emptyResult, runBot, type BotConfig, type BotResult, type BotType, type MigrationMode } from './bot';
 import type { Progress } from './progress';
+import type { RoomBots } from './room-bots';
 
 export interface Mix {
   tcp: number;
@@ -31,6 +32,8 @@ export interface SwarmOptions {
   manualMaxDelayMs: number;
   uidPrefix: string;
   progress: Progress;
+  /** Bots in rooms (`--rooms`, the demo). */
+  rooms?: RoomBots;
 }
 
 export interface Swarm {
@@ -107,6 +110,10 @@ export function startSwarm(o: SwarmOptions): Swarm {
       },
       onMigrated: () => migrating?.increment(),
     };
+    if (o.rooms !== undefined) {
+      const rooms = o.rooms;
+      cfg.room = (client, stop) => rooms.run(client, cfg.uid, i, stop);
+    }
     await new Promise((resolve) => setTimeout(resolve, Math.floor(i * spacingMs)));
     const r = await runBot(cfg).catch((err: unknown): BotResult => {
       const e = emptyResult(cfg);

@@ -11,6 +11,7 @@ import type { NativeAddon, NativeSessionKeys, NativeStats, NativeTcpOptions } fr
 import { nativeAddon, registerSink, unregisterSink, type NativeEventSink } from './dispatch';
 import { DiarkisError, type DiarkisErrorCode } from './errors';
 import { RequestQueue } from './request-queue';
+import { Room } from './room';
 import type {
   ClientEventMap,
   ClientOptions,
@@ -144,6 +145,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   private connectWaiter: { resolve: () => void; reject: (e: DiarkisError) => void } | undefined;
   private readonly closeWaiters: Array<() => void> = [];
   private migration: MigrationWaiter | undefined;
+  private roomApi: Room | undefined;
 
   protected constructor(options?: ClientOptions) {
     super();
@@ -159,6 +161,17 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     const s = this.native.state(this.id);
     // sendMigrate() reaches the network thread a moment later: report it at once.
     return s === 'connected' && this.migration !== undefined ? 'migrating' : s;
+  }
+
+  /** Rooms (PROTOCOL section 10): one per client, created on first use. */
+  get room(): Room {
+    this.roomApi ??= new Room(this);
+    return this.roomApi;
+  }
+
+  /** 'auto': migrates by itself on the offline notice (or waits for its room's migration). */
+  get migrationMode(): 'auto' | 'manual' {
+    return this.options.migration;
   }
 
   /** The session id (32 hex characters) once connect() was called. */
@@ -438,6 +451,10 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   }
 
   onNativeResponse(ver: number, cmd: number, status: number, payload: Buffer): void {
+    if (ver === 1 && cmd === 7 && this.migration !== undefined && (status !== 1 || payload.length === 0)) {
+      // The owner's room migrate (PROTOCOL 10.2) did not move this client: it stays connected here.
+      this.settleMigration(new DiarkisError('no-target', 'the room migration did not move this client'));
+    }
     this.requests.answer(ver, cmd, status, payload);
     this.emit('response', ver, cmd, status, payload);
   }

@@ -27,6 +27,13 @@ export const ERROR_CODES = {
   'endpoint-error': 'The endpoint API failed or answered something unusable',
   unauthorized: 'The endpoint API refused the client key (HTTP 401)',
   'addon-unavailable': 'No native addon loads on this platform (details name what was tried and how to build it)',
+  'room-migration-timeout': "The room did not migrate within the handoff TTL: the client migrated alone and left the room",
+  'not-owner': 'Only the room owner may do this (room.migrate())',
+  'not-in-room': 'The client is not in a room',
+  'already-in-room': 'The client is in a room already (a user is in one room at most)',
+  'room-not-found': 'No room has this id (it may have migrated under a new id)',
+  'room-full': 'The room has maxMembers members',
+  'room-busy': 'The room is migrating or its node is not offline (room.migrate())',
 } as const;
 
 export type DiarkisErrorCode = keyof typeof ERROR_CODES;

@@ -2,6 +2,7 @@
 export { TcpClient, type TcpClientOptions } from './tcp-client';
 export { UdpClient, type UdpClientOptions } from './udp-client';
 export { BaseClient } from './base-client';
+export { Room, type RoomState, type RoomProps, type RoomEventMap, type RoomMigrationInfo, type RoomLeftReason } from './room';
 export { pumpStats } from './dispatch';
 export { getEndpoint, parseEndpoint, type GetEndpointOptions } from './endpoint';
 export {

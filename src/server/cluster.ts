@@ -11,6 +11,8 @@ import { Handoffs, sessionAdopter } from './handoff';
 import type { RealtimeNode } from './node';
 import { RedisStore } from './redis-store';
 import { isRedisUrl } from './redis-url';
+import { Rooms, type RoomInfo } from './rooms/rooms';
+import type { RoomNode } from './rooms/room-migration';
 import { ClusterStore, MemoryStore } from './store';
 import { TcpNode } from './tcp-node';
 import { UdpNode, type UdpNodeOptions } from './udp-node';
@@ -45,6 +47,8 @@ export interface ClusterOptions {
   lingerMs?: number;
   /** Time source of the shutdown timeout and handoff expiry (tests pass a ManualClock). */
   clock?: Clock;
+  /** PROTOCOL 10.2: how long a room's node waits for the owner's 1/7 before moving it itself (default 5000). */
+  roomMigrationGraceMs?: number;
   /** UDP nodes: resend policy, silent-client TTL and socket buffers (default: wire defaults, 4 MiB). */
   udp?: Pick<UdpNodeOptions, 'retryMinMs' | 'retryMaxMs' | 'maxRetries' | 'adaptive' | 'rtoMinMs' | 'connectionTtlMs' | 'socketBufferBytes' | 'initialSeq'>;
 }
@@ -62,6 +66,7 @@ export class Cluster extends EventEmitter {
   private readonly router = new CommandRouter();
   private readonly nodeMap = new Map<string, RealtimeNode>();
   private readonly handoffs: Handoffs;
+  private readonly roomService: Rooms;
   private readonly entry: EntryServer;
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopping: Promise<void> | null = null;
@@ -86,6 +91,14 @@ export class Cluster extends EventEmitter {
       ttlMs: opts.handoffTtlMs ?? DEFAULT_HANDOFF_TTL_MS,
       clock,
       emit: (event, info) => this.emit(event, info),
+    });
+    this.roomService = new Rooms({
+      store: this.store,
+      nodes: this.nodeMap as unknown as ReadonlyMap<string, RoomNode>,
+      clock,
+      emit: (event, info) => this.emit(event, info),
+      handoffTtlMs: opts.handoffTtlMs ?? DEFAULT_HANDOFF_TTL_MS,
+      graceMs: opts.roomMigrationGraceMs,
     });
     this.ownsStore = s === 'memory' || ownsStore;
     registerSampleCommands(this.router, {
@@ -133,6 +146,13 @@ export class Cluster extends EventEmitter {
   async start(): Promise<void> {
     const host = this.opts.host ?? '127.0.0.1';
     const emit: EmitFn = (event, info) => {
+      // Rooms follow their members' sessions and their nodes' state (PROTOCOL 10).
+      if (event === 'session-connect') this.roomService.migrations.sessionConnected((info as ClusterEvents['session-connect']).uid);
+      if (event === 'session-close') this.roomService.sessionClosed((info as ClusterEvents['session-close']).uid);
+      const st = info as ClusterEvents['node-state'];
+      if (event === 'node-state' && st.state === 'offline') {
+        void this.roomService.migrations.nodeOffline(st.nodeId).catch((error: unknown) => this.emit('store-error', { op: 'room-offline', error }));
+      }
       this.emit(event, info);
     };
     const tcp = this.opts.tcpNodes ?? 1;
@@ -149,6 +169,7 @@ export class Cluster extends EventEmitter {
         lingerMs: this.opts.lingerMs,
         clock: this.opts.clock,
         handoffs: this.handoffs,
+        rooms: this.roomService,
       });
       this.nodeMap.set(node.id, node);
     }
@@ -166,6 +187,7 @@ export class Cluster extends EventEmitter {
         shutdownTimeoutMs: this.shutdownTimeoutMs,
         clock: this.opts.clock,
         handoffs: this.handoffs,
+        rooms: this.roomService,
       });
       this.nodeMap.set(node.id, node);
     }
@@ -180,6 +202,11 @@ export class Cluster extends EventEmitter {
   setNodeState(id: string, state: NodeState): Promise<void> {
     if (state !== 'online' && state !== 'taken' && state !== 'offline') throw new RangeError(`bad state: ${String(state)}`);
     return this.mustNode(id).setState(state);
+  }
+
+  /** The rooms of the cluster now (PROTOCOL 10), for tests and tools. */
+  rooms(): RoomInfo[] {
+    return this.roomService.list();
   }
 
   /** Registers a command handler on every node (replaces a sample command with the same ver/cmd). */
@@ -200,6 +227,7 @@ export class Cluster extends EventEmitter {
       for (const t of this.timers) clearTimeout(t);
       this.timers.clear();
       this.handoffs.stop();
+      this.roomService.migrations.stop();
       await Promise.all([this.entry.stop(), ...[...this.nodeMap.values()].map((n) => n.stop())]);
       if (this.ownsStore) await this.store.close();
     })();

@@ -13,6 +13,9 @@ import {
   VER_BUILTIN,
 } from '../protocol';
 import { CommandRouter, toAnswer } from './commands';
+import type { RoomService } from './rooms/rooms';
+import { VER_ROOM } from './rooms/room-wire';
+import type { RoomNode } from './rooms/room-migration';
 import type { Session, SessionLink } from './session';
 import type { CommandContext, EmitFn, HandlerResult, NodeStats } from './types';
 
@@ -33,6 +36,8 @@ export interface NodeControl {
    * Nodes without it answer "no target".
    */
   migrate?(session: Session, link: SessionLink): void | Promise<void>;
+  /** PROTOCOL 10: the room commands (ver 1); without them ver 1 goes to the router. */
+  readonly rooms?: RoomService;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -53,6 +58,16 @@ export function dispatchRequest(
   body: Buffer,
 ): void | Promise<void> {
   const reply = (status: number, payload: Uint8Array): void => link.sendPacket(session.encode(ver, cmd, status, payload));
+  if (session.handedOffByPush) {
+    // PROTOCOL 10.2: sent before the client saw the migration push; served at its new node.
+    if (ver !== VER_BUILTIN && session.forward !== null) return session.forward(ver, cmd, body);
+    // A migrate request the push answered already; heartbeats are still answered here.
+    if (ver === VER_BUILTIN && cmd !== BuiltinCmd.KeepAlive) {
+      node.stats.drops['unexpected']++;
+      node.emit('drop', { nodeId: node.id, reason: 'unexpected', sid: session.sid });
+      return;
+    }
+  }
 
   if (ver === VER_BUILTIN) {
     switch (cmd) {
@@ -91,6 +106,8 @@ export function dispatchRequest(
     }
   }
 
+  if (ver === VER_ROOM && node.rooms !== undefined && isRoomNode(node)) return node.rooms.handle(node, session, link, cmd, body);
+
   const handler = node.router.get(ver, cmd);
   if (handler === undefined) {
     reply(UNKNOWN_COMMAND_STATUS, EMPTY);
@@ -128,4 +145,8 @@ export function dispatchRequest(
   }
   const a = toAnswer(r);
   reply(a.status, a.payload);
+}
+
+function isRoomNode(node: NodeControl): node is NodeControl & RoomNode {
+  return typeof (node as Partial<RoomNode>).pushHandOff === 'function';
 }

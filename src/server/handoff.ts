@@ -17,6 +17,8 @@ import type { EmitFn } from './types';
 export interface HandoffTarget extends RealtimeNode {
   /** Removes a session still waiting for its claim; returns it (with its held pushes) or null. */
   expireHandoff?(sid: string): Session | null;
+  /** A request the old node got after its migration push (PROTOCOL 10.2), for the session here. */
+  acceptForwarded?(sid: string, ver: number, cmd: number, body: Buffer): void;
 }
 
 export interface HandoffDeps {
@@ -99,14 +101,14 @@ export class Handoffs {
 
   /**
    * Hands `session` from node `from` to another ONLINE node of the same type, least loaded first.
-   * Null when there is none. On success the routing already points at the target, which holds the
+   * `to` = that node only (a room's target). Null when there is none. On success the routing already points at the target, which holds the
    * user's pushes until the claim.
    */
-  async migrate(from: RealtimeNode, session: Session): Promise<MigrateTarget | null> {
+  async migrate(from: RealtimeNode, session: Session, to?: string): Promise<MigrateTarget | null> {
     const { store, nodes, clock } = this.deps;
     let best: { id: string; host: string; port: number; users: number } | null = null;
     for (const n of await store.listNodes(from.type)) {
-      if (n.id === from.id || n.state !== 'online') continue;
+      if (n.id === from.id || n.state !== 'online' || (to !== undefined && n.id !== to)) continue;
       if (best === null || n.users < best.users) best = n;
     }
     if (best === null) return null;
@@ -120,6 +122,13 @@ export class Handoffs {
     await store.putHandoff(rec, this.deps.ttlMs);
     this.deps.emit('handoff', { uid: rec.uid, sid: rec.sid, from: from.id, to: best.id });
     return { address: formatAddress(best.host, best.port), ticket, to: best.id };
+  }
+
+  /** Forwarding of late requests to an in-process target; null across processes. */
+  forwarder(to: string, sid: string): ((ver: number, cmd: number, body: Buffer) => void) | null {
+    const target = this.deps.nodes.get(to);
+    if (target?.acceptForwarded === undefined) return null;
+    return (ver, cmd, body) => target.acceptForwarded?.(sid, ver, cmd, body);
   }
 
   claim(sid: string, ticket: Buffer): Promise<ClaimResult> {

@@ -1,6 +1,7 @@
 export { startCluster, Cluster } from './cluster';
 export type { ClusterOptions } from './cluster';
 export { MemoryStore } from './store';
+export type { RoomInfo } from './rooms/rooms';
 export { RedisStore } from './redis-store';
 export type { RedisStoreOptions } from './redis-store';
 export type { ClusterStore, SessionRecord, PushDelivery, HandoffRecord, ClaimResult, HandoffExpiry, SessionAdopter } from './store';

@@ -15,10 +15,12 @@ import {
 } from '../protocol';
 import { Clock, realClock } from './clock';
 import { CommandRouter } from './commands';
+import { dispatchRequest, type NodeControl } from './dispatch';
 import { encodeMigrateAnswer, Handoffs } from './handoff';
 import type { RealtimeNode } from './node';
 import type { Session, SessionLink } from './session';
 import type { ClusterStore, SessionRecord } from './store';
+import type { RoomService } from './rooms/rooms';
 import type { EmitFn, NodeStats, NodeType } from './types';
 
 export interface NodeBaseOptions {
@@ -34,6 +36,8 @@ export interface NodeBaseOptions {
   clock?: Clock;
   /** Migration; without it a migrate request is answered "no target". */
   handoffs?: Handoffs;
+  /** Rooms (PROTOCOL 10, ver 1); without them ver 1 requests go to the command router. */
+  rooms?: RoomService;
 }
 
 /** What a transport does around the migrate answer (see NodeBase.handOff). */
@@ -46,7 +50,7 @@ export interface HandOffSteps {
   cut(): void;
 }
 
-export abstract class NodeBase implements RealtimeNode {
+export abstract class NodeBase implements RealtimeNode, NodeControl {
   abstract readonly type: NodeType;
   readonly id: string;
   readonly host: string;
@@ -71,6 +75,7 @@ export abstract class NodeBase implements RealtimeNode {
   port = 0;
   protected readonly store: ClusterStore;
   protected readonly handoffs: Handoffs | null;
+  readonly rooms: RoomService | undefined;
   protected unsubscribe: (() => void) | null = null;
   protected stopping: Promise<void> | null = null;
   /** The shutdown timeout ran out: a client still here after a failed migration is cut too. */
@@ -90,6 +95,7 @@ export abstract class NodeBase implements RealtimeNode {
     this.clock = opts.clock ?? realClock;
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 10_000;
     this.handoffs = opts.handoffs ?? null;
+    this.rooms = opts.rooms;
   }
 
   get state(): NodeState {
@@ -101,7 +107,16 @@ export abstract class NodeBase implements RealtimeNode {
   abstract start(): Promise<void>;
   abstract adoptSession(rec: SessionRecord): Session;
   abstract deliverPush(sid: string, ver: number, cmd: number, payload: Buffer): void;
+  /** A session held by this node (connected or pending), by SID. */
+  abstract localSession(sid: string): Session | undefined;
+  /**
+   * PROTOCOL 10.2, after a server-started migration push: the session leaves this node's users,
+   * but its link keeps serving what the client sent before it saw the push, until the client ends it.
+   */
+  protected abstract departByPush(session: Session): void;
   abstract stop(): Promise<void>;
+  /** Debug 903: end every session of this node now. */
+  abstract terminate(): void;
   /** PROTOCOL 7.1: every connected client learns at once that the node is going offline. */
   protected abstract announceOffline(): void;
   /** PROTOCOL 7.7: Fin 'server-shutdown' to the clients still here, sparing migrations under way. */
@@ -143,23 +158,92 @@ export abstract class NodeBase implements RealtimeNode {
    * PROTOCOL 7.3-7.5 at the old node, after every earlier request of the client: hand off, answer
    * address || ticket on the link the request came from (status 5 / 1003 without a target).
    */
-  protected async handOff(session: Session, link: SessionLink, steps: HandOffSteps): Promise<void> {
+  protected async handOff(
+    session: Session,
+    link: SessionLink,
+    steps: HandOffSteps,
+    answer: { ver: number; cmd: number; to?: string } = { ver: VER_BUILTIN, cmd: BuiltinCmd.Reconn },
+  ): Promise<boolean> {
+    if (session.handedOffByPush) {
+      // The node moved this session already (PROTOCOL 10.2): a late request of the old link.
+      this.drop('unexpected', session.sid);
+      return false;
+    }
     session.migrating = true;
     try {
-      const target = this.handoffs === null || this.stopping !== null ? null : await this.handoffs.migrate(this, session);
+      const target = this.handoffs === null || this.stopping !== null ? null : await this.handoffs.migrate(this, session, answer.to);
       if (target === null) {
         const body = Buffer.allocUnsafe(2);
         body.writeUInt16BE(MIGRATE_NO_TARGET_CODE, 0);
-        link.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Err, body));
+        link.sendPacket(session.encode(answer.ver, answer.cmd, Status.Err, body));
         if (this.shutdownExpired) steps.cut();
-        return;
+        return false;
       }
       steps.leave();
-      link.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Ok, encodeMigrateAnswer(target.address, target.ticket)));
+      link.sendPacket(session.encode(answer.ver, answer.cmd, Status.Ok, encodeMigrateAnswer(target.address, target.ticket)));
       steps.closeLink();
+      return true;
     } finally {
       session.migrating = false;
     }
+  }
+
+  /** The transport's steps around a migrate answer on `link` (TcpNode, UdpNode). */
+  protected abstract handOffSteps(session: Session, link: SessionLink): HandOffSteps | null;
+
+  /** Rooms: the owner's 1/7 answered with the 7.4 body for the room's target (PROTOCOL 10.2). */
+  answerHandOff(session: Session, link: SessionLink, to: string, ver: number, cmd: number): Promise<boolean> {
+    const steps = this.handOffSteps(session, link);
+    if (steps === null) return Promise.resolve(false);
+    return this.handOff(session, link, steps, { ver, cmd, to });
+  }
+
+  /**
+   * PROTOCOL 10.2: a migration the server starts. The session is handed to node `to` and the
+   * client gets ver 0 cmd 2 (status 0xFF) with the 7.4 body, which it carries out as if it had
+   * asked. False when there is no such target or the session is not connected here.
+   */
+  async pushHandOff(session: Session, to: string): Promise<boolean> {
+    const link = session.link;
+    if (this.handoffs === null || this.stopping !== null || link === null || session.migrating || session.handedOffByPush) return false;
+    session.migrating = true;
+    try {
+      const target = await this.handoffs.migrate(this, session, to);
+      if (target === null || session.link !== link) return false;
+      session.handedOffByPush = true;
+      session.forward = this.handoffs.forwarder(target.to, session.sid);
+      this.departByPush(session);
+      link.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Push, encodeMigrateAnswer(target.address, target.ticket)));
+      return true;
+    } finally {
+      session.migrating = false;
+    }
+  }
+
+  /** PROTOCOL 10.2 at the target: a late request from the old node, served once the claim binds. */
+  acceptForwarded(sid: string, ver: number, cmd: number, body: Buffer): void {
+    const s = this.localSession(sid);
+    if (s === undefined) return this.drop('unexpected', sid);
+    if (s.link === null) {
+      if (!s.holdForwarded(ver, cmd, body)) this.drop('unexpected', sid);
+      return;
+    }
+    // Bound already (a late retransmission): served now, answered on the new link.
+    void dispatchRequest(this, s, s.link, ver, cmd, body);
+  }
+
+  /** Serves the forwarded requests of a session that just bound, in order, before anything else. */
+  runForwarded(session: Session, link: SessionLink): void | Promise<void> {
+    let chain: Promise<void> | null = null;
+    for (const f of session.takeForwarded()) {
+      if (chain !== null) {
+        chain = chain.then(() => dispatchRequest(this, session, link, f.ver, f.cmd, f.payload));
+        continue;
+      }
+      const r = dispatchRequest(this, session, link, f.ver, f.cmd, f.payload);
+      if (r instanceof Promise) chain = r;
+    }
+    return chain ?? undefined;
   }
 
   protected drop(reason: DropReason, sid: string | null): void {

@@ -44,6 +44,15 @@ export class Session {
   private held: HeldPush[] = [];
   /** PROTOCOL 7.6: handed off to this node; only a claim with the ticket may bind it. */
   awaitingClaim = false;
+  /** Handed off by a server-started migration push (PROTOCOL 10.2): the old link only drains. */
+  handedOffByPush = false;
+  /**
+   * After that push, requests the client sent before it saw the push still reach the old link:
+   * they go to the session's new node (in-process targets), never answered into the void.
+   */
+  forward: ((ver: number, cmd: number, body: Buffer) => void) | null = null;
+  /** At the target: requests forwarded by the old node, served first once the claim binds. */
+  private forwarded: HeldPush[] = [];
   /** A migration request of this session is being handled: the shutdown timeout spares it. */
   migrating = false;
   /** Expiry of a registered session that never connects. */
@@ -91,6 +100,19 @@ export class Session {
     if (this.held.length >= PENDING_PUSH_LIMIT) return false;
     this.held.push({ ver, cmd, payload: Buffer.from(payload) });
     return true;
+  }
+
+  /** Holds a request forwarded by the old node (bounded like held pushes). False when dropped. */
+  holdForwarded(ver: number, cmd: number, body: Buffer): boolean {
+    if (this.forwarded.length >= PENDING_PUSH_LIMIT) return false;
+    this.forwarded.push({ ver, cmd, payload: Buffer.from(body) });
+    return true;
+  }
+
+  takeForwarded(): HeldPush[] {
+    const f = this.forwarded;
+    this.forwarded = [];
+    return f;
   }
 
   /** Removes and returns the pushes held for a session that never connected (for the report). */

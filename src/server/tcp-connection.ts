@@ -36,6 +36,8 @@ export interface TcpNodeControl extends NodeControl {
   claim(session: Session, ticket: Buffer): Promise<ClaimResult>;
   findSession(sid: string): Session | null | Promise<Session | null>;
   bind(conn: TcpConnection, session: Session): void;
+  /** PROTOCOL 10.2: requests forwarded by the old node, served first after the claim. */
+  runForwarded(session: Session, link: SessionLink): void | Promise<void>;
   connectionClosed(conn: TcpConnection): void;
 }
 
@@ -199,6 +201,8 @@ export class TcpConnection implements SessionLink {
     // The answer first, then the pushes held for the pending session, in order.
     this.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Ok, Buffer.alloc(0)));
     session.bind(this);
+    // Inside this queue task: served before any request the client sends on this link.
+    await this.node.runForwarded(session, this);
   }
 
   private accept(pkt: RequestPacket, session: Session | null): void {

@@ -6,7 +6,7 @@ import { createServer, Server, Socket } from 'node:net';
 import { BuiltinCmd, encodeOfflineNotice, PENDING_SESSION_TTL_MS, VER_BUILTIN } from '../protocol';
 import { adoptFromRegistry } from './handoff';
 import { LISTEN_BACKLOG } from './limits';
-import { NodeBase, NodeBaseOptions } from './node-base';
+import { HandOffSteps, NodeBase, NodeBaseOptions } from './node-base';
 import { Session, SessionLink } from './session';
 import type { ClaimResult, SessionRecord } from './store';
 import { TcpConnection, TcpNodeControl } from './tcp-connection';
@@ -107,13 +107,26 @@ export class TcpNode extends NodeBase implements TcpNodeControl {
 
   /** PROTOCOL 7.3-7.5: the session lives on at the target; here it only leaves the map, then half-closes. */
   migrate(session: Session, link: SessionLink): Promise<void> {
-    return this.handOff(session, link, {
+    return this.handOff(session, link, this.handOffSteps(session, link)).then(() => undefined);
+  }
+
+  protected handOffSteps(session: Session, link: SessionLink): HandOffSteps {
+    return {
       leave: () => this.forget(session),
       closeLink: () => link.end(),
       cut: () => {
         if (session.link === link) session.fin('server-shutdown');
       },
-    });
+    };
+  }
+
+  localSession(sid: string): Session | undefined {
+    return this.sessions.get(sid);
+  }
+
+  /** PROTOCOL 10.2: the connection serves on until the client's end (it half-closes on the push). */
+  protected departByPush(session: Session): void {
+    this.forget(session);
   }
 
   /** PROTOCOL 7.6 at the target: is `ticket` the pending handoff of this session? */

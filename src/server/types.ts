@@ -60,6 +60,8 @@ export interface ClusterEvents {
   'node-state': { nodeId: string; state: NodeState };
   /** PROTOCOL 7.3: a session was handed from one node to another (answer not yet sent). */
   handoff: { uid: string; sid: string; from: string; to: string };
+  /** PROTOCOL 10.5: a room moved to another node under a new id (the Go server's SetOnMigrated). */
+  roomMigrated: { newRoomId: string; oldRoomId: string };
   /** A store operation failed (e.g. Redis unreachable): what was lost is reported, not hidden. */
   'store-error': { op: string; error: unknown };
   /** PROTOCOL 7.8: a handoff expired unclaimed; what it held (user data, pushes held at the target). */

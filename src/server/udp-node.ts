@@ -21,7 +21,7 @@ import {
 } from '../protocol/rudp';
 import { dispatchRequest, NodeControl } from './dispatch';
 import { adoptPending } from './handoff';
-import { NodeBase, NodeBaseOptions } from './node-base';
+import { HandOffSteps, NodeBase, NodeBaseOptions } from './node-base';
 import { OrderedQueue } from './ordered-queue';
 import { Session, SessionLink } from './session';
 import type { SessionRecord } from './store';
@@ -137,9 +137,25 @@ export class UdpNode extends NodeBase implements NodeControl {
    * closes carefully (FIN once every DAT sent is acknowledged).
    */
   migrate(session: Session, link: SessionLink): Promise<void> {
+    const steps = this.handOffSteps(session, link);
+    if (steps === null) return Promise.resolve();
+    return this.handOff(session, link, steps).then(() => undefined);
+  }
+
+  localSession(sid: string): Session | undefined {
+    return this.sessions.get(sid)?.session;
+  }
+
+  /** PROTOCOL 10.2: the old link serves on until the client's FIN ends it. */
+  protected departByPush(session: Session): void {
     const e = this.sessions.get(session.sid);
-    if (e === undefined || e.session !== session) return Promise.resolve();
-    return this.handOff(session, link, {
+    if (e !== undefined && e.session === session) this.depart(e);
+  }
+
+  protected handOffSteps(session: Session, link: SessionLink): HandOffSteps | null {
+    const e = this.sessions.get(session.sid);
+    if (e === undefined || e.session !== session) return null;
+    return {
       leave: () => this.depart(e),
       closeLink: () => {
         // Nothing after the migrate request is served here (the client holds it for the target).
@@ -149,7 +165,7 @@ export class UdpNode extends NodeBase implements NodeControl {
       cut: () => {
         if (session.link !== null) this.closeGracefully(e, 'server-shutdown');
       },
-    });
+    };
   }
 
   /** The handoff TTL ran out unclaimed: the pending session goes (returned for the report). */
@@ -301,6 +317,8 @@ export class UdpNode extends NodeBase implements NodeControl {
             this.sendReliable(e, session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Ok, EMPTY));
           }
           session.bind(e.reliable);
+          // PROTOCOL 10.2: what the old node forwarded goes before anything sent on this link.
+          e.queue.push(() => this.runForwarded(session, e.reliable));
         },
         closed: (reason) => this.endSession(e, reason),
         claim: (ticket, from) => this.checkClaim(e, ticket, from),

@@ -87,6 +87,9 @@ class MigHarness {
   bool oldSendsFin = true;         // careful close: FIN once all its DATs are acknowledged
   double blockOldUpUntil = -1;     // drop the client's old-link datagrams until then
   double blockOldLinkMs = 0;       // ... for this long from the old link's first datagram
+  // PROTOCOL 10.2: the old node starts the migration itself (push 0/2) once it has
+  // received this many requests; 0 = it waits for the client's migrate request.
+  size_t pushAfterRequests = 0;
   int migrateRequests = 0;
   int claims = 0;
   int targetsCreated = 1;
@@ -223,6 +226,10 @@ class MigHarness {
   // The old node: answers the migrate request (in order: it is delivered after
   // every earlier request), then closes carefully.
   void serveOld() {
+    if (pushAfterRequests > 0 && !answeredOld_ && old->requests.size() >= pushAfterRequests) {
+      old->push(0, wire::kCmdReconn, migrateBody(), now);
+      answeredOld_ = true;
+    }
     for (; servedOld_ < old->requests.size(); ++servedOld_) {
       const auto& r = old->requests[servedOld_];
       if (r.ver != 0 || r.cmd != wire::kCmdReconn) continue;
@@ -232,17 +239,21 @@ class MigHarness {
         old->sendPacket(0, wire::kCmdReconn, wire::kStatusErr, Bytes{0x03, 0xEB}, now);
         continue;
       }
-      Bytes body{0, static_cast<uint8_t>(std::string(kTarget).size())};
-      body.insert(body.end(), kTarget, kTarget + std::string(kTarget).size());
-      const Bytes t = ticket();
-      body.insert(body.end(), t.begin(), t.end());
-      old->sendPacket(0, wire::kCmdReconn, wire::kStatusOk, body, now);
+      old->sendPacket(0, wire::kCmdReconn, wire::kStatusOk, migrateBody(), now);
       answeredOld_ = true;
     }
     if (answeredOld_ && !finSent_ && oldSendsFin && old->channel().idle()) {
       old->sendFin();
       finSent_ = true;
     }
+  }
+
+  static Bytes migrateBody() {
+    Bytes body{0, static_cast<uint8_t>(std::string(kTarget).size())};
+    body.insert(body.end(), kTarget, kTarget + std::string(kTarget).size());
+    const Bytes t = ticket();
+    body.insert(body.end(), t.begin(), t.end());
+    return body;
   }
 
   // The target: the claim must be the first request; answered status 1 (or refused).
@@ -533,6 +544,39 @@ TEST(UdpMigration, CloseDuringMigrationHandsTheQueueBack) {
   EXPECT_EQ(h.last(EventType::Disconnect)->code, ErrorCode::ClosedByUser);
   EXPECT_EQ(h.client.takeUnsent().size(), 1u);
   EXPECT_EQ(h.budget.queued(), 0u);
+}
+
+}  // namespace
+}  // namespace diarkis
+
+namespace diarkis {
+namespace {
+
+// PROTOCOL 10.2 under loss: the node pushes the migration while DATs of ours are in
+// flight. They are not forgotten (a push proves nothing about them): the old link
+// resends them until acknowledged, then our FIN ends it; what was sent after the push
+// goes to the target. Every request reaches exactly one node, exactly once, in order.
+TEST(UdpMigration, ServerStartedPushKeepsResendingInFlightDatsOnTheOldLink) {
+  for (uint32_t seed = 1; seed <= 5; ++seed) {
+    MigHarness h(migOptions(), {0.2, 0.1, 0.05, 20}, seed);
+    h.oldSendsFin = false;  // the client ends the old link after a push
+    h.pushAfterRequests = 5;
+    h.connect();
+    for (uint32_t i = 0; i < 30; ++i) sendCounter(h, i);
+    ASSERT_TRUE(h.runUntil([&] { return h.client.state() == ClientState::Migrating; }, 10000)) << seed;
+    for (uint32_t i = 30; i < 60; ++i) sendCounter(h, i);  // held for the target
+    ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 20000)) << seed;
+    ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.target).size() == 30 && !h.oldLinkOpen; }, 20000)) << seed;
+    const auto atOld = h.counters(*h.old);
+    ASSERT_EQ(atOld.size(), 30u) << seed;  // every DAT of the old link arrived, once
+    for (uint32_t i = 0; i < 30; ++i) EXPECT_EQ(atOld[i], i) << seed;
+    const auto atTarget = h.counters(*h.target);
+    for (uint32_t i = 0; i < 30; ++i) EXPECT_EQ(atTarget[i], 30 + i) << seed;
+    EXPECT_EQ(h.migrateRequests, 0) << seed;
+    EXPECT_EQ(h.oldCloses, 1) << seed;
+    // Every budgeted byte comes back once acknowledged, on either link.
+    EXPECT_TRUE(h.runUntil([&] { return h.budget.queued() == 0; }, 20000)) << seed;
+  }
 }
 
 }  // namespace

@@ -25,7 +25,8 @@ namespace diarkis {
   X(MigrationFailed, "migration-failed")       \
   X(NetworkError, "network-error")             \
   X(InvalidArgument, "invalid-argument")       \
-  X(NotConnected, "not-connected")
+  X(NotConnected, "not-connected")             \
+  X(RoomMigrationTimeout, "room-migration-timeout")
 
 enum class ErrorCode : uint8_t {
 #define DIARKIS_X(name, str) name,

@@ -1,4 +1,5 @@
 #include "rudp/udp_session.h"
+#include "session/room_rules.h"
 
 #include <algorithm>
 #include <cmath>
@@ -246,6 +247,14 @@ ErrorCode UdpSession::send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_
     return ErrorCode::None;
   }
   sendPacket(std::move(packet), true, now);
+  if (room::isRoomMigrateRequest(ver, cmd) && state_ == ClientState::Connected) {
+    // The owner's 1/7 (PROTOCOL 10.2): its answer may move us, so what follows is held.
+    mig_ = MigPhase::Requested;
+    roomMigrate_ = true;
+    state_ = ClientState::Migrating;
+    migStart_ = now;
+    autoRetryAt_ = roomWaitDeadline_ = kNoDeadline;
+  }
   afterChannel(now);
   return ErrorCode::None;
 }
@@ -416,9 +425,15 @@ void UdpSession::handlePacket(Packet& p, double now) {
   }
   lastHeard_ = now;  // opened with the session keys: the server is alive
   const bool push = p.status == wire::kStatusPush;
+  if (!push && p.ver == room::kVer) {
+    const int change = room::membershipChange(p);
+    if (change != 0) inRoom_ = change > 0;
+    if (p.cmd == room::kCmdMigrate && mig_ == MigPhase::Requested && roomMigrate_) return handleRoomAnswer(p, body, now);
+  }
   if (p.ver == wire::kVerBuiltin) {
+    if (p.cmd == wire::kCmdReconn && push) return handleMigratePush(p, body, now);
     if (p.cmd == wire::kCmdReconn && !push) {
-      if (mig_ == MigPhase::Requested) return handleMigrateAnswer(p, body, now);
+      if (mig_ == MigPhase::Requested && !roomMigrate_) return handleMigrateAnswer(p, body, now);
       if (mig_ == MigPhase::Claiming) return handleClaimAnswer(p, now);
     }
     if (p.cmd == wire::kCmdFin && push && mig_ == MigPhase::Claiming) {
@@ -452,7 +467,13 @@ void UdpSession::raiseOffline(double now) {
   Event ev;
   ev.type = EventType::Offline;
   emit(std::move(ev));
-  if (options_.autoMigrate) (void)sendMigrate(now);
+  if (!options_.autoMigrate) return;
+  // In a room: the room's migration moves us (PROTOCOL 10.1), bounded by the handoff TTL.
+  if (inRoom_) {
+    roomWaitDeadline_ = now + options_.handoffTtlMs;
+  } else {
+    (void)sendMigrate(now);
+  }
 }
 
 // Echo answer: state:uint8 || ts:f64 LE || address || notifications || addressEnd:uint16.
@@ -528,7 +549,7 @@ double UdpSession::nextDeadline() const {
     case MigPhase::Requested:
       break;
   }
-  return std::min({old, autoRetryAt_, connectedDeadline()});
+  return std::min({old, autoRetryAt_, roomWaitDeadline_, connectedDeadline()});
 }
 
 double UdpSession::connectedDeadline() const {
@@ -562,6 +583,7 @@ void UdpSession::onTimer(double now) {
   if (old_) {
     old_->onTimer(now);
     old_->takeDatagrams(oldOut_);
+    if (old_->timedOut()) closeOldLink();
   }
   switch (mig_) {
     case MigPhase::Handshake:
@@ -582,6 +604,13 @@ void UdpSession::onTimer(double now) {
   }
   if (now >= autoRetryAt_) {
     autoRetryAt_ = kNoDeadline;
+    (void)sendMigrate(now);
+  }
+  if (now >= roomWaitDeadline_) {
+    // The room did not move us in time: migrate alone and leave the room (PROTOCOL 10.1).
+    roomWaitDeadline_ = kNoDeadline;
+    inRoom_ = false;
+    emit(room::waitTimedOut());
     (void)sendMigrate(now);
   }
   if (state_ == ClientState::Connecting) {
@@ -659,7 +688,8 @@ void UdpSession::finish(ErrorCode code, const std::string& message) {
   mig_ = MigPhase::None;
   if (old_) closeOldLink();
   connectDeadline_ = nextSyn_ = nextEcho_ = closeDeadline_ = kNoDeadline;
-  handoffDeadline_ = claimDeadline_ = retryAt_ = autoRetryAt_ = kNoDeadline;
+  handoffDeadline_ = claimDeadline_ = retryAt_ = autoRetryAt_ = roomWaitDeadline_ = kNoDeadline;
+  roomMigrate_ = pushStarted_ = false;
   Event ev;
   ev.type = EventType::Disconnect;
   ev.code = code;

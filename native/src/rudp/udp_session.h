@@ -105,6 +105,10 @@ class UdpSession {
   void freshLink();  // new channel, fragment ids and reassembly: a new connection
   void flushHeld(double now);
   void handleMigrateAnswer(const Packet& p, const Bytes& body, double now);
+  // Rooms (PROTOCOL 10, session/room_rules.h): the owner's 1/7 answer, the server's push.
+  void handleRoomAnswer(const Packet& p, const Bytes& body, double now);
+  void handleMigratePush(const Packet& p, const Bytes& body, double now);
+  void endOldLinkWhenIdle();
   void handleClaimAnswer(const Packet& p, double now);
   void sendClaim(double now);
   void startAttempt(double now);
@@ -172,6 +176,10 @@ class UdpSession {
 
   // --- migration ---
   MigPhase mig_ = MigPhase::None;
+  bool roomMigrate_ = false;       // the running request is the owner's 1/7, not 0/2
+  bool pushStarted_ = false;       // the node started this migration: the old link still carries our DATs
+  bool inRoom_ = false;            // auto mode waits for the room's migration (PROTOCOL 10.1)
+  double roomWaitDeadline_ = kNoDeadline;
   uint64_t linkGen_ = 0;           // bumped when the current link is replaced
   std::string peer_;               // the node we talk to ("host:port")
   std::string target_;             // the target's address as the answer gave it

@@ -15,6 +15,7 @@
 #include "rudp/datagram.h"
 #include "rudp/udp_session.h"
 #include "session/migrate_answer.h"
+#include "session/room_rules.h"
 
 namespace diarkis {
 
@@ -29,6 +30,8 @@ ErrorCode UdpSession::sendMigrate(double now) {
   // In order after everything sent before it: the node handles it after them.
   sendPacket(std::move(packet), false, now);
   mig_ = MigPhase::Requested;
+  roomMigrate_ = false;
+  roomWaitDeadline_ = kNoDeadline;
   state_ = ClientState::Migrating;
   migStart_ = now;
   autoRetryAt_ = kNoDeadline;
@@ -71,21 +74,23 @@ void UdpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double 
   attempts_ = 0;
   handoffDeadline_ = now + options_.handoffTtlMs;
 
-  // The current link becomes the old link. The answer proves the node processed
-  // every DAT we sent before it: forget them. What is queued for the socket (the
-  // ACK of this answer among it) leaves on the old socket.
+  // The current link becomes the old link. An answer proves the node processed
+  // every DAT we sent before it: forget them. A push does not (PROTOCOL 10.2): the
+  // old link keeps resending ours until acknowledged, then we end it with a FIN.
+  // What is queued for the socket (the ACK of this answer among it) leaves on the old socket.
   if (old_) closeOldLink();  // a previous migration's old link, still lingering
   collect();
   for (Bytes& d : out_) oldOut_.push_back(std::move(d));
   out_.clear();
   old_ = std::move(channel_);
-  old_->forgetOutgoing();
+  if (!pushStarted_) old_->forgetOutgoing();
   if (budget_.release(old_->takeReleasedBytes())) {
     Event ev;
     ev.type = EventType::Drain;
     emit(std::move(ev));
   }
   oldDeadline_ = now + options_.lingerMs;
+  if (pushStarted_) endOldLinkWhenIdle();
   freshLink();
   actions_.push_back(LinkAction::OpenTarget);
   nextEcho_ = kNoDeadline;
@@ -93,6 +98,47 @@ void UdpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double 
 }
 
 // One claim attempt: a new handshake (fresh sequences, same SID and keys).
+// The owner's 1/7 answer (PROTOCOL 10.2): the application sees it as a response; with
+// the 7.4 body it is also our migrate answer, else (stays where it is, or Bad) the held go out.
+void UdpSession::handleRoomAnswer(const Packet& p, const Bytes& body, double now) {
+  emit(room::migrateResponse(p.status, body));
+  roomMigrate_ = false;
+  if (p.status == wire::kStatusOk && !body.empty()) return handleMigrateAnswer(p, body, now);
+  mig_ = MigPhase::None;
+  state_ = ClientState::Connected;
+  flushHeld(now);
+}
+
+// A migration the server starts (PROTOCOL 10.2): ver 0 cmd 2 pushed with the 7.4 body,
+// carried out as if we had sent the migrate request and got that answer.
+void UdpSession::handleMigratePush(const Packet& p, const Bytes& body, double now) {
+  if ((mig_ != MigPhase::None && mig_ != MigPhase::Requested) ||
+      (state_ != ClientState::Connected && state_ != ClientState::Migrating)) {
+    stats_.drop(DropReason::Unexpected);
+    return;
+  }
+  if (mig_ == MigPhase::None) migStart_ = now;
+  if (roomMigrate_) emit(room::migrateResponse(wire::kStatusOk, Bytes()));  // our own 1/7 is dropped by the node: this push answers it
+  mig_ = MigPhase::Requested;
+  roomMigrate_ = false;
+  pushStarted_ = true;
+  state_ = ClientState::Migrating;
+  autoRetryAt_ = roomWaitDeadline_ = kNoDeadline;
+  handleMigrateAnswer(room::pushAsAnswer(p), body, now);
+  pushStarted_ = false;
+}
+
+// After a server-started migration: once the old node acknowledged every DAT of ours,
+// our FIN ends the old link (the node serves what it got until then).
+void UdpSession::endOldLinkWhenIdle() {
+  if (!old_ || !old_->idle()) return;
+  Bytes d;
+  rudp::appendHeader(d, 0, rudp::Flag::Fin);
+  d.insert(d.end(), crypto_.keys().sid.begin(), crypto_.keys().sid.end());
+  oldOut_.push_back(std::move(d));
+  closeOldLink();
+}
+
 void UdpSession::startAttempt(double now) {
   if (now >= handoffDeadline_) {
     finish(ErrorCode::MigrationFailed,
@@ -201,8 +247,22 @@ void UdpSession::onOldLinkDatagram(const uint8_t* data, size_t len, double now) 
       return;
     }
     case rudp::Flag::Ack:
-    case rudp::Flag::Rack:
-      return;  // for DATs we already forgot
+    case rudp::Flag::Rack: {
+      // Only DATs of a server-started migration are still there (others were forgotten).
+      std::vector<rudp::AckRecord> recs;
+      if (!rudp::decodeAckRecords(data, len, rudp::kServerRecordSize, recs, reason)) {
+        stats_.drop(reason);
+        return;
+      }
+      for (const auto& r : recs) old_->onAck(r, now);
+      if (budget_.release(old_->takeReleasedBytes())) {
+        Event ev;
+        ev.type = EventType::Drain;
+        emit(std::move(ev));
+      }
+      endOldLinkWhenIdle();
+      return;
+    }
     case rudp::Flag::Syn:
     case rudp::Flag::Udp:
       break;
@@ -213,6 +273,8 @@ void UdpSession::onOldLinkDatagram(const uint8_t* data, size_t len, double now) 
 void UdpSession::closeOldLink() {
   if (!old_) return;
   old_->takeDatagrams(oldOut_);
+  old_->forgetOutgoing();  // what the old node never acknowledged is given up with the link
+  (void)budget_.release(old_->takeReleasedBytes());
   old_.reset();
   oldDeadline_ = kNoDeadline;
   actions_.push_back(LinkAction::CloseOldLink);

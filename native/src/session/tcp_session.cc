@@ -1,4 +1,5 @@
 #include "session/tcp_session.h"
+#include "session/room_rules.h"
 
 #include <algorithm>
 #include <cstring>
@@ -49,6 +50,7 @@ void TcpSession::start(double now) {
 
 void TcpSession::onSocketConnected(double now) {
   if (closed() || socketConnected_) return;
+  lastNow_ = now;
   socketConnected_ = true;
   writeOpeningRequest(now);
 }
@@ -104,12 +106,23 @@ void TcpSession::enqueueEncoded(Bytes&& packet) {
     ++heldPackets_;
     return;
   }
+  const bool roomMigrate = packet.size() >= wire::kRequestHeaderSize &&
+                           room::isRoomMigrateRequest(packet[4], static_cast<uint16_t>(packet[8] << 8 | packet[9]));
   out_.insert(out_.end(), packet.begin(), packet.end());
   stats_.add(&Stats::packetsSent);
+  if (roomMigrate && state_ == ClientState::Connected) {
+    // The owner's 1/7 (PROTOCOL 10.2): its answer may move us, so what follows is held.
+    mig_ = MigPhase::Requested;
+    roomMigrate_ = true;
+    state_ = ClientState::Migrating;
+    migStart_ = lastNow_;
+    autoRetryAt_ = roomWaitDeadline_ = kNoDeadline;
+  }
 }
 
 void TcpSession::onData(const uint8_t* data, size_t len, double now) {
   if (closed()) return;
+  lastNow_ = now;
   stats_.add(&Stats::bytesReceived, len);
   reassembler_.feed(data, len);
   Packet p;
@@ -151,8 +164,14 @@ void TcpSession::handlePacket(Packet& p, double now) {
     return;
   }
   const bool push = p.status == wire::kStatusPush;
+  if (!push && p.ver == room::kVer) {
+    const int change = room::membershipChange(p);
+    if (change != 0) inRoom_ = change > 0;
+    if (p.cmd == room::kCmdMigrate && mig_ == MigPhase::Requested && roomMigrate_) return handleRoomAnswer(p, body, now);
+  }
+  if (push && p.ver == wire::kVerBuiltin && p.cmd == wire::kCmdReconn) return handleMigratePush(p, body, now);
   if (p.ver == wire::kVerBuiltin && p.cmd == wire::kCmdReconn && !push) {
-    if (mig_ == MigPhase::Requested) return handleMigrateAnswer(p, body, now);
+    if (mig_ == MigPhase::Requested && !roomMigrate_) return handleMigrateAnswer(p, body, now);
     if (mig_ == MigPhase::Claiming) return handleClaimAnswer(p, now);
   }
   if (mig_ == MigPhase::Claiming && p.ver == wire::kVerBuiltin && p.cmd == wire::kCmdFin && push) {
@@ -238,7 +257,13 @@ void TcpSession::raiseOffline(double now) {
   Event ev;
   ev.type = EventType::Offline;
   emit(std::move(ev));
-  if (options_.autoMigrate) sendMigrate(now);
+  if (!options_.autoMigrate) return;
+  // In a room: the room's migration moves us (PROTOCOL 10.1), bounded by the handoff TTL.
+  if (inRoom_) {
+    roomWaitDeadline_ = now + options_.handoffTtlMs;
+  } else {
+    sendMigrate(now);
+  }
 }
 
 void TcpSession::onEof(double now) {
@@ -276,7 +301,7 @@ void TcpSession::onSocketError(ErrorCode code, const std::string& message, doubl
 double TcpSession::nextDeadline() const {
   if (closed()) return kNoDeadline;
   double d = std::min(closeDeadline_, connectDeadline_);
-  d = std::min(d, std::min(retryAt_, autoRetryAt_));
+  d = std::min(d, std::min(retryAt_, std::min(autoRetryAt_, roomWaitDeadline_)));
   if (answered_ && state_ != ClientState::Closing &&
       (mig_ == MigPhase::None || mig_ == MigPhase::Requested)) {
     d = std::min(d, lastAnswer_ + options_.heartbeatIntervalMs * options_.heartbeatMissLimit);
@@ -287,6 +312,7 @@ double TcpSession::nextDeadline() const {
 
 void TcpSession::onTimer(double now) {
   if (closed()) return;
+  lastNow_ = now;
   if (closeDeadline_ <= now) {
     finish(ErrorCode::ClosedByUser, "close timed out with " +
                                         std::to_string(outputSize() + held_.size()) +
@@ -306,6 +332,13 @@ void TcpSession::onTimer(double now) {
   }
   if (autoRetryAt_ <= now) {
     autoRetryAt_ = kNoDeadline;
+    sendMigrate(now);
+  }
+  if (roomWaitDeadline_ <= now) {
+    // The room did not move us in time: migrate alone and leave the room (PROTOCOL 10.1).
+    roomWaitDeadline_ = kNoDeadline;
+    inRoom_ = false;
+    emit(room::waitTimedOut());
     sendMigrate(now);
   }
   if (connectDeadline_ <= now) {
@@ -405,7 +438,8 @@ void TcpSession::finish(ErrorCode code, const std::string& message) {
   state_ = ClientState::Closed;
   decodeHeld();  // what was held is handed back (TakeUnsent), never silently dropped
   mig_ = MigPhase::None;
-  retryAt_ = autoRetryAt_ = handoffDeadline_ = kNoDeadline;
+  retryAt_ = autoRetryAt_ = handoffDeadline_ = roomWaitDeadline_ = kNoDeadline;
+  roomMigrate_ = false;
   connectWanted_ = false;
   // Everything still queued is dropped: hand its bytes back to the budget.
   uint64_t internal = 0;

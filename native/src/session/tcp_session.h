@@ -89,6 +89,9 @@ class TcpSession {
   bool holding() const { return !answered_ || mig_ != MigPhase::None; }
   void flushHeld();
   void handleMigrateAnswer(const Packet& p, const Bytes& body, double now);
+  // Rooms (PROTOCOL 10, session/room_rules.h): membership, the owner's 1/7, the server's push.
+  void handleRoomAnswer(const Packet& p, const Bytes& body, double now);
+  void handleMigratePush(const Packet& p, const Bytes& body, double now);
   void handleClaimAnswer(const Packet& p, double now);
   void attemptFailed(const std::string& why, double now);
   void connectTarget(double now);
@@ -137,6 +140,10 @@ class TcpSession {
 
   // --- migration ---
   MigPhase mig_ = MigPhase::None;
+  bool roomMigrate_ = false;     // the running request is the owner's 1/7, not 0/2
+  bool inRoom_ = false;          // auto mode waits for the room's migration (PROTOCOL 10.1)
+  double roomWaitDeadline_ = kNoDeadline;
+  double lastNow_ = 0;           // send() has no clock: the latest time seen
   std::string peer_;             // the node we are connected to ("host:port")
   std::string target_;           // the target's address as the answer gave it
   std::string targetHost_;

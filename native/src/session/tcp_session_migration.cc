@@ -13,6 +13,7 @@
 
 #include "session/tcp_session.h"
 #include "session/migrate_answer.h"
+#include "session/room_rules.h"
 
 namespace diarkis {
 
@@ -22,6 +23,8 @@ ErrorCode TcpSession::sendMigrate(double now) {
   // The stream is ordered: the node handles this after everything sent before it.
   writeInternal(wire::kCmdReconn, nullptr, 0);
   mig_ = MigPhase::Requested;
+  roomMigrate_ = false;
+  roomWaitDeadline_ = kNoDeadline;
   state_ = ClientState::Migrating;
   migStart_ = now;
   autoRetryAt_ = kNoDeadline;
@@ -59,6 +62,35 @@ void TcpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double 
   // The old node half-closes after the answer: its socket drains in the background.
   socketAction_ = SocketAction::Linger;
   connectTarget(now);
+}
+
+// The owner's 1/7 answer (PROTOCOL 10.2): the application sees it as a response; with
+// the 7.4 body it is also our migrate answer, else (stays where it is, or Bad) the held go out.
+void TcpSession::handleRoomAnswer(const Packet& p, const Bytes& body, double now) {
+  emit(room::migrateResponse(p.status, body));
+  roomMigrate_ = false;
+  if (p.status == wire::kStatusOk && !body.empty()) return handleMigrateAnswer(p, body, now);
+  mig_ = MigPhase::None;
+  state_ = ClientState::Connected;
+  flushHeld();
+}
+
+// A migration the server starts (PROTOCOL 10.2): ver 0 cmd 2 pushed with the 7.4 body,
+// carried out as if we had sent the migrate request and got that answer.
+void TcpSession::handleMigratePush(const Packet& p, const Bytes& body, double now) {
+  if ((mig_ != MigPhase::None && mig_ != MigPhase::Requested) ||
+      (state_ != ClientState::Connected && state_ != ClientState::Migrating)) {
+    stats_.drop(DropReason::Unexpected);
+    return;
+  }
+  if (mig_ == MigPhase::None) migStart_ = now;
+  // Our own 1/7 or 0/2 may still be on its way: the node drops it, this push is its answer.
+  if (roomMigrate_) emit(room::migrateResponse(wire::kStatusOk, Bytes()));
+  mig_ = MigPhase::Requested;
+  roomMigrate_ = false;
+  state_ = ClientState::Migrating;
+  autoRetryAt_ = roomWaitDeadline_ = kNoDeadline;
+  handleMigrateAnswer(room::pushAsAnswer(p), body, now);
 }
 
 void TcpSession::connectTarget(double now) {

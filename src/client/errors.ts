@@ -1,5 +1,6 @@
 /**
- * The one table of error codes (mirrors native/include/diarkis/errors.h; keep in step).
+ * The one table of error codes: CAPI.md's numbered table, also native/include/diarkis/errors.h and
+ * bindings/c/include/diarkis.h (test/error-codes.test.ts fails when they disagree).
  * Every DiarkisError and every `disconnect` reason carries one of these.
  */
 export const ERROR_CODES = {
@@ -22,6 +23,8 @@ export const ERROR_CODES = {
   'endpoint-unavailable': 'The endpoint API has no node to hand out (HTTP 503)',
   'endpoint-error': 'The endpoint API failed or answered something unusable',
   unauthorized: 'The endpoint API refused the client key (HTTP 401)',
+  'internal-error': 'An unexpected failure inside the library (a bug: please report it)',
+  'addon-unavailable': 'The native library could not be loaded',
 } as const;
 
 export type DiarkisErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,32 @@
+# Engines (issue 15): libdiarkis, the flat C ABI of bindings/c as a shared
+# library exporting only the dk_ symbols (OpenSSL's libcrypto inside, hidden as in
+# the addon), and the programs that prove it (test/engines): the C11 smoke test
+# and the Cocos-style C++ example. Included by CMakeLists.txt outside cmake-js.
+option(DIARKIS_ENGINES "Build libdiarkis (the C ABI) and its engine tests" ON)
+if(NOT DIARKIS_ENGINES OR DIARKIS_FUZZ)
+  return()
+endif()
+
+file(GLOB DIARKIS_C_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/../bindings/c/src/*.cc)
+set(DIARKIS_C_MAP ${CMAKE_CURRENT_LIST_DIR}/../bindings/c/diarkis.map)
+add_library(diarkis SHARED ${DIARKIS_C_SOURCES})
+target_include_directories(diarkis PUBLIC ${CMAKE_CURRENT_LIST_DIR}/../bindings/c/include
+                                   PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../native/src)
+target_compile_definitions(diarkis PRIVATE DK_BUILDING_LIBRARY)
+target_compile_options(diarkis PRIVATE ${DIARKIS_WARNINGS})
+set_target_properties(diarkis PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON
+                      LINK_DEPENDS ${DIARKIS_C_MAP})
+target_link_libraries(diarkis PRIVATE diarkis_core)
+target_link_options(diarkis PRIVATE -Wl,--exclude-libs,ALL -Wl,--version-script=${DIARKIS_C_MAP}
+                    -Wl,--no-undefined)
+
+# The C11 smoke test: only diarkis.h, strict flags.
+add_executable(engines_smoke_c ${CMAKE_CURRENT_LIST_DIR}/../test/engines/smoke.c)
+set_target_properties(engines_smoke_c PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
+target_compile_options(engines_smoke_c PRIVATE -Wall -Wextra -Werror -pedantic)
+target_link_libraries(engines_smoke_c PRIVATE diarkis)
+
+# The Cocos-style example: the C++ classes, callbacks polled on the game loop's thread.
+add_executable(engines_cocos_example ${CMAKE_CURRENT_LIST_DIR}/../examples/cocos/cocos_example.cc)
+target_compile_options(engines_cocos_example PRIVATE ${DIARKIS_WARNINGS})
+target_link_libraries(engines_cocos_example PRIVATE diarkis_core)

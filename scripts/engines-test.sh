@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The engine faces of the core against the reference cluster started by the CLI
 # (test/engines/run.mjs): the C11 smoke test on libdiarkis, the Cocos-style C++
-# example, and (plain mode) the C# scenario under Mono.
+# example (plain and sanitized), and (plain mode) the C# scenario under Mono.
 #   scripts/engines-test.sh          plain build (+ Mono)
-#   scripts/engines-test.sh asan     ASan + UBSan build of libdiarkis and the C smoke test
+#   scripts/engines-test.sh asan     ASan + UBSan build of libdiarkis, the C smoke test, the example
 # Needs the TypeScript built (npm ci / npm run build:ts) for the CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,11 @@ case "$mode" in
 esac
 test -f dist/src/cli/main.js || { echo "dist/ missing: run npm ci or npm run build:ts first" >&2; exit 1; }
 cmake -S . -B "$dir" "${flags[@]}" -DDIARKIS_BUILD_TESTS=OFF >/dev/null
-cmake --build "$dir" -j 2 --target diarkis engines_smoke_c engines_cocos_example 2>&1 | grep -Ev '^\[ *[0-9]+%\]|^-- ' || true
+cmake --build "$dir" -j 2 --target diarkis engines_smoke_c engines_cocos_example engines_header_check 2>&1 | grep -Ev '^\[ *[0-9]+%\]|^-- ' || true
+
+for t in libdiarkis.so engines_smoke_c engines_cocos_example; do
+  test -e "$dir/$t" || { echo "$dir/$t failed to build" >&2; exit 1; }
+done
 
 # libdiarkis exports the C ABI and nothing else (no C++ runtime, no OpenSSL).
 extra="$(nm -D --defined-only "$dir/libdiarkis.so" | awk '{print $3}' | grep -v '^dk_' || true)"
@@ -23,9 +27,9 @@ if [ -n "$extra" ]; then echo "libdiarkis exports more than dk_*:" >&2; echo "$e
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 runs=(c tcp manual -- "$dir/engines_smoke_c" ';;' c udp manual -- "$dir/engines_smoke_c" ';;'
-      c tcp auto -- "$dir/engines_smoke_c" ';;' c udp auto -- "$dir/engines_smoke_c")
+      c tcp auto -- "$dir/engines_smoke_c" ';;' c udp auto -- "$dir/engines_smoke_c" ';;'
+      cocos tcp manual -- "$dir/engines_cocos_example" ';;' cocos udp manual -- "$dir/engines_cocos_example")
 if [ "$mode" = plain ]; then
-  runs+=(';;' cocos tcp manual -- "$dir/engines_cocos_example" ';;' cocos udp manual -- "$dir/engines_cocos_example")
   bash scripts/mono-setup.sh
   out="$dir/mono"
   mkdir -p "$out"

@@ -1,7 +1,8 @@
 // Runs the engine programs against the reference cluster started by the CLI
 // (`diarkis-node cluster`): each program gets an endpoint from the entry server,
 // and when it prints `AWAIT-OFFLINE <port>` the node on that port is taken
-// offline through the admin endpoint (and back online once the program is done).
+// offline through the admin endpoint (`AWAIT-OFFLINE-ALL <port>`: every node of
+// its type), and back online once the program is done.
 //
 //   node test/engines/run.mjs <name> <tcp|udp> <manual|auto> -- <command...>
 //   (several runs: repeat the group, separated by `;;`)
@@ -55,16 +56,24 @@ async function json(url, init) {
   return res.json();
 }
 
-async function setNodeState(admin, port, state) {
+/** Sets the node on `port` (all nodes of its type when `all`) to `state`; returns their ids. */
+async function setNodeState(admin, port, state, all = false) {
   const nodes = await json(`${admin}/admin/nodes`);
   const node = nodes.find((n) => n.port === port);
   if (!node) throw new Error(`no node on port ${port}`);
-  await json(`${admin}/admin/nodes/${encodeURIComponent(node.id)}/state`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ state }),
-  });
-  return node.id;
+  const ids = all ? nodes.filter((n) => n.type === node.type).map((n) => n.id) : [node.id];
+  await setStates(admin, ids, state);
+  return ids;
+}
+
+async function setStates(admin, ids, state) {
+  for (const id of ids) {
+    await json(`${admin}/admin/nodes/${encodeURIComponent(id)}/state`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ state }),
+    });
+  }
 }
 
 async function runOne(cluster, run, index) {
@@ -75,24 +84,25 @@ async function runOne(cluster, run, index) {
   const started = Date.now();
   const child = spawn(run.command[0], args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let passed = false;
-  let offlinePort = null;
+  const offline = new Set();  // node ids to bring back online afterwards
   const lines = createInterface({ input: child.stdout });
   lines.on('line', (line) => {
     console.log(`  [${run.name} ${run.transport}] ${line}`);
-    const m = /^AWAIT-OFFLINE (\d+)$/.exec(line);
+    const m = /^AWAIT-OFFLINE(-ALL)? (\d+)$/.exec(line);
     if (m) {
-      offlinePort = Number(m[1]);
-      setNodeState(cluster.admin, offlinePort, 'offline').catch((err) => {
-        console.error(`offline failed: ${err.message}`);
-        child.kill('SIGKILL');
-      });
+      setNodeState(cluster.admin, Number(m[2]), 'offline', m[1] !== undefined)
+        .then((ids) => ids.forEach((id) => offline.add(id)))
+        .catch((err) => {
+          console.error(`offline failed: ${err.message}`);
+          child.kill('SIGKILL');
+        });
     }
     if (line.startsWith('PASS')) passed = true;
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), PROGRAM_TIMEOUT_MS);
   const code = await new Promise((resolve) => child.on('close', (c, sig) => resolve(c ?? sig)));
   clearTimeout(timer);
-  if (offlinePort !== null) await setNodeState(cluster.admin, offlinePort, 'online');
+  await setStates(cluster.admin, [...offline], 'online');
   const ok = code === 0 && passed;
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${run.name} ${run.transport} ${run.mode} (${Date.now() - started} ms, exit ${code})`);
   return ok;

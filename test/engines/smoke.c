@@ -6,7 +6,8 @@
  * First the negative cases of CAPI.md (no network needed), then the scenario:
  * connect, request/response, a push, the counter, the offline notice (the runner
  * takes the node offline when we print AWAIT-OFFLINE), dk_send_migrate (manual),
- * DK_EV_MIGRATED, the counter kept (2/2), graceful close. Prints PASS at the end.
+ * DK_EV_MIGRATED, the counter kept (2/2), (manual) a migration with no target
+ * left, graceful close. Prints PASS at the end.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,6 +220,22 @@ static void scenario(int udp, int manual, const dk_endpoint* ep) {
   dk_stats st = {.struct_size = sizeof(dk_stats)};
   CHECK(dk_stats_get(ctx, id, &st) == 0);
   CHECK(st.migrations == 1 && st.packets_sent > 0 && st.bytes_received > 0);
+
+  if (manual) {
+    /* No node left to take the session (the runner takes every node of this type
+     * offline): DK_EV_MIGRATION_FAILED(NO_TARGET), the session stays, and the send
+     * held during the attempt goes to the old node. */
+    printf("AWAIT-OFFLINE-ALL %u\n", (unsigned)ep->port);
+    fflush(stdout);
+    expect_event(ctx, id, DK_EV_OFFLINE);
+    CHECK(dk_send_migrate(ctx, id) == 0);
+    CHECK(dk_rsend(ctx, id, 2, 2, NULL, 0) == 0); /* held until the migration ends */
+    ev = expect_event(ctx, id, DK_EV_MIGRATION_FAILED);
+    CHECK(ev->code == DK_ERR_NO_TARGET);
+    ev = expect_event(ctx, id, DK_EV_RESPONSE);
+    CHECK(ev->cmd == 2 && ev->len == 4 && be32(ev->payload) == 3);
+    CHECK(dk_state(ctx, id) == DK_STATE_CONNECTED);
+  }
 
   CHECK(dk_close(ctx, id) == 0);
   ev = expect_event(ctx, id, DK_EV_DISCONNECT);

@@ -45,6 +45,10 @@ namespace Diarkis
         public DiarkisContext()
         {
             DiarkisEditorReload.Install();
+            // The layouts are the contract (diarkis.h asserts the same on the C side).
+            if (IntPtr.Size == 8 && (Marshal.SizeOf(typeof(DkEvent)) != 64 || Marshal.SizeOf(typeof(DkEndpoint)) != 48 ||
+                                     Marshal.SizeOf(typeof(DkOptions)) != 40 || Marshal.SizeOf(typeof(DkStats)) != 72))
+                throw new DiarkisException(Dk.ERR_INTERNAL_ERROR, "struct layout");
             if (Dk.dk_api_version() != Dk.ApiVersion) throw new DiarkisException(Dk.ERR_ADDON_UNAVAILABLE, "libdiarkis version");
             ctx = Dk.dk_context_create();
             if (ctx == IntPtr.Zero) throw new DiarkisException(Dk.ERR_INTERNAL_ERROR, "dk_context_create");

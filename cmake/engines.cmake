@@ -52,3 +52,8 @@ endforeach()
 add_library(engines_header_check OBJECT ${DIARKIS_HEADER_UNITS})
 target_include_directories(engines_header_check PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../native/include)
 target_compile_options(engines_header_check PRIVATE ${DIARKIS_WARNINGS})
+
+# bench/engines: the C ABI's cost per event against the C++ classes (not built by default, not in CI).
+add_executable(engines_poll_cost EXCLUDE_FROM_ALL ${CMAKE_CURRENT_LIST_DIR}/../bench/engines/poll_cost.cc)
+target_compile_options(engines_poll_cost PRIVATE ${DIARKIS_WARNINGS})
+target_link_libraries(engines_poll_cost PRIVATE diarkis diarkis_core)

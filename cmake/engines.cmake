@@ -57,3 +57,10 @@ target_compile_options(engines_header_check PRIVATE ${DIARKIS_WARNINGS})
 add_executable(engines_poll_cost EXCLUDE_FROM_ALL ${CMAKE_CURRENT_LIST_DIR}/../bench/engines/poll_cost.cc)
 target_compile_options(engines_poll_cost PRIVATE ${DIARKIS_WARNINGS})
 target_link_libraries(engines_poll_cost PRIVATE diarkis diarkis_core)
+
+# The C ABI's loopback tests (test/engines/*_test.cc) run in the native test binary.
+if(TARGET diarkis_native_tests)
+  file(GLOB DIARKIS_CAPI_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/../test/engines/*_test.cc)
+  target_sources(diarkis_native_tests PRIVATE ${DIARKIS_CAPI_TESTS})
+  target_link_libraries(diarkis_native_tests PRIVATE diarkis)
+endif()

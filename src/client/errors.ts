@@ -2,8 +2,8 @@ import type { AddonUnavailableDetails } from './addon-loader';
 import type { MigrationFailureDetails } from './types';
 
 /**
- * The one table of error codes (mirrors native/include/diarkis/errors.h, keep in step;
- * 'addon-unavailable' is the loader's own and has no native counterpart).
+ * The one table of error codes: CAPI.md's numbered table, also native/include/diarkis/errors.h and
+ * bindings/c/include/diarkis.h (test/error-codes.test.ts fails when they disagree).
  * Every DiarkisError and every `disconnect` reason carries one of these.
  */
 export const ERROR_CODES = {
@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   'endpoint-unavailable': 'The endpoint API has no node to hand out (HTTP 503)',
   'endpoint-error': 'The endpoint API failed or answered something unusable',
   unauthorized: 'The endpoint API refused the client key (HTTP 401)',
+  'internal-error': 'An unexpected failure inside the library (a bug: please report it)',
   'addon-unavailable': 'No native addon loads on this platform (details name what was tried and how to build it)',
   'room-migration-timeout': "The room did not migrate within the handoff TTL: the client migrated alone and left the room",
   'not-owner': 'Only the room owner may do this (room.migrate())',

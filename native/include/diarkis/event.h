@@ -19,6 +19,7 @@ enum class EventType : uint8_t {
   Migrated,    // from, address = to, tookMs in rttMs
   Drain,       // queued bytes fell below the low-water mark after a refused send
   Error,       // non-fatal error: code (+ message), e.g. bad-mac drops
+  Unsent,      // a held send handed back (ver, cmd, payload); made by hosts from TakeUnsent()
 };
 
 struct Event {

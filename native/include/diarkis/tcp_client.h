@@ -2,7 +2,8 @@
 // C++ SDK's class of the same name. Subclass it and override the On* callbacks.
 //
 // Threading (see runtime.h): public methods are thread-safe and never block on the
-// network, except Detach(). Callbacks run on the network thread and must not block.
+// network, except Detach(). Callbacks run on the network thread and must not block,
+// unless options.callbacks names a CallbackQueue: then they run where it is polled.
 //
 // Ownership: the runtime refers to a client by its integer Id(). A subclass MUST
 // call Detach() at the start of its destructor: Detach() blocks until the network
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "diarkis/callback_queue.h"
 #include "diarkis/crypto.h"
 #include "diarkis/errors.h"
 #include "diarkis/event.h"
@@ -43,6 +45,10 @@ struct TcpOptions {
   double migrateRetryMaxMs = 5000;      //   retries and of automatic no-target retries
   double lingerMs = 5000;               // the old socket is read and discarded until EOF or this
   uint64_t rngSeed = 0;                 // backoff jitter; 0 = seeded from std::random_device
+
+  // Where the On* callbacks run: null = on the network thread (must not block);
+  // a CallbackQueue = on whichever thread calls its Poll() (callback_queue.h).
+  std::shared_ptr<CallbackQueue> callbacks;
 };
 
 enum class ClientState : uint8_t { Idle, Connecting, Connected, Migrating, Closing, Closed };
@@ -121,7 +127,7 @@ class DiarkisTcpBase {
   // take each Event (its payload moved, not copied) instead of the On* calls
   // below. Return true when taken. Runs on the runtime's thread like them.
   virtual bool TakeEvent(Event& ev) { (void)ev; return false; }
-  // All run on the network thread. Must not block.
+  // All run on the network thread (must not block), or where options.callbacks is polled.
   virtual void OnConnect(bool reconnected) { (void)reconnected; }
   virtual void OnDisconnect(ErrorCode reason, const std::string& message) { (void)reason; (void)message; }
   virtual void OnOffline() {}

@@ -3,7 +3,8 @@
 // On* callbacks.
 //
 // Threading (see runtime.h): public methods are thread-safe and never block on the
-// network, except Detach(). Callbacks run on the network thread and must not block.
+// network, except Detach(). Callbacks run on the network thread and must not block,
+// unless options.callbacks names a CallbackQueue: then they run where it is polled.
 //
 // Ownership: the runtime refers to a client by its integer Id(). A subclass MUST
 // call Detach() at the start of its destructor: Detach() blocks until the network
@@ -24,9 +25,7 @@
 #include "diarkis/runtime.h"
 #include "diarkis/stats.h"
 #include "diarkis/tcp_client.h"  // ClientState, MigrationInfo
-// UdpOptions has one definition, beside the sans-I/O session that reads it; it
-// is part of this public API (it only needs diarkis/codec.h).
-#include "../../src/rudp/udp_options.h"
+#include "diarkis/udp_options.h"
 
 namespace diarkis {
 
@@ -84,7 +83,7 @@ class DiarkisUdpBase {
   // take each Event (its payload moved, not copied) instead of the On* calls
   // below. Return true when taken. Runs on the runtime's thread like them.
   virtual bool TakeEvent(Event& ev) { (void)ev; return false; }
-  // All run on the network thread. Must not block.
+  // All run on the network thread (must not block), or where options.callbacks is polled.
   virtual void OnConnect(bool reconnected) { (void)reconnected; }
   virtual void OnDisconnect(ErrorCode reason, const std::string& message) { (void)reason; (void)message; }
   virtual void OnOffline() {}

@@ -8,8 +8,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <thread>
+#include <utility>
 #include <vector>
 
+#include "diarkis/callback_queue.h"
 #include "diarkis/event.h"
 #include "diarkis/runtime.h"
 #include "diarkis/stats.h"
@@ -22,21 +25,36 @@ namespace diarkis {
 
 // Held by shared_ptr from both sides, so it outlives whichever goes first.
 template <class Owner, class Conn>
-struct ClientShared {
-  ClientShared(size_t highWaterMark, size_t maxQueuedBytes) : budget(stats, highWaterMark, maxQueuedBytes) {}
+struct ClientShared : std::enable_shared_from_this<ClientShared<Owner, Conn>> {
+  ClientShared(size_t highWaterMark, size_t maxQueuedBytes, std::shared_ptr<CallbackQueue> polled)
+      : callbacks(std::move(polled)), budget(stats, highWaterMark, maxQueuedBytes) {}
 
-  // Network thread: hand events to the owner's virtuals through dispatch(owner, ev).
+  // Network thread: hand events to the owner's virtuals through dispatch(owner, ev),
+  // at once or, with a CallbackQueue, when its owner polls. The queued batch holds
+  // this weakly, so an unpolled queue keeps no client alive.
+  template <class Dispatch>
+  void deliverWith(std::vector<Event>& events, Dispatch dispatch) {
+    if (!callbacks) return dispatchNow(events, dispatch);
+    std::weak_ptr<ClientShared> self = this->shared_from_this();
+    callbacks->Post([self, evs = std::move(events), dispatch]() mutable {
+      if (auto s = self.lock()) s->dispatchNow(evs, dispatch);
+    });
+    events.clear();
+  }
+
   // Holds callbackMu so that Detach() on another thread waits for a callback in
   // progress; re-reads owner before every event, so a Detach() inside a callback
   // stops the rest.
   template <class Dispatch>
-  void deliverWith(std::vector<Event>& events, Dispatch dispatch) {
+  void dispatchNow(std::vector<Event>& events, Dispatch& dispatch) {
     std::lock_guard<std::mutex> lk(callbackMu);
+    dispatching.store(std::this_thread::get_id(), std::memory_order_relaxed);
     for (Event& ev : events) {
       Owner* o = owner.load(std::memory_order_acquire);
       if (!o) break;
       dispatch(*o, ev);  // may destroy *o (Detach runs first); o is not used after
     }
+    dispatching.store(std::thread::id(), std::memory_order_relaxed);
   }
 
   // Network thread: the session ended holding these; TakeUnsent() takes them.
@@ -54,6 +72,8 @@ struct ClientShared {
   }
 
   std::mutex callbackMu;
+  std::atomic<std::thread::id> dispatching{};  // the thread inside dispatchNow, if any
+  const std::shared_ptr<CallbackQueue> callbacks;  // null: callbacks run on the network thread
   std::atomic<Owner*> owner{nullptr};
   std::atomic<bool> detached{false};
   std::atomic<ClientState> state{ClientState::Idle};
@@ -93,9 +113,10 @@ void disconnect(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared, bool gra
 template <class Shared>
 void detach(RuntimeImpl& rt, Shared& shared, uint64_t id) {
   if (shared.detached.exchange(true)) return;
-  if (rt.onLoopThread()) {
+  if (rt.onLoopThread() || shared.dispatching.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
     // Possibly inside one of our own callbacks (callbackMu is held by this
-    // thread): no lock; deliverWith re-reads owner before each event.
+    // thread, the network thread's or a poller's): no lock; dispatchNow re-reads
+    // owner before each event.
     shared.owner.store(nullptr, std::memory_order_release);
   } else {
     std::lock_guard<std::mutex> lk(shared.callbackMu);  // waits out a callback in progress

@@ -137,6 +137,7 @@ void DiarkisTcpBase::dispatch(Event& ev) {
     case EventType::Drain: OnDrain(); break;
     case EventType::Error: OnError(ev.code, ev.message); break;
     case EventType::Echo: break;  // UDP only
+    case EventType::Unsent: break;  // made by hosts from TakeUnsent(), never by a session
   }
 }
 

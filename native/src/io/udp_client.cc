@@ -145,6 +145,7 @@ void DiarkisUdpBase::dispatch(Event& ev) {
     case EventType::Drain: OnDrain(); break;
     case EventType::Error: OnError(ev.code, ev.message); break;
     case EventType::Heartbeat: break;  // TCP only
+    case EventType::Unsent: break;  // made by hosts from TakeUnsent(), never by a session
   }
 }
 

@@ -37,7 +37,7 @@ export interface NodeControl {
    */
   migrate?(session: Session, link: SessionLink): void | Promise<void>;
   /** PROTOCOL 10: the room commands (ver 1); without them ver 1 goes to the router. */
-  readonly rooms?: RoomService;
+  readonly rooms?: RoomService | undefined;
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -47,6 +47,8 @@ export interface NodeCommandOptions {
   handoffTtl: number;
   nodeTtl: number;
   debugCommands?: boolean;
+  /** One 'migration-phase' JSON line per phase of every migration (benchmarks read them). */
+  logPhases?: boolean;
 }
 
 export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
@@ -95,6 +97,7 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
   const emit: EmitFn = (event, info) => {
     if (event === 'handoff' || event === 'session-close') setImmediate(() => check());
     if (event === 'handoff' || event === 'handoff-expired' || event === 'node-state') say(event, { ...info, held: undefined });
+    if (event === 'migration-phase' && o.logPhases === true) say(event, { ...info });
   };
   const nodes = new Map<string, RealtimeNode>();
   const handoffs = new Handoffs({ store, nodes, ttlMs: o.handoffTtl, clock: realClock, emit });
@@ -157,6 +160,7 @@ export function addNodeCommand(program: Command): void {
     .option('--handoff-ttl <ms>', 'how long a handed-off session waits for its claim', positiveInt, DEFAULT_HANDOFF_TTL_MS)
     .option('--node-ttl <ms>', 'liveness: a node not heard from for this long leaves the registry', positiveInt, 5000)
     .option('--debug-commands', 'serve debug commands 900-903')
+    .option('--log-phases', "print a 'migration-phase' line for every phase of every migration (timing)")
     .action(async (o: NodeCommandOptions) => {
       await runNodeCommand(o);
     });

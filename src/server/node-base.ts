@@ -16,6 +16,7 @@ import {
 import { Clock, realClock } from './clock';
 import { CommandRouter } from './commands';
 import { encodeMigrateAnswer, Handoffs } from './handoff';
+import { emitPhase } from './migration-phases';
 import type { RealtimeNode } from './node';
 import type { Session, SessionLink } from './session';
 import type { ClusterStore, SessionRecord } from './store';
@@ -122,6 +123,7 @@ export abstract class NodeBase implements RealtimeNode {
         this.shutdownTimedOut();
       }, this.shutdownTimeoutMs);
       this.announceOffline();
+      emitPhase(this.emit, this.id, null, 'offline-notice');
     }
     return written;
   }
@@ -145,6 +147,7 @@ export abstract class NodeBase implements RealtimeNode {
    */
   protected async handOff(session: Session, link: SessionLink, steps: HandOffSteps): Promise<void> {
     session.migrating = true;
+    emitPhase(this.emit, this.id, session.sid, 'migrate-request');
     try {
       const target = this.handoffs === null || this.stopping !== null ? null : await this.handoffs.migrate(this, session);
       if (target === null) {
@@ -154,8 +157,10 @@ export abstract class NodeBase implements RealtimeNode {
         if (this.shutdownExpired) steps.cut();
         return;
       }
+      emitPhase(this.emit, this.id, session.sid, 'handoff-stored');
       steps.leave();
       link.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Ok, encodeMigrateAnswer(target.address, target.ticket)));
+      emitPhase(this.emit, this.id, session.sid, 'answer-sent');
       steps.closeLink();
     } finally {
       session.migrating = false;

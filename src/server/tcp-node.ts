@@ -5,6 +5,7 @@
 import { createServer, Server, Socket } from 'node:net';
 import { BuiltinCmd, encodeOfflineNotice, PENDING_SESSION_TTL_MS, VER_BUILTIN } from '../protocol';
 import { LISTEN_BACKLOG } from './limits';
+import { emitPhase } from './migration-phases';
 import { NodeBase, NodeBaseOptions } from './node-base';
 import { Session, SessionLink } from './session';
 import type { ClaimResult, SessionRecord } from './store';
@@ -108,7 +109,10 @@ export class TcpNode extends NodeBase implements TcpNodeControl {
   migrate(session: Session, link: SessionLink): Promise<void> {
     return this.handOff(session, link, {
       leave: () => this.forget(session),
-      closeLink: () => link.end(),
+      closeLink: () => {
+        link.end();
+        if (link instanceof TcpConnection) void link.done.then(() => emitPhase(this.emit, this.id, session.sid, 'old-link-closed'));
+      },
       cut: () => {
         if (session.link === link) session.fin('server-shutdown');
       },

@@ -58,7 +58,7 @@ for (const type of ['TCP', 'UDP'] as const) {
       const target = events.filter((e) => e.sid === sid && ['target-accepted', 'claim-checked', 'first-answer'].includes(e.phase));
       expect(new Set(target.map((e) => e.nodeId)).size).toBe(1);
       expect(target[0]?.nodeId).not.toBe(oldNode);
-      expect(log.breakdown().map((r) => r.samples)).toEqual(new Array(MIGRATION_PHASES.length - 1).fill(1));
+      expect(log.breakdown().every((r) => r.samples === 1 && r.p50Ms >= 0)).toBe(true);
     });
   });
 }

@@ -42,6 +42,18 @@ export interface PhaseBreakdown {
   p99Ms: number;
 }
 
+/** The path of a move, then the old link's close (which runs beside the target's steps). */
+const BREAKDOWN_STEPS: ReadonlyArray<readonly [MigrationPhase, MigrationPhase]> = [
+  ['offline-notice', 'migrate-request'],
+  ['migrate-request', 'handoff-stored'],
+  ['handoff-stored', 'answer-sent'],
+  ['answer-sent', 'target-accepted'],
+  ['target-accepted', 'claim-checked'],
+  ['claim-checked', 'first-answer'],
+  ['offline-notice', 'first-answer'],
+  ['answer-sent', 'old-link-closed'],
+];
+
 /** Collects phase events (from any number of processes) and summarises them per step. */
 export class PhaseLog {
   private readonly bySid = new Map<string, Map<MigrationPhase, number>>();
@@ -76,10 +88,7 @@ export class PhaseLog {
   }
 
   breakdown(): PhaseBreakdown[] {
-    const rows: PhaseBreakdown[] = [];
-    for (let i = 1; i < MIGRATION_PHASES.length; i++) {
-      const a = MIGRATION_PHASES[i - 1] as MigrationPhase;
-      const b = MIGRATION_PHASES[i] as MigrationPhase;
+    return BREAKDOWN_STEPS.map(([a, b]) => {
       const d: number[] = [];
       for (const sid of this.bySid.keys()) {
         const at = new Map(this.phasesOf(sid).map((p) => [p.phase, p.at]));
@@ -89,8 +98,7 @@ export class PhaseLog {
       }
       d.sort((p, q) => p - q);
       const pick = (q: number): number => (d.length === 0 ? Number.NaN : (d[Math.min(d.length - 1, Math.ceil((q / 100) * d.length) - 1)] as number));
-      rows.push({ step: `${a} → ${b}`, samples: d.length, p50Ms: pick(50), p99Ms: pick(99) });
-    }
-    return rows;
+      return { step: `${a} → ${b}`, samples: d.length, p50Ms: pick(50), p99Ms: pick(99) };
+    });
   }
 }

@@ -11,6 +11,7 @@ import type { Clock } from './clock';
 import type { RealtimeNode } from './node';
 import type { Session } from './session';
 import type { ClaimResult, ClusterStore, HandoffRecord, SessionRecord } from './store';
+import { TargetPicker } from './target-picker';
 import type { EmitFn } from './types';
 
 /** What the target node must offer beyond RealtimeNode (optional there, so other nodes compile). */
@@ -73,8 +74,12 @@ export function sessionAdopter(node: RealtimeNode): (rec: SessionRecord, handedO
 
 export class Handoffs {
   private unsubscribe: (() => void) | null = null;
+  /** One node listing per burst of migrations, not one per session. */
+  readonly picker: TargetPicker;
 
-  constructor(private readonly deps: HandoffDeps) {}
+  constructor(private readonly deps: HandoffDeps) {
+    this.picker = new TargetPicker(deps.store);
+  }
 
   async start(): Promise<void> {
     this.unsubscribe = await this.deps.store.subscribeHandoffExpiry((rec) => this.expired(rec));
@@ -92,11 +97,7 @@ export class Handoffs {
    */
   async migrate(from: RealtimeNode, session: Session): Promise<MigrateTarget | null> {
     const { store, nodes, clock } = this.deps;
-    let best: { id: string; host: string; port: number; users: number } | null = null;
-    for (const n of await store.listNodes(from.type)) {
-      if (n.id === from.id || n.state !== 'online') continue;
-      if (best === null || n.users < best.users) best = n;
-    }
+    const best = await this.picker.pick(from.type, from.id);
     if (best === null) return null;
     const ticket = randomBytes(TICKET_SIZE);
     const { nodeId: _old, ...rest } = session.toRecord(from.id);

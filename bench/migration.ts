@@ -15,7 +15,7 @@
  * figures are medians over rounds. A run counts only when delivered req/s matches offered.
  *
  *   node dist/bench/migration.js [--quick] [--sizes 500,1000] [--rounds 3] [--modes processes,in-process]
- *        [--interval 200] [--window 4] [--connect-rate 400] [--cpu-prof DIR]
+ *        [--interval 200] [--window 4] [--connect-rate 400] [--paths migration,reconnect] [--cpu-prof DIR]
  */
 import * as fs from 'node:fs';
 import { formatTable } from '../src/cli/table';
@@ -75,6 +75,7 @@ async function main(): Promise<void> {
   const intervalMs = num('interval', 200, 200);
   const window = Math.floor(num('window', 4, 4));
   const connectRate = num('connect-rate', 400, 400);
+  const paths = (arg('paths') ?? 'migration,reconnect').split(',');
   const profDir = arg('cpu-prof');
   const nodeFlags = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
   const redis = modes.includes('processes') ? await RedisServer.start() : null;
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
     for (const mode of modes) {
       for (const n of sizes) {
         for (let r = 0; r < rounds; r++) {
-          const order: Path[] = r % 2 === 0 ? ['migration', 'reconnect'] : ['reconnect', 'migration'];
+          const order: Path[] = (r % 2 === 0 ? ['migration', 'reconnect'] : ['reconnect', 'migration']).filter((p) => paths.includes(p)) as Path[];
           for (const path of order) {
             const res = await runOnce({ mode, path, clients: n, intervalMs, window, connectRate, redisUrl: redis?.url ?? '', prefix: `b${k++}:`, nodeFlags }, note);
             note(`  offered ${fmt(res.offeredReqPerSec, 0)} req/s, delivered ${fmt(res.deliveredReqPerSec, 0)}; load ${res.loadAvg.map((x) => x.toFixed(1)).join(' ')}`);

@@ -5,7 +5,7 @@
  * answers after it stay paired with the right requests.
  */
 import { DiarkisError } from './errors';
-import type { Response } from './types';
+import type { Response, UnsentRequest } from './types';
 
 interface Pending {
   resolve: (r: Response) => void;
@@ -14,6 +14,12 @@ interface Pending {
   settled: boolean;
   /** Starts the timeout (at once, or when a migration's held queue is sent). */
   arm: () => void;
+  /** Order of the request among all ver/cmd pairs. */
+  seq: number;
+  /** Made while a migration held sends: not sent to the old node. */
+  held: boolean;
+  /** What was sent (the caller's bytes, not copied), for details.unconfirmed. */
+  sent: UnsentRequest;
 }
 
 /** A FIFO with O(1) shift (a head index, compacted now and then). */
@@ -35,6 +41,9 @@ class Fifo<T> {
     }
     return v;
   }
+  values(): T[] {
+    return this.items.slice(this.head);
+  }
   drain(): T[] {
     const rest = this.items.slice(this.head);
     this.items = [];
@@ -43,6 +52,8 @@ class Fifo<T> {
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
 const key = (ver: number, cmd: number): number => ver * 0x10000 + cmd;
 
 export class RequestQueue {
@@ -50,6 +61,7 @@ export class RequestQueue {
   /** Requests held in the migration queue: their timeouts start on resumeTimers(). */
   private paused: Pending[] = [];
   private pausing = false;
+  private nextSeq = 0;
 
   /** Number of requests waiting for an answer, timed-out ones included. */
   get outstanding(): number {
@@ -71,13 +83,26 @@ export class RequestQueue {
     for (const p of held) p.arm();
   }
 
-  add(ver: number, cmd: number, timeoutMs: number): Promise<Response> {
+  /**
+   * Sent to the current node and still waiting for an answer (held requests and timed-out ones
+   * are not): what a migration that fails now leaves unconfirmed, in the order sent.
+   */
+  unconfirmed(): UnsentRequest[] {
+    const open: Pending[] = [];
+    for (const q of this.queues.values()) for (const p of q.values()) if (!p.settled && !p.held) open.push(p);
+    return open.sort((a, b) => a.seq - b.seq).map((p) => p.sent);
+  }
+
+  add(ver: number, cmd: number, timeoutMs: number, payload: Buffer = EMPTY): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
       const p: Pending = {
         resolve,
         reject,
         timer: undefined,
         settled: false,
+        seq: this.nextSeq++,
+        held: this.pausing,
+        sent: { ver, cmd, payload },
         arm: () => {
           if (p.settled) return;
           p.timer = setTimeout(() => {

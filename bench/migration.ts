@@ -88,7 +88,7 @@ async function main(): Promise<void> {
           const order: Path[] = (r % 2 === 0 ? ['migration', 'reconnect'] : ['reconnect', 'migration']).filter((p) => paths.includes(p)) as Path[];
           for (const path of order) {
             const res = await runOnce({ mode, path, clients: n, intervalMs, window, connectRate, redisUrl: redis?.url ?? '', prefix: `b${k++}:`, nodeFlags }, note);
-            note(`  offered ${fmt(res.offeredReqPerSec, 0)} req/s, delivered ${fmt(res.deliveredReqPerSec, 0)}; load ${res.loadAvg.map((x) => x.toFixed(1)).join(' ')}`);
+            note(`  nominal ${fmt(res.nominalReqPerSec, 0)} req/s, offered ${fmt(res.offeredReqPerSec, 0)}, delivered ${fmt(res.deliveredReqPerSec, 0)}; load ${res.loadAvg.map((x) => x.toFixed(1)).join(' ')}`);
             runs.push(res);
           }
         }

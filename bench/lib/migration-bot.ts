@@ -65,6 +65,7 @@ export async function runMigrationBot(cfg: MigrationBotConfig): Promise<Migratio
     while (!cfg.stop.aborted && disconnected === null) {
       if (r.migrated) wasMigrated = true;
       const seq = ++r.sent;
+      if (cfg.tally !== undefined) cfg.tally.sent++;
       const p = client.request(2, 4, u32(seq)).then(
         (res) => {
           const now = performance.now();

@@ -51,8 +51,11 @@ export interface RunRow {
 export interface RunResult {
   spec: Omit<RunSpec, 'redisUrl' | 'nodeFlags'>;
   rows: RunRow[];
-  /** Requests per second offered by the connected clients and answered, over the steady window. */
-  offeredReqPerSec: number; deliveredReqPerSec: number;
+  /**
+   * Over the steady window: requests per second the clients' schedule asks for (nominal), sent
+   * (offered: a busy client process sends late) and answered (delivered).
+   */
+  nominalReqPerSec: number; offeredReqPerSec: number; deliveredReqPerSec: number;
   /** CPU (user + system) from the OFFLINE call until everyone moved, per moved client. */
   clientCpuMsPerMove: number; serverCpuMsPerMove: number;
   phases: PhaseBreakdown[];
@@ -146,7 +149,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     setMaxListeners(0, stop.signal);
     const n = spec.clients;
     const total = 2 * n;
-    const tally = { answers: 0 };
+    const tally = { sent: 0, answers: 0 };
     let settled = 0;
     const connected: Record<BotType, number> = { UDP: 0, TCP: 0 };
     const moved: Record<BotType, number> = { UDP: 0, TCP: 0 };
@@ -188,10 +191,13 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     await ctl.addTargets();
     await sleep(500);
     const a0 = tally.answers;
+    const q0 = tally.sent;
     const s0 = performance.now();
     await sleep(STEADY_MS);
-    const deliveredReqPerSec = ((tally.answers - a0) * 1000) / (performance.now() - s0);
-    const offeredReqPerSec = ((connected.UDP + connected.TCP) * 1000) / spec.intervalMs;
+    const window = performance.now() - s0;
+    const deliveredReqPerSec = ((tally.answers - a0) * 1000) / window;
+    const offeredReqPerSec = ((tally.sent - q0) * 1000) / window;
+    const nominalReqPerSec = ((connected.UDP + connected.TCP) * 1000) / spec.intervalMs;
     const cpu0 = process.cpuUsage();
     const srv0 = ctl.serverPids().map(procCpuMs);
     const loadAvg = (await import('node:os')).loadavg();
@@ -227,7 +233,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     });
     return {
       spec: { mode: spec.mode, path: spec.path, clients: n, intervalMs: spec.intervalMs, window: spec.window, connectRate: spec.connectRate, prefix: spec.prefix },
-      rows, offeredReqPerSec, deliveredReqPerSec,
+      rows, nominalReqPerSec, offeredReqPerSec, deliveredReqPerSec,
       clientCpuMsPerMove: movedTotal > 0 ? (cpu.user + cpu.system) / 1000 / movedTotal : Number.NaN,
       serverCpuMsPerMove: movedTotal > 0 ? srv / movedTotal : Number.NaN,
       phases: log.breakdown(), moveSamplesMs, loadAvg,

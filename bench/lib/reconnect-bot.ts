@@ -103,6 +103,7 @@ export async function runReconnectBot(cfg: ReconnectBotConfig): Promise<Reconnec
       }
       const seq = ++sessionSent;
       r.sent++;
+      if (cfg.tally !== undefined) cfg.tally.sent++;
       const inSession = session;
       const p = (client as BaseClient).request(2, 4, u32(seq)).then(
         (res) => {

@@ -3,8 +3,8 @@ import type { BotType } from '../../src/cli/bot';
 
 export interface StreamBotConfig {
   entryUrl: string;
-  /** Answers received, summed over every bot (offered vs delivered; measurement only). */
-  tally?: { answers: number };
+  /** Requests sent and answers received, summed over every bot (offered vs delivered; measurement only). */
+  tally?: { sent: number; answers: number };
   uid: string;
   type: BotType;
   stop: AbortSignal;

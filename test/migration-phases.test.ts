@@ -10,23 +10,18 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function waitFor(log: MigrationPhaseEvent[], sid: string, phase: string): Promise<void> {
-  return new Promise((resolve) => {
-    const check = (): void => {
-      if (log.some((e) => e.sid === sid && e.phase === phase)) resolve();
-      else setImmediate(check);
-    };
-    check();
-  });
-}
-
 for (const type of ['TCP', 'UDP'] as const) {
   describe(`migration phases (${type})`, () => {
     it('reports every phase once per moved session, in order, from the offline notice to the first answer', async () => {
       const c: Cluster = await startCluster({ tcpNodes: type === 'TCP' ? 2 : 0, udpNodes: type === 'UDP' ? 2 : 0, shutdownTimeoutMs: 60_000 });
       cleanups.push(() => c.stop());
       const events: MigrationPhaseEvent[] = [];
-      c.on('migration-phase', (e) => events.push(e));
+      let linkClosed = (): void => undefined;
+      const oldLinkClosed = new Promise<void>((r) => (linkClosed = r));
+      c.on('migration-phase', (e) => {
+        events.push(e);
+        if (e.phase === 'old-link-closed') linkClosed();
+      });
       const ep = await getEndpoint(c.entryUrl, { type, uid: `phases-${type}` });
       const client: BaseClient = type === 'TCP' ? new TcpClient() : new UdpClient();
       cleanups.push(() => client.destroy());
@@ -40,7 +35,7 @@ for (const type of ['TCP', 'UDP'] as const) {
       expect((await client.request(2, 4, u32(2))).status).toBe(1);
       const sid = events.find((e) => e.phase === 'migrate-request')?.sid as string;
       expect(sid).toMatch(/^[0-9a-f]{32}$/);
-      await waitFor(events, sid, 'old-link-closed');
+      await oldLinkClosed;
 
       const log = new PhaseLog();
       for (const e of events) log.add(e);

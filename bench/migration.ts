@@ -123,12 +123,15 @@ async function main(): Promise<void> {
   for (const mode of modes) {
     for (const n of sizes) {
       const rs = runs.filter((r) => r.spec.mode === mode && r.spec.clients === n && r.spec.path === 'migration');
-      for (const [i, step] of (rs[0]?.phases ?? []).entries()) {
-        phaseRows.push([mode, `${n}+${n}`, step.step, fmt(median(rs.map((r) => r.phases[i]?.p50Ms ?? Number.NaN)), 1), fmt(median(rs.map((r) => r.phases[i]?.p99Ms ?? Number.NaN)), 1)]);
+      for (const t of TYPES) {
+        for (const [i, step] of (rs[0]?.phasesByTransport[t] ?? []).entries()) {
+          const med = (f: 'p50Ms' | 'p99Ms'): string => fmt(median(rs.map((r) => r.phasesByTransport[t][i]?.[f] ?? Number.NaN)), 1);
+          phaseRows.push([mode, `${n}+${n}`, t, step.step, med('p50Ms'), med('p99Ms')]);
+        }
       }
     }
   }
-  console.log(formatTable(['mode', 'clients', 'step', 'p50 ms', 'p99 ms'], phaseRows));
+  console.log(formatTable(['mode', 'clients', 'transport', 'step', 'p50 ms', 'p99 ms'], phaseRows));
   const invalid = runs.filter((r) => r.deliveredReqPerSec < DELIVERY_TOLERANCE * r.offeredReqPerSec);
   if (invalid.length > 0) console.log(`\n${invalid.length} run(s) left out: delivered below ${DELIVERY_TOLERANCE * 100}% of offered`);
   const file = writeResult('migration', { quick, sizes, rounds, modes, intervalMs, window, connectRate, summary, goals, runs });

@@ -59,6 +59,7 @@ export interface RunResult {
   /** CPU (user + system) from the OFFLINE call until everyone moved, per moved client. */
   clientCpuMsPerMove: number; serverCpuMsPerMove: number;
   phases: PhaseBreakdown[];
+  phasesByTransport: Record<BotType, PhaseBreakdown[]>;
   moveSamplesMs: Record<BotType, number[]>;
   loadAvg: number[];
 }
@@ -236,7 +237,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
       rows, nominalReqPerSec, offeredReqPerSec, deliveredReqPerSec,
       clientCpuMsPerMove: movedTotal > 0 ? (cpu.user + cpu.system) / 1000 / movedTotal : Number.NaN,
       serverCpuMsPerMove: movedTotal > 0 ? srv / movedTotal : Number.NaN,
-      phases: log.breakdown(), moveSamplesMs, loadAvg,
+      phases: log.breakdown(), phasesByTransport: { UDP: log.breakdown(OLD.UDP), TCP: log.breakdown(OLD.TCP) }, moveSamplesMs, loadAvg,
     };
   } finally {
     await ctl.stop();

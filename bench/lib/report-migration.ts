@@ -50,11 +50,13 @@ export function renderMigration(r: Obj): string {
   for (const mode of [...new Set(runs.map((x) => String(spec(x).mode)))]) {
     for (const n of [...new Set(runs.map((x) => num(spec(x).clients)))]) {
       const rs = runs.filter((x) => spec(x).mode === mode && spec(x).clients === n && spec(x).path === 'migration');
-      const steps = arr(rs[0]?.phases);
-      steps.forEach((st, i) => {
-        const med = (k: string): number => percentile(rs.map((x) => num(arr(x.phases)[i]?.[k])).filter(Number.isFinite), 50);
-        phaseRows.push([mode, `${f(n)} + ${f(n)}`, String(st.step), f(med('p50Ms'), 1), f(med('p99Ms'), 1)]);
-      });
+      const of = (x: Obj | undefined, t: string): Obj[] => (x !== undefined && isObj(x.phasesByTransport) ? arr(x.phasesByTransport[t]) : []);
+      for (const t of ['UDP', 'TCP']) {
+        of(rs[0], t).forEach((st, i) => {
+          const med = (k: string): number => percentile(rs.map((x) => num(of(x, t)[i]?.[k])).filter(Number.isFinite), 50);
+          phaseRows.push([mode, `${f(n)} + ${f(n)}`, t, String(st.step), f(med('p50Ms'), 1), f(med('p99Ms'), 1)]);
+        });
+      }
     }
   }
   const runRows = runs.map((x) => [
@@ -69,7 +71,7 @@ export function renderMigration(r: Obj): string {
     `<h3>Summary (medians over valid rounds)</h3>`,
     table(['cluster', 'clients', 'transport', 'path', 'valid rounds', 'all moved (ms from OFFLINE)', 'move p50 (ms)', 'move p99 (ms)', 'gap p50 (ms)', 'gap p99 (ms)', 'lost / duplicated', 'user data kept', 'client CPU per move (ms)', 'server CPU per move (ms)'], sumRows),
     `<h3>Where a migration's time goes (per step, ms)</h3>`,
-    table(['cluster', 'clients', 'step', 'p50', 'p99'], phaseRows),
+    table(['cluster', 'clients', 'transport', 'step', 'p50', 'p99'], phaseRows),
     `<h3>Runs</h3>`,
     table(['cluster', 'clients', 'path', 'scheduled req/s', 'sent req/s (offered)', 'delivered req/s', 'valid', 'load average (1, 5, 15 min)', 'client CPU per move (ms)', 'server CPU per move (ms)'], runRows),
   ].join('\n');

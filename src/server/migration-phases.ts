@@ -87,10 +87,12 @@ export class PhaseLog {
     return [...this.bySid.keys()];
   }
 
-  breakdown(): PhaseBreakdown[] {
+  /** Per step over every session, or only those that left node `from`. */
+  breakdown(from?: string): PhaseBreakdown[] {
     return BREAKDOWN_STEPS.map(([a, b]) => {
       const d: number[] = [];
       for (const sid of this.bySid.keys()) {
+        if (from !== undefined && this.fromNode.get(sid) !== from) continue;
         const at = new Map(this.phasesOf(sid).map((p) => [p.phase, p.at]));
         const x = at.get(a);
         const y = at.get(b);

@@ -15,7 +15,7 @@
  * figures are medians over rounds. A run counts only when delivered req/s matches offered.
  *
  *   node dist/bench/migration.js [--quick] [--sizes 500,1000] [--rounds 3] [--modes processes,in-process]
- *        [--interval 200] [--window 4] [--connect-rate 400] [--paths migration,reconnect] [--cpu-prof DIR]
+ *        [--interval 200] [--window 4] [--connect-rate 400] [--paths migration,reconnect] [--cpu-prof DIR] [--name migration]
  */
 import * as fs from 'node:fs';
 import { formatTable } from '../src/cli/table';
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
   console.log(formatTable(['mode', 'clients', 'transport', 'step', 'p50 ms', 'p99 ms'], phaseRows));
   const invalid = runs.filter((r) => r.deliveredReqPerSec < DELIVERY_TOLERANCE * r.offeredReqPerSec);
   if (invalid.length > 0) console.log(`\n${invalid.length} run(s) left out: delivered below ${DELIVERY_TOLERANCE * 100}% of offered`);
-  const file = writeResult('migration', { quick, sizes, rounds, modes, intervalMs, window, connectRate, summary, goals, runs });
+  const file = writeResult(arg('name') ?? 'migration', { quick, sizes, rounds, modes, intervalMs, window, connectRate, summary, goals, runs });
   console.log(`wrote ${file}`);
   if (profDir !== undefined && fs.existsSync(profDir)) console.log(`node CPU profiles in ${profDir}`);
   const bad = summary.filter((s) => s.path === 'migration' && (s.lost > 0 || s.duplicated > 0));

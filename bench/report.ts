@@ -123,7 +123,8 @@ export function renderReport(dir: string = RESULTS_DIR): string {
       const parsed = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Json;
       if (!isObj(parsed)) throw new Error('not a JSON object');
       machine = machineLine(parsed.machine);
-      const render = RENDERERS[name] ?? renderGeneric;
+      // bench/migration --name migration-<variant> renders like migration.
+      const render = RENDERERS[name] ?? (name.startsWith('migration-') && name !== 'migration-demo' ? renderMigration : renderGeneric);
       body = render(parsed);
     } catch (err) {
       body = `<p class="bad">cannot read ${esc(f)}: ${esc(err instanceof Error ? err.message : String(err))}</p>`;

@@ -98,9 +98,11 @@ interface Controls {
   /** The targets join (processes) or turn ONLINE (in-process). */
   addTargets(): Promise<void>;
   offline(): Promise<void>;
+  /** Complete after stop(). */
   phases(): MigrationPhaseEvent[];
   serverPids(): number[];
   stop(): Promise<void>;
+  cleanup(): void;
 }
 
 async function controls(spec: RunSpec): Promise<Controls> {
@@ -117,9 +119,10 @@ async function controls(spec: RunSpec): Promise<Controls> {
       offline: async () => {
         for (const t of TYPES) c.offline(OLD[t]);
       },
-      phases: () => c.phases,
+      phases: () => c.phases(),
       serverPids: () => c.pids(),
       stop: () => c.stop(),
+      cleanup: () => c.cleanup(),
     };
   }
   const c = await startClusterChild({ tcpNodes: 2, udpNodes: 2, encryption: true, shutdownTimeoutMs: 300_000 });
@@ -137,6 +140,7 @@ async function controls(spec: RunSpec): Promise<Controls> {
     phases: () => c.phases,
     serverPids: () => [c.pid],
     stop: () => c.stop(),
+    cleanup: () => undefined,
   };
 }
 
@@ -144,6 +148,7 @@ type BotOut = MoveTimes & { type: BotType; connected: boolean; error: string | n
 
 export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise<RunResult> {
   const ctl = await controls(spec);
+  let stopped = false;
   try {
     await ctl.prepare();
     const stop = new AbortController();
@@ -211,6 +216,9 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     await sleep(AFTER_MS);
     stop.abort();
     const results = await Promise.all(bots);
+    // The nodes write their phases as they exit.
+    await ctl.stop();
+    stopped = true;
     const movedTotal = moved.UDP + moved.TCP;
     const log = new PhaseLog();
     for (const e of ctl.phases()) log.add(e);
@@ -240,6 +248,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
       phases: log.breakdown(), phasesByTransport: { UDP: log.breakdown(OLD.UDP), TCP: log.breakdown(OLD.TCP) }, moveSamplesMs, loadAvg,
     };
   } finally {
-    await ctl.stop();
+    if (!stopped) await ctl.stop();
+    ctl.cleanup();
   }
 }

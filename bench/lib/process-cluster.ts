@@ -1,10 +1,13 @@
 /**
  * A cluster of separate processes on Redis, as an operator runs it: one redis-server (shared by
  * every run, each run under its own key prefix), one `diarkis-node entry` process and one
- * `diarkis-node node` process per node. Nodes print their migration phases (--log-phases); the
- * cluster collects them. `offline(id)` sends SIGTERM: the node goes OFFLINE and its clients move.
+ * `diarkis-node node` process per node. Nodes write their migration phases to a file at exit
+ * (--log-phases); phases() reads them once the nodes are gone. `offline(id)` sends SIGTERM: the
+ * node goes OFFLINE and its clients move.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { MigrationPhaseEvent } from '../../src/server';
@@ -52,12 +55,22 @@ function spawnCli(flags: string[], args: string[], onLine: (l: Line) => void): P
 }
 
 export class ProcessCluster {
-  readonly phases: MigrationPhaseEvent[] = [];
   readonly nodes = new Map<string, NodeProcess>();
   private entry: { proc: ChildProcess; exited: Promise<void> } | null = null;
   entryUrl = '';
 
+  private readonly phaseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diarkis-phases-'));
+
   private constructor(private readonly opts: ProcessClusterOptions) {}
+
+  /** Every node's migration phases; complete once the nodes have exited (after stop()). */
+  phases(): MigrationPhaseEvent[] {
+    const out: MigrationPhaseEvent[] = [];
+    for (const f of fs.readdirSync(this.phaseDir)) {
+      for (const line of fs.readFileSync(path.join(this.phaseDir, f), 'utf8').split('\n')) if (line !== '') out.push(JSON.parse(line) as MigrationPhaseEvent);
+    }
+    return out;
+  }
 
   static async start(opts: ProcessClusterOptions): Promise<ProcessCluster> {
     const c = new ProcessCluster(opts);
@@ -68,11 +81,9 @@ export class ProcessCluster {
   }
 
   async startNode(type: 'TCP' | 'UDP', id: string): Promise<NodeProcess> {
-    const args = ['node', '--type', type, '--id', id, '--redis', this.opts.redisUrl, '--prefix', this.opts.prefix, '--log-phases'];
+    const args = ['node', '--type', type, '--id', id, '--redis', this.opts.redisUrl, '--prefix', this.opts.prefix, '--log-phases', path.join(this.phaseDir, `${id}.jsonl`)];
     args.push('--shutdown-timeout', String(this.opts.shutdownTimeoutMs ?? 300_000));
-    const s = await spawnCli(this.opts.nodeFlags ?? [], args, (l) => {
-      if (l.event === 'migration-phase') this.phases.push(l as unknown as MigrationPhaseEvent);
-    });
+    const s = await spawnCli(this.opts.nodeFlags ?? [], args, () => undefined);
     const n: NodeProcess = { id, type, port: Number(s.ready.port), proc: s.proc, exited: s.exited };
     this.nodes.set(id, n);
     return n;
@@ -96,5 +107,10 @@ export class ProcessCluster {
     }, graceMs);
     await Promise.all(all.map((p) => p.exited));
     clearTimeout(timer);
+  }
+
+  /** Removes the phase files (after phases() was read). */
+  cleanup(): void {
+    fs.rmSync(this.phaseDir, { recursive: true, force: true });
   }
 }

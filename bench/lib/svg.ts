@@ -132,7 +132,7 @@ export function overlayHistogram(title: string, unit: string, series: Series[], 
     for (const p of [50, 99] as const) {
       const v = sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
       parts.push(`<line x1="${x(v).toFixed(1)}" x2="${x(v).toFixed(1)}" y1="${T}" y2="${T + plotH}" stroke="${color}" stroke-dasharray="${p === 50 ? '4 3' : '1 2'}"/>`);
-      parts.push(markerLabel(x(v), T + 10 + si * 24 + (p === 99 ? 12 : 0), `p${p} ${fmtTick(v)}`, color, W - R));
+      parts.push(markerLabel(x(v), T + 10 + si * 24 + (p === 99 ? 12 : 0), `${s.name} p${p} ${fmtTick(v >= 10 ? Math.round(v) : v)}`, color, W - R));
     }
   });
   for (let i = 0; i <= 4; i++) {

@@ -1,231 +1,143 @@
 /**
- * bench/migration: live migration against the path users take without it, in one run.
+ * bench/migration: live migration against the path users take without it (issue 12).
  *
- * Cluster in a child process (2 TCP + 2 UDP nodes, long shutdown timeout). N UDP clients on udp-1
- * and N TCP clients on tcp-1 (the other node of each type is TAKEN while they connect, ONLINE
- * before the move), each streaming sequenced reliable requests (2/4, one every --interval ms, up to
- * --window in flight). Then udp-1 and tcp-1 go OFFLINE together.
+ * N UDP + N TCP clients stream sequenced reliable requests (2/4, one every --interval ms, up to
+ * --window in flight) on one node of each type; a second node of each type joins; then the loaded
+ * nodes go OFFLINE together and every client moves:
+ * - migration: clients with the default `migration: 'auto'` (bench/lib/migration-bot.ts);
+ * - reconnect: on 'offline' the client is dropped, the endpoint API asked, a new session opened
+ *   (bench/lib/reconnect-bot.ts, the plain path users write; its user data is lost).
  *
- * - migration: the bots of src/cli/bot.ts with migration 'auto'; the session and its user data move.
- * - reconnect-baseline (a fresh cluster, same shape): on 'offline' the client disconnects, asks the
- *   endpoint API for a new node and opens a new session there; its user data is lost (the node's
- *   counter restarts).
+ * Modes: `processes` (default): redis-server, one `diarkis-node entry` process and one
+ * `diarkis-node node` process per node, the OFFLINE call is SIGTERM; `in-process`: the embedded
+ * cluster (memory store) in one child process. Either way this process holds only the clients.
+ * Sizes, rounds and paths are interleaved (round r runs both paths, alternating which goes first);
+ * figures are medians over rounds. A run counts only when delivered req/s matches offered.
  *
- * Per transport and path: time from the OFFLINE call until every client is on a new node
- * ('migrated' / new session connected), per-client gap (last answer by the old node to the first
- * by the new one) p50/p99, lost (node's lastSeq and gaps vs sent, read with 2/5) and duplicated
- * (the node's dups); both must be 0 for migration.
- *
- * Default load: 2 x 1000 clients x 10 req/s = 20k requests/s into a TypeScript cluster on two
- * cores shared with the clients; --interval 50 doubles it and, on a busy machine, saturates the
- * cluster (endpoint API timeouts while connecting, UDP echo misses), so gaps then measure the queue.
- *
- *   node dist/bench/migration.js [--quick] [--clients 1000] [--interval 100] [--window 4] [--connect-rate 400]
+ *   node dist/bench/migration.js [--quick] [--sizes 500,1000] [--rounds 3] [--modes processes,in-process]
+ *        [--interval 200] [--window 4] [--connect-rate 400] [--paths migration,reconnect] [--cpu-prof DIR] [--name migration]
  */
 import * as fs from 'node:fs';
-import { setMaxListeners } from 'node:events';
-import { runBot, type BotResult, type BotType } from '../src/cli/bot';
 import { formatTable } from '../src/cli/table';
-import { startClusterChild, type ClusterChild } from './lib/cluster-process';
-import { runReconnectBot, type ReconnectBotResult } from './lib/reconnect-bot';
+import { RedisServer } from '../test/helpers/redis-server';
+import { runOnce, TYPES, type Mode, type Path, type RunResult, type RunRow } from './lib/migration-run';
 import { writeResult } from './lib/results';
-import { fmt, percentile } from './lib/stats';
+import { fmt, median } from './lib/stats';
 
-const quick = process.argv.includes('--quick');
-function arg(name: string, full: number, small: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : Number.NaN;
+const argv = process.argv;
+const quick = argv.includes('--quick');
+function arg(name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+function num(name: string, full: number, small: number): number {
+  const v = Number(arg(name));
   return Number.isFinite(v) && v > 0 ? v : quick ? small : full;
 }
-
-type Path = 'migration' | 'reconnect-baseline';
-const TYPES: BotType[] = ['UDP', 'TCP'];
-const OLD: Record<BotType, string> = { UDP: 'udp-1', TCP: 'tcp-1' };
-const NEW: Record<BotType, string> = { UDP: 'udp-2', TCP: 'tcp-2' };
-/** Streaming before and after the move, so both sides of every gap are in steady state. */
-const STEADY_MS = 2000;
-const AFTER_MS = 1000;
-/** Safety net: a path that never completes is reported (moved < clients), not waited for. */
-const MOVE_DEADLINE_MS = 60_000;
-
-interface Row {
-  transport: BotType; path: Path; clients: number; connected: number; onOldNode: number; moved: number;
-  allMovedMs: number; gapP50Ms: number; gapP99Ms: number; gapMaxMs: number;
-  /** Requests per second per client actually sent, mean (offered: 1000 / intervalMs). */
-  reqPerSecPerClient: number;
-  sent: number; lost: number; duplicated: number; userDataKept: number; errors: number; firstError: string | null;
-}
-
-type AnyResult = (BotResult | ReconnectBotResult) & { moved: boolean; gapMs: number | null; kept: boolean; connectedAt: number };
-
-/** Soft fd limit of this process (Linux); Infinity where unknown. */
-function fdLimit(): number {
-  try {
-    const m = /Max open files\s+(\d+|unlimited)/.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
-    return m === null || m[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(m[1]);
-  } catch {
-    return Number.POSITIVE_INFINITY;
-  }
-}
-
-/** Resolves when check() holds, re-checked on every poke(), or at the deadline. */
-function waiter(check: () => boolean, deadlineMs: number): { poke(): void; done: Promise<boolean> } {
-  let resolve: (ok: boolean) => void = () => undefined;
-  const done = new Promise<boolean>((r) => {
-    resolve = r;
-  });
-  const t = setTimeout(() => resolve(check()), deadlineMs);
-  const poke = (): void => {
-    if (check()) {
-      clearTimeout(t);
-      resolve(true);
-    }
-  };
-  return { poke, done };
-}
-
-const mean = (xs: number[]): number => (xs.length === 0 ? Number.NaN : xs.reduce((a, x) => a + x, 0) / xs.length);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const note = (s: string): void => {
   process.stderr.write(`${s}\n`);
 };
 
-async function runPath(path: Path, n: number, intervalMs: number, window: number, connectRate: number): Promise<Row[]> {
-  const cluster: ClusterChild = await startClusterChild({ tcpNodes: 2, udpNodes: 2, encryption: true, shutdownTimeoutMs: 300_000 });
-  try {
-    // Everyone lands on the node that will go offline.
-    for (const t of TYPES) await cluster.setNodeState(NEW[t], 'taken');
-    const stop = new AbortController();
-    setMaxListeners(0, stop.signal);  // every bot waits on it between sends
-    const total = 2 * n;
-    let settled = 0;
-    const moved: Record<BotType, number> = { UDP: 0, TCP: 0 };
-    const movedAt: Record<BotType, number> = { UDP: 0, TCP: 0 };
-    const failed: Record<BotType, number> = { UDP: 0, TCP: 0 };
-    const connected: Record<BotType, number> = { UDP: 0, TCP: 0 };
-    const allConnected = waiter(() => settled === total, MOVE_DEADLINE_MS);
-    const allMoved = waiter(() => TYPES.every((t) => moved[t] + failed[t] >= connected[t]), MOVE_DEADLINE_MS);
-    const onMoved = (t: BotType): void => {
-      moved[t]++;
-      movedAt[t] = Date.now();
-      allMoved.poke();
-    };
-    const spacingMs = 1000 / connectRate;
-    const bots = Array.from({ length: total }, async (_, i): Promise<AnyResult> => {
-      const type = TYPES[i % 2] as BotType;  // interleaved: both transports see the same phases
-      const uid = `mig-${path}-${type.toLowerCase()}-${i >> 1}`;
-      let up = false;
-      let connectedAt = 0;
-      const onConnected = (): void => {
-        up = true;
-        connectedAt = Date.now();
-        connected[type]++;
-        settled++;
-        allConnected.poke();
-      };
-      await sleep(Math.floor(i * spacingMs));
-      if (path === 'migration') {
-        const r = await runBot({
-          entryUrl: cluster.entryUrl, uid, type, migration: 'auto', stop: stop.signal, intervalMs, window,
-          pushCount: 0, pushIntervalMs: 0, manualDelayMs: () => 0, onConnected, onMigrated: () => onMoved(type),
-        });
-        return finish(r, r.migrations > 0, r.sent > 0 && r.lost === 0 && r.duplicated === 0 && r.error === null);
-      }
-      const r = await runReconnectBot({
-        entryUrl: cluster.entryUrl, uid, type, stop: stop.signal, intervalMs, window, onConnected, onReconnected: () => onMoved(type),
-      });
-      return finish(r, r.reconnected, r.userDataKept);
+/** A run is valid when the cluster answered what the clients offered (within 5%). */
+export const DELIVERY_TOLERANCE = 0.95;
 
-      function finish<R extends BotResult | ReconnectBotResult>(r: R, didMove: boolean, kept: boolean): AnyResult {
-        if (!up) {
-          settled++;
-          allConnected.poke();
-        }
-        if (!didMove) {
-          failed[type]++;  // ended without moving (error): do not wait for it
-          allMoved.poke();
-        }
-        return { ...r, moved: didMove, kept, connectedAt };
-      }
-    });
-
-    await allConnected.done;
-    const before = await cluster.nodes();
-    const onOld = (t: BotType): number => before.find((x) => x.id === OLD[t])?.users ?? 0;
-    note(`${path}: ${connected.UDP} UDP on ${OLD.UDP} (${onOld('UDP')} users), ${connected.TCP} TCP on ${OLD.TCP} (${onOld('TCP')} users)`);
-    for (const t of TYPES) await cluster.setNodeState(NEW[t], 'online');
-    await sleep(STEADY_MS);
-    const t0 = Date.now();
-    await Promise.all(TYPES.map((t) => cluster.setNodeState(OLD[t], 'offline')));
-    const complete = await allMoved.done;
-    note(`${path}: moved UDP ${moved.UDP}/${connected.UDP}, TCP ${moved.TCP}/${connected.TCP}${complete ? '' : ' (deadline reached)'}`);
-    await sleep(AFTER_MS);
-    stop.abort();
-    const stoppedAt = Date.now();
-    const results = await Promise.all(bots);
-
-    return TYPES.map((t): Row => {
-      const rs = results.filter((r) => r.type === t);
-      const gaps = rs.map((r) => r.gapMs).filter((g): g is number => g !== null);
-      gapSamples[`${t.toLowerCase()}-${path}`] = gaps;
-      const errs = rs.filter((r) => r.error !== null);
-      return {
-        transport: t, path, clients: n, connected: connected[t], onOldNode: onOld(t), moved: moved[t],
-        allMovedMs: moved[t] > 0 ? movedAt[t] - t0 : Number.NaN,
-        gapP50Ms: percentile(gaps, 50), gapP99Ms: percentile(gaps, 99), gapMaxMs: gaps.length > 0 ? Math.max(...gaps) : Number.NaN,
-        reqPerSecPerClient: mean(rs.filter((r) => r.connected).map((r) => (1000 * r.sent) / Math.max(1, stoppedAt - r.connectedAt))),
-        sent: rs.reduce((a, r) => a + r.sent, 0),
-        lost: rs.reduce((a, r) => a + r.lost, 0),
-        duplicated: rs.reduce((a, r) => a + r.duplicated, 0),
-        userDataKept: rs.filter((r) => r.kept).length,
-        errors: errs.length,
-        firstError: errs[0]?.error ?? null,
-      };
-    });
-  } finally {
-    await cluster.stop();
-  }
+interface Summary {
+  mode: Mode; clients: number; transport: string; path: Path; validRounds: number;
+  allMovedMs: number; moveP50Ms: number; moveP99Ms: number; gapP50Ms: number; gapP99Ms: number;
+  lost: number; duplicated: number; kept: string; clientCpuMs: number; serverCpuMs: number;
 }
 
-const gapSamples: Record<string, number[]> = {};
+function summarise(runs: RunResult[], mode: Mode, n: number): Summary[] {
+  const out: Summary[] = [];
+  for (const t of TYPES) {
+    for (const path of ['migration', 'reconnect'] as const) {
+      const rs = runs.filter((r) => r.spec.mode === mode && r.spec.clients === n && r.spec.path === path);
+      const valid = rs.filter((r) => r.deliveredReqPerSec >= DELIVERY_TOLERANCE * r.offeredReqPerSec);
+      const rows = valid.map((r) => r.rows.find((x) => x.transport === t) as RunRow);
+      const med = (f: (r: RunRow) => number): number => median(rows.map(f));
+      out.push({
+        mode, clients: n, transport: t, path, validRounds: valid.length,
+        allMovedMs: med((r) => r.allMovedMs), moveP50Ms: med((r) => r.moveP50Ms), moveP99Ms: med((r) => r.moveP99Ms),
+        gapP50Ms: med((r) => r.gapP50Ms), gapP99Ms: med((r) => r.gapP99Ms),
+        lost: rows.reduce((a, r) => a + r.lost, 0), duplicated: rows.reduce((a, r) => a + r.duplicated, 0),
+        kept: `${rows.reduce((a, r) => a + r.userDataKept, 0)}/${rows.reduce((a, r) => a + r.connected, 0)}`,
+        clientCpuMs: median(valid.map((r) => r.clientCpuMsPerMove)), serverCpuMs: median(valid.map((r) => r.serverCpuMsPerMove)),
+      });
+    }
+  }
+  return out;
+}
 
 async function main(): Promise<void> {
-  const n = Math.floor(arg('clients', 1000, 200));
-  const intervalMs = arg('interval', 100, 100);
-  const window = Math.floor(arg('window', 4, 4));
-  const connectRate = arg('connect-rate', 400, 400);
-  // Sockets here: one per client, two for a UDP client while it migrates, old + new for a
-  // reconnecting one; the child holds the TCP connections and the nodes' sockets.
-  const needFds = 4 * n + 256;
-  const limit = fdLimit();
-  if (limit < needFds) {
-    note(`WARNING: open-file limit ${limit} is below the ~${needFds} sockets this run needs; raise it (ulimit -n ${needFds}) or use --clients ${Math.floor((limit - 256) / 4)}`);
-  }
-  const rows: Row[] = [];
-  for (const path of ['migration', 'reconnect-baseline'] as const) {
-    rows.push(...(await runPath(path, n, intervalMs, window, connectRate)));
-  }
-
-  const table: Array<Array<string | number>> = [];
-  for (const t of TYPES) {
-    const m = rows.find((r) => r.transport === t && r.path === 'migration') as Row;
-    const b = rows.find((r) => r.transport === t && r.path === 'reconnect-baseline') as Row;
-    for (const r of [m, b]) {
-      table.push([
-        t, r.path, fmt(r.reqPerSecPerClient, 1), `${r.moved}/${r.connected}`, fmt(r.allMovedMs, 0), fmt(r.gapP50Ms, 0), fmt(r.gapP99Ms, 0),
-        r.lost, r.duplicated, `${r.userDataKept}/${r.connected}`, r.errors,
-      ]);
+  const sizes = (arg('sizes') ?? (quick ? '100' : '500,1000')).split(',').map(Number).filter((x) => x > 0);
+  const rounds = Math.floor(num('rounds', 3, 1));
+  const modes = (arg('modes') ?? 'processes,in-process').split(',') as Mode[];
+  const intervalMs = num('interval', 200, 200);
+  const window = Math.floor(num('window', 4, 4));
+  const connectRate = num('connect-rate', 400, 400);
+  const paths = (arg('paths') ?? 'migration,reconnect').split(',');
+  const profDir = arg('cpu-prof');
+  const nodeFlags = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+  const redis = modes.includes('processes') ? await RedisServer.start() : null;
+  const runs: RunResult[] = [];
+  let k = 0;
+  try {
+    for (const mode of modes) {
+      for (const n of sizes) {
+        for (let r = 0; r < rounds; r++) {
+          const order: Path[] = (r % 2 === 0 ? ['migration', 'reconnect'] : ['reconnect', 'migration']).filter((p) => paths.includes(p)) as Path[];
+          for (const path of order) {
+            const res = await runOnce({ mode, path, clients: n, intervalMs, window, connectRate, redisUrl: redis?.url ?? '', prefix: `b${k++}:`, nodeFlags }, note);
+            note(`  nominal ${fmt(res.nominalReqPerSec, 0)} req/s, offered ${fmt(res.offeredReqPerSec, 0)}, delivered ${fmt(res.deliveredReqPerSec, 0)}; load ${res.loadAvg.map((x) => x.toFixed(1)).join(' ')}`);
+            runs.push(res);
+          }
+        }
+      }
     }
-    const ratio = (x: number, y: number): string => (Number.isFinite(x / y) ? `${(x / y).toFixed(2)}x` : '-');
-    table.push([t, 'baseline/migration', '', '', ratio(b.allMovedMs, m.allMovedMs), ratio(b.gapP50Ms, m.gapP50Ms), ratio(b.gapP99Ms, m.gapP99Ms), '', '', '', '']);
+  } finally {
+    await redis?.stop();
   }
-  console.log(`\nNode offline with ${n} UDP + ${n} TCP clients streaming 2/4 every ${intervalMs} ms (${window} in flight at most; offered ${fmt(1000 / intervalMs, 1)} req/s/client)\n`);
-  console.log(formatTable(['transport', 'path', 'req/s/client', 'moved', 'all moved ms', 'gap p50 ms', 'gap p99 ms', 'lost', 'dup', 'user data kept', 'errors'], table));
-  for (const r of rows) if (r.firstError !== null) console.log(`${r.transport} ${r.path}: ${r.errors} errors, first: ${r.firstError}`);
-  const bad = rows.filter((r) => r.path === 'migration' && (r.lost > 0 || r.duplicated > 0 || r.moved < r.connected || r.connected < n));
-  console.log(bad.length === 0 ? '\nmigration: every client moved, nothing lost or duplicated' : `\nmigration shortfall: ${bad.map((r) => r.transport).join(', ')}`);
-  const file = writeResult('migration', { quick, clients: n, intervalMs, window, connectRate, runs: rows, gapsMs: gapSamples });
+  const summary: Summary[] = [];
+  for (const mode of modes) for (const n of sizes) summary.push(...summarise(runs, mode, n));
+  console.log(`\nNode OFFLINE with N UDP + N TCP clients streaming 2/4 every ${intervalMs} ms (window ${window}); medians of ${rounds} interleaved rounds`);
+  console.log(`move = client's 'offline' event -> its first answer by the new node; all moved = OFFLINE call -> the last such answer\n`);
+  const table = summary.map((s) => [
+    s.mode, `${s.clients}+${s.clients}`, s.transport, s.path, s.validRounds, fmt(s.allMovedMs, 0), fmt(s.moveP50Ms, 0), fmt(s.moveP99Ms, 0),
+    fmt(s.gapP50Ms, 0), fmt(s.gapP99Ms, 0), s.lost, s.duplicated, s.kept, fmt(s.clientCpuMs, 2), fmt(s.serverCpuMs, 2),
+  ]);
+  console.log(formatTable(['mode', 'clients', 'transport', 'path', 'valid rounds', 'all moved ms', 'move p50', 'move p99', 'gap p50', 'gap p99', 'lost', 'dup', 'data kept', 'client CPU ms/move', 'server CPU ms/move'], table));
+  const goals: string[] = [];
+  for (const mode of modes) {
+    for (const n of sizes) {
+      for (const t of TYPES) {
+        const m = summary.find((s) => s.mode === mode && s.clients === n && s.transport === t && s.path === 'migration') as Summary;
+        const b = summary.find((s) => s.mode === mode && s.clients === n && s.transport === t && s.path === 'reconnect') as Summary;
+        const ok = m.allMovedMs <= b.allMovedMs / 2 && m.moveP99Ms <= b.moveP99Ms / 2 && m.lost === 0 && m.duplicated === 0 && (n !== 500 || m.moveP99Ms <= 250);
+        goals.push(`${mode} ${n}+${n} ${t}: all moved ${fmt(m.allMovedMs / b.allMovedMs, 2)}x of reconnect, move p99 ${fmt(m.moveP99Ms / b.moveP99Ms, 2)}x -> goal ${ok ? 'met' : 'MISSED'}`);
+      }
+    }
+  }
+  console.log(`\n${goals.join('\n')}`);
+  console.log('\nPhase breakdown (migration runs, p50 / p99 ms of each step, median over rounds):');
+  const phaseRows: Array<Array<string | number>> = [];
+  for (const mode of modes) {
+    for (const n of sizes) {
+      const rs = runs.filter((r) => r.spec.mode === mode && r.spec.clients === n && r.spec.path === 'migration');
+      for (const t of TYPES) {
+        for (const [i, step] of (rs[0]?.phasesByTransport[t] ?? []).entries()) {
+          const med = (f: 'p50Ms' | 'p99Ms'): string => fmt(median(rs.map((r) => r.phasesByTransport[t][i]?.[f] ?? Number.NaN)), 1);
+          phaseRows.push([mode, `${n}+${n}`, t, step.step, med('p50Ms'), med('p99Ms')]);
+        }
+      }
+    }
+  }
+  console.log(formatTable(['mode', 'clients', 'transport', 'step', 'p50 ms', 'p99 ms'], phaseRows));
+  const invalid = runs.filter((r) => r.deliveredReqPerSec < DELIVERY_TOLERANCE * r.offeredReqPerSec);
+  if (invalid.length > 0) console.log(`\n${invalid.length} run(s) left out: delivered below ${DELIVERY_TOLERANCE * 100}% of offered`);
+  const file = writeResult(arg('name') ?? 'migration', { quick, sizes, rounds, modes, intervalMs, window, connectRate, summary, goals, runs });
   console.log(`wrote ${file}`);
+  if (profDir !== undefined && fs.existsSync(profDir)) console.log(`node CPU profiles in ${profDir}`);
+  const bad = summary.filter((s) => s.path === 'migration' && (s.lost > 0 || s.duplicated > 0));
   if (bad.length > 0) process.exitCode = 1;
 }
 

@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { renderMigration } from './lib/report-migration';
 import { machineInfo } from './lib/results';
 import { barChart, esc, histogram } from './lib/svg';
 
@@ -20,11 +21,19 @@ const num = (v: Json | undefined): number => (typeof v === 'number' ? v : Number
 const cell = (v: Json | undefined): string =>
   typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(v >= 100 ? 0 : 2)) : v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v).slice(0, 80) : String(v);
 
+/** A JSON key as a column title: 'allMovedMs' -> 'all moved (ms)'. */
+export function label(key: string): string {
+  const unit = /(Ms|Us|PerSec)$/.exec(key)?.[1];
+  const base = unit === undefined ? key : key.slice(0, -unit.length);
+  const words = base.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[-_]/g, ' ').toLowerCase();
+  return unit === undefined ? words : `${words} (${unit === 'Ms' ? 'ms' : unit === 'Us' ? 'µs' : 'per s'})`;
+}
+
 /** A table of objects (the union of their scalar keys as columns). */
 export function objectTable(rows: Obj[]): string {
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r).filter((k) => !Array.isArray(r[k]) && !isObj(r[k]))))];
   if (rows.length === 0 || cols.length === 0) return '';
-  return `<table><tr>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>${rows
+  return `<table><tr>${cols.map((c) => `<th>${esc(label(c))}</th>`).join('')}</tr>${rows
     .map((r) => `<tr>${cols.map((c) => `<td>${esc(cell(r[c]))}</td>`).join('')}</tr>`)
     .join('')}</table>`;
 }
@@ -32,7 +41,7 @@ export function objectTable(rows: Obj[]): string {
 function scalars(o: Obj): string {
   const entries = Object.entries(o).filter(([k, v]) => k !== 'machine' && !Array.isArray(v) && !isObj(v));
   if (entries.length === 0) return '';
-  return `<table>${entries.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(cell(v))}</td></tr>`).join('')}</table>`;
+  return `<table>${entries.map(([k, v]) => `<tr><th>${esc(label(k))}</th><td>${esc(cell(v))}</td></tr>`).join('')}</table>`;
 }
 
 /** Numeric sample arrays anywhere in the result whose name says latency, RTT or gap. */
@@ -67,7 +76,7 @@ function renderThroughput(r: Obj): string {
 
 /** Anything with latency/gap samples (udp and migration benchmarks): histograms, then tables. */
 function renderGeneric(r: Obj): string {
-  const plots = sampleArrays(r).map((s) => histogram(s.name, unitOf(s.name), s.values));
+  const plots = sampleArrays(r).map((s) => histogram(s.name.split('.').map(label).join(', '), unitOf(s.name), s.values));
   const tables = Object.entries(r)
     .filter(([k, v]) => k !== 'machine' && Array.isArray(v) && v.length > 0 && v.every(isObj))
     .map(([k, v]) => `<h3>${esc(k)}</h3>${objectTable((v as Json[]).filter(isObj).slice(0, 200))}`);
@@ -95,6 +104,7 @@ function renderMigrationDemo(r: Obj): string {
 const RENDERERS: Record<string, (r: Obj) => string> = {
   'tcp-throughput': renderThroughput,
   'migration-demo': renderMigrationDemo,
+  migration: renderMigration,
 };
 
 function machineLine(m: Json | undefined): string {
@@ -113,7 +123,8 @@ export function renderReport(dir: string = RESULTS_DIR): string {
       const parsed = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Json;
       if (!isObj(parsed)) throw new Error('not a JSON object');
       machine = machineLine(parsed.machine);
-      const render = RENDERERS[name] ?? renderGeneric;
+      // bench/migration --name migration-<variant> renders like migration.
+      const render = RENDERERS[name] ?? (name.startsWith('migration-') && name !== 'migration-demo' ? renderMigration : renderGeneric);
       body = render(parsed);
     } catch (err) {
       body = `<p class="bad">cannot read ${esc(f)}: ${esc(err instanceof Error ? err.message : String(err))}</p>`;
@@ -126,7 +137,8 @@ export function renderReport(dir: string = RESULTS_DIR): string {
 <html lang="en"><head><meta charset="utf-8"><title>diarkis-node benchmarks</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
-table{border-collapse:collapse;margin:.6em 0}th,td{border:1px solid #ccc;padding:2px 8px;text-align:right}th{background:#f3f3f3}
+table{border-collapse:collapse;margin:.6em 0;font-size:12px;max-width:100%}th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}
+th{background:#f3f3f3;font-weight:600;white-space:normal;vertical-align:bottom}td{white-space:nowrap}
 .plots{display:flex;flex-wrap:wrap;gap:1em}.machine{color:#666;font-size:12px}.bad{color:#b00}section{margin-bottom:2.5em}
 </style></head><body>
 <h1>diarkis-node benchmarks</h1>

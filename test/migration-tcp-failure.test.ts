@@ -41,7 +41,7 @@ async function closedPort(): Promise<number> {
  * An old node that answers heartbeats, announces offline on demand and answers the
  * migrate request with `target` (which nobody serves) and a ticket, then half-closes.
  */
-async function fakeOldNode(target: string): Promise<{ endpoint: Parameters<TcpClient['connect']>[0]; offline(): void; appRequests: number[] }> {
+async function fakeOldNode(target: string, opts: { swallowCmd?: number; crashOnMigrate?: boolean } = {}): Promise<{ endpoint: Parameters<TcpClient['connect']>[0]; offline(): void; appRequests: number[] }> {
   const secrets = randomSessionSecrets();
   const crypto = new SessionCrypto({ key: secrets.key, iv: secrets.iv, macKey: secrets.macKey });
   const sockets = new Set<Socket>();
@@ -60,12 +60,15 @@ async function fakeOldNode(target: string): Promise<{ endpoint: Parameters<TcpCl
         if (r.packet.ver === VER_BUILTIN && r.packet.cmd === BuiltinCmd.KeepAlive) {
           socket.write(packet(BuiltinCmd.KeepAlive, Status.Ok, encodeHeartbeatAnswer('online', decodeHeartbeat(opened) ?? 0)));
         } else if (r.packet.ver === VER_BUILTIN && r.packet.cmd === BuiltinCmd.Reconn) {
+          // A node that dies before its migrate answer: what it did not answer stays unconfirmed.
+          if (opts.crashOnMigrate === true) return void socket.destroy();
           const addr = Buffer.from(target, 'utf8');
           const len = Buffer.alloc(2);
           len.writeUInt16BE(addr.length, 0);
           socket.end(packet(BuiltinCmd.Reconn, Status.Ok, Buffer.concat([len, addr, Buffer.alloc(16, 7)])));
         } else {
           appRequests.push(r.packet.cmd);
+          if (r.packet.cmd === opts.swallowCmd) continue;
           socket.write(encodeResponse(r.packet.ver, r.packet.cmd, Status.Ok, crypto.seal(opened)));
         }
       }
@@ -192,6 +195,28 @@ describe('TcpClient migration failures', () => {
       await closed;
       expect(k.state).toBe('closed');
     }
+  });
+
+  it('the old node dies before its migrate answer: details.unconfirmed lists what it got and never answered', async () => {
+    const node = await fakeOldNode('127.0.0.1:1', { swallowCmd: 9, crashOnMigrate: true });
+    const c = client({ migration: 'manual', handoffTtlMs: 600 });
+    await c.connect(node.endpoint);
+    expect((await c.request(2, 1, Buffer.from('answered'))).status).toBe(1);
+    const lost = [c.request(2, 9, Buffer.from('first')), c.request(2, 9, Buffer.from('second'))];
+    const offline = new Promise<void>((r) => c.onOffline(r));
+    node.offline();
+    await offline;
+    const mig = c.sendMigrate();
+    const held = c.request(2, 8, Buffer.from('held'));
+    const err = await failure(mig);
+    const details = err.details as MigrationFailureDetails;
+    expect(details.unconfirmed.map((u) => [u.ver, u.cmd, u.payload.toString()])).toEqual([
+      [2, 9, 'first'],
+      [2, 9, 'second'],
+    ]);
+    expect(details.unsent.map((u) => [u.ver, u.cmd, u.payload.toString()])).toEqual([[2, 8, 'held']]);
+    for (const p of [...lost, held]) expect((await failure(p)).code).toBe(err.code);
+    expect(node.appRequests).toEqual([1, 9, 9]);
   });
 
   it('sendMigrate before connecting rejects with not-connected', async () => {

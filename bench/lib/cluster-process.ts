@@ -6,7 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { startCluster } from '../../src/server';
-import type { NodeInfo, NodeState } from '../../src/server';
+import type { MigrationPhaseEvent, NodeInfo, NodeState } from '../../src/server';
 
 export interface ClusterChildArgs {
   tcpNodes?: number;
@@ -22,6 +22,9 @@ export interface ClusterChild {
   setNodeState(id: string, state: NodeState): Promise<void>;
   /** The child's node list (ids, states, user counts). */
   nodes(): Promise<NodeInfo[]>;
+  /** Migration phases reported by the child's nodes so far. */
+  readonly phases: MigrationPhaseEvent[];
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -47,7 +50,9 @@ export function startClusterChild(args: ClusterChildArgs): Promise<ClusterChild>
       if (r.error !== undefined) throw new Error(r.error);
       return r;
     });
-  child.on('message', (msg: Partial<Reply>) => {
+  const phases: MigrationPhaseEvent[] = [];
+  child.on('message', (msg: Partial<Reply> & { phase?: MigrationPhaseEvent }) => {
+    if (msg.phase !== undefined) phases.push(msg.phase);
     if (typeof msg.req !== 'number') return;
     const p = pending.get(msg.req);
     pending.delete(msg.req);
@@ -67,6 +72,8 @@ export function startClusterChild(args: ClusterChildArgs): Promise<ClusterChild>
       child.off('exit', early);
       resolve({
         entryUrl: msg.entryUrl,
+        phases,
+        pid: child.pid ?? 0,
         setNodeState: async (id, state) => {
           await call({ op: 'setNodeState', id, state });
         },
@@ -89,6 +96,7 @@ async function childMain(): Promise<void> {
     encryption: opts.encryption ?? true,
     ...(opts.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: opts.shutdownTimeoutMs } : {}),
   });
+  cluster.on('migration-phase', (phase) => process.send?.({ phase }));
   process.on('message', (m: 'stop' | Call) => {
     if (m === 'stop') {
       void cluster.stop().then(() => process.exit(0));

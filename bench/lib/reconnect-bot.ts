@@ -7,30 +7,16 @@
 import { getEndpoint } from '../../src';
 import type { BaseClient, Endpoint } from '../../src';
 import { clientClass, type BotType } from '../../src/cli/bot';
+import { errorText as message, seqBody as u32, type StreamBotConfig, type StreamBotCounts } from './stream-bot';
 
-export interface ReconnectBotConfig {
-  entryUrl: string;
-  uid: string;
-  type: BotType;
-  stop: AbortSignal;
-  intervalMs: number;
-  window: number;
-  onConnected?: () => void;
+export interface ReconnectBotConfig extends StreamBotConfig {
   onOffline?: () => void;
   /** The new session is up (connect resolved on the new node). */
   onReconnected?: () => void;
 }
 
-export interface ReconnectBotResult {
-  uid: string;
-  type: BotType;
-  connected: boolean;
-  error: string | null;
-  sent: number;
-  answered: number;
+export interface ReconnectBotResult extends StreamBotCounts {
   wrongAnswers: number;
-  lost: number;
-  duplicated: number;
   offline: boolean;
   reconnected: boolean;
   from: string | null;
@@ -41,13 +27,6 @@ export interface ReconnectBotResult {
   userDataKept: boolean;
 }
 
-const u32 = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0);
-  return b;
-};
-
-const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 const delay = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -67,6 +46,7 @@ export async function runReconnectBot(cfg: ReconnectBotConfig): Promise<Reconnec
   const r: ReconnectBotResult = {
     uid: cfg.uid, type: cfg.type, connected: false, error: null, sent: 0, answered: 0, wrongAnswers: 0,
     lost: 0, duplicated: 0, offline: false, reconnected: false, from: null, to: null, gapMs: null, userDataKept: false,
+    offlineAt: null, movedAt: null, lastOldAnswerAt: null,
   };
   const Client = clientClass(cfg.type);
   if (Client === undefined) {
@@ -89,6 +69,7 @@ export async function runReconnectBot(cfg: ReconnectBotConfig): Promise<Reconnec
       if (c !== retired) disconnected = `${reason}: ${msg}`;
     });
     c.on('offline', () => {
+      r.offlineAt ??= performance.now();
       r.offline = true;
       cfg.onOffline?.();
     });
@@ -122,13 +103,19 @@ export async function runReconnectBot(cfg: ReconnectBotConfig): Promise<Reconnec
       }
       const seq = ++sessionSent;
       r.sent++;
+      if (cfg.tally !== undefined) cfg.tally.sent++;
       const inSession = session;
       const p = (client as BaseClient).request(2, 4, u32(seq)).then(
         (res) => {
           const now = Date.now();
+          if (cfg.tally !== undefined) cfg.tally.answers++;
           if (res.status === 1 && res.payload.length === 4 && res.payload.readUInt32BE(0) === seq) r.answered++;
           else r.wrongAnswers++;
           if (inSession === 2 && r.gapMs === null && lastOld !== null) r.gapMs = now - lastOld;
+          if (inSession === 2 && r.movedAt === null) {
+            r.movedAt = performance.now();
+            cfg.onMoved?.();
+          } else if (inSession === 1) r.lastOldAnswerAt = performance.now();
           lastAnswerAt = now;
         },
         (err: unknown) => {

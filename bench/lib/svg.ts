@@ -80,7 +80,7 @@ export function histogram(title: string, unit: string, values: number[], bins = 
   for (const [p, color] of [[50, '#e07b39'], [99, '#b64c8f']] as const) {
     const v = sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? lo;
     parts.push(`<line x1="${x(v).toFixed(1)}" x2="${x(v).toFixed(1)}" y1="${T}" y2="${T + plotH}" stroke="${color}" stroke-dasharray="4 3"/>`);
-    parts.push(`<text x="${(x(v) + 3).toFixed(1)}" y="${T + 10 + (p === 99 ? 12 : 0)}" font-size="11" fill="${color}">p${p} ${esc(fmtTick(v))}</text>`);
+    parts.push(markerLabel(x(v), T + 10 + (p === 99 ? 12 : 0), `p${p} ${fmtTick(v)}`, color, W - R));
   }
   for (let i = 0; i <= 4; i++) {
     const v = lo + ((hi - lo) * i) / 4;
@@ -89,6 +89,62 @@ export function histogram(title: string, unit: string, values: number[], bins = 
   parts.push(`<text x="${L + plotW / 2}" y="${H - 6}" text-anchor="middle" font-size="11">${esc(`${unit} (${xs.length} samples)`)}</text>`);
   parts.push(`<text x="${L - 6}" y="${T + 4}" text-anchor="end" font-size="11">${cmax}</text><text x="${L - 6}" y="${T + plotH}" text-anchor="end" font-size="11">0</text>`);
   return svg(W, H, title, parts.join(''));
+}
+
+/** A label beside a marker line, flipped to the line's left when it would run past `right`. */
+function markerLabel(x: number, y: number, text: string, color: string, right: number): string {
+  const width = text.length * 6.5;
+  const flip = x + 3 + width > right;
+  return `<text x="${(flip ? x - 3 : x + 3).toFixed(1)}" y="${y}" font-size="11" fill="${color}" text-anchor="${flip ? 'end' : 'start'}">${esc(text)}</text>`;
+}
+
+export interface Series {
+  name: string;
+  values: number[];
+}
+
+/**
+ * Overlaid histograms on one x axis from 0 to `max` (pass the same max to every chart that is to
+ * be compared), each series with its p50 and p99 marked and named in the legend.
+ */
+export function overlayHistogram(title: string, unit: string, series: Series[], max: number, bins = 30): string {
+  const W = 560, H = 260, L = 50, B = 52, T = 30, R = 14;
+  const hi = niceMax(max);
+  const width = hi / bins;
+  const plotW = W - L - R, plotH = H - T - B;
+  const counts = series.map((s) => {
+    const c = new Array<number>(bins).fill(0);
+    for (const v of s.values) if (Number.isFinite(v)) c[Math.min(bins - 1, Math.max(0, Math.floor(v / width)))]++;
+    return c;
+  });
+  const cmax = niceMax(Math.max(1, ...counts.flat()));
+  const x = (v: number): number => L + (Math.min(v, hi) / hi) * plotW;
+  const parts: string[] = [];
+  series.forEach((s, si) => {
+    const color = PALETTE[si % PALETTE.length] as string;
+    counts[si]?.forEach((c, i) => {
+      if (c === 0) return;
+      const h = (c / cmax) * plotH;
+      parts.push(`<rect x="${(L + (i * plotW) / bins).toFixed(1)}" y="${(T + plotH - h).toFixed(1)}" width="${Math.max(1, plotW / bins - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${color}" fill-opacity="0.55"><title>${esc(`${s.name} ${fmtTick(i * width)}-${fmtTick((i + 1) * width)} ${unit}: ${c}`)}</title></rect>`);
+    });
+    const sorted = s.values.filter(Number.isFinite).sort((a, b) => a - b);
+    if (sorted.length === 0) return;
+    for (const p of [50, 99] as const) {
+      const v = sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+      parts.push(`<line x1="${x(v).toFixed(1)}" x2="${x(v).toFixed(1)}" y1="${T}" y2="${T + plotH}" stroke="${color}" stroke-dasharray="${p === 50 ? '4 3' : '1 2'}"/>`);
+      parts.push(markerLabel(x(v), T + 10 + si * 24 + (p === 99 ? 12 : 0), `${s.name} p${p} ${fmtTick(v >= 10 ? Math.round(v) : v)}`, color, W - R));
+    }
+  });
+  for (let i = 0; i <= 4; i++) {
+    const v = (hi * i) / 4;
+    parts.push(`<text x="${x(v).toFixed(1)}" y="${T + plotH + 14}" text-anchor="${i === 4 ? 'end' : 'middle'}" font-size="11">${esc(fmtTick(v))}</text>`);
+  }
+  parts.push(`<text x="${L + plotW / 2}" y="${T + plotH + 28}" text-anchor="middle" font-size="11">${esc(unit)}</text>`);
+  parts.push(`<text x="${L - 6}" y="${T + 4}" text-anchor="end" font-size="11">${cmax}</text><text x="${L - 6}" y="${T + plotH}" text-anchor="end" font-size="11">0</text>`);
+  const legend = series
+    .map((s, i) => `<rect x="${L + i * 200}" y="${H - 14}" width="10" height="10" fill="${PALETTE[i % PALETTE.length]}" fill-opacity="0.55"/><text x="${L + i * 200 + 14}" y="${H - 5}" font-size="11">${esc(`${s.name} (${s.values.length} clients)`)}</text>`)
+    .join('');
+  return svg(W, H, title, parts.join('') + legend);
 }
 
 function svg(w: number, h: number, title: string, body: string): string {

@@ -4,6 +4,7 @@
  * exits once no session is left and the streams it produces (2/6) are done, or at the shutdown
  * timeout, whichever comes first.
  */
+import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_HANDOFF_TTL_MS, DEFAULT_MAX_PAYLOAD } from '../protocol';
@@ -47,6 +48,11 @@ export interface NodeCommandOptions {
   handoffTtl: number;
   nodeTtl: number;
   debugCommands?: boolean;
+  /**
+   * File to write a 'migration-phase' JSON line per phase of every migration to, at exit (kept in
+   * memory meanwhile: a synchronous stdout pipe would stall the node while a reader lags).
+   */
+  logPhases?: string;
 }
 
 export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
@@ -92,9 +98,11 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
       timers.add(t);
     },
   });
+  const phases: string[] = [];
   const emit: EmitFn = (event, info) => {
     if (event === 'handoff' || event === 'session-close') setImmediate(() => check());
     if (event === 'handoff' || event === 'handoff-expired' || event === 'node-state') say(event, { ...info, held: undefined });
+    if (event === 'migration-phase' && o.logPhases !== undefined) phases.push(JSON.stringify(info));
   };
   const nodes = new Map<string, RealtimeNode>();
   const handoffs = new Handoffs({ store, nodes, ttlMs: o.handoffTtl, clock: realClock, emit });
@@ -139,6 +147,7 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
   handoffs.stop();
   await node.stop();
   await store.close();
+  if (o.logPhases !== undefined) writeFileSync(o.logPhases, phases.map((l) => `${l}\n`).join(''));
   say('exit', { id, reason });
 }
 
@@ -157,6 +166,7 @@ export function addNodeCommand(program: Command): void {
     .option('--handoff-ttl <ms>', 'how long a handed-off session waits for its claim', positiveInt, DEFAULT_HANDOFF_TTL_MS)
     .option('--node-ttl <ms>', 'liveness: a node not heard from for this long leaves the registry', positiveInt, 5000)
     .option('--debug-commands', 'serve debug commands 900-903')
+    .option('--log-phases <file>', 'at exit, write the timestamps of every migration phase to <file> (JSON lines)')
     .action(async (o: NodeCommandOptions) => {
       await runNodeCommand(o);
     });

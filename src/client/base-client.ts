@@ -273,7 +273,8 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     if (this.migration === undefined && this.id !== undefined && this.native.isMigrating(this.id)) {
       this.trackMigration();
     }
-    return this.requests.add(ver, cmd, timeoutMs);
+    const sent = payload === undefined ? undefined : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    return this.requests.add(ver, cmd, timeoutMs, sent);
   }
 
   /** Calls cb when the node announces it is going offline. */
@@ -416,7 +417,9 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     }
     const err = new DiarkisError(code, message !== '' ? message : undefined);
     if (this.migration !== undefined) {
-      const details: MigrationFailureDetails = { unsent: unsent ?? [], unconfirmed: [] };
+      // Sent to the old node before the migrate request and never answered (the migrate answer
+      // would have confirmed them): the connection ended first.
+      const details: MigrationFailureDetails = { unsent: unsent ?? [], unconfirmed: this.requests.unconfirmed() };
       const why = message !== '' ? message : err.message;
       this.settleMigration(new DiarkisError(code, `migration ended by ${code}: ${why}`, details));
     }

@@ -5,7 +5,7 @@
  * answers after it stay paired with the right requests.
  */
 import { DiarkisError } from './errors';
-import type { Response } from './types';
+import type { Response, UnsentRequest } from './types';
 
 interface Pending {
   ver: number;
@@ -16,6 +16,12 @@ interface Pending {
   /** When it times out (performance.now() ms); Infinity until armed. */
   deadline: number;
   settled: boolean;
+  /** Order of the request among all ver/cmd pairs. */
+  seq: number;
+  /** Made while a migration held sends: not sent to the old node. */
+  held: boolean;
+  /** What was sent (the caller's bytes, not copied), for details.unconfirmed. */
+  sent: UnsentRequest;
 }
 
 /** A FIFO with O(1) shift (a head index, compacted now and then). */
@@ -49,6 +55,8 @@ class Fifo<T> {
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
 const key = (ver: number, cmd: number): number => ver * 0x10000 + cmd;
 
 /**
@@ -63,6 +71,7 @@ export class RequestQueue {
   /** Requests held in the migration queue: their timeouts start on resumeTimers(). */
   private paused: Pending[] = [];
   private pausing = false;
+  private nextSeq = 0;
 
   /** Number of requests waiting for an answer, timed-out ones included. */
   get outstanding(): number {
@@ -119,9 +128,30 @@ export class RequestQueue {
     if (next < Infinity) this.schedule(next);
   }
 
-  add(ver: number, cmd: number, timeoutMs: number): Promise<Response> {
+  /**
+   * Sent to the current node and still waiting for an answer (held requests and timed-out ones
+   * are not): what a migration that fails now leaves unconfirmed, in the order sent.
+   */
+  unconfirmed(): UnsentRequest[] {
+    const open: Pending[] = [];
+    for (const q of this.queues.values()) for (const p of q.waiting()) if (!p.settled && !p.held) open.push(p);
+    return open.sort((a, b) => a.seq - b.seq).map((p) => p.sent);
+  }
+
+  add(ver: number, cmd: number, timeoutMs: number, payload: Buffer = EMPTY): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
-      const p: Pending = { ver, cmd, timeoutMs, resolve, reject, deadline: Infinity, settled: false };
+      const p: Pending = {
+        ver,
+        cmd,
+        timeoutMs,
+        resolve,
+        reject,
+        deadline: Infinity,
+        settled: false,
+        seq: this.nextSeq++,
+        held: this.pausing,
+        sent: { ver, cmd, payload },
+      };
       if (this.pausing) this.paused.push(p);
       else this.arm(p);
       let q = this.queues.get(key(ver, cmd));

@@ -33,8 +33,12 @@ export interface UnsentRequest {
 
 /**
  * details of a sendMigrate() rejection ('no-target', 'migration-failed', ...):
- * `unsent` was never sent (in order); `unconfirmed` was sent without confirmation
- * (always empty on TCP: the migrate answer confirms everything sent before it).
+ * `unsent` was never sent (in order); `unconfirmed` lists the requests (request(), in the order
+ * sent) that reached the old node before the migration and got no answer because the connection
+ * ended first: the node may or may not have handled them. Empty when the migrate answer arrived
+ * (it confirms everything sent before it) and for 'no-target' (the answers still come).
+ * Fire-and-forget send()s have no answer and are never listed; requests that already timed
+ * out were rejected with 'timeout' and are not listed either.
  */
 export interface MigrationFailureDetails extends Record<string, unknown> {
   unsent: UnsentRequest[];

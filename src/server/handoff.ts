@@ -11,6 +11,7 @@ import type { Clock } from './clock';
 import type { RealtimeNode } from './node';
 import type { Session } from './session';
 import type { ClaimResult, ClusterStore, HandoffRecord, SessionRecord } from './store';
+import { TargetPicker } from './target-picker';
 import type { EmitFn } from './types';
 
 /** What the target node must offer beyond RealtimeNode (optional there, so other nodes compile). */
@@ -87,8 +88,12 @@ export function sessionAdopter(node: RealtimeNode): (rec: SessionRecord, handedO
 
 export class Handoffs {
   private unsubscribe: (() => void) | null = null;
+  /** One node listing per burst of migrations, not one per session. */
+  readonly picker: TargetPicker;
 
-  constructor(private readonly deps: HandoffDeps) {}
+  constructor(private readonly deps: HandoffDeps) {
+    this.picker = new TargetPicker(deps.store);
+  }
 
   async start(): Promise<void> {
     this.unsubscribe = await this.deps.store.subscribeHandoffExpiry((rec) => this.expired(rec));
@@ -106,10 +111,14 @@ export class Handoffs {
    */
   async migrate(from: RealtimeNode, session: Session, to?: string): Promise<MigrateTarget | null> {
     const { store, nodes, clock } = this.deps;
+    // A room's move names its target; a node's sessions share one listing per burst (TargetPicker).
     let best: { id: string; host: string; port: number; users: number } | null = null;
-    for (const n of await store.listNodes(from.type)) {
-      if (n.id === from.id || n.state !== 'online' || (to !== undefined && n.id !== to)) continue;
-      if (best === null || n.users < best.users) best = n;
+    if (to !== undefined) {
+      for (const n of await store.listNodes(from.type)) {
+        if (n.id !== from.id && n.state === 'online' && n.id === to) best = n;
+      }
+    } else {
+      best = await this.picker.pick(from.type, from.id);
     }
     if (best === null) return null;
     const ticket = randomBytes(TICKET_SIZE);

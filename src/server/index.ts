@@ -22,3 +22,5 @@ export type {
   NodeState,
   NodeType,
 } from './types';
+export { MIGRATION_PHASES, PhaseLog } from './migration-phases';
+export type { MigrationPhase, MigrationPhaseEvent, PhaseBreakdown } from './migration-phases';

@@ -17,6 +17,7 @@ import { Clock, realClock } from './clock';
 import { CommandRouter } from './commands';
 import { dispatchRequest, type NodeControl } from './dispatch';
 import { encodeMigrateAnswer, Handoffs } from './handoff';
+import { emitPhase } from './migration-phases';
 import type { RealtimeNode } from './node';
 import type { Session, SessionLink } from './session';
 import type { ClusterStore, SessionRecord } from './store';
@@ -137,6 +138,7 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
         this.shutdownTimedOut();
       }, this.shutdownTimeoutMs);
       this.announceOffline();
+      emitPhase(this.emit, this.id, null, 'offline-notice');
     }
     return written;
   }
@@ -170,6 +172,7 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
       return false;
     }
     session.migrating = true;
+    emitPhase(this.emit, this.id, session.sid, 'migrate-request');
     try {
       const target = this.handoffs === null || this.stopping !== null ? null : await this.handoffs.migrate(this, session, answer.to);
       if (target === null) {
@@ -179,8 +182,10 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
         if (this.shutdownExpired) steps.cut();
         return false;
       }
+      emitPhase(this.emit, this.id, session.sid, 'handoff-stored');
       steps.leave();
       link.sendPacket(session.encode(answer.ver, answer.cmd, Status.Ok, encodeMigrateAnswer(target.address, target.ticket)));
+      emitPhase(this.emit, this.id, session.sid, 'answer-sent');
       steps.closeLink();
       return true;
     } finally {

@@ -25,6 +25,7 @@ import { OrderedQueue } from './ordered-queue';
 import type { Session, SessionLink } from './session';
 import type { Clock } from './clock';
 import type { ClaimResult } from './store';
+import { emitPhase, phaseNow } from './migration-phases';
 
 /** What a connection needs from its node beyond dispatch. */
 export interface TcpNodeControl extends NodeControl {
@@ -52,6 +53,10 @@ export class TcpConnection implements SessionLink {
   private migrationsInFlight = 0;
   /** Resolves once the socket is fully closed. */
   readonly done: Promise<void>;
+  /** For the 'target-accepted' phase of a claim (known as such only once it arrives). */
+  private readonly acceptedAt = phaseNow();
+  /** Bound by a claim: the next answer is the migration's 'first-answer' phase. */
+  private firstAnswerDue = false;
 
   constructor(
     readonly socket: Socket,
@@ -89,7 +94,13 @@ export class TcpConnection implements SessionLink {
     if (this.closed || this.socket.writableEnded) return;
     this.node.stats.bytesOut += packet.length;
     if (packet[10] === Status.Push) this.node.stats.pushes++;
-    else this.node.stats.responses++;
+    else {
+      this.node.stats.responses++;
+      if (this.firstAnswerDue && this.session !== null) {
+        this.firstAnswerDue = false;
+        emitPhase(this.node.emit, this.node.id, this.session.sid, 'first-answer');
+      }
+    }
     this.socket.write(packet);
   }
 
@@ -183,6 +194,7 @@ export class TcpConnection implements SessionLink {
   private async acceptClaim(pkt: RequestPacket, session: Session | null): Promise<void> {
     if (this.closed) return;
     if (session === null) return this.refuse('refused', 'claim:unknown-sid');
+    emitPhase(this.node.emit, this.node.id, session.sid, 'target-accepted', this.acceptedAt);
     const body = session.crypto.open(pkt.payload.subarray(SID_SIZE));
     if (isOpenError(body)) {
       this.drop(body.error);
@@ -195,11 +207,13 @@ export class TcpConnection implements SessionLink {
     const r = await this.node.claim(session, body);
     if (this.closed) return;
     if (!r.ok) return this.refuse('refused', `claim:${r.reason}`);
+    emitPhase(this.node.emit, this.node.id, session.sid, 'claim-checked');
     session.awaitingClaim = false;
     this.session = session;
     this.node.bind(this, session);
     // The answer first, then the pushes held for the pending session, in order.
     this.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Ok, Buffer.alloc(0)));
+    this.firstAnswerDue = true;
     session.bind(this);
     // Inside this queue task: served before any request the client sends on this link.
     await this.node.runForwarded(session, this);

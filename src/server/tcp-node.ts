@@ -6,6 +6,7 @@ import { createServer, Server, Socket } from 'node:net';
 import { BuiltinCmd, encodeOfflineNotice, PENDING_SESSION_TTL_MS, VER_BUILTIN } from '../protocol';
 import { adoptFromRegistry } from './handoff';
 import { LISTEN_BACKLOG } from './limits';
+import { emitPhase } from './migration-phases';
 import { HandOffSteps, NodeBase, NodeBaseOptions } from './node-base';
 import { Session, SessionLink } from './session';
 import type { ClaimResult, SessionRecord } from './store';
@@ -113,7 +114,10 @@ export class TcpNode extends NodeBase implements TcpNodeControl {
   protected handOffSteps(session: Session, link: SessionLink): HandOffSteps {
     return {
       leave: () => this.forget(session),
-      closeLink: () => link.end(),
+      closeLink: () => {
+        link.end();
+        if (link instanceof TcpConnection) void link.done.then(() => emitPhase(this.emit, this.id, session.sid, 'old-link-closed'));
+      },
       cut: () => {
         if (session.link === link) session.fin('server-shutdown');
       },

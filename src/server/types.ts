@@ -1,5 +1,6 @@
 /** Types shared by the reference cluster's modules (and by its users' command handlers). */
 import type { DropReason, NodeState } from '../protocol';
+import type { MigrationPhaseEvent } from './migration-phases';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -62,6 +63,8 @@ export interface ClusterEvents {
   handoff: { uid: string; sid: string; from: string; to: string };
   /** PROTOCOL 10.5: a room moved to another node under a new id (the Go server's SetOnMigrated). */
   roomMigrated: { newRoomId: string; oldRoomId: string };
+  /** Issue 12: one step of a live migration reached (see migration-phases.ts for the order). */
+  'migration-phase': MigrationPhaseEvent;
   /** A store operation failed (e.g. Redis unreachable): what was lost is reported, not hidden. */
   'store-error': { op: string; error: unknown };
   /** PROTOCOL 7.8: a handoff expired unclaimed; what it held (user data, pushes held at the target). */

@@ -26,6 +26,7 @@ import { OrderedQueue } from './ordered-queue';
 import { Session, SessionLink } from './session';
 import type { SessionRecord } from './store';
 import { routeDatagram } from './udp-route';
+import { emitPhase } from './migration-phases';
 
 export interface UdpNodeOptions extends RetryOptions, NodeBaseOptions {
   /** Drop a client silent for this long (wire default 10 s). */
@@ -66,6 +67,8 @@ interface Entry {
   claimed: boolean;
   /** The claim was accepted: its answer goes out first when the RUDP side binds. */
   claimAnswerDue: boolean;
+  /** Bound by a claim: the next answer is the migration's 'first-answer' phase. */
+  firstAnswerDue: boolean;
 }
 
 export class UdpNode extends NodeBase implements NodeControl {
@@ -315,6 +318,7 @@ export class UdpNode extends NodeBase implements NodeControl {
             // The claim's answer first, then the pushes held for the pending session, in order.
             e.claimAnswerDue = false;
             this.sendReliable(e, session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Ok, EMPTY));
+            e.firstAnswerDue = true;
           }
           session.bind(e.reliable);
           // PROTOCOL 10.2: what the old node forwarded goes before anything sent on this link.
@@ -337,6 +341,7 @@ export class UdpNode extends NodeBase implements NodeControl {
       migrations: 0,
       claimed: false,
       claimAnswerDue: false,
+      firstAnswerDue: false,
       reliable: {
         sendPacket: (p) => this.sendReliable(e, p),
         // Session.fin() already sent the Fin push: close without another one.
@@ -347,7 +352,7 @@ export class UdpNode extends NodeBase implements NodeControl {
       },
       unreliable: {
         sendPacket: (p) => {
-          this.countOut(p);
+          this.countOut(p, e);
           // Too large for one datagram: the answer goes reliably rather than not at all.
           if (!e.rudp.sendUnreliableEncoded(p)) this.sendReliable(e, p);
         },
@@ -360,12 +365,14 @@ export class UdpNode extends NodeBase implements NodeControl {
 
   /** PROTOCOL 7.6: the ticket of a claim that authenticated at a pre-bind handshake. */
   private checkClaim(e: Entry, ticket: Buffer, from: PeerAddr): void {
+    emitPhase(this.emit, this.id, e.session.sid, 'target-accepted');
     const verdict = this.handoffs === null ? Promise.resolve(null) : this.handoffs.claim(e.session.sid, ticket);
     void verdict.then((r) => {
       if (this.sessions.get(e.session.sid) !== e || e.rudp.state === 'closed') return;
       if (r === null || !r.ok) return e.rudp.refuseClaim(from, `claim:${r === null ? 'unknown' : r.reason}`);
       // A repeat from another address while the first binding stands: one binding only.
       if (e.rudp.peer !== null) return e.rudp.refuseClaim(from, 'claim:bound-elsewhere');
+      emitPhase(this.emit, this.id, e.session.sid, 'claim-checked');
       e.session.awaitingClaim = false;
       e.claimed = true;
       e.claimAnswerDue = true;
@@ -430,14 +437,20 @@ export class UdpNode extends NodeBase implements NodeControl {
   }
 
   private sendReliable(e: Entry, packet: Buffer): void {
-    this.countOut(packet);
+    this.countOut(packet, e);
     e.rudp.sendEncoded(packet, performance.now());
     this.schedule(e);
   }
 
-  private countOut(packet: Buffer): void {
+  private countOut(packet: Buffer, e?: Entry): void {
     if (packet[10] === Status.Push) this.stats.pushes++;
-    else this.stats.responses++;
+    else {
+      this.stats.responses++;
+      if (e?.firstAnswerDue === true) {
+        e.firstAnswerDue = false;
+        emitPhase(this.emit, this.id, e.session.sid, 'first-answer');
+      }
+    }
   }
 
   /** Arms the session's one timer for its earliest deadline. */
@@ -481,6 +494,7 @@ export class UdpNode extends NodeBase implements NodeControl {
   /** A handed-off session's old link is closed: local cleanup only, the session lives at the target. */
   private departed(e: Entry): void {
     this.departing.delete(e.session.sid);
+    emitPhase(this.emit, this.id, e.session.sid, 'old-link-closed');
     if (e.rudp.state !== 'closed') e.rudp.destroy('migrated');
     if (e.addr !== null && this.byAddr.get(e.addr) === e) this.byAddr.delete(e.addr);
     this.stats.connections = this.byAddr.size;

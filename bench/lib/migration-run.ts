@@ -1,0 +1,254 @@
+/**
+ * One run of bench/migration: N UDP + N TCP clients stream on one node of each type, the other
+ * node of each type joins (processes) or turns ONLINE (in-process), then the loaded nodes go
+ * OFFLINE together and every client moves, by live migration or by reconnecting.
+ */
+import * as fs from 'node:fs';
+import { setMaxListeners } from 'node:events';
+import type { BotType } from '../../src/cli/bot';
+import { PhaseLog, type MigrationPhaseEvent, type PhaseBreakdown } from '../../src/server';
+import { startClusterChild } from './cluster-process';
+import { runMigrationBot } from './migration-bot';
+import { ProcessCluster } from './process-cluster';
+import { runReconnectBot } from './reconnect-bot';
+import type { MoveTimes } from './stream-bot';
+import { percentile } from './stats';
+
+export type Path = 'migration' | 'reconnect';
+export type Mode = 'processes' | 'in-process';
+export const TYPES: BotType[] = ['UDP', 'TCP'];
+const OLD: Record<BotType, string> = { UDP: 'udp-1', TCP: 'tcp-1' };
+const NEW: Record<BotType, string> = { UDP: 'udp-2', TCP: 'tcp-2' };
+/** Streaming before the move (offered vs delivered is measured over it) and after. */
+const STEADY_MS = 2000;
+const AFTER_MS = 1000;
+/** A path that never completes is reported (moved < clients), not waited for. */
+const MOVE_DEADLINE_MS = 60_000;
+
+export interface RunSpec {
+  mode: Mode;
+  path: Path;
+  clients: number;
+  intervalMs: number;
+  window: number;
+  connectRate: number;
+  redisUrl: string;
+  prefix: string;
+  nodeFlags: string[];
+}
+
+export interface RunRow {
+  mode: Mode; path: Path; transport: BotType; clients: number; connected: number; moved: number;
+  /** From the OFFLINE call to the last client's first answer by the new node. */
+  allMovedMs: number;
+  /** Per client: its 'offline' event to its first answer by the new node. */
+  moveP50Ms: number; moveP99Ms: number;
+  /** Per client: last answer by the old node to the first by the new one (counts idle time too). */
+  gapP50Ms: number; gapP99Ms: number;
+  sent: number; lost: number; duplicated: number; userDataKept: number; errors: number; firstError: string | null;
+}
+
+export interface RunResult {
+  spec: Omit<RunSpec, 'redisUrl' | 'nodeFlags'>;
+  rows: RunRow[];
+  /**
+   * Over the steady window: requests per second the clients' schedule asks for (nominal), sent
+   * (offered: a busy client process sends late) and answered (delivered).
+   */
+  nominalReqPerSec: number; offeredReqPerSec: number; deliveredReqPerSec: number;
+  /** CPU (user + system) from the OFFLINE call until everyone moved, per moved client. */
+  clientCpuMsPerMove: number; serverCpuMsPerMove: number;
+  phases: PhaseBreakdown[];
+  phasesByTransport: Record<BotType, PhaseBreakdown[]>;
+  moveSamplesMs: Record<BotType, number[]>;
+  loadAvg: number[];
+}
+
+/** CPU time of a process in ms from /proc (user + system); NaN where unavailable. */
+function procCpuMs(pid: number): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function waiter(check: () => boolean, deadlineMs: number): { poke(): void; done: Promise<boolean> } {
+  let resolve: (ok: boolean) => void = () => undefined;
+  const done = new Promise<boolean>((r) => (resolve = r));
+  const t = setTimeout(() => resolve(check()), deadlineMs);
+  return {
+    poke: () => {
+      if (check()) {
+        clearTimeout(t);
+        resolve(true);
+      }
+    },
+    done,
+  };
+}
+
+interface Controls {
+  entryUrl: string;
+  /** Before the clients connect: only the nodes that will go OFFLINE take them. */
+  prepare(): Promise<void>;
+  /** The targets join (processes) or turn ONLINE (in-process). */
+  addTargets(): Promise<void>;
+  offline(): Promise<void>;
+  /** Complete after stop(). */
+  phases(): MigrationPhaseEvent[];
+  serverPids(): number[];
+  stop(): Promise<void>;
+  cleanup(): void;
+}
+
+async function controls(spec: RunSpec): Promise<Controls> {
+  if (spec.mode === 'processes') {
+    const c = await ProcessCluster.start({ redisUrl: spec.redisUrl, prefix: spec.prefix, nodeFlags: spec.nodeFlags });
+    return {
+      entryUrl: c.entryUrl,
+      prepare: async () => {
+        await Promise.all(TYPES.map((t) => c.startNode(t, OLD[t])));
+      },
+      addTargets: async () => {
+        await Promise.all(TYPES.map((t) => c.startNode(t, NEW[t])));
+      },
+      offline: async () => {
+        for (const t of TYPES) c.offline(OLD[t]);
+      },
+      phases: () => c.phases(),
+      serverPids: () => c.pids(),
+      stop: () => c.stop(),
+      cleanup: () => c.cleanup(),
+    };
+  }
+  const c = await startClusterChild({ tcpNodes: 2, udpNodes: 2, encryption: true, shutdownTimeoutMs: 300_000 });
+  return {
+    entryUrl: c.entryUrl,
+    prepare: async () => {
+      for (const t of TYPES) await c.setNodeState(NEW[t], 'taken');
+    },
+    addTargets: async () => {
+      for (const t of TYPES) await c.setNodeState(NEW[t], 'online');
+    },
+    offline: async () => {
+      await Promise.all(TYPES.map((t) => c.setNodeState(OLD[t], 'offline')));
+    },
+    phases: () => c.phases,
+    serverPids: () => [c.pid],
+    stop: () => c.stop(),
+    cleanup: () => undefined,
+  };
+}
+
+type BotOut = MoveTimes & { type: BotType; connected: boolean; error: string | null; sent: number; lost: number; duplicated: number; kept: boolean; moved: boolean };
+
+export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise<RunResult> {
+  const ctl = await controls(spec);
+  let stopped = false;
+  try {
+    await ctl.prepare();
+    const stop = new AbortController();
+    setMaxListeners(0, stop.signal);
+    const n = spec.clients;
+    const total = 2 * n;
+    const tally = { sent: 0, answers: 0 };
+    let settled = 0;
+    const connected: Record<BotType, number> = { UDP: 0, TCP: 0 };
+    const moved: Record<BotType, number> = { UDP: 0, TCP: 0 };
+    const failed: Record<BotType, number> = { UDP: 0, TCP: 0 };
+    const allConnected = waiter(() => settled === total, MOVE_DEADLINE_MS);
+    const allMoved = waiter(() => TYPES.every((t) => moved[t] + failed[t] >= connected[t]), MOVE_DEADLINE_MS);
+    const spacingMs = 1000 / spec.connectRate;
+    const bots = Array.from({ length: total }, async (_, i): Promise<BotOut> => {
+      const type = TYPES[i % 2] as BotType;
+      const uid = `${spec.prefix}${spec.path}-${type.toLowerCase()}-${i >> 1}`;
+      let up = false;
+      const onConnected = (): void => {
+        up = true;
+        connected[type]++;
+        settled++;
+        allConnected.poke();
+      };
+      const onMoved = (): void => {
+        moved[type]++;
+        allMoved.poke();
+      };
+      await sleep(Math.floor(i * spacingMs));
+      const common = { entryUrl: ctl.entryUrl, uid, type, stop: stop.signal, intervalMs: spec.intervalMs, window: spec.window, tally, onConnected, onMoved };
+      const r = spec.path === 'migration' ? await runMigrationBot(common) : await runReconnectBot(common);
+      const didMove = r.movedAt !== null;
+      if (!up) {
+        settled++;
+        allConnected.poke();
+      }
+      if (!didMove) {
+        failed[type]++;
+        allMoved.poke();
+      }
+      const kept = r.userDataKept;
+      return { ...r, kept, moved: didMove };
+    });
+
+    await allConnected.done;
+    await ctl.addTargets();
+    await sleep(500);
+    const a0 = tally.answers;
+    const q0 = tally.sent;
+    const s0 = performance.now();
+    await sleep(STEADY_MS);
+    const window = performance.now() - s0;
+    const deliveredReqPerSec = ((tally.answers - a0) * 1000) / window;
+    const offeredReqPerSec = ((tally.sent - q0) * 1000) / window;
+    const nominalReqPerSec = ((connected.UDP + connected.TCP) * 1000) / spec.intervalMs;
+    const cpu0 = process.cpuUsage();
+    const srv0 = ctl.serverPids().map(procCpuMs);
+    const loadAvg = (await import('node:os')).loadavg();
+    const t0 = performance.now();
+    await ctl.offline();
+    const complete = await allMoved.done;
+    const cpu = process.cpuUsage(cpu0);
+    const srv = ctl.serverPids().map((p, i) => procCpuMs(p) - (srv0[i] ?? 0)).filter(Number.isFinite).reduce((a, x) => a + x, 0);
+    note(`${spec.mode} ${spec.path} ${n}+${n}: moved UDP ${moved.UDP}/${connected.UDP}, TCP ${moved.TCP}/${connected.TCP}${complete ? '' : ' (deadline reached)'}`);
+    await sleep(AFTER_MS);
+    stop.abort();
+    const results = await Promise.all(bots);
+    // The nodes write their phases as they exit.
+    await ctl.stop();
+    stopped = true;
+    const movedTotal = moved.UDP + moved.TCP;
+    const log = new PhaseLog();
+    for (const e of ctl.phases()) log.add(e);
+    const moveSamplesMs: Record<BotType, number[]> = { UDP: [], TCP: [] };
+    const rows = TYPES.map((t): RunRow => {
+      const rs = results.filter((r) => r.type === t);
+      const moves = rs.filter((r) => r.offlineAt !== null && r.movedAt !== null).map((r) => (r.movedAt as number) - (r.offlineAt as number));
+      const gaps = rs.filter((r) => r.lastOldAnswerAt !== null && r.movedAt !== null).map((r) => (r.movedAt as number) - (r.lastOldAnswerAt as number));
+      const last = Math.max(...rs.map((r) => r.movedAt ?? Number.NaN).filter(Number.isFinite));
+      moveSamplesMs[t] = moves;
+      const errs = rs.filter((r) => r.error !== null);
+      return {
+        mode: spec.mode, path: spec.path, transport: t, clients: n, connected: connected[t], moved: moved[t],
+        allMovedMs: moved[t] > 0 ? last - t0 : Number.NaN,
+        moveP50Ms: percentile(moves, 50), moveP99Ms: percentile(moves, 99),
+        gapP50Ms: percentile(gaps, 50), gapP99Ms: percentile(gaps, 99),
+        sent: rs.reduce((a, r) => a + r.sent, 0), lost: rs.reduce((a, r) => a + r.lost, 0),
+        duplicated: rs.reduce((a, r) => a + r.duplicated, 0), userDataKept: rs.filter((r) => r.kept).length,
+        errors: errs.length, firstError: errs[0]?.error ?? null,
+      };
+    });
+    return {
+      spec: { mode: spec.mode, path: spec.path, clients: n, intervalMs: spec.intervalMs, window: spec.window, connectRate: spec.connectRate, prefix: spec.prefix },
+      rows, nominalReqPerSec, offeredReqPerSec, deliveredReqPerSec,
+      clientCpuMsPerMove: movedTotal > 0 ? (cpu.user + cpu.system) / 1000 / movedTotal : Number.NaN,
+      serverCpuMsPerMove: movedTotal > 0 ? srv / movedTotal : Number.NaN,
+      phases: log.breakdown(), phasesByTransport: { UDP: log.breakdown(OLD.UDP), TCP: log.breakdown(OLD.TCP) }, moveSamplesMs, loadAvg,
+    };
+  } finally {
+    if (!stopped) await ctl.stop();
+    ctl.cleanup();
+  }
+}

@@ -26,7 +26,8 @@ namespace diarkis {
   X(NetworkError, "network-error")             \
   X(InvalidArgument, "invalid-argument")       \
   X(NotConnected, "not-connected")             \
-  X(RoomMigrationTimeout, "room-migration-timeout")
+  X(RoomMigrationTimeout, "room-migration-timeout") \
+  X(InternalError, "internal-error")
 
 enum class ErrorCode : uint8_t {
 #define DIARKIS_X(name, str) name,

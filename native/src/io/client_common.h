@@ -65,6 +65,7 @@ struct ClientShared {
   std::vector<UnsentPacket> unsent;
 
   Conn* conn = nullptr;  // network thread only; null when not attached
+
 };
 
 namespace client {
@@ -72,22 +73,43 @@ namespace client {
 // SendMigrate: through the same queue as the sends, so requests sent before the
 // call go before the migrate request and those sent after it are held.
 template <class Shared>
-ErrorCode migrate(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared) {
+ErrorCode migrate(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared, uint64_t id) {
   const ClientState st = shared->state.load(std::memory_order_acquire);
   if (st != ClientState::Connected && st != ClientState::Migrating) return ErrorCode::NotConnected;
-  const bool posted = rt.postLoop([shared](Loop&) {
+  const bool posted = rt.postLoop(id, [shared](Loop&) {
     if (shared->conn) shared->conn->migrate(Runtime::nowMs());
   });
   return posted ? ErrorCode::None : ErrorCode::NotConnected;
 }
 
 template <class Shared>
-void disconnect(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared, bool graceful) {
+void disconnect(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared, uint64_t id, bool graceful) {
   ClientState expected = ClientState::Idle;
   if (shared->state.compare_exchange_strong(expected, ClientState::Closed)) return;  // never connected
-  rt.postLoop([shared, graceful](Loop&) {
+  rt.postLoop(id, [shared, graceful](Loop&) {
     if (shared->conn) shared->conn->close(graceful, Runtime::nowMs());
   });
+}
+
+// Network thread, after an exception (LoopHandler::fail), the socket already
+// closed: hand back what the session held and report internal-error.
+template <class Shared, class Session>
+void failInternal(Shared& shared, Session& session, const char* what) noexcept {
+  shared.state.store(ClientState::Closed, std::memory_order_release);
+  try {
+    shared.keepUnsent(session.takeUnsent());
+  } catch (...) {
+    // The session is in an unknown state: its unsent requests are lost with it.
+  }
+  try {
+    std::vector<Event> evs(1);
+    evs[0].type = EventType::Disconnect;
+    evs[0].code = ErrorCode::InternalError;
+    evs[0].message = what ? what : "internal error";
+    shared.deliver(evs);
+  } catch (...) {
+    // Out of memory even for the event, or a callback threw: the state says Closed.
+  }
 }
 
 template <class Shared>
@@ -103,7 +125,7 @@ void detach(RuntimeImpl& rt, Shared& shared, uint64_t id) {
   }
   // Close the connection without callbacks. Dropped if the runtime already shut
   // down, which has closed every connection itself.
-  rt.postLoop([id](Loop& loop) {
+  rt.postLoop(id, [id](Loop& loop) {
     if (LoopHandler* h = loop.find(id)) {
       h->abandon();
       loop.detach(id);

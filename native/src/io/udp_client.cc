@@ -40,7 +40,7 @@ ErrorCode DiarkisUdpBase::Connect(const std::string& host, uint16_t port, const 
   const uint64_t id = static_cast<uint64_t>(id_);
   auto shared = shared_;
   const UdpOptions& options = options_;
-  const bool posted = rt.postLoop([id, shared, options, keys, addr, len](Loop& loop) {
+  const bool posted = rt.postLoop(id, [id, shared, options, keys, addr, len](Loop& loop) {
     auto conn = std::make_shared<UdpConnection>(loop, id, shared, options, keys);
     loop.attach(id, conn);
     conn->start(addr, len, Runtime::nowMs());
@@ -92,7 +92,7 @@ ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, s
     // The host-loop driver: straight into the session on this thread, no command.
     if (shared_->conn) {
       rt.commandBegin();
-      shared_->conn->send(ver, cmd, Bytes(body, body + len), reliable, reserved, Runtime::nowMs());
+      rt.loop().guard(id_, [&] { shared_->conn->send(ver, cmd, Bytes(body, body + len), reliable, reserved, Runtime::nowMs()); });
       rt.commandDone();
     } else {
       (void)shared_->budget.release(reserved);
@@ -100,7 +100,7 @@ ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, s
     return ErrorCode::None;
   }
   auto shared = shared_;
-  const bool posted = rt.postLoop(
+  const bool posted = rt.postLoop(id_,
       [shared, ver, cmd, reliable, reserved, b = Bytes(body, body + len)](Loop&) {
         if (shared->conn) {
           shared->conn->send(ver, cmd, b, reliable, reserved, Runtime::nowMs());
@@ -115,12 +115,12 @@ ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   return ErrorCode::None;
 }
 
-ErrorCode DiarkisUdpBase::SendMigrate() { return client::migrate(runtimeImpl(*runtime_), shared_); }
+ErrorCode DiarkisUdpBase::SendMigrate() { return client::migrate(runtimeImpl(*runtime_), shared_, id_); }
 
 std::vector<UnsentPacket> DiarkisUdpBase::TakeUnsent() { return shared_->takeUnsent(); }
 
 void DiarkisUdpBase::Disconnect(bool graceful) {
-  client::disconnect(runtimeImpl(*runtime_), shared_, graceful);
+  client::disconnect(runtimeImpl(*runtime_), shared_, id_, graceful);
 }
 
 void DiarkisUdpBase::Detach() {

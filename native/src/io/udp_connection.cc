@@ -307,4 +307,11 @@ void UdpConnection::abandon() {
   closeSocket();
 }
 
+// After an exception: the session may be half-updated, so no last write (no FIN).
+void UdpConnection::fail(const char* what) noexcept {
+  if (gone_) return;
+  closeSocket();
+  client::failInternal(*shared_, session_, what);
+}
+
 }  // namespace diarkis

@@ -36,6 +36,7 @@ class UdpConnection final : public LoopHandler {
   void onTimer(double now) override;
   void flush(double now) override;
   void abandon() override;
+  void fail(const char* what) noexcept override;
 
   // Datagrams waiting for socket room are capped; past this, new ones are dropped
   // (reliable ones are resent by the channel, unreliable ones may be lost anyway).

@@ -76,6 +76,7 @@ export interface NativeStats {
   migrations: number;
   queuedBytes: number;
   reassemblyBytes: number;
+  sendDropped: number;
   drops: Record<string, number>;
 }
 

@@ -219,6 +219,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   num("migrations", s.migrations);
   num("queuedBytes", s.queuedBytes);
   num("reassemblyBytes", s.reassemblyBytes);
+  num("sendDropped", s.sendDropped);
   Napi::Object drops = Napi::Object::New(env);
   for (size_t i = 0; i < s.drops.size(); ++i) {
     drops.Set(dropName(i), Napi::Number::New(env, static_cast<double>(s.drops[i])));

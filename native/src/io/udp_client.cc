@@ -73,20 +73,18 @@ ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   const size_t payload = wire::kSidSize + sealedSize(len, shared_->encrypted.load(std::memory_order_acquire));
   if (payload > options_.maxPayload || payload > wire::kMaxLength24) return ErrorCode::PayloadTooLarge;
   const size_t packet = wire::kRequestHeaderSize + payload;
-  size_t reserved = 0;
+  // Unreliable sends are charged too, until the network thread takes them, so a
+  // tight send() loop cannot grow the command queue without bound.
+  size_t reserved = packet;
   if (!reliable) {
     if (packet > options_.maxDatagramBody) return ErrorCode::PayloadTooLarge;
-    if (writable) *writable = shared_->budget.queued() < options_.highWaterMark;
-  } else {
+  } else if (packet > options_.fragmentSize && options_.fragmentSize > 0) {
     // What UdpSession::reliableCost charges: the packet, plus a wrapper per fragment.
-    reserved = packet;
-    if (packet > options_.fragmentSize && options_.fragmentSize > 0) {
-      const size_t chunks = (packet + options_.fragmentSize - 1) / options_.fragmentSize;
-      reserved += chunks * (wire::kRequestHeaderSize + wire::kSidSize + rudp::kFragHeaderSize);
-    }
-    const ErrorCode rc = shared_->budget.reserve(reserved, writable);
-    if (rc != ErrorCode::None) return rc;
+    const size_t chunks = (packet + options_.fragmentSize - 1) / options_.fragmentSize;
+    reserved += chunks * (wire::kRequestHeaderSize + wire::kSidSize + rudp::kFragHeaderSize);
   }
+  const ErrorCode rc = shared_->budget.reserve(reserved, writable);
+  if (rc != ErrorCode::None) return rc;
   RuntimeImpl& rt = runtimeImpl(*runtime_);
   if (rt.runsNow()) {
     // The host-loop driver: straight into the session on this thread, no command.

@@ -56,6 +56,7 @@ struct ClientShared {
   std::mutex callbackMu;
   std::atomic<Owner*> owner{nullptr};
   std::atomic<bool> detached{false};
+  std::atomic<bool> closeRequested{false};  // Disconnect() was called: SendMigrate() answers not-connected
   std::atomic<ClientState> state{ClientState::Idle};
   Stats stats;
   SendBudget budget;
@@ -76,6 +77,10 @@ template <class Shared>
 ErrorCode migrate(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared, uint64_t id) {
   const ClientState st = shared->state.load(std::memory_order_acquire);
   if (st != ClientState::Connected && st != ClientState::Migrating) return ErrorCode::NotConnected;
+  // A close() already posted runs first and ends the session, and the state
+  // still says Connected until it has: without this the migration would wait on
+  // a session that ignores it.
+  if (shared->closeRequested.load(std::memory_order_acquire)) return ErrorCode::NotConnected;
   const bool posted = rt.postLoop(id, [shared](Loop&) {
     if (shared->conn) shared->conn->migrate(Runtime::nowMs());
   });
@@ -84,6 +89,7 @@ ErrorCode migrate(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared, uint64
 
 template <class Shared>
 void disconnect(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared, uint64_t id, bool graceful) {
+  shared->closeRequested.store(true, std::memory_order_release);
   ClientState expected = ClientState::Idle;
   if (shared->state.compare_exchange_strong(expected, ClientState::Closed)) return;  // never connected
   rt.postLoop(id, [shared, graceful](Loop&) {

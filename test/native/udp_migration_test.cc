@@ -532,14 +532,19 @@ TEST(UdpMigration, UnreachableTargetFailsWithinTheHandoffTtl) {
   EXPECT_FALSE(h.client.oldLinkOpen());
 }
 
-TEST(UdpMigration, ASocketErrorDuringAnAttemptIsRetriedWithinTheHandoffTtl) {
-  MigHarness h(migOptions(), {}, 11);
+// Connected, one counter sent, the migration's target socket opened, and then it fails.
+void failTheTargetSocket(MigHarness& h, uint32_t counter) {
   h.connect();
   ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
-  sendCounter(h, 0);
+  sendCounter(h, counter);
   ASSERT_TRUE(h.runUntil([&] { return h.opens == 1; }, 5000));
-  h.client.onSocketError(ErrorCode::NetworkError, "connect: Network is unreachable", h.now);  // the target's socket
+  h.client.onSocketError(ErrorCode::NetworkError, "connect: Network is unreachable", h.now);
   h.flush();
+}
+
+TEST(UdpMigration, ASocketErrorDuringAnAttemptIsRetriedWithinTheHandoffTtl) {
+  MigHarness h(migOptions(), {}, 11);
+  failTheTargetSocket(h, 0);
   EXPECT_FALSE(h.client.closed());
   ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 10000));
   EXPECT_EQ(h.count(EventType::Disconnect), 0u);
@@ -548,10 +553,7 @@ TEST(UdpMigration, ASocketErrorDuringAnAttemptIsRetriedWithinTheHandoffTtl) {
 
 TEST(UdpMigration, SocketErrorsOnEveryAttemptEndInMigrationFailedWithinTheHandoffTtl) {
   MigHarness h(migOptions(), {}, 12);
-  h.connect();
-  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
-  sendCounter(h, 1);
-  ASSERT_TRUE(h.runUntil([&] { return h.opens == 1; }, 5000));
+  failTheTargetSocket(h, 1);
   const double answered = h.now;
   while (!h.client.closed() && h.now <= answered + h.o_.handoffTtlMs + 1) {
     // Every attempt's socket fails (ignored while backing off, when none is in use).

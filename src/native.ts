@@ -76,6 +76,7 @@ export interface NativeStats {
   migrations: number;
   queuedBytes: number;
   reassemblyBytes: number;
+  sendDropped: number;
   drops: Record<string, number>;
 }
 
@@ -150,6 +151,8 @@ export interface NativeAddon {
   isMigrating(id: number): boolean;
   stats(id: number): NativeStats;
   pumpStats(): PumpStats;
+  /** Tests only: throws a std:: exception inside a binding (CPP_EXCEPTIONS_ALL makes it an Error). */
+  throwStdForTest(): never;
   readonly errorCodes: readonly string[];
   readonly eventTypes: readonly string[];
   readonly batchStride: number;

@@ -93,7 +93,7 @@ EventPump& AddonState::pump(Napi::Env env) {
 
 void AddonState::setPump(std::shared_ptr<EventPump> pump, Napi::Function handler) {
   pump_ = std::move(pump);
-  pump_->onDisconnect = [this](int id) {
+  pump_->onDisconnect = [this](uint64_t id) {
     if (ClientEntry* e = find(id)) setOpen(*e, false);
   };
   handler_ = Napi::Persistent(handler);
@@ -104,7 +104,7 @@ const std::shared_ptr<HostLoop>& AddonState::host(Napi::Env env) {
   if (!host_) {
     host_ = HostLoop::create(env, handler_.Value());
     if (!host_) throw env.GetAndClearPendingException();
-    host_->onDisconnect = [this](int id) {
+    host_->onDisconnect = [this](uint64_t id) {
       if (ClientEntry* e = find(id)) setOpen(*e, false);
     };
   }
@@ -124,20 +124,20 @@ std::shared_ptr<diarkis::Runtime> AddonState::runtime(Napi::Env env) {
   return lease_->get();
 }
 
-int AddonState::add(std::unique_ptr<JsClient> client, bool threaded) {
-  const int id = client->id();
+uint64_t AddonState::add(std::unique_ptr<JsClient> client, bool threaded) {
+  const uint64_t id = client->id();
   ClientEntry& e = clients_[id];
   e.client = std::move(client);
   e.threaded = threaded;
   return id;
 }
 
-ClientEntry* AddonState::find(int id) {
+ClientEntry* AddonState::find(uint64_t id) {
   auto it = clients_.find(id);
   return it == clients_.end() ? nullptr : &it->second;
 }
 
-ClientEntry& AddonState::get(Napi::Env env, int id) {
+ClientEntry& AddonState::get(Napi::Env env, uint64_t id) {
   ClientEntry* e = find(id);
   if (e == nullptr) {
     throwCodeError(env, diarkis::ErrorCode::NotConnected, "client " + std::to_string(id) + " is released");
@@ -145,7 +145,7 @@ ClientEntry& AddonState::get(Napi::Env env, int id) {
   return *e;
 }
 
-void AddonState::remove(int id) {
+void AddonState::remove(uint64_t id) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
   setOpen(it->second, false);

@@ -54,11 +54,11 @@ class AddonState {
   // The shared runtime, leased on first use. Throws a JS error if it cannot start.
   std::shared_ptr<diarkis::Runtime> runtime(Napi::Env env);
 
-  int add(std::unique_ptr<JsClient> client, bool threaded);
-  ClientEntry* find(int id);
+  uint64_t add(std::unique_ptr<JsClient> client, bool threaded);
+  ClientEntry* find(uint64_t id);
   // Throws 'not-connected' for an unknown (released) id.
-  ClientEntry& get(Napi::Env env, int id);
-  void remove(int id);  // destroys the client (blocks on Detach; never on the network thread)
+  ClientEntry& get(Napi::Env env, uint64_t id);
+  void remove(uint64_t id);  // destroys the client (blocks on Detach; never on the network thread)
 
   void setOpen(ClientEntry& e, bool open);
   void setRefed(ClientEntry& e, bool refed);
@@ -71,7 +71,7 @@ class AddonState {
   Napi::FunctionReference handler_;  // the batch handler, for the host loop
   std::shared_ptr<HostLoop> host_;
   std::optional<RuntimeLease> lease_;
-  std::unordered_map<int, ClientEntry> clients_;
+  std::unordered_map<uint64_t, ClientEntry> clients_;
   std::optional<EnvCleanupHook<AddonState>> hook_;
   bool cleanedUp_ = false;
 };

@@ -92,7 +92,7 @@ bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, na
   for (size_t i = 0; i < n && !failed; ++i) {
     const Event& ev = items[i].ev;
     double* row = m + i * kStride;
-    row[kClientId] = items[i].clientId;
+    row[kClientId] = static_cast<double>(items[i].clientId);  // exact below 2^53
     row[kType] = static_cast<double>(ev.type);
     row[kVer] = ev.ver;
     row[kCmd] = ev.cmd;
@@ -120,7 +120,7 @@ bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, na
   return true;
 }
 
-void afterBatch(std::vector<diarkis::QueuedEvent>& items, const std::function<void(int)>& onDisconnect) {
+void afterBatch(std::vector<diarkis::QueuedEvent>& items, const std::function<void(uint64_t)>& onDisconnect) {
   for (auto& item : items) {
     if (item.ev.type == EventType::Disconnect && onDisconnect) onDisconnect(item.clientId);
     diarkis::Bytes().swap(item.ev.payload);  // free delivered payloads now, not at the next take

@@ -32,7 +32,7 @@ enum Field : size_t { kClientId, kType, kVer, kCmd, kStatus, kValue, kPayloadOff
 bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, napi_value args[3]);
 
 // Runs onDisconnect for each Disconnect in items and frees the delivered payloads.
-void afterBatch(std::vector<diarkis::QueuedEvent>& items, const std::function<void(int)>& onDisconnect);
+void afterBatch(std::vector<diarkis::QueuedEvent>& items, const std::function<void(uint64_t)>& onDisconnect);
 
 // Closes a handle scope on every return path (raw Node-API: these run in
 // teardown, when a failing call must be ignored, never thrown).

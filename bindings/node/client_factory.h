@@ -61,7 +61,7 @@ Napi::Value createClient(const Napi::CallbackInfo& info, Options (*parse)(Napi::
     const std::shared_ptr<HostLoop>& host = st.host(env);
     client = std::make_unique<Client>(host->runtime(), std::move(options), host);
   }
-  return Napi::Number::New(env, st.add(std::move(client), threaded));
+  return Napi::Number::New(env, static_cast<double>(st.add(std::move(client), threaded)));  // exact below 2^53
 }
 
 }  // namespace diarkis_node

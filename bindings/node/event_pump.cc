@@ -39,7 +39,7 @@ void EventPump::finalize(napi_env /*env*/, void* data, void* /*hint*/) {
   delete self;
 }
 
-void EventPump::post(int clientId, diarkis::Event&& ev) {
+void EventPump::post(uint64_t clientId, diarkis::Event&& ev) {
   if (!queue_.push(clientId, std::move(ev))) return;  // not the first waiting (or closed: counted)
   gate_.ifOpen([&] {
     ++signals_;

@@ -32,7 +32,7 @@ class EventPump final : public EventSink {
   EventPump& operator=(const EventPump&) = delete;
 
   // Any thread (the network thread). Never blocks on JS; dropped after close().
-  void post(int clientId, diarkis::Event&& ev) override;
+  void post(uint64_t clientId, diarkis::Event&& ev) override;
 
   // JS thread: a ref'd, open client appeared / went away.
   void addRef();

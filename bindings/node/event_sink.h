@@ -24,11 +24,11 @@ class EventSink {
   static constexpr size_t kMaxBatch = 1024;
   virtual ~EventSink() = default;
   // The driver's thread. Never blocks on JS.
-  virtual void post(int clientId, diarkis::Event&& ev) = 0;
+  virtual void post(uint64_t clientId, diarkis::Event&& ev) = 0;
 
   // Called on the JS thread for each Disconnect event, just before its batch goes
   // to JS, so the client's ref is dropped in the same turn.
-  std::function<void(int clientId)> onDisconnect;
+  std::function<void(uint64_t clientId)> onDisconnect;
 
  protected:
   void countBatch(size_t n) {

@@ -133,7 +133,7 @@ void HostLoop::requestFlush() {
 
 // ---- EventSink ----
 
-void HostLoop::post(int clientId, diarkis::Event&& ev) {
+void HostLoop::post(uint64_t clientId, diarkis::Event&& ev) {
   queue_.push(clientId, std::move(ev));
   requestFlush();
 }

@@ -46,7 +46,7 @@ class HostLoop final : public EventSink, public diarkis::HostIo {
   const std::shared_ptr<diarkis::HostRuntime>& runtime() const { return runtime_; }
 
   // EventSink (the JS thread: the clients' callbacks run on it).
-  void post(int clientId, diarkis::Event&& ev) override;
+  void post(uint64_t clientId, diarkis::Event&& ev) override;
 
   // HostIo
   bool watch(int fd, uint64_t key, bool wantWrite) override;

@@ -16,7 +16,7 @@ namespace diarkis_node {
 class JsClient {
  public:
   virtual ~JsClient() = default;
-  virtual int id() const = 0;
+  virtual uint64_t id() const = 0;
   virtual diarkis::ErrorCode connect(const std::string& host, uint16_t port, const diarkis::SessionKeys& keys) = 0;
   // reliable: RSend (on TCP the same as Send).
   virtual diarkis::ErrorCode send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool reliable,
@@ -39,7 +39,7 @@ class JsClientOf : public Base, public JsClient {
   JsClientOf(std::shared_ptr<diarkis::Runtime> runtime, Options options, std::shared_ptr<EventSink> pump)
       : Base(std::move(runtime), std::move(options)), pump_(std::move(pump)) {}
 
-  int id() const override { return this->Id(); }
+  uint64_t id() const override { return this->Id(); }
   diarkis::ErrorCode connect(const std::string& host, uint16_t port, const diarkis::SessionKeys& keys) override {
     return this->Connect(host, port, keys);
   }

@@ -1,5 +1,6 @@
 #include "tcp_client_wrap.h"
 
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,9 +18,15 @@ using diarkis::EventType;
 
 namespace {
 
-constexpr int64_t kMaxId = 0x7FFFFFFF;
+constexpr int64_t kMaxId = (int64_t{1} << 53) - 1;  // ids are exact in a JS number
 
-int idArg(const Napi::CallbackInfo& info) { return static_cast<int>(intArg(info, 0, "id", 0, kMaxId)); }
+uint64_t idArg(const Napi::CallbackInfo& info) { return static_cast<uint64_t>(intArg(info, 0, "id", 0, kMaxId)); }
+
+// Tests only: a std:: exception inside a binding, as a bad_alloc or an OpenSSL
+// failure would raise; NODE_ADDON_API_CPP_EXCEPTIONS_ALL turns it into a JS Error.
+Napi::Value ThrowStdForTest(const Napi::CallbackInfo&) {
+  throw std::runtime_error("diarkis: a std exception inside a binding (test)");
+}
 
 Napi::Value SetEventHandler(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -69,7 +76,7 @@ diarkis::Key16 keyField(Napi::Env env, const Napi::Object& keys, const char* nam
 Napi::Value Connect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AddonState& st = AddonState::of(env);
-  const int id = idArg(info);
+  const uint64_t id = idArg(info);
   const std::string host = stringArg(info, 1, "host");
   const auto port = static_cast<uint16_t>(intArg(info, 2, "port", 1, 65535));
   if (!info[3].IsObject()) throwTypeError(env, "keys must be an object");
@@ -93,7 +100,7 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
 Napi::Value Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AddonState& st = AddonState::of(env);
-  const int id = idArg(info);
+  const uint64_t id = idArg(info);
   const auto ver = static_cast<uint8_t>(intArg(info, 1, "ver", 0, 255));
   const auto cmd = static_cast<uint16_t>(intArg(info, 2, "cmd", 0, 65535));
   const Napi::Value p = info[3];
@@ -122,7 +129,7 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
 
 Napi::Value Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int id = idArg(info);
+  const uint64_t id = idArg(info);
   const bool graceful = boolArg(info, 1, "graceful");
   AddonState::of(env).get(env, id).client->disconnect(graceful);
   return env.Undefined();
@@ -212,6 +219,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   num("migrations", s.migrations);
   num("queuedBytes", s.queuedBytes);
   num("reassemblyBytes", s.reassemblyBytes);
+  num("sendDropped", s.sendDropped);
   Napi::Object drops = Napi::Object::New(env);
   for (size_t i = 0; i < s.drops.size(); ++i) {
     drops.Set(dropName(i), Napi::Number::New(env, static_cast<double>(s.drops[i])));
@@ -262,6 +270,7 @@ void registerTcpClientExports(Napi::Env env, Napi::Object exports) {
   exports.Set("isMigrating", Napi::Function::New(env, IsMigrating, "isMigrating"));
   exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
   exports.Set("pumpStats", Napi::Function::New(env, GetPumpStats, "pumpStats"));
+  exports.Set("throwStdForTest", Napi::Function::New(env, ThrowStdForTest, "throwStdForTest"));
 
   static const char* const kCodes[] = {
 #define DIARKIS_X(name, str) str,

@@ -130,6 +130,7 @@ const ZERO_STATS: ClientStats = {
   migrations: 0,
   queuedBytes: 0,
   reassemblyBytes: 0,
+  sendDropped: 0,
   drops: {},
 };
 

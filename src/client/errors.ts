@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   'no-target': 'No node could take the migrating session',
   'migration-failed': 'The migration could not be completed',
   'network-error': 'A socket error (reset, unreachable, ...)',
+  'internal-error': 'The client library hit an internal failure (out of memory, a crypto library error); that client was disconnected, the others go on',
   'invalid-argument': 'An argument has the wrong type or is out of range',
   'not-connected': 'The client is not connected (closed or never connected)',
   'endpoint-unavailable': 'The endpoint API has no node to hand out (HTTP 503)',

@@ -67,6 +67,8 @@ export interface ClientStats {
   queuedBytes: number;
   /** UDP: bytes of the one partial fragmented message being reassembled (bounded by maxPayload). */
   reassemblyBytes: number;
+  /** UDP: unreliable datagrams dropped because the socket's send queue was full (ACKs, FINs and reliable ones never are). */
+  sendDropped: number;
   /** Dropped incoming packets by reason name ('bad-mac', 'bad-magic', ...). */
   drops: Record<string, number>;
 }

@@ -53,7 +53,9 @@ export function fromNative(err: unknown): DiarkisError {
   if (err instanceof Error) {
     const code = (err as Error & { code?: unknown }).code;
     if (typeof code === 'string' && isDiarkisErrorCode(code)) return new DiarkisError(code, err.message);
-    return new DiarkisError('network-error', err.message);
+    // Every deliberate native error carries a code: one without is a std:: exception
+    // (bad_alloc, a crypto failure) that NODE_ADDON_API_CPP_EXCEPTIONS_ALL turned into an Error.
+    return new DiarkisError('internal-error', err.message);
   }
-  return new DiarkisError('network-error', String(err));
+  return new DiarkisError('internal-error', String(err));
 }

@@ -294,6 +294,7 @@ TEST(Stats, SnapshotCopiesEveryCounter) {
   s.add(&Stats::bytesReceived, 100);
   s.add(&Stats::queuedBytes, 7);
   s.add(&Stats::migrations);
+  s.add(&Stats::sendDropped, 2);
   s.drop(DropReason::BadMac);
   s.drop(DropReason::BadMac);
   s.drop(DropReason::Unexpected);
@@ -302,6 +303,7 @@ TEST(Stats, SnapshotCopiesEveryCounter) {
   EXPECT_EQ(snap.bytesReceived, 100u);
   EXPECT_EQ(snap.queuedBytes, 7u);
   EXPECT_EQ(snap.migrations, 1u);
+  EXPECT_EQ(snap.sendDropped, 2u);
   EXPECT_EQ(snap.retransmits, 0u);
   EXPECT_EQ(snap.drops[static_cast<size_t>(DropReason::BadMac)], 2u);
   EXPECT_EQ(snap.drops[static_cast<size_t>(DropReason::Unexpected)], 1u);

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "io/runtime_impl.h"
 #include "test_server.h"
 
 namespace diarkis {
@@ -435,6 +436,41 @@ TEST(Runtime, ClockIsMonotonic) {
   const double a = Runtime::nowMs();
   const double b = Runtime::nowMs();
   EXPECT_LE(a, b);
+}
+
+}  // namespace
+}  // namespace diarkis
+
+namespace diarkis {
+namespace {
+
+TEST_F(TcpClientTest, SendMigrateAfterCloseAnswersNotConnectedAtOnce) {
+  auto c = connected();
+  // Hold the network thread so that the close below is still queued (the state
+  // still says connected) when SendMigrate runs: the race, made deterministic.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool held = false, released = false;
+  ASSERT_TRUE(runtimeImpl(*rt).postLoop(0, [&](Loop&) {
+    std::unique_lock<std::mutex> lk(mu);
+    held = true;
+    cv.notify_all();
+    cv.wait(lk, [&] { return released; });
+  }));
+  {
+    std::unique_lock<std::mutex> lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, kSafety, [&] { return held; }));
+  }
+  c->Disconnect(true);
+  EXPECT_EQ(c->State(), ClientState::Connected);  // not yet run
+  EXPECT_EQ(c->SendMigrate(), ErrorCode::NotConnected);
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    released = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(c->waitCount(EventType::Disconnect, 1));
+  EXPECT_EQ(c->records().back().code, ErrorCode::ClosedByUser);
 }
 
 }  // namespace

@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "io/runtime_impl.h"
+#include "io/udp_connection.h"
 #include "io/unique_fd.h"
 #include "rudp_sim.h"
 
@@ -291,6 +293,83 @@ TEST_F(UdpClientTest, QueueLimitsAnswerAtOnceAndDrainFollowsTheAcks) {
   });
   ASSERT_TRUE(c->waitCount(EventType::Response, 3));
   ASSERT_TRUE(c->waitCount(EventType::Drain, 1));
+  EXPECT_TRUE(eventually([&] { return c->GetStats().queuedBytes == 0; }));
+}
+
+// Holds the network thread inside a command until release() (or destruction).
+class NetworkThreadHold {
+ public:
+  explicit NetworkThreadHold(Runtime& rt) {
+    runtimeImpl(rt).postLoop(0, [this](Loop&) {
+      std::unique_lock<std::mutex> lk(mu_);
+      held_ = true;
+      cv_.notify_all();
+      cv_.wait(lk, [this] { return released_; });
+    });
+  }
+  ~NetworkThreadHold() { release(); }
+  bool held() {
+    std::unique_lock<std::mutex> lk(mu_);
+    return cv_.wait_for(lk, kSafety, [this] { return held_; });
+  }
+  void release() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
+  bool released_ = false;
+};
+
+TEST_F(UdpClientTest, ATightUnreliableSendLoopIsBoundedByTheSendBudget) {
+  options.highWaterMark = 64 * 1024;
+  options.maxQueuedBytes = 256 * 1024;
+  auto c = connected();
+  NetworkThreadHold hold(*rt);  // as a busy network thread would be: nothing drains
+  ASSERT_TRUE(hold.held());
+  const std::string body(1000, 'u');
+  size_t accepted = 0, full = 0, notWritable = 0;
+  for (int i = 0; i < 20000; ++i) {
+    bool writable = true;
+    const ErrorCode rc = c->Send(2, 1, reinterpret_cast<const uint8_t*>(body.data()), body.size(), &writable);
+    if (rc == ErrorCode::QueueFull) {
+      ++full;
+      continue;
+    }
+    ASSERT_EQ(rc, ErrorCode::None);
+    ++accepted;
+    notWritable += !writable;
+    ASSERT_LE(c->GetStats().queuedBytes, options.maxQueuedBytes);
+  }
+  EXPECT_GT(full, 0u);          // the budget, not the heap, stopped the loop
+  EXPECT_GT(notWritable, 0u);   // and send() said so from the high-water mark on
+  EXPECT_LT(accepted, 300u);    // ~256 KiB of ~1 KiB datagrams
+  hold.release();
+  ASSERT_TRUE(c->waitCount(EventType::Drain, 1));
+  EXPECT_TRUE(eventually([&] { return c->GetStats().queuedBytes == 0; }));
+  EXPECT_EQ(c->GetStats().sendDropped, 0u);  // far below the socket queue's cap
+  EXPECT_TRUE(eventually([&] { return !server.unreliable().empty(); }));
+}
+
+TEST_F(UdpClientTest, PastTheSocketQueueCapUnreliableDatagramsAreDroppedCountedAndReliableOnesKept) {
+  auto c = connected();  // default budget: 64 MiB
+  NetworkThreadHold hold(*rt);
+  ASSERT_TRUE(hold.held());
+  const size_t burst = UdpConnection::kMaxPending + 2000;
+  for (size_t i = 0; i < burst; ++i) ASSERT_EQ(c->send(1, "d"), ErrorCode::None);
+  ASSERT_EQ(c->rsend(1, "after the burst"), ErrorCode::None);
+  hold.release();  // one iteration now runs the whole burst into the socket queue
+  ASSERT_TRUE(c->waitCount(EventType::Response, 1));
+  EXPECT_EQ(c->of(EventType::Response)[0].text, "after the burst");
+  const StatsSnapshot st = c->GetStats();
+  EXPECT_GE(st.sendDropped, 2000u);  // counted, never silent
+  EXPECT_LE(st.sendDropped, burst);
   EXPECT_TRUE(eventually([&] { return c->GetStats().queuedBytes == 0; }));
 }
 

@@ -532,6 +532,44 @@ TEST(UdpMigration, UnreachableTargetFailsWithinTheHandoffTtl) {
   EXPECT_FALSE(h.client.oldLinkOpen());
 }
 
+// Connected, one counter sent, the migration's target socket opened, and then it fails.
+void failTheTargetSocket(MigHarness& h, uint32_t counter) {
+  h.connect();
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  sendCounter(h, counter);
+  ASSERT_TRUE(h.runUntil([&] { return h.opens == 1; }, 5000));
+  h.client.onSocketError(ErrorCode::NetworkError, "connect: Network is unreachable", h.now);
+  h.flush();
+}
+
+TEST(UdpMigration, ASocketErrorDuringAnAttemptIsRetriedWithinTheHandoffTtl) {
+  MigHarness h(migOptions(), {}, 11);
+  failTheTargetSocket(h, 0);
+  EXPECT_FALSE(h.client.closed());
+  ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 10000));
+  EXPECT_EQ(h.count(EventType::Disconnect), 0u);
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.target).size() == 1; }, 5000));
+}
+
+TEST(UdpMigration, SocketErrorsOnEveryAttemptEndInMigrationFailedWithinTheHandoffTtl) {
+  MigHarness h(migOptions(), {}, 12);
+  failTheTargetSocket(h, 1);
+  const double answered = h.now;
+  while (!h.client.closed() && h.now <= answered + h.o_.handoffTtlMs + 1) {
+    // Every attempt's socket fails (ignored while backing off, when none is in use).
+    h.client.onSocketError(ErrorCode::NetworkError, "connect: Network is unreachable", h.now);
+    h.flush();
+    h.runUntil([&] { return h.client.closed(); }, 20);
+  }
+  ASSERT_TRUE(h.client.closed());
+  EXPECT_LE(h.now, answered + h.o_.handoffTtlMs + 1);
+  const Event* d = h.last(EventType::Disconnect);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->code, ErrorCode::MigrationFailed);
+  EXPECT_NE(d->message.find("unreachable"), std::string::npos) << d->message;
+  EXPECT_EQ(h.client.takeUnsent().size(), 1u);
+}
+
 TEST(UdpMigration, CloseDuringMigrationHandsTheQueueBack) {
   MigHarness h(migOptions(), {}, 11);
   h.targetAnswersSyn = false;

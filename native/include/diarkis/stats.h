@@ -21,6 +21,7 @@ struct StatsSnapshot {
   uint64_t migrations = 0;      // completed migrations
   uint64_t queuedBytes = 0;     // bytes accepted by Send and not yet written / acknowledged
   uint64_t reassemblyBytes = 0; // UDP: bytes of the partial fragmented message held (<= max payload)
+  uint64_t sendDropped = 0;     // UDP: unreliable datagrams dropped, the socket's send queue full
   std::array<uint64_t, static_cast<size_t>(DropReason::Count)> drops{};
 };
 
@@ -42,6 +43,7 @@ class Stats {
   std::atomic<uint64_t> migrations{0};
   std::atomic<uint64_t> queuedBytes{0};
   std::atomic<uint64_t> reassemblyBytes{0};
+  std::atomic<uint64_t> sendDropped{0};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(DropReason::Count)> drops{};
 };
 

@@ -75,7 +75,7 @@ class DiarkisTcpBase {
   DiarkisTcpBase(const DiarkisTcpBase&) = delete;
   DiarkisTcpBase& operator=(const DiarkisTcpBase&) = delete;
 
-  int Id() const { return id_; }
+  uint64_t Id() const { return id_; }
 
   // Connect to a node. `host` is a numeric IPv4 or IPv6 address (resolve names
   // before calling). The first request on the connection is a heartbeat; OnConnect
@@ -149,7 +149,7 @@ class DiarkisTcpBase {
 
   std::shared_ptr<Runtime> runtime_;
   TcpOptions options_;
-  int id_;
+  uint64_t id_;
   struct Shared;               // state shared with the network thread
   std::shared_ptr<Shared> shared_;
 };

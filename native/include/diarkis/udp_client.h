@@ -36,7 +36,7 @@ class DiarkisUdpBase {
   DiarkisUdpBase(const DiarkisUdpBase&) = delete;
   DiarkisUdpBase& operator=(const DiarkisUdpBase&) = delete;
 
-  int Id() const { return id_; }
+  uint64_t Id() const { return id_; }
 
   // Connect to a node. `host` is a numeric IPv4 or IPv6 address (resolve names
   // before calling). SYN is repeated until answered; OnConnect fires on the answer.
@@ -107,7 +107,7 @@ class DiarkisUdpBase {
 
   std::shared_ptr<Runtime> runtime_;
   UdpOptions options_;
-  int id_;
+  uint64_t id_;
   struct Shared;               // state shared with the network thread
   std::shared_ptr<Shared> shared_;
 };

@@ -17,6 +17,7 @@ StatsSnapshot Stats::snapshot() const {
   s.migrations = migrations.load(relaxed);
   s.queuedBytes = queuedBytes.load(relaxed);
   s.reassemblyBytes = reassemblyBytes.load(relaxed);
+  s.sendDropped = sendDropped.load(relaxed);
   for (size_t i = 0; i < s.drops.size(); ++i) s.drops[i] = drops[i].load(relaxed);
   return s;
 }

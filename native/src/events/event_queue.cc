@@ -9,7 +9,7 @@ size_t EventQueue::costOf(const Event& ev) {
   return ev.payload.size() + ev.message.size() + ev.address.size() + ev.from.size();
 }
 
-bool EventQueue::push(int clientId, Event&& ev) {
+bool EventQueue::push(uint64_t clientId, Event&& ev) {
   const size_t cost = costOf(ev);
   std::lock_guard<std::mutex> lk(mu_);
   if (closed_) {
@@ -24,7 +24,7 @@ bool EventQueue::push(int clientId, Event&& ev) {
   return wasEmpty;
 }
 
-void EventQueue::debit(int clientId, size_t cost) {
+void EventQueue::debit(uint64_t clientId, size_t cost) {
   bytes_ -= cost;
   auto it = clientBytes_.find(clientId);
   if (it == clientBytes_.end()) return;
@@ -57,7 +57,7 @@ void EventQueue::close() {
   }
 }
 
-void EventQueue::forget(int clientId) {
+void EventQueue::forget(uint64_t clientId) {
   std::vector<QueuedEvent> doomed;  // destroyed after the lock is released
   std::lock_guard<std::mutex> lk(mu_);
   auto gone = std::stable_partition(queue_.begin(), queue_.end(),
@@ -75,7 +75,7 @@ bool EventQueue::empty() const {
   return queue_.empty();
 }
 
-size_t EventQueue::bytesFor(int clientId) const {
+size_t EventQueue::bytesFor(uint64_t clientId) const {
   std::lock_guard<std::mutex> lk(mu_);
   auto it = clientBytes_.find(clientId);
   return it == clientBytes_.end() ? 0 : it->second;

@@ -23,7 +23,7 @@
 namespace diarkis {
 
 struct QueuedEvent {
-  int clientId = 0;
+  uint64_t clientId = 0;
   Event ev;
 };
 
@@ -43,7 +43,7 @@ class EventQueue {
   // Returns true when the queue went from empty to non-empty: the one moment a
   // consumer waiting on another thread must be woken. False after close() (the
   // event is dropped and counted).
-  bool push(int clientId, Event&& ev);
+  bool push(uint64_t clientId, Event&& ev);
 
   // Moves up to `max` events, oldest first, into `out` (cleared first, capacity
   // kept). Returns how many are still waiting afterwards.
@@ -52,20 +52,20 @@ class EventQueue {
   // Drops every waiting event and refuses later pushes. Idempotent.
   void close();
   // Drops what one client has waiting (a released client's leftovers).
-  void forget(int clientId);
+  void forget(uint64_t clientId);
 
   bool empty() const;
-  size_t bytesFor(int clientId) const;
+  size_t bytesFor(uint64_t clientId) const;
   EventQueueStats stats() const;
 
  private:
-  void debit(int clientId, size_t cost);  // under mu_
+  void debit(uint64_t clientId, size_t cost);  // under mu_
 
   mutable std::mutex mu_;
   // A vector swapped with the consumer's on a whole take: neither side loses its
   // capacity, so a steady stream allocates nothing per event.
   std::vector<QueuedEvent> queue_;
-  std::unordered_map<int, size_t> clientBytes_;
+  std::unordered_map<uint64_t, size_t> clientBytes_;
   size_t bytes_ = 0;
   uint64_t pushed_ = 0;
   uint64_t taken_ = 0;

@@ -76,6 +76,7 @@ struct ClientShared : std::enable_shared_from_this<ClientShared<Owner, Conn>> {
   const std::shared_ptr<CallbackQueue> callbacks;  // null: callbacks run on the network thread
   std::atomic<Owner*> owner{nullptr};
   std::atomic<bool> detached{false};
+  std::atomic<bool> closeRequested{false};  // Disconnect() was called: SendMigrate() answers not-connected
   std::atomic<ClientState> state{ClientState::Idle};
   Stats stats;
   SendBudget budget;
@@ -85,6 +86,7 @@ struct ClientShared : std::enable_shared_from_this<ClientShared<Owner, Conn>> {
   std::vector<UnsentPacket> unsent;
 
   Conn* conn = nullptr;  // network thread only; null when not attached
+
 };
 
 namespace client {
@@ -92,22 +94,48 @@ namespace client {
 // SendMigrate: through the same queue as the sends, so requests sent before the
 // call go before the migrate request and those sent after it are held.
 template <class Shared>
-ErrorCode migrate(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared) {
+ErrorCode migrate(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared, uint64_t id) {
   const ClientState st = shared->state.load(std::memory_order_acquire);
   if (st != ClientState::Connected && st != ClientState::Migrating) return ErrorCode::NotConnected;
-  const bool posted = rt.postLoop([shared](Loop&) {
+  // A close() already posted runs first and ends the session, and the state
+  // still says Connected until it has: without this the migration would wait on
+  // a session that ignores it.
+  if (shared->closeRequested.load(std::memory_order_acquire)) return ErrorCode::NotConnected;
+  const bool posted = rt.postLoop(id, [shared](Loop&) {
     if (shared->conn) shared->conn->migrate(Runtime::nowMs());
   });
   return posted ? ErrorCode::None : ErrorCode::NotConnected;
 }
 
 template <class Shared>
-void disconnect(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared, bool graceful) {
+void disconnect(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared, uint64_t id, bool graceful) {
+  shared->closeRequested.store(true, std::memory_order_release);
   ClientState expected = ClientState::Idle;
   if (shared->state.compare_exchange_strong(expected, ClientState::Closed)) return;  // never connected
-  rt.postLoop([shared, graceful](Loop&) {
+  rt.postLoop(id, [shared, graceful](Loop&) {
     if (shared->conn) shared->conn->close(graceful, Runtime::nowMs());
   });
+}
+
+// Network thread, after an exception (LoopHandler::fail), the socket already
+// closed: hand back what the session held and report internal-error.
+template <class Shared, class Session>
+void failInternal(Shared& shared, Session& session, const char* what) noexcept {
+  shared.state.store(ClientState::Closed, std::memory_order_release);
+  try {
+    shared.keepUnsent(session.takeUnsent());
+  } catch (...) {
+    // The session is in an unknown state: its unsent requests are lost with it.
+  }
+  try {
+    std::vector<Event> evs(1);
+    evs[0].type = EventType::Disconnect;
+    evs[0].code = ErrorCode::InternalError;
+    evs[0].message = what ? what : "internal error";
+    shared.deliver(evs);
+  } catch (...) {
+    // Out of memory even for the event, or a callback threw: the state says Closed.
+  }
 }
 
 template <class Shared>
@@ -124,7 +152,7 @@ void detach(RuntimeImpl& rt, Shared& shared, uint64_t id) {
   }
   // Close the connection without callbacks. Dropped if the runtime already shut
   // down, which has closed every connection itself.
-  rt.postLoop([id](Loop& loop) {
+  rt.postLoop(id, [id](Loop& loop) {
     if (LoopHandler* h = loop.find(id)) {
       h->abandon();
       loop.detach(id);

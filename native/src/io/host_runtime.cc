@@ -55,13 +55,13 @@ class HostRuntimeImpl final : public HostRuntime, public RuntimeImpl {
 
   // --- RuntimeImpl ---
   Loop& loop() override { return *loop_; }
-  bool postLoop(std::function<void(Loop&)> fn) override {
+  bool postLoop(uint64_t id, std::function<void(Loop&)> fn) override {
     if (loop_->stopping()) return false;
-    if (loop_->busy()) {
-      Loop* loop = loop_.get();  // run right after the handler in progress
-      return loop_->post([loop, fn = std::move(fn)] { fn(*loop); });
+    Loop* loop = loop_.get();
+    if (loop->busy()) {  // run right after the handler in progress
+      return loop->post([loop, id, fn = std::move(fn)] { loop->guard(id, [&] { fn(*loop); }); });
     }
-    fn(*loop_);  // the host's thread, outside any handler: at once, no queue
+    loop->guard(id, [&] { fn(*loop); });  // the host's thread, outside any handler: at once, no queue
     afterCommand();
     return true;
   }

@@ -20,9 +20,19 @@ constexpr int kMaxWaitMs = 60000;
 
 }  // namespace
 
-int allocateClientId() {
-  static std::atomic<int> next{1};
+uint64_t allocateClientId() {
+  // 2^64 ids at a billion a second last 584 years: no wrap, so no clash with kWakeKey.
+  static std::atomic<uint64_t> next{1};
   return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Loop::fail(uint64_t id, const char* what) noexcept {
+  internalErrors_.fetch_add(1, std::memory_order_relaxed);
+  auto it = entries_.find(id);
+  if (id == kWakeKey || it == entries_.end()) return;  // a command without a live client: nothing to end
+  std::shared_ptr<LoopHandler> h = it->second.handler;
+  h->fail(what);
+  detach(id);
 }
 
 Loop::Loop() : poller_(makeEpollPoller()), readBuf_(64 * 1024) {
@@ -86,7 +96,7 @@ void Loop::run() {
         [[maybe_unused]] ssize_t n = ::read(wakeFd_.get(), &count, sizeof count);
         continue;
       }
-      if (LoopHandler* h = find(ev.key)) h->onReady(ev, now);
+      if (LoopHandler* h = find(ev.key)) guard(ev.key, [&] { h->onReady(ev, now); });
     }
     runCommands();
     runTimers(Runtime::nowMs(), false);
@@ -118,14 +128,14 @@ void Loop::runCommands() {
   }
   for (auto& fn : running_) {
     if (stopping()) break;
-    fn();
+    guard(kWakeKey, fn);  // client commands guard themselves (RuntimeImpl::postLoop); this is the backstop
   }
   running_.clear();
 }
 
 void Loop::dispatchReady(const PollEvent& ev, double now) {
   busy_ = true;
-  if (LoopHandler* h = find(ev.key)) h->onReady(ev, now);
+  if (LoopHandler* h = find(ev.key)) guard(ev.key, [&] { h->onReady(ev, now); });
   busy_ = false;
   runCommands();
 }
@@ -169,10 +179,10 @@ void Loop::runTimers(double now, bool readLate) {
       PollEvent ev;
       ev.key = item.id;
       ev.readable = true;
-      h->onReady(ev, now);
+      guard(item.id, [&] { h->onReady(ev, now); });
       if (find(item.id) != h.get()) continue;  // the read ended it
     }
-    h->onTimer(now);
+    guard(item.id, [&] { h->onTimer(now); });
   }
 }
 
@@ -184,7 +194,7 @@ void Loop::flushDirty(double now) {
     if (it == entries_.end() || !it->second.dirty) continue;
     it->second.dirty = false;
     std::shared_ptr<LoopHandler> h = it->second.handler;
-    h->flush(now);
+    guard(id, [&] { h->flush(now); });
   }
 }
 
@@ -242,7 +252,13 @@ void Loop::abandonAll() {
     std::lock_guard<std::mutex> lk(queueMu_);
     dropped.swap(queue_);
   }
-  for (auto& [id, e] : entries_) e.handler->abandon();
+  for (auto& [id, e] : entries_) {
+    try {
+      e.handler->abandon();
+    } catch (...) {
+      // Shutting down: the socket is closed by the handler's destructor regardless.
+    }
+  }
   entries_.clear();
   heap_.clear();
   dirty_.clear();

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <exception>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -28,8 +29,9 @@
 
 namespace diarkis {
 
-// Process-wide client ids (TCP and UDP share one space, so one loop can hold both). Never 0.
-int allocateClientId();
+// Process-wide client ids (TCP and UDP share one space, so one loop can hold both).
+// 64-bit: never 0 (the wake key), never wraps, never reused.
+uint64_t allocateClientId();
 
 // A client's network-thread side. Every method runs on the network thread.
 class LoopHandler {
@@ -41,6 +43,12 @@ class LoopHandler {
   virtual void flush(double now) = 0;
   // Runtime shutdown / detach: close at once, no callbacks.
   virtual void abandon() = 0;
+  // An exception escaped one of the methods above (or a command for this client):
+  // end the client with internal-error, reported like any disconnect. Must not throw.
+  virtual void fail(const char* what) noexcept {
+    (void)what;
+    abandon();
+  }
 };
 
 class Loop {
@@ -82,6 +90,22 @@ class Loop {
   void shutdownHost();
   static constexpr double kLateMs = 20;
 
+  // Runs fn on the loop's thread for client id (0: no client). An exception from
+  // it disconnects that client with internal-error (LoopHandler::fail); the loop
+  // goes on. Every handler call and every command goes through here.
+  template <class Fn>
+  void guard(uint64_t id, Fn&& fn) noexcept {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      fail(id, e.what());
+    } catch (...) {
+      fail(id, "unknown exception");
+    }
+  }
+  void fail(uint64_t id, const char* what) noexcept;
+  uint64_t internalErrors() const { return internalErrors_.load(std::memory_order_relaxed); }
+
   // --- network thread only ---
   void attach(uint64_t id, std::shared_ptr<LoopHandler> h);
   // Forget a handler. Its destruction waits for the end of the iteration, so a
@@ -122,6 +146,7 @@ class Loop {
   const bool hostMode_ = false;
   bool busy_ = false;  // host mode: inside a handler; post() queues instead of running
   std::atomic<size_t> active_{0};
+  std::atomic<uint64_t> internalErrors_{0};
 
   std::mutex queueMu_;
   std::vector<std::function<void()>> queue_;  // guarded by queueMu_

@@ -35,9 +35,9 @@ void ThreadRuntime::shutdown() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool ThreadRuntime::postLoop(std::function<void(Loop&)> fn) {
+bool ThreadRuntime::postLoop(uint64_t id, std::function<void(Loop&)> fn) {
   Loop* loop = loop_.get();  // the command only runs inside loop->run(), so it is alive
-  return loop_->post([loop, fn = std::move(fn)] { fn(*loop); });
+  return loop_->post([loop, id, fn = std::move(fn)] { loop->guard(id, [&] { fn(*loop); }); });
 }
 
 RuntimeImpl& runtimeImpl(Runtime& rt) {

@@ -15,8 +15,9 @@ class RuntimeImpl {
  public:
   virtual ~RuntimeImpl() = default;
   virtual Loop& loop() = 0;
-  // Clients use this to post commands that run with the Loop (on its thread).
-  virtual bool postLoop(std::function<void(Loop&)> fn) = 0;
+  // Clients use this to post commands that run with the Loop (on its thread). An
+  // exception from fn disconnects client id with internal-error (Loop::guard).
+  virtual bool postLoop(uint64_t id, std::function<void(Loop&)> fn) = 0;
   virtual bool onLoopThread() const = 0;
   // True when a command may run right now, on the caller's thread, without a
   // command object (the host-loop driver outside any handler); the caller then
@@ -40,7 +41,7 @@ class ThreadRuntime final : public Runtime, public RuntimeImpl {
   size_t activeClients() const override { return loop_->activeClients(); }
 
   Loop& loop() override { return *loop_; }
-  bool postLoop(std::function<void(Loop&)> fn) override;
+  bool postLoop(uint64_t id, std::function<void(Loop&)> fn) override;
   bool onLoopThread() const override { return loop_->onThread(); }
 
  private:

@@ -50,7 +50,7 @@ ErrorCode DiarkisTcpBase::Connect(const std::string& host, uint16_t port, const 
   const uint64_t id = static_cast<uint64_t>(id_);
   auto shared = shared_;
   const TcpOptions options = options_;
-  const bool posted = rt.postLoop([id, shared, options, keys, addr, len](Loop& loop) {
+  const bool posted = rt.postLoop(id, [id, shared, options, keys, addr, len](Loop& loop) {
     auto conn = std::make_shared<TcpConnection>(loop, id, shared, options, keys);
     loop.attach(id, conn);
     conn->start(addr, len, Runtime::nowMs());
@@ -85,7 +85,7 @@ ErrorCode DiarkisTcpBase::Send(uint8_t ver, uint16_t cmd, const uint8_t* body, s
     lk.unlock();
     if (shared_->conn) {
       rt.commandBegin();
-      shared_->conn->send(std::move(packet), Runtime::nowMs());
+      rt.loop().guard(id_, [&] { shared_->conn->send(std::move(packet), Runtime::nowMs()); });
       rt.commandDone();
     } else {
       shared_->budget.release(size);  // closed meanwhile: dropped like unsent socket data
@@ -93,7 +93,7 @@ ErrorCode DiarkisTcpBase::Send(uint8_t ver, uint16_t cmd, const uint8_t* body, s
     return ErrorCode::None;
   }
   auto shared = shared_;
-  const bool posted = runtimeImpl(*runtime_).postLoop([shared, p = std::move(packet)](Loop&) mutable {
+  const bool posted = runtimeImpl(*runtime_).postLoop(id_, [shared, p = std::move(packet)](Loop&) mutable {
     if (shared->conn) {
       shared->conn->send(std::move(p), Runtime::nowMs());
     } else {
@@ -107,12 +107,12 @@ ErrorCode DiarkisTcpBase::Send(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   return ErrorCode::None;
 }
 
-ErrorCode DiarkisTcpBase::SendMigrate() { return client::migrate(runtimeImpl(*runtime_), shared_); }
+ErrorCode DiarkisTcpBase::SendMigrate() { return client::migrate(runtimeImpl(*runtime_), shared_, id_); }
 
 std::vector<UnsentPacket> DiarkisTcpBase::TakeUnsent() { return shared_->takeUnsent(); }
 
 void DiarkisTcpBase::Disconnect(bool graceful) {
-  client::disconnect(runtimeImpl(*runtime_), shared_, graceful);
+  client::disconnect(runtimeImpl(*runtime_), shared_, id_, graceful);
 }
 
 void DiarkisTcpBase::Detach() {

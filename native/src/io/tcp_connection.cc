@@ -280,4 +280,11 @@ void TcpConnection::abandon() {
   closeSocket();
 }
 
+// After an exception: the session may be half-updated, so no last write (no FIN).
+void TcpConnection::fail(const char* what) noexcept {
+  if (gone_) return;
+  closeSocket();
+  client::failInternal(*shared_, session_, what);
+}
+
 }  // namespace diarkis

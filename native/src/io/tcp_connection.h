@@ -35,6 +35,7 @@ class TcpConnection final : public LoopHandler {
   void onTimer(double now) override;
   void flush(double now) override;
   void abandon() override;
+  void fail(const char* what) noexcept override;
 
  private:
   void openSocket(const sockaddr_storage& addr, socklen_t len, double now);

@@ -40,7 +40,7 @@ ErrorCode DiarkisUdpBase::Connect(const std::string& host, uint16_t port, const 
   const uint64_t id = static_cast<uint64_t>(id_);
   auto shared = shared_;
   const UdpOptions& options = options_;
-  const bool posted = rt.postLoop([id, shared, options, keys, addr, len](Loop& loop) {
+  const bool posted = rt.postLoop(id, [id, shared, options, keys, addr, len](Loop& loop) {
     auto conn = std::make_shared<UdpConnection>(loop, id, shared, options, keys);
     loop.attach(id, conn);
     conn->start(addr, len, Runtime::nowMs());
@@ -73,26 +73,24 @@ ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   const size_t payload = wire::kSidSize + sealedSize(len, shared_->encrypted.load(std::memory_order_acquire));
   if (payload > options_.maxPayload || payload > wire::kMaxLength24) return ErrorCode::PayloadTooLarge;
   const size_t packet = wire::kRequestHeaderSize + payload;
-  size_t reserved = 0;
+  // Unreliable sends are charged too, until the network thread takes them, so a
+  // tight send() loop cannot grow the command queue without bound.
+  size_t reserved = packet;
   if (!reliable) {
     if (packet > options_.maxDatagramBody) return ErrorCode::PayloadTooLarge;
-    if (writable) *writable = shared_->budget.queued() < options_.highWaterMark;
-  } else {
+  } else if (packet > options_.fragmentSize && options_.fragmentSize > 0) {
     // What UdpSession::reliableCost charges: the packet, plus a wrapper per fragment.
-    reserved = packet;
-    if (packet > options_.fragmentSize && options_.fragmentSize > 0) {
-      const size_t chunks = (packet + options_.fragmentSize - 1) / options_.fragmentSize;
-      reserved += chunks * (wire::kRequestHeaderSize + wire::kSidSize + rudp::kFragHeaderSize);
-    }
-    const ErrorCode rc = shared_->budget.reserve(reserved, writable);
-    if (rc != ErrorCode::None) return rc;
+    const size_t chunks = (packet + options_.fragmentSize - 1) / options_.fragmentSize;
+    reserved += chunks * (wire::kRequestHeaderSize + wire::kSidSize + rudp::kFragHeaderSize);
   }
+  const ErrorCode rc = shared_->budget.reserve(reserved, writable);
+  if (rc != ErrorCode::None) return rc;
   RuntimeImpl& rt = runtimeImpl(*runtime_);
   if (rt.runsNow()) {
     // The host-loop driver: straight into the session on this thread, no command.
     if (shared_->conn) {
       rt.commandBegin();
-      shared_->conn->send(ver, cmd, Bytes(body, body + len), reliable, reserved, Runtime::nowMs());
+      rt.loop().guard(id_, [&] { shared_->conn->send(ver, cmd, Bytes(body, body + len), reliable, reserved, Runtime::nowMs()); });
       rt.commandDone();
     } else {
       (void)shared_->budget.release(reserved);
@@ -100,7 +98,7 @@ ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, s
     return ErrorCode::None;
   }
   auto shared = shared_;
-  const bool posted = rt.postLoop(
+  const bool posted = rt.postLoop(id_,
       [shared, ver, cmd, reliable, reserved, b = Bytes(body, body + len)](Loop&) {
         if (shared->conn) {
           shared->conn->send(ver, cmd, b, reliable, reserved, Runtime::nowMs());
@@ -115,12 +113,12 @@ ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   return ErrorCode::None;
 }
 
-ErrorCode DiarkisUdpBase::SendMigrate() { return client::migrate(runtimeImpl(*runtime_), shared_); }
+ErrorCode DiarkisUdpBase::SendMigrate() { return client::migrate(runtimeImpl(*runtime_), shared_, id_); }
 
 std::vector<UnsentPacket> DiarkisUdpBase::TakeUnsent() { return shared_->takeUnsent(); }
 
 void DiarkisUdpBase::Disconnect(bool graceful) {
-  client::disconnect(runtimeImpl(*runtime_), shared_, graceful);
+  client::disconnect(runtimeImpl(*runtime_), shared_, id_, graceful);
 }
 
 void DiarkisUdpBase::Detach() {

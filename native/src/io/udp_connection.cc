@@ -200,7 +200,11 @@ void UdpConnection::collect() {
   scratch_.clear();
   session_.takeDatagrams(scratch_);
   for (Bytes& d : scratch_) {
-    if (pending_.size() >= kMaxPending) break;
+    const bool unreliable = d.size() >= rudp::kHeaderSize && d[3] == static_cast<uint8_t>(rudp::Flag::Udp);
+    if (unreliable && pending_.size() >= kMaxPending) {
+      shared_->stats.add(&Stats::sendDropped);
+      continue;
+    }
     pending_.push_back(std::move(d));
   }
   scratch_.clear();
@@ -305,6 +309,13 @@ void UdpConnection::abandon() {
     writeNow(now);
   }
   closeSocket();
+}
+
+// After an exception: the session may be half-updated, so no last write (no FIN).
+void UdpConnection::fail(const char* what) noexcept {
+  if (gone_) return;
+  closeSocket();
+  client::failInternal(*shared_, session_, what);
 }
 
 }  // namespace diarkis

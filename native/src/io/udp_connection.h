@@ -27,7 +27,7 @@ class UdpConnection final : public LoopHandler {
   // Open and connect the socket, send the first SYN. Failures are reported through the session.
   void start(const sockaddr_storage& addr, socklen_t len, double now);
   // `reserved`: bytes the caller's thread reserved in the budget for this send
-  // (0 for unreliable); the session reserves its own before this is released.
+  // (unreliable sends too); the session reserves its own before this is released.
   void send(uint8_t ver, uint16_t cmd, const Bytes& body, bool reliable, size_t reserved, double now);
   void close(bool graceful, double now);
   void migrate(double now);
@@ -36,9 +36,11 @@ class UdpConnection final : public LoopHandler {
   void onTimer(double now) override;
   void flush(double now) override;
   void abandon() override;
+  void fail(const char* what) noexcept override;
 
-  // Datagrams waiting for socket room are capped; past this, new ones are dropped
-  // (reliable ones are resent by the channel, unreliable ones may be lost anyway).
+  // Datagrams waiting for socket room: past this many, new unreliable ones are
+  // dropped (counted in sendDropped); ACKs, FINs and reliable DATs are always kept
+  // (they are bounded by the reliable window and the receive rate).
   static constexpr size_t kMaxPending = 4096;
 
  private:

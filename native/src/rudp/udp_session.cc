@@ -672,7 +672,9 @@ void UdpSession::close(bool graceful, double now) {
 }
 
 void UdpSession::onSocketError(ErrorCode code, const std::string& message, double now) {
-  (void)now;
+  // During an attempt the error is the target's socket: retry within handoffTtlMs, like TCP.
+  if (mig_ == MigPhase::Handshake || mig_ == MigPhase::Claiming) return attemptFailed(message, now);
+  if (mig_ == MigPhase::Backoff && state_ != ClientState::Closed) return;  // no socket in use until the retry
   finish(code, message);
 }
 

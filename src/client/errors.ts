@@ -27,7 +27,6 @@ export const ERROR_CODES = {
   'endpoint-unavailable': 'The endpoint API has no node to hand out (HTTP 503)',
   'endpoint-error': 'The endpoint API failed or answered something unusable',
   unauthorized: 'The endpoint API refused the client key (HTTP 401)',
-  'internal-error': 'An unexpected failure inside the library (a bug: please report it)',
   'addon-unavailable': 'No native addon loads on this platform (details name what was tried and how to build it)',
   'room-migration-timeout': "The room did not migrate within the handoff TTL: the client migrated alone and left the room",
   'not-owner': 'Only the room owner may do this (room.migrate())',

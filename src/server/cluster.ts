@@ -46,7 +46,7 @@ export interface ClusterOptions {
   /** Time source of the shutdown timeout and handoff expiry (tests pass a ManualClock). */
   clock?: Clock;
   /** UDP nodes: resend policy, silent-client TTL and socket buffers (default: wire defaults, 4 MiB). */
-  udp?: Pick<UdpNodeOptions, 'retryMinMs' | 'retryMaxMs' | 'maxRetries' | 'adaptive' | 'rtoMinMs' | 'connectionTtlMs' | 'socketBufferBytes'>;
+  udp?: Pick<UdpNodeOptions, 'retry' | 'retryMinMs' | 'retryMaxMs' | 'maxRetries' | 'adaptive' | 'rtoMinMs' | 'connectionTtlMs' | 'socketBufferBytes'>;
 }
 
 export interface Cluster {

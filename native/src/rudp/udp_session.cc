@@ -71,6 +71,7 @@ void UdpSession::freshLink() {
                                    rudp::kDefaultFragmentSize);
   handshaked_ = false;
   serverSeq_ = 0;
+  synsSent_ = 0;
   ++linkGen_;
 }
 
@@ -83,13 +84,25 @@ void UdpSession::collect() {
   scratch_.clear();
 }
 
+void UdpSession::collectReady() {
+  scratch_.clear();
+  channel_->takeReadyDatagrams(scratch_);
+  for (Bytes& d : scratch_) out_.push_back(std::move(d));
+  scratch_.clear();
+}
+
 void UdpSession::push(Bytes datagram) {
-  collect();
+  collectReady();
   out_.push_back(std::move(datagram));
 }
 
 bool UdpSession::takeDatagrams(std::vector<Bytes>& out) {
   collect();
+  return takeReadyDatagrams(out);
+}
+
+bool UdpSession::takeReadyDatagrams(std::vector<Bytes>& out) {
+  collectReady();
   if (out_.empty()) return false;
   for (Bytes& d : out_) {
     stats_.add(&Stats::packetsSent);
@@ -122,6 +135,7 @@ void UdpSession::sendSyn(double now) {
   d.insert(d.end(), crypto_.keys().sid.begin(), crypto_.keys().sid.end());
   push(std::move(d));
   nextSyn_ = now + options_.synIntervalMs;
+  if (synsSent_++ == 0) synSentAt_ = now;
 }
 
 void UdpSession::sendAckRecord(uint32_t seq) {
@@ -137,6 +151,8 @@ void UdpSession::completeHandshake(uint32_t seq, double now) {
   connectDeadline_ = kNoDeadline;
   sendAckRecord(seq);  // ACK S, body SID
   channel_->start(0, seq, now);  // our first DAT carries 0, the server's S
+  if (synsSent_ == 1) channel_->seedRtt(now - synSentAt_);
+  synsSent_ = 0;
   if (mig_ == MigPhase::Handshake) {
     // At the migration target: the claim is the first DAT, alone; nothing else
     // goes until it is answered (the target acknowledges only a claim before binding).
@@ -206,7 +222,8 @@ size_t UdpSession::reliableCost(size_t packetLen, size_t fragmentSize) {
 
 void UdpSession::sendPacket(Bytes packet, bool budgeted, double now) {
   if (!fragmenter_.needsCut(packet.size())) {
-    channel_->send(std::move(packet), budgeted, now);
+    // The claim travels alone: the target acknowledges nothing else before it binds.
+    channel_->send(std::move(packet), budgeted, now, mig_ == MigPhase::Claiming);
     return;
   }
   const uint8_t ver = packet[4];
@@ -215,7 +232,7 @@ void UdpSession::sendPacket(Bytes packet, bool budgeted, double now) {
   fragmenter_.cutWrapped(packet.data(), packet.size(), ver, cmd, crypto_.keys().sid.data(), scratch_);
   std::vector<Bytes> chunks;
   chunks.swap(scratch_);
-  for (Bytes& c : chunks) channel_->send(std::move(c), budgeted, now);
+  for (Bytes& c : chunks) channel_->send(std::move(c), budgeted, now, true);  // a chunk is its own DAT
 }
 
 ErrorCode UdpSession::send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool reliable,
@@ -547,7 +564,7 @@ double UdpSession::connectedDeadline() const {
 double UdpSession::echoMissDeadline() const {
   // A full window means our echo could not even be sent: not a miss. Every DAT in
   // flight has its own retry limit, so a dead peer still ends the session.
-  if (channel_->queued() > 0) return kNoDeadline;
+  if (channel_->windowBlocked()) return kNoDeadline;
   return lastHeard_ + options_.echoMissLimit * options_.echoIntervalMs;
 }
 

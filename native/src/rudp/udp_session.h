@@ -80,6 +80,10 @@ class UdpSession {
 
   // --- outputs --------------------------------------------------------------
   bool takeDatagrams(std::vector<Bytes>& out);  // appends; false when none
+  // Only complete datagrams: a partly packed DAT and batched ACKs stay for the
+  // flush at the end of the owner's loop turn (takeDatagrams), while hasUnflushed().
+  bool takeReadyDatagrams(std::vector<Bytes>& out);
+  bool hasUnflushed() const { return channel_->hasUnflushed(); }
   bool takeOldLinkDatagrams(std::vector<Bytes>& out);  // for the old socket
   bool takeEvents(std::vector<Event>& out);     // appends; false when none
 
@@ -112,8 +116,9 @@ class UdpSession {
   double backoff(uint32_t attempt);
   void closeOldLink();
   void decodeHeld();
-  void push(Bytes datagram);  // after whatever the channel has queued
-  void collect();             // channel datagrams -> out_
+  void push(Bytes datagram);  // after whatever the channel has completed
+  void collect();             // channel datagrams, flushed -> out_
+  void collectReady();        // complete channel datagrams -> out_
   void sendSyn(double now);
   void completeHandshake(uint32_t seq, double now);
   void sendOpening(double now);
@@ -154,6 +159,8 @@ class UdpSession {
 
   double connectDeadline_ = kNoDeadline;
   double nextSyn_ = kNoDeadline;
+  double synSentAt_ = 0;           // the handshake RTT seeds the channel's RTO (Karn: one SYN only)
+  uint32_t synsSent_ = 0;
   double nextEcho_ = kNoDeadline;
   // The echo miss timeout counts from the last sign of life: an authenticated packet
   // (echo answer, response, push) or an ACK of a DAT of ours (docs/decisions.md).

@@ -119,14 +119,19 @@ describe('ReliableSender', () => {
     expect(out.length).toBe(8);
   });
 
-  it('adaptive: a congestion window of 32 DATs at first, growing in slow start', () => {
+  it('adaptive: a congestion window of 64 DATs at first, growing in slow start; random loss leaves it', () => {
     const { s, out } = sender({ adaptive: true });
     s.seedRtt(50);
-    for (let i = 0; i < 200; i++) s.send(body(i), 0);
-    expect(out.length).toBe(32);
-    for (let q = 0; q < 32; q++) s.onAck({ seq: q, flag: Flag.ACK }, 50);
-    expect(s.snapshot().cwnd).toBe(64);
-    expect(out.length).toBe(96);
+    for (let i = 0; i < 250; i++) s.send(body(i), 0);
+    expect(out.length).toBe(64);
+    for (let q = 0; q < 64; q++) s.onAck({ seq: q, flag: Flag.ACK }, 50);
+    expect(s.snapshot().cwnd).toBe(128);
+    expect(out.length).toBe(192);
+    for (let q = 66; q < 192; q++) s.onAck({ seq: q, flag: Flag.ACK }, 100);
+    const before = s.snapshot().cwnd;
+    s.tick(s.nextDeadline() ?? Infinity);
+    expect(out.filter((d) => d.flag === Flag.RDAT).map((d) => d.seq)).toEqual([64, 65]);
+    expect(s.snapshot().cwnd).toBe(before);
   });
 
   it('adaptive: a peer that acknowledges is never timed out; a silent one is after maxRetries RTOs', () => {

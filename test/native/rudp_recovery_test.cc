@@ -146,22 +146,45 @@ TEST(RudpRecovery, TailLossProbeResendsTheNewestBeforeTheRto) {
   EXPECT_FALSE(ch.timedOut());
 }
 
-TEST(RudpRecovery, CongestionWindowGrowsAndReducesOncePerLossEpisode) {
+TEST(RudpRecovery, CongestionWindowGrowsInSlowStartAndRandomLossLeavesItAlone) {
   Stats stats;
   ReliableChannel ch(adaptive(), stats);
   ch.start(0, 0, 0);
   ch.seedRtt(50);
-  sendSolo(ch, 200, 0);
-  EXPECT_EQ(take(ch).count(Flag::Dat), 32u);  // the initial window
-  for (uint32_t s = 0; s < 32; ++s) ch.onAck(AckRecord{s, false}, 50);
-  EXPECT_DOUBLE_EQ(ch.cwnd(), 64);              // slow start: +1 per acknowledged DAT
-  EXPECT_EQ(take(ch).count(Flag::Dat), 64u);
-  for (uint32_t s = 34; s < 96; ++s) ch.onAck(AckRecord{s, false}, 100);
+  sendSolo(ch, 250, 0);
+  EXPECT_EQ(take(ch).count(Flag::Dat), 64u);  // the initial window
+  for (uint32_t s = 0; s < 64; ++s) ch.onAck(AckRecord{s, false}, 50);
+  EXPECT_DOUBLE_EQ(ch.cwnd(), 128);             // slow start: +1 per acknowledged DAT
+  EXPECT_EQ(take(ch).count(Flag::Dat), 128u);
+  for (uint32_t s = 66; s < 192; ++s) ch.onAck(AckRecord{s, false}, 100);
   const double before = ch.cwnd();
-  ch.onTimer(ch.nextDeadline());                // 32 and 33 lost: one reduction
-  EXPECT_EQ(take(ch).seqs(Flag::Rdat), (std::vector<uint32_t>{32, 33}));
-  // No queue built up (srtt == min RTT): a random loss, the window keeps 4/5.
-  EXPECT_DOUBLE_EQ(ch.cwnd(), before * 0.8);
+  ch.onTimer(ch.nextDeadline());                // 64 and 65 lost, with no queue building
+  EXPECT_EQ(take(ch).seqs(Flag::Rdat), (std::vector<uint32_t>{64, 65}));
+  EXPECT_DOUBLE_EQ(ch.cwnd(), before);
+}
+
+TEST(RudpRecovery, CongestionWindowHalvesOncePerEpisodeWhenAQueueBuilds) {
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  ch.start(0, 0, 0);
+  ch.seedRtt(50);
+  uint32_t seq = 0;
+  // Three rounds whose RTT floor climbs 50 -> 110 -> 120 ms: a queue is building.
+  const double sendAt[3] = {0, 50, 160};
+  const double ackAt[3] = {50, 160, 280};
+  for (int r = 0; r < 3; ++r) {
+    sendSolo(ch, 10, sendAt[r]);
+    take(ch);
+    for (uint32_t k = 0; k < 10; ++k, ++seq) {
+      if (r == 2 && k < 2) continue;            // the last round loses its first two
+      ch.onAck(AckRecord{seq, false}, ackAt[r]);
+    }
+  }
+  const double before = ch.cwnd();
+  EXPECT_DOUBLE_EQ(before, 64 + 10 + 10 + 8);
+  ch.onTimer(ch.nextDeadline());
+  EXPECT_EQ(take(ch).seqs(Flag::Rdat), (std::vector<uint32_t>{20, 21}));
+  EXPECT_DOUBLE_EQ(ch.cwnd(), before / 2);      // two losses, one episode: halved once
 }
 
 TEST(RudpRecovery, RtoDropsTheWindowToItsFloorAndResendsEverythingOutstanding) {
@@ -173,9 +196,9 @@ TEST(RudpRecovery, RtoDropsTheWindowToItsFloorAndResendsEverythingOutstanding) {
   take(ch);
   ch.onTimer(105);                      // the probe
   take(ch);
-  ch.onTimer(ch.nextDeadline());        // the RTO: all 20 presumed lost, 8 resent
-  EXPECT_EQ(take(ch).count(Flag::Rdat), 8u);
-  EXPECT_DOUBLE_EQ(ch.cwnd(), 8);
+  ch.onTimer(ch.nextDeadline());        // the RTO: all 20 presumed lost, 16 resent
+  EXPECT_EQ(take(ch).count(Flag::Rdat), 16u);
+  EXPECT_DOUBLE_EQ(ch.cwnd(), 16);
 }
 
 TEST(RudpRecovery, ALivePeerIsNeverTimedOutWhileADeadOneIs) {

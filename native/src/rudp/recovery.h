@@ -1,6 +1,6 @@
 // Loss-recovery state of the adaptive sender (docs/decisions.md, issue #10):
 // the RFC 6298 RTT estimator and a packet-counted congestion window (NewReno
-// growth, TCP Veno's split between random and congestive loss). Pure, no clock.
+// growth, reduced only for loss that looks like congestion). Pure, no clock.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -44,28 +44,45 @@ class RttEstimator {
   double minRtt_ = std::numeric_limits<double>::infinity();
 };
 
-// Window in DATs. A loss episode reduces once (losses of DATs sent before the
-// reduction belong to it). Veno: with little queue built up (backlog below 3
-// DATs) the loss is taken as random (a lossy link, not a full queue) and the
-// window keeps 4/5; otherwise it halves. An RTO drops to the floor.
+// Window in DATs, NewReno growth (slow start, then +1 per window). A loss
+// episode reduces once (losses of DATs sent before the reduction belong to it),
+// and only when the loss looks like congestion: the RTT floor of the last round
+// rose above the path's minimum (a queue is building), or most of the recent
+// DATs were lost (a socket buffer overran). Random loss on a lossy link, with no
+// queue, leaves the window alone (the idea of TCP Veno and BBR: loss without
+// queueing delay is not congestion). An RTO drops to the floor.
 class CongestionWindow {
  public:
   CongestionWindow(double initial, double floor) : cwnd_(initial), floor_(floor) {}
   double window() const { return cwnd_; }
   bool inRecovery(double sentAt) const { return sentAt <= recoveryStart_; }
+  double lossRate() const { return loss_; }
 
+  // An RTT sample at `now`: the per-round minimum, a round being one smoothed RTT.
+  void onRtt(double rtt, double now, double srtt) {
+    if (now >= roundEnd_) {
+      lastRoundMin_ = roundMin_;
+      roundMin_ = rtt;
+      roundEnd_ = now + std::max(srtt, 1.0);
+    } else {
+      roundMin_ = std::min(roundMin_, rtt);
+    }
+  }
   void onAcked(double sentAt) {
+    loss_ *= 1 - kLossGain;
     if (inRecovery(sentAt)) return;  // no growth for DATs sent before the reduction
     if (cwnd_ < ssthresh_) cwnd_ += 1;          // slow start
     else cwnd_ += 1 / cwnd_;                    // congestion avoidance
     cwnd_ = std::min(cwnd_, kMax);
   }
   // A DAT sent at `sentAt` was declared lost at `now`.
-  void onLoss(double sentAt, double now, double srtt, double minRtt) {
+  void onLoss(double sentAt, double now, double minRtt) {
+    loss_ = loss_ * (1 - kLossGain) + kLossGain;
     if (inRecovery(sentAt)) return;
+    const bool queueing = lastRoundMin_ - minRtt > std::max(5.0, minRtt / 2);
+    if (!queueing && loss_ < kOverrunLoss) return;
     recoveryStart_ = now;
-    const double backlog = srtt > 0 ? cwnd_ * (srtt - minRtt) / srtt : 0;
-    cwnd_ = std::max(floor_, cwnd_ * (backlog < 3 ? 0.8 : 0.5));
+    cwnd_ = std::max(floor_, cwnd_ / 2);
     ssthresh_ = cwnd_;
   }
   void onRto(double now) {
@@ -76,10 +93,17 @@ class CongestionWindow {
 
  private:
   static constexpr double kMax = 4096;
+  static constexpr double kLossGain = 1.0 / 16;
+  // Over half the recent DATs (or their ACKs) lost: not a lossy link but an overrun.
+  static constexpr double kOverrunLoss = 0.5;
   double cwnd_;
   double floor_;
   double ssthresh_ = std::numeric_limits<double>::infinity();
   double recoveryStart_ = -std::numeric_limits<double>::infinity();
+  double loss_ = 0;
+  double roundEnd_ = -std::numeric_limits<double>::infinity();
+  double roundMin_ = 0;
+  double lastRoundMin_ = 0;
 };
 
 }  // namespace rudp

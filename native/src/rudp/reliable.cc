@@ -142,7 +142,10 @@ bool ReliableChannel::onAck(const AckRecord& rec, double now) {
   // Karn's rule, made exact by the flag: ACK answers the first DAT, RACK an RDAT
   // (unambiguous only while there was just one).
   const double xmit = rec.rack ? o.lastSent : o.firstSent;
-  if (!o.needsRack && (rec.rack ? o.retries == 1 : o.retries == 0)) rtt_.sample(now - xmit);
+  if (!o.needsRack && (rec.rack ? o.retries == 1 : o.retries == 0)) {
+    rtt_.sample(now - xmit);
+    cc_.onRtt(now - xmit, now, rtt_.srtt());
+  }
   // The original arrived after we resent it: the reorder window was too small.
   if (!rec.rack && o.retries > 0 && reoFactor_ < 16) reoFactor_ *= 2;
   if (cfg_.adaptive) {

@@ -42,8 +42,8 @@ struct ReliableConfig {
   size_t recvWindow = 1024;  // our receive span (out-of-order DATs buffered)
   size_t peerWindow = 1024;  // the peer's receive span: seq - oldest unacknowledged < this
   size_t maxDatagramBody = 1400;  // DAT bodies are packed, ACK records batched, up to this
-  double initialCwnd = 32;   // adaptive: congestion window in DATs
-  double minCwnd = 8;
+  double initialCwnd = 64;   // adaptive: congestion window in DATs (64 x 1.4 KB fits a default socket buffer)
+  double minCwnd = 16;
   // (ours) The server's first message goes out as DAT S and at once RDAT S, and
   // only RACK S clears it (the handshake ACK S has the same bytes as ACK of DAT S).
   bool firstNeedsRack = false;

@@ -45,7 +45,7 @@ void ReliableChannel::markLost(size_t index, double now) {
   o.lost = true;
   --pipe_;
   ++lost_;
-  cc_.onLoss(o.lastSent, now, rtt_.srtt(), rtt_.minRtt());
+  cc_.onLoss(o.lastSent, now, rtt_.minRtt());
 }
 
 // The retransmission timer runs from the latest progress (an ACK) or the first

@@ -122,8 +122,8 @@ export class ReliableSender {
       maxQueueBytes: opts.maxQueueBytes ?? Number.POSITIVE_INFINITY,
       pack: opts.pack ?? false,
       maxDatagramBody: opts.maxDatagramBody ?? UDP_MAX_DATAGRAM_BODY,
-      initialCwnd: opts.initialCwnd ?? 32,
-      minCwnd: opts.minCwnd ?? 8,
+      initialCwnd: opts.initialCwnd ?? 64,
+      minCwnd: opts.minCwnd ?? 16,
     };
     this.cc = new CongestionWindow(Math.max(1, this.o.initialCwnd), Math.max(1, Math.min(this.o.minCwnd, this.o.initialCwnd)));
   }
@@ -192,7 +192,10 @@ export class ReliableSender {
     const rack = rec.flag === Flag.RACK;
     const xmit = rack ? f.lastSent : f.firstSent;
     // Karn's rule, exact by the flag: ACK answers the DAT, RACK an RDAT (unambiguous only if one).
-    if (!f.needsRack && (rack ? f.retries === 1 : f.retries === 0)) this.rtt.sample(now - xmit);
+    if (!f.needsRack && (rack ? f.retries === 1 : f.retries === 0)) {
+      this.rtt.sample(now - xmit);
+      this.cc.onRtt(now - xmit, now, this.rtt.srtt);
+    }
     if (!rack && f.retries > 0 && this.reoFactor < 16) this.reoFactor *= 2;
     if (this.o.adaptive) {
       this.cc.onAcked(xmit);
@@ -373,7 +376,7 @@ export class ReliableSender {
     f.lost = true;
     this.pipe--;
     this.lostCount++;
-    this.cc.onLoss(f.lastSent, now, this.rtt.srtt, this.rtt.minRtt);
+    this.cc.onLoss(f.lastSent, now, this.rtt.minRtt);
   }
 
   private armTimers(now: number): void {

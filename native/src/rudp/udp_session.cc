@@ -61,7 +61,7 @@ UdpSession::UdpSession(const UdpOptions& options, const SessionKeys& keys, Stats
       // Incoming chunks are cut by the server at the protocol's 1300 bytes.
       reassembler_(options.maxPayload + wire::kResponseHeaderSize + wire::kSidSize,
                    rudp::kDefaultFragmentSize),
-      rng_(options.rngSeed != 0 ? options.rngSeed : std::random_device{}()) {}
+      rng_(options.rngSeed) {}
 
 // Callers collect() what the previous channel queued first.
 void UdpSession::freshLink() {

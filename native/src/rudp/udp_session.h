@@ -24,9 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <deque>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -36,7 +34,9 @@
 #include "diarkis/stats.h"
 #include "diarkis/tcp_client.h"
 #include "rudp/fragment.h"
+#include "rudp/lazy_engine.h"
 #include "rudp/reliable.h"
+#include "rudp/ring.h"
 #include "rudp/udp_options.h"
 #include "session/send_budget.h"
 
@@ -193,8 +193,8 @@ class UdpSession {
   uint32_t attempts_ = 0;
   uint32_t noTargets_ = 0;
   std::string lastFailure_;
-  std::mt19937_64 rng_;
-  std::deque<LinkAction> actions_;
+  rudp::LazyEngine rng_;           // backoff jitter, made on first use
+  rudp::Ring<LinkAction> actions_;
   std::vector<UnsentPacket> unsent_;
   // The old node's link: acknowledges its retransmissions until its FIN or oldDeadline_.
   std::unique_ptr<rudp::ReliableChannel> old_;

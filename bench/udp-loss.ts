@@ -11,7 +11,7 @@
  * duplicated and out-of-order echoes, datagrams and bytes sent per direction (as the proxy received
  * them, before faults). Medians over seeds are printed; every run goes to bench/results.
  *
- *   bash bench/anchors/setup.sh && npm run build:ts && node dist/bench/udp-loss.js [--seeds 3] [--messages 2000]
+ *   bash bench/anchors/setup.sh && npm run build:ts && node dist/bench/udp-loss.js [--seeds 3] [--messages 2000] [--only '15 %']
  */
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -36,11 +36,14 @@ const SIZE = 16;
 const ENET = join(__dirname, '..', '..', 'build', 'bench', 'enet_echo');
 
 const DELAY: DirectionFaults = { delayMs: 5, jitterMs: 30 };
-const CONDITIONS: { name: string; faults: DirectionFaults }[] = [
+const ALL_CONDITIONS: { name: string; faults: DirectionFaults }[] = [
+  { name: '0 % loss (baseline)', faults: { ...DELAY } },
   { name: '5 % loss', faults: { ...DELAY, lossPct: 5 } },
   { name: '15 % loss', faults: { ...DELAY, lossPct: 15 } },
   { name: '15 % loss + 15 % dup + 20 % reorder', faults: { ...DELAY, lossPct: 15, duplicatePct: 15, reorderPct: 20 } },
 ];
+const only = process.argv.indexOf('--only');
+const CONDITIONS = only >= 0 ? ALL_CONDITIONS.filter((c) => c.name.startsWith(process.argv[only + 1] ?? '')) : ALL_CONDITIONS;
 
 type Impl = 'project (encrypted)' | 'ENet 1.3.17' | 'udx-native';
 interface Run extends EchoResult {

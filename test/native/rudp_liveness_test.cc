@@ -86,6 +86,8 @@ UdpOptions stallOptions(uint32_t maxRetries) {
   UdpOptions o = baseOptions();
   o.sendWindow = 1;     // one DAT in flight: a lost one holds every later send, the echo too
   o.adaptive = false;   // resends after 1, 2, 4, 8, 8, ... s
+  o.packDelayMs = 0;    // exact times below
+  o.ackDelayMs = 0;
   o.maxRetries = maxRetries;
   return o;
 }

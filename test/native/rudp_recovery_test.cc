@@ -43,6 +43,31 @@ TEST(RudpRecovery, SmallBodiesArePackedUpToTheDatagramSizeAndWaitForTheFlush) {
   EXPECT_TRUE(ch.idle());
 }
 
+TEST(RudpRecovery, APartialDatAndAcksWaitTheirShortBoundForCompany) {
+  Stats stats;
+  ReliableConfig c = adaptive();
+  c.packDelayMs = 1;
+  c.ackDelayMs = 2;
+  ReliableChannel ch(c, stats);
+  ch.start(0, 0, 0);
+  ch.send(Bytes(10, 1), false, 0);
+  const uint8_t b = 0;
+  ch.onData(0, false, &b, 1, 0);
+  EXPECT_TRUE(take(ch).dg.empty());      // both wait
+  EXPECT_EQ(ch.nextDeadline(), 1);       // the pack bound
+  ch.send(Bytes(10, 2), false, 0.5);     // arrives in time: the same DAT
+  ch.onTimer(1);
+  Out o = take(ch);
+  ASSERT_EQ(o.count(Flag::Dat), 1u);
+  EXPECT_EQ(o.dg[0].size(), 24u);
+  EXPECT_EQ(o.count(Flag::Ack), 0u);     // the ACK waits until 2
+  ch.onData(1, false, &b, 1, 1.5);
+  ch.onTimer(2);
+  o = take(ch);
+  ASSERT_EQ(o.dg.size(), 1u);            // both records in one datagram
+  EXPECT_EQ(o.dg[0].size(), 8u);
+}
+
 TEST(RudpRecovery, SoloBodiesTravelAlone) {
   Stats stats;
   ReliableChannel ch(adaptive(), stats);

@@ -17,6 +17,14 @@ UdpOptions baseOptions() {
   return o;
 }
 
+// For tests that follow single datagrams at exact times: every flush sends at once.
+UdpOptions unbatched() {
+  UdpOptions o = baseOptions();
+  o.packDelayMs = 0;
+  o.ackDelayMs = 0;
+  return o;
+}
+
 bool connected(Harness& h) { return h.client.state() == ClientState::Connected; }
 
 void connect(Harness& h) {
@@ -89,7 +97,7 @@ TEST(RudpSession, RepeatedSynAnswerIsAnsweredAgainForeignOneDropped) {
 }
 
 TEST(RudpSession, ServerSendsNothingReliableBeforeHandshakeAndFirstMessageNeedsRack) {
-  Harness h(baseOptions(), {}, 5);
+  Harness h(unbatched(), {}, 5);
   h.server.packing = false;
   h.client.start(0);
   std::vector<Bytes> up;
@@ -145,7 +153,7 @@ TEST(RudpSession, ServerSendsNothingReliableBeforeHandshakeAndFirstMessageNeedsR
 }
 
 TEST(RudpSession, LostHandshakeAckIsCoveredByTheFirstDat) {
-  Harness h(baseOptions(), {}, 6);
+  Harness h(unbatched(), {}, 6);
   h.client.start(0);
   std::vector<Bytes> up;
   h.client.takeDatagrams(up);
@@ -183,7 +191,7 @@ TEST(RudpSession, ClientKeyIsTheFirstReliableRequest) {
 }
 
 TEST(RudpSession, EchoBodyAndAnswerWithoutNotifications) {
-  UdpOptions o = baseOptions();
+  UdpOptions o = unbatched();
   o.localAddresses = {"10.0.0.2:5000", "[::1]:5000"};
   Harness h(o, {}, 9);
   connect(h);
@@ -293,7 +301,7 @@ TEST(RudpSession, OfflineIsRaisedOnce) {
 // Echo liveness (the miss timeout and what counts as a sign of life): rudp_liveness_test.cc.
 
 TEST(RudpSession, RetransmissionLimitTimesOut) {
-  UdpOptions o = baseOptions();
+  UdpOptions o = unbatched();
   o.maxRetries = 2;
   o.adaptive = false;  // the wire-default fixed schedule, asserted below
   o.echoIntervalMs = 100000;

@@ -38,6 +38,7 @@ void ReliableChannel::send(Bytes body, bool budgeted, double now, bool solo) {
   m.body = std::move(body);
   m.budgeted = budgeted;
   m.solo = solo;
+  if (queue_.empty()) queuedSince_ = now;
   queue_.push_back(std::move(m));
   pump(now, false);
 }
@@ -63,9 +64,12 @@ void ReliableChannel::pump(double now, bool flush) {
     if (static_cast<double>(pipe_) >= cc_.window()) break;
     if (inflight_[i].lost) retransmit(i, now);
   }
+  // A partial DAT goes at a flush once it waited packDelayMs for company.
+  const bool partialOk = flush && now >= queuedSince_ + cfg_.packDelayMs;
   while (!queue_.empty() && canSendNew()) {
-    if (!sendNewDat(now, flush)) break;
+    if (!sendNewDat(now, partialOk)) break;
   }
+  if (queue_.empty()) queuedSince_ = kNoDeadline;
   if (cfg_.adaptive) armTimers(now);
 }
 
@@ -197,9 +201,11 @@ void ReliableChannel::wireTimer(double now) {
 }
 
 double ReliableChannel::nextDeadline() const {
-  if (!started_ || timedOut_ || unacked() == 0) return kNoDeadline;
-  if (cfg_.adaptive) return std::min({rtoAt_, tlpAt_, rackAt_});
-  double t = kNoDeadline;
+  if (!started_ || timedOut_) return kNoDeadline;
+  double t = acks_.empty() ? kNoDeadline : ackSince_ + cfg_.ackDelayMs;
+  if (!queue_.empty() && canSendNew()) t = std::min(t, queuedSince_ + cfg_.packDelayMs);
+  if (unacked() == 0) return t;
+  if (cfg_.adaptive) return std::min({t, rtoAt_, tlpAt_, rackAt_});
   for (size_t i = 0; i < inflight_.size(); ++i) {
     if (!inflight_[i].acked) t = std::min(t, inflight_[i].deadline);
   }
@@ -213,9 +219,10 @@ void ReliableChannel::takeReadyDatagrams(std::vector<Bytes>& out) {
 
 void ReliableChannel::takeDatagrams(std::vector<Bytes>& out) {
   pump(now_, true);
-  if (!acks_.empty()) {
+  if (!acks_.empty() && now_ >= ackSince_ + cfg_.ackDelayMs) {
     out_.push_back(std::move(acks_));
     acks_.clear();
+    ackSince_ = kNoDeadline;
   }
   takeReadyDatagrams(out);
 }

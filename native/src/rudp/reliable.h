@@ -42,6 +42,10 @@ struct ReliableConfig {
   size_t recvWindow = 1024;  // our receive span (out-of-order DATs buffered)
   size_t peerWindow = 1024;  // the peer's receive span: seq - oldest unacknowledged < this
   size_t maxDatagramBody = 1400;  // DAT bodies are packed, ACK records batched, up to this
+  // A partly filled DAT waits this long for more bodies, batched ACK records
+  // this long for more records, before the flush sends them (0: the flush does).
+  double packDelayMs = 0;
+  double ackDelayMs = 0;
   double initialCwnd = 64;   // adaptive: congestion window in DATs (64 x 1.4 KB fits a default socket buffer)
   double minCwnd = 16;
   // (ours) The server's first message goes out as DAT S and at once RDAT S, and
@@ -183,6 +187,8 @@ class ReliableChannel {
 
   std::vector<Bytes> out_;
   Bytes acks_;                      // packed records waiting for a flush
+  double queuedSince_ = kNoDeadline;  // the oldest body waiting in queue_
+  double ackSince_ = kNoDeadline;     // the oldest record in acks_
 };
 
 }  // namespace rudp

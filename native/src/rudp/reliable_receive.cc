@@ -14,6 +14,7 @@ void ReliableChannel::queueAck(uint32_t seq, bool rack) {
     out_.push_back(std::move(acks_));
     acks_.clear();
   }
+  if (acks_.empty()) ackSince_ = now_;
   appendAckRecord(acks_, seq, rack, cfg_.ackSuffix.data(), cfg_.ackSuffix.size());
 }
 

@@ -21,6 +21,8 @@ rudp::ReliableConfig channelConfig(const UdpOptions& o, const SessionKeys& keys)
   c.sendWindow = o.sendWindow;
   c.recvWindow = o.recvWindow;
   c.maxDatagramBody = o.maxDatagramBody;
+  c.packDelayMs = o.packDelayMs;
+  c.ackDelayMs = o.ackDelayMs;
   c.ackSuffix.assign(keys.sid.begin(), keys.sid.end());  // client records: header || SID
   return c;
 }

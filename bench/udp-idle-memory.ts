@@ -1,0 +1,64 @@
+/**
+ * bench/udp-idle-memory: memory per idle UdpClient (issue #10's goal: 8 KiB). N clients connected
+ * to one UDP node in a child process, echoes on at the default interval; after an echo round and a
+ * GC, the client process's RSS delta / N, split into the JS heap, external (Buffers) and the rest
+ * (native heap, thread stacks, allocator overhead).
+ *
+ *   npm run build && node --expose-gc dist/bench/udp-idle-memory.js [--clients 1000]
+ */
+import { getEndpoint, UdpClient } from '../src/client';
+import { formatTable } from '../src/cli/table';
+import { startClusterChild } from './lib/cluster-process';
+import { writeResult } from './lib/results';
+import { fmt } from './lib/stats';
+
+const i = process.argv.indexOf('--clients');
+const N = i >= 0 && Number(process.argv[i + 1]) > 0 ? Number(process.argv[i + 1]) : 1000;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function settle(): Promise<NodeJS.MemoryUsage> {
+  for (let k = 0; k < 3; k++) {
+    global.gc?.();
+    await sleep(200);
+  }
+  return process.memoryUsage();
+}
+
+async function main(): Promise<void> {
+  if (global.gc === undefined) throw new Error('run with node --expose-gc');
+  const cluster = await startClusterChild({ tcpNodes: 0, udpNodes: 1, encryption: true });
+  const clients: UdpClient[] = [];
+  try {
+    // The first client starts the addon's runtime (its thread and buffers): not per-session cost.
+    const first = new UdpClient();
+    await first.connect(await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: 'mem-0' }));
+    clients.push(first);
+    const m0 = await settle();
+    for (let k = 1; k <= N; k += 100) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(100, N + 1 - k) }, async (_, j) => {
+          const c = new UdpClient();
+          await c.connect(await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `mem-${k + j}` }));
+          return c;
+        }),
+      );
+      clients.push(...batch);
+    }
+    await sleep(6000); // one echo round at the default 5 s interval
+    const m1 = await settle();
+    const n = clients.length - 1;
+    const per = (a: number, b: number): string => fmt((b - a) / n / 1024, 2);
+    const rest = m1.rss - m0.rss - (m1.heapUsed - m0.heapUsed) - (m1.external - m0.external);
+    const rows = [[n, per(m0.rss, m1.rss), per(m0.heapUsed, m1.heapUsed), per(m0.external, m1.external), fmt(rest / n / 1024, 2)]];
+    process.stdout.write(`\n${formatTable(['idle clients', 'RSS KiB/client', 'JS heap KiB/client', 'external KiB/client', 'rest (native, allocator) KiB/client'], rows)}\n`);
+    process.stdout.write(`results: ${writeResult('udp-idle-memory', { clients: n, before: m0, after: m1 })}\n`);
+  } finally {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await cluster.stop();
+  }
+}
+
+void main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});

@@ -33,25 +33,40 @@ async function main(): Promise<void> {
     const first = new UdpClient();
     await first.connect(await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: 'mem-0' }));
     clients.push(first);
+    // Two checkpoints, N and 2N clients: the slope between them is the marginal cost of one
+    // more idle client, free of the one-time growth (V8 heap, allocator arenas) of the first ones.
     const m0 = await settle();
-    for (let k = 1; k <= N; k += 100) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(100, N + 1 - k) }, async (_, j) => {
-          const c = new UdpClient();
-          await c.connect(await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `mem-${k + j}` }));
-          return c;
-        }),
-      );
-      clients.push(...batch);
-    }
-    await sleep(6000); // one echo round at the default 5 s interval
+    const connectMore = async (upTo: number): Promise<void> => {
+      for (let k = clients.length; k <= upTo; k += 100) {
+        const batch = await Promise.all(
+          Array.from({ length: Math.min(100, upTo + 1 - k) }, async (_, j) => {
+            const c = new UdpClient();
+            await c.connect(await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `mem-${k + j}` }));
+            return c;
+          }),
+        );
+        clients.push(...batch);
+      }
+      await sleep(6000); // one echo round at the default 5 s interval
+    };
+    await connectMore(N);
     const m1 = await settle();
-    const n = clients.length - 1;
-    const per = (a: number, b: number): string => fmt((b - a) / n / 1024, 2);
-    const rest = m1.rss - m0.rss - (m1.heapUsed - m0.heapUsed) - (m1.external - m0.external);
-    const rows = [[n, per(m0.rss, m1.rss), per(m0.heapUsed, m1.heapUsed), per(m0.external, m1.external), fmt(rest / n / 1024, 2)]];
-    process.stdout.write(`\n${formatTable(['idle clients', 'RSS KiB/client', 'JS heap KiB/client', 'external KiB/client', 'rest (native, allocator) KiB/client'], rows)}\n`);
-    process.stdout.write(`results: ${writeResult('udp-idle-memory', { clients: n, before: m0, after: m1 })}\n`);
+    await connectMore(2 * N);
+    const m2 = await settle();
+    const per = (a: number, b: number): string => fmt((b - a) / N / 1024, 2);
+    const row = (label: string, a: NodeJS.MemoryUsage, b: NodeJS.MemoryUsage): string[] => [
+      label,
+      per(a.rss, b.rss),
+      per(a.heapUsed, b.heapUsed),
+      per(a.heapTotal, b.heapTotal),
+      per(a.external, b.external),
+      per(a.rss - a.heapTotal - a.external, b.rss - b.heapTotal - b.external),
+    ];
+    const rows = [row(`first ${N} (after 1)`, m0, m1), row(`next ${N} (${N} -> ${2 * N})`, m1, m2)];
+    process.stdout.write(
+      `\nidle UdpClients, echoes on (5 s), after GC; KiB per client\n${formatTable(['clients', 'RSS', 'JS heap used', 'JS heap total', 'external', 'RSS - heap total - external (native)'], rows)}\n`,
+    );
+    process.stdout.write(`results: ${writeResult('udp-idle-memory', { clients: N, m0, m1, m2 })}\n`);
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
     await cluster.stop();

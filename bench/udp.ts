@@ -15,7 +15,7 @@
  * buffers, direct without the proxy), `--repeat` rounds interleaved, medians reported.
  *
  *   node dist/bench/udp.js [--quick] [--samples 200] [--messages 2000] [--clients 10000] [--nodes 4]
- *                          [--repeat 3] [--throughput-only]
+ *                          [--repeat 3] [--throughput-only] [--sessions-only]
  */
 import { getEndpoint, UdpClient, type UdpClientOptions } from '../src/client';
 import { startCluster } from '../src/server';
@@ -215,6 +215,11 @@ async function main(): Promise<void> {
   const repeat = arg('repeat', 3, 1);
   if (process.argv.includes('--throughput-only')) {
     printThroughput(await throughputAll(messages, repeat), repeat);
+    return;
+  }
+  if (process.argv.includes('--sessions-only')) {
+    const sw = await swarm(clients, nodes, 2000, quick ? 6 : 10);
+    console.log(JSON.stringify(sw, null, 1));
     return;
   }
   const lat: Latency[] = [];

@@ -157,7 +157,7 @@ describe('ReliableSender', () => {
       dead.s.tick(dead.s.nextDeadline() ?? Infinity);
       timers++;
     }
-    expect(timers).toBe(12); // a probe, then 10 RTOs backing off to retryMaxMs, then the verdict
+    expect(timers).toBe(11); // a lone DAT: no probe before the RTO; 10 RTOs backing off, then the verdict
   });
 
   it('packs small bodies into one DAT up to the datagram size when asked; partial ones wait for flush()', () => {

@@ -12,6 +12,7 @@ namespace rudp {
 namespace {
 // Our ACKs leave at the end of the peer's loop turn; allow for that in the probe timeout.
 constexpr double kAckDelayMs = 5;
+constexpr double kLoneAckDelayMs = 200;
 }  // namespace
 
 double ReliableChannel::currentRto() const {
@@ -57,7 +58,9 @@ void ReliableChannel::armTimers(double now) {
   }
   if (rtoAt_ == kNoDeadline) rtoAt_ = now + currentRto();
   if (tlpAt_ == kNoDeadline && backoff_ == 0 && rtt_.have()) {
-    const double pto = std::max(2 * rtt_.srtt() + kAckDelayMs, 10.0);
+    // RFC 8985: with one DAT in flight its ACK may be the peer's delayed one (a busy peer's
+    // loop turn), so the probe waits a worst-case ACK delay more.
+    const double pto = std::max(2 * rtt_.srtt() + (unacked() == 1 ? kLoneAckDelayMs : kAckDelayMs), 10.0);
     if (now + pto < rtoAt_) tlpAt_ = now + pto;
   }
 }

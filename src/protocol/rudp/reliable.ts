@@ -80,6 +80,7 @@ export interface SenderStats {
 
 /** The probe allows for the peer's ACK leaving at the end of its loop turn. */
 const ACK_DELAY_MS = 5;
+const LONE_ACK_DELAY_MS = 200;
 
 export class ReliableSender {
   private base: number;
@@ -386,7 +387,8 @@ export class ReliableSender {
     }
     if (this.rtoAt === Number.POSITIVE_INFINITY) this.rtoAt = now + this.currentRto();
     if (this.tlpAt === Number.POSITIVE_INFINITY && this.backoff === 0 && this.rtt.hasSample) {
-      const pto = Math.max(2 * this.rtt.srtt + ACK_DELAY_MS, 10);
+      // RFC 8985: with one DAT in flight its ACK may be a busy peer's delayed one: wait longer.
+      const pto = Math.max(2 * this.rtt.srtt + (this.unacked === 1 ? LONE_ACK_DELAY_MS : ACK_DELAY_MS), 10);
       if (now + pto < this.rtoAt) this.tlpAt = now + pto;
     }
   }

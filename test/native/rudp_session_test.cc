@@ -553,3 +553,30 @@ TEST(RudpSession, CloseBeforeConnectAndDestroy) {
 
 }  // namespace
 }  // namespace diarkis
+
+namespace diarkis {
+namespace {
+
+TEST(RudpSession, TheFirstDatAndReliableSendsBeforeAnUnreliableOneLeaveFirst) {
+  Harness h(baseOptions(), {}, 41);
+  h.client.start(0);
+  std::vector<Bytes> out;
+  h.client.takeDatagrams(out);
+  Bytes syn{1, 0, 0, 2};
+  h.client.onDatagram(syn.data(), syn.size(), 1);
+  out.clear();
+  h.client.takeReadyDatagrams(out);  // mid-turn: the handshake ACK and the first DAT (the echo) at once
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(rudp_test::flagOf(out[1]), rudp::Flag::Dat);
+  const Bytes b = rudp_test::u32(7);
+  ASSERT_EQ(h.client.send(2, 4, b.data(), b.size(), true, 1), ErrorCode::None);
+  ASSERT_EQ(h.client.send(2, 5, b.data(), b.size(), false, 1), ErrorCode::None);
+  out.clear();
+  h.client.takeReadyDatagrams(out);  // the reliable one is not held back behind the pack delay
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(rudp_test::flagOf(out[0]), rudp::Flag::Dat);
+  EXPECT_EQ(rudp_test::flagOf(out[1]), rudp::Flag::Udp);
+}
+
+}  // namespace
+}  // namespace diarkis

@@ -58,14 +58,14 @@ bool ReliableChannel::canSendNew() const {
 }
 
 // Losses first (they hold the peer's delivery back), then new DATs.
-void ReliableChannel::pump(double now, bool flush) {
+void ReliableChannel::pump(double now, bool flush, bool force) {
   if (!started_ || timedOut_) return;
   for (size_t i = 0; lost_ > 0 && i < inflight_.size(); ++i) {
     if (static_cast<double>(pipe_) >= cc_.window()) break;
     if (inflight_[i].lost) retransmit(i, now);
   }
   // A partial DAT goes at a flush once it waited packDelayMs for company.
-  const bool partialOk = flush && now >= queuedSince_ + cfg_.packDelayMs;
+  const bool partialOk = flush && (force || now >= queuedSince_ + cfg_.packDelayMs);
   while (!queue_.empty() && canSendNew()) {
     if (!sendNewDat(now, partialOk)) break;
   }

@@ -86,6 +86,9 @@ class ReliableChannel {
   void takeDatagrams(std::vector<Bytes>& out);
   // Only what is complete: full DATs, retransmissions, full ACK datagrams.
   void takeReadyDatagrams(std::vector<Bytes>& out);
+  // Packs what is queued into DATs now, without waiting packDelayMs (the first
+  // DATs of a connection; before an unreliable send, which must not overtake them).
+  void flushNow(double now) { pump(now, true, true); }
   // takeDatagrams() would return something that takeReadyDatagrams() holds back.
   bool hasUnflushed() const;
   void takeDelivered(std::vector<Bytes>& out);
@@ -139,7 +142,7 @@ class ReliableChannel {
 
   size_t unacked() const { return pipe_ + lost_; }
   bool canSendNew() const;
-  void pump(double now, bool flush);
+  void pump(double now, bool flush, bool force = false);
   bool sendNewDat(double now, bool flush);
   void retransmit(size_t index, double now);
   void emitData(uint32_t seq, Flag flag, const Bytes& body);

@@ -160,6 +160,7 @@ void UdpSession::completeHandshake(uint32_t seq, double now) {
     // goes until it is answered (the target acknowledges only a claim before binding).
     mig_ = MigPhase::Claiming;
     sendClaim(now);
+    channel_->flushNow(now);
     afterChannel(now);
     return;
   }
@@ -173,6 +174,7 @@ void UdpSession::completeHandshake(uint32_t seq, double now) {
   // server's side of the handshake even if our ACK S was lost.
   lastHeard_ = now;
   sendEcho(now);
+  channel_->flushNow(now);  // the first DAT binds the session at the node: no pack delay
   afterChannel(now);
 }
 
@@ -247,6 +249,7 @@ ErrorCode UdpSession::send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_
   if (ec != ErrorCode::None) return ec;
   if (!reliable) {
     if (packet.size() > options_.maxDatagramBody) return ErrorCode::PayloadTooLarge;
+    channel_->flushNow(now);  // reliable sends made before it leave first
     Bytes d;
     d.reserve(rudp::kHeaderSize + packet.size());
     rudp::appendHeader(d, 0, rudp::Flag::Udp);

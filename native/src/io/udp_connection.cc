@@ -195,10 +195,12 @@ void UdpConnection::readAll(double now) {
   }
 }
 
-void UdpConnection::collect() {
+void UdpConnection::collect(bool flush) {
   if (session_.linkActionPending()) return;  // those datagrams are for the socket to come
   scratch_.clear();
-  session_.takeDatagrams(scratch_);
+  // Mid-turn only complete datagrams: small reliable sends of one turn share a DAT.
+  if (flush) session_.takeDatagrams(scratch_);
+  else session_.takeReadyDatagrams(scratch_);
   for (Bytes& d : scratch_) {
     const bool unreliable = d.size() >= rudp::kHeaderSize && d[3] == static_cast<uint8_t>(rudp::Flag::Udp);
     if (unreliable && pending_.size() >= kMaxPending) {
@@ -212,7 +214,7 @@ void UdpConnection::collect() {
 
 void UdpConnection::writeNow(double now) {
   blocked_ = false;
-  collect();
+  collect(true);
   mmsghdr msgs[kBatch];
   iovec iov[kBatch];
   while (fd_ && !pending_.empty()) {
@@ -278,9 +280,9 @@ void UdpConnection::settle(double now) {
   loop_.schedule(id_, session_.nextDeadline());
   // A socket that said EAGAIN is written when it becomes writable; otherwise
   // output from this input leaves at the end of the iteration, coalesced.
-  collect();
+  collect(false);
   setWantWrite(blocked_);
-  if (!blocked_ && !pending_.empty()) loop_.markDirty(id_);
+  if (!blocked_ && (!pending_.empty() || session_.hasUnflushed())) loop_.markDirty(id_);
 }
 
 void UdpConnection::closeSocket() {

@@ -50,7 +50,7 @@ class UdpConnection final : public LoopHandler {
   void applyLinkActions(double now);
   void writeOld();
   void closeOld();
-  void collect();           // session datagrams -> pending_
+  void collect(bool flush);  // session datagrams -> pending_ (flush: the partly packed DAT too)
   void writeNow(double now);
   void setWantWrite(bool want);
   void settle(double now);  // after any input: events, then teardown or re-arm

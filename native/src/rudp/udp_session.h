@@ -24,9 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <deque>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -36,7 +34,9 @@
 #include "diarkis/stats.h"
 #include "diarkis/tcp_client.h"
 #include "rudp/fragment.h"
+#include "rudp/lazy_engine.h"
 #include "rudp/reliable.h"
+#include "rudp/ring.h"
 #include "rudp/udp_options.h"
 #include "session/send_budget.h"
 
@@ -80,6 +80,10 @@ class UdpSession {
 
   // --- outputs --------------------------------------------------------------
   bool takeDatagrams(std::vector<Bytes>& out);  // appends; false when none
+  // Only complete datagrams: a partly packed DAT and batched ACKs stay for the
+  // flush at the end of the owner's loop turn (takeDatagrams), while hasUnflushed().
+  bool takeReadyDatagrams(std::vector<Bytes>& out);
+  bool hasUnflushed() const { return channel_->hasUnflushed(); }
   bool takeOldLinkDatagrams(std::vector<Bytes>& out);  // for the old socket
   bool takeEvents(std::vector<Event>& out);     // appends; false when none
 
@@ -116,8 +120,9 @@ class UdpSession {
   double backoff(uint32_t attempt);
   void closeOldLink();
   void decodeHeld();
-  void push(Bytes datagram);  // after whatever the channel has queued
-  void collect();             // channel datagrams -> out_
+  void push(Bytes datagram);  // after whatever the channel has completed
+  void collect();             // channel datagrams, flushed -> out_
+  void collectReady();        // complete channel datagrams -> out_
   void sendSyn(double now);
   void completeHandshake(uint32_t seq, double now);
   void sendOpening(double now);
@@ -158,6 +163,8 @@ class UdpSession {
 
   double connectDeadline_ = kNoDeadline;
   double nextSyn_ = kNoDeadline;
+  double synSentAt_ = 0;           // the handshake RTT seeds the channel's RTO (Karn: one SYN only)
+  uint32_t synsSent_ = 0;
   double nextEcho_ = kNoDeadline;
   // The echo miss timeout counts from the last sign of life: an authenticated packet
   // (echo answer, response, push) or an ACK of a DAT of ours (docs/decisions.md).
@@ -194,8 +201,8 @@ class UdpSession {
   uint32_t attempts_ = 0;
   uint32_t noTargets_ = 0;
   std::string lastFailure_;
-  std::mt19937_64 rng_;
-  std::deque<LinkAction> actions_;
+  rudp::LazyEngine rng_;           // backoff jitter, made on first use
+  rudp::Ring<LinkAction> actions_;
   std::vector<UnsentPacket> unsent_;
   // The old node's link: acknowledges its retransmissions until its FIN or oldDeadline_.
   std::unique_ptr<rudp::ReliableChannel> old_;

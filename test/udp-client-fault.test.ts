@@ -172,7 +172,10 @@ describe('UdpClient faults', () => {
     const client = newClient();
     await client.connect({ ...ep, serverPort: r.port });
     const sent = Array.from({ length: 20 }, (_, i) => Buffer.from(`wrap-${i}`));
-    const answers = await Promise.all(sent.map((b) => client.request(2, 1, b)));
+    // One at a time: the node packs answers that are ready together into one DAT (issue 10), and
+    // the sequence must advance by one DAT per answer to be sure to cross the wrap.
+    const answers = [];
+    for (const b of sent) answers.push(await client.request(2, 1, b));
     expect(answers.map((a) => a.payload.toString())).toEqual(sent.map((b) => b.toString()));
     expect(r.lastServerSeq()).toBeLessThan(0x1000); // the node's sequence did wrap
     // After the wrap: a message fragmented both ways, and a fragmented push.

@@ -405,6 +405,24 @@ TEST(UdpMigration, OldLinkClosedAfterLingerWithoutFin) {
   EXPECT_EQ(h.client.state(), ClientState::Connected);
 }
 
+// The node batches ACK records behind the DATs of its turn, so the ACK of our
+// migrate request can follow the answer; after an answer only the node's FIN or
+// lingerMs ends the old link, never our own FIN on a late ACK.
+TEST(UdpMigration, LateAckOnOldLinkAfterAnswerKeepsItOpen) {
+  MigHarness h(migOptions(), {}, 6);
+  h.oldSendsFin = false;
+  h.connect();
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  ASSERT_TRUE(h.runUntil([&] { return h.opens == 1; }, 5000));
+  Bytes ack;
+  rudp::appendAckRecord(ack, 1, false, nullptr, 0);
+  h.client.onOldLinkDatagram(ack.data(), ack.size(), h.now);
+  h.flush();
+  EXPECT_TRUE(h.client.oldLinkOpen());
+  EXPECT_EQ(h.oldCloses, 0);
+  for (const Bytes& d : h.oldLinkSent) EXPECT_NE(flagOf(d), rudp::Flag::Fin);  // the old node ends it
+}
+
 TEST(UdpMigration, NoTargetSendsHeldToOldNodeAndKeepsSession) {
   MigHarness h(migOptions(), {}, 4);
   h.answer = MigHarness::Answer::NoTarget;

@@ -206,6 +206,7 @@ class UdpSession {
   std::vector<UnsentPacket> unsent_;
   // The old node's link: acknowledges its retransmissions until its FIN or oldDeadline_.
   std::unique_ptr<rudp::ReliableChannel> old_;
+  bool oldCarriesOurs_ = false;    // server-started: old_ resends our DATs, our FIN ends it once idle
   double oldDeadline_ = kNoDeadline;
   std::vector<Bytes> oldOut_;
 };

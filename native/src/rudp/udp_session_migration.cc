@@ -83,14 +83,15 @@ void UdpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double 
   for (Bytes& d : out_) oldOut_.push_back(std::move(d));
   out_.clear();
   old_ = std::move(channel_);
-  if (!pushStarted_) old_->forgetOutgoing();
+  oldCarriesOurs_ = pushStarted_;
+  if (!oldCarriesOurs_) old_->forgetOutgoing();
   if (budget_.release(old_->takeReleasedBytes())) {
     Event ev;
     ev.type = EventType::Drain;
     emit(std::move(ev));
   }
   oldDeadline_ = now + options_.lingerMs;
-  if (pushStarted_) endOldLinkWhenIdle();
+  endOldLinkWhenIdle();
   freshLink();
   actions_.push_back(LinkAction::OpenTarget);
   nextEcho_ = kNoDeadline;
@@ -129,9 +130,11 @@ void UdpSession::handleMigratePush(const Packet& p, const Bytes& body, double no
 }
 
 // After a server-started migration: once the old node acknowledged every DAT of ours,
-// our FIN ends the old link (the node serves what it got until then).
+// our FIN ends the old link (the node serves what it got until then). After an answer
+// the old node ends it (its FIN, or lingerMs): an ACK it flushed after the answer
+// (records are batched behind the DATs of a turn) must not close it early.
 void UdpSession::endOldLinkWhenIdle() {
-  if (!old_ || !old_->idle()) return;
+  if (!old_ || !oldCarriesOurs_ || !old_->idle()) return;
   Bytes d;
   rudp::appendHeader(d, 0, rudp::Flag::Fin);
   d.insert(d.end(), crypto_.keys().sid.begin(), crypto_.keys().sid.end());
@@ -248,7 +251,8 @@ void UdpSession::onOldLinkDatagram(const uint8_t* data, size_t len, double now) 
     }
     case rudp::Flag::Ack:
     case rudp::Flag::Rack: {
-      // Only DATs of a server-started migration are still there (others were forgotten).
+      // Only DATs of a server-started migration are still there; after an answer these are
+      // late ACKs of forgotten DATs (counted as duplicates by the channel).
       std::vector<rudp::AckRecord> recs;
       if (!rudp::decodeAckRecords(data, len, rudp::kServerRecordSize, recs, reason)) {
         stats_.drop(reason);
@@ -276,6 +280,7 @@ void UdpSession::closeOldLink() {
   old_->forgetOutgoing();  // what the old node never acknowledged is given up with the link
   (void)budget_.release(old_->takeReleasedBytes());
   old_.reset();
+  oldCarriesOurs_ = false;
   oldDeadline_ = kNoDeadline;
   actions_.push_back(LinkAction::CloseOldLink);
 }

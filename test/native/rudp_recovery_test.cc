@@ -240,7 +240,6 @@ TEST(RudpRecovery, ALivePeerIsNeverTimedOutWhileADeadOneIs) {
     ch.send(Bytes{0}, false, 0, true);
     take(ch);
     double now = 0;
-    uint32_t seq = 1;
     size_t resendsOfZero = 0;
     while (now < 100000 && !ch.timedOut() && resendsOfZero < 30) {
       now += 100;
@@ -249,7 +248,6 @@ TEST(RudpRecovery, ALivePeerIsNeverTimedOutWhileADeadOneIs) {
       Out o = take(ch);
       for (uint32_t s : o.seqs(Flag::Rdat)) resendsOfZero += s == 0 ? 1 : 0;
       for (uint32_t s : o.seqs(Flag::Dat)) ch.onAck(AckRecord{s, false}, now + 50);
-      seq += static_cast<uint32_t>(o.count(Flag::Dat));
     }
     if (adaptivePolicy) {
       EXPECT_FALSE(ch.timedOut());

@@ -99,11 +99,15 @@ class MigHarness {
     std::string host;
     uint16_t port = 0;
     for (;;) {
-      const UdpSession::LinkAction a = client.takeLinkAction(host, port);
-      if (a == UdpSession::LinkAction::None) break;
+      // Like UdpConnection: old-link datagrams taken before an action can go only
+      // to an old socket that is open then (none before the first OpenTarget).
+      std::vector<Bytes> early;
+      client.takeOldLinkDatagrams(early);
+      if (oldLinkOpen) sendOld(early);
       std::vector<Bytes> od;
-      client.takeOldLinkDatagrams(od);
-      sendOld(od);
+      const UdpSession::LinkAction a = client.takeLinkAction(host, port, od);
+      if (a == UdpSession::LinkAction::None) break;
+      sendOld(od);  // the socket that becomes (or is) the old link, before the action
       if (a == UdpSession::LinkAction::OpenTarget) {
         EXPECT_EQ(host + ":" + std::to_string(port), kTarget);
         ++opens;
@@ -213,6 +217,13 @@ class MigHarness {
       if (r.ver == 2 && r.cmd == 4) out.push_back(getU32(r.body));
     }
     return out;
+  }
+  // PROTOCOL 10.2 now: the old node pushes the migration and the client reads it at
+  // once, before anything else of this turn (its partly packed DAT) leaves.
+  void pushMigrationNow() {
+    old->push(0, wire::kCmdReconn, migrateBody(), now);
+    answeredOld_ = true;
+    for (Bytes& d : old->take()) client.onDatagram(d.data(), d.size(), now);
   }
   std::vector<uint32_t> pushes() const {
     std::vector<uint32_t> out;
@@ -633,6 +644,39 @@ TEST(UdpMigration, ServerStartedPushKeepsResendingInFlightDatsOnTheOldLink) {
     // Every budgeted byte comes back once acknowledged, on either link.
     EXPECT_TRUE(h.runUntil([&] { return h.budget.queued() == 0; }, 20000)) << seed;
   }
+}
+
+// The node pushes the migration while a request of ours waits in a partly packed DAT
+// (packDelayMs): that DAT is owed to the old node and goes out on the socket that
+// becomes the old link, with the OpenTarget action. It used to wait in the old
+// link's queue, which the owner took before it had an old socket and dropped: the
+// old link resent it only after an RTO, when the old node forwarded it behind the
+// requests the client had sent to the target meanwhile (the demo's reordered
+// broadcasts and answers out of sequence).
+TEST(UdpMigration, PushWhileARequestWaitsForItsDatSendsItOnTheOldLinkAtOnce) {
+  MigHarness h(migOptions(), {}, 1);
+  h.oldSendsFin = false;  // the client ends the old link after a push
+  h.connect();
+  sendCounter(h, 0);
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.old).size() == 1; }, 1000));
+  ASSERT_TRUE(h.runUntil([&] { return h.client.channel().idle(); }, 1000));
+  sendCounter(h, 1);
+  ASSERT_TRUE(h.client.hasUnflushed());  // waits packDelayMs for company
+  // The pack delay ran out, but the push is read before the owner's flush runs.
+  h.now += h.o_.packDelayMs;
+  const double pushedAt = h.now;
+  h.pushMigrationNow();
+  EXPECT_EQ(h.client.state(), ClientState::Migrating);
+  sendCounter(h, 2);  // after the push: held for the target
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.old).size() == 2; }, 10000));
+  // The first copy of that DAT arrived, before the claim: no resend after an RTO.
+  EXPECT_LT(h.now - pushedAt, 50.0);
+  EXPECT_TRUE(h.counters(*h.target).empty());
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.target).size() == 1 && !h.oldLinkOpen; }, 10000));
+  EXPECT_EQ(h.counters(*h.old), (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(h.counters(*h.target), (std::vector<uint32_t>{2}));
+  EXPECT_EQ(h.stats.retransmits.load(), 0u);
+  EXPECT_EQ(h.oldCloses, 1);
 }
 
 }  // namespace

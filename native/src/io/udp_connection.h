@@ -69,6 +69,7 @@ class UdpConnection final : public LoopHandler {
   bool gone_ = false;
   std::deque<Bytes> pending_;  // datagrams not yet accepted by the socket
   std::vector<Bytes> scratch_;
+  std::vector<Bytes> last_;  // a link action's datagrams
   std::vector<Event> events_;
 };
 

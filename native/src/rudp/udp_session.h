@@ -88,11 +88,13 @@ class UdpSession {
   bool takeEvents(std::vector<Event>& out);     // appends; false when none
 
   // What the owner must do with its sockets, in order, BEFORE it sends
-  // takeDatagrams() again: OpenTarget = keep the current socket as the old link
-  // and open a new one to host:port (numeric); CloseOldLink = send
-  // takeOldLinkDatagrams() on the old socket, then close it.
+  // takeDatagrams() again or takeOldLinkDatagrams() (which are the latest old
+  // link's): OpenTarget = send `last` on the current socket (what it still owes
+  // the old node: the partly packed DAT, the ACK of the answer), keep it as the
+  // old link and open a new one to host:port (numeric); CloseOldLink = send
+  // `last` on the old socket, then close it. `last` is appended to.
   enum class LinkAction : uint8_t { None, OpenTarget, CloseOldLink };
-  LinkAction takeLinkAction(std::string& host, uint16_t& port);
+  LinkAction takeLinkAction(std::string& host, uint16_t& port, std::vector<Bytes>& last);
   bool linkActionPending() const { return !actions_.empty(); }
   bool oldLinkOpen() const { return old_ != nullptr; }
   // Requests held when the session ended, decoded (filled by the final Disconnect).
@@ -108,6 +110,7 @@ class UdpSession {
   bool holding() const { return !handshaked_ || mig_ != MigPhase::None; }
   void freshLink();  // new channel, fragment ids and reassembly: a new connection
   void flushHeld(double now);
+  bool moveCounted(std::vector<Bytes>& from, std::vector<Bytes>& out);  // counted as sent
   void handleMigrateAnswer(const Packet& p, const Bytes& body, double now);
   // Rooms (PROTOCOL 10, session/room_rules.h): the owner's 1/7 answer, the server's push.
   void handleRoomAnswer(const Packet& p, const Bytes& body, double now);
@@ -202,7 +205,11 @@ class UdpSession {
   uint32_t noTargets_ = 0;
   std::string lastFailure_;
   rudp::LazyEngine rng_;           // backoff jitter, made on first use
-  rudp::Ring<LinkAction> actions_;
+  struct PendingAction {
+    LinkAction action = LinkAction::None;
+    std::vector<Bytes> last;  // for the socket the action is about, before it acts
+  };
+  rudp::Ring<PendingAction> actions_;
   std::vector<UnsentPacket> unsent_;
   // The old node's link: acknowledges its retransmissions until its FIN or oldDeadline_.
   std::unique_ptr<rudp::ReliableChannel> old_;

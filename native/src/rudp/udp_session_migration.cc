@@ -77,11 +77,14 @@ void UdpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double 
   // The current link becomes the old link. An answer proves the node processed
   // every DAT we sent before it: forget them. A push does not (PROTOCOL 10.2): the
   // old link keeps resending ours until acknowledged, then we end it with a FIN.
-  // What is queued for the socket (the ACK of this answer among it) leaves on the old socket.
+  // What is queued for the socket (the ACK of this answer, after a push the partly
+  // packed DAT of requests sent before it) leaves on it, as the OpenTarget's `last`:
+  // the owner has no old socket for it before it acts.
   if (old_) closeOldLink();  // a previous migration's old link, still lingering
   collect();
-  for (Bytes& d : out_) oldOut_.push_back(std::move(d));
-  out_.clear();
+  PendingAction open;
+  open.action = LinkAction::OpenTarget;
+  open.last.swap(out_);
   old_ = std::move(channel_);
   oldCarriesOurs_ = pushStarted_;
   if (!oldCarriesOurs_) old_->forgetOutgoing();
@@ -90,10 +93,10 @@ void UdpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double 
     ev.type = EventType::Drain;
     emit(std::move(ev));
   }
+  actions_.push_back(std::move(open));
   oldDeadline_ = now + options_.lingerMs;
-  endOldLinkWhenIdle();
+  endOldLinkWhenIdle();  // after the OpenTarget: its CloseOldLink is about this link
   freshLink();
-  actions_.push_back(LinkAction::OpenTarget);
   nextEcho_ = kNoDeadline;
   startAttempt(now);
 }
@@ -282,24 +285,33 @@ void UdpSession::closeOldLink() {
   old_.reset();
   oldCarriesOurs_ = false;
   oldDeadline_ = kNoDeadline;
-  actions_.push_back(LinkAction::CloseOldLink);
+  PendingAction close;
+  close.action = LinkAction::CloseOldLink;
+  close.last.swap(oldOut_);
+  actions_.push_back(std::move(close));
 }
 
 bool UdpSession::takeOldLinkDatagrams(std::vector<Bytes>& out) {
+  if (!actions_.empty()) return false;  // they follow the pending actions (takeLinkAction)
   if (old_) old_->takeDatagrams(oldOut_);
-  if (oldOut_.empty()) return false;
-  for (Bytes& d : oldOut_) {
+  return moveCounted(oldOut_, out);
+}
+
+bool UdpSession::moveCounted(std::vector<Bytes>& from, std::vector<Bytes>& out) {
+  if (from.empty()) return false;
+  for (Bytes& d : from) {
     stats_.add(&Stats::packetsSent);
     stats_.add(&Stats::bytesSent, d.size());
     out.push_back(std::move(d));
   }
-  oldOut_.clear();
+  from.clear();
   return true;
 }
 
-UdpSession::LinkAction UdpSession::takeLinkAction(std::string& host, uint16_t& port) {
+UdpSession::LinkAction UdpSession::takeLinkAction(std::string& host, uint16_t& port, std::vector<Bytes>& last) {
   if (actions_.empty()) return LinkAction::None;
-  const LinkAction a = actions_.front();
+  const LinkAction a = actions_.front().action;
+  (void)moveCounted(actions_.front().last, last);
   actions_.pop_front();
   if (a == LinkAction::OpenTarget) {
     host = targetHost_;

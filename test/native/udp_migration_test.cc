@@ -94,6 +94,8 @@ class MigHarness {
   int claims = 0;
   int targetsCreated = 1;
   size_t claimAnsweredAtSent = 0;  // sent.size() when the claim answer was delivered
+  double lastOldRequestAt = -1;    // the old node's latest new request
+  double firstTargetCounterAt = -1;  // the target's first application request
 
   void flush() {
     std::string host;
@@ -164,7 +166,9 @@ class MigHarness {
       flush();
     }
     while (oldUp.pop(now, d)) {
+      const size_t before = old->requests.size();
       old->onDatagram(d, now);
+      if (old->requests.size() > before) lastOldRequestAt = now;
       serveOld();
       flush();
     }
@@ -177,6 +181,7 @@ class MigHarness {
       }
       target->answerSyn = targetAnswersSyn;
       if (!targetDead_) target->onDatagram(d, now);
+      if (firstTargetCounterAt < 0 && !counters(*target).empty()) firstTargetCounterAt = now;
       serveTarget();
       flush();
     }
@@ -677,6 +682,25 @@ TEST(UdpMigration, PushWhileARequestWaitsForItsDatSendsItOnTheOldLinkAtOnce) {
   EXPECT_EQ(h.counters(*h.target), (std::vector<uint32_t>{2}));
   EXPECT_EQ(h.stats.retransmits.load(), 0u);
   EXPECT_EQ(h.oldCloses, 1);
+}
+
+// PROTOCOL 10.2 with loss on the old link: the old node forwards what it gets after
+// its push to the target, which serves it at once once the claim bound the session.
+// So the requests held for the target leave only once the old node acknowledged
+// every DAT of ours: a resent one would otherwise be served after them.
+TEST(UdpMigration, AfterAPushHeldRequestsWaitUntilTheOldLinkIsIdle) {
+  for (uint32_t seed = 1; seed <= 8; ++seed) {
+    MigHarness h(migOptions(), {0.3, 0, 0, 5}, seed);
+    h.oldSendsFin = false;
+    h.pushAfterRequests = 5;
+    h.connect();
+    for (uint32_t i = 0; i < 30; ++i) sendCounter(h, i);
+    ASSERT_TRUE(h.runUntil([&] { return h.client.state() == ClientState::Migrating; }, 10000)) << seed;
+    for (uint32_t i = 30; i < 40; ++i) sendCounter(h, i);  // held for the target
+    ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.target).size() == 10 && !h.oldLinkOpen; }, 20000)) << seed;
+    ASSERT_EQ(h.counters(*h.old).size(), 30u) << seed;
+    EXPECT_LE(h.lastOldRequestAt, h.firstTargetCounterAt) << seed;
+  }
 }
 
 }  // namespace

@@ -607,6 +607,7 @@ void UdpSession::onTimer(double now) {
     old_->takeDatagrams(oldOut_);
     if (old_->timedOut()) closeOldLink();
   }
+  if (releaseAfterOld_) releaseHeldIfOldDone(now);  // the old link ended (given up)
   switch (mig_) {
     case MigPhase::Handshake:
       if (now >= claimDeadline_) return attemptFailed("no SYN answer from the target", now);
@@ -713,7 +714,7 @@ void UdpSession::finish(ErrorCode code, const std::string& message) {
   if (old_) closeOldLink();
   connectDeadline_ = nextSyn_ = nextEcho_ = closeDeadline_ = kNoDeadline;
   handoffDeadline_ = claimDeadline_ = retryAt_ = autoRetryAt_ = roomWaitDeadline_ = kNoDeadline;
-  roomMigrate_ = pushStarted_ = false;
+  roomMigrate_ = pushStarted_ = releaseAfterOld_ = false;
   Event ev;
   ev.type = EventType::Disconnect;
   ev.code = code;

@@ -107,7 +107,8 @@ class UdpSession {
  private:
   enum class MigPhase : uint8_t { None, Requested, Handshake, Claiming, Backoff };
 
-  bool holding() const { return !handshaked_ || mig_ != MigPhase::None; }
+  bool holding() const { return !handshaked_ || mig_ != MigPhase::None || releaseAfterOld_; }
+  void releaseHeldIfOldDone(double now);
   void freshLink();  // new channel, fragment ids and reassembly: a new connection
   void flushHeld(double now);
   bool moveCounted(std::vector<Bytes>& from, std::vector<Bytes>& out);  // counted as sent
@@ -214,6 +215,7 @@ class UdpSession {
   // The old node's link: acknowledges its retransmissions until its FIN or oldDeadline_.
   std::unique_ptr<rudp::ReliableChannel> old_;
   bool oldCarriesOurs_ = false;    // server-started: old_ resends our DATs, our FIN ends it once idle
+  bool releaseAfterOld_ = false;   // claimed after a push: the held go once old_ is done
   double oldDeadline_ = kNoDeadline;
   std::vector<Bytes> oldOut_;
 };

@@ -22,6 +22,10 @@ namespace diarkis {
 ErrorCode UdpSession::sendMigrate(double now) {
   if (mig_ != MigPhase::None) return ErrorCode::None;  // the same migration
   if (state_ != ClientState::Connected || !handshaked_) return ErrorCode::NotConnected;
+  if (releaseAfterOld_) {  // the requests held for this node go before the migrate request
+    releaseAfterOld_ = false;
+    flushHeld(now);
+  }
   Bytes packet;
   if (crypto_.appendRequest(packet, wire::kVerBuiltin, wire::kCmdReconn, nullptr, 0, options_.maxPayload) !=
       ErrorCode::None) {
@@ -81,6 +85,7 @@ void UdpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double 
   // packed DAT of requests sent before it) leaves on it, as the OpenTarget's `last`:
   // the owner has no old socket for it before it acts.
   if (old_) closeOldLink();  // a previous migration's old link, still lingering
+  releaseAfterOld_ = false;  // what it held goes to the next target
   collect();
   PendingAction open;
   open.action = LinkAction::OpenTarget;
@@ -205,9 +210,18 @@ void UdpSession::handleClaimAnswer(const Packet& p, double now) {
   con.reconnected = true;
   emit(std::move(con));
   emit(std::move(mig));
-  flushHeld(now);  // in order, after the claim
+  // In order, after the claim; after a push, only once the old node has every DAT of
+  // ours: it forwards late ones here, where they are served as they come.
+  releaseAfterOld_ = old_ != nullptr && oldCarriesOurs_;
+  releaseHeldIfOldDone(now);
   lastHeard_ = now;
   sendEcho(now);
+}
+
+void UdpSession::releaseHeldIfOldDone(double now) {
+  if (releaseAfterOld_ && old_ && oldCarriesOurs_ && !old_->idle()) return;
+  releaseAfterOld_ = false;
+  flushHeld(now);
 }
 
 double UdpSession::backoff(uint32_t attempt) {
@@ -225,6 +239,7 @@ void UdpSession::onOldLinkDatagram(const uint8_t* data, size_t len, double now) 
   }
   if (rudp::isTerminate(data, len)) {
     closeOldLink();
+    if (releaseAfterOld_) releaseHeldIfOldDone(now);
     return;
   }
   rudp::Header h;
@@ -250,6 +265,7 @@ void UdpSession::onOldLinkDatagram(const uint8_t* data, size_t len, double now) 
       rudp::appendAckRecord(d, 0, false, crypto_.keys().sid.data(), wire::kSidSize);
       oldOut_.push_back(std::move(d));
       closeOldLink();
+      if (releaseAfterOld_) releaseHeldIfOldDone(now);
       return;
     }
     case rudp::Flag::Ack:
@@ -268,6 +284,7 @@ void UdpSession::onOldLinkDatagram(const uint8_t* data, size_t len, double now) 
         emit(std::move(ev));
       }
       endOldLinkWhenIdle();
+      if (releaseAfterOld_) releaseHeldIfOldDone(now);
       return;
     }
     case rudp::Flag::Syn:

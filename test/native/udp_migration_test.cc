@@ -703,5 +703,54 @@ TEST(UdpMigration, AfterAPushHeldRequestsWaitUntilTheOldLinkIsIdle) {
   }
 }
 
+// The same, deterministic: the old link's first datagrams (the DAT packed when the
+// push came) are lost for 300 ms. The claim succeeds long before; the requests held
+// for the target wait until the old node has that DAT.
+TEST(UdpMigration, AfterAPushHeldRequestsWaitWhileTheOldLinkRecovers) {
+  MigHarness h(migOptions(), {}, 1);
+  h.oldSendsFin = false;
+  h.connect();
+  sendCounter(h, 0);
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.old).size() == 1 && h.client.channel().idle(); }, 1000));
+  h.blockOldLinkMs = 300;
+  for (uint32_t i = 1; i <= 3; ++i) sendCounter(h, i);
+  h.now += h.o_.packDelayMs;
+  const double pushedAt = h.now;
+  h.pushMigrationNow();
+  for (uint32_t i = 4; i <= 5; ++i) sendCounter(h, i);  // held for the target
+  ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 1000));
+  EXPECT_LT(h.now - pushedAt, 300.0);
+  sendCounter(h, 6);  // after the claim, still behind the held ones
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.target).size() == 3 && !h.oldLinkOpen; }, 10000));
+  EXPECT_EQ(h.counters(*h.old), (std::vector<uint32_t>{0, 1, 2, 3}));
+  EXPECT_EQ(h.counters(*h.target), (std::vector<uint32_t>{4, 5, 6}));
+  EXPECT_LE(h.lastOldRequestAt, h.firstTargetCounterAt);
+  EXPECT_GE(h.firstTargetCounterAt, pushedAt + 300);
+}
+
+// A migration asked for during that wait: the held requests go to this node first.
+TEST(UdpMigration, SendMigrateWhileTheHeldWaitForTheOldLinkSendsThemFirst) {
+  MigHarness h(migOptions(), {}, 1);
+  h.oldSendsFin = false;
+  h.connect();
+  sendCounter(h, 0);
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.old).size() == 1 && h.client.channel().idle(); }, 1000));
+  h.blockOldLinkMs = 300;
+  sendCounter(h, 1);
+  h.now += h.o_.packDelayMs;
+  h.pushMigrationNow();
+  ASSERT_EQ(h.client.state(), ClientState::Migrating);
+  sendCounter(h, 2);  // held for the target
+  ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 1000));
+  EXPECT_TRUE(h.counters(*h.target).empty());
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  // The migrate request is the target's last request, after the held one.
+  ASSERT_TRUE(h.runUntil([&] {
+    const auto& r = h.target->requests;
+    return r.size() > 1 && r.back().ver == 0 && r.back().cmd == wire::kCmdReconn;
+  }, 1000));
+  EXPECT_EQ(h.counters(*h.target), (std::vector<uint32_t>{2}));
+}
+
 }  // namespace
 }  // namespace diarkis

@@ -651,6 +651,22 @@ TEST(UdpMigration, ServerStartedPushKeepsResendingInFlightDatsOnTheOldLink) {
   }
 }
 
+// Connected, counter 0 acknowledged; counters from..to wait in a partly packed DAT
+// whose pack delay ran out when the push is read (before the owner's flush). The
+// old link's first datagrams are lost for blockMs.
+void pushWhileADatWaits(MigHarness& h, uint32_t from, uint32_t to, double blockMs) {
+  h.oldSendsFin = false;  // the client ends the old link after a push
+  h.connect();
+  sendCounter(h, 0);
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.old).size() == 1 && h.client.channel().idle(); }, 1000));
+  h.blockOldLinkMs = blockMs;
+  for (uint32_t i = from; i <= to; ++i) sendCounter(h, i);
+  ASSERT_TRUE(h.client.hasUnflushed());  // waits packDelayMs for company
+  h.now += h.o_.packDelayMs;
+  h.pushMigrationNow();
+  ASSERT_EQ(h.client.state(), ClientState::Migrating);
+}
+
 // The node pushes the migration while a request of ours waits in a partly packed DAT
 // (packDelayMs): that DAT is owed to the old node and goes out on the socket that
 // becomes the old link, with the OpenTarget action. It used to wait in the old
@@ -660,18 +676,8 @@ TEST(UdpMigration, ServerStartedPushKeepsResendingInFlightDatsOnTheOldLink) {
 // broadcasts and answers out of sequence).
 TEST(UdpMigration, PushWhileARequestWaitsForItsDatSendsItOnTheOldLinkAtOnce) {
   MigHarness h(migOptions(), {}, 1);
-  h.oldSendsFin = false;  // the client ends the old link after a push
-  h.connect();
-  sendCounter(h, 0);
-  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.old).size() == 1; }, 1000));
-  ASSERT_TRUE(h.runUntil([&] { return h.client.channel().idle(); }, 1000));
-  sendCounter(h, 1);
-  ASSERT_TRUE(h.client.hasUnflushed());  // waits packDelayMs for company
-  // The pack delay ran out, but the push is read before the owner's flush runs.
-  h.now += h.o_.packDelayMs;
+  pushWhileADatWaits(h, 1, 1, 0);
   const double pushedAt = h.now;
-  h.pushMigrationNow();
-  EXPECT_EQ(h.client.state(), ClientState::Migrating);
   sendCounter(h, 2);  // after the push: held for the target
   ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.old).size() == 2; }, 10000));
   // The first copy of that DAT arrived, before the claim: no resend after an RTO.
@@ -708,15 +714,8 @@ TEST(UdpMigration, AfterAPushHeldRequestsWaitUntilTheOldLinkIsIdle) {
 // for the target wait until the old node has that DAT.
 TEST(UdpMigration, AfterAPushHeldRequestsWaitWhileTheOldLinkRecovers) {
   MigHarness h(migOptions(), {}, 1);
-  h.oldSendsFin = false;
-  h.connect();
-  sendCounter(h, 0);
-  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.old).size() == 1 && h.client.channel().idle(); }, 1000));
-  h.blockOldLinkMs = 300;
-  for (uint32_t i = 1; i <= 3; ++i) sendCounter(h, i);
-  h.now += h.o_.packDelayMs;
+  pushWhileADatWaits(h, 1, 3, 300);
   const double pushedAt = h.now;
-  h.pushMigrationNow();
   for (uint32_t i = 4; i <= 5; ++i) sendCounter(h, i);  // held for the target
   ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 1000));
   EXPECT_LT(h.now - pushedAt, 300.0);
@@ -731,15 +730,7 @@ TEST(UdpMigration, AfterAPushHeldRequestsWaitWhileTheOldLinkRecovers) {
 // A migration asked for during that wait: the held requests go to this node first.
 TEST(UdpMigration, SendMigrateWhileTheHeldWaitForTheOldLinkSendsThemFirst) {
   MigHarness h(migOptions(), {}, 1);
-  h.oldSendsFin = false;
-  h.connect();
-  sendCounter(h, 0);
-  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.old).size() == 1 && h.client.channel().idle(); }, 1000));
-  h.blockOldLinkMs = 300;
-  sendCounter(h, 1);
-  h.now += h.o_.packDelayMs;
-  h.pushMigrationNow();
-  ASSERT_EQ(h.client.state(), ClientState::Migrating);
+  pushWhileADatWaits(h, 1, 1, 300);
   sendCounter(h, 2);  // held for the target
   ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 1000));
   EXPECT_TRUE(h.counters(*h.target).empty());

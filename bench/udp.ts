@@ -15,7 +15,7 @@
  * buffers, direct without the proxy), `--repeat` rounds interleaved, medians reported.
  *
  *   node dist/bench/udp.js [--quick] [--samples 200] [--messages 2000] [--clients 10000] [--nodes 4]
- *                          [--repeat 3] [--throughput-only]
+ *                          [--repeat 3] [--throughput-only] [--sessions-only [--node-wire]]
  */
 import { getEndpoint, UdpClient, type UdpClientOptions } from '../src/client';
 import { startCluster } from '../src/server';
@@ -151,14 +151,16 @@ async function throughputAll(messages: number, repeat: number): Promise<Throughp
 interface Swarm {
   clients: number; connected: number; nodes: number; connectSeconds: number; rssDeltaMiB: number; bytesPerSession: number;
   echoIntervalMs: number; windowSeconds: number; echoesExpected: number; echoesReceived: number; onTimeShare: number;
-  heartbeatsSent: number; heartbeatsAnswered: number; disconnects: number;
+  heartbeatsSent: number; heartbeatsAnswered: number; disconnects: number; disconnectReasons: Record<string, number>;
 }
 
 async function swarm(clients: number, nodes: number, echoIntervalMs: number, windowSeconds: number): Promise<Swarm> {
-  const cluster = await startClusterChild({ tcpNodes: 0, udpNodes: nodes, encryption: true });
+  const retry = process.argv.includes('--node-wire') ? 'wire' : undefined;
+  const cluster = await startClusterChild({ tcpNodes: 0, udpNodes: nodes, encryption: true, ...(retry ? { udpRetry: retry } : {}) });
   const list: UdpClient[] = [];
   let echoes = 0;
   let disconnects = 0;
+  const reasons = new Map<string, number>();
   try {
     global.gc?.();
     const rss0 = process.memoryUsage().rss;
@@ -171,7 +173,11 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
         Array.from({ length: n }, async (_, k) => {
           const c = new UdpClient({ echoIntervalMs, echoMissLimit: 5, connectTimeoutMs: 60_000, synIntervalMs: 500 });
           c.on('echo', () => echoes++);
-          c.on('disconnect', () => disconnects++);
+          c.on('disconnect', (code: string, message: string) => {
+            disconnects++;
+            const k = `${code}: ${message}`;
+            reasons.set(k, (reasons.get(k) ?? 0) + 1);
+          });
           list.push(c);
           const ep = await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `swarm-${i + k}` });
           await c.connect(ep).catch(() => undefined);
@@ -200,6 +206,7 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
       heartbeatsSent: sum('heartbeatsSent') - hb0,
       heartbeatsAnswered: sum('heartbeatsAnswered') - ha0,
       disconnects,
+      disconnectReasons: Object.fromEntries(reasons),
     };
   } finally {
     await Promise.all(list.map((c) => c.close()));
@@ -215,6 +222,11 @@ async function main(): Promise<void> {
   const repeat = arg('repeat', 3, 1);
   if (process.argv.includes('--throughput-only')) {
     printThroughput(await throughputAll(messages, repeat), repeat);
+    return;
+  }
+  if (process.argv.includes('--sessions-only')) {
+    const sw = await swarm(clients, nodes, 2000, quick ? 6 : 10);
+    console.log(JSON.stringify(sw, null, 1));
     return;
   }
   const lat: Latency[] = [];

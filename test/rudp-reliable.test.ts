@@ -86,20 +86,101 @@ describe('ReliableSender', () => {
     expect(s.idle).toBe(true);
   });
 
-  it('adaptive mode: interval from the measured RTT, clamped to [rtoMinMs, retryMaxMs]', () => {
-    const { s, out } = sender({ adaptive: true, rtoMinMs: 50, retryMinMs: 1000, retryMaxMs: 8000 });
-    // Ten clean samples of 20 ms: SRTT ~20, RTTVAR shrinks, RTO clamps to rtoMinMs.
-    for (let i = 0; i < 10; i++) {
-      s.send(body(i), i * 100);
-      s.onAck({ seq: i, flag: Flag.ACK }, i * 100 + 20);
+  it('adaptive: RFC 6298 RTO from the handshake seed, a tail-loss probe first, then the backed-off RTO', () => {
+    const { s, out } = sender({ adaptive: true });
+    s.seedRtt(50); // RTO 50 + 4 * 25 = 150, probe after 2 * 50 + 5
+    for (let i = 0; i < 3; i++) s.send(body(i), 0);
+    expect(s.nextDeadline()).toBe(105);
+    s.tick(105);
+    expect(out.slice(3).map((d) => [d.seq, d.flag])).toEqual([[2, Flag.RDAT]]); // the newest
+    expect(s.nextDeadline()).toBe(255);
+    // The probe's RACK reveals 0 and 1 as lost (sent before it, a reorder window ago).
+    s.onAck({ seq: 2, flag: Flag.RACK }, 160);
+    expect(out.slice(4).map((d) => [d.seq, d.flag])).toEqual([
+      [0, Flag.RDAT],
+      [1, Flag.RDAT],
+    ]);
+  });
+
+  it('adaptive: fast retransmit from later ACKs by time, once per RTT, long before any RTO', () => {
+    const { s, out } = sender({ adaptive: true });
+    s.seedRtt(50);
+    for (let i = 0; i < 6; i++) s.send(body(i), 0);
+    for (let q = 2; q < 6; q++) s.onAck({ seq: q, flag: Flag.ACK }, 50);
+    expect(out.length).toBe(6);
+    expect(s.nextDeadline()).toBe(62.5); // + min RTT / 4
+    s.tick(62.5);
+    expect(out.slice(6).map((d) => [d.seq, d.flag])).toEqual([
+      [0, Flag.RDAT],
+      [1, Flag.RDAT],
+    ]);
+    expect(s.nextDeadline()).toBeGreaterThanOrEqual(112.5);
+    expect(s.onAck({ seq: 5, flag: Flag.ACK }, 70)).toBe(false);
+    expect(out.length).toBe(8);
+  });
+
+  it('adaptive: a congestion window of 64 DATs at first, growing in slow start; random loss leaves it', () => {
+    const { s, out } = sender({ adaptive: true });
+    s.seedRtt(50);
+    for (let i = 0; i < 250; i++) s.send(body(i), 0);
+    expect(out.length).toBe(64);
+    for (let q = 0; q < 64; q++) s.onAck({ seq: q, flag: Flag.ACK }, 50);
+    expect(s.snapshot().cwnd).toBe(128);
+    expect(out.length).toBe(192);
+    for (let q = 66; q < 192; q++) s.onAck({ seq: q, flag: Flag.ACK }, 100);
+    const before = s.snapshot().cwnd;
+    s.tick(s.nextDeadline() ?? Infinity);
+    expect(out.filter((d) => d.flag === Flag.RDAT).map((d) => d.seq)).toEqual([64, 65]);
+    expect(s.snapshot().cwnd).toBe(before);
+  });
+
+  it('adaptive: a peer that acknowledges is never timed out; a silent one is after maxRetries RTOs', () => {
+    const live = sender({ adaptive: true });
+    live.s.seedRtt(50);
+    live.s.send(body(0), 0);
+    let now = 0;
+    let resends = 0;
+    for (let q = 1; q < 400 && resends < 30; q++) {
+      now += 100;
+      live.s.tick(now);
+      live.s.send(body(q), now);
+      live.s.onAck({ seq: q, flag: Flag.ACK }, now + 50);
+      resends = live.out.filter((d) => d.seq === 0 && d.flag === Flag.RDAT).length;
     }
-    s.send(body(99), 2000);
-    const n = out.length;
-    s.tick(2049);
-    expect(out.length).toBe(n);
-    s.tick(2050);
-    expect(out.length).toBe(n + 1);
-    expect(s.nextDeadline()).toBe(2150);
+    expect(live.s.isTimedOut).toBe(false);
+    expect(resends).toBe(30);
+    const dead = sender({ adaptive: true });
+    dead.s.seedRtt(50);
+    dead.s.send(body(0), 0);
+    let timers = 0;
+    while (!dead.s.isTimedOut && timers < 100) {
+      dead.s.tick(dead.s.nextDeadline() ?? Infinity);
+      timers++;
+    }
+    expect(timers).toBe(11); // a lone DAT: no probe before the RTO; 10 RTOs backing off, then the verdict
+  });
+
+  it('packs small bodies into one DAT up to the datagram size when asked; partial ones wait for flush()', () => {
+    const { s, out } = sender({ pack: true, adaptive: true });
+    for (let i = 0; i < 41; i++) s.send(Buffer.alloc(100, i), 0);
+    expect(out.map((d) => d.body.length)).toEqual([1400, 1400]);
+    expect(s.hasUnflushed).toBe(true);
+    s.flush(0);
+    expect(out.map((d) => d.body.length)).toEqual([1400, 1400, 1300]);
+    s.send(Buffer.alloc(10), 1, true);
+    s.send(Buffer.alloc(10), 1);
+    s.flush(1);
+    expect(out.slice(3).map((d) => d.body.length)).toEqual([10, 10]); // a solo body goes alone
+  });
+
+  it('keeps the span from the oldest unacknowledged DAT under the peer receive window', () => {
+    const { s, out } = sender({ peerWindow: 8, adaptive: true });
+    for (let i = 0; i < 20; i++) s.send(body(i), 0);
+    expect(out.length).toBe(8);
+    for (let q = 1; q < 8; q++) s.onAck({ seq: q, flag: Flag.ACK }, 10);
+    expect(out.length).toBe(8);
+    s.onAck({ seq: 0, flag: Flag.ACK }, 11);
+    expect(out.length).toBe(16);
   });
 });
 

@@ -55,9 +55,11 @@ function serverOnly(opts: Partial<ServerSessionOptions> = {}) {
     if (p.flag === Flag.ACK || p.flag === Flag.RACK) {
       const recs = parseClientAckRecords(d);
       if (recs === null) throw new Error('bad records');
-      return s.onAcks(recs, from, now);
+      s.onAcks(recs, from, now);
+    } else {
+      s.onDatagram(p, from, now);
     }
-    s.onDatagram(p, from, now);
+    s.flush(now);  // the node flushes at the end of each turn
   };
   const dat = (seq: number, ver: number, cmd: number, body: Buffer, c: SessionCrypto = crypto, flag: 3 | 5 = Flag.DAT) =>
     encodeDatagram(seq, flag, encodeRequest(ver, cmd, SID, c.seal(body)));
@@ -194,6 +196,7 @@ describe('ServerSession: bound', () => {
   it('closing: Fin push as a DAT first, FIN once everything is acknowledged, done on ACK 0', () => {
     const t = bound();
     t.s.close('server-shutdown', 10);
+    t.s.flush(10);
     expect(t.flags()).toEqual([
       [S, Flag.DAT],
       [S, Flag.RDAT],
@@ -220,7 +223,10 @@ describe('ServerSession: bound', () => {
   it('times out when its DATs go unacknowledged through maxRetries', () => {
     const t = bound({ connectionTtlMs: 1e9 });
     t.s.sendPacket(2, 1, 1, Buffer.from('x'), 10);
-    for (let now = 10; now < 5000 && t.closed.length === 0; now += 10) t.s.tick(now);
+    for (let now = 10; now < 5000 && t.closed.length === 0; now += 10) {
+      t.s.flush(now);
+      t.s.tick(now);
+    }
     expect(t.closed).toEqual(['timeout']);
     expect(t.flags().filter((f) => f[1] === Flag.RDAT).length).toBe(4);
   });
@@ -309,6 +315,7 @@ function lossyPair(seed: number, lossPct: number) {
       }
       server.tick(now);
       client.tick(now);
+      server.flush(now);  // the node's end of turn
     }
     return now;
   };

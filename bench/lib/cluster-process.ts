@@ -14,6 +14,8 @@ export interface ClusterChildArgs {
   encryption?: boolean;
   /** How long an OFFLINE node keeps serving (migration benchmarks need it long). */
   shutdownTimeoutMs?: number;
+  /** The UDP nodes' reliable sender (default: the node's default, adaptive). */
+  udpRetry?: 'adaptive' | 'wire';
 }
 
 export interface ClusterChild {
@@ -95,6 +97,7 @@ async function childMain(): Promise<void> {
     udpNodes: opts.udpNodes ?? 0,
     encryption: opts.encryption ?? true,
     ...(opts.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: opts.shutdownTimeoutMs } : {}),
+    ...(opts.udpRetry !== undefined ? { udp: { retry: opts.udpRetry } } : {}),
   });
   cluster.on('migration-phase', (phase) => process.send?.({ phase }));
   process.on('message', (m: 'stop' | Call) => {

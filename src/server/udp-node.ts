@@ -29,6 +29,12 @@ import { routeDatagram } from './udp-route';
 import { emitPhase } from './migration-phases';
 
 export interface UdpNodeOptions extends RetryOptions, NodeBaseOptions {
+  /**
+   * The reliable sender: 'adaptive' (default; RTO from the RTT, fast retransmit from the selective
+   * ACKs, a tail-loss probe, a congestion window) or 'wire' (each DAT on the fixed 1/2/4/8 s
+   * schedule, as the stock server). `adaptive: false` means 'wire' too.
+   */
+  retry?: 'adaptive' | 'wire';
   /** Drop a client silent for this long (wire default 10 s). */
   connectionTtlMs?: number;
   /** Socket receive/send buffers asked for (default 4 MiB; the OS may give less). */
@@ -73,6 +79,8 @@ interface Entry {
 
 export class UdpNode extends NodeBase implements NodeControl {
   readonly type = 'UDP' as const;
+  private readonly unflushed = new Set<Entry>();
+  private flushing: NodeJS.Immediate | null = null;
   readonly udp: UdpNodeCounters = { datagramsIn: 0, datagramsOut: 0, retransmits: 0, recvBufferBytes: 0, sendBufferBytes: 0 };
   private readonly sessions = new Map<string, Entry>();
   private readonly byAddr = new Map<string, Entry>();
@@ -274,7 +282,7 @@ export class UdpNode extends NodeBase implements NodeControl {
         retryMinMs: this.opts.retryMinMs,
         retryMaxMs: this.opts.retryMaxMs,
         maxRetries: this.opts.maxRetries,
-        adaptive: this.opts.adaptive,
+        adaptive: this.opts.retry !== undefined ? this.opts.retry === 'adaptive' : this.opts.adaptive !== false,
         rtoMinMs: this.opts.rtoMinMs,
         random24: this.opts.initialSeq === undefined ? undefined : () => this.opts.initialSeq ?? 0,
         requireClaim: () => session.awaitingClaim,
@@ -453,8 +461,29 @@ export class UdpNode extends NodeBase implements NodeControl {
     }
   }
 
-  /** Arms the session's one timer for its earliest deadline. */
+  /**
+   * Output of one event-loop turn leaves together: the node packs a session's reliable packets and
+   * ACK records into as few datagrams as fit, flushed after the datagrams read in this turn.
+   */
+  private flushSoon(e: Entry): void {
+    if (!e.rudp.hasUnflushed) return;
+    this.unflushed.add(e);
+    if (this.flushing !== null) return;
+    this.flushing = setImmediate(() => {
+      this.flushing = null;
+      const now = performance.now();
+      const due = [...this.unflushed];
+      this.unflushed.clear();
+      for (const x of due) {
+        x.rudp.flush(now);
+        this.schedule(x);
+      }
+    });
+  }
+
+  /** Arms the session's one timer for its earliest deadline (and its flush at the end of the turn). */
   private schedule(e: Entry): void {
+    this.flushSoon(e);
     const due = e.rudp.nextDeadline();
     if (due === null) {
       if (e.timer !== null) clearTimeout(e.timer);

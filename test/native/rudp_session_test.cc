@@ -17,6 +17,14 @@ UdpOptions baseOptions() {
   return o;
 }
 
+// For tests that follow single datagrams at exact times: every flush sends at once.
+UdpOptions unbatched() {
+  UdpOptions o = baseOptions();
+  o.packDelayMs = 0;
+  o.ackDelayMs = 0;
+  return o;
+}
+
 bool connected(Harness& h) { return h.client.state() == ClientState::Connected; }
 
 void connect(Harness& h) {
@@ -89,7 +97,8 @@ TEST(RudpSession, RepeatedSynAnswerIsAnsweredAgainForeignOneDropped) {
 }
 
 TEST(RudpSession, ServerSendsNothingReliableBeforeHandshakeAndFirstMessageNeedsRack) {
-  Harness h(baseOptions(), {}, 5);
+  Harness h(unbatched(), {}, 5);
+  h.server.packing = false;
   h.client.start(0);
   std::vector<Bytes> up;
   h.client.takeDatagrams(up);
@@ -144,7 +153,7 @@ TEST(RudpSession, ServerSendsNothingReliableBeforeHandshakeAndFirstMessageNeedsR
 }
 
 TEST(RudpSession, LostHandshakeAckIsCoveredByTheFirstDat) {
-  Harness h(baseOptions(), {}, 6);
+  Harness h(unbatched(), {}, 6);
   h.client.start(0);
   std::vector<Bytes> up;
   h.client.takeDatagrams(up);
@@ -182,7 +191,7 @@ TEST(RudpSession, ClientKeyIsTheFirstReliableRequest) {
 }
 
 TEST(RudpSession, EchoBodyAndAnswerWithoutNotifications) {
-  UdpOptions o = baseOptions();
+  UdpOptions o = unbatched();
   o.localAddresses = {"10.0.0.2:5000", "[::1]:5000"};
   Harness h(o, {}, 9);
   connect(h);
@@ -292,7 +301,7 @@ TEST(RudpSession, OfflineIsRaisedOnce) {
 // Echo liveness (the miss timeout and what counts as a sign of life): rudp_liveness_test.cc.
 
 TEST(RudpSession, RetransmissionLimitTimesOut) {
-  UdpOptions o = baseOptions();
+  UdpOptions o = unbatched();
   o.maxRetries = 2;
   o.adaptive = false;  // the wire-default fixed schedule, asserted below
   o.echoIntervalMs = 100000;
@@ -559,7 +568,8 @@ TEST(RudpSession, SendsWhileConnectingWaitForTheHandshake) {
   Harness h(o, {}, 27);
   h.client.start(0);
   for (uint32_t i = 0; i < 30; ++i) {
-    const Bytes b = rudp_test::u32(i);
+    Bytes b = rudp_test::u32(i);
+    b.resize(400, 7);  // three to a DAT: ten DATs, more than the window
     ASSERT_EQ(h.client.send(2, 4, b.data(), b.size(), true, 0), ErrorCode::None);
   }
   h.flush();
@@ -588,6 +598,33 @@ TEST(RudpSession, CloseBeforeConnectAndDestroy) {
   ASSERT_EQ(d.clientSent.size(), 1u);
   EXPECT_EQ(flagOf(d.clientSent[0]), rudp::Flag::Fin);
   EXPECT_EQ(d.client.nextDeadline(), UdpSession::kNoDeadline);
+}
+
+}  // namespace
+}  // namespace diarkis
+
+namespace diarkis {
+namespace {
+
+TEST(RudpSession, TheFirstDatAndReliableSendsBeforeAnUnreliableOneLeaveFirst) {
+  Harness h(baseOptions(), {}, 41);
+  h.client.start(0);
+  std::vector<Bytes> out;
+  h.client.takeDatagrams(out);
+  Bytes syn{1, 0, 0, 2};
+  h.client.onDatagram(syn.data(), syn.size(), 1);
+  out.clear();
+  h.client.takeReadyDatagrams(out);  // mid-turn: the handshake ACK and the first DAT (the echo) at once
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(rudp_test::flagOf(out[1]), rudp::Flag::Dat);
+  const Bytes b = rudp_test::u32(7);
+  ASSERT_EQ(h.client.send(2, 4, b.data(), b.size(), true, 1), ErrorCode::None);
+  ASSERT_EQ(h.client.send(2, 5, b.data(), b.size(), false, 1), ErrorCode::None);
+  out.clear();
+  h.client.takeReadyDatagrams(out);  // the reliable one is not held back behind the pack delay
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(rudp_test::flagOf(out[0]), rudp::Flag::Dat);
+  EXPECT_EQ(rudp_test::flagOf(out[1]), rudp::Flag::Udp);
 }
 
 }  // namespace

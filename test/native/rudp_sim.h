@@ -120,6 +120,7 @@ class SimServer {
   bool answerSyn = true;
   int64_t fixedInitialSeq = -1;  // >= 0: use this S instead of a random one
   bool answerEcho = true;
+  bool packing = true;       // false: one DAT per message, as a peer that does not pack
   uint8_t nodeState = wire::kNodeOnline;
   std::string publicAddress = "203.0.113.7:40000";
   Bytes notifications;       // raw notification records for the next echo answers
@@ -196,9 +197,10 @@ class SimServer {
     if (frag_.needsCut(packet.size())) {
       std::vector<Bytes> chunks;
       frag_.cut(packet.data(), packet.size(), chunks);
-      for (Bytes& c : chunks) channel_.send(std::move(c), false, now);
+      for (Bytes& c : chunks) channel_.send(std::move(c), false, now, true);  // a chunk is its own DAT
     } else {
-      channel_.send(std::move(packet), false, now);
+      const bool chunk = rudp::isChunk(packet.data(), packet.size());  // hand-made chunks in tests
+      channel_.send(std::move(packet), false, now, chunk || !packing);
     }
     drain(now);
   }
@@ -219,7 +221,13 @@ class SimServer {
     emitRaw(std::move(d));
   }
   void sendTerminate() { emitRaw(Bytes(rudp::kTerminate, rudp::kTerminate + 4)); }
-  void emitRaw(Bytes d) { out_.push_back(std::move(d)); }
+  // After whatever the channel holds, so a FIN does not overtake a packed DAT.
+  void emitRaw(Bytes d) {
+    std::vector<Bytes> dg;
+    channel_.takeDatagrams(dg);
+    for (Bytes& x : dg) out_.push_back(std::move(x));
+    out_.push_back(std::move(d));
+  }
   Bytes synAnswer() const {
     Bytes d;
     rudp::appendHeader(d, s_, rudp::Flag::Syn);
@@ -236,7 +244,11 @@ class SimServer {
     return b;
   }
 
+  // The end of the server's loop turn: the partly packed DAT and the ACKs go too.
   std::vector<Bytes> take() {
+    std::vector<Bytes> dg;
+    channel_.takeDatagrams(dg);
+    for (Bytes& d : dg) out_.push_back(std::move(d));
     std::vector<Bytes> out;
     out.swap(out_);
     return out;
@@ -254,7 +266,7 @@ class SimServer {
   }
   void drain(double now) {
     std::vector<Bytes> dg;
-    channel_.takeDatagrams(dg);
+    channel_.takeReadyDatagrams(dg);
     for (Bytes& d : dg) {
       const rudp::Flag f = flagOf(d);
       if (!handshaked_ && (f == rudp::Flag::Dat || f == rudp::Flag::Rdat)) ++reliableBeforeHandshake;
@@ -265,10 +277,19 @@ class SimServer {
     for (const Bytes& b : bodies) onRequestBytes(b, now);
     if (!bodies.empty()) drain(now);
   }
+  // A DAT body: request packets back to back (PROTOCOL section 1), or one wrapped chunk.
   void onRequestBytes(const Bytes& b, double now) {
-    diarkis::Packet p;
-    const auto r = diarkis::parseRequest(b.data(), b.size(), wire::kDefaultMaxPayload, p);
-    if (r.status != diarkis::ParseStatus::Ok || p.payload.size() < 16) return;
+    size_t off = 0;
+    while (off < b.size()) {
+      diarkis::Packet p;
+      const auto r = diarkis::parseRequest(b.data() + off, b.size() - off, wire::kDefaultMaxPayload, p);
+      if (r.status != diarkis::ParseStatus::Ok) return;
+      off += r.consumed;
+      onRequest(p, now);
+    }
+  }
+  void onRequest(diarkis::Packet& p, double now) {
+    if (p.payload.size() < 16) return;
     if (std::memcmp(p.payload.data(), keys_.sid.data(), 16) != 0) return;
     const uint8_t* rest = p.payload.data() + 16;
     const size_t restLen = p.payload.size() - 16;
@@ -318,6 +339,7 @@ inline rudp::ReliableConfig serverConfig(const diarkis::UdpOptions& o) {
   c.rtoMinMs = o.rtoMinMs;
   c.sendWindow = o.sendWindow;
   c.recvWindow = o.recvWindow;
+  c.maxDatagramBody = o.maxDatagramBody;
   return c;
 }
 

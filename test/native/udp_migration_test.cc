@@ -94,16 +94,22 @@ class MigHarness {
   int claims = 0;
   int targetsCreated = 1;
   size_t claimAnsweredAtSent = 0;  // sent.size() when the claim answer was delivered
+  double lastOldRequestAt = -1;    // the old node's latest new request
+  double firstTargetCounterAt = -1;  // the target's first application request
 
   void flush() {
     std::string host;
     uint16_t port = 0;
     for (;;) {
-      const UdpSession::LinkAction a = client.takeLinkAction(host, port);
-      if (a == UdpSession::LinkAction::None) break;
+      // Like UdpConnection: old-link datagrams taken before an action can go only
+      // to an old socket that is open then (none before the first OpenTarget).
+      std::vector<Bytes> early;
+      client.takeOldLinkDatagrams(early);
+      if (oldLinkOpen) sendOld(early);
       std::vector<Bytes> od;
-      client.takeOldLinkDatagrams(od);
-      sendOld(od);
+      const UdpSession::LinkAction a = client.takeLinkAction(host, port, od);
+      if (a == UdpSession::LinkAction::None) break;
+      sendOld(od);  // the socket that becomes (or is) the old link, before the action
       if (a == UdpSession::LinkAction::OpenTarget) {
         EXPECT_EQ(host + ":" + std::to_string(port), kTarget);
         ++opens;
@@ -160,7 +166,9 @@ class MigHarness {
       flush();
     }
     while (oldUp.pop(now, d)) {
+      const size_t before = old->requests.size();
       old->onDatagram(d, now);
+      if (old->requests.size() > before) lastOldRequestAt = now;
       serveOld();
       flush();
     }
@@ -173,6 +181,7 @@ class MigHarness {
       }
       target->answerSyn = targetAnswersSyn;
       if (!targetDead_) target->onDatagram(d, now);
+      if (firstTargetCounterAt < 0 && !counters(*target).empty()) firstTargetCounterAt = now;
       serveTarget();
       flush();
     }
@@ -213,6 +222,13 @@ class MigHarness {
       if (r.ver == 2 && r.cmd == 4) out.push_back(getU32(r.body));
     }
     return out;
+  }
+  // PROTOCOL 10.2 now: the old node pushes the migration and the client reads it at
+  // once, before anything else of this turn (its partly packed DAT) leaves.
+  void pushMigrationNow() {
+    old->push(0, wire::kCmdReconn, migrateBody(), now);
+    answeredOld_ = true;
+    for (Bytes& d : old->take()) client.onDatagram(d.data(), d.size(), now);
   }
   std::vector<uint32_t> pushes() const {
     std::vector<uint32_t> out;
@@ -403,6 +419,24 @@ TEST(UdpMigration, OldLinkClosedAfterLingerWithoutFin) {
   ASSERT_TRUE(h.runUntil([&] { return h.oldCloses == 1; }, 10000));
   EXPECT_GE(h.now, opened + h.o_.lingerMs);
   EXPECT_EQ(h.client.state(), ClientState::Connected);
+}
+
+// The node batches ACK records behind the DATs of its turn, so the ACK of our
+// migrate request can follow the answer; after an answer only the node's FIN or
+// lingerMs ends the old link, never our own FIN on a late ACK.
+TEST(UdpMigration, LateAckOnOldLinkAfterAnswerKeepsItOpen) {
+  MigHarness h(migOptions(), {}, 6);
+  h.oldSendsFin = false;
+  h.connect();
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  ASSERT_TRUE(h.runUntil([&] { return h.opens == 1; }, 5000));
+  Bytes ack;
+  rudp::appendAckRecord(ack, 1, false, nullptr, 0);
+  h.client.onOldLinkDatagram(ack.data(), ack.size(), h.now);
+  h.flush();
+  EXPECT_TRUE(h.client.oldLinkOpen());
+  EXPECT_EQ(h.oldCloses, 0);
+  for (const Bytes& d : h.oldLinkSent) EXPECT_NE(flagOf(d), rudp::Flag::Fin);  // the old node ends it
 }
 
 TEST(UdpMigration, NoTargetSendsHeldToOldNodeAndKeepsSession) {
@@ -615,6 +649,98 @@ TEST(UdpMigration, ServerStartedPushKeepsResendingInFlightDatsOnTheOldLink) {
     // Every budgeted byte comes back once acknowledged, on either link.
     EXPECT_TRUE(h.runUntil([&] { return h.budget.queued() == 0; }, 20000)) << seed;
   }
+}
+
+// Connected, counter 0 acknowledged; counters from..to wait in a partly packed DAT
+// whose pack delay ran out when the push is read (before the owner's flush). The
+// old link's first datagrams are lost for blockMs.
+void pushWhileADatWaits(MigHarness& h, uint32_t from, uint32_t to, double blockMs) {
+  h.oldSendsFin = false;  // the client ends the old link after a push
+  h.connect();
+  sendCounter(h, 0);
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.old).size() == 1 && h.client.channel().idle(); }, 1000));
+  h.blockOldLinkMs = blockMs;
+  for (uint32_t i = from; i <= to; ++i) sendCounter(h, i);
+  ASSERT_TRUE(h.client.hasUnflushed());  // waits packDelayMs for company
+  h.now += h.o_.packDelayMs;
+  h.pushMigrationNow();
+  ASSERT_EQ(h.client.state(), ClientState::Migrating);
+}
+
+// The node pushes the migration while a request of ours waits in a partly packed DAT
+// (packDelayMs): that DAT is owed to the old node and goes out on the socket that
+// becomes the old link, with the OpenTarget action. It used to wait in the old
+// link's queue, which the owner took before it had an old socket and dropped: the
+// old link resent it only after an RTO, when the old node forwarded it behind the
+// requests the client had sent to the target meanwhile (the demo's reordered
+// broadcasts and answers out of sequence).
+TEST(UdpMigration, PushWhileARequestWaitsForItsDatSendsItOnTheOldLinkAtOnce) {
+  MigHarness h(migOptions(), {}, 1);
+  pushWhileADatWaits(h, 1, 1, 0);
+  const double pushedAt = h.now;
+  sendCounter(h, 2);  // after the push: held for the target
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.old).size() == 2; }, 10000));
+  // The first copy of that DAT arrived, before the claim: no resend after an RTO.
+  EXPECT_LT(h.now - pushedAt, 50.0);
+  EXPECT_TRUE(h.counters(*h.target).empty());
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.target).size() == 1 && !h.oldLinkOpen; }, 10000));
+  EXPECT_EQ(h.counters(*h.old), (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(h.counters(*h.target), (std::vector<uint32_t>{2}));
+  EXPECT_EQ(h.stats.retransmits.load(), 0u);
+  EXPECT_EQ(h.oldCloses, 1);
+}
+
+// PROTOCOL 10.2 with loss on the old link: the old node forwards what it gets after
+// its push to the target, which serves it at once once the claim bound the session.
+// So the requests held for the target leave only once the old node acknowledged
+// every DAT of ours: a resent one would otherwise be served after them.
+TEST(UdpMigration, AfterAPushHeldRequestsWaitUntilTheOldLinkIsIdle) {
+  for (uint32_t seed = 1; seed <= 8; ++seed) {
+    MigHarness h(migOptions(), {0.3, 0, 0, 5}, seed);
+    h.oldSendsFin = false;
+    h.pushAfterRequests = 5;
+    h.connect();
+    for (uint32_t i = 0; i < 30; ++i) sendCounter(h, i);
+    ASSERT_TRUE(h.runUntil([&] { return h.client.state() == ClientState::Migrating; }, 10000)) << seed;
+    for (uint32_t i = 30; i < 40; ++i) sendCounter(h, i);  // held for the target
+    ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.target).size() == 10 && !h.oldLinkOpen; }, 20000)) << seed;
+    ASSERT_EQ(h.counters(*h.old).size(), 30u) << seed;
+    EXPECT_LE(h.lastOldRequestAt, h.firstTargetCounterAt) << seed;
+  }
+}
+
+// The same, deterministic: the old link's first datagrams (the DAT packed when the
+// push came) are lost for 300 ms. The claim succeeds long before; the requests held
+// for the target wait until the old node has that DAT.
+TEST(UdpMigration, AfterAPushHeldRequestsWaitWhileTheOldLinkRecovers) {
+  MigHarness h(migOptions(), {}, 1);
+  pushWhileADatWaits(h, 1, 3, 300);
+  const double pushedAt = h.now;
+  for (uint32_t i = 4; i <= 5; ++i) sendCounter(h, i);  // held for the target
+  ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 1000));
+  EXPECT_LT(h.now - pushedAt, 300.0);
+  sendCounter(h, 6);  // after the claim, still behind the held ones
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.target).size() == 3 && !h.oldLinkOpen; }, 10000));
+  EXPECT_EQ(h.counters(*h.old), (std::vector<uint32_t>{0, 1, 2, 3}));
+  EXPECT_EQ(h.counters(*h.target), (std::vector<uint32_t>{4, 5, 6}));
+  EXPECT_LE(h.lastOldRequestAt, h.firstTargetCounterAt);
+  EXPECT_GE(h.firstTargetCounterAt, pushedAt + 300);
+}
+
+// A migration asked for during that wait: the held requests go to this node first.
+TEST(UdpMigration, SendMigrateWhileTheHeldWaitForTheOldLinkSendsThemFirst) {
+  MigHarness h(migOptions(), {}, 1);
+  pushWhileADatWaits(h, 1, 1, 300);
+  sendCounter(h, 2);  // held for the target
+  ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 1000));
+  EXPECT_TRUE(h.counters(*h.target).empty());
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  // The migrate request is the target's last request, after the held one.
+  ASSERT_TRUE(h.runUntil([&] {
+    const auto& r = h.target->requests;
+    return r.size() > 1 && r.back().ver == 0 && r.back().cmd == wire::kCmdReconn;
+  }, 1000));
+  EXPECT_EQ(h.counters(*h.target), (std::vector<uint32_t>{2}));
 }
 
 }  // namespace

@@ -23,9 +23,13 @@ struct UdpOptions {
   bool adaptive = true;              // (ours) SRTT + 4 RTTVAR, clamped to [rtoMinMs, retryMaxMs]; see docs/decisions.md
   double rtoMinMs = 100;
   size_t sendWindow = 256;           // unacknowledged DATs in flight; the rest wait locally
-  size_t recvWindow = 1024;          // out-of-order DATs buffered
+  size_t recvWindow = 1024;          // receive span: out-of-order DATs buffered (only while a gap exists)
   uint32_t maxPayload = wire::kDefaultMaxPayload;
   size_t maxDatagramBody = 1400;     // bytes after the 4-byte transport header
+  // (ours) Small reliable sends share a DAT; one that is not full waits this long for more
+  // (sends from JS reach the network thread one by one), ACK records likewise.
+  double packDelayMs = 1;
+  double ackDelayMs = 2;
   size_t fragmentSize = 1300;        // reliable packets above this are cut into chunks
   double closeTimeoutMs = 5000;      // graceful close: bound on flushing unacknowledged DATs
   size_t highWaterMark = 1u << 20;   // send() reports !writable at or past this many queued bytes

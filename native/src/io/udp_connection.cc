@@ -71,25 +71,37 @@ void UdpConnection::migrate(double now) {
   settle(now);
 }
 
+// Datagrams for a socket that may be gone or full: the reliable ones are resent.
+template <typename Datagrams>
+static void sendBestEffort(const UniqueFd& fd, const Datagrams& datagrams) {
+  if (!fd) return;
+  for (const Bytes& d : datagrams) (void)::send(fd.get(), d.data(), d.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 // The session's socket instructions, in order. OpenTarget: what is still
 // pending for the current socket goes out on it, the socket becomes the old
-// link, and a new one connects to the target.
+// link, and a new one connects to the target. Each action's own datagrams go to
+// the socket it is about; takeOldLinkDatagrams() only after the last action.
 void UdpConnection::applyLinkActions(double now) {
   std::string host;
   uint16_t port = 0;
   for (;;) {
-    writeOld();
-    const UdpSession::LinkAction a = session_.takeLinkAction(host, port);
-    if (a == UdpSession::LinkAction::None) return;
+    last_.clear();
+    const UdpSession::LinkAction a = session_.takeLinkAction(host, port, last_);
+    if (a == UdpSession::LinkAction::None) {
+      writeOld();
+      return;
+    }
     if (a == UdpSession::LinkAction::CloseOldLink) {
+      sendBestEffort(oldFd_, last_);
       closeOld();
       continue;
     }
-    if (fd_ && !blocked_) {
-      // Datagrams already taken for the old node (the ACK of its answer): best effort.
-      for (const Bytes& d : pending_) (void)::send(fd_.get(), d.data(), d.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    }
+    // Datagrams already taken for the old node, then what the session still owes it
+    // (the ACK of its answer, a partly packed DAT): best effort, the old link resends.
+    if (!blocked_) sendBestEffort(fd_, pending_);
     pending_.clear();
+    sendBestEffort(fd_, last_);
     closeOld();
     if (fd_ && wantWrite_) loop_.poller().modify(fd_.get(), id_, false);
     oldFd_ = std::move(fd_);
@@ -109,11 +121,10 @@ void UdpConnection::applyLinkActions(double now) {
 void UdpConnection::writeOld() {
   scratch_.clear();
   session_.takeOldLinkDatagrams(scratch_);
-  if (oldFd_) {
-    for (const Bytes& d : scratch_) (void)::send(oldFd_.get(), d.data(), d.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  }
+  sendBestEffort(oldFd_, scratch_);
   scratch_.clear();
 }
+
 
 void UdpConnection::closeOld() {
   if (!oldFd_) return;
@@ -195,10 +206,12 @@ void UdpConnection::readAll(double now) {
   }
 }
 
-void UdpConnection::collect() {
+void UdpConnection::collect(bool flush) {
   if (session_.linkActionPending()) return;  // those datagrams are for the socket to come
   scratch_.clear();
-  session_.takeDatagrams(scratch_);
+  // Mid-turn only complete datagrams: small reliable sends of one turn share a DAT.
+  if (flush) session_.takeDatagrams(scratch_);
+  else session_.takeReadyDatagrams(scratch_);
   for (Bytes& d : scratch_) {
     const bool unreliable = d.size() >= rudp::kHeaderSize && d[3] == static_cast<uint8_t>(rudp::Flag::Udp);
     if (unreliable && pending_.size() >= kMaxPending) {
@@ -212,7 +225,7 @@ void UdpConnection::collect() {
 
 void UdpConnection::writeNow(double now) {
   blocked_ = false;
-  collect();
+  collect(true);
   mmsghdr msgs[kBatch];
   iovec iov[kBatch];
   while (fd_ && !pending_.empty()) {
@@ -278,9 +291,9 @@ void UdpConnection::settle(double now) {
   loop_.schedule(id_, session_.nextDeadline());
   // A socket that said EAGAIN is written when it becomes writable; otherwise
   // output from this input leaves at the end of the iteration, coalesced.
-  collect();
+  collect(false);
   setWantWrite(blocked_);
-  if (!blocked_ && !pending_.empty()) loop_.markDirty(id_);
+  if (!blocked_ && (!pending_.empty() || session_.hasUnflushed())) loop_.markDirty(id_);
 }
 
 void UdpConnection::closeSocket() {

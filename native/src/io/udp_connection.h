@@ -50,7 +50,7 @@ class UdpConnection final : public LoopHandler {
   void applyLinkActions(double now);
   void writeOld();
   void closeOld();
-  void collect();           // session datagrams -> pending_
+  void collect(bool flush);  // session datagrams -> pending_ (flush: the partly packed DAT too)
   void writeNow(double now);
   void setWantWrite(bool want);
   void settle(double now);  // after any input: events, then teardown or re-arm
@@ -69,6 +69,7 @@ class UdpConnection final : public LoopHandler {
   bool gone_ = false;
   std::deque<Bytes> pending_;  // datagrams not yet accepted by the socket
   std::vector<Bytes> scratch_;
+  std::vector<Bytes> last_;  // a link action's datagrams
   std::vector<Event> events_;
 };
 

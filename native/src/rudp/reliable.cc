@@ -1,39 +1,46 @@
 #include "rudp/reliable.h"
 
 #include <algorithm>
-#include <cmath>
 #include <utility>
 
 namespace diarkis {
 namespace rudp {
 
 ReliableChannel::ReliableChannel(ReliableConfig config, Stats& stats)
-    : cfg_(std::move(config)), stats_(stats) {
+    : cfg_(std::move(config)),
+      stats_(stats),
+      cc_(std::max(1.0, cfg_.initialCwnd), std::max(1.0, std::min(cfg_.minCwnd, cfg_.initialCwnd))) {
   cfg_.sendWindow = std::max<size_t>(cfg_.sendWindow, 1);
   cfg_.recvWindow = std::max<size_t>(cfg_.recvWindow, 1);
+  cfg_.peerWindow = std::max<size_t>(cfg_.peerWindow, 1);
   cfg_.retryMaxMs = std::max(cfg_.retryMaxMs, cfg_.retryMinMs);
 }
 
 void ReliableChannel::start(uint32_t sendSeq, uint32_t recvSeq, double now) {
   sendBase_ = sendSeq & kSeqMask;
   recvNext_ = recvSeq & kSeqMask;
-  ring_.assign(cfg_.recvWindow, Bytes());
-  present_.assign(cfg_.recvWindow, false);
-  ringHead_ = 0;
   started_ = true;
-  pump(now);
+  now_ = now;
+  pump(now, false);
+}
+
+void ReliableChannel::seedRtt(double rttMs) {
+  if (!rtt_.have()) rtt_.sample(rttMs);
 }
 
 double ReliableChannel::baseRto() const {
-  if (cfg_.adaptive && haveRtt_) {
-    return std::clamp(srtt_ + 4 * rttvar_, cfg_.rtoMinMs, cfg_.retryMaxMs);
-  }
-  return cfg_.retryMinMs;
+  return cfg_.adaptive ? rtt_.rto(cfg_.rtoMinMs, cfg_.retryMaxMs, cfg_.retryMinMs) : cfg_.retryMinMs;
 }
 
-void ReliableChannel::send(Bytes body, bool budgeted, double now) {
-  queue_.emplace_back(std::move(body), budgeted);
-  pump(now);
+void ReliableChannel::send(Bytes body, bool budgeted, double now, bool solo) {
+  now_ = now;
+  Message m;
+  m.body = std::move(body);
+  m.budgeted = budgeted;
+  m.solo = solo;
+  if (queue_.empty()) queuedSince_ = now;
+  queue_.push_back(std::move(m));
+  pump(now, false);
 }
 
 void ReliableChannel::emitData(uint32_t seq, Flag flag, const Bytes& body) {
@@ -44,43 +51,82 @@ void ReliableChannel::emitData(uint32_t seq, Flag flag, const Bytes& body) {
   out_.push_back(std::move(d));
 }
 
-void ReliableChannel::pump(double now) {
-  if (!started_ || timedOut_) return;
-  while (!queue_.empty() && inflight_.size() < cfg_.sendWindow) {
-    Outgoing o;
-    o.body = std::move(queue_.front().first);
-    o.budgeted = queue_.front().second;
-    queue_.pop_front();
-    o.sentAt = now;
-    o.lastSent = now;
-    o.interval = baseRto();
-    o.deadline = now + o.interval;
-    o.needsRack = cfg_.firstNeedsRack && !firstSent_;
-    firstSent_ = true;
-    const uint32_t seq = seqAdd(sendBase_, static_cast<uint32_t>(inflight_.size()));
-    emitData(seq, Flag::Dat, o.body);
-    if (o.needsRack) {
-      emitData(seq, Flag::Rdat, o.body);
-      stats_.add(&Stats::retransmits);
-    }
-    inflight_.push_back(std::move(o));
-  }
+bool ReliableChannel::canSendNew() const {
+  if (!started_ || timedOut_) return false;
+  if (unacked() >= cfg_.sendWindow || inflight_.size() >= cfg_.peerWindow) return false;
+  return !cfg_.adaptive || static_cast<double>(pipe_) < cc_.window();
 }
 
-void ReliableChannel::sample(double rtt) {
-  if (!(rtt >= 0) || !std::isfinite(rtt)) return;
-  // RFC 6298 estimator.
-  if (!haveRtt_) {
-    srtt_ = rtt;
-    rttvar_ = rtt / 2;
-    haveRtt_ = true;
-  } else {
-    rttvar_ = 0.75 * rttvar_ + 0.25 * std::fabs(srtt_ - rtt);
-    srtt_ = 0.875 * srtt_ + 0.125 * rtt;
+// Losses first (they hold the peer's delivery back), then new DATs.
+void ReliableChannel::pump(double now, bool flush, bool force) {
+  if (!started_ || timedOut_) return;
+  for (size_t i = 0; lost_ > 0 && i < inflight_.size(); ++i) {
+    if (static_cast<double>(pipe_) >= cc_.window()) break;
+    if (inflight_[i].lost) retransmit(i, now);
   }
+  // A partial DAT goes at a flush once it waited packDelayMs for company.
+  const bool partialOk = flush && (force || now >= queuedSince_ + cfg_.packDelayMs);
+  while (!queue_.empty() && canSendNew()) {
+    if (!sendNewDat(now, partialOk)) break;
+  }
+  if (queue_.empty()) queuedSince_ = kNoDeadline;
+  if (cfg_.adaptive) armTimers(now);
+}
+
+// Packs the queue's front bodies into one DAT. A DAT that could still take more
+// waits for the flush (false), so a burst made in one loop turn shares datagrams.
+bool ReliableChannel::sendNewDat(double now, bool flush) {
+  size_t n = 1;
+  size_t total = queue_[0].body.size();
+  if (!queue_[0].solo) {
+    while (n < queue_.size() && !queue_[n].solo && total + queue_[n].body.size() <= cfg_.maxDatagramBody) {
+      total += queue_[n].body.size();
+      ++n;
+    }
+    if (n == queue_.size() && !flush) return false;
+  }
+  Outgoing o;
+  for (size_t i = 0; i < n; ++i) {
+    if (queue_[i].budgeted) o.budgeted += static_cast<uint32_t>(queue_[i].body.size());
+  }
+  if (n == 1) {
+    o.body = std::move(queue_[0].body);
+  } else {
+    o.body.reserve(total);
+    for (size_t i = 0; i < n; ++i) o.body.insert(o.body.end(), queue_[i].body.begin(), queue_[i].body.end());
+  }
+  for (size_t i = 0; i < n; ++i) queue_.pop_front();
+  o.firstSent = o.lastSent = now;
+  o.interval = baseRto();
+  o.deadline = now + o.interval;
+  o.needsRack = cfg_.firstNeedsRack && !firstSent_;
+  firstSent_ = true;
+  const uint32_t seq = seqAdd(sendBase_, static_cast<uint32_t>(inflight_.size()));
+  emitData(seq, Flag::Dat, o.body);
+  if (o.needsRack) {
+    emitData(seq, Flag::Rdat, o.body);
+    stats_.add(&Stats::retransmits);
+  }
+  inflight_.push_back(std::move(o));
+  ++pipe_;
+  return true;
+}
+
+void ReliableChannel::retransmit(size_t index, double now) {
+  Outgoing& o = inflight_[index];
+  if (o.lost) {
+    o.lost = false;
+    --lost_;
+    ++pipe_;
+  }
+  ++o.retries;
+  o.lastSent = now;
+  emitData(seqAdd(sendBase_, static_cast<uint32_t>(index)), Flag::Rdat, o.body);
+  stats_.add(&Stats::retransmits);
 }
 
 bool ReliableChannel::onAck(const AckRecord& rec, double now) {
+  now_ = now;
   if (!started_) {
     stats_.drop(DropReason::Unexpected);
     return false;
@@ -90,46 +136,57 @@ bool ReliableChannel::onAck(const AckRecord& rec, double now) {
     stats_.drop(DropReason::Duplicate);
     return false;
   }
-  const size_t idx = static_cast<size_t>(d);
-  Outgoing& o = inflight_[idx];
+  Outgoing& o = inflight_[static_cast<size_t>(d)];
   if (o.needsRack && !rec.rack) return false;  // the handshake ACK S, not an acknowledgement
   o.acked = true;
-  if (o.budgeted) released_ += o.body.size();
-  // Karn's rule: an acknowledgement of a resent DAT may answer any copy.
-  if (o.retries == 0 && !o.needsRack) sample(now - o.sentAt);
-  Bytes().swap(o.body);
-  // Earlier DATs still unacknowledged that went out before this one: likely lost
-  // once fastResendAfter such ACKs came (selective ACKs show the gap). Once per DAT,
-  // like TCP's fast retransmit; after that the timer's backed-off schedule rules.
-  if (cfg_.fastResendAfter > 0) {
-    const double ackedSent = o.lastSent;
-    for (size_t i = 0; i < idx; ++i) {
-      Outgoing& e = inflight_[i];
-      if (e.acked || e.retries > 0 || e.lastSent > ackedSent) continue;
-      if (++e.laterAcks >= cfg_.fastResendAfter) resend(i, now, false);
-    }
+  if (o.lost) --lost_;
+  else --pipe_;
+  o.lost = false;
+  released_ += o.budgeted;
+  // Karn's rule, made exact by the flag: ACK answers the first DAT, RACK an RDAT
+  // (unambiguous only while there was just one).
+  const double xmit = rec.rack ? o.lastSent : o.firstSent;
+  if (!o.needsRack && (rec.rack ? o.retries == 1 : o.retries == 0)) {
+    rtt_.sample(now - xmit);
+    cc_.onRtt(now - xmit, now, rtt_.srtt());
   }
+  // The original arrived after we resent it: the reorder window was too small.
+  if (!rec.rack && o.retries > 0 && reoFactor_ < 16) reoFactor_ *= 2;
+  if (cfg_.adaptive) {
+    cc_.onAcked(xmit);
+    if (xmit >= rackXmit_) {
+      rackXmit_ = xmit;
+      rackRtt_ = now - xmit;
+    }
+    backoff_ = 0;  // the peer is alive: a later timeout starts from the plain RTO again
+  }
+  Bytes().swap(o.body);
   while (!inflight_.empty() && inflight_.front().acked) {
     inflight_.pop_front();
     sendBase_ = seqAdd(sendBase_, 1);
   }
-  pump(now);
+  if (cfg_.adaptive) {
+    rtoAt_ = tlpAt_ = kNoDeadline;  // re-armed from now by pump()
+    detectLosses(now);
+  }
+  pump(now, false);
   return true;
 }
 
-void ReliableChannel::resend(size_t index, double now, bool backoff) {
-  Outgoing& o = inflight_[index];
-  ++o.retries;
-  if (backoff) o.interval = std::min(o.interval * 2, cfg_.retryMaxMs);
-  o.deadline = now + o.interval;
-  o.lastSent = now;
-  o.laterAcks = 0;
-  emitData(seqAdd(sendBase_, static_cast<uint32_t>(index)), Flag::Rdat, o.body);
-  stats_.add(&Stats::retransmits);
+void ReliableChannel::onTimer(double now) {
+  now_ = now;
+  if (!started_ || timedOut_) return;
+  if (!cfg_.adaptive) return wireTimer(now);
+  if (now >= rackAt_) detectLosses(now);
+  if (now >= rtoAt_) {
+    onRto(now);
+  } else if (now >= tlpAt_) {
+    sendProbe(now);
+  }
+  pump(now, false);
 }
 
-void ReliableChannel::onTimer(double now) {
-  if (!started_ || timedOut_) return;
+void ReliableChannel::wireTimer(double now) {
   for (size_t i = 0; i < inflight_.size(); ++i) {
     Outgoing& o = inflight_[i];
     if (o.acked || o.deadline > now) continue;
@@ -137,76 +194,40 @@ void ReliableChannel::onTimer(double now) {
       timedOut_ = true;
       return;
     }
-    resend(i, now, true);
+    o.interval = std::min(o.interval * 2, cfg_.retryMaxMs);
+    o.deadline = now + o.interval;
+    retransmit(i, now);
   }
 }
 
 double ReliableChannel::nextDeadline() const {
   if (!started_ || timedOut_) return kNoDeadline;
-  double t = kNoDeadline;
-  for (const Outgoing& o : inflight_) {
-    if (!o.acked) t = std::min(t, o.deadline);
+  double t = acks_.empty() ? kNoDeadline : ackSince_ + cfg_.ackDelayMs;
+  if (!queue_.empty() && canSendNew()) t = std::min(t, queuedSince_ + cfg_.packDelayMs);
+  if (unacked() == 0) return t;
+  if (cfg_.adaptive) return std::min({t, rtoAt_, tlpAt_, rackAt_});
+  for (size_t i = 0; i < inflight_.size(); ++i) {
+    if (!inflight_[i].acked) t = std::min(t, inflight_[i].deadline);
   }
   return t;
 }
 
-void ReliableChannel::queueAck(uint32_t seq, bool rack) {
-  const size_t rec = kHeaderSize + cfg_.ackSuffix.size();
-  if (!acks_.empty() && acks_.size() + rec > cfg_.maxDatagramBody + kHeaderSize) {
-    out_.push_back(std::move(acks_));
-    acks_.clear();
-  }
-  appendAckRecord(acks_, seq, rack, cfg_.ackSuffix.data(), cfg_.ackSuffix.size());
-}
-
-void ReliableChannel::onData(uint32_t seq, bool retransmission, const uint8_t* body, size_t len,
-                             double now) {
-  (void)now;
-  if (!started_) {
-    stats_.drop(DropReason::Unexpected);
-    return;
-  }
-  const int32_t d = seqDiff(seq, recvNext_);
-  if (d < 0) {  // delivered already: the peer lost our acknowledgement
-    queueAck(seq, retransmission);
-    stats_.drop(DropReason::Duplicate);
-    return;
-  }
-  // Beyond the window: not acknowledged, so the peer resends it later.
-  if (static_cast<size_t>(d) >= cfg_.recvWindow) {
-    stats_.drop(DropReason::OutOfWindow);
-    return;
-  }
-  queueAck(seq, retransmission);
-  const size_t slot = (ringHead_ + static_cast<size_t>(d)) % cfg_.recvWindow;
-  if (present_[slot]) {
-    stats_.drop(DropReason::Duplicate);
-    return;
-  }
-  ring_[slot].assign(body, body + len);
-  present_[slot] = true;
-  while (present_[ringHead_]) {
-    delivered_.push_back(std::move(ring_[ringHead_]));
-    ring_[ringHead_] = Bytes();
-    present_[ringHead_] = false;
-    ringHead_ = (ringHead_ + 1) % cfg_.recvWindow;
-    recvNext_ = seqAdd(recvNext_, 1);
-  }
-}
-
-void ReliableChannel::takeDatagrams(std::vector<Bytes>& out) {
-  if (!acks_.empty()) {
-    out_.push_back(std::move(acks_));
-    acks_.clear();
-  }
+void ReliableChannel::takeReadyDatagrams(std::vector<Bytes>& out) {
   for (Bytes& d : out_) out.push_back(std::move(d));
   out_.clear();
 }
 
-void ReliableChannel::takeDelivered(std::vector<Bytes>& out) {
-  for (Bytes& b : delivered_) out.push_back(std::move(b));
-  delivered_.clear();
+void ReliableChannel::takeDatagrams(std::vector<Bytes>& out) {
+  pump(now_, true);
+  if (!acks_.empty() && now_ >= ackSince_ + cfg_.ackDelayMs) {
+    out_.push_back(std::move(acks_));
+    acks_.clear();
+    ackSince_ = kNoDeadline;
+  }
+  takeReadyDatagrams(out);
 }
+
+bool ReliableChannel::hasUnflushed() const { return !acks_.empty() || (!queue_.empty() && canSendNew()); }
 
 size_t ReliableChannel::takeReleasedBytes() {
   const size_t n = released_;
@@ -214,22 +235,18 @@ size_t ReliableChannel::takeReleasedBytes() {
   return n;
 }
 
-size_t ReliableChannel::inFlight() const {
-  size_t n = 0;
-  for (const Outgoing& o : inflight_) n += o.acked ? 0 : 1;
-  return n;
-}
-
 void ReliableChannel::forgetOutgoing() {
-  for (const Outgoing& o : inflight_) {
-    if (!o.acked && o.budgeted) released_ += o.body.size();
+  for (size_t i = 0; i < inflight_.size(); ++i) {
+    if (!inflight_[i].acked) released_ += inflight_[i].budgeted;
   }
-  for (const auto& q : queue_) {
-    if (q.second) released_ += q.first.size();
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    if (queue_[i].budgeted) released_ += queue_[i].body.size();
   }
   sendBase_ = seqAdd(sendBase_, static_cast<uint32_t>(inflight_.size()));
-  inflight_.clear();
-  queue_.clear();
+  inflight_.release();
+  queue_.release();
+  pipe_ = lost_ = 0;
+  rtoAt_ = tlpAt_ = rackAt_ = kNoDeadline;
 }
 
 }  // namespace rudp

@@ -1,42 +1,58 @@
 // The reliable channel of ONE side of an RUDP connection (PROTOCOL.md section 4,
-// "Reliable delivery"): DAT/RDAT sending with a window, a local queue and
-// retransmit timers (fixed or adaptive policy), and exactly-once in-order receipt
-// with a bounded out-of-order buffer. Sans-I/O: bodies, records and `now` in;
-// datagrams, delivered bodies and the next deadline out. Used by the client
-// session and, in tests, by a simulated server.
+// "Reliable delivery"), sans-I/O: bodies, records and `now` in; datagrams,
+// delivered bodies and the next deadline out. Used by the client session and,
+// in tests, by a simulated server.
+//
+// Sending: small bodies are packed back to back into one DAT up to the datagram
+// size (PROTOCOL section 1); a DAT that is not full waits for flush()
+// (takeDatagrams), which the owner calls once per loop turn. Two retry policies:
+//  - adaptive (default for the client): RFC 6298 RTO with Karn's rule (the ACK
+//    vs RACK flag says which copy arrived), RACK-style time-based loss detection
+//    from the selective per-DAT ACKs, a tail-loss probe, a congestion window
+//    (recovery.h), one backed-off retransmission timer that resets whenever the
+//    peer acknowledges anything; the connection times out after maxRetries
+//    consecutive timeouts without progress.
+//  - wire: every DAT on its own 1000/2000/4000/8000 ms schedule, maxRetries
+//    resends of one DAT and the connection is dead (the stock server's way).
+// Both keep the unacknowledged DATs under sendWindow and the span from the
+// oldest unacknowledged one under the peer's receive window.
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "diarkis/codec.h"
 #include "diarkis/stats.h"
 #include "rudp/datagram.h"
+#include "rudp/recovery.h"
+#include "rudp/ring.h"
 
 namespace diarkis {
 namespace rudp {
 
 struct ReliableConfig {
-  double retryMinMs = 1000;
+  double retryMinMs = 1000;  // wire schedule; adaptive: the RTO before any RTT sample
   double retryMaxMs = 8000;
   uint32_t maxRetries = 10;
   bool adaptive = false;
   double rtoMinMs = 100;
-  size_t sendWindow = 256;
-  size_t recvWindow = 1024;
-  size_t maxDatagramBody = 1400;  // ACK records are packed up to this many bytes per datagram
+  size_t sendWindow = 256;   // unacknowledged DATs
+  size_t recvWindow = 1024;  // our receive span (out-of-order DATs buffered)
+  size_t peerWindow = 1024;  // the peer's receive span: seq - oldest unacknowledged < this
+  size_t maxDatagramBody = 1400;  // DAT bodies are packed, ACK records batched, up to this
+  // A partly filled DAT waits this long for more bodies, batched ACK records
+  // this long for more records, before the flush sends them (0: the flush does).
+  double packDelayMs = 0;
+  double ackDelayMs = 0;
+  double initialCwnd = 64;   // adaptive: congestion window in DATs (64 x 1.4 KB fits a default socket buffer)
+  double minCwnd = 16;
   // (ours) The server's first message goes out as DAT S and at once RDAT S, and
   // only RACK S clears it (the handshake ACK S has the same bytes as ACK of DAT S).
   bool firstNeedsRack = false;
   // Appended to every ACK/RACK record: the SID from a client, nothing from a server.
   Bytes ackSuffix;
-  // (ours) Fast resend: an unacknowledged DAT goes again once this many DATs sent
-  // after it were acknowledged (selective ACKs make the gap visible); 0 = off.
-  // Off by default: without congestion control the extra resends deepen kernel
-  // buffer overruns (bench/udp, docs/decisions.md).
-  uint32_t fastResendAfter = 0;
 };
 
 class ReliableChannel {
@@ -46,16 +62,18 @@ class ReliableChannel {
   ReliableChannel(ReliableConfig config, Stats& stats);
 
   // Sequence bases: our first DAT carries sendSeq, the peer's first recvSeq.
-  // Bodies queued before start() go out now.
+  // Bodies queued before start() go out at the next flush.
   void start(uint32_t sendSeq, uint32_t recvSeq, double now);
   bool started() const { return started_; }
+  // An RTT measured outside the channel (the handshake), used until DATs give samples.
+  void seedRtt(double rttMs);
 
-  // Queue a DAT body; it goes out at once while the window has room. `budgeted`
-  // bodies count in releasedBytes() once acknowledged (the user's bytes; our own
-  // echoes and control requests are not budgeted).
-  void send(Bytes body, bool budgeted, double now);
-  // A DAT (retransmission = false) or RDAT arrived. Always queues an ACK/RACK
-  // record unless the seq is beyond the receive window.
+  // Queue a body; it goes out packed with its neighbours. `solo` bodies travel
+  // alone in their DAT (fragment chunks, the migration claim). `budgeted` bodies
+  // count in releasedBytes() once acknowledged (the user's bytes).
+  void send(Bytes body, bool budgeted, double now, bool solo = false);
+  // A DAT (retransmission = false) or RDAT arrived. Queues an ACK/RACK record
+  // unless the seq is beyond the receive window.
   void onData(uint32_t seq, bool retransmission, const uint8_t* body, size_t len, double now);
   // True when the record acknowledged a DAT of ours that was still unacknowledged
   // (the session counts that as a sign of life from the peer).
@@ -63,71 +81,117 @@ class ReliableChannel {
   void onTimer(double now);
   double nextDeadline() const;
 
-  // Datagrams to send (DAT, RDAT, packed ACK/RACK records), appended to out.
+  // Everything to send, the partly filled DAT and ACK datagram included (the end
+  // of a loop turn), appended to out.
   void takeDatagrams(std::vector<Bytes>& out);
-  // Bodies delivered in order, exactly once, appended to out.
+  // Only what is complete: full DATs, retransmissions, full ACK datagrams.
+  void takeReadyDatagrams(std::vector<Bytes>& out);
+  // Packs what is queued into DATs now, without waiting packDelayMs (the first
+  // DATs of a connection; before an unreliable send, which must not overtake them).
+  void flushNow(double now) { pump(now, true, true); }
+  // takeDatagrams() would return something that takeReadyDatagrams() holds back.
+  bool hasUnflushed() const;
   void takeDelivered(std::vector<Bytes>& out);
-  // Budgeted bytes acknowledged (or forgotten) since the last call.
   size_t takeReleasedBytes();
 
   bool timedOut() const { return timedOut_; }
-  // Nothing unacknowledged and nothing queued.
-  bool idle() const { return inflight_.empty() && queue_.empty(); }
-  size_t inFlight() const;
+  bool idle() const { return unacked() == 0 && queue_.empty(); }
+  size_t inFlight() const { return unacked(); }
   size_t queued() const { return queue_.size(); }
-  // Room for migration: drop every unacknowledged and queued DAT (the old node
-  // proved it processed them); returns the budgeted bytes via takeReleasedBytes.
+  // Bodies wait because the send window or the peer's span is full (flow
+  // control; the congestion window is our own pacing and not counted here).
+  bool windowBlocked() const {
+    return !queue_.empty() && (unacked() >= cfg_.sendWindow || inflight_.size() >= cfg_.peerWindow);
+  }
+  // Migration: drop every unacknowledged and queued DAT (the old node proved it
+  // processed them); their budgeted bytes come back via takeReleasedBytes.
   void forgetOutgoing();
 
-  double srtt() const { return srtt_; }
-  double rttvar() const { return rttvar_; }
-  bool hasRttSample() const { return haveRtt_; }
+  double srtt() const { return rtt_.srtt(); }
+  double rttvar() const { return rtt_.rttvar(); }
+  bool hasRttSample() const { return rtt_.have(); }
+  double cwnd() const { return cc_.window(); }
   // Interval before the first resend of a fresh DAT under the current policy.
   double baseRto() const;
+  // Receive side: out-of-order DATs held, and whether their buffer is allocated.
+  size_t bufferedOutOfOrder() const { return oooCount_; }
+  bool reorderBufferAllocated() const { return ooo_ != nullptr; }
 
  private:
+  struct Message {
+    Bytes body;
+    bool budgeted = false;
+    bool solo = false;
+  };
   struct Outgoing {
     Bytes body;
-    double sentAt = 0;    // first transmission (RTT samples)
-    double lastSent = 0;  // latest transmission (fast resend ordering)
-    double deadline = 0;
+    double firstSent = 0;
+    double lastSent = 0;
+    double deadline = 0;  // wire policy: this DAT's own timer
     double interval = 0;
     uint32_t retries = 0;
-    uint32_t laterAcks = 0;  // DATs sent after lastSent and acknowledged since
+    uint32_t budgeted = 0;  // budgeted bytes packed in it
     bool acked = false;
-    bool budgeted = false;
+    bool lost = false;      // adaptive: declared lost, waiting for the window to resend
     bool needsRack = false;
   };
-  void pump(double now);
-  void resend(size_t index, double now, bool backoff);
+  struct Slot {
+    Bytes body;
+    bool present = false;
+  };
+
+  size_t unacked() const { return pipe_ + lost_; }
+  bool canSendNew() const;
+  void pump(double now, bool flush, bool force = false);
+  bool sendNewDat(double now, bool flush);
+  void retransmit(size_t index, double now);
   void emitData(uint32_t seq, Flag flag, const Bytes& body);
-  void sample(double rtt);
   void queueAck(uint32_t seq, bool rack);
+  // adaptive policy
+  double currentRto() const;
+  void detectLosses(double now);
+  void markLost(size_t index, double now);
+  void armTimers(double now);
+  void onRto(double now);
+  void sendProbe(double now);
+  void wireTimer(double now);
 
   ReliableConfig cfg_;
   Stats& stats_;
   bool started_ = false;
   bool timedOut_ = false;
   bool firstSent_ = false;
+  double now_ = 0;
 
   // sender
-  uint32_t sendBase_ = 0;             // seq of inflight_.front()
-  std::deque<Outgoing> inflight_;     // seqs sendBase_, sendBase_+1, ...
-  std::deque<std::pair<Bytes, bool>> queue_;  // waiting for window room
+  uint32_t sendBase_ = 0;           // seq of inflight_[0]
+  Ring<Outgoing> inflight_;         // seqs sendBase_, sendBase_+1, ...
+  Ring<Message> queue_;             // bodies not yet in a DAT
+  size_t pipe_ = 0;                 // sent, unacknowledged, not declared lost
+  size_t lost_ = 0;                 // declared lost, not yet resent
   size_t released_ = 0;
-  double srtt_ = 0;
-  double rttvar_ = 0;
-  bool haveRtt_ = false;
+  RttEstimator rtt_;
+  CongestionWindow cc_;
+  double rtoAt_ = kNoDeadline;
+  double tlpAt_ = kNoDeadline;
+  double rackAt_ = kNoDeadline;
+  uint32_t backoff_ = 0;            // consecutive timeouts without progress
+  double rackXmit_ = -kNoDeadline;  // send time of the latest-sent DAT acknowledged
+  double rackRtt_ = 0;
+  double reoFactor_ = 1;            // reorder window in quarters of min RTT; grows on spurious resends
 
-  // receiver
+  // receiver: in-order bodies pass straight through; the out-of-order buffer
+  // exists only while a gap does.
   uint32_t recvNext_ = 0;
-  size_t ringHead_ = 0;               // slot of recvNext_
-  std::vector<Bytes> ring_;
-  std::vector<bool> present_;
+  size_t oooHead_ = 0;              // slot of recvNext_
+  size_t oooCount_ = 0;
+  std::unique_ptr<Slot[]> ooo_;
   std::vector<Bytes> delivered_;
 
   std::vector<Bytes> out_;
-  Bytes acks_;                        // packed records waiting for takeDatagrams
+  Bytes acks_;                      // packed records waiting for a flush
+  double queuedSince_ = kNoDeadline;  // the oldest body waiting in queue_
+  double ackSince_ = kNoDeadline;     // the oldest record in acks_
 };
 
 }  // namespace rudp

@@ -22,6 +22,8 @@ rudp::ReliableConfig channelConfig(const UdpOptions& o, const SessionKeys& keys)
   c.sendWindow = o.sendWindow;
   c.recvWindow = o.recvWindow;
   c.maxDatagramBody = o.maxDatagramBody;
+  c.packDelayMs = o.packDelayMs;
+  c.ackDelayMs = o.ackDelayMs;
   c.ackSuffix.assign(keys.sid.begin(), keys.sid.end());  // client records: header || SID
   return c;
 }
@@ -62,7 +64,7 @@ UdpSession::UdpSession(const UdpOptions& options, const SessionKeys& keys, Stats
       // Incoming chunks are cut by the server at the protocol's 1300 bytes.
       reassembler_(options.maxPayload + wire::kResponseHeaderSize + wire::kSidSize,
                    rudp::kDefaultFragmentSize),
-      rng_(options.rngSeed != 0 ? options.rngSeed : std::random_device{}()) {}
+      rng_(options.rngSeed) {}
 
 // Callers collect() what the previous channel queued first.
 void UdpSession::freshLink() {
@@ -73,6 +75,7 @@ void UdpSession::freshLink() {
   stats_.reassemblyBytes.store(0, std::memory_order_relaxed);
   handshaked_ = false;
   serverSeq_ = 0;
+  synsSent_ = 0;
   ++linkGen_;
 }
 
@@ -85,13 +88,25 @@ void UdpSession::collect() {
   scratch_.clear();
 }
 
+void UdpSession::collectReady() {
+  scratch_.clear();
+  channel_->takeReadyDatagrams(scratch_);
+  for (Bytes& d : scratch_) out_.push_back(std::move(d));
+  scratch_.clear();
+}
+
 void UdpSession::push(Bytes datagram) {
-  collect();
+  collectReady();
   out_.push_back(std::move(datagram));
 }
 
 bool UdpSession::takeDatagrams(std::vector<Bytes>& out) {
   collect();
+  return takeReadyDatagrams(out);
+}
+
+bool UdpSession::takeReadyDatagrams(std::vector<Bytes>& out) {
+  collectReady();
   if (out_.empty()) return false;
   for (Bytes& d : out_) {
     stats_.add(&Stats::packetsSent);
@@ -124,6 +139,7 @@ void UdpSession::sendSyn(double now) {
   d.insert(d.end(), crypto_.keys().sid.begin(), crypto_.keys().sid.end());
   push(std::move(d));
   nextSyn_ = now + options_.synIntervalMs;
+  if (synsSent_++ == 0) synSentAt_ = now;
 }
 
 void UdpSession::sendAckRecord(uint32_t seq) {
@@ -139,11 +155,14 @@ void UdpSession::completeHandshake(uint32_t seq, double now) {
   connectDeadline_ = kNoDeadline;
   sendAckRecord(seq);  // ACK S, body SID
   channel_->start(0, seq, now);  // our first DAT carries 0, the server's S
+  if (synsSent_ == 1) channel_->seedRtt(now - synSentAt_);
+  synsSent_ = 0;
   if (mig_ == MigPhase::Handshake) {
     // At the migration target: the claim is the first DAT, alone; nothing else
     // goes until it is answered (the target acknowledges only a claim before binding).
     mig_ = MigPhase::Claiming;
     sendClaim(now);
+    channel_->flushNow(now);
     afterChannel(now);
     return;
   }
@@ -157,6 +176,7 @@ void UdpSession::completeHandshake(uint32_t seq, double now) {
   // server's side of the handshake even if our ACK S was lost.
   lastHeard_ = now;
   sendEcho(now);
+  channel_->flushNow(now);  // the first DAT binds the session at the node: no pack delay
   afterChannel(now);
 }
 
@@ -208,7 +228,8 @@ size_t UdpSession::reliableCost(size_t packetLen, size_t fragmentSize) {
 
 void UdpSession::sendPacket(Bytes packet, bool budgeted, double now) {
   if (!fragmenter_.needsCut(packet.size())) {
-    channel_->send(std::move(packet), budgeted, now);
+    // The claim travels alone: the target acknowledges nothing else before it binds.
+    channel_->send(std::move(packet), budgeted, now, mig_ == MigPhase::Claiming);
     return;
   }
   const uint8_t ver = packet[4];
@@ -217,7 +238,7 @@ void UdpSession::sendPacket(Bytes packet, bool budgeted, double now) {
   fragmenter_.cutWrapped(packet.data(), packet.size(), ver, cmd, crypto_.keys().sid.data(), scratch_);
   std::vector<Bytes> chunks;
   chunks.swap(scratch_);
-  for (Bytes& c : chunks) channel_->send(std::move(c), budgeted, now);
+  for (Bytes& c : chunks) channel_->send(std::move(c), budgeted, now, true);  // a chunk is its own DAT
 }
 
 ErrorCode UdpSession::send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool reliable,
@@ -230,6 +251,7 @@ ErrorCode UdpSession::send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_
   if (ec != ErrorCode::None) return ec;
   if (!reliable) {
     if (packet.size() > options_.maxDatagramBody) return ErrorCode::PayloadTooLarge;
+    channel_->flushNow(now);  // reliable sends made before it leave first
     Bytes d;
     d.reserve(rudp::kHeaderSize + packet.size());
     rudp::appendHeader(d, 0, rudp::Flag::Udp);
@@ -574,7 +596,7 @@ double UdpSession::connectedDeadline() const {
 double UdpSession::echoMissDeadline() const {
   // A full window means our echo could not even be sent: not a miss. Every DAT in
   // flight has its own retry limit, so a dead peer still ends the session.
-  if (channel_->queued() > 0) return kNoDeadline;
+  if (channel_->windowBlocked()) return kNoDeadline;
   return lastHeard_ + options_.echoMissLimit * options_.echoIntervalMs;
 }
 
@@ -585,6 +607,7 @@ void UdpSession::onTimer(double now) {
     old_->takeDatagrams(oldOut_);
     if (old_->timedOut()) closeOldLink();
   }
+  if (releaseAfterOld_) releaseHeldIfOldDone(now);  // the old link ended (given up)
   switch (mig_) {
     case MigPhase::Handshake:
       if (now >= claimDeadline_) return attemptFailed("no SYN answer from the target", now);
@@ -691,7 +714,7 @@ void UdpSession::finish(ErrorCode code, const std::string& message) {
   if (old_) closeOldLink();
   connectDeadline_ = nextSyn_ = nextEcho_ = closeDeadline_ = kNoDeadline;
   handoffDeadline_ = claimDeadline_ = retryAt_ = autoRetryAt_ = roomWaitDeadline_ = kNoDeadline;
-  roomMigrate_ = pushStarted_ = false;
+  roomMigrate_ = pushStarted_ = releaseAfterOld_ = false;
   Event ev;
   ev.type = EventType::Disconnect;
   ev.code = code;

@@ -24,9 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <deque>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -36,7 +34,9 @@
 #include "diarkis/stats.h"
 #include "diarkis/tcp_client.h"
 #include "rudp/fragment.h"
+#include "rudp/lazy_engine.h"
 #include "rudp/reliable.h"
+#include "rudp/ring.h"
 #include "rudp/udp_options.h"
 #include "session/send_budget.h"
 
@@ -80,15 +80,21 @@ class UdpSession {
 
   // --- outputs --------------------------------------------------------------
   bool takeDatagrams(std::vector<Bytes>& out);  // appends; false when none
+  // Only complete datagrams: a partly packed DAT and batched ACKs stay for the
+  // flush at the end of the owner's loop turn (takeDatagrams), while hasUnflushed().
+  bool takeReadyDatagrams(std::vector<Bytes>& out);
+  bool hasUnflushed() const { return channel_->hasUnflushed(); }
   bool takeOldLinkDatagrams(std::vector<Bytes>& out);  // for the old socket
   bool takeEvents(std::vector<Event>& out);     // appends; false when none
 
   // What the owner must do with its sockets, in order, BEFORE it sends
-  // takeDatagrams() again: OpenTarget = keep the current socket as the old link
-  // and open a new one to host:port (numeric); CloseOldLink = send
-  // takeOldLinkDatagrams() on the old socket, then close it.
+  // takeDatagrams() again or takeOldLinkDatagrams() (which are the latest old
+  // link's): OpenTarget = send `last` on the current socket (what it still owes
+  // the old node: the partly packed DAT, the ACK of the answer), keep it as the
+  // old link and open a new one to host:port (numeric); CloseOldLink = send
+  // `last` on the old socket, then close it. `last` is appended to.
   enum class LinkAction : uint8_t { None, OpenTarget, CloseOldLink };
-  LinkAction takeLinkAction(std::string& host, uint16_t& port);
+  LinkAction takeLinkAction(std::string& host, uint16_t& port, std::vector<Bytes>& last);
   bool linkActionPending() const { return !actions_.empty(); }
   bool oldLinkOpen() const { return old_ != nullptr; }
   // Requests held when the session ended, decoded (filled by the final Disconnect).
@@ -101,9 +107,11 @@ class UdpSession {
  private:
   enum class MigPhase : uint8_t { None, Requested, Handshake, Claiming, Backoff };
 
-  bool holding() const { return !handshaked_ || mig_ != MigPhase::None; }
+  bool holding() const { return !handshaked_ || mig_ != MigPhase::None || releaseAfterOld_; }
+  void releaseHeldIfOldDone(double now);
   void freshLink();  // new channel, fragment ids and reassembly: a new connection
   void flushHeld(double now);
+  bool moveCounted(std::vector<Bytes>& from, std::vector<Bytes>& out);  // counted as sent
   void handleMigrateAnswer(const Packet& p, const Bytes& body, double now);
   // Rooms (PROTOCOL 10, session/room_rules.h): the owner's 1/7 answer, the server's push.
   void handleRoomAnswer(const Packet& p, const Bytes& body, double now);
@@ -116,8 +124,9 @@ class UdpSession {
   double backoff(uint32_t attempt);
   void closeOldLink();
   void decodeHeld();
-  void push(Bytes datagram);  // after whatever the channel has queued
-  void collect();             // channel datagrams -> out_
+  void push(Bytes datagram);  // after whatever the channel has completed
+  void collect();             // channel datagrams, flushed -> out_
+  void collectReady();        // complete channel datagrams -> out_
   void sendSyn(double now);
   void completeHandshake(uint32_t seq, double now);
   void sendOpening(double now);
@@ -158,6 +167,8 @@ class UdpSession {
 
   double connectDeadline_ = kNoDeadline;
   double nextSyn_ = kNoDeadline;
+  double synSentAt_ = 0;           // the handshake RTT seeds the channel's RTO (Karn: one SYN only)
+  uint32_t synsSent_ = 0;
   double nextEcho_ = kNoDeadline;
   // The echo miss timeout counts from the last sign of life: an authenticated packet
   // (echo answer, response, push) or an ACK of a DAT of ours (docs/decisions.md).
@@ -194,11 +205,17 @@ class UdpSession {
   uint32_t attempts_ = 0;
   uint32_t noTargets_ = 0;
   std::string lastFailure_;
-  std::mt19937_64 rng_;
-  std::deque<LinkAction> actions_;
+  rudp::LazyEngine rng_;           // backoff jitter, made on first use
+  struct PendingAction {
+    LinkAction action = LinkAction::None;
+    std::vector<Bytes> last;  // for the socket the action is about, before it acts
+  };
+  rudp::Ring<PendingAction> actions_;
   std::vector<UnsentPacket> unsent_;
   // The old node's link: acknowledges its retransmissions until its FIN or oldDeadline_.
   std::unique_ptr<rudp::ReliableChannel> old_;
+  bool oldCarriesOurs_ = false;    // server-started: old_ resends our DATs, our FIN ends it once idle
+  bool releaseAfterOld_ = false;   // claimed after a push: the held go once old_ is done
   double oldDeadline_ = kNoDeadline;
   std::vector<Bytes> oldOut_;
 };

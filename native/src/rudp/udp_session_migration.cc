@@ -22,6 +22,10 @@ namespace diarkis {
 ErrorCode UdpSession::sendMigrate(double now) {
   if (mig_ != MigPhase::None) return ErrorCode::None;  // the same migration
   if (state_ != ClientState::Connected || !handshaked_) return ErrorCode::NotConnected;
+  if (releaseAfterOld_) {  // the requests held for this node go before the migrate request
+    releaseAfterOld_ = false;
+    flushHeld(now);
+  }
   Bytes packet;
   if (crypto_.appendRequest(packet, wire::kVerBuiltin, wire::kCmdReconn, nullptr, 0, options_.maxPayload) !=
       ErrorCode::None) {
@@ -77,22 +81,27 @@ void UdpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double 
   // The current link becomes the old link. An answer proves the node processed
   // every DAT we sent before it: forget them. A push does not (PROTOCOL 10.2): the
   // old link keeps resending ours until acknowledged, then we end it with a FIN.
-  // What is queued for the socket (the ACK of this answer among it) leaves on the old socket.
+  // What is queued for the socket (the ACK of this answer, after a push the partly
+  // packed DAT of requests sent before it) leaves on it, as the OpenTarget's `last`:
+  // the owner has no old socket for it before it acts.
   if (old_) closeOldLink();  // a previous migration's old link, still lingering
+  releaseAfterOld_ = false;  // what it held goes to the next target
   collect();
-  for (Bytes& d : out_) oldOut_.push_back(std::move(d));
-  out_.clear();
+  PendingAction open;
+  open.action = LinkAction::OpenTarget;
+  open.last.swap(out_);
   old_ = std::move(channel_);
-  if (!pushStarted_) old_->forgetOutgoing();
+  oldCarriesOurs_ = pushStarted_;
+  if (!oldCarriesOurs_) old_->forgetOutgoing();
   if (budget_.release(old_->takeReleasedBytes())) {
     Event ev;
     ev.type = EventType::Drain;
     emit(std::move(ev));
   }
+  actions_.push_back(std::move(open));
   oldDeadline_ = now + options_.lingerMs;
-  if (pushStarted_) endOldLinkWhenIdle();
+  endOldLinkWhenIdle();  // after the OpenTarget: its CloseOldLink is about this link
   freshLink();
-  actions_.push_back(LinkAction::OpenTarget);
   nextEcho_ = kNoDeadline;
   startAttempt(now);
 }
@@ -129,9 +138,11 @@ void UdpSession::handleMigratePush(const Packet& p, const Bytes& body, double no
 }
 
 // After a server-started migration: once the old node acknowledged every DAT of ours,
-// our FIN ends the old link (the node serves what it got until then).
+// our FIN ends the old link (the node serves what it got until then). After an answer
+// the old node ends it (its FIN, or lingerMs): an ACK it flushed after the answer
+// (records are batched behind the DATs of a turn) must not close it early.
 void UdpSession::endOldLinkWhenIdle() {
-  if (!old_ || !old_->idle()) return;
+  if (!old_ || !oldCarriesOurs_ || !old_->idle()) return;
   Bytes d;
   rudp::appendHeader(d, 0, rudp::Flag::Fin);
   d.insert(d.end(), crypto_.keys().sid.begin(), crypto_.keys().sid.end());
@@ -199,9 +210,18 @@ void UdpSession::handleClaimAnswer(const Packet& p, double now) {
   con.reconnected = true;
   emit(std::move(con));
   emit(std::move(mig));
-  flushHeld(now);  // in order, after the claim
+  // In order, after the claim; after a push, only once the old node has every DAT of
+  // ours: it forwards late ones here, where they are served as they come.
+  releaseAfterOld_ = old_ != nullptr && oldCarriesOurs_;
+  releaseHeldIfOldDone(now);
   lastHeard_ = now;
   sendEcho(now);
+}
+
+void UdpSession::releaseHeldIfOldDone(double now) {
+  if (releaseAfterOld_ && old_ && oldCarriesOurs_ && !old_->idle()) return;
+  releaseAfterOld_ = false;
+  flushHeld(now);
 }
 
 double UdpSession::backoff(uint32_t attempt) {
@@ -219,6 +239,7 @@ void UdpSession::onOldLinkDatagram(const uint8_t* data, size_t len, double now) 
   }
   if (rudp::isTerminate(data, len)) {
     closeOldLink();
+    if (releaseAfterOld_) releaseHeldIfOldDone(now);
     return;
   }
   rudp::Header h;
@@ -244,11 +265,13 @@ void UdpSession::onOldLinkDatagram(const uint8_t* data, size_t len, double now) 
       rudp::appendAckRecord(d, 0, false, crypto_.keys().sid.data(), wire::kSidSize);
       oldOut_.push_back(std::move(d));
       closeOldLink();
+      if (releaseAfterOld_) releaseHeldIfOldDone(now);
       return;
     }
     case rudp::Flag::Ack:
     case rudp::Flag::Rack: {
-      // Only DATs of a server-started migration are still there (others were forgotten).
+      // Only DATs of a server-started migration are still there; after an answer these are
+      // late ACKs of forgotten DATs (counted as duplicates by the channel).
       std::vector<rudp::AckRecord> recs;
       if (!rudp::decodeAckRecords(data, len, rudp::kServerRecordSize, recs, reason)) {
         stats_.drop(reason);
@@ -261,6 +284,7 @@ void UdpSession::onOldLinkDatagram(const uint8_t* data, size_t len, double now) 
         emit(std::move(ev));
       }
       endOldLinkWhenIdle();
+      if (releaseAfterOld_) releaseHeldIfOldDone(now);
       return;
     }
     case rudp::Flag::Syn:
@@ -276,25 +300,35 @@ void UdpSession::closeOldLink() {
   old_->forgetOutgoing();  // what the old node never acknowledged is given up with the link
   (void)budget_.release(old_->takeReleasedBytes());
   old_.reset();
+  oldCarriesOurs_ = false;
   oldDeadline_ = kNoDeadline;
-  actions_.push_back(LinkAction::CloseOldLink);
+  PendingAction close;
+  close.action = LinkAction::CloseOldLink;
+  close.last.swap(oldOut_);
+  actions_.push_back(std::move(close));
 }
 
 bool UdpSession::takeOldLinkDatagrams(std::vector<Bytes>& out) {
+  if (!actions_.empty()) return false;  // they follow the pending actions (takeLinkAction)
   if (old_) old_->takeDatagrams(oldOut_);
-  if (oldOut_.empty()) return false;
-  for (Bytes& d : oldOut_) {
+  return moveCounted(oldOut_, out);
+}
+
+bool UdpSession::moveCounted(std::vector<Bytes>& from, std::vector<Bytes>& out) {
+  if (from.empty()) return false;
+  for (Bytes& d : from) {
     stats_.add(&Stats::packetsSent);
     stats_.add(&Stats::bytesSent, d.size());
     out.push_back(std::move(d));
   }
-  oldOut_.clear();
+  from.clear();
   return true;
 }
 
-UdpSession::LinkAction UdpSession::takeLinkAction(std::string& host, uint16_t& port) {
+UdpSession::LinkAction UdpSession::takeLinkAction(std::string& host, uint16_t& port, std::vector<Bytes>& last) {
   if (actions_.empty()) return LinkAction::None;
-  const LinkAction a = actions_.front();
+  const LinkAction a = actions_.front().action;
+  (void)moveCounted(actions_.front().last, last);
   actions_.pop_front();
   if (a == LinkAction::OpenTarget) {
     host = targetHost_;

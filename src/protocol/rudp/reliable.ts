@@ -1,26 +1,46 @@
 /**
- * One side's reliable channel (PROTOCOL.md section 4, "Reliable delivery"), sans-I/O: bodies and
+ * One side's reliable sender (PROTOCOL.md section 4, "Reliable delivery"), sans-I/O: bodies and
  * now(ms) in, datagrams out through `emit`, timers as a deadline (`nextDeadline`) the owner honours
- * by calling `tick(now)`.
+ * by calling `tick(now)`. The same design as the native ReliableChannel (native/src/rudp/reliable.h):
+ *  - adaptive policy: RFC 6298 RTO with Karn's rule (ACK answers the DAT, RACK an RDAT), RACK-style
+ *    time-based loss detection from the selective per-DAT ACKs, a tail-loss probe, a congestion
+ *    window, one backed-off timer that restarts whenever the peer acknowledges anything, timed out
+ *    only after maxRetries timeouts in a row without progress;
+ *  - wire policy: each DAT on its own retryMinMs, doubling to retryMaxMs schedule, dead after
+ *    maxRetries resends of one DAT (the stock server's behaviour).
+ * With `pack`, small bodies share a DAT up to the datagram size; a DAT that is not full waits for
+ * flush(), which the owner calls at the end of its turn.
  */
-import { DropReason, RUDP_MAX_RETRIES, RUDP_RETRY_MAX_MS, RUDP_RETRY_MIN_MS } from '../constants';
-import { RUDP_RECEIVE_WINDOW, RUDP_RTO_MIN_MS, RUDP_SEND_WINDOW } from '../ours';
+import { RUDP_MAX_RETRIES, RUDP_RETRY_MAX_MS, RUDP_RETRY_MIN_MS } from '../constants';
+import { RUDP_RECEIVE_WINDOW, RUDP_RTO_MIN_MS, RUDP_SEND_WINDOW, UDP_MAX_DATAGRAM_BODY } from '../ours';
 import { AckRecord, encodeDatagram, Flag, seqAdd, seqDiff } from './datagram';
+import { CongestionWindow, RttEstimator } from './recovery';
+
+export { ReliableReceiver } from './receiver';
+export type { ReceiveResult } from './receiver';
 
 export interface RetryOptions {
   retryMinMs?: number;
   retryMaxMs?: number;
   maxRetries?: number;
-  /** (ours) interval = SRTT + 4 * RTTVAR, clamped to [rtoMinMs, retryMaxMs]. */
+  /** The adaptive policy (RTO from the RTT, fast retransmit, probe, congestion window); false = wire schedule. */
   adaptive?: boolean;
   rtoMinMs?: number;
 }
 
 export interface SenderOptions extends RetryOptions {
   initialSeq: number;
+  /** Unacknowledged DATs in flight. */
   window?: number;
+  /** The peer's receive span: a DAT goes only while seq - oldest unacknowledged < this. */
+  peerWindow?: number;
   /** Bytes queued locally (beyond the window) before send() refuses. */
   maxQueueBytes?: number;
+  /** Pack small bodies into one DAT up to maxDatagramBody; partial DATs wait for flush(). */
+  pack?: boolean;
+  maxDatagramBody?: number;
+  initialCwnd?: number;
+  minCwnd?: number;
   /**
    * Server side: the first DAT goes out as DAT and RDAT at once and only RACK clears it, because
    * the handshake ACK has the same bytes as an ACK of it.
@@ -29,13 +49,22 @@ export interface SenderOptions extends RetryOptions {
 }
 
 interface InFlight {
-  seq: number;
   body: Buffer;
-  sentAt: number;
-  retries: number;
-  interval: number;
+  firstSent: number;
+  lastSent: number;
+  /** Wire policy: this DAT's own timer. */
   due: number;
+  interval: number;
+  retries: number;
+  acked: boolean;
+  /** Adaptive: declared lost after an RTO, waiting for the window. */
+  lost: boolean;
   needsRack: boolean;
+}
+
+interface Queued {
+  body: Buffer;
+  solo: boolean;
 }
 
 export interface SenderStats {
@@ -45,18 +74,35 @@ export interface SenderStats {
   inFlight: number;
   queued: number;
   queuedBytes: number;
+  cwnd: number;
+  srtt: number;
 }
 
+/** The probe allows for the peer's ACK leaving at the end of its loop turn. */
+const ACK_DELAY_MS = 5;
+const LONE_ACK_DELAY_MS = 200;
+
 export class ReliableSender {
-  private nextSeq: number;
-  private readonly inflight = new Map<number, InFlight>();
-  private readonly queue: Buffer[] = [];
-  private queueHead = 0;
+  private base: number;
+  /** inflight[head + i] carries seq base + i. */
+  private inflight: InFlight[] = [];
+  private head = 0;
+  private queue: Queued[] = [];
+  private qHead = 0;
   private queuedBytes = 0;
+  private pipe = 0;
+  private lostCount = 0;
   private first: boolean;
-  private srtt = -1;
-  private rttvar = 0;
   private timedOut = false;
+  private readonly rtt = new RttEstimator();
+  private readonly cc: CongestionWindow;
+  private rtoAt = Number.POSITIVE_INFINITY;
+  private tlpAt = Number.POSITIVE_INFINITY;
+  private rackAt = Number.POSITIVE_INFINITY;
+  private backoff = 0;
+  private rackXmit = Number.NEGATIVE_INFINITY;
+  private rackRtt = 0;
+  private reoFactor = 1;
   private readonly o: Required<Omit<SenderOptions, 'initialSeq' | 'firstNeedsRack'>>;
   readonly stats = { sent: 0, retransmits: 0, acked: 0 };
 
@@ -64,194 +110,317 @@ export class ReliableSender {
     opts: SenderOptions,
     private readonly emit: (datagram: Buffer) => void,
   ) {
-    this.nextSeq = opts.initialSeq & 0xffffff;
+    this.base = opts.initialSeq & 0xffffff;
     this.first = opts.firstNeedsRack === true;
     this.o = {
       retryMinMs: opts.retryMinMs ?? RUDP_RETRY_MIN_MS,
-      retryMaxMs: opts.retryMaxMs ?? RUDP_RETRY_MAX_MS,
+      retryMaxMs: Math.max(opts.retryMaxMs ?? RUDP_RETRY_MAX_MS, opts.retryMinMs ?? RUDP_RETRY_MIN_MS),
       maxRetries: opts.maxRetries ?? RUDP_MAX_RETRIES,
       adaptive: opts.adaptive ?? false,
       rtoMinMs: opts.rtoMinMs ?? RUDP_RTO_MIN_MS,
-      window: opts.window ?? RUDP_SEND_WINDOW,
+      window: Math.max(1, opts.window ?? RUDP_SEND_WINDOW),
+      peerWindow: Math.max(1, opts.peerWindow ?? RUDP_RECEIVE_WINDOW),
       maxQueueBytes: opts.maxQueueBytes ?? Number.POSITIVE_INFINITY,
+      pack: opts.pack ?? false,
+      maxDatagramBody: opts.maxDatagramBody ?? UDP_MAX_DATAGRAM_BODY,
+      initialCwnd: opts.initialCwnd ?? 64,
+      minCwnd: opts.minCwnd ?? 16,
     };
+    this.cc = new CongestionWindow(Math.max(1, this.o.initialCwnd), Math.max(1, Math.min(this.o.minCwnd, this.o.initialCwnd)));
   }
 
-  /** True once a DAT went unacknowledged through maxRetries resends: the connection is dead. */
+  /** True once the peer stopped acknowledging (see the policies above): the connection is dead. */
   get isTimedOut(): boolean {
     return this.timedOut;
   }
 
-  /** Nothing in flight and nothing queued. */
+  /** Nothing unacknowledged and nothing queued. */
   get idle(): boolean {
-    return this.inflight.size === 0 && this.queueHead === this.queue.length;
+    return this.unacked === 0 && this.qHead === this.queue.length;
   }
 
   get inFlight(): number {
-    return this.inflight.size;
+    return this.unacked;
+  }
+
+  /** flush() would send something (a partly packed DAT). */
+  get hasUnflushed(): boolean {
+    return this.qHead < this.queue.length && this.canSendNew();
   }
 
   snapshot(): SenderStats {
     return {
       ...this.stats,
-      inFlight: this.inflight.size,
-      queued: this.queue.length - this.queueHead,
+      inFlight: this.unacked,
+      queued: this.queue.length - this.qHead,
       queuedBytes: this.queuedBytes,
+      cwnd: this.cc.window,
+      srtt: this.rtt.srtt,
     };
   }
 
-  /** Queues a body (a command packet or a chunk); false when the local queue is full. */
-  send(body: Buffer, now: number): boolean {
+  /** An RTT measured outside (the handshake), used until DATs give samples. */
+  seedRtt(ms: number): void {
+    if (!this.rtt.hasSample) this.rtt.sample(ms);
+  }
+
+  /** Queues a body (command packets or a chunk); `solo` bodies get a DAT of their own. false when the local queue is full. */
+  send(body: Buffer, now: number, solo = false): boolean {
     if (this.timedOut) return false;
-    if (this.queuedBytes + body.length > this.o.maxQueueBytes && this.inflight.size >= this.o.window) return false;
-    this.queue.push(body);
+    if (this.queuedBytes + body.length > this.o.maxQueueBytes && this.unacked >= this.o.window) return false;
+    this.queue.push({ body, solo });
     this.queuedBytes += body.length;
-    this.pump(now);
+    this.pump(now, !this.o.pack);
     return true;
   }
 
-  /** Applies an ACK or RACK record. Unknown sequences are ignored (late or duplicate acks). */
+  /** The end of the owner's turn: a partly packed DAT goes too. */
+  flush(now: number): void {
+    this.pump(now, true);
+  }
+
+  /** Applies an ACK or RACK record; true when it acknowledged something new. */
   onAck(rec: AckRecord, now: number): boolean {
-    const f = this.inflight.get(rec.seq);
-    if (f === undefined) return false;
+    const d = seqDiff(rec.seq, this.base);
+    const f = d >= 0 ? this.inflight[this.head + d] : undefined;
+    if (f === undefined || f.acked) return false;
     if (f.needsRack && rec.flag !== Flag.RACK) return false;
-    this.inflight.delete(rec.seq);
+    f.acked = true;
+    if (f.lost) this.lostCount--;
+    else this.pipe--;
+    f.lost = false;
     this.stats.acked++;
-    // Karn: only unambiguous samples (never resent) feed the RTT estimate.
-    if (f.retries === 0 && !f.needsRack) this.sampleRtt(now - f.sentAt);
-    this.pump(now);
+    const rack = rec.flag === Flag.RACK;
+    const xmit = rack ? f.lastSent : f.firstSent;
+    // Karn's rule, exact by the flag: ACK answers the DAT, RACK an RDAT (unambiguous only if one).
+    if (!f.needsRack && (rack ? f.retries === 1 : f.retries === 0)) {
+      this.rtt.sample(now - xmit);
+      this.cc.onRtt(now - xmit, now, this.rtt.srtt);
+    }
+    if (!rack && f.retries > 0 && this.reoFactor < 16) this.reoFactor *= 2;
+    if (this.o.adaptive) {
+      this.cc.onAcked(xmit);
+      if (xmit >= this.rackXmit) {
+        this.rackXmit = xmit;
+        this.rackRtt = now - xmit;
+      }
+      this.backoff = 0;
+    }
+    f.body = EMPTY;
+    while (this.head < this.inflight.length && this.inflight[this.head].acked) {
+      this.head++;
+      this.base = seqAdd(this.base, 1);
+    }
+    if (this.head > 256 && this.head * 2 > this.inflight.length) {
+      this.inflight = this.inflight.slice(this.head);
+      this.head = 0;
+    }
+    if (this.o.adaptive) {
+      this.rtoAt = this.tlpAt = Number.POSITIVE_INFINITY;
+      this.detectLosses(now);
+    }
+    this.pump(now, !this.o.pack);
     return true;
   }
 
   /** Resends what is due; returns false when the connection timed out. */
   tick(now: number): boolean {
     if (this.timedOut) return false;
-    for (const f of this.inflight.values()) {
-      if (f.due > now) continue;
-      if (f.retries >= this.o.maxRetries) {
-        this.timedOut = true;
-        return false;
-      }
-      f.retries++;
-      f.interval = Math.min(f.interval * 2, this.o.retryMaxMs);
-      f.due = now + f.interval;
-      this.stats.retransmits++;
-      this.emit(encodeDatagram(f.seq, Flag.RDAT, f.body));
-    }
+    if (!this.o.adaptive) return this.wireTick(now);
+    if (now >= this.rackAt) this.detectLosses(now);
+    if (now >= this.rtoAt) this.onRto(now);
+    else if (now >= this.tlpAt) this.probe(now);
+    if (this.timedOut) return false;
+    this.pump(now, !this.o.pack);
     return true;
   }
 
-  /** Earliest retransmit deadline, or null with nothing in flight. */
+  /** Earliest timer, or null with nothing in flight. */
   nextDeadline(): number | null {
+    if (this.timedOut || this.unacked === 0) return null;
+    if (this.o.adaptive) return Math.min(this.rtoAt, this.tlpAt, this.rackAt);
     let d: number | null = null;
-    for (const f of this.inflight.values()) if (d === null || f.due < d) d = f.due;
+    for (let i = this.head; i < this.inflight.length; i++) {
+      const f = this.inflight[i];
+      if (!f.acked && (d === null || f.due < d)) d = f.due;
+    }
     return d;
   }
 
   /** Drops everything unacknowledged and queued (e.g. after a migration answer proves delivery). */
   forget(): void {
-    this.inflight.clear();
-    this.queue.length = 0;
-    this.queueHead = 0;
+    this.base = seqAdd(this.base, this.inflight.length - this.head);
+    this.inflight = [];
+    this.head = 0;
+    this.queue = [];
+    this.qHead = 0;
     this.queuedBytes = 0;
+    this.pipe = this.lostCount = 0;
+    this.rtoAt = this.tlpAt = this.rackAt = Number.POSITIVE_INFINITY;
   }
 
-  private initialInterval(): number {
-    if (!this.o.adaptive || this.srtt < 0) return this.o.retryMinMs;
-    const rto = this.srtt + 4 * this.rttvar;
-    return Math.min(this.o.retryMaxMs, Math.max(this.o.rtoMinMs, rto));
+  // ---------------------------------------------------------------- sending
+
+  private get unacked(): number {
+    return this.pipe + this.lostCount;
   }
 
-  private sampleRtt(rtt: number): void {
-    const r = Math.max(0, rtt);
-    if (this.srtt < 0) {
-      this.srtt = r;
-      this.rttvar = r / 2;
-    } else {
-      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
-      this.srtt = 0.875 * this.srtt + 0.125 * r;
+  private canSendNew(): boolean {
+    if (this.timedOut || this.unacked >= this.o.window) return false;
+    if (this.inflight.length - this.head >= this.o.peerWindow) return false;
+    return !this.o.adaptive || this.pipe < this.cc.window;
+  }
+
+  private baseRto(): number {
+    return this.o.adaptive ? this.rtt.rto(this.o.rtoMinMs, this.o.retryMaxMs, this.o.retryMinMs) : this.o.retryMinMs;
+  }
+
+  private pump(now: number, flush: boolean): void {
+    if (this.timedOut) return;
+    for (let i = this.head; this.lostCount > 0 && i < this.inflight.length; i++) {
+      if (this.pipe >= this.cc.window) break;
+      if (this.inflight[i].lost) this.resend(i, now);
     }
-  }
-
-  private pump(now: number): void {
-    while (this.inflight.size < this.o.window && this.queueHead < this.queue.length) {
-      const body = this.queue[this.queueHead];
-      this.queueHead++;
-      this.queuedBytes -= body.length;
-      const seq = this.nextSeq;
-      this.nextSeq = seqAdd(seq, 1);
-      const interval = this.initialInterval();
-      const needsRack = this.first;
-      this.first = false;
-      this.inflight.set(seq, { seq, body, sentAt: now, retries: 0, interval, due: now + interval, needsRack });
-      this.stats.sent++;
-      this.emit(encodeDatagram(seq, Flag.DAT, body));
-      if (needsRack) this.emit(encodeDatagram(seq, Flag.RDAT, body));
+    while (this.qHead < this.queue.length && this.canSendNew()) {
+      if (!this.sendNew(now, flush)) break;
     }
-    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-      this.queue.splice(0, this.queueHead);
-      this.queueHead = 0;
+    if (this.qHead > 1024 && this.qHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.qHead);
+      this.qHead = 0;
     }
-  }
-}
-
-export type ReceiveResult =
-  | { ack: AckRecord; delivered: Buffer[]; drop?: undefined }
-  | { ack: AckRecord | null; delivered: Buffer[]; drop: DropReason };
-
-/** Receiver: acks every DAT/RDAT (duplicates too), delivers bodies in order exactly once. */
-export class ReliableReceiver {
-  private expected: number;
-  private readonly buffered = new Map<number, Buffer>();
-  readonly drops = { duplicate: 0, 'out-of-window': 0 };
-  delivered = 0;
-
-  constructor(
-    initialSeq: number,
-    private readonly window: number = RUDP_RECEIVE_WINDOW,
-  ) {
-    this.expected = initialSeq & 0xffffff;
+    if (this.o.adaptive) this.armTimers(now);
   }
 
-  get nextExpected(): number {
-    return this.expected;
-  }
-
-  get bufferedCount(): number {
-    return this.buffered.size;
-  }
-
-  /** `flag` is DAT or RDAT. The body is copied when it has to wait for a gap to fill. */
-  onData(seq: number, flag: typeof Flag.DAT | typeof Flag.RDAT, body: Buffer): ReceiveResult {
-    const ack: AckRecord = { seq, flag: flag === Flag.DAT ? Flag.ACK : Flag.RACK };
-    const d = seqDiff(seq, this.expected);
-    if (d < 0) {
-      this.drops.duplicate++;
-      return { ack, delivered: [], drop: 'duplicate' };
-    }
-    if (d >= this.window) {
-      // Not acked: the sender must resend it once there is room.
-      this.drops['out-of-window']++;
-      return { ack: null, delivered: [], drop: 'out-of-window' };
-    }
-    if (d > 0) {
-      if (this.buffered.has(seq)) {
-        this.drops.duplicate++;
-        return { ack, delivered: [], drop: 'duplicate' };
+  private sendNew(now: number, flush: boolean): boolean {
+    let n = 1;
+    let total = this.queue[this.qHead].body.length;
+    if (this.o.pack && !this.queue[this.qHead].solo) {
+      for (let i = this.qHead + 1; i < this.queue.length; i++) {
+        const q = this.queue[i];
+        if (q.solo || total + q.body.length > this.o.maxDatagramBody) break;
+        total += q.body.length;
+        n++;
       }
-      this.buffered.set(seq, Buffer.from(body));
-      return { ack, delivered: [] };
+      if (this.qHead + n === this.queue.length && !flush) return false;
     }
-    const delivered = [body];
-    this.expected = seqAdd(this.expected, 1);
-    for (;;) {
-      const next = this.buffered.get(this.expected);
-      if (next === undefined) break;
-      this.buffered.delete(this.expected);
-      delivered.push(next);
-      this.expected = seqAdd(this.expected, 1);
+    const parts = this.queue.slice(this.qHead, this.qHead + n).map((q) => q.body);
+    for (let i = 0; i < n; i++) this.queue[this.qHead + i] = DONE;
+    this.qHead += n;
+    this.queuedBytes -= total;
+    const body = n === 1 ? parts[0] : Buffer.concat(parts, total);
+    const seq = seqAdd(this.base, this.inflight.length - this.head);
+    const interval = this.baseRto();
+    const needsRack = this.first;
+    this.first = false;
+    this.inflight.push({ body, firstSent: now, lastSent: now, due: now + interval, interval, retries: 0, acked: false, lost: false, needsRack });
+    this.pipe++;
+    this.stats.sent++;
+    this.emit(encodeDatagram(seq, Flag.DAT, body));
+    if (needsRack) this.emit(encodeDatagram(seq, Flag.RDAT, body));
+    return true;
+  }
+
+  private resend(i: number, now: number): void {
+    const f = this.inflight[i];
+    if (f.lost) {
+      f.lost = false;
+      this.lostCount--;
+      this.pipe++;
     }
-    this.delivered += delivered.length;
-    return { ack, delivered };
+    f.retries++;
+    f.lastSent = now;
+    this.stats.retransmits++;
+    this.emit(encodeDatagram(seqAdd(this.base, i - this.head), Flag.RDAT, f.body));
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  private wireTick(now: number): boolean {
+    for (let i = this.head; i < this.inflight.length; i++) {
+      const f = this.inflight[i];
+      if (f.acked || f.due > now) continue;
+      if (f.retries >= this.o.maxRetries) {
+        this.timedOut = true;
+        return false;
+      }
+      f.interval = Math.min(f.interval * 2, this.o.retryMaxMs);
+      f.due = now + f.interval;
+      this.resend(i, now);
+    }
+    return true;
+  }
+
+  private currentRto(): number {
+    return Math.min(this.o.retryMaxMs, this.baseRto() * 2 ** Math.min(this.backoff, 16));
+  }
+
+  /** RFC 8985: lost once a DAT sent after it was acknowledged and a reorder window has passed. */
+  private detectLosses(now: number): void {
+    this.rackAt = Number.POSITIVE_INFINITY;
+    if (this.rackXmit === Number.NEGATIVE_INFINITY) return;
+    const reo = Math.min(this.rtt.srtt, (this.reoFactor * this.rtt.minRtt) / 4);
+    for (let i = this.head; i < this.inflight.length; i++) {
+      const f = this.inflight[i];
+      if (f.acked || f.lost || f.lastSent > this.rackXmit) continue;
+      const due = f.lastSent + this.rackRtt + reo;
+      if (now >= due) {
+        // Resent at once: the lost copy left the network, so the number in flight stays.
+        this.markLost(f, now);
+        this.resend(i, now);
+      } else {
+        this.rackAt = Math.min(this.rackAt, due);
+      }
+    }
+  }
+
+  private markLost(f: InFlight, now: number): void {
+    f.lost = true;
+    this.pipe--;
+    this.lostCount++;
+    this.cc.onLoss(f.lastSent, now, this.rtt.minRtt);
+  }
+
+  private armTimers(now: number): void {
+    if (this.unacked === 0) {
+      this.rtoAt = this.tlpAt = this.rackAt = Number.POSITIVE_INFINITY;
+      return;
+    }
+    if (this.rtoAt === Number.POSITIVE_INFINITY) this.rtoAt = now + this.currentRto();
+    if (this.tlpAt === Number.POSITIVE_INFINITY && this.backoff === 0 && this.rtt.hasSample) {
+      // RFC 8985: with one DAT in flight its ACK may be a busy peer's delayed one: wait longer.
+      const pto = Math.max(2 * this.rtt.srtt + (this.unacked === 1 ? LONE_ACK_DELAY_MS : ACK_DELAY_MS), 10);
+      if (now + pto < this.rtoAt) this.tlpAt = now + pto;
+    }
+  }
+
+  /** Tail-loss probe: the newest unacknowledged DAT again, once per quiet period. */
+  private probe(now: number): void {
+    for (let i = this.inflight.length - 1; i >= this.head; i--) {
+      const f = this.inflight[i];
+      if (f.acked) continue;
+      if (!f.lost) this.resend(i, now);
+      break;
+    }
+    this.rtoAt = now + this.currentRto();
+    this.tlpAt = this.rtoAt;
+  }
+
+  /** No progress for an RTO: all outstanding presumed lost, window to its floor, timer backed off. */
+  private onRto(now: number): void {
+    if (this.backoff >= this.o.maxRetries) {
+      this.timedOut = true;
+      return;
+    }
+    this.backoff++;
+    for (let i = this.head; i < this.inflight.length; i++) {
+      const f = this.inflight[i];
+      if (!f.acked && !f.lost) this.markLost(f, now);
+    }
+    this.cc.onRto(now);
+    this.rtoAt = now + this.currentRto();
+    this.tlpAt = this.rtoAt;
   }
 }
+
+const EMPTY = Buffer.alloc(0);
+const DONE: Queued = { body: EMPTY, solo: false };

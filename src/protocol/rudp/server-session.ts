@@ -28,7 +28,7 @@ import { isOpenError } from '../crypto';
 import { encodeFin } from '../keepalive';
 import { PENDING_PUSH_LIMIT, UDP_MAX_DATAGRAM_BODY } from '../ours';
 import { addrKey, PeerAddr, sameAddr } from './address';
-import { AckRecord, Datagram, encodeAckRecords, encodeDatagram, Flag, TERMINATE } from './datagram';
+import { AckRecord, Datagram, encodeAckRecords, encodeDatagram, Flag, TERMINATE, TRANSPORT_HEADER_SIZE } from './datagram';
 import { Fragmenter, isFragment, Reassembler } from './fragment';
 import { ReliableReceiver, ReliableSender, SenderStats } from './reliable';
 import { authenticate, checkClaim, checkSid, isOwnChunk, refusalDatagrams, SessionAuth } from './server-session-auth';
@@ -48,6 +48,9 @@ interface Staging {
 interface Handshake {
   seq: number;
   expires: number;
+  /** When the SYN answer first went out, and how often: one answer gives an RTT sample at bind. */
+  answeredAt: number;
+  answers: number;
   acked: boolean;
   stage: Staging | null;
   /** The claim DAT body while the node checks its ticket (held unacknowledged meanwhile). */
@@ -64,6 +67,8 @@ export class ServerSession {
   private reassembler: Reassembler;
   /** Reliable packets produced before the session is bound (pushes for a connecting user). */
   private readonly preBind: Buffer[] = [];
+  /** ACK/RACK records of this turn, sent together by flush(). */
+  private acks: AckRecord[] = [];
   private lastHeard = 0;
   private endReason: SessionEndReason = 'closed-by-client';
   private finDue = 0;
@@ -178,9 +183,10 @@ export class ServerSession {
         if (oldest.done === true) break;
         this.handshakes.delete(oldest.value);
       }
-      hs = { seq: this.random24() & 0xffffff, expires: now + this.hsTtl, acked: false, stage: null, claim: null };
+      hs = { seq: this.random24() & 0xffffff, expires: now + this.hsTtl, answeredAt: now, answers: 0, acked: false, stage: null, claim: null };
       this.handshakes.set(addrKey(from), hs);
     }
+    hs.answers++;
     this.out(encodeDatagram(hs.seq, Flag.SYN), from);
   }
 
@@ -199,7 +205,7 @@ export class ServerSession {
     if (this.receiver === null) return;
     this.lastHeard = now;
     const r = this.receiver.onData(d.seq, d.flag === Flag.DAT ? Flag.DAT : Flag.RDAT, d.body);
-    if (r.ack !== null) this.out(encodeAckRecords([r.ack]), from);
+    if (r.ack !== null) this.acks.push(r.ack);
     if (r.drop !== undefined) this.drop(r.drop);
     for (const body of r.delivered) {
       if (this.st === 'closed') return;
@@ -245,9 +251,43 @@ export class ServerSession {
       this.preBind.push(packet);
       return true;
     }
+    return this.queueReliable(this.sender, packet, now);
+  }
+
+  /** A packet into the sender: packed with its neighbours, or cut into chunks that travel alone. */
+  private queueReliable(sender: ReliableSender, packet: Buffer, now: number): boolean {
+    const chunks = this.fragmenter.split(packet);
+    if (chunks.length === 1 && !isFragment(chunks[0], 0)) return sender.send(chunks[0], now);
     let ok = true;
-    for (const c of this.fragmenter.split(packet)) ok = this.sender.send(c, now) && ok;
+    for (const c of chunks) ok = sender.send(c, now, true) && ok;
     return ok;
+  }
+
+  /**
+   * The end of the owner's turn: the partly packed DAT and this turn's ACK records (several to a
+   * datagram) go out. The node calls it once per event-loop turn for sessions that have output.
+   */
+  flush(now: number): void {
+    if (this.st === 'closed') return;
+    this.sender?.flush(now);
+    this.flushAcks();
+  }
+
+  /** flush() would send something. */
+  get hasUnflushed(): boolean {
+    return this.acks.length > 0 || (this.sender?.hasUnflushed ?? false);
+  }
+
+  private flushAcks(): void {
+    if (this.acks.length === 0 || this.peerAddr === null) {
+      this.acks = [];
+      return;
+    }
+    const perDatagram = Math.floor(UDP_MAX_DATAGRAM_BODY / TRANSPORT_HEADER_SIZE) + 1;
+    for (let i = 0; i < this.acks.length; i += perDatagram) {
+      this.out(encodeAckRecords(this.acks.slice(i, i + perDatagram)), this.peerAddr);
+    }
+    this.acks = [];
   }
 
   /** An unreliable response (flag UDP); false when not bound or larger than one datagram. */
@@ -290,7 +330,7 @@ export class ServerSession {
     this.bind(from, hs, now);
     if (this.receiver === null) return true;
     const r = this.receiver.onData(0, Flag.DAT, body);
-    if (r.ack !== null) this.out(encodeAckRecords([r.ack]), from);
+    if (r.ack !== null) this.acks.push(r.ack);
     this.afterProgress(now);
     return true;
   }
@@ -417,6 +457,7 @@ export class ServerSession {
       {
         initialSeq: hs.seq,
         firstNeedsRack: true,
+        pack: true,
         window: this.opts.sendWindow,
         retryMinMs: this.opts.retryMinMs,
         retryMaxMs: this.opts.retryMaxMs,
@@ -426,8 +467,10 @@ export class ServerSession {
       },
       (d) => this.peerAddr !== null && this.out(d, this.peerAddr),
     );
+    // SYN answer -> first DAT is one round trip (Karn: only with a single answer).
+    if (hs.answers === 1) this.sender.seedRtt(now - hs.answeredAt);
     this.h.bound?.(this.peerAddr);
-    for (const p of this.preBind.splice(0)) for (const c of this.fragmenter.split(p)) this.sender.send(c, now);
+    for (const p of this.preBind.splice(0)) this.queueReliable(this.sender, p, now);
   }
 
   /** One in-order DAT body: a wrapped chunk, or whole request packets. */
@@ -471,6 +514,7 @@ export class ServerSession {
 
   private sendFin(now: number): void {
     if (this.peerAddr === null) return;
+    this.flushAcks();
     this.st = 'fin-sent';
     this.finTries++;
     this.finDue = now + (this.opts.retryMinMs ?? 1000);

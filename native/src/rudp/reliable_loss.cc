@@ -1,0 +1,100 @@
+// The adaptive policy's loss detection and timers (reliable.h): RACK-style
+// time-based detection from the selective ACKs, the tail-loss probe, the
+// backed-off retransmission timeout.
+#include <algorithm>
+#include <cmath>
+
+#include "rudp/reliable.h"
+
+namespace diarkis {
+namespace rudp {
+
+namespace {
+// Our ACKs leave at the end of the peer's loop turn; allow for that in the probe timeout.
+constexpr double kAckDelayMs = 5;
+constexpr double kLoneAckDelayMs = 200;
+}  // namespace
+
+double ReliableChannel::currentRto() const {
+  const double base = rtt_.rto(cfg_.rtoMinMs, cfg_.retryMaxMs, cfg_.retryMinMs);
+  return std::min(cfg_.retryMaxMs, base * std::pow(2.0, std::min<uint32_t>(backoff_, 16)));
+}
+
+// RFC 8985: a DAT is lost once a DAT sent after it was acknowledged and a
+// reorder window has passed since; otherwise the check is due then.
+void ReliableChannel::detectLosses(double now) {
+  rackAt_ = kNoDeadline;
+  if (rackXmit_ == -kNoDeadline) return;  // nothing acknowledged yet
+  const double reo = std::min(rtt_.srtt(), reoFactor_ * rtt_.minRtt() / 4);
+  for (size_t i = 0; i < inflight_.size(); ++i) {
+    const Outgoing& o = inflight_[i];
+    if (o.acked || o.lost || o.lastSent > rackXmit_) continue;
+    const double due = o.lastSent + rackRtt_ + reo;
+    if (now >= due) {
+      // Resent at once, outside the congestion window: the lost copy has left
+      // the network, so this keeps the number in flight (packet conservation).
+      markLost(i, now);
+      retransmit(i, now);
+    } else {
+      rackAt_ = std::min(rackAt_, due);
+    }
+  }
+}
+
+void ReliableChannel::markLost(size_t index, double now) {
+  Outgoing& o = inflight_[index];
+  o.lost = true;
+  --pipe_;
+  ++lost_;
+  cc_.onLoss(o.lastSent, now, rtt_.minRtt());
+}
+
+// The retransmission timer runs from the latest progress (an ACK) or the first
+// DAT sent after a quiet time; the probe fires first, after two smoothed RTTs.
+void ReliableChannel::armTimers(double now) {
+  if (unacked() == 0) {
+    rtoAt_ = tlpAt_ = rackAt_ = kNoDeadline;
+    return;
+  }
+  if (rtoAt_ == kNoDeadline) rtoAt_ = now + currentRto();
+  if (tlpAt_ == kNoDeadline && backoff_ == 0 && rtt_.have()) {
+    // RFC 8985: with one DAT in flight its ACK may be the peer's delayed one (a busy peer's
+    // loop turn), so the probe waits a worst-case ACK delay more.
+    const double pto = std::max(2 * rtt_.srtt() + (unacked() == 1 ? kLoneAckDelayMs : kAckDelayMs), 10.0);
+    if (now + pto < rtoAt_) tlpAt_ = now + pto;
+  }
+}
+
+// The newest unacknowledged DAT again: its ACK (or the selective ACKs it
+// prompts) reveals any loss at the tail without waiting for the RTO.
+void ReliableChannel::sendProbe(double now) {
+  for (size_t i = inflight_.size(); i-- > 0;) {
+    const Outgoing& o = inflight_[i];
+    if (o.acked) continue;
+    if (!o.lost) retransmit(i, now);
+    break;
+  }
+  rtoAt_ = now + currentRto();
+  tlpAt_ = rtoAt_;  // one probe per quiet period: re-armed by the next ACK
+}
+
+// No progress for a whole RTO: everything outstanding is presumed lost, the
+// window drops to its floor and the timer backs off. Only maxRetries timeouts
+// in a row, with no acknowledgement between them, end the connection.
+void ReliableChannel::onRto(double now) {
+  if (backoff_ >= cfg_.maxRetries) {
+    timedOut_ = true;
+    rtoAt_ = tlpAt_ = rackAt_ = kNoDeadline;
+    return;
+  }
+  ++backoff_;
+  for (size_t i = 0; i < inflight_.size(); ++i) {
+    if (!inflight_[i].acked && !inflight_[i].lost) markLost(i, now);
+  }
+  cc_.onRto(now);
+  rtoAt_ = now + currentRto();
+  tlpAt_ = rtoAt_;
+}
+
+}  // namespace rudp
+}  // namespace diarkis

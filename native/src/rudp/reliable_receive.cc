@@ -1,0 +1,73 @@
+// The receiving half of ReliableChannel (reliable.h): ACK/RACK records batched
+// per flush, exactly-once in-order delivery, and an out-of-order buffer that is
+// allocated when a gap appears and freed when it closes.
+#include <utility>
+
+#include "rudp/reliable.h"
+
+namespace diarkis {
+namespace rudp {
+
+void ReliableChannel::queueAck(uint32_t seq, bool rack) {
+  const size_t rec = kHeaderSize + cfg_.ackSuffix.size();
+  if (!acks_.empty() && acks_.size() + rec > cfg_.maxDatagramBody + kHeaderSize) {
+    out_.push_back(std::move(acks_));
+    acks_.clear();
+  }
+  if (acks_.empty()) ackSince_ = now_;
+  appendAckRecord(acks_, seq, rack, cfg_.ackSuffix.data(), cfg_.ackSuffix.size());
+}
+
+void ReliableChannel::onData(uint32_t seq, bool retransmission, const uint8_t* body, size_t len,
+                             double now) {
+  now_ = now;
+  if (!started_) {
+    stats_.drop(DropReason::Unexpected);
+    return;
+  }
+  const int32_t d = seqDiff(seq, recvNext_);
+  if (d < 0) {  // delivered already: the peer lost our acknowledgement
+    queueAck(seq, retransmission);
+    stats_.drop(DropReason::Duplicate);
+    return;
+  }
+  // Beyond the window: not acknowledged, so the peer resends it later.
+  if (static_cast<size_t>(d) >= cfg_.recvWindow) {
+    stats_.drop(DropReason::OutOfWindow);
+    return;
+  }
+  queueAck(seq, retransmission);
+  if (d == 0 && oooCount_ == 0) {  // the common case: no copy, no buffer
+    delivered_.emplace_back(body, body + len);
+    recvNext_ = seqAdd(recvNext_, 1);
+    return;
+  }
+  if (!ooo_) {
+    ooo_.reset(new Slot[cfg_.recvWindow]);
+    oooHead_ = 0;
+  }
+  const size_t slot = (oooHead_ + static_cast<size_t>(d)) % cfg_.recvWindow;
+  if (ooo_[slot].present) {
+    stats_.drop(DropReason::Duplicate);
+    return;
+  }
+  ooo_[slot].body.assign(body, body + len);
+  ooo_[slot].present = true;
+  ++oooCount_;
+  while (ooo_[oooHead_].present) {
+    delivered_.push_back(std::move(ooo_[oooHead_].body));
+    ooo_[oooHead_] = Slot();
+    --oooCount_;
+    oooHead_ = (oooHead_ + 1) % cfg_.recvWindow;
+    recvNext_ = seqAdd(recvNext_, 1);
+  }
+  if (oooCount_ == 0) ooo_.reset();  // the gap closed
+}
+
+void ReliableChannel::takeDelivered(std::vector<Bytes>& out) {
+  for (Bytes& b : delivered_) out.push_back(std::move(b));
+  delivered_.clear();
+}
+
+}  // namespace rudp
+}  // namespace diarkis

@@ -1,0 +1,329 @@
+// The adaptive sender under a fake clock: packing, RFC 6298 RTO and Karn's rule,
+// RACK-style fast retransmit, the tail-loss probe, the congestion window, backoff
+// that spares a live peer, the peer's receive span, and the lazy receive buffer.
+#include <gtest/gtest.h>
+
+#include "rudp/reliable.h"
+#include "rudp_channel_out.h"
+
+namespace diarkis {
+namespace rudp {
+namespace {
+
+ReliableConfig adaptive() {
+  ReliableConfig c;  // the client's defaults (UdpOptions) but adaptive
+  c.adaptive = true;
+  return c;
+}
+
+// n DATs of one byte each, sent alone at `now`.
+void sendSolo(ReliableChannel& ch, int n, double now) {
+  for (int i = 0; i < n; ++i) ch.send(Bytes{static_cast<uint8_t>(i)}, false, now, true);
+}
+
+TEST(RudpRecovery, SmallBodiesArePackedUpToTheDatagramSizeAndWaitForTheFlush) {
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  ch.start(0, 0, 0);
+  ch.send(Bytes(100, 1), true, 0);
+  std::vector<Bytes> ready;
+  ch.takeReadyDatagrams(ready);
+  EXPECT_TRUE(ready.empty());      // one small body: waits for more in this turn
+  EXPECT_TRUE(ch.hasUnflushed());
+  for (int i = 0; i < 40; ++i) ch.send(Bytes(100, 2), true, 0);
+  ch.takeReadyDatagrams(ready);    // 41 x 100 bytes: two full DATs of 14 are ready
+  ASSERT_EQ(ready.size(), 2u);
+  for (const Bytes& d : ready) EXPECT_EQ(d.size(), 4u + 1400u);
+  Out rest = take(ch);             // the flush sends the partial third
+  ASSERT_EQ(rest.count(Flag::Dat), 1u);
+  EXPECT_EQ(rest.dg[0].size(), 4u + 1300u);
+  EXPECT_FALSE(ch.hasUnflushed());
+  for (uint32_t s = 0; s < 3; ++s) ch.onAck(AckRecord{s, false}, 10);
+  EXPECT_EQ(ch.takeReleasedBytes(), 4100u);
+  EXPECT_TRUE(ch.idle());
+}
+
+TEST(RudpRecovery, APartialDatAndAcksWaitTheirShortBoundForCompany) {
+  Stats stats;
+  ReliableConfig c = adaptive();
+  c.packDelayMs = 1;
+  c.ackDelayMs = 2;
+  ReliableChannel ch(c, stats);
+  ch.start(0, 0, 0);
+  ch.send(Bytes(10, 1), false, 0);
+  const uint8_t b = 0;
+  ch.onData(0, false, &b, 1, 0);
+  EXPECT_TRUE(take(ch).dg.empty());      // both wait
+  EXPECT_EQ(ch.nextDeadline(), 1);       // the pack bound
+  ch.send(Bytes(10, 2), false, 0.5);     // arrives in time: the same DAT
+  ch.onTimer(1);
+  Out o = take(ch);
+  ASSERT_EQ(o.count(Flag::Dat), 1u);
+  EXPECT_EQ(o.dg[0].size(), 24u);
+  EXPECT_EQ(o.count(Flag::Ack), 0u);     // the ACK waits until 2
+  ch.onData(1, false, &b, 1, 1.5);
+  ch.onTimer(2);
+  o = take(ch);
+  ASSERT_EQ(o.dg.size(), 1u);            // both records in one datagram
+  EXPECT_EQ(o.dg[0].size(), 8u);
+}
+
+TEST(RudpRecovery, SoloBodiesTravelAlone) {
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  ch.start(0, 0, 0);
+  ch.send(Bytes(10, 1), false, 0);
+  ch.send(Bytes(10, 2), false, 0, true);
+  ch.send(Bytes(10, 3), false, 0);
+  ch.send(Bytes(10, 4), false, 0);
+  Out o = take(ch);
+  ASSERT_EQ(o.count(Flag::Dat), 3u);
+  EXPECT_EQ(o.dg[0].size(), 14u);
+  EXPECT_EQ(o.dg[1].size(), 14u);
+  EXPECT_EQ(o.dg[2].size(), 24u);
+}
+
+TEST(RudpRecovery, RtoFollowsRfc6298FromTheHandshakeSeed) {
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  ch.start(0, 0, 0);
+  EXPECT_EQ(ch.baseRto(), 1000);   // no sample: retryMinMs (RFC 6298's 1 s)
+  ch.seedRtt(40);                  // the SYN exchange
+  EXPECT_DOUBLE_EQ(ch.srtt(), 40);
+  EXPECT_DOUBLE_EQ(ch.baseRto(), 120);  // 40 + 4 * 20
+  ch.send(Bytes{1}, false, 0);
+  take(ch);
+  ch.onAck(AckRecord{0, false}, 20);    // rtt 20
+  EXPECT_DOUBLE_EQ(ch.rttvar(), 20);    // 0.75 * 20 + 0.25 * 20
+  EXPECT_DOUBLE_EQ(ch.srtt(), 37.5);    // 0.875 * 40 + 0.125 * 20
+  EXPECT_DOUBLE_EQ(ch.baseRto(), 117.5);
+  ch.seedRtt(5000);                     // a seed never overrides a sample
+  EXPECT_DOUBLE_EQ(ch.srtt(), 37.5);
+}
+
+TEST(RudpRecovery, KarnsRuleOnlyUnambiguousCopiesAreSampled) {
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  ch.start(0, 0, 0);
+  ch.send(Bytes{1}, false, 0);
+  take(ch);
+  EXPECT_EQ(ch.nextDeadline(), 1000);   // no RTT yet: the initial RTO
+  ch.onTimer(1000);
+  ASSERT_EQ(take(ch).seqs(Flag::Rdat), std::vector<uint32_t>{0});
+  EXPECT_EQ(ch.nextDeadline(), 3000);   // backed off: 2 x 1000
+  ch.onTimer(3000);
+  ASSERT_EQ(take(ch).count(Flag::Rdat), 1u);
+  ch.onAck(AckRecord{0, true}, 3050);   // RACK, but of which of the two RDATs?
+  EXPECT_FALSE(ch.hasRttSample());
+  ch.send(Bytes{2}, false, 3050);
+  take(ch);
+  ch.onTimer(ch.nextDeadline());        // progress reset the backoff: 1000 again
+  ASSERT_EQ(take(ch).count(Flag::Rdat), 1u);
+  ch.onAck(AckRecord{1, false}, 4100);  // ACK of a resent DAT: not sampled (Karn)
+  EXPECT_FALSE(ch.hasRttSample());
+  ch.send(Bytes{3}, false, 4100);
+  take(ch);
+  ch.onTimer(ch.nextDeadline());
+  ASSERT_EQ(take(ch).count(Flag::Rdat), 1u);
+  ch.onAck(AckRecord{2, true}, 5130);   // RACK of the only RDAT: exact
+  EXPECT_TRUE(ch.hasRttSample());
+  EXPECT_DOUBLE_EQ(ch.srtt(), 30);
+}
+
+TEST(RudpRecovery, FastRetransmitFromLaterAcksByTimeOncePerRtt) {
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  ch.start(0, 0, 0);
+  ch.seedRtt(50);
+  sendSolo(ch, 6, 0);
+  ASSERT_EQ(take(ch).count(Flag::Dat), 6u);
+  for (uint32_t s = 2; s < 6; ++s) ch.onAck(AckRecord{s, false}, 50);
+  // 0 and 1 are overtaken; a reorder window (min RTT / 4) later they are lost.
+  EXPECT_EQ(take(ch).count(Flag::Rdat), 0u);
+  EXPECT_DOUBLE_EQ(ch.nextDeadline(), 62.5);
+  ch.onTimer(62.5);
+  Out o = take(ch);
+  EXPECT_EQ(o.seqs(Flag::Rdat), (std::vector<uint32_t>{0, 1}));  // long before any RTO
+  // No new evidence: the next resend is a timer at least an RTT away.
+  EXPECT_GE(ch.nextDeadline(), 62.5 + 50);
+  ch.onAck(AckRecord{5, false}, 70);    // duplicate: no evidence
+  EXPECT_EQ(take(ch).count(Flag::Rdat), 0u);
+  ch.onAck(AckRecord{0, true}, 110);
+  ch.onAck(AckRecord{1, true}, 110);
+  EXPECT_TRUE(ch.idle());
+  EXPECT_EQ(stats.retransmits.load(), 2u);
+}
+
+TEST(RudpRecovery, TailLossProbeResendsTheNewestBeforeTheRto) {
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  ch.start(0, 0, 0);
+  ch.seedRtt(50);                       // RTO 150, probe after 2 x 50 + 5
+  sendSolo(ch, 3, 0);
+  take(ch);
+  EXPECT_DOUBLE_EQ(ch.nextDeadline(), 105);
+  ch.onTimer(105);
+  EXPECT_EQ(take(ch).seqs(Flag::Rdat), std::vector<uint32_t>{2});
+  EXPECT_DOUBLE_EQ(ch.nextDeadline(), 105 + 150);  // one probe, then the RTO
+  // The probe's ACK reveals the earlier two as lost (RACK), without the RTO.
+  ch.onAck(AckRecord{2, true}, 160);
+  EXPECT_EQ(take(ch).seqs(Flag::Rdat), (std::vector<uint32_t>{0, 1}));
+  EXPECT_FALSE(ch.timedOut());
+}
+
+TEST(RudpRecovery, CongestionWindowGrowsInSlowStartAndRandomLossLeavesItAlone) {
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  ch.start(0, 0, 0);
+  ch.seedRtt(50);
+  sendSolo(ch, 250, 0);
+  EXPECT_EQ(take(ch).count(Flag::Dat), 64u);  // the initial window
+  for (uint32_t s = 0; s < 64; ++s) ch.onAck(AckRecord{s, false}, 50);
+  EXPECT_DOUBLE_EQ(ch.cwnd(), 128);             // slow start: +1 per acknowledged DAT
+  EXPECT_EQ(take(ch).count(Flag::Dat), 128u);
+  for (uint32_t s = 66; s < 192; ++s) ch.onAck(AckRecord{s, false}, 100);
+  const double before = ch.cwnd();
+  ch.onTimer(ch.nextDeadline());                // 64 and 65 lost, with no queue building
+  EXPECT_EQ(take(ch).seqs(Flag::Rdat), (std::vector<uint32_t>{64, 65}));
+  EXPECT_DOUBLE_EQ(ch.cwnd(), before);
+}
+
+TEST(RudpRecovery, CongestionWindowHalvesOncePerEpisodeWhenAQueueBuilds) {
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  ch.start(0, 0, 0);
+  ch.seedRtt(50);
+  uint32_t seq = 0;
+  // Three rounds whose RTT floor climbs 50 -> 110 -> 120 ms: a queue is building.
+  const double sendAt[3] = {0, 50, 160};
+  const double ackAt[3] = {50, 160, 280};
+  for (int r = 0; r < 3; ++r) {
+    sendSolo(ch, 10, sendAt[r]);
+    take(ch);
+    for (uint32_t k = 0; k < 10; ++k, ++seq) {
+      if (r == 2 && k < 2) continue;            // the last round loses its first two
+      ch.onAck(AckRecord{seq, false}, ackAt[r]);
+    }
+  }
+  const double before = ch.cwnd();
+  EXPECT_DOUBLE_EQ(before, 64 + 10 + 10 + 8);
+  ch.onTimer(ch.nextDeadline());
+  EXPECT_EQ(take(ch).seqs(Flag::Rdat), (std::vector<uint32_t>{20, 21}));
+  EXPECT_DOUBLE_EQ(ch.cwnd(), before / 2);      // two losses, one episode: halved once
+}
+
+TEST(RudpRecovery, RtoDropsTheWindowToItsFloorAndResendsEverythingOutstanding) {
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  ch.start(0, 0, 0);
+  ch.seedRtt(50);
+  sendSolo(ch, 20, 0);
+  take(ch);
+  ch.onTimer(105);                      // the probe
+  take(ch);
+  ch.onTimer(ch.nextDeadline());        // the RTO: all 20 presumed lost, 16 resent
+  EXPECT_EQ(take(ch).count(Flag::Rdat), 16u);
+  EXPECT_DOUBLE_EQ(ch.cwnd(), 16);
+}
+
+TEST(RudpRecovery, ALivePeerIsNeverTimedOutWhileADeadOneIs) {
+  // The peer acknowledges every DAT but one, whose copies are all lost for 30
+  // rounds: the adaptive sender keeps resending it (RACK, once per RTT), the
+  // wire schedule gives up after maxRetries resends of it.
+  for (bool adaptivePolicy : {true, false}) {
+    Stats stats;
+    ReliableConfig c = adaptive();
+    c.adaptive = adaptivePolicy;
+    ReliableChannel ch(c, stats);
+    ch.start(0, 0, 0);
+    ch.seedRtt(50);
+    ch.send(Bytes{0}, false, 0, true);
+    take(ch);
+    double now = 0;
+    size_t resendsOfZero = 0;
+    while (now < 100000 && !ch.timedOut() && resendsOfZero < 30) {
+      now += 100;
+      ch.onTimer(now);
+      ch.send(Bytes{1}, false, now, true);
+      Out o = take(ch);
+      for (uint32_t s : o.seqs(Flag::Rdat)) resendsOfZero += s == 0 ? 1 : 0;
+      for (uint32_t s : o.seqs(Flag::Dat)) ch.onAck(AckRecord{s, false}, now + 50);
+    }
+    if (adaptivePolicy) {
+      EXPECT_FALSE(ch.timedOut());
+      EXPECT_EQ(resendsOfZero, 30u);
+      EXPECT_LT(now, 6000);             // about one resend per RTT + reorder window
+      ch.onAck(AckRecord{0, true}, now);
+      EXPECT_EQ(ch.inFlight(), 0u);
+    } else {
+      EXPECT_TRUE(ch.timedOut());
+      EXPECT_EQ(resendsOfZero, 10u);
+    }
+  }
+}
+
+TEST(RudpRecovery, ADeadPeerTimesOutAfterMaxRetriesTimeoutsInARow) {
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  ch.start(0, 0, 0);
+  ch.seedRtt(50);
+  ch.send(Bytes{1}, false, 0);
+  take(ch);
+  double now = 0;
+  int timers = 0;
+  while (!ch.timedOut() && timers < 100) {
+    now = ch.nextDeadline();
+    ch.onTimer(now);
+    take(ch);
+    ++timers;
+  }
+  EXPECT_TRUE(ch.timedOut());
+  // A lone DAT gets no probe before its RTO (the probe waits a delayed ACK more),
+  // then RTOs of 150, 300, ... capped at 8000: about 39 s.
+  EXPECT_EQ(timers, 11);
+  EXPECT_GT(now, 30000);
+  EXPECT_LT(now, 60000);
+  EXPECT_EQ(ch.nextDeadline(), ReliableChannel::kNoDeadline);
+}
+
+TEST(RudpRecovery, NoDatBeyondThePeersReceiveSpan) {
+  Stats stats;
+  ReliableConfig c = adaptive();
+  c.peerWindow = 8;
+  ReliableChannel ch(c, stats);
+  ch.start(0xFFFFFC, 0, 0);             // and across the wrap
+  sendSolo(ch, 20, 0);
+  EXPECT_EQ(take(ch).count(Flag::Dat), 8u);
+  for (uint32_t k = 1; k < 8; ++k) ch.onAck(AckRecord{seqAdd(0xFFFFFC, k), false}, 10);
+  EXPECT_EQ(take(ch).count(Flag::Dat), 0u);  // the oldest holds the span
+  ch.onAck(AckRecord{0xFFFFFC, false}, 11);
+  EXPECT_EQ(take(ch).count(Flag::Dat), 8u);
+}
+
+TEST(RudpRecovery, TheOutOfOrderBufferExistsOnlyWhileAGapDoes) {
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  ch.start(0, 100, 0);
+  const uint8_t b[3] = {1, 2, 3};
+  ch.onData(100, false, b, 1, 0);
+  EXPECT_FALSE(ch.reorderBufferAllocated());
+  ch.onData(102, false, b + 2, 1, 0);
+  EXPECT_TRUE(ch.reorderBufferAllocated());
+  EXPECT_EQ(ch.bufferedOutOfOrder(), 1u);
+  ch.onData(101, false, b + 1, 1, 0);
+  EXPECT_FALSE(ch.reorderBufferAllocated());
+  std::vector<Bytes> got;
+  ch.takeDelivered(got);
+  ASSERT_EQ(got.size(), 3u);
+  for (uint8_t i = 0; i < 3; ++i) EXPECT_EQ(got[i], Bytes{b[i]});
+  ch.onData(103, false, b, 1, 0);
+  ch.takeDelivered(got);
+  EXPECT_EQ(got.size(), 4u);
+  Out o = take(ch);
+  ASSERT_EQ(o.dg.size(), 1u);           // four ACK records in one datagram
+  EXPECT_EQ(o.dg[0].size(), 16u);
+}
+
+}  // namespace
+}  // namespace rudp
+}  // namespace diarkis

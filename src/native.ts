@@ -20,6 +20,8 @@ export interface NativeTcpOptions {
   highWaterMark?: number;
   maxQueuedBytes?: number;
   closeTimeoutMs?: number;
+  receiveHighWaterMark?: number;
+  maxReceiveStallMs?: number;
   /** Live migration (PROTOCOL section 7): migrate on the offline notice, retry after no-target. */
   autoMigrate?: boolean;
   handoffTtlMs?: number;
@@ -43,6 +45,8 @@ export interface NativeUdpOptions {
   highWaterMark?: number;
   maxQueuedBytes?: number;
   closeTimeoutMs?: number;
+  receiveHighWaterMark?: number;
+  maxReceiveStallMs?: number;
   echoIntervalMs?: number;
   echoMissLimit?: number;
   synIntervalMs?: number;
@@ -77,6 +81,9 @@ export interface NativeStats {
   queuedBytes: number;
   reassemblyBytes: number;
   sendDropped: number;
+  undeliveredBytes: number;
+  receivePauses: number;
+  receiveDeferred: number;
   drops: Record<string, number>;
 }
 

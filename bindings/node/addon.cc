@@ -149,6 +149,8 @@ void AddonState::remove(uint64_t id) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
   setOpen(it->second, false);
+  EventSink* sink = it->second.threaded ? static_cast<EventSink*>(pump_.get()) : host_.get();
+  if (sink) sink->untrack(id);
   // Move out first so the map is consistent while Detach() blocks.
   std::unique_ptr<JsClient> doomed = std::move(it->second.client);
   clients_.erase(it);

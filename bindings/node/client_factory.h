@@ -32,6 +32,9 @@ void parseCommonOptions(const Napi::Object& obj, Options& o) {
   o.maxQueuedBytes = static_cast<size_t>(
       numberOption(obj, "maxQueuedBytes", static_cast<double>(o.maxQueuedBytes), 1, 4096.0 * 1024 * 1024));
   o.closeTimeoutMs = numberOption(obj, "closeTimeoutMs", o.closeTimeoutMs, 0, kDayMs);
+  o.receiveHighWaterMark = static_cast<size_t>(numberOption(
+      obj, "receiveHighWaterMark", static_cast<double>(o.receiveHighWaterMark), 1024, 1u << 30));
+  o.maxReceiveStallMs = numberOption(obj, "maxReceiveStallMs", o.maxReceiveStallMs, 1, kDayMs);
 }
 
 // options.io: 'loop' (default: the environment's own event loop) or 'thread'

@@ -4,6 +4,7 @@
 // built by batch.h.
 #pragma once
 #include <functional>
+#include <memory>
 
 #include "diarkis/event.h"
 #include "events/event_queue.h"
@@ -25,6 +26,13 @@ class EventSink {
   virtual ~EventSink() = default;
   // The driver's thread. Never blocks on JS.
   virtual void post(uint64_t clientId, diarkis::Event&& ev) = 0;
+  // JS thread, when the client is created: its queued bytes count against its
+  // receive high-water mark (the client pauses reading past it).
+  void track(uint64_t clientId, std::shared_ptr<diarkis::ReceiveBacklog> backlog) {
+    queue_.track(clientId, std::move(backlog));
+  }
+  // JS thread, when the client is released.
+  void untrack(uint64_t clientId) { queue_.untrack(clientId); }
 
   // Called on the JS thread for each Disconnect event, just before its batch goes
   // to JS, so the client's ref is dropped in the same turn.

@@ -37,7 +37,9 @@ class JsClientOf : public Base, public JsClient {
  public:
   template <typename Options>
   JsClientOf(std::shared_ptr<diarkis::Runtime> runtime, Options options, std::shared_ptr<EventSink> pump)
-      : Base(std::move(runtime), std::move(options)), pump_(std::move(pump)) {}
+      : Base(std::move(runtime), std::move(options)), pump_(std::move(pump)) {
+    pump_->track(this->Id(), this->ReceiveBacklogOf());
+  }
 
   uint64_t id() const override { return this->Id(); }
   diarkis::ErrorCode connect(const std::string& host, uint16_t port, const diarkis::SessionKeys& keys) override {

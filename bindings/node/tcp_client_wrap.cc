@@ -220,6 +220,9 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   num("queuedBytes", s.queuedBytes);
   num("reassemblyBytes", s.reassemblyBytes);
   num("sendDropped", s.sendDropped);
+  num("undeliveredBytes", s.undeliveredBytes);
+  num("receivePauses", s.receivePauses);
+  num("receiveDeferred", s.receiveDeferred);
   Napi::Object drops = Napi::Object::New(env);
   for (size_t i = 0; i < s.drops.size(); ++i) {
     drops.Set(dropName(i), Napi::Number::New(env, static_cast<double>(s.drops[i])));

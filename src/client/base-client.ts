@@ -63,6 +63,8 @@ function resolveOptions(o: ClientOptions | undefined): ResolvedOptions {
     highWaterMark: num('highWaterMark', 1, 2 ** 30),
     maxQueuedBytes: num('maxQueuedBytes', 1, 2 ** 32),
     closeTimeoutMs: num('closeTimeoutMs', 0, DAY_MS),
+    receiveHighWaterMark: num('receiveHighWaterMark', 1024, 2 ** 30),
+    maxReceiveStallMs: num('maxReceiveStallMs', 1, DAY_MS),
   };
   for (const k of Object.keys(native) as Array<keyof NativeTcpOptions>) {
     if (native[k] === undefined) delete native[k];
@@ -131,6 +133,9 @@ const ZERO_STATS: ClientStats = {
   queuedBytes: 0,
   reassemblyBytes: 0,
   sendDropped: 0,
+  undeliveredBytes: 0,
+  receivePauses: 0,
+  receiveDeferred: 0,
   drops: {},
 };
 

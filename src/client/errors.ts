@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   'room-not-found': 'No room has this id (it may have migrated under a new id)',
   'room-full': 'The room has maxMembers members',
   'room-busy': 'The room is migrating or its node is not offline (room.migrate())',
+  'receive-stalled': 'The application took no events for maxReceiveStallMs while reading was paused at receiveHighWaterMark (a blocked JavaScript thread, an unpolled C context)',
 } as const;
 
 export type DiarkisErrorCode = keyof typeof ERROR_CODES;

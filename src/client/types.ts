@@ -69,6 +69,15 @@ export interface ClientStats {
   reassemblyBytes: number;
   /** UDP: unreliable datagrams dropped because the socket's send queue was full (ACKs, FINs and reliable ones never are). */
   sendDropped: number;
+  /**
+   * Bytes of received events (payloads and strings) queued for this thread and not yet delivered
+   * to JavaScript: the native count that receiveHighWaterMark bounds.
+   */
+  undeliveredBytes: number;
+  /** Times reading paused because undeliveredBytes reached receiveHighWaterMark. */
+  receivePauses: number;
+  /** UDP: reliable DATs refused (not acknowledged, so the server resends them) while paused. */
+  receiveDeferred: number;
   /** Dropped incoming packets by reason name ('bad-mac', 'bad-magic', ...). */
   drops: Record<string, number>;
 }
@@ -112,6 +121,21 @@ export interface ClientOptions {
   maxQueuedBytes?: number;
   /** Bound on close() flushing the queue (default 5000). */
   closeTimeoutMs?: number;
+  /**
+   * Receive bound (default 4 MiB): when this many bytes of received events wait for this thread
+   * (JavaScript blocked or slower than the server), the client stops reading: TCP leaves the
+   * socket unread (the kernel's window pushes back on the server; nothing is lost), UDP stops
+   * acknowledging new reliable datagrams (the server resends them later; nothing is lost) and
+   * drops unreliable ones (counted in stats().drops['receive-backlog']). Reading resumes when
+   * JavaScript has taken them down to half of it. Counted in stats().undeliveredBytes.
+   */
+  receiveHighWaterMark?: number;
+  /**
+   * While reading is paused, heartbeat/echo misses do not count (their answers wait behind the
+   * unread pushes), up to this long (default 60000): then the client disconnects with
+   * 'receive-stalled'.
+   */
+  maxReceiveStallMs?: number;
   /** Default timeout of request() (default 10000). */
   requestTimeoutMs?: number;
   /** 'auto' (default): follows the endpoint; false: require an unencrypted endpoint. */

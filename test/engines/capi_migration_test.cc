@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "diarkis.h"
+#include "capi_endpoint.h"
 #include "fake_node.h"
 
 namespace {
@@ -53,19 +54,8 @@ class CapiMigration : public ::testing::Test {
     o.migration = DK_MIGRATION_MANUAL;
     o.handoff_ttl_ms = handoffTtlMs;
     const int id = dk_tcp_create(ctx, &o);
-    const std::string sid = diarkis::toHex(diarkis::test::testKeys().sid.data(), 16);
-    const std::string key = diarkis::toHex(diarkis::test::testKeys().key.data(), 16);
-    const std::string iv = diarkis::toHex(diarkis::test::testKeys().iv.data(), 16);
-    const std::string mac = diarkis::toHex(diarkis::test::testKeys().macKey.data(), 16);
-    dk_endpoint ep{};
-    ep.struct_size = sizeof ep;
-    ep.host = "127.0.0.1";
-    ep.port = node.port();
-    ep.sid_hex = sid.c_str();
-    ep.key_hex = key.c_str();
-    ep.iv_hex = iv.c_str();
-    ep.mac_key_hex = mac.c_str();
-    EXPECT_EQ(dk_connect(ctx, id, &ep), 0);
+    const diarkis::test::CapiEndpoint endpoint(node.port());
+    EXPECT_EQ(dk_connect(ctx, id, &endpoint.ep), 0);
     pollUntil(ctx, DK_EV_CONNECT);
     EXPECT_EQ(dk_send_migrate(ctx, id), 0);
     EXPECT_EQ(dk_rsend(ctx, id, 2, 9, reinterpret_cast<const uint8_t*>("kept"), 4), 0);

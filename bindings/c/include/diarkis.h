@@ -72,7 +72,8 @@ enum {
   DK_ERR_ALREADY_IN_ROOM = -25,
   DK_ERR_ROOM_NOT_FOUND = -26,
   DK_ERR_ROOM_FULL = -27,
-  DK_ERR_ROOM_BUSY = -28
+  DK_ERR_ROOM_BUSY = -28,
+  DK_ERR_RECEIVE_STALLED = -29
 };
 DK_API const char* DK_CALL dk_error_name(int code); /* static string; "unknown" for no such code */
 
@@ -105,6 +106,9 @@ typedef struct dk_options {  /* zero-initialise; 0 means the default */
   uint32_t max_queued_bytes; /* past it dk_send fails with DK_ERR_QUEUE_FULL */
   uint32_t reserved0;        /* 0 */
   const char* client_key;    /* NULL or "" = none (UDP: sent after the handshake) */
+  /* Added after version 1 (read when struct_size covers them): */
+  uint32_t receive_high_water_mark; /* undelivered event bytes that pause reading (default 4 MiB) */
+  uint32_t max_receive_stall_ms;    /* paused this long: DK_ERR_RECEIVE_STALLED (default 60000) */
 } dk_options;
 
 enum { DK_MIGRATION_AUTO = 0, DK_MIGRATION_MANUAL = 1 };
@@ -137,6 +141,9 @@ typedef struct dk_stats {
   uint32_t reserved0;
   uint64_t packets_sent, packets_received, bytes_sent, bytes_received;
   uint64_t retransmits, migrations, queued_bytes, dropped; /* dropped: all reasons */
+  /* Added after version 1 (filled when struct_size covers them): */
+  uint64_t undelivered_bytes; /* events queued for dk_poll and not yet taken */
+  uint64_t receive_pauses;    /* times reading paused at receive_high_water_mark */
 } dk_stats;
 DK_API int DK_CALL dk_stats_get(dk_context* ctx, int client, dk_stats* out);
 
@@ -200,10 +207,10 @@ DK_STATIC_ASSERT(offsetof(dk_event, payload) == 32, "dk_event.payload");
 DK_STATIC_ASSERT(offsetof(dk_event, text) == 40, "dk_event.text");
 DK_STATIC_ASSERT(sizeof(dk_event) == 64, "dk_event is 64 bytes on 64-bit targets");
 DK_STATIC_ASSERT(sizeof(dk_endpoint) == 48, "dk_endpoint");
-DK_STATIC_ASSERT(sizeof(dk_options) == 40, "dk_options");
+DK_STATIC_ASSERT(sizeof(dk_options) == 48, "dk_options");
 #endif
 DK_STATIC_ASSERT(offsetof(dk_stats, packets_sent) == 8, "dk_stats.packets_sent");
-DK_STATIC_ASSERT(sizeof(dk_stats) == 72, "dk_stats");
+DK_STATIC_ASSERT(sizeof(dk_stats) == 88, "dk_stats");
 #undef DK_STATIC_ASSERT
 
 #endif /* DIARKIS_H */

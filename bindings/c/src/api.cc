@@ -44,6 +44,7 @@ DK_CHECK(AlreadyInRoom, DK_ERR_ALREADY_IN_ROOM)
 DK_CHECK(RoomNotFound, DK_ERR_ROOM_NOT_FOUND)
 DK_CHECK(RoomFull, DK_ERR_ROOM_FULL)
 DK_CHECK(RoomBusy, DK_ERR_ROOM_BUSY)
+DK_CHECK(ReceiveStalled, DK_ERR_RECEIVE_STALLED)
 #undef DK_CHECK
 #define DK_CHECK(cpp, c) static_assert(static_cast<int>(diarkis::ClientState::cpp) == (c), #c);
 DK_CHECK(Idle, DK_STATE_IDLE)
@@ -85,6 +86,8 @@ int create(dk_context* ctx, const Options& options) {
   auto client = std::make_shared<C>(ctx->runtime, options, ctx->sink);
   const int id = ctx->add(client);
   client->setId(id);
+  // Bounded even when nobody polls: past its receive high-water mark the client pauses reading.
+  ctx->sink->queue.track(static_cast<uint64_t>(id), client->backlog());
   return id;
 }
 
@@ -105,7 +108,7 @@ extern "C" {
 DK_API int DK_CALL dk_api_version(void) { return DK_API_VERSION; }
 
 DK_API const char* DK_CALL dk_error_name(int code) {
-  if (code > 0 || code < DK_ERR_ROOM_BUSY) return "unknown";
+  if (code > 0 || code < DK_ERR_RECEIVE_STALLED) return "unknown";
   return diarkis::errorCodeName(static_cast<ErrorCode>(-code));
 }
 
@@ -195,7 +198,7 @@ DK_API int DK_CALL dk_state(dk_context* ctx, int client) {
 }
 
 DK_API int DK_CALL dk_stats_get(dk_context* ctx, int client, dk_stats* out) {
-  if (out == nullptr || out->struct_size < sizeof(dk_stats)) return kBad;
+  if (out == nullptr || out->struct_size < diarkis_c::kStatsV1) return kBad;
   return withClient(ctx, client, [&](diarkis_c::Client& c) {
     diarkis_c::toStats(c.stats(), *out);
     return 0;
@@ -209,8 +212,9 @@ DK_API int DK_CALL dk_poll(dk_context* ctx, dk_event* out, int max, int timeout_
     ctx->sink->queue.take(ctx->batch, static_cast<size_t>(max));
     int n = 0;
     for (diarkis::QueuedEvent& q : ctx->batch) {
-      if (!ctx->find(q.clientId)) continue;  // destroyed since: no event follows dk_destroy
-      diarkis_c::toEvent(q.clientId, q.ev, out[n++]);
+      const int id = static_cast<int>(q.clientId);  // the queue holds C ids (int) for this context
+      if (!ctx->find(id)) continue;  // destroyed since: no event follows dk_destroy
+      diarkis_c::toEvent(id, q.ev, out[n++]);
     }
     return n;
   });

@@ -26,6 +26,7 @@ class CClient : public diarkis::EventClient<Base>, public Client {
       : diarkis::EventClient<Base>(std::move(rt), std::move(options)), sink_(std::move(sink)) {}
 
   void setId(int id) { id_.store(id, std::memory_order_release); }
+  std::shared_ptr<diarkis::ReceiveBacklog> backlog() const { return this->ReceiveBacklogOf(); }
 
   diarkis::ErrorCode connect(const std::string& host, uint16_t port, const diarkis::SessionKeys& keys) override {
     return this->Connect(host, port, keys);

@@ -7,6 +7,7 @@ namespace diarkis_c {
 namespace {
 
 constexpr size_t kOptionsV1 = offsetof(dk_options, client_key) + sizeof(const char*);
+constexpr size_t kOptionsReceive = offsetof(dk_options, max_receive_stall_ms) + sizeof(uint32_t);
 constexpr size_t kEndpointV1 = offsetof(dk_endpoint, mac_key_hex) + sizeof(const char*);
 
 template <class Options>
@@ -22,6 +23,10 @@ bool common(const dk_options* in, Options& out) {
   if (in->handoff_ttl_ms != 0) out.handoffTtlMs = in->handoff_ttl_ms;
   if (in->high_water_mark != 0) out.highWaterMark = in->high_water_mark;
   if (in->max_queued_bytes != 0) out.maxQueuedBytes = in->max_queued_bytes;
+  if (in->struct_size >= kOptionsReceive) {
+    if (in->receive_high_water_mark != 0) out.receiveHighWaterMark = in->receive_high_water_mark;
+    if (in->max_receive_stall_ms != 0) out.maxReceiveStallMs = in->max_receive_stall_ms;
+  }
   return out.highWaterMark <= out.maxQueuedBytes;
 }
 
@@ -114,6 +119,10 @@ void toStats(const diarkis::StatsSnapshot& s, dk_stats& out) {
   uint64_t dropped = 0;
   for (uint64_t d : s.drops) dropped += d;
   out.dropped = dropped;
+  if (out.struct_size >= offsetof(dk_stats, receive_pauses) + sizeof(uint64_t)) {
+    out.undelivered_bytes = s.undeliveredBytes;
+    out.receive_pauses = s.receivePauses;
+  }
 }
 
 }  // namespace diarkis_c

@@ -1,5 +1,6 @@
 // Between the C structs of diarkis.h and the core's C++ types.
 #pragma once
+#include <cstddef>
 #include <string>
 
 #include "diarkis.h"
@@ -19,6 +20,8 @@ bool toEndpoint(const dk_endpoint* in, std::string& host, diarkis::SessionKeys& 
 // Fills out from ev, whose strings and payload must outlive out's use (the text of
 // MIGRATED and ECHO is composed into ev.message).
 void toEvent(int client, diarkis::Event& ev, dk_event& out);
+// Fills what out.struct_size covers (at least kStatsV1).
 void toStats(const diarkis::StatsSnapshot& s, dk_stats& out);
+constexpr size_t kStatsV1 = offsetof(dk_stats, dropped) + sizeof(uint64_t);
 
 }  // namespace diarkis_c

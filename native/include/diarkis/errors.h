@@ -40,7 +40,8 @@ namespace diarkis {
   X(AlreadyInRoom, "already-in-room") /* -25 */ \
   X(RoomNotFound, "room-not-found")  /* -26 */  \
   X(RoomFull, "room-full")           /* -27 */  \
-  X(RoomBusy, "room-busy")           /* -28 */
+  X(RoomBusy, "room-busy")           /* -28 */ \
+  X(ReceiveStalled, "receive-stalled") /* -29 */
 
 enum class ErrorCode : uint8_t {
 #define DIARKIS_X(name, str) name,
@@ -67,7 +68,8 @@ bool errorCodeFromName(const char* name, ErrorCode& out);
   X(BadFragment, "bad-fragment")           \
   X(ForeignAddress, "foreign-address")     \
   X(UnknownFlag, "unknown-flag")           \
-  X(Unexpected, "unexpected")
+  X(Unexpected, "unexpected")              \
+  X(ReceiveBacklog, "receive-backlog")
 
 enum class DropReason : uint8_t {
 #define DIARKIS_X(name, str) name,

@@ -22,6 +22,9 @@ struct StatsSnapshot {
   uint64_t queuedBytes = 0;     // bytes accepted by Send and not yet written / acknowledged
   uint64_t reassemblyBytes = 0; // UDP: bytes of the partial fragmented message held (<= max payload)
   uint64_t sendDropped = 0;     // UDP: unreliable datagrams dropped, the socket's send queue full
+  uint64_t undeliveredBytes = 0; // received events a host queued and its consumer has not taken yet
+  uint64_t receivePauses = 0;   // times reading paused at the receive high-water mark
+  uint64_t receiveDeferred = 0; // UDP: reliable DATs refused while paused (not acknowledged: resent later)
   std::array<uint64_t, static_cast<size_t>(DropReason::Count)> drops{};
 };
 
@@ -44,6 +47,8 @@ class Stats {
   std::atomic<uint64_t> queuedBytes{0};
   std::atomic<uint64_t> reassemblyBytes{0};
   std::atomic<uint64_t> sendDropped{0};
+  std::atomic<uint64_t> receivePauses{0};
+  std::atomic<uint64_t> receiveDeferred{0};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(DropReason::Count)> drops{};
 };
 

@@ -27,6 +27,8 @@
 
 namespace diarkis {
 
+class ReceiveBacklog;  // native/src/events/receive_backlog.h
+
 struct TcpOptions {
   double connectTimeoutMs = 10000;      // socket connect + first heartbeat answer
   double heartbeatIntervalMs = 5000;    // PROTOCOL section 3
@@ -35,6 +37,14 @@ struct TcpOptions {
   size_t highWaterMark = 1u << 20;      // Send reports !writable at or past this many queued bytes
   size_t maxQueuedBytes = 64u << 20;    // Send refuses (QueueFull) past this
   double closeTimeoutMs = 5000;         // graceful Disconnect: bound on flushing the queue
+  // (ours) Receive bound, for hosts that queue events (the Node addon, the C ABI):
+  // past this many bytes of received events not yet taken by the host's consumer,
+  // reading pauses (TCP: the socket is not read; UDP: new reliable DATs are not
+  // acknowledged, unreliable ones dropped) until the consumer takes them down to
+  // half of it. While paused, heartbeat/echo misses do not count, up to
+  // maxReceiveStallMs: then the session ends with ReceiveStalled.
+  size_t receiveHighWaterMark = 4u << 20;
+  double maxReceiveStallMs = 60000;
 
   // Live migration (PROTOCOL section 7). autoMigrate: the session calls
   // SendMigrate itself on the offline notice and retries after no-target (the
@@ -127,6 +137,9 @@ class DiarkisTcpBase {
   // take each Event (its payload moved, not copied) instead of the On* calls
   // below. Return true when taken. Runs on the runtime's thread like them.
   virtual bool TakeEvent(Event& ev) { (void)ev; return false; }
+  // Such a host tracks this in its queue (EventQueue::track, native/src/events):
+  // the client pauses reading while its queued events pass receiveHighWaterMark.
+  std::shared_ptr<ReceiveBacklog> ReceiveBacklogOf() const;
   // All run on the network thread (must not block), or where options.callbacks is polled.
   virtual void OnConnect(bool reconnected) { (void)reconnected; }
   virtual void OnDisconnect(ErrorCode reason, const std::string& message) { (void)reason; (void)message; }

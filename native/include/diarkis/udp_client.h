@@ -83,6 +83,9 @@ class DiarkisUdpBase {
   // take each Event (its payload moved, not copied) instead of the On* calls
   // below. Return true when taken. Runs on the runtime's thread like them.
   virtual bool TakeEvent(Event& ev) { (void)ev; return false; }
+  // Such a host tracks this in its queue (EventQueue::track, native/src/events):
+  // the client pauses reading while its queued events pass receiveHighWaterMark.
+  std::shared_ptr<ReceiveBacklog> ReceiveBacklogOf() const;
   // All run on the network thread (must not block), or where options.callbacks is polled.
   virtual void OnConnect(bool reconnected) { (void)reconnected; }
   virtual void OnDisconnect(ErrorCode reason, const std::string& message) { (void)reason; (void)message; }

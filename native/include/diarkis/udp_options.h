@@ -34,6 +34,14 @@ struct UdpOptions {
   double closeTimeoutMs = 5000;      // graceful close: bound on flushing unacknowledged DATs
   size_t highWaterMark = 1u << 20;   // send() reports !writable at or past this many queued bytes
   size_t maxQueuedBytes = 64u << 20; // send() refuses (QueueFull) past this
+  // (ours) Receive bound, for hosts that queue events (the Node addon, the C ABI):
+  // past this many bytes of received events not yet taken by the host's consumer,
+  // reading pauses (TCP: the socket is not read; UDP: new reliable DATs are not
+  // acknowledged, unreliable ones dropped) until the consumer takes them down to
+  // half of it. While paused, heartbeat/echo misses do not count, up to
+  // maxReceiveStallMs: then the session ends with ReceiveStalled.
+  size_t receiveHighWaterMark = 4u << 20;
+  double maxReceiveStallMs = 60000;
   std::string clientKey;             // sent reliably as ver 0 cmd 4 after the handshake, if set
   std::vector<std::string> localAddresses;  // "ip:port" list carried by every echo
 

@@ -18,6 +18,8 @@ StatsSnapshot Stats::snapshot() const {
   s.queuedBytes = queuedBytes.load(relaxed);
   s.reassemblyBytes = reassemblyBytes.load(relaxed);
   s.sendDropped = sendDropped.load(relaxed);
+  s.receivePauses = receivePauses.load(relaxed);
+  s.receiveDeferred = receiveDeferred.load(relaxed);
   for (size_t i = 0; i < s.drops.size(); ++i) s.drops[i] = drops[i].load(relaxed);
   return s;
 }

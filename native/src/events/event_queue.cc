@@ -18,7 +18,9 @@ bool EventQueue::push(uint64_t clientId, Event&& ev) {
   }
   const bool wasEmpty = queue_.empty();
   queue_.push_back(QueuedEvent{clientId, std::move(ev)});
-  clientBytes_[clientId] += cost;
+  Account& acc = clients_[clientId];
+  acc.bytes += cost;
+  if (acc.backlog) acc.backlog->add(cost);
   bytes_ += cost;
   ++pushed_;
   return wasEmpty;
@@ -26,24 +28,64 @@ bool EventQueue::push(uint64_t clientId, Event&& ev) {
 
 void EventQueue::debit(uint64_t clientId, size_t cost) {
   bytes_ -= cost;
-  auto it = clientBytes_.find(clientId);
-  if (it == clientBytes_.end()) return;
-  it->second -= std::min(it->second, cost);  // a zero entry stays (no node freed and remade per event)
+  auto it = clients_.find(clientId);
+  if (it == clients_.end()) return;
+  it->second.bytes -= std::min(it->second.bytes, cost);
+  if (!it->second.backlog) {
+    if (it->second.bytes == 0) clients_.erase(it);  // an untracked client: nothing to keep
+    return;
+  }
+  // A tracked client's zero entry stays (no node freed and remade per event).
+  if (it->second.backlog->sub(cost)) resumes_.push_back(it->second.backlog);
+}
+
+void EventQueue::untrack(uint64_t clientId) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = clients_.find(clientId);
+  if (it == clients_.end()) return;
+  if (it->second.backlog) {
+    it->second.backlog->disarm();
+    it->second.backlog->sub(it->second.bytes);
+  }
+  if (it->second.bytes == 0) {
+    clients_.erase(it);
+  } else {
+    it->second.backlog.reset();
+  }
+}
+
+void EventQueue::track(uint64_t clientId, std::shared_ptr<ReceiveBacklog> backlog) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (closed_) return;
+  Account& acc = clients_[clientId];
+  if (backlog) backlog->add(acc.bytes);
+  acc.backlog = std::move(backlog);
 }
 
 size_t EventQueue::take(std::vector<QueuedEvent>& out, size_t max) {
   out.clear();
-  std::lock_guard<std::mutex> lk(mu_);
-  const size_t n = std::min(max, queue_.size());
-  if (n == queue_.size()) {
-    out.swap(queue_);  // the usual case: everything, capacity kept on both sides
-  } else {
-    out.insert(out.end(), std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
-    queue_.erase(queue_.begin(), queue_.begin() + n);
+  std::vector<std::shared_ptr<ReceiveBacklog>> resumes;
+  size_t left = 0;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    const size_t n = std::min(max, queue_.size());
+    if (n == queue_.size()) {
+      out.swap(queue_);  // the usual case: everything, capacity kept on both sides
+    } else {
+      out.insert(out.end(), std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
+      queue_.erase(queue_.begin(), queue_.begin() + n);
+    }
+    for (const QueuedEvent& q : out) debit(q.clientId, costOf(q.ev));
+    taken_ += n;
+    left = queue_.size();
+    resumes.swap(resumes_);
   }
-  for (const QueuedEvent& q : out) debit(q.clientId, costOf(q.ev));
-  taken_ += n;
-  return queue_.size();
+  // Outside the lock: a resume may run the client's command at once (host loop),
+  // and that may push.
+  for (const auto& b : resumes) {
+    if (b->resume) b->resume();
+  }
+  return left;
 }
 
 void EventQueue::close() {
@@ -52,7 +94,10 @@ void EventQueue::close() {
     std::lock_guard<std::mutex> lk(mu_);
     closed_ = true;
     doomed.swap(queue_);
-    clientBytes_.clear();
+    for (auto& [id, acc] : clients_) {
+      if (acc.backlog) acc.backlog->sub(acc.bytes);
+    }
+    clients_.clear();
     bytes_ = 0;
   }
 }
@@ -67,7 +112,11 @@ void EventQueue::forget(uint64_t clientId) {
     doomed.push_back(std::move(*it));
   }
   queue_.erase(gone, queue_.end());
-  clientBytes_.erase(clientId);
+  auto acc = clients_.find(clientId);
+  if (acc != clients_.end()) {
+    if (acc->second.backlog) acc->second.backlog->sub(acc->second.bytes);  // a released client: no resume
+    clients_.erase(acc);
+  }
 }
 
 bool EventQueue::empty() const {
@@ -77,8 +126,8 @@ bool EventQueue::empty() const {
 
 size_t EventQueue::bytesFor(uint64_t clientId) const {
   std::lock_guard<std::mutex> lk(mu_);
-  auto it = clientBytes_.find(clientId);
-  return it == clientBytes_.end() ? 0 : it->second;
+  auto it = clients_.find(clientId);
+  return it == clients_.end() ? 0 : it->second.bytes;
 }
 
 EventQueueStats EventQueue::stats() const {

@@ -7,18 +7,21 @@
 // which is the lifetime a poll-style API promises ("until the next poll").
 //
 // Per-client byte accounting: every queued event counts its payload and strings
-// against its client, so a host can see (and a later bound can refuse) one client
-// flooding the queue while its consumer is slow.
+// against its client. A client tracked with its ReceiveBacklog (receive_backlog.h)
+// sees the count too, pauses its reading past its receive high-water mark, and
+// is resumed by the take that brings it back to the low-water mark.
 //
 // Thread-safe: push, take and the counters may run on different threads.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
 
 #include "diarkis/event.h"
+#include "events/receive_backlog.h"
 
 namespace diarkis {
 
@@ -46,8 +49,17 @@ class EventQueue {
   bool push(uint64_t clientId, Event&& ev);
 
   // Moves up to `max` events, oldest first, into `out` (cleared first, capacity
-  // kept). Returns how many are still waiting afterwards.
+  // kept). Returns how many are still waiting afterwards. Runs, after its lock
+  // is released, the resume() of every tracked client it brought back to its
+  // low-water mark.
   size_t take(std::vector<QueuedEvent>& out, size_t max);
+
+  // Count clientId's events in backlog too (from now on). A client pushes
+  // nothing before it connects, so hosts track it when they create it.
+  void track(uint64_t clientId, std::shared_ptr<ReceiveBacklog> backlog);
+  // The client is gone: stop counting against its backlog (its queued events
+  // stay for the consumer, who skips them); its entry goes once they are taken.
+  void untrack(uint64_t clientId);
 
   // Drops every waiting event and refuses later pushes. Idempotent.
   void close();
@@ -59,13 +71,18 @@ class EventQueue {
   EventQueueStats stats() const;
 
  private:
-  void debit(uint64_t clientId, size_t cost);  // under mu_
+  struct Account {
+    size_t bytes = 0;
+    std::shared_ptr<ReceiveBacklog> backlog;  // null: not tracked
+  };
+  void debit(uint64_t clientId, size_t cost);  // under mu_; fills resumes_
 
   mutable std::mutex mu_;
   // A vector swapped with the consumer's on a whole take: neither side loses its
   // capacity, so a steady stream allocates nothing per event.
   std::vector<QueuedEvent> queue_;
-  std::unordered_map<uint64_t, size_t> clientBytes_;
+  std::unordered_map<uint64_t, Account> clients_;
+  std::vector<std::shared_ptr<ReceiveBacklog>> resumes_;  // under mu_: found by the take in progress
   size_t bytes_ = 0;
   uint64_t pushed_ = 0;
   uint64_t taken_ = 0;

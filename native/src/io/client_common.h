@@ -17,6 +17,7 @@
 #include "diarkis/runtime.h"
 #include "diarkis/stats.h"
 #include "diarkis/tcp_client.h"  // ClientState, UnsentPacket
+#include "events/receive_backlog.h"
 #include "io/loop.h"
 #include "io/runtime_impl.h"
 #include "session/send_budget.h"
@@ -26,8 +27,14 @@ namespace diarkis {
 // Held by shared_ptr from both sides, so it outlives whichever goes first.
 template <class Owner, class Conn>
 struct ClientShared : std::enable_shared_from_this<ClientShared<Owner, Conn>> {
-  ClientShared(size_t highWaterMark, size_t maxQueuedBytes, std::shared_ptr<CallbackQueue> polled)
-      : callbacks(std::move(polled)), budget(stats, highWaterMark, maxQueuedBytes) {}
+  ClientShared(size_t highWaterMark, size_t maxQueuedBytes, std::shared_ptr<CallbackQueue> polled,
+               size_t receiveHighWaterMark)
+      : callbacks(std::move(polled)), budget(stats, highWaterMark, maxQueuedBytes),
+        backlog(std::make_shared<ReceiveBacklog>(receiveHighWaterMark)) {}
+
+  // Network thread, after delivering events: true when reading must pause (the
+  // host's consumer is behind by the receive high-water mark; its take resumes us).
+  bool shouldPauseReceive() { return backlog->over() && backlog->armPause(); }
 
   // Network thread: hand events to the owner's virtuals through dispatch(owner, ev),
   // at once or, with a CallbackQueue, when its owner polls. The queued batch holds
@@ -80,6 +87,9 @@ struct ClientShared : std::enable_shared_from_this<ClientShared<Owner, Conn>> {
   std::atomic<ClientState> state{ClientState::Idle};
   Stats stats;
   SendBudget budget;
+  // Received events a host queued and has not taken (EventQueue::track); its
+  // resume() posts resumeReceive to the connection (client::armResume).
+  const std::shared_ptr<ReceiveBacklog> backlog;
 
   // Requests held when the session ended (TakeUnsent), filled before OnDisconnect.
   std::mutex unsentMu;
@@ -105,6 +115,23 @@ ErrorCode migrate(RuntimeImpl& rt, const std::shared_ptr<Shared>& shared, uint64
     if (shared->conn) shared->conn->migrate(Runtime::nowMs());
   });
   return posted ? ErrorCode::None : ErrorCode::NotConnected;
+}
+
+// Set once, before the client connects: the consumer's take that brings the
+// backlog down to its low-water mark resumes the connection's reading. Holds
+// the runtime and the client weakly (the host's queue may outlive both).
+template <class Shared>
+void armResume(const std::shared_ptr<Runtime>& runtime, const std::shared_ptr<Shared>& shared, uint64_t id) {
+  std::weak_ptr<Runtime> rt = runtime;
+  std::weak_ptr<Shared> weak = shared;
+  shared->backlog->resume = [rt, weak, id] {
+    std::shared_ptr<Runtime> r = rt.lock();
+    if (!r || weak.expired()) return;
+    runtimeImpl(*r).postLoop(id, [weak](Loop&) {
+      std::shared_ptr<Shared> s = weak.lock();
+      if (s && s->conn) s->conn->resumeReceive(Runtime::nowMs());
+    });
+  };
 }
 
 template <class Shared>

@@ -29,9 +29,12 @@ DiarkisTcpBase::DiarkisTcpBase(std::shared_ptr<Runtime> runtime, TcpOptions opti
   if (!runtime_) throw std::invalid_argument("diarkis: DiarkisTcpBase needs a runtime");
   runtimeImpl(*runtime_);  // throws for a foreign Runtime implementation
   shared_->owner.store(this, std::memory_order_release);
+  client::armResume(runtime_, shared_, id_);
 }
 
 DiarkisTcpBase::~DiarkisTcpBase() { Detach(); }
+
+std::shared_ptr<ReceiveBacklog> DiarkisTcpBase::ReceiveBacklogOf() const { return shared_->backlog; }
 
 ErrorCode DiarkisTcpBase::Connect(const std::string& host, uint16_t port, const SessionKeys& keys) {
   sockaddr_storage addr{};
@@ -121,7 +124,11 @@ void DiarkisTcpBase::Detach() {
 
 ClientState DiarkisTcpBase::State() const { return shared_->state.load(std::memory_order_acquire); }
 
-StatsSnapshot DiarkisTcpBase::GetStats() const { return shared_->stats.snapshot(); }
+StatsSnapshot DiarkisTcpBase::GetStats() const {
+  StatsSnapshot s = shared_->stats.snapshot();
+  s.undeliveredBytes = shared_->backlog->bytes();
+  return s;
+}
 
 void DiarkisTcpBase::dispatch(Event& ev) {
   // Nothing may touch *this after the virtual call: a callback may delete us.

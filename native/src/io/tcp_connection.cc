@@ -131,11 +131,13 @@ void TcpConnection::applySocketActions(double now) {
   }
 }
 
-// Closes the current socket (if any) and readies for a new one.
+// Closes the current socket (if any) and readies for a new one. A new socket
+// starts reading (the next read checks the backlog again).
 void TcpConnection::releaseSocket() {
   if (fd_ && registered_) loop_.poller().remove(fd_.get());
   fd_.reset();
-  registered_ = connected_ = wantWrite_ = blocked_ = false;
+  registered_ = connected_ = wantWrite_ = blocked_ = readPaused_ = false;
+  session_.setReceivePaused(false, Runtime::nowMs());
 }
 
 void TcpConnection::send(Bytes&& packet, double now) {
@@ -154,7 +156,7 @@ void TcpConnection::onReady(const PollEvent& ev, double now) {
   } else if (!connected_) {
     if (ev.writable || ev.failed) finishConnect(now);
   } else {
-    if (ev.readable || ev.failed) readAll(now);
+    if ((ev.readable || ev.failed) && !readPaused_) readAll(now);
     if (ev.writable && !session_.closed()) writeNow(now);
   }
   settle(now);
@@ -180,7 +182,8 @@ void TcpConnection::readAll(double now) {
     const ssize_t n = ::recv(fd_.get(), loop_.readBuffer(), loop_.readBufferSize(), 0);
     if (n > 0) {
       session_.onData(loop_.readBuffer(), static_cast<size_t>(n), now);
-      if (session_.socketActionPending()) return;  // migrate answer: this socket is done for us
+      if (session_.socketActionPending() || session_.closed()) return;  // migrate answer: this socket is done for us
+      if (deliverAndCheck()) return pauseReceive(now);
       if (static_cast<size_t>(n) < loop_.readBufferSize()) break;
       continue;
     }
@@ -194,6 +197,38 @@ void TcpConnection::readAll(double now) {
     session_.onSocketError(socketErrorCode(err), errnoText("recv", err), now);
     return;
   }
+}
+
+bool TcpConnection::deliverAndCheck() {
+  shared_->state.store(session_.state(), std::memory_order_release);  // before the callbacks, as settle()
+  if (session_.takeEvents(events_)) {
+    shared_->deliver(events_);
+    events_.clear();
+  }
+  return shared_->shouldPauseReceive();
+}
+
+// The kernel's receive window pushes back on the server meanwhile; nothing is lost.
+// Out of the poller (level-triggered readiness would spin): a send that meets a
+// full socket buffer while paused is retried on the session's timer.
+void TcpConnection::pauseReceive(double now) {
+  readPaused_ = true;
+  shared_->stats.add(&Stats::receivePauses);
+  session_.setReceivePaused(true, now);
+  if (registered_) loop_.poller().remove(fd_.get());
+  registered_ = wantWrite_ = false;
+}
+
+void TcpConnection::resumeReceive(double now) {
+  if (gone_ || !readPaused_) return;
+  readPaused_ = false;
+  session_.setReceivePaused(false, now);
+  if (fd_) {
+    wantWrite_ = blocked_ || !connected_;
+    registered_ = loop_.poller().add(fd_.get(), id_, wantWrite_);
+    if (!registered_) session_.onSocketError(ErrorCode::NetworkError, errnoText("poller add", errno), now);
+  }
+  settle(now);
 }
 
 void TcpConnection::writeNow(double now) {
@@ -219,6 +254,7 @@ void TcpConnection::writeNow(double now) {
 
 void TcpConnection::onTimer(double now) {
   session_.onTimer(now);
+  if (readPaused_ && blocked_ && !session_.closed()) writeNow(now);  // no writability reports while paused
   settle(now);
 }
 

@@ -30,6 +30,8 @@ class TcpConnection final : public LoopHandler {
   void send(Bytes&& packet, double now);
   void close(bool graceful, double now);
   void migrate(double now);
+  // The host's consumer took the backlog down to its low-water mark: read again.
+  void resumeReceive(double now);
 
   void onReady(const PollEvent& ev, double now) override;
   void onTimer(double now) override;
@@ -44,6 +46,9 @@ class TcpConnection final : public LoopHandler {
   void releaseSocket();
   void finishConnect(double now);
   void readAll(double now);
+  // Events out of the session to the owner; true when reading must pause.
+  bool deliverAndCheck();
+  void pauseReceive(double now);
   void writeNow(double now);
   void setWantWrite(bool want);
   // After any input: deliver events, then tear down or re-arm timer and output.
@@ -60,6 +65,7 @@ class TcpConnection final : public LoopHandler {
   bool connected_ = false;
   bool wantWrite_ = false;
   bool blocked_ = false;  // the last send() said EAGAIN
+  bool readPaused_ = false;  // the receive backlog is full: the socket is out of the poller
   bool gone_ = false;
   std::vector<Event> events_;
 };

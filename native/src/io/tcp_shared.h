@@ -14,7 +14,8 @@ class TcpConnection;
 
 struct DiarkisTcpBase::Shared : ClientShared<DiarkisTcpBase, TcpConnection> {
   explicit Shared(const TcpOptions& o)
-      : ClientShared(o.highWaterMark, o.maxQueuedBytes, o.callbacks), lingerMs(o.lingerMs) {}
+      : ClientShared(o.highWaterMark, o.maxQueuedBytes, o.callbacks, o.receiveHighWaterMark),
+        lingerMs(o.lingerMs) {}
 
   void deliver(std::vector<Event>& events) {
     deliverWith(events, [](DiarkisTcpBase& o, Event& ev) { o.dispatch(ev); });

@@ -22,9 +22,12 @@ DiarkisUdpBase::DiarkisUdpBase(std::shared_ptr<Runtime> runtime, UdpOptions opti
   if (!runtime_) throw std::invalid_argument("diarkis: DiarkisUdpBase needs a runtime");
   runtimeImpl(*runtime_);  // throws for a foreign Runtime implementation
   shared_->owner.store(this, std::memory_order_release);
+  client::armResume(runtime_, shared_, id_);
 }
 
 DiarkisUdpBase::~DiarkisUdpBase() { Detach(); }
+
+std::shared_ptr<ReceiveBacklog> DiarkisUdpBase::ReceiveBacklogOf() const { return shared_->backlog; }
 
 ErrorCode DiarkisUdpBase::Connect(const std::string& host, uint16_t port, const SessionKeys& keys) {
   sockaddr_storage addr{};
@@ -127,7 +130,11 @@ void DiarkisUdpBase::Detach() {
 
 ClientState DiarkisUdpBase::State() const { return shared_->state.load(std::memory_order_acquire); }
 
-StatsSnapshot DiarkisUdpBase::GetStats() const { return shared_->stats.snapshot(); }
+StatsSnapshot DiarkisUdpBase::GetStats() const {
+  StatsSnapshot s = shared_->stats.snapshot();
+  s.undeliveredBytes = shared_->backlog->bytes();
+  return s;
+}
 
 void DiarkisUdpBase::dispatch(Event& ev) {
   // Nothing may touch *this after the virtual call: a callback may delete us.

@@ -187,6 +187,12 @@ void UdpConnection::onReady(const PollEvent& ev, double now) {
   settle(now);
 }
 
+void UdpConnection::resumeReceive(double now) {
+  if (gone_ || !session_.receivePaused()) return;
+  session_.setReceivePaused(false, now);
+  settle(now);
+}
+
 void UdpConnection::readAll(double now) {
   // Bounded per wakeup so one busy socket cannot starve the others (epoll is
   // level-triggered: what is left wakes us again).
@@ -196,6 +202,16 @@ void UdpConnection::readAll(double now) {
       session_.onDatagram(loop_.readBuffer(), static_cast<size_t>(n), now);
       // The migrate answer: what else this socket holds is the old node's.
       if (session_.linkActionPending()) return;
+      if (!session_.receivePaused() && !session_.closed() && session_.takeEvents(events_)) {
+        shared_->state.store(session_.state(), std::memory_order_release);  // before the callbacks, as settle()
+        shared_->deliver(events_);
+        events_.clear();
+        // Past the receive high-water mark: reading goes on (ACKs), new DATs are refused.
+        if (shared_->shouldPauseReceive()) {
+          shared_->stats.add(&Stats::receivePauses);
+          session_.setReceivePaused(true, now);
+        }
+      }
       continue;
     }
     const int err = errno;

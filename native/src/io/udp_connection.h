@@ -31,6 +31,8 @@ class UdpConnection final : public LoopHandler {
   void send(uint8_t ver, uint16_t cmd, const Bytes& body, bool reliable, size_t reserved, double now);
   void close(bool graceful, double now);
   void migrate(double now);
+  // The host's consumer took the backlog down to its low-water mark: accept DATs again.
+  void resumeReceive(double now);
 
   void onReady(const PollEvent& ev, double now) override;
   void onTimer(double now) override;

@@ -17,7 +17,8 @@ class UdpConnection;
 // own reservation on the network thread, released as DATs are acknowledged.
 struct DiarkisUdpBase::Shared : ClientShared<DiarkisUdpBase, UdpConnection> {
   explicit Shared(const UdpOptions& o)
-      : ClientShared(o.highWaterMark, o.maxQueuedBytes, o.callbacks), highWaterMark(o.highWaterMark) {}
+      : ClientShared(o.highWaterMark, o.maxQueuedBytes, o.callbacks, o.receiveHighWaterMark),
+        highWaterMark(o.highWaterMark) {}
 
   void deliver(std::vector<Event>& events) {
     deliverWith(events, [](DiarkisUdpBase& o, Event& ev) { o.dispatch(ev); });

@@ -93,6 +93,10 @@ class ReliableChannel {
   bool hasUnflushed() const;
   void takeDelivered(std::vector<Bytes>& out);
   size_t takeReleasedBytes();
+  // Receive back-pressure: new DATs are neither acknowledged nor kept (counted
+  // in Stats::receiveDeferred), so the peer resends them later; duplicates are
+  // still acknowledged.
+  void setRefuseNew(bool refuse) { refuseNew_ = refuse; }
 
   bool timedOut() const { return timedOut_; }
   bool idle() const { return unacked() == 0 && queue_.empty(); }
@@ -160,6 +164,7 @@ class ReliableChannel {
   Stats& stats_;
   bool started_ = false;
   bool timedOut_ = false;
+  bool refuseNew_ = false;
   bool firstSent_ = false;
   double now_ = 0;
 

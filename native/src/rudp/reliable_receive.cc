@@ -31,6 +31,10 @@ void ReliableChannel::onData(uint32_t seq, bool retransmission, const uint8_t* b
     stats_.drop(DropReason::Duplicate);
     return;
   }
+  if (refuseNew_) {  // the receiver's application is behind: the peer resends it later
+    stats_.add(&Stats::receiveDeferred);
+    return;
+  }
   // Beyond the window: not acknowledged, so the peer resends it later.
   if (static_cast<size_t>(d) >= cfg_.recvWindow) {
     stats_.drop(DropReason::OutOfWindow);

@@ -72,6 +72,7 @@ void UdpSession::freshLink() {
   fragmenter_ = rudp::Fragmenter(options_.fragmentSize);
   reassembler_ = rudp::Reassembler(options_.maxPayload + wire::kResponseHeaderSize + wire::kSidSize,
                                    rudp::kDefaultFragmentSize);
+  channel_->setRefuseNew(receivePaused_);
   stats_.reassemblyBytes.store(0, std::memory_order_relaxed);
   handshaked_ = false;
   serverSeq_ = 0;
@@ -344,6 +345,10 @@ void UdpSession::onDatagram(const uint8_t* data, size_t len, double now) {
       break;
     }
     case rudp::Flag::Udp:
+      if (receivePaused_) {
+        stats_.drop(DropReason::ReceiveBacklog);  // unreliable: nobody resends it
+        return;
+      }
       parsePackets(body, bodyLen, now);
       break;
     case rudp::Flag::Fin:
@@ -593,9 +598,24 @@ double UdpSession::connectedDeadline() const {
   return kNoDeadline;
 }
 
+void UdpSession::setReceivePaused(bool paused, double now) {
+  if (closed() || paused == receivePaused_) return;
+  receivePaused_ = paused;
+  channel_->setRefuseNew(paused);
+  if (paused) {
+    stallDeadline_ = now + options_.maxReceiveStallMs;
+    return;
+  }
+  stallDeadline_ = kNoDeadline;
+  // The echo answers were refused with the rest: the echoes in flight get one interval from now.
+  lastHeard_ = std::max(lastHeard_, now - options_.echoIntervalMs * (static_cast<double>(options_.echoMissLimit) - 1));
+}
+
 double UdpSession::echoMissDeadline() const {
   // A full window means our echo could not even be sent: not a miss. Every DAT in
   // flight has its own retry limit, so a dead peer still ends the session.
+  // Paused: the answers are refused by us, so the stall bound decides instead.
+  if (receivePaused_) return stallDeadline_;
   if (channel_->windowBlocked()) return kNoDeadline;
   return lastHeard_ + options_.echoMissLimit * options_.echoIntervalMs;
 }
@@ -646,6 +666,12 @@ void UdpSession::onTimer(double now) {
   }
   if (state_ != ClientState::Connected && state_ != ClientState::Closing && state_ != ClientState::Migrating) return;
   channel_->onTimer(now);
+  if (now >= stallDeadline_) {
+    finish(ErrorCode::ReceiveStalled, "the application read no events for " +
+                                          std::to_string(static_cast<long long>(options_.maxReceiveStallMs)) +
+                                          " ms past the receive high-water mark");
+    return;
+  }
   if (now >= echoMissDeadline()) {
     finish(ErrorCode::Timeout, "no echo answer");
     return;
@@ -712,7 +738,8 @@ void UdpSession::finish(ErrorCode code, const std::string& message) {
   heldBytes_ = 0;
   mig_ = MigPhase::None;
   if (old_) closeOldLink();
-  connectDeadline_ = nextSyn_ = nextEcho_ = closeDeadline_ = kNoDeadline;
+  connectDeadline_ = nextSyn_ = nextEcho_ = closeDeadline_ = stallDeadline_ = kNoDeadline;
+  receivePaused_ = false;
   handoffDeadline_ = claimDeadline_ = retryAt_ = autoRetryAt_ = roomWaitDeadline_ = kNoDeadline;
   roomMigrate_ = pushStarted_ = releaseAfterOld_ = false;
   Event ev;

@@ -58,6 +58,12 @@ class UdpSession {
   void onTimer(double now);   // call at (or after) nextDeadline()
   double nextDeadline() const;
   void onSocketError(ErrorCode code, const std::string& message, double now);
+  // The owner's receive backlog passed (true) or came back under (false) its
+  // mark: new reliable DATs are refused (resent later by the peer), unreliable
+  // ones dropped (drops['receive-backlog']); echo misses do not count, up to
+  // maxReceiveStallMs: then ReceiveStalled.
+  void setReceivePaused(bool paused, double now);
+  bool receivePaused() const { return receivePaused_; }
 
   // Encode + seal + send a request. Reliable sends made while Connecting wait
   // for the handshake; unreliable sends need Connected (else NotConnected) and
@@ -174,6 +180,8 @@ class UdpSession {
   // (echo answer, response, push) or an ACK of a DAT of ours (docs/decisions.md).
   double lastHeard_ = 0;
   double closeDeadline_ = kNoDeadline;
+  bool receivePaused_ = false;
+  double stallDeadline_ = kNoDeadline;
 
   struct Held {
     Bytes packet;

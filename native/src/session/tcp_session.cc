@@ -298,13 +298,27 @@ void TcpSession::onSocketError(ErrorCode code, const std::string& message, doubl
   }
 }
 
+void TcpSession::setReceivePaused(bool paused, double now) {
+  if (closed() || paused == receivePaused_) return;
+  receivePaused_ = paused;
+  if (paused) {
+    stallDeadline_ = now + options_.maxReceiveStallMs;
+    return;
+  }
+  stallDeadline_ = kNoDeadline;
+  // The answers waited behind the pushes: the heartbeats in flight get one interval from now.
+  const double interval = options_.heartbeatIntervalMs;
+  lastAnswer_ = std::max(lastAnswer_, now - interval * (static_cast<double>(options_.heartbeatMissLimit) - 1));
+}
+
 double TcpSession::nextDeadline() const {
   if (closed()) return kNoDeadline;
   double d = std::min(closeDeadline_, connectDeadline_);
   d = std::min(d, std::min(retryAt_, std::min(autoRetryAt_, roomWaitDeadline_)));
+  d = std::min(d, stallDeadline_);
   if (answered_ && state_ != ClientState::Closing &&
       (mig_ == MigPhase::None || mig_ == MigPhase::Requested)) {
-    d = std::min(d, lastAnswer_ + options_.heartbeatIntervalMs * options_.heartbeatMissLimit);
+    if (!receivePaused_) d = std::min(d, lastAnswer_ + options_.heartbeatIntervalMs * options_.heartbeatMissLimit);
     d = std::min(d, nextHeartbeat_);
   }
   return d;
@@ -313,6 +327,12 @@ double TcpSession::nextDeadline() const {
 void TcpSession::onTimer(double now) {
   if (closed()) return;
   lastNow_ = now;
+  if (stallDeadline_ <= now) {
+    finish(ErrorCode::ReceiveStalled, "the application read no events for " +
+                                          std::to_string(static_cast<long long>(options_.maxReceiveStallMs)) +
+                                          " ms past the receive high-water mark");
+    return;
+  }
   if (closeDeadline_ <= now) {
     finish(ErrorCode::ClosedByUser, "close timed out with " +
                                         std::to_string(outputSize() + held_.size()) +
@@ -356,7 +376,7 @@ void TcpSession::onTimer(double now) {
     const double limit = static_cast<double>(options_.heartbeatMissLimit);
     lastAnswer_ = std::max(lastAnswer_, now - interval * (limit - 1));
   }
-  if (lastAnswer_ + interval * options_.heartbeatMissLimit <= now) {
+  if (!receivePaused_ && lastAnswer_ + interval * options_.heartbeatMissLimit <= now) {
     finish(ErrorCode::Timeout, "no heartbeat answer for " +
                                    std::to_string(options_.heartbeatMissLimit) + " intervals");
     return;
@@ -450,7 +470,8 @@ void TcpSession::finish(ErrorCode code, const std::string& message) {
   outPos_ = 0;
   internal_.clear();
   heldPackets_ = 0;
-  connectDeadline_ = nextHeartbeat_ = closeDeadline_ = kNoDeadline;
+  connectDeadline_ = nextHeartbeat_ = closeDeadline_ = stallDeadline_ = kNoDeadline;
+  receivePaused_ = false;
   Event ev;
   ev.type = EventType::Disconnect;
   ev.code = code;

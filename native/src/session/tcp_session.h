@@ -50,6 +50,11 @@ class TcpSession {
   void onSocketError(ErrorCode code, const std::string& message, double now);
   void onTimer(double now);             // call at (or after) nextDeadline()
   double nextDeadline() const;          // kNoDeadline when no timer runs
+  // The owner stopped (true) or resumed (false) reading at the receive
+  // high-water mark. While paused, heartbeat misses do not count (their answers
+  // wait behind the unread pushes), up to maxReceiveStallMs: then ReceiveStalled.
+  void setReceivePaused(bool paused, double now);
+  bool receivePaused() const { return receivePaused_; }
 
   // Encode + encrypt + queue a request (network thread or tests).
   ErrorCode send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable = nullptr);
@@ -126,6 +131,8 @@ class TcpSession {
   double nextHeartbeat_ = kNoDeadline;
   double lastAnswer_ = 0;        // miss timeout counts from here
   double closeDeadline_ = kNoDeadline;
+  bool receivePaused_ = false;
+  double stallDeadline_ = kNoDeadline;  // while paused: receive-stalled at this time
 
   Bytes out_;                    // bytes for the socket, written from outPos_
   size_t outPos_ = 0;

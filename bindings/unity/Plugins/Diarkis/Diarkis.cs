@@ -46,6 +46,7 @@ namespace Diarkis.Native
         public const int ERR_ROOM_NOT_FOUND = -26;
         public const int ERR_ROOM_FULL = -27;
         public const int ERR_ROOM_BUSY = -28;
+        public const int ERR_RECEIVE_STALLED = -29;
 
         public const int EV_CONNECT = 1, EV_DISCONNECT = 2, EV_RESPONSE = 3, EV_PUSH = 4, EV_OFFLINE = 5,
             EV_MIGRATED = 6, EV_MIGRATION_FAILED = 7, EV_HEARTBEAT = 8, EV_ECHO = 9, EV_DRAIN = 10,
@@ -101,6 +102,7 @@ namespace Diarkis.Native
         public uint connect_timeout_ms, heartbeat_interval_ms, handoff_ttl_ms, high_water_mark, max_queued_bytes;
         public uint reserved0;
         public IntPtr client_key;
+        public uint receive_high_water_mark, max_receive_stall_ms;  // 0 = default (4 MiB, 60000 ms)
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -110,6 +112,7 @@ namespace Diarkis.Native
         public uint reserved0;
         public ulong packets_sent, packets_received, bytes_sent, bytes_received;
         public ulong retransmits, migrations, queued_bytes, dropped;
+        public ulong undelivered_bytes, receive_pauses;
     }
 
     [StructLayout(LayoutKind.Sequential)]

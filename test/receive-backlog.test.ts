@@ -1,0 +1,84 @@
+// The receive high-water mark through the real client (issue 11): a hostile TCP
+// node in another process pushes 200,000 x 1 KiB while this JS thread is blocked
+// for 3 s. Every push arrives, in order, and the native count of undelivered
+// bytes (stats().undeliveredBytes, not RSS) stays near receiveHighWaterMark: the
+// client stops reading and the kernel's window pushes back on the node.
+import { afterEach, describe, expect, it } from 'vitest';
+import { TcpClient, type Endpoint } from '../src/client';
+import { requireDist, runFixture, type Child } from './fixtures/spawn';
+
+const COUNT = 200_000;
+const SIZE = 1024;
+const DEFAULT_MARK = 4 << 20;
+// One read (64 KiB) is decoded and delivered before the mark is checked again.
+const SLACK = 128 << 10;
+
+const children: Child[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.proc.kill();
+});
+
+async function floodServer(): Promise<Endpoint> {
+  requireDist();
+  const child = runFixture('push-flood-server.js', [String(COUNT), String(SIZE)]);
+  children.push(child);
+  await child.waitFor('ready ');
+  const line = child.stdout().split('\n').find((l) => l.startsWith('ready '))!;
+  return JSON.parse(line.slice('ready '.length)) as Endpoint;
+}
+
+/** Blocks this JS thread for `ms` (a long computation), sampling the native count meanwhile. */
+function blockAndSample(ms: number, client: TcpClient): number {
+  let max = 0;
+  const end = Date.now() + ms;
+  while (Date.now() < end) max = Math.max(max, client.stats().undeliveredBytes);
+  return max;
+}
+
+describe.each(['thread', 'loop'] as const)('receive high-water mark, io: %s', (io) => {
+  it('200,000 x 1 KiB pushes while JS blocks 3 s: all arrive in order, the queue stays near the default mark', async () => {
+    const ep = await floodServer();
+    const client = new TcpClient({ io });  // the defaults: receiveHighWaterMark 4 MiB
+    await client.connect(ep);
+    let next = 0;
+    let outOfOrder = 0;
+    let maxQueued = 0;
+    const all = new Promise<void>((resolve) => {
+      client.on('push', (ver, cmd, payload) => {
+        if (ver !== 2 || cmd !== 51) return;
+        if (payload.readUInt32BE(0) !== next || payload.length !== SIZE) outOfOrder++;
+        next++;
+        if (next % 1000 === 0) maxQueued = Math.max(maxQueued, client.stats().undeliveredBytes);
+        if (next === COUNT) resolve();
+      });
+    });
+    let disconnected = '';
+    client.on('disconnect', (reason) => (disconnected = reason));
+    const started = await client.request(2, 50, Buffer.alloc(0));
+    expect(started.payload.toString()).toBe('flooding');
+    const duringBlock = blockAndSample(3000, client);
+    await all;
+    expect(next).toBe(COUNT);
+    expect(outOfOrder).toBe(0);
+    expect(disconnected).toBe('');
+    const stats = client.stats();
+    expect(Math.max(duringBlock, maxQueued)).toBeLessThanOrEqual(DEFAULT_MARK + SLACK);
+    if (io === 'thread') {
+      // The network thread read while JS was blocked: it filled up to the mark and paused.
+      expect(duringBlock).toBeGreaterThanOrEqual(DEFAULT_MARK);
+      expect(stats.receivePauses).toBeGreaterThanOrEqual(1);
+    } else {
+      // Nothing runs on this thread's loop while JS blocks; the kernel held the bytes.
+      expect(duringBlock).toBe(0);
+    }
+    expect(stats.undeliveredBytes).toBe(0);
+    await client.close();
+  }, 120_000);
+});
+
+describe('receive high-water mark options', () => {
+  it('are validated', () => {
+    expect(() => new TcpClient({ receiveHighWaterMark: 10 })).toThrow(/receiveHighWaterMark/);
+    expect(() => new TcpClient({ maxReceiveStallMs: 0 })).toThrow(/maxReceiveStallMs/);
+  });
+});

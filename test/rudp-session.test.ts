@@ -186,6 +186,23 @@ describe('ServerSession: bound', () => {
     expect(t.s.sendUnreliable(0, 3, 1, Buffer.alloc(2000))).toBe(false);
   });
 
+  it('ends the session on a bad fragment (terminate, protocol-error); a repeated chunk is only counted', () => {
+    const t = bound();
+    const chunks = new Fragmenter(100).splitRequest(Buffer.alloc(350, 7), 2, 1, SID);
+    t.feed(encodeDatagram(1, Flag.DAT, chunks[0]!), CLIENT, 10);
+    t.feed(encodeDatagram(2, Flag.DAT, chunks[0]!), CLIENT, 11);  // the same chunk again, as a new DAT
+    expect(t.drops.duplicate).toBe(1);
+    expect(t.closed).toEqual([]);
+    t.sent.length = 0;
+    t.feed(encodeDatagram(3, Flag.DAT, chunks[2]!), CLIENT, 12);  // index 2 before index 1
+    expect(t.drops['bad-fragment']).toBe(1);
+    expect(t.closed).toEqual(['protocol-error']);
+    expect(t.s.state).toBe('closed');
+    expect(t.sent.some((x) => isTerminate(x.d))).toBe(true);
+    t.feed(t.dat(4, 2, 1, Buffer.from('after')), CLIENT, 13);
+    expect(t.requests.map((r) => r.body.toString())).toEqual(['hi']);  // nothing served after it
+  });
+
   it('answers the client FIN with ACK 0 (4 bytes) and closes', () => {
     const t = bound();
     t.feed(encodeDatagram(0, Flag.FIN, SID), CLIENT, 10);

@@ -10,10 +10,12 @@ import type { RetryOptions } from './reliable';
 
 export type SessionState = 'waiting' | 'bound' | 'closing' | 'fin-sent' | 'closed';
 /**
- * Why a session ended: a Fin reason, the client's FIN/terminate, or a quiet close without a Fin push
- * ('migrated' after a migration answer, 'ended' when the caller already sent its own Fin push).
+ * Why a session ended: a Fin reason, the client's FIN/terminate, a quiet close without a Fin push
+ * ('migrated' after a migration answer, 'ended' when the caller already sent its own Fin push), or
+ * 'protocol-error': the client broke the in-order stream (a bad fragment), which cannot be
+ * resynchronised; the session ends at once with the terminate datagram.
  */
-export type SessionEndReason = FinReason | 'closed-by-client' | 'migrated' | 'ended';
+export type SessionEndReason = FinReason | 'closed-by-client' | 'migrated' | 'ended' | 'protocol-error';
 
 export interface ServerSessionOptions extends RetryOptions {
   sid: Buffer;

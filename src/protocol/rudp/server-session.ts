@@ -480,7 +480,12 @@ export class ServerSession {
       const bad = checkSid(r.packet, this.opts.sid);
       if (bad !== null) return this.drop(bad);
       const res = this.reassembler.feed(r.packet.payload.subarray(SID_SIZE));
-      if (res.kind === 'rejected') return this.drop(res.reason);
+      if (res.kind === 'rejected') {
+        this.drop(res.reason);
+        // A repeat adds nothing; anything else broke the stream: nothing after it can be trusted.
+        if (res.reason !== 'duplicate') this.destroy('protocol-error');
+        return;
+      }
       if (res.kind === 'complete') this.deliverPackets(res.packet, true);
       return;
     }

@@ -97,6 +97,8 @@ export interface PumpStats {
   maxBatch: number;
   dropped: number;
   queued: number;
+  /** Deliveries that failed with a native exception (caught; the queued rest goes next turn). */
+  failures: number;
   clients: number;
   runtimeLeases: number;
 }
@@ -160,6 +162,8 @@ export interface NativeAddon {
   pumpStats(): PumpStats;
   /** Tests only: throws a std:: exception inside a binding (CPP_EXCEPTIONS_ALL makes it an Error). */
   throwStdForTest(): never;
+  /** Tests only: the next n event deliveries throw inside the native pump (caught and counted there). */
+  failNextDeliveryForTest(n: number): void;
   readonly errorCodes: readonly string[];
   readonly eventTypes: readonly string[];
   readonly batchStride: number;

@@ -9,7 +9,17 @@ namespace diarkis_node {
 void EventPump::callJs(napi_env env, napi_value handler, void* context, void* /*data*/) {
   // env is null while Node tears the TSFN down: nothing may be touched then.
   if (env == nullptr || context == nullptr) return;
-  static_cast<EventPump*>(context)->deliver(env, handler);
+  auto* pump = static_cast<EventPump*>(context);
+  // A C callback of Node's: no C++ exception may leave it (a bad_alloc in the
+  // queue's take, a resume command, the batch's vectors).
+  try {
+    pump->deliver(env, handler);
+  } catch (...) {
+    pump->deliveryFailed();
+    if (!pump->released_ && !pump->finalized_ && !pump->queue_.empty()) {
+      napi_call_threadsafe_function(pump->tsfn_, nullptr, napi_tsfn_nonblocking);  // the rest, in a later turn
+    }
+  }
 }
 
 std::shared_ptr<EventPump> EventPump::create(Napi::Env env, Napi::Function handler) {
@@ -33,9 +43,13 @@ std::shared_ptr<EventPump> EventPump::create(Napi::Env env, Napi::Function handl
 void EventPump::finalize(napi_env /*env*/, void* data, void* /*hint*/) {
   auto* self = static_cast<std::shared_ptr<EventPump>*>(data);
   EventPump& pump = **self;
-  pump.gate_.close();  // no thread may call the TSFN from here on
-  pump.queue_.close();
   pump.finalized_ = true;
+  try {
+    pump.gate_.close();  // no thread may call the TSFN from here on
+    pump.queue_.close();
+  } catch (...) {
+    // A mutex that cannot be locked: nothing sensible is left to do in a finalizer.
+  }
   delete self;
 }
 
@@ -75,6 +89,7 @@ void EventPump::addStats(PumpStats& s) {
 
 void EventPump::deliver(napi_env env, napi_value handler) {
   if (released_ || finalized_) return;
+  failIfAskedForTest();
   const size_t left = queue_.take(batch_, kMaxBatch);
   if (batch_.empty()) return;
   if (left > 0) {

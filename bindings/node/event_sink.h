@@ -5,6 +5,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <stdexcept>
 
 #include "diarkis/event.h"
 #include "events/event_queue.h"
@@ -18,6 +19,7 @@ struct PumpStats {
   uint64_t maxBatch = 0;   // largest batch delivered
   uint64_t dropped = 0;    // events posted after close (the environment was going away)
   uint64_t queued = 0;     // events waiting right now
+  uint64_t failures = 0;   // deliveries that failed with a C++ exception (caught; retried later)
 };
 
 class EventSink {
@@ -33,6 +35,9 @@ class EventSink {
   }
   // JS thread, when the client is released.
   void untrack(uint64_t clientId) { queue_.untrack(clientId); }
+  // Tests only: the next n deliveries throw a std:: exception before taking
+  // anything, as an allocation failure would (the caught path, pump_failure test).
+  void failNextForTest(int n) { failNext_ = n; }
 
   // Called on the JS thread for each Disconnect event, just before its batch goes
   // to JS, so the client's ref is dropped in the same turn.
@@ -46,6 +51,7 @@ class EventSink {
   }
   void fillStats(PumpStats& s) const {
     const diarkis::EventQueueStats q = queue_.stats();
+    s.failures += failures_;
     s.batches += batches_;
     s.events += events_;
     if (maxBatch_ > s.maxBatch) s.maxBatch = maxBatch_;
@@ -53,8 +59,24 @@ class EventSink {
     s.queued += q.queued;
   }
 
+  // JS thread, at the start of a delivery.
+  void failIfAskedForTest() {
+    if (failNext_ > 0) {
+      --failNext_;
+      throw std::runtime_error("diarkis: a delivery failure (test)");
+    }
+  }
+  // JS thread: a delivery threw. Nothing of it reached JS; what was taken is
+  // dropped (counted), what is still queued is delivered by the next turn.
+  void deliveryFailed() noexcept {
+    ++failures_;
+    batch_.clear();
+  }
+
   diarkis::EventQueue queue_;
   std::vector<diarkis::QueuedEvent> batch_;  // JS thread: the batch being delivered (capacity kept)
+  uint64_t failures_ = 0;
+  int failNext_ = 0;
 
  private:
   uint64_t batches_ = 0;

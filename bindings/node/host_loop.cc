@@ -167,6 +167,7 @@ void HostLoop::addStats(PumpStats& s) { fillStats(s); }
 
 void HostLoop::deliver() {
   if (closed_) return;
+  failIfAskedForTest();
   queue_.take(batch_, kMaxBatch);
   if (batch_.empty()) return;
   HandleScope scope(env_);
@@ -197,12 +198,18 @@ void HostLoop::drain() {
   // Bounded: a handler that keeps sending from inside its own events cannot spin
   // the loop; what is left is picked up by the prepare phase.
   inCallback_ = true;
-  for (int round = 0; round < 4 && !tornDown_; ++round) {
-    runtime_->flush();
-    if (queue_.empty() || closed_) break;
-    deliver();
+  try {
+    for (int round = 0; round < 4 && !tornDown_; ++round) {
+      runtime_->flush();
+      if (queue_.empty() || closed_) break;
+      deliver();
+    }
+    if (!tornDown_) runtime_->flush();
+  } catch (...) {
+    // Caught here, not by the uv callback's guard: inCallback_ must not stay set
+    // (no later send would be written) and what is queued goes next turn.
+    deliveryFailed();
   }
-  if (!tornDown_) runtime_->flush();
   inCallback_ = false;
   if (!queue_.empty() && !closed_) requestFlush();
 }
@@ -215,9 +222,9 @@ void HostLoop::onPoll(uv_poll_t* h, int status, int events) {
     const bool failed = status < 0;
     self->inCallback_ = true;  // the check phase of this same turn delivers and writes
     self->runtime_->onReady(p->key, failed || (events & UV_READABLE) != 0, (events & UV_WRITABLE) != 0, failed);
-    self->inCallback_ = false;
     self->pendingInput_ = true;
   });
+  self->inCallback_ = false;  // also after a caught exception: later sends must still be written
 }
 
 void HostLoop::onTimer(uv_timer_t* h) {
@@ -228,6 +235,7 @@ void HostLoop::onTimer(uv_timer_t* h) {
     self->runtime_->onTimer();
     self->drain();
   });
+  self->inCallback_ = false;
 }
 
 void HostLoop::onPrepare(uv_prepare_t* h) {

@@ -57,7 +57,11 @@ class EnvCleanupHook {
   static void run(void* arg) {
     auto* self = static_cast<EnvCleanupHook*>(arg);
     self->registered_ = false;  // Node removes a hook once it has run
-    self->owner_->cleanup();
+    try {
+      self->owner_->cleanup();
+    } catch (...) {
+      // A C callback of Node's: nothing may leave it. The owner's destructor cleans up again.
+    }
   }
   napi_env env_;
   Owner* owner_;

@@ -28,6 +28,17 @@ Napi::Value ThrowStdForTest(const Napi::CallbackInfo&) {
   throw std::runtime_error("diarkis: a std exception inside a binding (test)");
 }
 
+// Tests only: the next n deliveries of this environment's events (either driver)
+// throw a std:: exception inside the pump, which must catch it and go on.
+Napi::Value FailNextDeliveryForTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonState& st = AddonState::of(env);
+  const int n = static_cast<int>(intArg(info, 0, "n", 0, 1000));
+  if (st.pumpPtr()) st.pumpPtr()->failNextForTest(n);
+  if (st.hostPtr()) st.hostPtr()->failNextForTest(n);
+  return env.Undefined();
+}
+
 Napi::Value SetEventHandler(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AddonState& st = AddonState::of(env);
@@ -245,6 +256,7 @@ Napi::Value GetPumpStats(const Napi::CallbackInfo& info) {
   num("maxBatch", static_cast<double>(s.maxBatch));
   num("dropped", static_cast<double>(s.dropped));
   num("queued", static_cast<double>(s.queued));
+  num("failures", static_cast<double>(s.failures));
   num("clients", static_cast<double>(st.clientCount()));
   num("runtimeLeases", RuntimeLease::leases());
   return o;
@@ -274,6 +286,8 @@ void registerTcpClientExports(Napi::Env env, Napi::Object exports) {
   exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
   exports.Set("pumpStats", Napi::Function::New(env, GetPumpStats, "pumpStats"));
   exports.Set("throwStdForTest", Napi::Function::New(env, ThrowStdForTest, "throwStdForTest"));
+  exports.Set("failNextDeliveryForTest",
+              Napi::Function::New(env, FailNextDeliveryForTest, "failNextDeliveryForTest"));
 
   static const char* const kCodes[] = {
 #define DIARKIS_X(name, str) str,

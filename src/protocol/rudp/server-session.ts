@@ -310,7 +310,7 @@ export class ServerSession {
     if (this.st === 'closed' || this.st === 'closing' || this.st === 'fin-sent') return;
     this.endReason = reason;
     if (this.peerAddr === null) return this.finish(reason);
-    if (reason !== 'closed-by-client' && reason !== 'migrated' && reason !== 'ended') {
+    if (reason !== 'closed-by-client' && reason !== 'migrated' && reason !== 'ended' && reason !== 'protocol-error') {
       this.sendPacket(0, BuiltinCmd.Fin, Status.Push, encodeFin(reason), now);
     }
     this.st = 'closing';

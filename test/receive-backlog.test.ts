@@ -4,7 +4,7 @@
 // bytes (stats().undeliveredBytes, not RSS) stays near receiveHighWaterMark: the
 // client stops reading and the kernel's window pushes back on the node.
 import { afterEach, describe, expect, it } from 'vitest';
-import { TcpClient, type Endpoint } from '../src/client';
+import { getEndpoint, TcpClient, UdpClient, type Endpoint } from '../src/client';
 import { requireDist, runFixture, type Child } from './fixtures/spawn';
 
 const COUNT = 200_000;
@@ -27,11 +27,22 @@ async function floodServer(): Promise<Endpoint> {
   return JSON.parse(line.slice('ready '.length)) as Endpoint;
 }
 
-/** Blocks this JS thread for `ms` (a long computation), sampling the native count meanwhile. */
-function blockAndSample(ms: number, client: TcpClient): number {
+/**
+ * Blocks this JS thread for `ms` (a long computation), sampling the native count meanwhile;
+ * `onPause` runs once, inside the block, when the client has paused reading.
+ */
+function blockAndSample(ms: number, client: TcpClient | UdpClient, onPause?: () => void): number {
   let max = 0;
+  let paused = false;
   const end = Date.now() + ms;
-  while (Date.now() < end) max = Math.max(max, client.stats().undeliveredBytes);
+  while (Date.now() < end) {
+    const s = client.stats();
+    max = Math.max(max, s.undeliveredBytes);
+    if (!paused && s.receivePauses > 0 && onPause !== undefined) {
+      paused = true;
+      onPause();
+    }
+  }
   return max;
 }
 
@@ -72,6 +83,50 @@ describe.each(['thread', 'loop'] as const)('receive high-water mark, io: %s', (i
       expect(duringBlock).toBe(0);
     }
     expect(stats.undeliveredBytes).toBe(0);
+    await client.close();
+  }, 120_000);
+});
+
+describe('receive high-water mark, UDP (io: thread)', () => {
+  it('reliable pushes beyond the mark are refused and resent, none lost; unreliable ones are dropped and counted', async () => {
+    requireDist();
+    const node = runFixture('udp-flood-node.js', []);
+    children.push(node);
+    await node.waitFor('entry ');
+    const entry = node.stdout().split('\n').find((l) => l.startsWith('entry '))!.slice('entry '.length);
+    const mark = 256 << 10;
+    const count = 10_000;
+    const client = new UdpClient({ io: 'thread', receiveHighWaterMark: mark });
+    await client.connect(await getEndpoint(entry, { type: 'UDP', uid: 'udp-flood' }));
+    let next = 0;
+    let outOfOrder = 0;
+    const all = new Promise<void>((resolve) => {
+      client.on('push', (ver, cmd, payload) => {
+        if (ver !== 2 || cmd !== 51) return;
+        if (payload.readUInt32BE(0) !== next) outOfOrder++;
+        if (++next === count) resolve();
+      });
+    });
+    let disconnected = '';
+    client.on('disconnect', (reason) => (disconnected = reason));
+    const req = Buffer.alloc(8);
+    req.writeUInt32BE(count, 0);
+    req.writeUInt32BE(SIZE, 4);
+    expect((await client.request(2, 50, req)).payload.toString()).toBe('flooding');
+    // Once paused (inside the block), unreliable requests: the node answers them unreliably.
+    const max = blockAndSample(3000, client, () => {
+      for (let i = 0; i < 20; i++) client.send(2, 1, Buffer.from('unreliable'));
+    });
+    await all;
+    expect(next).toBe(count);
+    expect(outOfOrder).toBe(0);
+    expect(disconnected).toBe('');
+    const s = client.stats();
+    expect(max).toBeGreaterThanOrEqual(mark);
+    expect(max).toBeLessThanOrEqual(mark + (64 << 10));
+    expect(s.receivePauses).toBeGreaterThanOrEqual(1);
+    expect(s.receiveDeferred).toBeGreaterThan(0);
+    expect(s.drops['receive-backlog']).toBeGreaterThan(0);
     await client.close();
   }, 120_000);
 });

@@ -46,10 +46,19 @@ function blockAndSample(ms: number, client: TcpClient | UdpClient, onPause?: () 
   return max;
 }
 
-describe.each(['thread', 'loop'] as const)('receive high-water mark, io: %s', (io) => {
-  it('200,000 x 1 KiB pushes while JS blocks 3 s: all arrive in order, the queue stays near the default mark', async () => {
+// The thread driver reads while JS is blocked and pauses at the mark. The loop driver reads
+// nothing while JS is blocked; with a 64 KiB mark one loop turn's read (up to 1 MiB) passes it,
+// so its pause (the socket unwatched) and resume (rewatched by the take) run on every turn.
+describe.each([
+  { io: 'thread' as const, mark: undefined },
+  { io: 'loop' as const, mark: undefined },
+  { io: 'loop' as const, mark: 64 << 10 },
+])('receive high-water mark, io: $io, mark: $mark', ({ io, mark }) => {
+  it('200,000 x 1 KiB pushes while JS blocks 3 s: all arrive in order, the queue stays near the mark', async () => {
     const ep = await floodServer();
-    const client = new TcpClient({ io });  // the defaults: receiveHighWaterMark 4 MiB
+    // undefined: the defaults (receiveHighWaterMark 4 MiB)
+    const client = new TcpClient(mark === undefined ? { io } : { io, receiveHighWaterMark: mark });
+    const limit = (mark ?? DEFAULT_MARK) + SLACK;
     await client.connect(ep);
     let next = 0;
     let outOfOrder = 0;
@@ -73,7 +82,7 @@ describe.each(['thread', 'loop'] as const)('receive high-water mark, io: %s', (i
     expect(outOfOrder).toBe(0);
     expect(disconnected).toBe('');
     const stats = client.stats();
-    expect(Math.max(duringBlock, maxQueued)).toBeLessThanOrEqual(DEFAULT_MARK + SLACK);
+    expect(Math.max(duringBlock, maxQueued)).toBeLessThanOrEqual(limit);
     if (io === 'thread') {
       // The network thread read while JS was blocked: it filled up to the mark and paused.
       expect(duringBlock).toBeGreaterThanOrEqual(DEFAULT_MARK);
@@ -81,6 +90,7 @@ describe.each(['thread', 'loop'] as const)('receive high-water mark, io: %s', (i
     } else {
       // Nothing runs on this thread's loop while JS blocks; the kernel held the bytes.
       expect(duringBlock).toBe(0);
+      if (mark !== undefined) expect(stats.receivePauses).toBeGreaterThan(10);
     }
     expect(stats.undeliveredBytes).toBe(0);
     await client.close();
@@ -129,6 +139,19 @@ describe('receive high-water mark, UDP (io: thread)', () => {
     expect(s.drops['receive-backlog']).toBeGreaterThan(0);
     await client.close();
   }, 120_000);
+});
+
+describe('maximum receive stall', () => {
+  it('a client paused longer than maxReceiveStallMs disconnects with receive-stalled', async () => {
+    const ep = await floodServer();
+    const client = new TcpClient({ io: 'thread', receiveHighWaterMark: 64 << 10, maxReceiveStallMs: 300 });
+    await client.connect(ep);
+    const reason = new Promise<string>((resolve) => client.once('disconnect', (r) => resolve(r)));
+    await client.request(2, 50, Buffer.alloc(0));
+    blockAndSample(1500, client);  // paused at once, for longer than the stall bound
+    expect(await reason).toBe('receive-stalled');
+    expect(client.stats().receivePauses).toBeGreaterThanOrEqual(1);
+  }, 60_000);
 });
 
 describe('receive high-water mark options', () => {

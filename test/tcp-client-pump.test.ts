@@ -30,7 +30,9 @@ describe('event pump batching', () => {
   // The thread driver: the network thread keeps queueing while JS is blocked, so
   // the cap must split what waits.
   it('thread driver: delivers queued events in batches of at most 1024, in order, with payloads intact', async () => {
-    const client = new TcpClient({ io: 'thread' });
+    // The 5000 events hold about 5 MiB: above the default receive mark (4 MiB), which would
+    // pause reading before they all wait (test/receive-backlog.test.ts tests that bound).
+    const client = new TcpClient({ io: 'thread', receiveHighWaterMark: 64 << 20 });
     await client.connect(await getEndpoint(cluster.entryUrl(), { type: 'TCP', uid: 'pump-1' }));
     const before = pumpStats();
     const { got, all } = pushBack(client, n);

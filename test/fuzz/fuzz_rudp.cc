@@ -1,6 +1,7 @@
 // libFuzzer target for everything in the RUDP layer that reads untrusted bytes:
 // transport headers and ACK/RACK record lists, fragment reassembly, and the
-// client UdpSession fed arbitrary datagrams and timer ticks after a handshake.
+// client UdpSession fed arbitrary datagrams and timer ticks after a handshake,
+// its receive pause toggled (record 0xEC) as a host's backlog would.
 // Invariants are checked with abort() so that they hold in every build type.
 //
 // Input: byte 0 picks the mode; the rest is a list of records
@@ -82,6 +83,8 @@ void fuzzSession(const uint8_t* data, size_t len, bool encrypted) {
       if (s.nextDeadline() <= now) s.onTimer(now);
     } else if (!d.empty() && d[0] == 0xED) {
       s.send(2, 1, body, sizeof body, d.size() > 1 && (d[1] & 1), now);
+    } else if (!d.empty() && d[0] == 0xEC) {
+      s.setReceivePaused(d.size() > 1 && (d[1] & 1), now);  // the receive high-water mark
     } else {
       s.onDatagram(d.data(), d.size(), now);
     }

@@ -168,7 +168,9 @@ void run(Harness& h, const uint8_t* data, size_t len) {
         socketEvent(h, arg);
         break;
       case 4:
-        h.s.send(2, arg, body, sizeof body);
+        // arg >= 0xF0: the receive high-water mark pauses (odd) or resumes (even) reading.
+        if (arg >= 0xF0) h.s.setReceivePaused((arg & 1) != 0, h.now);
+        else h.s.send(2, arg, body, sizeof body);
         h.after();
         break;
       default:

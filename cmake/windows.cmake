@@ -54,3 +54,21 @@ endif()
 if(DIARKIS_WIN_NODE_EXE)
   include(${CMAKE_CURRENT_LIST_DIR}/windows-addon.cmake)
 endif()
+
+# diarkis.dll: the C ABI (bindings/c) as a DLL, exporting only what diarkis.h marks
+# DK_API (dllexport); --exclude-libs keeps the static runtimes' symbols out of the
+# export table. Plus the C11 smoke test of test/engines, run under wine against
+# the reference cluster by scripts/windows/engines-test.sh.
+file(GLOB DIARKIS_C_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/bindings/c/src/*.cc)
+add_library(diarkis SHARED ${DIARKIS_C_SOURCES})
+set_target_properties(diarkis PROPERTIES PREFIX "")  # diarkis.dll, not libdiarkis.dll
+target_include_directories(diarkis PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/bindings/c/include PRIVATE ${DIARKIS_SRC})
+target_compile_definitions(diarkis PRIVATE DK_BUILDING_LIBRARY)
+target_compile_options(diarkis PRIVATE ${DIARKIS_WARNINGS})
+target_link_libraries(diarkis PRIVATE diarkis_core)
+target_link_options(diarkis PRIVATE -Wl,--exclude-libs,ALL -Wl,--no-undefined)
+
+add_executable(engines_smoke_c ${CMAKE_CURRENT_SOURCE_DIR}/test/engines/smoke.c)
+set_target_properties(engines_smoke_c PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
+target_compile_options(engines_smoke_c PRIVATE -Wall -Wextra -Werror -pedantic)
+target_link_libraries(engines_smoke_c PRIVATE diarkis)

@@ -209,8 +209,9 @@ DK_API int DK_CALL dk_poll(dk_context* ctx, dk_event* out, int max, int timeout_
     ctx->sink->queue.take(ctx->batch, static_cast<size_t>(max));
     int n = 0;
     for (diarkis::QueuedEvent& q : ctx->batch) {
-      if (!ctx->find(q.clientId)) continue;  // destroyed since: no event follows dk_destroy
-      diarkis_c::toEvent(q.clientId, q.ev, out[n++]);
+      const int id = static_cast<int>(q.clientId);  // the C ABI's ids are ints (context.h)
+      if (!ctx->find(id)) continue;  // destroyed since: no event follows dk_destroy
+      diarkis_c::toEvent(id, q.ev, out[n++]);
     }
     return n;
   });

@@ -66,7 +66,9 @@ target_include_directories(diarkis PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/bindings/c
 target_compile_definitions(diarkis PRIVATE DK_BUILDING_LIBRARY)
 target_compile_options(diarkis PRIVATE ${DIARKIS_WARNINGS})
 target_link_libraries(diarkis PRIVATE diarkis_core)
-target_link_options(diarkis PRIVATE -Wl,--exclude-libs,ALL -Wl,--no-undefined)
+# diarkis.def beside the DLL: MSVC users make their import library from it (lib /def:).
+target_link_options(diarkis PRIVATE -Wl,--exclude-libs,ALL -Wl,--no-undefined
+                    -Wl,--output-def,${CMAKE_CURRENT_BINARY_DIR}/diarkis.def)
 
 add_executable(engines_smoke_c ${CMAKE_CURRENT_SOURCE_DIR}/test/engines/smoke.c)
 set_target_properties(engines_smoke_c PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The package on Windows, as a Windows user gets it, proven under wine:
-#   1. `npm pack` with the win32-x64 prebuild required (prepack cross-builds it);
+#   1. `npm pack` with DIARKIS_PREBUILD_WIN32=1 (prepack cross-builds the win32-x64 prebuild);
 #   2. the tarball installed into a fresh project (npm on Linux, --ignore-scripts),
 #      then the package's install script run by Windows node.exe in the installed
 #      package, as npm on Windows would run it (npm itself is not run under wine);
@@ -24,8 +24,8 @@ export npm_config_cache="${npm_config_cache:-$(npm config get cache)}"
 fail() { echo "windows package-test: FAIL: $*" >&2; exit 1; }
 step() { echo "--- windows package-test: $* ($(date +%T))"; }
 
-step "npm pack (win32-x64 prebuild required)"
-DIARKIS_REQUIRE_WIN32=1 npm pack --pack-destination "$WORK" --loglevel=error >"$WORK/pack.out"
+step "npm pack with the win32-x64 prebuild"
+DIARKIS_PREBUILD_WIN32=1 npm pack --pack-destination "$WORK" --loglevel=error >"$WORK/pack.out"
 TGZ="$WORK/$(tail -n1 "$WORK/pack.out")"
 tar tzf "$TGZ" >"$WORK/files"  # a file, not a pipe: grep -q would cut tar off (pipefail)
 grep -qx package/prebuilds/win32-x64/node.napi.node "$WORK/files" || fail "the tarball has no win32-x64 prebuild"

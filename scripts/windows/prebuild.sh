@@ -2,8 +2,8 @@
 # The win32-x64 prebuild: cross-builds the addon (cmake/windows-addon.cmake) with
 # mingw-w64 and puts it where the loader looks, prebuilds/win32-x64/node.napi.node,
 # after checking that it imports only Windows system DLLs (Node-API and libuv are
-# delay-loaded from the host executable). Run by scripts/prepack.js when the Windows
-# toolchain (scripts/windows/setup.sh) is here. Needs npm ci (node-api-headers).
+# delay-loaded from the host executable). Run by scripts/prepack.js when
+# DIARKIS_PREBUILD_WIN32=1. Needs scripts/windows/setup.sh and npm ci (node-api-headers).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/windows/env.sh

@@ -50,3 +50,25 @@ target_compile_definitions(diarkis_addon_smoke PRIVATE NAPI_VERSION=8 BUILDING_N
 target_compile_options(diarkis_addon_smoke PRIVATE ${DIARKIS_WARNINGS})
 target_link_libraries(diarkis_addon_smoke PRIVATE ${DIARKIS_IMPLIB_DIR}/libnode_api_delay.a
                       ${DIARKIS_IMPLIB_DIR}/libuv_delay.a delayimp)
+
+# The addon itself (win32-x64 prebuild): bindings/node over the core, the same
+# delay-loaded imports and hook as the smoke addon; the host-loop driver watches the
+# sockets with uv_poll_init_socket. scripts/windows/prebuild.sh copies it to
+# prebuilds/win32-x64/node.napi.node.
+execute_process(COMMAND node -p "require('path').resolve(require('node-addon-api').include_dir)"
+                WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}
+                OUTPUT_VARIABLE DIARKIS_NODE_ADDON_API_DIR OUTPUT_STRIP_TRAILING_WHITESPACE)
+file(GLOB DIARKIS_BINDING_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/bindings/node/*.cc)
+add_library(diarkis_node SHARED ${DIARKIS_BINDING_SOURCES}
+                                ${CMAKE_CURRENT_SOURCE_DIR}/native/win/node_delay_load_hook.cc)
+add_dependencies(diarkis_node diarkis_node_implibs)
+set_target_properties(diarkis_node PROPERTIES PREFIX "" SUFFIX ".node")
+target_include_directories(diarkis_node PRIVATE ${DIARKIS_NODE_ADDON_API_DIR} ${DIARKIS_SRC})
+target_include_directories(diarkis_node SYSTEM PRIVATE ${DIARKIS_NODE_API_INCLUDE} ${DIARKIS_NODE_INCLUDE})
+target_compile_definitions(diarkis_node PRIVATE NAPI_VERSION=8 BUILDING_NODE_EXTENSION
+                           NODE_ADDON_API_DISABLE_DEPRECATED NODE_ADDON_API_CPP_EXCEPTIONS
+                           NODE_ADDON_API_CPP_EXCEPTIONS_ALL)
+target_compile_options(diarkis_node PRIVATE ${DIARKIS_WARNINGS} -Wno-unused-parameter)
+target_link_libraries(diarkis_node PRIVATE diarkis_core ${DIARKIS_IMPLIB_DIR}/libnode_api_delay.a
+                      ${DIARKIS_IMPLIB_DIR}/libuv_delay.a delayimp)
+target_link_options(diarkis_node PRIVATE -Wl,--exclude-libs,ALL $<$<CONFIG:Release>:-s>)

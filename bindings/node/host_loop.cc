@@ -77,7 +77,7 @@ bool HostLoop::initHandles(napi_value handler) {
 
 // ---- HostIo ----
 
-bool HostLoop::watch(int fd, uint64_t key, bool wantWrite) {
+bool HostLoop::watch(diarkis::SocketHandle fd, uint64_t key, bool wantWrite) {
   if (tornDown_ || polls_.count(fd) != 0) return false;
   auto* p = new Poll();
   p->owner = this;
@@ -97,14 +97,14 @@ bool HostLoop::watch(int fd, uint64_t key, bool wantWrite) {
   return true;
 }
 
-bool HostLoop::rewatch(int fd, uint64_t key, bool wantWrite) {
+bool HostLoop::rewatch(diarkis::SocketHandle fd, uint64_t key, bool wantWrite) {
   auto it = polls_.find(fd);
   if (it == polls_.end()) return false;
   it->second->key = key;
   return uv_poll_start(&it->second->handle, UV_READABLE | (wantWrite ? UV_WRITABLE : 0), &HostLoop::onPoll) == 0;
 }
 
-void HostLoop::unwatch(int fd) {
+void HostLoop::unwatch(diarkis::SocketHandle fd) {
   auto it = polls_.find(fd);
   if (it == polls_.end()) return;
   Poll* p = it->second;

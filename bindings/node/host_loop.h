@@ -49,9 +49,9 @@ class HostLoop final : public EventSink, public diarkis::HostIo {
   void post(uint64_t clientId, diarkis::Event&& ev) override;
 
   // HostIo
-  bool watch(int fd, uint64_t key, bool wantWrite) override;
-  bool rewatch(int fd, uint64_t key, bool wantWrite) override;
-  void unwatch(int fd) override;
+  bool watch(diarkis::SocketHandle fd, uint64_t key, bool wantWrite) override;
+  bool rewatch(diarkis::SocketHandle fd, uint64_t key, bool wantWrite) override;
+  void unwatch(diarkis::SocketHandle fd) override;
   void setTimer(double deadlineMs) override;
   void requestFlush() override;
 
@@ -86,7 +86,7 @@ class HostLoop final : public EventSink, public diarkis::HostIo {
   uv_check_t check_{};
   uv_async_t keepAlive_{};
   int openHandles_ = 0;
-  std::unordered_map<int, Poll*> polls_;  // by fd
+  std::unordered_map<diarkis::SocketHandle, Poll*> polls_;  // by socket
   napi_ref handler_ = nullptr;
   napi_ref resource_ = nullptr;
   napi_async_context asyncContext_ = nullptr;

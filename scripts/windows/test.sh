@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Cross-builds the win32-x64 core, its native unit tests and the Node-API addon smoke
+# Cross-builds the win32-x64 core (the socket runtime on WSAPoll included), its native
+# unit tests (the loopback TCP/UDP client suites included) and the Node-API addon smoke
 # with mingw-w64; checks that they import only Windows system DLLs (a mingw runtime
 # DLL such as libwinpthread-1.dll would be missing on a user's machine); runs the
 # tests under wine, then loads the smoke addon from a renamed node.exe.
@@ -10,7 +11,9 @@ source scripts/windows/env.sh
 dir="${BUILD_DIR:-build/win64}"
 
 test -f node_modules/node-api-headers/def/node_api.def || { echo "windows: run npm ci first" >&2; exit 1; }
-cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64-x86_64.cmake \
+toolchain=(-DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64-x86_64.cmake)
+test -f "$dir/CMakeCache.txt" && toolchain=()  # set once: cmake warns when it is given again
+cmake -S . -B "$dir" "${toolchain[@]}" \
       -DCMAKE_BUILD_TYPE=Release -DDIARKIS_BUILD_TESTS=ON -DDIARKIS_WIN_NODE_EXE="$DIARKIS_WIN_NODE" >/dev/null
 cmake --build "$dir" -j 2 2>&1 | grep -Ev '^\[ *[0-9]+%\]|^-- ' || true
 exe="$dir/diarkis_native_tests.exe"

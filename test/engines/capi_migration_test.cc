@@ -84,7 +84,7 @@ TEST_F(CapiMigration, AnUnreachableTargetEndsInMigrationFailedWithTheHeldSendHan
 
 TEST_F(CapiMigration, ACloseDuringAMigrationHandsTheHeldSendBack) {
   // The old node never answers the migrate request: the migration is still running at the close.
-  FakeNode old([](int fd) {
+  FakeNode old([](diarkis::SocketHandle fd) {
     diarkis::test::serveRequests(fd, [&](diarkis::test::ServerCodec& c, const diarkis::test::Request& r) {
       if (r.ver == 0 && r.cmd == diarkis::wire::kCmdKeepAlive) {
         diarkis::test::writeAll(fd, c.heartbeatAnswer(diarkis::wire::kNodeOnline, r.timestamp));

@@ -12,7 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#include <windows.h> /* mingw-w64 has no C11 <threads.h>: the one helper thread on Win32 */
+#else
 #include <threads.h>
+#endif
 
 #include "diarkis.h"
 
@@ -89,10 +93,34 @@ static uint32_t counter(dk_context* ctx, int id) {
 
 /* ---- the negative cases ---- */
 
+/* A thread that wakes a waiting dk_poll after 50 ms; waker_join gives its dk_context_wake result. */
+#ifdef _WIN32
+typedef HANDLE waker_t;
+static DWORD WINAPI wake_later(LPVOID arg) {
+  Sleep(50);
+  return (DWORD)(dk_context_wake((dk_context*)arg) == 0 ? 0 : 1);
+}
+static int waker_start(waker_t* t, dk_context* ctx) { return (*t = CreateThread(NULL, 0, wake_later, ctx, 0, NULL)) != NULL; }
+static int waker_join(waker_t t) {
+  DWORD rc = 1;
+  WaitForSingleObject(t, INFINITE);
+  GetExitCodeThread(t, &rc);
+  CloseHandle(t);
+  return (int)rc;
+}
+#else
+typedef thrd_t waker_t;
 static int wake_later(void* arg) {
   thrd_sleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
   return dk_context_wake((dk_context*)arg);
 }
+static int waker_start(waker_t* t, dk_context* ctx) { return thrd_create(t, wake_later, ctx) == thrd_success; }
+static int waker_join(waker_t t) {
+  int rc = -1;
+  thrd_join(t, &rc);
+  return rc;
+}
+#endif
 
 static void negative_cases(void) {
   CHECK(dk_api_version() == DK_API_VERSION);
@@ -167,12 +195,10 @@ static void negative_cases(void) {
   CHECK(again > 0 && again != udp && again != tcp);
 
   /* a wake of a waiting poll */
-  thrd_t waker;
-  REQUIRE(thrd_create(&waker, wake_later, ctx) == thrd_success);
+  waker_t waker;
+  REQUIRE(waker_start(&waker, ctx));
   CHECK(dk_poll(ctx, ev, 4, -1) == 0);
-  int rc = -1;
-  thrd_join(waker, &rc);
-  CHECK(rc == 0);
+  CHECK(waker_join(waker) == 0);
 
   /* a context destroyed with clients open, one of them connecting */
   ep.key_hex = "";

@@ -1,8 +1,7 @@
 // HostRuntime (the host-loop driver's core) over real loopback sockets against
-// TestServer, driven by a tiny poll(2) host on the test's own thread, the way
-// the Node addon drives it from libuv. Runs under ASan/UBSan with the rest.
-#include <poll.h>
-
+// TestServer, driven by a tiny host on the test's own thread (the platform's
+// poller: epoll, WSAPoll), the way the Node addon drives it from libuv. Runs
+// under ASan/UBSan with the rest, and under wine.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "diarkis/tcp_client.h"
+#include "io/poller.h"
 #include "test_server.h"
 
 namespace diarkis {
@@ -26,18 +26,24 @@ constexpr double kSafetyMs = 20000;
 
 class PollHost final : public HostIo {
  public:
-  bool watch(int fd, uint64_t key, bool wantWrite) override {
-    if (fds_.count(fd)) return false;
-    fds_[fd] = {key, wantWrite};
+  bool watch(SocketHandle fd, uint64_t key, bool wantWrite) override {
+    if (fds_.count(fd) || !poller_->add(fd, key, wantWrite)) return false;
+    fds_[fd] = key;
+    ++keys_[key];
     return true;
   }
-  bool rewatch(int fd, uint64_t key, bool wantWrite) override {
+  bool rewatch(SocketHandle fd, uint64_t key, bool wantWrite) override {
     auto it = fds_.find(fd);
-    if (it == fds_.end()) return false;
-    it->second = {key, wantWrite};
-    return true;
+    if (it == fds_.end() || it->second != key) return false;
+    return poller_->modify(fd, key, wantWrite);
   }
-  void unwatch(int fd) override { fds_.erase(fd); }
+  void unwatch(SocketHandle fd) override {
+    auto it = fds_.find(fd);
+    if (it == fds_.end()) return;
+    poller_->remove(fd);
+    if (--keys_[it->second] == 0) keys_.erase(it->second);
+    fds_.erase(it);
+  }
   void setTimer(double deadlineMs) override { timer_ = deadlineMs; }
   void requestFlush() override { flushRequested_ = true; }
 
@@ -51,18 +57,13 @@ class PollHost final : public HostIo {
       timer_ = kInf;
       rt.onTimer();
     }
-    std::vector<pollfd> pfds;
-    for (const auto& [fd, w] : fds_) {
-      pfds.push_back({fd, static_cast<short>(POLLIN | (w.wantWrite ? POLLOUT : 0)), 0});
-    }
     double wait = std::min<double>(maxWaitMs, timer_ - Runtime::nowMs());
     if (flushRequested_) wait = 0;
-    ::poll(pfds.data(), pfds.size(), wait <= 0 ? 0 : static_cast<int>(std::ceil(wait)));
-    for (const pollfd& p : pfds) {
-      auto it = fds_.find(p.fd);  // an earlier handler may have closed it
-      if (p.revents == 0 || it == fds_.end()) continue;
-      const bool failed = (p.revents & (POLLERR | POLLHUP)) != 0;
-      rt.onReady(it->second.key, (p.revents & POLLIN) != 0 || failed, (p.revents & POLLOUT) != 0, failed);
+    ready_.clear();
+    poller_->wait(ready_, wait <= 0 ? 0 : static_cast<int>(std::ceil(wait)));
+    for (const PollEvent& ev : ready_) {
+      if (keys_.count(ev.key) == 0) continue;  // an earlier handler closed it
+      rt.onReady(ev.key, ev.readable || ev.failed, ev.writable, ev.failed);
     }
     flushRequested_ = false;
     rt.flush();
@@ -79,11 +80,10 @@ class PollHost final : public HostIo {
   double timer() const { return timer_; }
 
  private:
-  struct Watch {
-    uint64_t key;
-    bool wantWrite;
-  };
-  std::map<int, Watch> fds_;
+  std::unique_ptr<Poller> poller_ = makeDefaultPoller();
+  std::map<SocketHandle, uint64_t> fds_;
+  std::map<uint64_t, int> keys_;  // watched sockets per key (a UDP client may have two)
+  std::vector<PollEvent> ready_;
   double timer_ = kInf;
   bool flushRequested_ = false;
 };

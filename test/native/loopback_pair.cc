@@ -4,14 +4,6 @@
 
 namespace diarkis::test {
 
-namespace {
-#ifdef _WIN32
-using AddrLen = int;
-#else
-using AddrLen = socklen_t;
-#endif
-}  // namespace
-
 bool tcpLoopbackPair(UniqueSocket& a, UniqueSocket& b) {
   UniqueSocket listener(openSocket(AF_INET, SOCK_STREAM));
   if (!listener) {
@@ -21,7 +13,7 @@ bool tcpLoopbackPair(UniqueSocket& a, UniqueSocket& b) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  AddrLen len = sizeof addr;
+  socklen_t len = sizeof addr;
   if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
       ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
       ::listen(listener.get(), 1) != 0) {
@@ -44,15 +36,6 @@ bool tcpLoopbackPair(UniqueSocket& a, UniqueSocket& b) {
   }
   b = UniqueSocket(s);
   return setNonBlocking(b.get());
-}
-
-long sendSome(SocketHandle s, const void* data, size_t len) {
-  return static_cast<long>(
-      ::send(s, static_cast<const char*>(data), static_cast<int>(len), kSendFlags));
-}
-
-long recvSome(SocketHandle s, void* data, size_t len) {
-  return static_cast<long>(::recv(s, static_cast<char*>(data), static_cast<int>(len), 0));
 }
 
 }  // namespace diarkis::test

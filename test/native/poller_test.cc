@@ -17,8 +17,6 @@
 namespace diarkis {
 namespace {
 
-using test::recvSome;
-using test::sendSome;
 using test::tcpLoopbackPair;
 
 struct Backend {
@@ -75,7 +73,7 @@ TEST_P(PollerTest, NothingReadyTimesOutEmpty) {
 
 TEST_P(PollerTest, ReadableWhenDataArrivesAndStaysSoUntilRead) {
   ASSERT_TRUE(poller->add(b.get(), kKey, false));
-  ASSERT_EQ(sendSome(a.get(), "hi", 2), 2);
+  ASSERT_EQ(sendBytes(a.get(), "hi", 2), 2);
   auto ev = poll(kWaitMs);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].key, kKey);
@@ -85,7 +83,7 @@ TEST_P(PollerTest, ReadableWhenDataArrivesAndStaysSoUntilRead) {
   // Level-triggered: unread data is reported again.
   ASSERT_EQ(poll(0).size(), 1u);
   char buf[8];
-  ASSERT_EQ(recvSome(b.get(), buf, sizeof buf), 2);
+  ASSERT_EQ(recvBytes(b.get(), buf, sizeof buf), 2);
   EXPECT_TRUE(poll(0).empty());
 }
 
@@ -106,7 +104,7 @@ TEST_P(PollerTest, WritableOnlyWhileAsked) {
 TEST_P(PollerTest, RemovedSocketIsNotReported) {
   ASSERT_TRUE(poller->add(b.get(), kKey, false));
   poller->remove(b.get());
-  ASSERT_EQ(sendSome(a.get(), "x", 1), 1);
+  ASSERT_EQ(sendBytes(a.get(), "x", 1), 1);
   // Something else that is ready ends the wait: only it may be reported.
   ASSERT_TRUE(poller->add(a.get(), 9, true));
   auto ev = poll(kWaitMs);
@@ -128,7 +126,7 @@ TEST_P(PollerTest, PeerCloseIsReportedAndReadsEndOfStream) {
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_TRUE(ev[0].readable || ev[0].failed);
   char buf[8];
-  EXPECT_EQ(recvSome(b.get(), buf, sizeof buf), 0);
+  EXPECT_EQ(recvBytes(b.get(), buf, sizeof buf), 0);
 }
 
 TEST_P(PollerTest, ManySocketsReportExactlyTheReadyOnes) {
@@ -140,7 +138,7 @@ TEST_P(PollerTest, ManySocketsReportExactlyTheReadyOnes) {
     ASSERT_TRUE(poller->add(right[i].get(), 1000 + static_cast<uint64_t>(i), false));
   }
   for (int i = 0; i < kPairs; i += 5) poller->remove(right[i].get());
-  for (int i = 0; i < kPairs; ++i) ASSERT_EQ(sendSome(left[i].get(), "z", 1), 1);
+  for (int i = 0; i < kPairs; ++i) ASSERT_EQ(sendBytes(left[i].get(), "z", 1), 1);
   // Data may arrive over more than one wait; collect until every expected key came.
   std::vector<bool> seen(kPairs, false);
   int expected = 0;
@@ -156,7 +154,7 @@ TEST_P(PollerTest, ManySocketsReportExactlyTheReadyOnes) {
       if (!seen[i]) ++got;
       seen[i] = true;
       char c;
-      recvSome(right[i].get(), &c, 1);
+      recvBytes(right[i].get(), &c, 1);
     }
   }
 }
@@ -183,7 +181,7 @@ TEST_P(PollerTest, DefaultPollerIsOneOfTheBackends) {
   auto p = makeDefaultPoller();
   ASSERT_NE(p, nullptr);
   ASSERT_TRUE(p->add(b.get(), kKey, false));
-  ASSERT_EQ(sendSome(a.get(), "d", 1), 1);
+  ASSERT_EQ(sendBytes(a.get(), "d", 1), 1);
   std::vector<PollEvent> out;
   ASSERT_EQ(p->wait(out, kWaitMs), 1);
   EXPECT_EQ(out[0].key, kKey);

@@ -1,4 +1,4 @@
-// io/socket_shim.h: the pieces phase 2 of the Windows port builds the io layer on.
+// io/socket_shim.h: the portable socket calls the io layer is written on.
 #include "io/socket_shim.h"
 
 #include <gtest/gtest.h>
@@ -18,7 +18,7 @@ TEST(SocketShim, OpenedSocketsAreNonBlocking) {
   UniqueSocket a, b;
   ASSERT_TRUE(test::tcpLoopbackPair(a, b));
   char buf[4];
-  EXPECT_EQ(test::recvSome(b.get(), buf, sizeof buf), -1);
+  EXPECT_EQ(recvBytes(b.get(), buf, sizeof buf), -1);
   EXPECT_TRUE(isTransientSocketError(lastSocketError())) << socketErrorText(lastSocketError());
 }
 
@@ -32,7 +32,7 @@ TEST(SocketShim, ErrorsHaveDistinctText) {
   UniqueSocket a, b;
   ASSERT_TRUE(test::tcpLoopbackPair(a, b));
   char buf[4];
-  ASSERT_EQ(test::recvSome(b.get(), buf, sizeof buf), -1);
+  ASSERT_EQ(recvBytes(b.get(), buf, sizeof buf), -1);
   const int wouldBlock = lastSocketError();
 #ifdef _WIN32
   const int refused = WSAECONNREFUSED;
@@ -81,7 +81,7 @@ TEST(SocketShim, UdpPortUnreachableDoesNotFailTheNextReceive) {
   std::vector<PollEvent> ev;
   ASSERT_EQ(poller->wait(ev, 10000), 1);
   char buf[16];
-  const long n = test::recvSome(u.get(), buf, sizeof buf);
+  const long n = recvBytes(u.get(), buf, sizeof buf);
   ASSERT_EQ(n, 6) << socketErrorText(lastSocketError());
   EXPECT_EQ(std::string(buf, 6), "marker");
 }

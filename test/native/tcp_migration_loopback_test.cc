@@ -3,11 +3,7 @@
 // tests (tcp_migration_test.cc) cannot: the socket swap on the network thread, the
 // old socket's drain, the connect to the target. Waits are on events; the time
 // bounds are generous safety nets only.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -95,7 +91,7 @@ bool has(const std::vector<std::string>& v, const std::string& s) {
 }
 
 TEST(TcpMigrationLoopback, SwapsSocketsAndSendsTheHeldRequestsToTheTarget) {
-  FakeNode target([](int fd) {
+  FakeNode target([](SocketHandle fd) {
     serveRequests(fd, [&](test::ServerCodec& c, const Request& r) {
       if (r.ver == 0 && r.cmd == wire::kCmdReconn) {
         EXPECT_EQ(r.body, kTicket);

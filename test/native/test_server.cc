@@ -1,14 +1,11 @@
 #include "test_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <unordered_map>
+
+#include "io/poller.h"
 
 namespace diarkis::test {
 
@@ -105,16 +102,38 @@ Bytes ServerCodec::tampered(uint8_t ver, uint16_t cmd, uint8_t status, const Byt
 
 // ---------------------------------------------------------------------------
 
-struct TestServer::Conn {
-  int fd = -1;
-  ServerCodec codec;
-  ~Conn() {
-    if (fd >= 0) ::close(fd);
+namespace {
+
+// A listening (or, with listen=false, bound) TCP socket on 127.0.0.1:0; its port.
+UniqueSocket bindLoopback(uint16_t& port, bool listen) {
+  UniqueSocket s(openSocket(AF_INET, SOCK_STREAM));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (!s || ::bind(s.get(), reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+      (listen && ::listen(s.get(), 512) != 0) ||
+      ::getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    throw std::runtime_error("TestServer: cannot listen: " + socketErrorText(lastSocketError()));
   }
+  port = ntohs(a.sin_port);
+  return s;
+}
+
+constexpr uint64_t kListenKey = 0;
+constexpr uint64_t kWakeKey = 1;
+
+}  // namespace
+
+// A blocking socket: read only when the poller says readable, written in full.
+struct TestServer::Conn {
+  UniqueSocket fd;
+  uint64_t key = 0;
+  ServerCodec codec;
   void write(const Bytes& b) {
     size_t off = 0;
     while (off < b.size()) {
-      const ssize_t n = ::send(fd, b.data() + off, b.size() - off, MSG_NOSIGNAL);
+      const long n = sendBytes(fd.get(), b.data() + off, b.size() - off);
       if (n <= 0) return;  // peer gone: the read side will notice
       off += static_cast<size_t>(n);
     }
@@ -122,17 +141,7 @@ struct TestServer::Conn {
 };
 
 TestServer::TestServer() {
-  listenFd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (listenFd_ < 0 || ::bind(listenFd_, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
-      ::listen(listenFd_, 512) != 0 || ::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
-      ::pipe(wakePipe_) != 0) {
-    throw std::runtime_error("TestServer: cannot listen");
-  }
-  port_ = ntohs(a.sin_port);
+  listen_ = bindLoopback(port_, true);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -140,15 +149,9 @@ TestServer::~TestServer() {
   stop_ = true;
   wake();
   thread_.join();
-  ::close(listenFd_);
-  ::close(wakePipe_[0]);
-  ::close(wakePipe_[1]);
 }
 
-void TestServer::wake() {
-  const char c = 1;
-  [[maybe_unused]] ssize_t n = ::write(wakePipe_[1], &c, 1);
-}
+void TestServer::wake() { waker_.signal(); }
 
 void TestServer::broadcast(const std::function<Bytes(ServerCodec&)>& make) {
   {
@@ -180,36 +183,45 @@ void TestServer::handle(Conn& c, const Request& r) {
 }
 
 void TestServer::run() {
-  std::vector<pollfd> pfds;
+  std::unique_ptr<Poller> poller = makeDefaultPoller();
+  poller->add(listen_.get(), kListenKey, false);
+  poller->add(waker_.handle(), kWakeKey, false);
+  std::unordered_map<uint64_t, Conn*> byKey;
+  uint64_t nextKey = kWakeKey + 1;
+  std::vector<PollEvent> ready;
   uint8_t buf[16384];
   while (!stop_) {
-    pfds.clear();
-    pfds.push_back({listenFd_, POLLIN, 0});
-    pfds.push_back({wakePipe_[0], POLLIN, 0});
-    for (auto& c : conns_) pfds.push_back({c->fd, POLLIN, 0});
-    if (::poll(pfds.data(), pfds.size(), 1000) < 0) continue;
-    if (pfds[1].revents & POLLIN) {
-      [[maybe_unused]] ssize_t n = ::read(wakePipe_[0], buf, sizeof buf);
+    ready.clear();
+    poller->wait(ready, 1000);
+    bool acceptable = false;
+    std::vector<uint64_t> readable;
+    for (const PollEvent& ev : ready) {
+      if (ev.key == kWakeKey) waker_.drain();
+      else if (ev.key == kListenKey) acceptable = true;
+      else readable.push_back(ev.key);
     }
     std::vector<std::function<void()>> cmds;
     {
       std::lock_guard<std::mutex> lk(mu_);
       cmds.swap(commands_);
     }
-    // Poll results index the connections as they were before the commands ran.
-    std::vector<Conn*> polled;
-    for (auto& c : conns_) polled.push_back(c.get());
-    std::vector<bool> readable(polled.size());
-    for (size_t i = 0; i < polled.size(); ++i) readable[i] = pfds[i + 2].revents != 0;
+    std::unordered_map<uint64_t, SocketHandle> handles;
+    for (auto& c : conns_) handles[c->key] = c->fd.get();
     for (auto& fn : cmds) fn();
+    // A command may have closed connections (closeAll): the poller forgets their
+    // handles before an accept can reuse one.
+    byKey.clear();
+    for (auto& c : conns_) byKey[c->key] = c.get();
+    for (auto& [key, h] : handles) {
+      if (byKey.count(key) == 0) poller->remove(h);
+    }
     std::vector<Conn*> dead;
-    for (size_t i = 0; i < polled.size(); ++i) {
-      if (!readable[i]) continue;
-      bool alive = false;
-      for (auto& c : conns_) alive = alive || c.get() == polled[i];
-      if (!alive) continue;
-      Conn& c = *polled[i];
-      const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+    for (uint64_t key : readable) {
+      auto it = byKey.find(key);
+      if (it == byKey.end()) continue;
+      Conn& c = *it->second;
+      const long n = recvBytes(c.fd.get(), buf, sizeof buf);
+      if (n < 0 && isTransientSocketError(lastSocketError())) continue;
       if (n <= 0) {
         dead.push_back(&c);
         continue;
@@ -225,34 +237,34 @@ void TestServer::run() {
     for (Conn* d : dead) {
       for (size_t i = 0; i < conns_.size(); ++i) {
         if (conns_[i].get() == d) {
+          byKey.erase(d->key);
+          poller->remove(d->fd.get());
           conns_.erase(conns_.begin() + static_cast<std::ptrdiff_t>(i));
           break;
         }
       }
     }
-    if (pfds[0].revents & POLLIN) {
-      const int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd >= 0) {
-        auto c = std::make_unique<Conn>();
-        c->fd = fd;
-        conns_.push_back(std::move(c));
-        accepted_++;
-      }
+    // The listener is non-blocking: take every connection that is waiting.
+    for (int i = 0; acceptable && i < 64; ++i) {
+      const SocketHandle fd = ::accept(listen_.get(), nullptr, nullptr);
+      if (fd == kInvalidSocket) break;
+      auto c = std::make_unique<Conn>();
+      c->fd = UniqueSocket(fd);
+      c->key = nextKey++;
+      setNonBlocking(fd, false);  // accepted sockets inherit non-blocking on Windows
+      poller->add(fd, c->key, false);
+      byKey[c->key] = c.get();
+      conns_.push_back(std::move(c));
+      accepted_++;
     }
   }
   conns_.clear();
 }
 
 uint16_t closedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), len);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
+  uint16_t port = 0;
+  bindLoopback(port, false);  // closed again at once
+  return port;
 }
 
 }  // namespace diarkis::test

@@ -13,6 +13,8 @@
 
 #include "diarkis/codec.h"
 #include "diarkis/crypto.h"
+#include "io/socket_shim.h"
+#include "io/waker.h"
 
 namespace diarkis::test {
 
@@ -78,8 +80,8 @@ class TestServer {
   void wake();
   void handle(Conn& c, const Request& r);
 
-  int listenFd_ = -1;
-  int wakePipe_[2] = {-1, -1};
+  UniqueSocket listen_;
+  Waker waker_;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<size_t> accepted_{0};

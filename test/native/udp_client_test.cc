@@ -3,11 +3,6 @@
 // bounds are generous safety nets only.
 #include "diarkis/udp_client.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -22,7 +17,8 @@
 
 #include "io/runtime_impl.h"
 #include "io/udp_connection.h"
-#include "io/unique_fd.h"
+#include "io/poller.h"
+#include "io/socket_shim.h"
 #include "rudp_sim.h"
 
 namespace diarkis {
@@ -36,7 +32,7 @@ constexpr auto kSafety = 20s;
 class LoopbackServer {
  public:
   explicit LoopbackServer(const UdpOptions& o)
-      : sim_(rudp_test::testKeys(), rudp_test::serverConfig(o), 7), fd_(::socket(AF_INET, SOCK_DGRAM, 0)) {
+      : sim_(rudp_test::testKeys(), rudp_test::serverConfig(o), 7), fd_(openSocket(AF_INET, SOCK_DGRAM)) {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -64,19 +60,31 @@ class LoopbackServer {
   }
 
  private:
+  // Winsock's buffers are char*; socklen_t is its int.
+#ifdef _WIN32
+  using Buf = char*;
+  using CBuf = const char*;
+#else
+  using Buf = void*;
+  using CBuf = const void*;
+#endif
+
   void run() {
     std::vector<uint8_t> buf(65536);
+    std::unique_ptr<Poller> poller = makeDefaultPoller();
+    poller->add(fd_.get(), 1, false);
+    std::vector<PollEvent> ready;
     while (!stop_) {
-      pollfd p{fd_.get(), POLLIN, 0};
-      ::poll(&p, 1, 2);
+      ready.clear();
+      poller->wait(ready, 2);
       std::lock_guard<std::mutex> lk(mu_);
       const double now = Runtime::nowMs();
       for (;;) {
         sockaddr_storage from{};
         socklen_t flen = sizeof from;
-        const ssize_t n = ::recvfrom(fd_.get(), buf.data(), buf.size(), MSG_DONTWAIT,
-                                     reinterpret_cast<sockaddr*>(&from), &flen);
-        if (n < 0) break;
+        const long n = ::recvfrom(fd_.get(), reinterpret_cast<Buf>(buf.data()), static_cast<int>(buf.size()), 0,
+                                  reinterpret_cast<sockaddr*>(&from), &flen);
+        if (n < 0) break;  // non-blocking: nothing more
         peer_ = from;
         peerLen_ = flen;
         Bytes d(buf.begin(), buf.begin() + n);
@@ -90,7 +98,8 @@ class LoopbackServer {
       }
       for (Bytes& d : sim_.take()) {
         if (peerLen_ > 0) {
-          ::sendto(fd_.get(), d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&peer_), peerLen_);
+          ::sendto(fd_.get(), reinterpret_cast<CBuf>(d.data()), static_cast<int>(d.size()), 0,
+                   reinterpret_cast<sockaddr*>(&peer_), peerLen_);
         }
       }
     }
@@ -98,7 +107,7 @@ class LoopbackServer {
 
   std::mutex mu_;
   rudp_test::SimServer sim_;
-  UniqueFd fd_;
+  UniqueSocket fd_;
   uint16_t port_ = 0;
   sockaddr_storage peer_{};
   socklen_t peerLen_ = 0;

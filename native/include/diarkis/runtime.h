@@ -24,6 +24,8 @@
 #include <functional>
 #include <memory>
 
+#include "diarkis/socket_handle.h"
+
 namespace diarkis {
 
 class Runtime {
@@ -55,10 +57,10 @@ class HostIo {
   virtual ~HostIo() = default;
   // Watch a socket: readable always, writable when wantWrite; report through
   // HostRuntime::onReady(key, ...). False when the host cannot watch it.
-  virtual bool watch(int fd, uint64_t key, bool wantWrite) = 0;
-  virtual bool rewatch(int fd, uint64_t key, bool wantWrite) = 0;
+  virtual bool watch(SocketHandle fd, uint64_t key, bool wantWrite) = 0;
+  virtual bool rewatch(SocketHandle fd, uint64_t key, bool wantWrite) = 0;
   // Stop watching; called before the socket is closed.
-  virtual void unwatch(int fd) = 0;
+  virtual void unwatch(SocketHandle fd) = 0;
   // Call HostRuntime::onTimer() at deadlineMs (Runtime::nowMs's clock); an
   // infinite deadline disarms.
   virtual void setTimer(double deadlineMs) = 0;

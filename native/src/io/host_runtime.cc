@@ -15,9 +15,9 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 class HostPoller final : public Poller {
  public:
   explicit HostPoller(HostIo* io) : io_(io) {}
-  bool add(int fd, uint64_t key, bool wantWrite) override { return io_ && io_->watch(fd, key, wantWrite); }
-  bool modify(int fd, uint64_t key, bool wantWrite) override { return io_ && io_->rewatch(fd, key, wantWrite); }
-  void remove(int fd) override {
+  bool add(SocketHandle fd, uint64_t key, bool wantWrite) override { return io_ && io_->watch(fd, key, wantWrite); }
+  bool modify(SocketHandle fd, uint64_t key, bool wantWrite) override { return io_ && io_->rewatch(fd, key, wantWrite); }
+  void remove(SocketHandle fd) override {
     if (io_) io_->unwatch(fd);
   }
   int wait(std::vector<PollEvent>& out, int timeoutMs) override {

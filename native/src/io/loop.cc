@@ -1,15 +1,12 @@
 #include "io/loop.h"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
+
+#include "io/socket_shim.h"
 
 namespace diarkis {
 namespace {
@@ -35,11 +32,9 @@ void Loop::fail(uint64_t id, const char* what) noexcept {
   detach(id);
 }
 
-Loop::Loop() : poller_(makeEpollPoller()), readBuf_(64 * 1024) {
-  wakeFd_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!wakeFd_) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
-  if (!poller_->add(wakeFd_.get(), kWakeKey, false)) {
-    throw std::runtime_error(std::string("poller add eventfd: ") + std::strerror(errno));
+Loop::Loop() : poller_(makeDefaultPoller()), waker_(std::make_unique<Waker>()), readBuf_(64 * 1024) {
+  if (!poller_->add(waker_->handle(), kWakeKey, false)) {
+    throw std::runtime_error("poller add waker: " + socketErrorText(lastSocketError()));
   }
 }
 
@@ -66,10 +61,7 @@ bool Loop::post(std::function<void()> fn) {
     wake = queue_.empty();  // signal only on empty -> non-empty
     queue_.push_back(std::move(fn));
   }
-  if (wake) {
-    const uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(wakeFd_.get(), &one, sizeof one);
-  }
+  if (wake) waker_->signal();
   return true;
 }
 
@@ -79,8 +71,7 @@ void Loop::stop() {
     stopping_.store(true, std::memory_order_release);
   }
   if (hostMode_) return;
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(wakeFd_.get(), &one, sizeof one);
+  waker_->signal();
 }
 
 void Loop::run() {
@@ -92,8 +83,7 @@ void Loop::run() {
     const double now = Runtime::nowMs();
     for (const PollEvent& ev : ready) {
       if (ev.key == kWakeKey) {
-        uint64_t count = 0;
-        [[maybe_unused]] ssize_t n = ::read(wakeFd_.get(), &count, sizeof count);
+        waker_->drain();
         continue;
       }
       if (LoopHandler* h = find(ev.key)) guard(ev.key, [&] { h->onReady(ev, now); });

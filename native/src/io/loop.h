@@ -1,13 +1,13 @@
 // The event loop behind both drivers (runtime.h). Internal to native/.
 //
 // Two modes. Thread mode (Loop()): run() is the network thread's body, commands
-// from other threads arrive through an eventfd-woken queue. Host mode
+// from other threads arrive through a queue woken by a Waker (io/waker.h). Host mode
 // (Loop(poller)): the host's own loop (Node's libuv loop) watches the sockets and
 // one timer and calls dispatchReady / dispatchTimers / flushOutput on its one
 // thread; post() then runs the command at once, or right after the handler in
 // progress when called from inside one.
 //
-// What lives here: the poller, an eventfd-woken command queue, a min-heap of
+// What lives here: the poller, the woken command queue, a min-heap of
 // timer deadlines with lazy deletion (each reschedule bumps a generation; stale
 // heap entries are skipped when they surface), and the set of attached handlers
 // keyed by client id. Scales to 10,000+ clients: a loop iteration touches only
@@ -25,7 +25,7 @@
 
 #include "diarkis/runtime.h"
 #include "io/poller.h"
-#include "io/unique_fd.h"
+#include "io/waker.h"
 
 namespace diarkis {
 
@@ -53,7 +53,7 @@ class LoopHandler {
 
 class Loop {
  public:
-  Loop();  // thread mode; throws std::runtime_error when the poller or eventfd cannot be created
+  Loop();  // thread mode; throws std::runtime_error when the poller or the waker cannot be created
   explicit Loop(std::unique_ptr<Poller> hostPoller);  // host mode
   ~Loop();
   Loop(const Loop&) = delete;
@@ -140,7 +140,7 @@ class Loop {
   void abandonAll();
 
   std::unique_ptr<Poller> poller_;
-  UniqueFd wakeFd_;
+  std::unique_ptr<Waker> waker_;  // thread mode only
   std::atomic<std::thread::id> threadId_{};
   std::atomic<bool> stopping_{false};
   const bool hostMode_ = false;

@@ -5,7 +5,7 @@
 #include <memory>
 #include <vector>
 
-#include "io/socket_handle.h"
+#include "diarkis/socket_handle.h"
 
 namespace diarkis {
 

@@ -60,6 +60,36 @@ bool isTransientSocketError(int err) { return err == WSAEWOULDBLOCK || err == WS
 
 bool isConnectInProgress(int err) { return err == WSAEWOULDBLOCK || err == WSAEINPROGRESS; }
 
+bool isConnectionRefused(int err) { return err == WSAECONNREFUSED; }
+
+bool isDatagramLossError(int err) {
+  return err == WSAECONNREFUSED || err == WSAECONNRESET || err == WSAEHOSTUNREACH ||
+         err == WSAENETUNREACH || err == WSAEMSGSIZE || err == WSAENOBUFS || err == WSAENETRESET;
+}
+
+long sendBytes(SocketHandle s, const void* data, size_t len) {
+  return ::send(s, static_cast<const char*>(data), static_cast<int>(len), kSendFlags);
+}
+
+long recvBytes(SocketHandle s, void* data, size_t len) {
+  return ::recv(s, static_cast<char*>(data), static_cast<int>(len), 0);
+}
+
+bool setIntOption(SocketHandle s, int level, int name, int value) {
+  return ::setsockopt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value) == 0;
+}
+
+int pendingSocketError(SocketHandle s) {
+  int err = 0;
+  int len = sizeof err;
+  if (::getsockopt(s, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&err), &len) != 0) {
+    return WSAGetLastError();
+  }
+  return err;
+}
+
+bool shutdownWrite(SocketHandle s) { return ::shutdown(s, SD_SEND) == 0; }
+
 std::string socketErrorText(int err) {
   char buf[256] = {0};
   const DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr,
@@ -113,6 +143,34 @@ bool isTransientSocketError(int err) { return err == EAGAIN || err == EWOULDBLOC
 bool isConnectInProgress(int err) { return err == EINPROGRESS; }
 
 std::string socketErrorText(int err) { return std::strerror(err); }
+
+bool isConnectionRefused(int err) { return err == ECONNREFUSED; }
+
+bool isDatagramLossError(int err) {
+  return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EMSGSIZE ||
+         err == ENOBUFS;
+}
+
+long sendBytes(SocketHandle s, const void* data, size_t len) {
+  return static_cast<long>(::send(s, data, len, kSendFlags));
+}
+
+long recvBytes(SocketHandle s, void* data, size_t len) {
+  return static_cast<long>(::recv(s, data, len, 0));
+}
+
+bool setIntOption(SocketHandle s, int level, int name, int value) {
+  return ::setsockopt(s, level, name, &value, sizeof value) == 0;
+}
+
+int pendingSocketError(SocketHandle s) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+  return err;
+}
+
+bool shutdownWrite(SocketHandle s) { return ::shutdown(s, SHUT_WR) == 0; }
 
 #endif
 

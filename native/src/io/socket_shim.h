@@ -1,7 +1,6 @@
 // A small portable layer over BSD sockets and Winsock, so that the io layer is
 // written once: handle type, open (non-blocking, not inherited), close, the last
 // error and what it means, and the Windows-only UDP quirk (SIO_UDP_CONNRESET).
-// Phase 2 of the Windows port (issue 14) moves io/ onto it.
 #pragma once
 #ifdef _WIN32
 #include <winsock2.h>
@@ -11,10 +10,11 @@
 #include <sys/socket.h>
 #endif
 
+#include <cstddef>
 #include <string>
 #include <utility>
 
-#include "io/socket_handle.h"
+#include "diarkis/socket_handle.h"
 
 namespace diarkis {
 
@@ -51,6 +51,23 @@ bool isTransientSocketError(int err);
 // A non-blocking connect() that is under way (EINPROGRESS, or WSAEWOULDBLOCK on Windows).
 bool isConnectInProgress(int err);
 std::string socketErrorText(int err);
+// The peer refused the connection (ECONNREFUSED / WSAECONNREFUSED).
+bool isConnectionRefused(int err);
+// What an ICMP error (port/host unreachable), an oversized datagram or a full
+// buffer reports on a connected UDP socket: the loss of one datagram, not of the link.
+bool isDatagramLossError(int err);
+
+// One send()/recv() of a byte range (send with kSendFlags): the byte count, or -1
+// with lastSocketError(). Winsock takes char* and int lengths; this hides that.
+long sendBytes(SocketHandle s, const void* data, size_t len);
+long recvBytes(SocketHandle s, void* data, size_t len);
+// setsockopt of an int option (TCP_NODELAY, SO_RCVBUF, ...).
+bool setIntOption(SocketHandle s, int level, int name, int value);
+// The outcome of a non-blocking connect once the socket is writable (SO_ERROR):
+// 0 when it connected, else the error.
+int pendingSocketError(SocketHandle s);
+// Half-close: our side is done sending (SHUT_WR / SD_SEND), reads go on.
+bool shutdownWrite(SocketHandle s);
 
 // Owns a socket. Hazard it removes: a socket leaked on an early return, or closed
 // twice after a move.

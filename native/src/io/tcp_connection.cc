@@ -2,22 +2,21 @@
 
 #include "io/tcp_drain.h"
 
+#ifndef _WIN32
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/socket.h>
+#endif
 
-#include <cerrno>
 #include <cstring>
 
 namespace diarkis {
 namespace {
 
 ErrorCode socketErrorCode(int err) {
-  return err == ECONNREFUSED ? ErrorCode::Refused : ErrorCode::NetworkError;
+  return isConnectionRefused(err) ? ErrorCode::Refused : ErrorCode::NetworkError;
 }
 
-std::string errnoText(const char* what, int err) { return std::string(what) + ": " + std::strerror(err); }
+std::string socketText(const char* what, int err) { return std::string(what) + ": " + socketErrorText(err); }
 
 }  // namespace
 
@@ -74,23 +73,23 @@ void TcpConnection::start(const sockaddr_storage& addr, socklen_t len, double no
 
 // Failures go to the session (which retries during a migration); the caller settles.
 void TcpConnection::openSocket(const sockaddr_storage& addr, socklen_t len, double now) {
-  fd_ = UniqueFd(::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  fd_ = UniqueSocket(diarkis::openSocket(addr.ss_family, SOCK_STREAM));
   if (!fd_) {
-    session_.onSocketError(ErrorCode::NetworkError, errnoText("socket", errno), now);
+    session_.onSocketError(ErrorCode::NetworkError, socketText("socket", lastSocketError()), now);
     return;
   }
-  const int one = 1;  // small request/response packets: no Nagle delay
-  ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // Small request/response packets: no Nagle delay.
+  (void)setIntOption(fd_.get(), IPPROTO_TCP, TCP_NODELAY, 1);
   int rc = ::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&addr), len);
-  if (rc != 0 && errno != EINPROGRESS) {
-    const int err = errno;
-    session_.onSocketError(socketErrorCode(err), errnoText("connect", err), now);
+  if (rc != 0 && !isConnectInProgress(lastSocketError())) {
+    const int err = lastSocketError();
+    session_.onSocketError(socketErrorCode(err), socketText("connect", err), now);
     return;
   }
   wantWrite_ = true;  // writability = connect finished
   registered_ = loop_.poller().add(fd_.get(), id_, true);
   if (!registered_) {
-    session_.onSocketError(ErrorCode::NetworkError, errnoText("poller add", errno), now);
+    session_.onSocketError(ErrorCode::NetworkError, socketText("poller add", lastSocketError()), now);
   } else if (rc == 0) {
     finishConnect(now);
   }
@@ -163,11 +162,9 @@ void TcpConnection::onReady(const PollEvent& ev, double now) {
 }
 
 void TcpConnection::finishConnect(double now) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  const int err = pendingSocketError(fd_.get());
   if (err != 0) {
-    session_.onSocketError(socketErrorCode(err), errnoText("connect", err), now);
+    session_.onSocketError(socketErrorCode(err), socketText("connect", err), now);
     return;
   }
   connected_ = true;
@@ -179,7 +176,7 @@ void TcpConnection::readAll(double now) {
   // Bounded per wakeup so one busy socket cannot starve the others (epoll is
   // level-triggered: what is left wakes us again).
   for (int i = 0; i < 16 && !session_.closed(); ++i) {
-    const ssize_t n = ::recv(fd_.get(), loop_.readBuffer(), loop_.readBufferSize(), 0);
+    const long n = recvBytes(fd_.get(), loop_.readBuffer(), loop_.readBufferSize());
     if (n > 0) {
       session_.onData(loop_.readBuffer(), static_cast<size_t>(n), now);
       if (session_.socketActionPending() || session_.closed()) return;  // migrate answer: this socket is done for us
@@ -191,10 +188,9 @@ void TcpConnection::readAll(double now) {
       session_.onEof(now);
       return;
     }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-    const int err = errno;
-    session_.onSocketError(socketErrorCode(err), errnoText("recv", err), now);
+    const int err = lastSocketError();
+    if (isTransientSocketError(err)) return;  // EINTR too: level-triggered, the next turn reads
+    session_.onSocketError(socketErrorCode(err), socketText("recv", err), now);
     return;
   }
 }
@@ -236,18 +232,21 @@ void TcpConnection::writeNow(double now) {
   // last write leaves in a single send().
   blocked_ = false;
   while (connected_ && !session_.closed() && session_.outputSize() > 0) {
-    const ssize_t n = ::send(fd_.get(), session_.output(), session_.outputSize(), MSG_NOSIGNAL);
+    const long n = sendBytes(fd_.get(), session_.output(), session_.outputSize());
     if (n > 0) {
       session_.consumeOutput(static_cast<size_t>(n), now);
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      blocked_ = true;  // resume on EPOLLOUT
+    if (n < 0 && isTransientSocketError(lastSocketError())) {
+      blocked_ = true;  // resume when writable (EINTR too: the poller reports it writable)
       return;
     }
-    const int err = n < 0 ? errno : EPIPE;
-    session_.onSocketError(socketErrorCode(err), errnoText("send", err), now);
+    if (n == 0) {
+      session_.onSocketError(ErrorCode::NetworkError, "send: wrote nothing", now);
+      return;
+    }
+    const int err = lastSocketError();
+    session_.onSocketError(socketErrorCode(err), socketText("send", err), now);
     return;
   }
 }
@@ -296,7 +295,7 @@ void TcpConnection::closeSocket() {
   // close() with unread bytes in the receive buffer sends a reset, which can
   // destroy the data we just flushed before the peer reads it: read them first.
   for (int i = 0; fd_ && connected_ && i < 16; ++i) {
-    if (::recv(fd_.get(), loop_.readBuffer(), loop_.readBufferSize(), MSG_DONTWAIT) <= 0) break;
+    if (recvBytes(fd_.get(), loop_.readBuffer(), loop_.readBufferSize()) <= 0) break;  // non-blocking
   }
   if (registered_) loop_.poller().remove(fd_.get());
   registered_ = false;

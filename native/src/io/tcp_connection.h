@@ -1,15 +1,13 @@
 // The network-thread side of one DiarkisTcpBase: a non-blocking socket driven by
 // a TcpSession. Every method runs on the network thread.
 #pragma once
-#include <sys/socket.h>
-
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "io/loop.h"
+#include "io/socket_shim.h"
 #include "io/tcp_shared.h"
-#include "io/unique_fd.h"
 #include "session/tcp_session.h"
 
 namespace diarkis {
@@ -60,7 +58,7 @@ class TcpConnection final : public LoopHandler {
   const uint64_t id_;
   std::shared_ptr<DiarkisTcpBase::Shared> shared_;
   TcpSession session_;
-  UniqueFd fd_;
+  UniqueSocket fd_;
   bool registered_ = false;
   bool connected_ = false;
   bool wantWrite_ = false;

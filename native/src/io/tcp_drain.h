@@ -4,30 +4,25 @@
 // at once with unread bytes would send a reset instead of a clean close.
 // A LoopHandler of its own, under a fresh id, so it outlives nothing it needs.
 #pragma once
-#include <sys/socket.h>
-
-#include <cerrno>
-
 #include "io/loop.h"
-#include "io/unique_fd.h"
+#include "io/socket_shim.h"
 
 namespace diarkis {
 
 class TcpDrain final : public LoopHandler {
  public:
   // Takes the socket (already removed from the poller) and registers it under its own id.
-  static void start(Loop& loop, UniqueFd fd, double deadline);
+  static void start(Loop& loop, UniqueSocket fd, double deadline);
 
-  TcpDrain(Loop& loop, uint64_t id, UniqueFd fd) : loop_(loop), id_(id), fd_(std::move(fd)) {}
+  TcpDrain(Loop& loop, uint64_t id, UniqueSocket fd) : loop_(loop), id_(id), fd_(std::move(fd)) {}
 
   void onReady(const PollEvent& ev, double now) override {
     (void)ev;
     (void)now;
     for (int i = 0; i < 16; ++i) {
-      const ssize_t n = ::recv(fd_.get(), loop_.readBuffer(), loop_.readBufferSize(), MSG_DONTWAIT);
+      const long n = recvBytes(fd_.get(), loop_.readBuffer(), loop_.readBufferSize());  // non-blocking
       if (n > 0) continue;
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (n < 0 && isTransientSocketError(lastSocketError())) return;
       finish();  // EOF or an error: done
       return;
     }
@@ -52,13 +47,13 @@ class TcpDrain final : public LoopHandler {
 
   Loop& loop_;
   const uint64_t id_;
-  UniqueFd fd_;
+  UniqueSocket fd_;
 };
 
-inline void TcpDrain::start(Loop& loop, UniqueFd fd, double deadline) {
-  ::shutdown(fd.get(), SHUT_WR);  // our end: the node may close as soon as it reads it
+inline void TcpDrain::start(Loop& loop, UniqueSocket fd, double deadline) {
+  (void)shutdownWrite(fd.get());  // our end: the node may close as soon as it reads it
   const auto id = static_cast<uint64_t>(allocateClientId());
-  const int raw = fd.get();
+  const SocketHandle raw = fd.get();
   auto drain = std::make_shared<TcpDrain>(loop, id, std::move(fd));
   if (!loop.poller().add(raw, id, false)) return;  // drain's destructor closes the socket
   loop.attach(id, drain);

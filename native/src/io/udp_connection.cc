@@ -2,27 +2,54 @@
 
 #include "io/tcp_connection.h"  // parseNumericAddress, formatAddress
 
-#include <netinet/in.h>
-#include <sys/socket.h>
+#ifdef __linux__
+#include <sys/socket.h>  // sendmmsg
+#endif
 
-#include <cerrno>
 #include <cstring>
 
 namespace diarkis {
 namespace {
 
-std::string errnoText(const char* what, int err) { return std::string(what) + ": " + std::strerror(err); }
+std::string socketText(const char* what, int err) { return std::string(what) + ": " + socketErrorText(err); }
 
-// ICMP port/host unreachable surfaces on a connected UDP socket as one of these.
-// They are advisory (the node may be restarting, or a stale ICMP from an earlier
-// datagram): the SYN repeat / retransmission timeouts decide, not the ICMP.
-bool transientError(int err) {
-  return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EMSGSIZE ||
-         err == ENOBUFS;
-}
+// ICMP port/host unreachable surfaces on a connected UDP socket as an error of
+// the next call (isDatagramLossError). It is advisory (the node may be restarting,
+// or a stale ICMP from an earlier datagram): the SYN repeat / retransmission
+// timeouts decide, not the ICMP.
+bool transientError(int err) { return isDatagramLossError(err); }
 
 constexpr int kReceiveBuffer = 4 << 20;  // bursts of pushes outrun a default 208 KiB buffer
+#ifdef __linux__
 constexpr unsigned kBatch = 32;          // datagrams per sendmmsg
+#endif
+
+// Sends up to `count` datagrams of `pending` in one go: the number the socket took,
+// or -1 with lastSocketError() when it took none. Linux: one sendmmsg() call;
+// elsewhere a loop of send() (Winsock and macOS have no sendmmsg).
+template <typename Queue>
+int sendBatch(SocketHandle s, Queue& pending) {
+#ifdef __linux__
+  mmsghdr msgs[kBatch];
+  iovec iov[kBatch];
+  const unsigned n = pending.size() < kBatch ? static_cast<unsigned>(pending.size()) : kBatch;
+  for (unsigned i = 0; i < n; ++i) {
+    iov[i].iov_base = pending[i].data();
+    iov[i].iov_len = pending[i].size();
+    std::memset(&msgs[i], 0, sizeof msgs[i]);
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  return ::sendmmsg(s, msgs, n, kSendFlags);
+#else
+  int sent = 0;
+  for (const auto& d : pending) {
+    if (sendBytes(s, d.data(), d.size()) < 0) return sent > 0 ? sent : -1;
+    ++sent;
+  }
+  return sent;
+#endif
+}
 
 }  // namespace
 
@@ -46,23 +73,24 @@ void UdpConnection::start(const sockaddr_storage& addr, socklen_t len, double no
 
 // A new connected socket in fd_ (registered under id_). Failures go to the session.
 bool UdpConnection::openSocket(const sockaddr_storage& addr, socklen_t len, double now) {
-  fd_ = UniqueFd(::socket(addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  fd_ = UniqueSocket(diarkis::openSocket(addr.ss_family, SOCK_DGRAM));
   registered_ = wantWrite_ = blocked_ = false;
   if (!fd_) {
-    session_.onSocketError(ErrorCode::NetworkError, errnoText("socket", errno), now);
+    session_.onSocketError(ErrorCode::NetworkError, socketText("socket", lastSocketError()), now);
     return false;
   }
   // Best effort: the kernel caps it at net.core.rmem_max, and a smaller buffer still works.
-  const int size = kReceiveBuffer;
-  (void)::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  (void)setIntOption(fd_.get(), SOL_SOCKET, SO_RCVBUF, kReceiveBuffer);
   // connect() on UDP only fixes the peer: the kernel then drops datagrams from
   // any other source, which is the session's "foreign address" filter.
   if (::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
-    session_.onSocketError(ErrorCode::NetworkError, errnoText("connect", errno), now);
+    session_.onSocketError(ErrorCode::NetworkError, socketText("connect", lastSocketError()), now);
     return false;
   }
   registered_ = loop_.poller().add(fd_.get(), id_, false);
-  if (!registered_) session_.onSocketError(ErrorCode::NetworkError, errnoText("poller add", errno), now);
+  if (!registered_) {
+    session_.onSocketError(ErrorCode::NetworkError, socketText("poller add", lastSocketError()), now);
+  }
   return registered_;
 }
 
@@ -73,9 +101,9 @@ void UdpConnection::migrate(double now) {
 
 // Datagrams for a socket that may be gone or full: the reliable ones are resent.
 template <typename Datagrams>
-static void sendBestEffort(const UniqueFd& fd, const Datagrams& datagrams) {
+static void sendBestEffort(const UniqueSocket& fd, const Datagrams& datagrams) {
   if (!fd) return;
-  for (const Bytes& d : datagrams) (void)::send(fd.get(), d.data(), d.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  for (const Bytes& d : datagrams) (void)sendBytes(fd.get(), d.data(), d.size());  // non-blocking
 }
 
 // The session's socket instructions, in order. OpenTarget: what is still
@@ -134,14 +162,13 @@ void UdpConnection::closeOld() {
 
 void UdpConnection::readOld(double now) {
   for (int i = 0; i < 64 && oldFd_ && !session_.closed(); ++i) {
-    const ssize_t n = ::recv(oldFd_.get(), loop_.readBuffer(), loop_.readBufferSize(), 0);
+    const long n = recvBytes(oldFd_.get(), loop_.readBuffer(), loop_.readBufferSize());
     if (n >= 0) {
       session_.onOldLinkDatagram(loop_.readBuffer(), static_cast<size_t>(n), now);
       if (session_.linkActionPending()) return;  // the old link ended
       continue;
     }
-    const int err = errno;
-    if (err == EINTR || transientError(err)) continue;
+    if (transientError(lastSocketError())) continue;
     return;  // EAGAIN, or an error: the old link ends at its deadline anyway
   }
 }
@@ -197,7 +224,7 @@ void UdpConnection::readAll(double now) {
   // Bounded per wakeup so one busy socket cannot starve the others (epoll is
   // level-triggered: what is left wakes us again).
   for (int i = 0; i < 64 && fd_ && !session_.closed(); ++i) {
-    const ssize_t n = ::recv(fd_.get(), loop_.readBuffer(), loop_.readBufferSize(), 0);
+    const long n = recvBytes(fd_.get(), loop_.readBuffer(), loop_.readBufferSize());
     if (n >= 0) {
       session_.onDatagram(loop_.readBuffer(), static_cast<size_t>(n), now);
       // The migrate answer: what else this socket holds is the old node's.
@@ -214,10 +241,10 @@ void UdpConnection::readAll(double now) {
       }
       continue;
     }
-    const int err = errno;
-    if (err == EINTR || transientError(err)) continue;
-    if (err == EAGAIN || err == EWOULDBLOCK) return;
-    session_.onSocketError(ErrorCode::NetworkError, errnoText("recv", err), now);
+    const int err = lastSocketError();
+    if (transientError(err)) continue;
+    if (isTransientSocketError(err)) return;  // EAGAIN; EINTR: level-triggered, read next turn
+    session_.onSocketError(ErrorCode::NetworkError, socketText("recv", err), now);
     return;
   }
 }
@@ -242,26 +269,15 @@ void UdpConnection::collect(bool flush) {
 void UdpConnection::writeNow(double now) {
   blocked_ = false;
   collect(true);
-  mmsghdr msgs[kBatch];
-  iovec iov[kBatch];
   while (fd_ && !pending_.empty()) {
-    const unsigned n = pending_.size() < kBatch ? static_cast<unsigned>(pending_.size()) : kBatch;
-    for (unsigned i = 0; i < n; ++i) {
-      iov[i].iov_base = pending_[i].data();
-      iov[i].iov_len = pending_[i].size();
-      std::memset(&msgs[i], 0, sizeof msgs[i]);
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-    }
-    const int sent = ::sendmmsg(fd_.get(), msgs, n, MSG_NOSIGNAL);
+    const int sent = sendBatch(fd_.get(), pending_);
     if (sent > 0) {
       pending_.erase(pending_.begin(), pending_.begin() + sent);
       continue;
     }
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (err == EAGAIN || err == EWOULDBLOCK) {
-      blocked_ = true;  // resume on EPOLLOUT
+    const int err = lastSocketError();
+    if (isTransientSocketError(err)) {
+      blocked_ = true;  // resume when writable (EINTR too: the poller reports it writable)
       return;
     }
     if (transientError(err)) {
@@ -269,7 +285,7 @@ void UdpConnection::writeNow(double now) {
       continue;
     }
     pending_.clear();
-    session_.onSocketError(ErrorCode::NetworkError, errnoText("send", err), now);
+    session_.onSocketError(ErrorCode::NetworkError, socketText("send", err), now);
     return;
   }
 }

@@ -4,16 +4,14 @@
 // node's (oldFd_), which only acknowledges the old node's retransmissions until
 // its FIN; it is registered under the same loop key, and readiness reads both.
 #pragma once
-#include <sys/socket.h>
-
 #include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "io/loop.h"
+#include "io/socket_shim.h"
 #include "io/udp_shared.h"
-#include "io/unique_fd.h"
 #include "rudp/udp_session.h"
 
 namespace diarkis {
@@ -63,11 +61,11 @@ class UdpConnection final : public LoopHandler {
   const uint64_t id_;
   std::shared_ptr<DiarkisUdpBase::Shared> shared_;
   UdpSession session_;
-  UniqueFd fd_;
-  UniqueFd oldFd_;          // the old node's socket during a migration
+  UniqueSocket fd_;
+  UniqueSocket oldFd_;         // the old node's socket during a migration
   bool registered_ = false;
   bool wantWrite_ = false;
-  bool blocked_ = false;  // the last send said EAGAIN: wait for EPOLLOUT
+  bool blocked_ = false;  // the last send said EAGAIN: wait for writability
   bool gone_ = false;
   std::deque<Bytes> pending_;  // datagrams not yet accepted by the socket
   std::vector<Bytes> scratch_;

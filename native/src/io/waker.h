@@ -1,10 +1,9 @@
 // Wakes a thread blocked in Poller::wait from any other thread: a handle that the
 // loop registers for readability, made readable by signal(). Linux: an eventfd;
 // other POSIX: a pipe; Windows: a UDP socket on 127.0.0.1 connected to itself
-// (WSAPoll only watches sockets). Phase 2 of issue 14 replaces loop.cc's eventfd
-// with it.
+// (WSAPoll only watches sockets). The Loop's thread mode uses it.
 #pragma once
-#include "io/socket_handle.h"
+#include "diarkis/socket_handle.h"
 
 namespace diarkis {
 

@@ -1,6 +1,6 @@
 // The socket handle type, without the OS headers: `int` on POSIX, Winsock's SOCKET
 // (a UINT_PTR) on Windows. Headers that only pass handles around (poller.h) include
-// this instead of io/socket_shim.h, which pulls in winsock2.h.
+// this instead of io/socket_shim.h (winsock2.h). Public: HostIo (runtime.h) passes it.
 #pragma once
 #include <cstdint>
 

@@ -531,6 +531,8 @@ export class UdpNode extends NodeBase implements NodeControl {
     if (e.timer !== null) clearTimeout(e.timer);
     e.queue.close();
     e.session.link = null;
+    // PROTOCOL 10.2: a push-handed session's old link is done; nothing more to forward.
+    e.session.endForward();
     this.wakeClosedWaiters();
   }
 

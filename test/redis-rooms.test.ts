@@ -10,7 +10,7 @@ import { RedisStore } from '../src/server/redis-store';
 import { RedisRooms } from '../src/server/rooms/redis-rooms';
 import { BuiltinCmd, VER_BUILTIN } from '../src/protocol';
 import { ensureBuilt, RedisServer, RoleProcess } from './helpers/redis-server';
-import { fetchEndpoint, TsTcpClient } from './helpers/ts-tcp-client';
+import { decodeMigrateAnswer, fetchEndpoint, TsTcpClient } from './helpers/ts-tcp-client';
 import { expectEveryBroadcast, expectMovedOnce, nextRoomEvent, recordBroadcasts, stream, until, watchRoom } from './helpers/rooms';
 
 let redis: RedisServer | null = null;
@@ -201,5 +201,65 @@ describe('room migration between node processes: stragglers', () => {
     expect(owner.room.isOwner).toBe(true);
     expect(await owner.room.info()).toMatchObject({ ownerId: 'owner', members: ['owner', 'x'] });
     expect((await roomsIn(redis?.url ?? ''))[0]).toMatchObject({ nodeId: 'tcp-b', members: ['owner', 'x'] });
+  }, 60_000);
+});
+
+describe('room migration between node processes: the owner fails to arrive', () => {
+  it('the node moves the room itself after the grace; the owner is removed at its handoff expiry and another member elected (ownerChange)', async () => {
+    const c = await cluster('TCP', ['--handoff-ttl', '1500', '--room-grace', '200']);
+    const a = await c.node('tcp-a');
+    // The owner is a client that neither sends 1/7 nor claims after its migration push.
+    const ownerRaw = await TsTcpClient.connect(await fetchEndpoint(c.entryUrl, 'TCP', 'owner'));
+    raw.push(ownerRaw);
+    const created = JSON.parse((await ownerRaw.request(1, 1, Buffer.from('{"maxMembers":3}'))).payload.toString()) as { roomId: string };
+    const x = (await connect(c.entryUrl, 'TCP', 'x')).client;
+    const w = (await connect(c.entryUrl, 'TCP', 'w')).client;
+    await x.room.join(created.roomId);
+    await w.room.join(created.roomId);
+    await c.node('tcp-b');
+    const ownerChange = nextRoomEvent(w, 'ownerChange');
+    const left = nextRoomEvent(w, 'memberLeave');
+    a.p.kill('SIGTERM');
+    expect(await left).toEqual(['owner']);
+    expect(await ownerChange).toEqual(['x']);
+    expect(x.room.isOwner).toBe(true);
+    expect((await roomsIn(redis?.url ?? ''))[0]).toMatchObject({ nodeId: 'tcp-b', ownerId: 'x', members: ['x', 'w'] });
+  }, 60_000);
+});
+
+describe('late requests after the migration push, across processes', () => {
+  it('reach the old node after the push: forwarded to the target and served there first, before the new link, in order', async () => {
+    const c = await cluster('TCP');
+    const a = await c.node('tcp-a');
+    const owner = (await connect(c.entryUrl, 'TCP', 'owner')).client;
+    const { roomId } = await owner.room.create({ maxMembers: 2 });
+    // z: a raw client that keeps sending on its old link after the push, as a client whose
+    // requests crossed the push would, and ends that link only after sending on the new one.
+    let pushed: (body: Buffer) => void = () => undefined;
+    const migratePush = new Promise<Buffer>((r) => (pushed = r));
+    const ep = await fetchEndpoint(c.entryUrl, 'TCP', 'z');
+    const z = await TsTcpClient.connect(ep, {
+      onPush: (ver, cmd, p) => {
+        if (ver === VER_BUILTIN && cmd === BuiltinCmd.Reconn) pushed(p);
+      },
+    });
+    raw.push(z);
+    expect((await z.request(1, 2, Buffer.from(JSON.stringify({ roomId })))).status).toBe(1);
+    const got: string[] = [];
+    owner.room.on('message', (from, p) => got.push(`${from}:${p.toString()}`));
+    await c.node('tcp-b');
+
+    a.p.kill('SIGTERM');
+    const m = decodeMigrateAnswer({ status: 1, payload: await migratePush });
+    if (!m.ok) throw new Error('no migration push');
+    const next = await TsTcpClient.connect({ ...ep, serverHost: m.host, serverPort: m.port }, { claim: m.ticket });
+    raw.push(next);
+    // Written to the old link first, so served first, though they take the longer way (old node,
+    // Redis, target) and the new ones go straight to the target.
+    for (let i = 1; i <= 5; i++) z.send(1, 4, Buffer.from(`late-${i}`));
+    for (let i = 1; i <= 5; i++) next.send(1, 4, Buffer.from(`new-${i}`));
+    await z.close();
+    await until([owner], () => got.length === 10);
+    expect(got).toEqual([...[1, 2, 3, 4, 5].map((i) => `z:late-${i}`), ...[1, 2, 3, 4, 5].map((i) => `z:new-${i}`)]);
   }, 60_000);
 });

@@ -45,6 +45,7 @@ const S = {
 
 /** Concurrent prop changes retry their compare-and-set this often before giving up (status 5). */
 const PROPS_RETRIES = 8;
+const ROOM_ID = /^[0-9a-f]{16}$/;
 const EMPTY = Buffer.alloc(0);
 
 export interface RedisRoomsDeps {
@@ -179,6 +180,8 @@ export class RedisRooms implements ClusterRooms {
       case RoomCmd.Join: {
         const roomId = parseJoin(body);
         if (roomId === null) return roomError('bad-request');
+        // Only ids this cluster makes (newRoomId) can name a room: nothing else reaches Redis.
+        if (!ROOM_ID.test(roomId)) return roomError('not-found');
         const r = (await store.script(S.join, uid, sid, roomId, node.id)) as string[];
         return r[0] === 'ok' ? { status: Status.Ok, payload: Buffer.from(r[1], 'utf8') } : bad(r);
       }

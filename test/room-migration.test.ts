@@ -2,33 +2,12 @@
 // node goes offline. Every member ends in the new room (new id, same owner, same props), nobody
 // sees a join broadcast, and every broadcast reaches every other member once and in order.
 import { describe, expect, it } from 'vitest';
-import type { BaseClient, RoomMigrationInfo } from '../src/client';
-import { connectOn, nextRoomEvent, until, roomTestBed } from './helpers/rooms';
-import { tick } from './helpers/migration-streams';
+import type { BaseClient } from '../src/client';
+import { connectOn, expectEveryBroadcast, expectMovedOnce, nextRoomEvent, roomTestBed, stream, watchRoom } from './helpers/rooms';
 
 const bed = roomTestBed();
 
 const MEMBERS = 8;
-
-/** Each member broadcasts "n" numbered from 1, two per loop turn, until stop(). */
-function stream(client: BaseClient): { stop: () => Promise<number> } {
-  let sent = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      for (let i = 0; i < 2; i++) client.room.broadcast(Buffer.from(String(++sent)));
-      await tick();
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      return sent;
-    },
-  };
-}
 
 describe.each(['TCP', 'UDP'] as const)('room migration on %s', (type) => {
   const n1 = type === 'TCP' ? 'tcp-1' : 'udp-1';
@@ -45,21 +24,10 @@ describe.each(['TCP', 'UDP'] as const)('room migration on %s', (type) => {
     for (const m of members.slice(1)) await m.room.join(roomId);
 
     // What each member receives, per sender; join broadcasts and migrations seen from now on.
-    const got = members.map(() => new Map<string, number[]>());
-    let joins = 0;
-    const moved: RoomMigrationInfo[][] = members.map(() => []);
-    members.forEach((m, i) => {
-      m.room.on('message', (from, p) => {
-        const list = got[i].get(from) ?? [];
-        list.push(Number(p.toString()));
-        got[i].set(from, list);
-      });
-      m.room.on('memberJoin', () => joins++);
-      m.room.on('migrated', (info) => moved[i].push(info));
-    });
+    const { got, seen } = watchRoom(members);
     const reported = new Promise<{ newRoomId: string; oldRoomId: string }>((r) => c.once('roomMigrated', r));
     const clientMoves = members.map((m) => new Promise((r) => m.once('migrated', r)));
-    const streams = members.map(stream);
+    const streams = members.map((m) => stream(m));
     await new Promise((r) => setTimeout(r, 30));
 
     await c.setNodeState(n1, 'offline');
@@ -68,19 +36,8 @@ describe.each(['TCP', 'UDP'] as const)('room migration on %s', (type) => {
     await new Promise((r) => setTimeout(r, 30));  // streaming on in the new room
     const sent = await Promise.all(streams.map((s) => s.stop()));
 
-    const complete = (): boolean =>
-      members.every((_, i) => uids.every((from, j) => i === j || (got[i].get(from)?.length ?? 0) >= sent[j]));
-    await until(members, complete);
-    members.forEach((_, i) => {
-      uids.forEach((from, j) => {
-        if (i === j) return;
-        expect(got[i].get(from), `${uids[i]} from ${from}`).toEqual(Array.from({ length: sent[j] }, (_, k) => k + 1));
-      });
-    });
-    expect(joins).toBe(0);
-    expect(report.oldRoomId).toBe(roomId);
-    expect(report.newRoomId).not.toBe(roomId);
-    for (const list of moved) expect(list).toEqual([{ oldRoomId: roomId, newRoomId: report.newRoomId, ownerId: 'm0' }]);
+    await expectEveryBroadcast(members, got, uids, sent);
+    expectMovedOnce(seen, roomId, report, 'm0');
     expect(c.rooms()).toEqual([
       { roomId: report.newRoomId, nodeId: n2, ownerId: 'm0', maxMembers: MEMBERS, members: uids, props: { map: 'dunes', round: 3 } },
     ]);

@@ -10,10 +10,14 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_HANDOFF_TTL_MS, DEFAULT_MAX_PAYLOAD } from '../protocol';
 import { realClock } from '../server/clock';
 import { CommandRouter, registerSampleCommands } from '../server/commands';
+import { nodeMessageHandler } from '../server/forward';
 import { Handoffs, sessionAdopter } from '../server/handoff';
 import type { RealtimeNode } from '../server/node';
 import { RedisStore } from '../server/redis-store';
 import { isRedisUrl, redactUrl } from '../server/redis-url';
+import { RedisRooms } from '../server/rooms/redis-rooms';
+import { emitWithRooms } from '../server/rooms/room-events';
+import type { RoomNode } from '../server/rooms/room-migration';
 import { TcpNode } from '../server/tcp-node';
 import type { EmitFn } from '../server/types';
 import { UdpNode } from '../server/udp-node';
@@ -47,6 +51,8 @@ export interface NodeCommandOptions {
   shutdownTimeout: number;
   handoffTtl: number;
   nodeTtl: number;
+  /** PROTOCOL 10.2: how long an OFFLINE node waits for a room owner's 1/7 before moving the room. */
+  roomGrace?: number;
   debugCommands?: boolean;
   /**
    * File to write a 'migration-phase' JSON line per phase of every migration to, at exit (kept in
@@ -99,19 +105,24 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
     },
   });
   const phases: string[] = [];
-  const emit: EmitFn = (event, info) => {
+  const log: EmitFn = (event, info) => {
     if (event === 'handoff' || event === 'session-close') setImmediate(() => check());
-    if (event === 'handoff' || event === 'handoff-expired' || event === 'node-state') say(event, { ...info, held: undefined });
+    if (event === 'handoff' || event === 'handoff-expired' || event === 'node-state' || event === 'roomMigrated') say(event, { ...info, held: undefined });
+    if (event === 'store-error') console.error(`[node ${id}] ${String((info as { op: string }).op)}: ${String((info as { error: unknown }).error)}`);
     if (event === 'migration-phase' && o.logPhases !== undefined) phases.push(JSON.stringify(info));
   };
   const nodes = new Map<string, RealtimeNode>();
+  // Rooms live in Redis: members on any node process; a room moves to a node of any process.
+  const rooms = new RedisRooms({ store, nodes: nodes as unknown as ReadonlyMap<string, RoomNode>, clock: realClock, emit: log, graceMs: o.roomGrace });
+  const emit = emitWithRooms(rooms, log);
   const handoffs = new Handoffs({ store, nodes, ttlMs: o.handoffTtl, clock: realClock, emit });
   const common = { id, host: o.host, store, router, emit, maxPayload: DEFAULT_MAX_PAYLOAD, exposeDebugCommands: o.debugCommands === true };
   // Both transports take the handoff module: a migration may go to a node of another process.
-  const transport = { ...common, port: o.port, shutdownTimeoutMs: o.shutdownTimeout, handoffs };
-  const node: RealtimeNode = o.type === 'TCP' ? new TcpNode(transport) : new UdpNode(transport);
+  const transport = { ...common, port: o.port, shutdownTimeoutMs: o.shutdownTimeout, handoffs, rooms };
+  const node = o.type === 'TCP' ? new TcpNode(transport) : new UdpNode(transport);
   nodes.set(id, node);
   store.setSessionAdopter(id, sessionAdopter(node));
+  store.setNodeMessageHandler(id, nodeMessageHandler(node, rooms));
   try {
     await handoffs.start();
     await node.start();
@@ -145,6 +156,7 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
   const reason = await done;
   for (const t of timers) clearTimeout(t);
   handoffs.stop();
+  rooms.stop();
   await node.stop();
   await store.close();
   if (o.logPhases !== undefined) writeFileSync(o.logPhases, phases.map((l) => `${l}\n`).join(''));
@@ -165,6 +177,7 @@ export function addNodeCommand(program: Command): void {
     .option('--shutdown-timeout <ms>', 'after SIGTERM: how long clients have to migrate before they are cut', positiveInt, 10_000)
     .option('--handoff-ttl <ms>', 'how long a handed-off session waits for its claim', positiveInt, DEFAULT_HANDOFF_TTL_MS)
     .option('--node-ttl <ms>', 'liveness: a node not heard from for this long leaves the registry', positiveInt, 5000)
+    .option('--room-grace <ms>', 'OFFLINE: how long a room waits for its owner to move it before the node does', positiveInt, 5000)
     .option('--debug-commands', 'serve debug commands 900-903')
     .option('--log-phases <file>', 'at exit, write the timestamps of every migration phase to <file> (JSON lines)')
     .action(async (o: NodeCommandOptions) => {

@@ -11,7 +11,10 @@ import { Handoffs, sessionAdopter } from './handoff';
 import type { RealtimeNode } from './node';
 import { RedisStore } from './redis-store';
 import { isRedisUrl } from './redis-url';
-import { Rooms, type RoomInfo } from './rooms/rooms';
+import { nodeMessageHandler } from './forward';
+import { RedisRooms } from './rooms/redis-rooms';
+import { emitWithRooms } from './rooms/room-events';
+import { Rooms, type ClusterRooms, type RoomInfo } from './rooms/rooms';
 import type { RoomNode } from './rooms/room-migration';
 import { ClusterStore, MemoryStore } from './store';
 import { TcpNode } from './tcp-node';
@@ -66,7 +69,9 @@ export class Cluster extends EventEmitter {
   private readonly router = new CommandRouter();
   private readonly nodeMap = new Map<string, RealtimeNode>();
   private readonly handoffs: Handoffs;
-  private readonly roomService: Rooms;
+  private readonly roomService: Rooms | RedisRooms;
+  /** What nodes and handoffs emit: rooms follow sessions, handoffs and node states first. */
+  private readonly nodeEmit: EmitFn;
   private readonly entry: EntryServer;
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopping: Promise<void> | null = null;
@@ -85,20 +90,27 @@ export class Cluster extends EventEmitter {
     const clock = opts.clock ?? realClock;
     if (typeof s === 'string' && s !== 'memory') throw new RangeError('a Redis store URL is connected by startCluster()');
     this.store = s === 'memory' ? new MemoryStore({ clock }) : s;
+    const raw: EmitFn = (event, info) => this.emit(event, info);
+    const roomNodes = this.nodeMap as unknown as ReadonlyMap<string, RoomNode>;
+    // On Redis the rooms are the cluster's across processes; in memory, this process's.
+    this.roomService =
+      this.store instanceof RedisStore
+        ? new RedisRooms({ store: this.store, nodes: roomNodes, clock, emit: raw, graceMs: opts.roomMigrationGraceMs })
+        : new Rooms({
+            store: this.store,
+            nodes: roomNodes,
+            clock,
+            emit: raw,
+            handoffTtlMs: opts.handoffTtlMs ?? DEFAULT_HANDOFF_TTL_MS,
+            graceMs: opts.roomMigrationGraceMs,
+          });
+    this.nodeEmit = emitWithRooms(this.roomService as ClusterRooms, raw);
     this.handoffs = new Handoffs({
       store: this.store,
       nodes: this.nodeMap,
       ttlMs: opts.handoffTtlMs ?? DEFAULT_HANDOFF_TTL_MS,
       clock,
-      emit: (event, info) => this.emit(event, info),
-    });
-    this.roomService = new Rooms({
-      store: this.store,
-      nodes: this.nodeMap as unknown as ReadonlyMap<string, RoomNode>,
-      clock,
-      emit: (event, info) => this.emit(event, info),
-      handoffTtlMs: opts.handoffTtlMs ?? DEFAULT_HANDOFF_TTL_MS,
-      graceMs: opts.roomMigrationGraceMs,
+      emit: this.nodeEmit,
     });
     this.ownsStore = s === 'memory' || ownsStore;
     registerSampleCommands(this.router, {
@@ -145,16 +157,7 @@ export class Cluster extends EventEmitter {
 
   async start(): Promise<void> {
     const host = this.opts.host ?? '127.0.0.1';
-    const emit: EmitFn = (event, info) => {
-      // Rooms follow their members' sessions and their nodes' state (PROTOCOL 10).
-      if (event === 'session-connect') this.roomService.migrations.sessionConnected((info as ClusterEvents['session-connect']).uid);
-      if (event === 'session-close') this.roomService.sessionClosed((info as ClusterEvents['session-close']).uid);
-      const st = info as ClusterEvents['node-state'];
-      if (event === 'node-state' && st.state === 'offline') {
-        void this.roomService.migrations.nodeOffline(st.nodeId).catch((error: unknown) => this.emit('store-error', { op: 'room-offline', error }));
-      }
-      this.emit(event, info);
-    };
+    const emit = this.nodeEmit;
     const tcp = this.opts.tcpNodes ?? 1;
     for (let i = 1; i <= tcp; i++) {
       const node = new TcpNode({
@@ -193,6 +196,9 @@ export class Cluster extends EventEmitter {
     }
     // Multi-process stores: sessions registered or handed over by other processes are adopted here.
     for (const n of this.nodeMap.values()) this.store.setSessionAdopter?.(n.id, sessionAdopter(n));
+    for (const n of this.nodeMap.values()) {
+      this.store.setNodeMessageHandler?.(n.id, nodeMessageHandler(n as TcpNode | UdpNode, this.roomService));
+    }
     await this.handoffs.start();
     await Promise.all([...this.nodeMap.values()].map((n) => n.start()));
     await this.entry.start();
@@ -204,9 +210,14 @@ export class Cluster extends EventEmitter {
     return this.mustNode(id).setState(state);
   }
 
-  /** The rooms of the cluster now (PROTOCOL 10), for tests and tools. */
+  /** The rooms of this process now (PROTOCOL 10), for tests and tools; on Redis use listRooms(). */
   rooms(): RoomInfo[] {
-    return this.roomService.list();
+    return this.roomService instanceof Rooms ? this.roomService.list() : [];
+  }
+
+  /** The rooms of the cluster (on Redis: of every process sharing the store). */
+  listRooms(): Promise<RoomInfo[]> {
+    return this.roomService instanceof Rooms ? Promise.resolve(this.roomService.list()) : this.roomService.list();
   }
 
   /** Registers a command handler on every node (replaces a sample command with the same ver/cmd). */
@@ -227,7 +238,7 @@ export class Cluster extends EventEmitter {
       for (const t of this.timers) clearTimeout(t);
       this.timers.clear();
       this.handoffs.stop();
-      this.roomService.migrations.stop();
+      this.roomService.stop();
       await Promise.all([this.entry.stop(), ...[...this.nodeMap.values()].map((n) => n.stop())]);
       if (this.ownsStore) await this.store.close();
     })();

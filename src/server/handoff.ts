@@ -10,6 +10,7 @@ import { TICKET_SIZE } from '../protocol';
 import type { Clock } from './clock';
 import type { RealtimeNode } from './node';
 import type { Session } from './session';
+import { remoteForwarder, type Forwarder } from './forward';
 import type { ClaimResult, ClusterStore, HandoffRecord, SessionRecord } from './store';
 import { TargetPicker } from './target-picker';
 import type { EmitFn } from './types';
@@ -106,10 +107,11 @@ export class Handoffs {
 
   /**
    * Hands `session` from node `from` to another ONLINE node of the same type, least loaded first.
-   * `to` = that node only (a room's target). Null when there is none. On success the routing already points at the target, which holds the
+   * `to` = that node only (a room's target); `viaPush` = a migration the server starts (PROTOCOL
+   * 10.2), whose late requests are forwarded to the target. Null when there is none. On success the routing already points at the target, which holds the
    * user's pushes until the claim.
    */
-  async migrate(from: RealtimeNode, session: Session, to?: string): Promise<MigrateTarget | null> {
+  async migrate(from: RealtimeNode, session: Session, to?: string, viaPush = false): Promise<MigrateTarget | null> {
     const { store, nodes, clock } = this.deps;
     // A room's move names its target; a node's sessions share one listing per burst (TargetPicker).
     let best: { id: string; host: string; port: number; users: number } | null = null;
@@ -125,6 +127,7 @@ export class Handoffs {
     const { nodeId: _old, ...rest } = session.toRecord(from.id);
     void _old;
     const rec: HandoffRecord = { ...rest, ticket: ticket.toString('hex'), from: from.id, to: best.id, createdAt: clock.now() };
+    if (viaPush) rec.viaPush = true;
     // In-process target: it holds a pending session before the routing moves, so no push is lost.
     const target = nodes.get(best.id);
     if (target !== undefined) adoptPending(target, { ...rest, nodeId: best.id });
@@ -133,11 +136,13 @@ export class Handoffs {
     return { address: formatAddress(best.host, best.port), ticket, to: best.id };
   }
 
-  /** Forwarding of late requests to an in-process target; null across processes. */
-  forwarder(to: string, sid: string): ((ver: number, cmd: number, body: Buffer) => void) | null {
+  /** Forwarding of late requests: to an in-process target directly, else through the store. */
+  forwarder(to: string, sid: string): Forwarder | null {
     const target = this.deps.nodes.get(to);
-    if (target?.acceptForwarded === undefined) return null;
-    return (ver, cmd, body) => target.acceptForwarded?.(sid, ver, cmd, body);
+    if (target === undefined) return remoteForwarder(this.deps.store, to, sid, this.deps.emit);
+    if (target.acceptForwarded === undefined) return null;
+    // In process, a request is with the target before the old link acknowledges it: no end needed.
+    return { forward: (ver, cmd, body) => target.acceptForwarded?.(sid, ver, cmd, body), end: () => undefined };
   }
 
   claim(sid: string, ticket: Buffer): Promise<ClaimResult> {

@@ -16,6 +16,7 @@ import {
 import { Clock, realClock } from './clock';
 import { CommandRouter } from './commands';
 import { dispatchRequest, type NodeControl } from './dispatch';
+import { FORWARD_END_WAIT_MS } from './forward';
 import { encodeMigrateAnswer, Handoffs } from './handoff';
 import { emitPhase } from './migration-phases';
 import type { RealtimeNode } from './node';
@@ -213,10 +214,10 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
     if (this.handoffs === null || this.stopping !== null || link === null || session.migrating || session.handedOffByPush) return false;
     session.migrating = true;
     try {
-      const target = await this.handoffs.migrate(this, session, to);
+      const target = await this.handoffs.migrate(this, session, to, true);
       if (target === null || session.link !== link) return false;
       session.handedOffByPush = true;
-      session.forward = this.handoffs.forwarder(target.to, session.sid);
+      session.forwardTo(this.handoffs.forwarder(target.to, session.sid));
       this.departByPush(session);
       link.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Push, encodeMigrateAnswer(target.address, target.ticket)));
       return true;
@@ -229,7 +230,8 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
   acceptForwarded(sid: string, ver: number, cmd: number, body: Buffer): void {
     const s = this.localSession(sid);
     if (s === undefined) return this.drop('unexpected', sid);
-    if (s.link === null) {
+    // Held while unbound, while the old node's forward-end is awaited, or behind others not served yet.
+    if (s.link === null || (s.remoteForward !== null && !s.remoteForward.opened) || s.hasForwarded) {
       if (!s.holdForwarded(ver, cmd, body)) this.drop('unexpected', sid);
       return;
     }
@@ -237,8 +239,22 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
     void dispatchRequest(this, s, s.link, ver, cmd, body);
   }
 
-  /** Serves the forwarded requests of a session that just bound, in order, before anything else. */
+  /** PROTOCOL 10.2 at a target in another process: the old node forwards nothing more for `sid`. */
+  acceptForwardEnd(sid: string): void {
+    this.localSession(sid)?.remoteForward?.open();
+  }
+
+  /**
+   * Serves the forwarded requests of a session that just bound, in order, before anything else
+   * (the transport's queue waits on the returned promise, so the new link's requests come after).
+   */
   runForwarded(session: Session, link: SessionLink): void | Promise<void> {
+    const gate = session.remoteForward;
+    if (gate !== null && !gate.opened) {
+      const timedOut = (): void =>
+        this.emit('store-error', { op: 'forward-end', error: new Error(`no forward-end for ${session.sid} within ${FORWARD_END_WAIT_MS} ms`) });
+      return gate.wait(this.clock, FORWARD_END_WAIT_MS, timedOut).then(() => this.runForwarded(session, link));
+    }
     let chain: Promise<void> | null = null;
     for (const f of session.takeForwarded()) {
       if (chain !== null) {

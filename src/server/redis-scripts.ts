@@ -16,10 +16,11 @@
  *                      handed-off session, awaits its claim), k=p (push), k=m (handoff marker)
  *   P hoff:<sid>       HASH rec(JSON HandoffRecord) exp(ms, Redis time) claimed(0/1) to
  *   P hexp:<node>      ZSET sid -> exp, handoffs to that node, for the expiry sweep
+ *   (rooms: see rooms/room-scripts.ts)
  */
 
-/** Shared Lua helpers: Redis server time in ms, user counters that never go below 0. */
-const PRELUDE = `
+/** Shared Lua helpers: Redis server time in ms, user counters that never go below 0, push routing. */
+export const PRELUDE = `
 local P = ARGV[1]
 local function now()
   local t = redis.call('TIME')
@@ -32,6 +33,17 @@ local function bump(node, d)
   if n < 0 then redis.call('HSET', k, 'users', 0) end
 end
 local MAXLEN = 100000
+-- Queues a push on the stream of the node holding the user; 0 when it has no live session.
+local function route(uid, ver, cmd, payload)
+  local sid = redis.call('GET', P .. 'user:' .. uid)
+  if not sid then return 0 end
+  local node = redis.call('HGET', P .. 'sess:' .. sid, 'node')
+  if not node then return 0 end
+  -- A node whose liveness expired holds nobody: its sessions died with it.
+  if redis.call('EXISTS', P .. 'alive:' .. node) == 0 then return 0 end
+  redis.call('XADD', P .. 'pq:' .. node, 'MAXLEN', '~', MAXLEN, '*', 'k', 'p', 's', sid, 'v', ver, 'c', cmd, 'd', payload)
+  return 1
+end
 -- Keeps nsess:<node> in step with sess:<sid>.node, so a dead node's sessions can be found.
 local function own(sid, old, new)
   if old and old ~= new then redis.call('SREM', P .. 'nsess:' .. old, sid) end
@@ -144,14 +156,7 @@ return 1
 
 /** ARGV: P uid ver cmd payload. 1 = queued on the stream of the node holding the user. */
 export const ROUTE_PUSH = `${PRELUDE}
-local sid = redis.call('GET', P .. 'user:' .. ARGV[2])
-if not sid then return 0 end
-local node = redis.call('HGET', P .. 'sess:' .. sid, 'node')
-if not node then return 0 end
--- A node whose liveness expired holds nobody: its sessions died with it.
-if redis.call('EXISTS', P .. 'alive:' .. node) == 0 then return 0 end
-redis.call('XADD', P .. 'pq:' .. node, 'MAXLEN', '~', MAXLEN, '*', 'k', 'p', 's', sid, 'v', ARGV[3], 'c', ARGV[4], 'd', ARGV[5])
-return 1
+return route(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 `;
 
 /**

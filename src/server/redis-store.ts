@@ -15,6 +15,7 @@ import type {
   ClusterStore,
   HandoffExpiry,
   HandoffRecord,
+  NodeMessage,
   PushDelivery,
   SessionAdopter,
   SessionLookup,
@@ -56,7 +57,8 @@ interface Reader {
 
 type StreamReply = [Buffer, [Buffer, Buffer[]][]][] | null;
 
-class Script {
+/** A Lua script run by EVALSHA (EVAL when Redis does not know it yet); ARGV[1] is the prefix. */
+export class Script {
   readonly sha: string;
   constructor(readonly src: string) {
     this.sha = createHash('sha1').update(src).digest('hex');
@@ -89,6 +91,20 @@ export function streamIdCompare(a: string, b: string): number {
 
 const MARKER_TIMEOUT_MS = 10_000;
 
+function decodeMessage(f: Map<string, Buffer>): NodeMessage | null {
+  const str = (k: string): string => f.get(k)?.toString('utf8') ?? '';
+  switch (str('t')) {
+    case 'forward':
+      return { kind: 'forward', sid: str('s'), ver: Number(str('v')), cmd: Number(str('c')), body: f.get('d') ?? Buffer.alloc(0) };
+    case 'forward-end':
+      return { kind: 'forward-end', sid: str('s') };
+    case 'room-migrated':
+      return { kind: 'room-migrated', newRoomId: str('n'), oldRoomId: str('o') };
+    default:
+      return null;
+  }
+}
+
 export class RedisStore implements ClusterStore {
   readonly url: string;
   private readonly prefix: string;
@@ -99,6 +115,9 @@ export class RedisStore implements ClusterStore {
   private readonly local = new Map<string, LocalNode>();
   private readonly readers = new Map<string, Reader>();
   private readonly adopters = new Map<string, SessionAdopter>();
+  private readonly messageHandlers = new Map<string, (msg: NodeMessage) => void>();
+  /** Scripts sent with EVAL on this connection (Redis knows them unless it restarted). */
+  private readonly loaded = new Set<string>();
   private readonly expiryListeners = new Set<HandoffExpiry>();
   private sweeper: NodeJS.Timeout | null = null;
   private lastReap = 0;
@@ -116,6 +135,7 @@ export class RedisStore implements ClusterStore {
     this.onError = opts.onError ?? ((op, err) => console.error(`[redis-store ${this.url}] ${op}: ${err.message}`));
     // After a reconnect (e.g. Redis restarted empty) every local node registers again at once.
     redis.on('ready', () => {
+      this.loaded.clear();
       for (const id of this.local.keys()) void this.beat(id, false).catch((e: Error) => this.onError('beat', e));
     });
     // ioredis reports connection errors here while it reconnects; they must not be unhandled.
@@ -287,6 +307,7 @@ export class RedisStore implements ClusterStore {
       macKey: rec.macKey,
       clientKey: rec.clientKey,
       data: rec.data,
+      ...(rec.viaPush === true ? { forwardFrom: rec.from } : {}),
     };
     const marker = String(
       await this.run(S.putHandoff, rec.sid, rec.uid, rec.from, rec.to, JSON.stringify(rec), JSON.stringify(session), String(ttlMs)),
@@ -300,6 +321,24 @@ export class RedisStore implements ClusterStore {
     if (r[0] === 'ok') return { ok: true, record: JSON.parse(r[1]) as HandoffRecord, repeat: r[2] === '1' };
     const reason = r[0] === 'wrong-ticket' || r[0] === 'expired' ? r[0] : 'unknown';
     return { ok: false, reason };
+  }
+
+  setNodeMessageHandler(nodeId: string, fn: (msg: NodeMessage) => void): void {
+    this.messageHandlers.set(nodeId, fn);
+  }
+
+  async sendToNode(to: string, msg: NodeMessage): Promise<void> {
+    const f: (string | Buffer)[] = ['k', 'x', 't', msg.kind];
+    if (msg.kind === 'forward') f.push('s', msg.sid, 'v', String(msg.ver), 'c', String(msg.cmd), 'd', msg.body);
+    else if (msg.kind === 'forward-end') f.push('s', msg.sid);
+    else f.push('n', msg.newRoomId, 'o', msg.oldRoomId);
+    // A plain XADD (no script, so no NOSCRIPT retry): calls reach the stream in call order.
+    await this.redis.xadd(this.key(`pq:${to}`), 'MAXLEN', '~', '100000', '*', ...f);
+  }
+
+  /** Runs one of the room scripts (or any script with the prefix as ARGV[1]). */
+  script(s: Script, ...args: (string | Buffer)[]): Promise<unknown> {
+    return this.run(s, ...args);
   }
 
   subscribeHandoffExpiry(fn: HandoffExpiry): Promise<() => void> {
@@ -339,8 +378,16 @@ export class RedisStore implements ClusterStore {
     return String(last);
   }
 
-  /** EVALSHA, falling back to EVAL when Redis does not know the script (first use, restart). */
+  /**
+   * EVAL on a script's first use here (it loads it), EVALSHA after. Not EVALSHA-then-EVAL on first
+   * use: the retry would run after calls made later (room broadcasts out of order). After a Redis
+   * restart, a NOSCRIPT still falls back to EVAL.
+   */
   private async run(s: Script, ...args: (string | Buffer)[]): Promise<unknown> {
+    if (!this.loaded.has(s.sha)) {
+      this.loaded.add(s.sha);
+      return this.redis.eval(s.src, 0, this.prefix, ...args);
+    }
     try {
       return await this.redis.evalsha(s.sha, 0, this.prefix, ...args);
     } catch (err) {
@@ -397,6 +444,9 @@ export class RedisStore implements ClusterStore {
       } else if (kind === 's' || kind === 'h') {
         const rec = JSON.parse(f.get('r')?.toString('utf8') ?? 'null') as SessionRecord | null;
         if (rec !== null) this.adopters.get(nodeId)?.({ ...rec, nodeId }, kind === 'h');
+      } else if (kind === 'x') {
+        const msg = decodeMessage(f);
+        if (msg !== null) this.messageHandlers.get(nodeId)?.(msg);
       }
       void id;
     };

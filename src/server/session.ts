@@ -14,6 +14,7 @@ import {
   VER_BUILTIN,
   writeResponseHeader,
 } from '../protocol';
+import { ForwardGate } from './forward';
 import type { SessionRecord } from './store';
 import type { JsonObject } from './types';
 
@@ -51,6 +52,13 @@ export class Session {
    * they go to the session's new node (in-process targets), never answered into the void.
    */
   forward: ((ver: number, cmd: number, body: Buffer) => void) | null = null;
+  /** At the old node, for a target in another process: tells it the old link is done. */
+  private forwardEnd: (() => void) | null = null;
+  /**
+   * At a target in another process than the old node (the record's forwardFrom): opens when the
+   * old node's forward-end arrives; what comes on the new link waits for it.
+   */
+  readonly remoteForward: ForwardGate | null;
   /** At the target: requests forwarded by the old node, served first once the claim binds. */
   private forwarded: HeldPush[] = [];
   /** A migration request of this session is being handled: the shutdown timeout spares it. */
@@ -70,6 +78,25 @@ export class Session {
     this.data = JSON.parse(JSON.stringify(rec.data)) as JsonObject;
     this.clientKey = rec.clientKey;
     this.keysHex = { key: rec.key, iv: rec.iv, macKey: rec.macKey };
+    this.remoteForward = rec.forwardFrom === undefined ? null : new ForwardGate();
+  }
+
+  /** After a migration push: where late requests go, and what the end of the old link does. */
+  forwardTo(f: { forward(ver: number, cmd: number, body: Buffer): void; end(): void } | null): void {
+    this.forward = f === null ? null : (ver, cmd, body) => f.forward(ver, cmd, body);
+    this.forwardEnd = f === null ? null : () => f.end();
+  }
+
+  /** The old link of a push-handed session is closed: nothing more is forwarded (once). */
+  endForward(): void {
+    const f = this.forwardEnd;
+    this.forwardEnd = null;
+    f?.();
+  }
+
+  /** Forwarded requests wait to be served (runForwarded has not taken them yet). */
+  get hasForwarded(): boolean {
+    return this.forwarded.length > 0;
   }
 
   /** The session as a record (what a handoff or a Redis store would carry). */

@@ -21,6 +21,11 @@ export interface SessionRecord {
   clientKey: string;
   /** Initial user data (a handoff carries the user's data here). */
   data: JsonObject;
+  /**
+   * Handed off by a server-started migration push (PROTOCOL 10.2) from this node: requests the
+   * old node got after the push are forwarded here through the store, ended by a forward-end.
+   */
+  forwardFrom?: string;
 }
 
 /** PROTOCOL 7.3: what the old node hands the target. JSON-serialisable like SessionRecord. */
@@ -40,6 +45,8 @@ export interface HandoffRecord {
   to: string;
   /** Clock time (ms) of the handoff. */
   createdAt: number;
+  /** Started by the server's migration push (PROTOCOL 10.2), not by the client's request. */
+  viaPush?: boolean;
 }
 
 /**
@@ -61,6 +68,16 @@ export type PushDelivery = (sid: string, ver: number, cmd: number, payload: Buff
  * routed to it after that arrives. `handedOff` = the session waits for its claim (PROTOCOL 7.6).
  */
 export type SessionAdopter = (rec: SessionRecord, handedOff: boolean) => void;
+
+/**
+ * A message for one node through its ordered stream (multi-process stores): after everything
+ * routed to that node before it. `forward` = a request the old node got after its migration push
+ * (PROTOCOL 10.2); `forward-end` = the old link is done, nothing more will be forwarded.
+ */
+export type NodeMessage =
+  | { kind: 'forward'; sid: string; ver: number; cmd: number; body: Buffer }
+  | { kind: 'forward-end'; sid: string }
+  | { kind: 'room-migrated'; newRoomId: string; oldRoomId: string };
 
 /** A registered session, and whether a handoff to its node still waits for the claim (PROTOCOL 7.6). */
 export interface SessionLookup {
@@ -96,6 +113,13 @@ export interface ClusterStore {
   setSessionAdopter?(nodeId: string, adopt: SessionAdopter): void;
   /** A node receives the pushes routed to its sessions; the returned function unsubscribes. */
   subscribePushes(nodeId: string, deliver: PushDelivery): Promise<() => void>;
+  /** Multi-process stores: messages for `nodeId` are handed to `fn`, in stream order. */
+  setNodeMessageHandler?(nodeId: string, fn: (msg: NodeMessage) => void): void;
+  /**
+   * Multi-process stores: appends `msg` to node `to`'s stream. Calls made in order are appended
+   * in that order (one connection, no script).
+   */
+  sendToNode?(to: string, msg: NodeMessage): Promise<void>;
   /** Routes a push to the node of the user's session; false when the user has none. */
   routePush(uid: string, ver: number, cmd: number, payload: Buffer): Promise<boolean>;
 

@@ -71,10 +71,15 @@ export class TcpConnection implements SessionLink {
     this.done = new Promise((resolve) => {
       socket.once('close', () => {
         this.closed = true;
-        this.queue.close();
         this.cancelLinger?.();
-        node.connectionClosed(this);
-        resolve();
+        const finish = (): void => {
+          this.queue.close();
+          node.connectionClosed(this);
+          resolve();
+        };
+        // PROTOCOL 10.2: what a push-handed session still has queued goes to its new node first.
+        if (this.session?.handedOffByPush === true) void this.queue.idle().then(finish);
+        else finish();
       });
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));

@@ -92,6 +92,8 @@ export class TcpNode extends NodeBase implements TcpNodeControl {
     this.connections.delete(conn);
     this.stats.connections = this.connections.size;
     const s = conn.session;
+    // PROTOCOL 10.2: the old link of a push-handed session read to its end; nothing more to forward.
+    if (s !== null && s.handedOffByPush) s.endForward();
     if (s !== null && s.link === conn) this.endSession(s);
   }
 

@@ -529,8 +529,14 @@ export class UdpNode extends NodeBase implements NodeControl {
     this.stats.connections = this.byAddr.size;
     this.udp.retransmits += e.rudp.senderStats()?.retransmits ?? 0;
     if (e.timer !== null) clearTimeout(e.timer);
-    e.queue.close();
     e.session.link = null;
+    // PROTOCOL 10.2: a push-handed session's queued requests go to its new node, then the end.
+    if (e.session.handedOffByPush) {
+      void e.queue.idle().then(() => {
+        e.queue.close();
+        e.session.endForward();
+      });
+    } else e.queue.close();
     this.wakeClosedWaiters();
   }
 

@@ -4,11 +4,12 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export function freePort(): Promise<number> {
+function freeTcpPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -18,6 +19,26 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+function udpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    s.once('error', () => {
+      s.close();
+      resolve(false);
+    });
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A port free for TCP and for UDP on 127.0.0.1 (UDP nodes bind the number a test picks). */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await freeTcpPort();
+    if (await udpFree(port)) return port;
+  }
+  throw new Error('no port free for both TCP and UDP in 50 tries');
 }
 
 export interface RedisServerOptions {

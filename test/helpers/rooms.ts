@@ -1,7 +1,8 @@
 // Helpers of the room tests: clients connected to a chosen node, and waiting for room events.
-import { afterEach } from 'vitest';
-import { getEndpoint, TcpClient, UdpClient, type BaseClient, type RoomEventMap } from '../../src/client';
+import { afterEach, expect } from 'vitest';
+import { getEndpoint, TcpClient, UdpClient, type BaseClient, type RoomEventMap, type RoomMigrationInfo } from '../../src/client';
 import { startCluster, type Cluster, type ClusterOptions } from '../../src/server';
+import { tick } from './migration-streams';
 
 export type Transport = 'TCP' | 'UDP';
 
@@ -65,4 +66,69 @@ export function roomTestBed(): { start: (opts: ClusterOptions) => Promise<Cluste
     start: async (opts) => (cluster = await startCluster(opts)),
     keep: (...c) => void clients.push(...c),
   };
+}
+
+/**
+ * The member broadcasts "n" numbered from 1, `burst` per loop turn then a `pauseMs` pause (default
+ * 2 and 2), until stop() (resolves with the count).
+ */
+export function stream(client: BaseClient, pace: { burst: number; pauseMs: number } = { burst: 2, pauseMs: 2 }): { stop: () => Promise<number> } {
+  let sent = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      for (let i = 0; i < pace.burst; i++) client.room.broadcast(Buffer.from(String(++sent)));
+      await tick();
+      await new Promise((r) => setTimeout(r, pace.pauseMs));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return sent;
+    },
+  };
+}
+
+/** Per receiver: what each sender's broadcasts were ("n" numbers), as they came. */
+export function recordBroadcasts(members: BaseClient[]): Map<string, number[]>[] {
+  const got = members.map(() => new Map<string, number[]>());
+  members.forEach((m, i) => {
+    m.room.on('message', (from, p) => {
+      const list = got[i].get(from) ?? [];
+      list.push(Number(p.toString()));
+      got[i].set(from, list);
+    });
+  });
+  return got;
+}
+
+/** What the members see from now on: broadcasts per sender, join broadcasts, room migrations. */
+export function watchRoom(members: BaseClient[]): { got: Map<string, number[]>[]; seen: { joins: number; moved: RoomMigrationInfo[][] } } {
+  const got = recordBroadcasts(members);
+  const seen = { joins: 0, moved: members.map((): RoomMigrationInfo[] => []) };
+  members.forEach((m, i) => {
+    m.room.on('memberJoin', () => seen.joins++);
+    m.room.on('migrated', (info) => seen.moved[i].push(info));
+  });
+  return { got, seen };
+}
+
+/** Waits until every member got every other's `sent` broadcasts, then checks: once each, in order. */
+export async function expectEveryBroadcast(members: BaseClient[], got: Map<string, number[]>[], uids: string[], sent: number[]): Promise<void> {
+  await until(members, () => members.every((_, i) => uids.every((from, j) => i === j || (got[i].get(from)?.length ?? 0) >= sent[j])));
+  members.forEach((_, i) => {
+    uids.forEach((from, j) => {
+      if (i !== j) expect(got[i].get(from), `${uids[i]} from ${from}`).toEqual(Array.from({ length: sent[j] }, (_, k) => k + 1));
+    });
+  });
+}
+
+/** No join broadcast seen; every member saw the room move once, from `oldRoomId` to the reported id. */
+export function expectMovedOnce(seen: { joins: number; moved: RoomMigrationInfo[][] }, oldRoomId: string, report: { newRoomId: string; oldRoomId: string }, ownerId: string): void {
+  expect(seen.joins).toBe(0);
+  expect(report.oldRoomId).toBe(oldRoomId);
+  expect(report.newRoomId).not.toBe(oldRoomId);
+  for (const list of seen.moved) expect(list).toEqual([{ oldRoomId, newRoomId: report.newRoomId, ownerId }]);
 }

@@ -177,13 +177,18 @@ export class RoomMigrations {
     this.pending.set(uid, cancel);
   }
 
-  private async pickTarget(from: RoomNode): Promise<NodeInfo | null> {
-    let best: NodeInfo | null = null;
-    for (const n of await this.store.listNodes(from.type)) {
-      // The room registry is this process's: a room moves only to a node that can hold it here.
-      if (n.id === from.id || n.state !== 'online' || !this.nodes.has(n.id)) continue;
-      if (best === null || n.users < best.users) best = n;
-    }
-    return best;
+  private pickTarget(from: RoomNode): Promise<NodeInfo | null> {
+    // The room registry is this process's: a room moves only to a node that can hold it here.
+    return pickRoomTarget(this.store, from, (id) => this.nodes.has(id));
   }
+}
+
+/** An ONLINE node of `from`'s type other than it (and `allowed`), least loaded first. */
+export async function pickRoomTarget(store: ClusterStore, from: RoomNode, allowed: (id: string) => boolean = () => true): Promise<NodeInfo | null> {
+  let best: NodeInfo | null = null;
+  for (const n of await store.listNodes(from.type)) {
+    if (n.id === from.id || n.state !== 'online' || !allowed(n.id)) continue;
+    if (best === null || n.users < best.users) best = n;
+  }
+  return best;
 }

@@ -54,6 +54,35 @@ export function parseObject(body: Buffer): JsonObject | null {
   }
 }
 
+/** A 1/1 body: {maxMembers, props?}; null = bad-request. */
+export function parseCreate(body: Buffer): { maxMembers: number; props: JsonObject } | null {
+  const req = parseObject(body);
+  const max = req?.maxMembers;
+  if (req === null || typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > ROOM_MAX_MEMBERS) return null;
+  const props = req.props ?? {};
+  if (typeof props !== 'object' || props === null || Array.isArray(props)) return null;
+  return { maxMembers: max, props };
+}
+
+/** A 1/2 body: {roomId}; null = bad-request. */
+export function parseJoin(body: Buffer): string | null {
+  const req = parseObject(body);
+  return req === null || typeof req.roomId !== 'string' ? null : req.roomId;
+}
+
+/** A 1/6 body: {props}; null = bad-request. */
+export function parseProps(body: Buffer): JsonObject | null {
+  const props = parseObject(body)?.props;
+  return typeof props !== 'object' || props === null || Array.isArray(props) ? null : props;
+}
+
+/** Props merged with a change, or null when the result exceeds ROOM_MAX_PROPS_BYTES. */
+export function mergeProps(props: JsonObject, change: JsonObject): JsonObject | null {
+  const merged = { ...props, ...change };
+  // Bounded: every member gets the whole set with each change.
+  return json(merged).length > ROOM_MAX_PROPS_BYTES ? null : merged;
+}
+
 /** 1/4 push body: uidLen:uint8 || uid || bytes. Uids longer than 255 bytes cannot broadcast. */
 export function encodeBroadcast(uid: string, bytes: Buffer): Buffer | null {
   const u = Buffer.from(uid, 'utf8');

@@ -14,9 +14,10 @@ import {
   DEFAULT_ROOM_MIGRATION_GRACE_MS,
   encodeBroadcast,
   json,
-  parseObject,
-  ROOM_MAX_MEMBERS,
-  ROOM_MAX_PROPS_BYTES,
+  mergeProps,
+  parseCreate,
+  parseJoin,
+  parseProps,
   roomError,
   RoomCmd,
   VER_ROOM,
@@ -65,9 +66,24 @@ export interface RoomService {
   handle(node: RoomNode, session: Session, link: SessionLink, cmd: number, body: Buffer): void | Promise<void>;
 }
 
+/** What the cluster (or a node process) tells its rooms, whatever the store holding them. */
+export interface ClusterRooms extends RoomService {
+  /** A session was bound at a node (connect or claim): a moving member is in its new room now. */
+  sessionConnected(info: { uid: string; sid: string; nodeId: string }): void;
+  /** A user's session ended: it leaves its room (a member still moving is the TTL's to remove). */
+  sessionClosed(info: { uid: string; sid: string }): void;
+  /** A handoff expired unclaimed (PROTOCOL 10.4 where the TTL is the store's). */
+  handoffExpired(info: { uid: string; sid: string }): void;
+  /** A node of this process went OFFLINE: its rooms move, its other room members too. */
+  nodeOffline(nodeId: string): Promise<void>;
+  /** Multi-process stores: a room moved to a node of this process (PROTOCOL 10.5). */
+  roomMigrated?(newRoomId: string, oldRoomId: string): void;
+  stop(): void;
+}
+
 const EMPTY = Buffer.alloc(0);
 
-export class Rooms implements RoomService {
+export class Rooms implements ClusterRooms {
   readonly rooms = new Map<string, Room>();
   readonly userRoom = new Map<string, string>();
   readonly migrations: RoomMigrations;
@@ -103,20 +119,15 @@ export class Rooms implements RoomService {
     const uid = session.uid;
     switch (cmd) {
       case RoomCmd.Create: {
-        const req = parseObject(body);
-        const max = req?.maxMembers;
-        if (req === null || typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > ROOM_MAX_MEMBERS) {
-          return reply(roomError('bad-request'));
-        }
-        const props = req.props ?? {};
-        if (typeof props !== 'object' || props === null || Array.isArray(props)) return reply(roomError('bad-request'));
+        const req = parseCreate(body);
+        if (req === null) return reply(roomError('bad-request'));
         if (this.userRoom.has(uid)) return reply(roomError('already-in-room'));
         const room: Room = {
           id: newRoomId(),
           nodeId: node.id,
-          maxMembers: max,
+          maxMembers: req.maxMembers,
           ownerId: uid,
-          props: props,
+          props: req.props,
           members: new Map([[uid, { uid, seq: this.seq++, present: true }]]),
           migrating: false,
         };
@@ -125,10 +136,10 @@ export class Rooms implements RoomService {
         return ok({ roomId: room.id, ownerId: uid });
       }
       case RoomCmd.Join: {
-        const req = parseObject(body);
-        if (req === null || typeof req.roomId !== 'string') return reply(roomError('bad-request'));
+        const roomId = parseJoin(body);
+        if (roomId === null) return reply(roomError('bad-request'));
         if (this.userRoom.has(uid)) return reply(roomError('already-in-room'));
-        const room = this.rooms.get(req.roomId);
+        const room = this.rooms.get(roomId);
         if (room === undefined) return reply(roomError('not-found'));
         if (room.migrating) return reply(roomError('migrating'));
         if (room.members.size >= room.maxMembers) return reply(roomError('room-full'));
@@ -161,14 +172,12 @@ export class Rooms implements RoomService {
         return ok(this.describe(room));
       }
       case RoomCmd.SetProps: {
-        const req = parseObject(body);
-        const props = req?.props;
-        if (req === null || typeof props !== 'object' || props === null || Array.isArray(props)) return reply(roomError('bad-request'));
+        const props = parseProps(body);
+        if (props === null) return reply(roomError('bad-request'));
         const room = this.roomOf(uid);
         if (room === undefined) return reply(roomError('not-in-room'));
-        const merged = { ...room.props, ...props };
-        // Bounded: every member gets the whole set with each change.
-        if (json(merged).length > ROOM_MAX_PROPS_BYTES) return reply(roomError('bad-request'));
+        const merged = mergeProps(room.props, props);
+        if (merged === null) return reply(roomError('bad-request'));
         room.props = merged;
         this.pushToMembers(room, RoomCmd.SetProps, json({ roomId: room.id, props: room.props }), null);
         return ok({ props: room.props });
@@ -180,8 +189,22 @@ export class Rooms implements RoomService {
     }
   }
 
-  /** A user's session ended: it leaves its room (a member still moving is the TTL's to remove). */
-  sessionClosed(uid: string): void {
+  sessionConnected(info: { uid: string }): void {
+    this.migrations.sessionConnected(info.uid);
+  }
+
+  /** In process the room's own timers remove stragglers (RoomMigrations.expectClaim). */
+  handoffExpired(): void {}
+
+  nodeOffline(nodeId: string): Promise<void> {
+    return this.migrations.nodeOffline(nodeId);
+  }
+
+  stop(): void {
+    this.migrations.stop();
+  }
+
+  sessionClosed({ uid }: { uid: string }): void {
     const room = this.roomOf(uid);
     if (room !== undefined && room.members.get(uid)?.present === true) this.removeMember(room, uid);
   }

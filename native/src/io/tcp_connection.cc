@@ -222,7 +222,7 @@ void TcpConnection::resumeReceive(double now) {
   if (fd_) {
     wantWrite_ = blocked_ || !connected_;
     registered_ = loop_.poller().add(fd_.get(), id_, wantWrite_);
-    if (!registered_) session_.onSocketError(ErrorCode::NetworkError, errnoText("poller add", errno), now);
+    if (!registered_) session_.onSocketError(ErrorCode::NetworkError, socketText("poller add", lastSocketError()), now);
   }
   settle(now);
 }

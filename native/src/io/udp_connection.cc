@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -22,14 +23,14 @@ bool transientError(int err) {
 }
 
 constexpr int kReceiveBuffer = 4 << 20;  // bursts of pushes outrun a default 208 KiB buffer
-constexpr unsigned kBatch = 32;          // datagrams per sendmmsg
+constexpr unsigned kBatch = 32;          // datagrams per sendmmsg / recvmmsg
 
 }  // namespace
 
 UdpConnection::UdpConnection(Loop& loop, uint64_t id, std::shared_ptr<DiarkisUdpBase::Shared> shared,
-                             const UdpOptions& options, const SessionKeys& keys)
+                             std::shared_ptr<const UdpOptions> options, const SessionKeys& keys)
     : loop_(loop), id_(id), shared_(std::move(shared)),
-      session_(options, keys, shared_->stats, shared_->budget) {
+      session_(std::move(options), keys, shared_->stats, shared_->budget) {
   shared_->conn = this;
 }
 
@@ -76,6 +77,13 @@ template <typename Datagrams>
 static void sendBestEffort(const UniqueFd& fd, const Datagrams& datagrams) {
   if (!fd) return;
   for (const Bytes& d : datagrams) (void)::send(fd.get(), d.data(), d.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static void sendBestEffort(const UniqueFd& fd, rudp::Ring<Bytes>& datagrams) {
+  if (!fd) return;
+  for (size_t i = 0; i < datagrams.size(); ++i) {
+    (void)::send(fd.get(), datagrams[i].data(), datagrams[i].size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
 }
 
 // The session's socket instructions, in order. OpenTarget: what is still
@@ -187,15 +195,67 @@ void UdpConnection::onReady(const PollEvent& ev, double now) {
   settle(now);
 }
 
+// One received datagram: false once the session closed or the rest of this socket's input
+// is not for its current link (the migrate answer: what follows it is the old node's).
+bool UdpConnection::deliverDatagram(const uint8_t* data, size_t len, double now) {
+  const uint64_t link = session_.linkGeneration();
+  session_.onDatagram(data, len, now);
+  return !session_.closed() && (link == session_.linkGeneration() || !session_.linkActionPending());
+}
+
+#ifdef __linux__
+// recvmmsg: up to kBatch datagrams per system call, each into its own slice of the loop's
+// read buffer (2 KiB: a protocol datagram is at most ~1.4 KB; a longer one is cut, and
+// dropped as too-large).
 void UdpConnection::readAll(double now) {
-  // Bounded per wakeup so one busy socket cannot starve the others (epoll is
-  // level-triggered: what is left wakes us again).
+  constexpr size_t kSlot = 2048;
+  static_assert(kBatch * kSlot <= 64 * 1024, "the loop's read buffer holds a batch");
+  mmsghdr msgs[kBatch];
+  iovec iov[kBatch];
+  uint8_t* const buf = loop_.readBuffer();
+  const unsigned slots = static_cast<unsigned>(std::min<size_t>(kBatch, loop_.readBufferSize() / kSlot));
+  // Bounded per wakeup so one busy socket cannot starve the others (level-triggered).
+  for (int round = 0; round < 2 && fd_ && !session_.closed(); ++round) {
+    for (unsigned i = 0; i < slots; ++i) {
+      iov[i].iov_base = buf + i * kSlot;
+      iov[i].iov_len = kSlot;
+      std::memset(&msgs[i], 0, sizeof msgs[i]);
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int n = ::recvmmsg(fd_.get(), msgs, slots, MSG_DONTWAIT, nullptr);
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR || transientError(err)) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      session_.onSocketError(ErrorCode::NetworkError, errnoText("recvmmsg", err), now);
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      const uint8_t* d = buf + static_cast<size_t>(i) * kSlot;
+      const size_t len = msgs[i].msg_len;
+      if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+        shared_->stats.drop(DropReason::TooLarge);
+        continue;
+      }
+      if (deliverDatagram(d, len, now)) continue;
+      // Read in the same batch after the migrate answer: the old node's, in order.
+      for (++i; i < n && session_.oldLinkOpen() && !session_.closed(); ++i) {
+        const uint8_t* rest = buf + static_cast<size_t>(i) * kSlot;
+        if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) == 0) session_.onOldLinkDatagram(rest, msgs[i].msg_len, now);
+      }
+      return;
+    }
+    if (static_cast<unsigned>(n) < slots) return;  // drained
+  }
+}
+#else
+void UdpConnection::readAll(double now) {
+  // Bounded per wakeup so one busy socket cannot starve the others (level-triggered).
   for (int i = 0; i < 64 && fd_ && !session_.closed(); ++i) {
     const ssize_t n = ::recv(fd_.get(), loop_.readBuffer(), loop_.readBufferSize(), 0);
     if (n >= 0) {
-      session_.onDatagram(loop_.readBuffer(), static_cast<size_t>(n), now);
-      // The migrate answer: what else this socket holds is the old node's.
-      if (session_.linkActionPending()) return;
+      if (!deliverDatagram(loop_.readBuffer(), static_cast<size_t>(n), now)) return;
       continue;
     }
     const int err = errno;
@@ -205,6 +265,7 @@ void UdpConnection::readAll(double now) {
     return;
   }
 }
+#endif
 
 void UdpConnection::collect(bool flush) {
   if (session_.linkActionPending()) return;  // those datagrams are for the socket to come
@@ -239,7 +300,7 @@ void UdpConnection::writeNow(double now) {
     }
     const int sent = ::sendmmsg(fd_.get(), msgs, n, MSG_NOSIGNAL);
     if (sent > 0) {
-      pending_.erase(pending_.begin(), pending_.begin() + sent);
+      for (int k = 0; k < sent; ++k) pending_.pop_front();
       continue;
     }
     const int err = errno;
@@ -281,7 +342,7 @@ void UdpConnection::settle(double now) {
   if (session_.closed()) shared_->keepUnsent(session_.takeUnsent());
   if (session_.takeEvents(events_) || !events_.empty()) {
     shared_->deliver(events_);
-    events_.clear();
+    std::vector<Event>().swap(events_);  // no storage kept while idle (an Event is 136 bytes)
   }
   if (session_.closed()) {
     if (fd_ && !blocked_) writeNow(now);  // the FIN / last ACKs, best effort

@@ -76,6 +76,9 @@ diarkis::UdpOptions parseUdpFields(Napi::Env env, const Napi::Value& value) {
 
 std::shared_ptr<const diarkis::UdpOptions> parseUdpOptions(Napi::Env env, const Napi::Value& value) {
   diarkis::UdpOptions o = parseUdpFields(env, value);
+  // On the host loop every send of a JS turn reaches the session before the loop's flush
+  // (prepare phase), so a DAT is packed without waiting: no pack delay on a round trip.
+  if (!threadedOption(env, value)) o.packDelayMs = 0;
   std::string key = udpOptionsKey(o);
   return AddonState::of(env).udpOptions().intern(std::move(key), std::move(o));
 }

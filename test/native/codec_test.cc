@@ -207,6 +207,73 @@ TEST(StreamReassembler, TruncatedPacketIsNeedMore) {
   EXPECT_EQ(s.buffered(), 11u);  // the last packet's header, payload byte missing
 }
 
+// Zero-copy reading (TCP's path): each read's bytes are parsed where they lie.
+void readInPlace(StreamReassembler& s, const uint8_t* data, size_t len, const std::vector<Expected>& want,
+                 size_t& seen, size_t& inPlace) {
+  const uint8_t* const start = data;
+  const size_t total = len;
+  PacketView v;
+  ParseStatus st;
+  while ((st = s.next(data, len, v)) == ParseStatus::Ok) {
+    ASSERT_LT(seen, want.size());
+    EXPECT_EQ(v.ver, want[seen].ver);
+    EXPECT_EQ(v.cmd, want[seen].cmd);
+    EXPECT_EQ(v.status, want[seen].status);
+    EXPECT_EQ(Bytes(v.payload, v.payload + v.len), want[seen].payload);
+    if (v.len > 0 && v.payload >= start && v.payload + v.len <= start + total) ++inPlace;
+    ++seen;
+  }
+  EXPECT_EQ(st, ParseStatus::NeedMore);
+  EXPECT_EQ(len, 0u);  // consumed or buffered
+}
+
+TEST(StreamReassembler, InPlaceReadsParseWhereTheBytesLie) {
+  const auto want = samplePackets();
+  const Bytes all = concat(want);
+  StreamReassembler s;
+  size_t seen = 0;
+  size_t inPlace = 0;
+  readInPlace(s, all.data(), all.size(), want, seen, inPlace);
+  EXPECT_EQ(seen, want.size());
+  EXPECT_EQ(inPlace, 3u);  // every packet with a payload: no copy
+  EXPECT_EQ(s.buffered(), 0u);
+}
+
+TEST(StreamReassembler, InPlaceReadsSplitAtEveryByteBoundary) {
+  const auto want = samplePackets();
+  const Bytes all = concat(want);
+  for (size_t cut = 0; cut <= all.size(); ++cut) {
+    SCOPED_TRACE(cut);
+    StreamReassembler s;
+    size_t seen = 0;
+    size_t inPlace = 0;
+    readInPlace(s, all.data(), cut, want, seen, inPlace);
+    readInPlace(s, all.data() + cut, all.size() - cut, want, seen, inPlace);
+    EXPECT_EQ(seen, want.size());
+    EXPECT_EQ(s.buffered(), 0u);
+  }
+}
+
+TEST(StreamReassembler, InPlaceReadsKeepTheErrorSticky) {
+  Bytes all = concat(samplePackets());
+  all[all.size() - 12] ^= 0xFF;  // the magic of the last packet (11-byte header, 1 payload byte)
+  StreamReassembler s;
+  const uint8_t* d = all.data();
+  size_t len = all.size();
+  PacketView v;
+  int ok = 0;
+  ParseStatus st;
+  while ((st = s.next(d, len, v)) == ParseStatus::Ok) ++ok;
+  EXPECT_EQ(ok, 3);
+  EXPECT_EQ(st, ParseStatus::Error);
+  EXPECT_EQ(s.error(), DropReason::BadMagic);
+  const uint8_t more[] = {1, 2, 3};
+  d = more;
+  len = sizeof more;
+  EXPECT_EQ(s.next(d, len, v), ParseStatus::Error);
+  EXPECT_EQ(s.buffered(), 0u);
+}
+
 void expectStickyError(const Bytes& stream, uint32_t maxPayload, DropReason reason, int goodFirst) {
   StreamReassembler s(maxPayload);
   s.feed(stream.data(), stream.size());

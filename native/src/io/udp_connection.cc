@@ -354,7 +354,8 @@ void UdpConnection::settle(double now) {
   // output from this input leaves at the end of the iteration, coalesced.
   collect(false);
   setWantWrite(blocked_);
-  if (!blocked_ && (!pending_.empty() || session_.hasUnflushed())) loop_.markDirty(id_);
+  // A partly packed DAT or ACK records not yet due wait for the session's timer, not a spin.
+  if (!blocked_ && (!pending_.empty() || session_.flushDue())) loop_.markDirty(id_);
 }
 
 void UdpConnection::closeSocket() {

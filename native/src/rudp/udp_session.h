@@ -87,6 +87,7 @@ class UdpSession {
   // flush at the end of the owner's loop turn (takeDatagrams), while hasUnflushed().
   bool takeReadyDatagrams(std::vector<Bytes>& out);
   bool hasUnflushed() const { return channel_->hasUnflushed(); }
+  bool flushDue() const { return channel_->flushDue(); }  // see ReliableChannel::flushDue
   bool takeOldLinkDatagrams(std::vector<Bytes>& out);  // for the old socket
   bool takeEvents(std::vector<Event>& out);     // appends; false when none
 

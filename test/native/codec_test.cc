@@ -138,16 +138,20 @@ Bytes concat(const std::vector<Expected>& pkts) {
   return out;
 }
 
+void expectPacket(uint8_t ver, uint16_t cmd, uint8_t status, const Bytes& payload, const Expected& e) {
+  EXPECT_EQ(ver, e.ver);
+  EXPECT_EQ(cmd, e.cmd);
+  EXPECT_EQ(status, e.status);
+  EXPECT_EQ(payload, e.payload);
+}
+
 // Drains the reassembler and checks it yields exactly `want` in order.
 void drainAndCheck(StreamReassembler& s, const std::vector<Expected>& want, size_t& seen) {
   Packet p;
   ParseStatus st;
   while ((st = s.next(p)) == ParseStatus::Ok) {
     ASSERT_LT(seen, want.size());
-    EXPECT_EQ(p.ver, want[seen].ver);
-    EXPECT_EQ(p.cmd, want[seen].cmd);
-    EXPECT_EQ(p.status, want[seen].status);
-    EXPECT_EQ(p.payload, want[seen].payload);
+    expectPacket(p.ver, p.cmd, p.status, p.payload, want[seen]);
     ++seen;
   }
   EXPECT_EQ(st, ParseStatus::NeedMore);
@@ -216,10 +220,7 @@ void readInPlace(StreamReassembler& s, const uint8_t* data, size_t len, const st
   ParseStatus st;
   while ((st = s.next(data, len, v)) == ParseStatus::Ok) {
     ASSERT_LT(seen, want.size());
-    EXPECT_EQ(v.ver, want[seen].ver);
-    EXPECT_EQ(v.cmd, want[seen].cmd);
-    EXPECT_EQ(v.status, want[seen].status);
-    EXPECT_EQ(Bytes(v.payload, v.payload + v.len), want[seen].payload);
+    expectPacket(v.ver, v.cmd, v.status, Bytes(v.payload, v.payload + v.len), want[seen]);
     if (v.len > 0 && v.payload >= start && v.payload + v.len <= start + total) ++inPlace;
     ++seen;
   }

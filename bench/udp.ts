@@ -186,8 +186,13 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
             reasons.set(k, (reasons.get(k) ?? 0) + 1);
           });
           list.push(c);
-          const ep = await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `swarm-${i + k}` });
-          await c.connect(ep).catch(() => undefined);
+          // A busy entry server may not answer in time: tried three times, then counted as not connected.
+          for (let attempt = 0; attempt < 3; attempt++) {
+            const ep = await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `swarm-${i + k}` }).catch(() => undefined);
+            if (ep === undefined) continue;
+            await c.connect(ep).catch(() => undefined);
+            break;
+          }
         }),
       );
     }

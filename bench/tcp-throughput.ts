@@ -18,15 +18,14 @@
  *   node dist/bench/tcp-throughput.js [--rounds 5] [--messages 20000] [--swarm 500]
  *                                     [--baseline build/baseline/<commit>/src]
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatTable } from '../src/cli/table';
 import { buildFloor, runFloor } from './lib/c-floor';
 import { startClusterChild } from './lib/cluster-process';
+import { runEchoChild, runRounds, type EchoCase, type RoundSample } from './lib/echo-run';
 import { writeResult } from './lib/results';
 import { fmt, median } from './lib/stats';
-import type { EchoSample } from './lib/tcp-echo-child';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,25 +38,6 @@ function stringArg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-function runChild(kind: string, entryUrl: string, depth: number, messages: number, clients: number, uid: string,
-  baseline: string | undefined): Promise<EchoSample> {
-  const env = { ...process.env };
-  delete env.DIARKIS_IO;
-  delete env.DIARKIS_NODE_ADDON;
-  if (kind === 'native-baseline' && baseline !== undefined) env.DIARKIS_BENCH_BASELINE = path.resolve(baseline);
-  const child = path.join(__dirname, 'lib', 'tcp-echo-child.js');
-  const args = [child, kind, entryUrl, String(depth), String(messages), String(clients), uid];
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    p.on('error', reject);
-    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as EchoSample) : reject(new Error(`${kind}: exit ${code}`))));
-  });
-}
-
-interface Case { depth: number; clients: number }
-
 async function main(): Promise<void> {
   const rounds = arg('rounds', 5);
   const messages = arg('messages', 20000);
@@ -68,25 +48,17 @@ async function main(): Promise<void> {
   }
   const floor = buildFloor();
   const kinds = ['native-loop', 'native-thread', ...(baseline ? ['native-baseline'] : []), 'typescript', 'c-floor'];
-  const cases: Case[] = [{ depth: 1, clients: 1 }, { depth: 8, clients: 1 }, { depth: 64, clients: 1 }, { depth: 1, clients: swarm }];
+  const cases: EchoCase[] = [{ depth: 1, clients: 1 }, { depth: 8, clients: 1 }, { depth: 64, clients: 1 }, { depth: 1, clients: swarm }];
   const cluster = await startClusterChild({ tcpNodes: 1, encryption: true });
-  const samples: (EchoSample & { round: number })[] = [];
+  let samples: RoundSample[] = [];
   let uid = 0;
   try {
-    for (let r = 0; r < rounds; r++) {
-      const order = kinds.map((_, i) => kinds[(i + r) % kinds.length] as string);
-      for (const c of cases) {
-        for (const kind of order) {
-          if (kind === 'c-floor' && c.clients > 1) continue;  // the floor is one connection
-          const n = c.depth === 1 && c.clients === 1 ? Math.ceil(messages / 4) : messages;
-          const s = kind === 'c-floor'
-            ? await runFloor(floor, cluster.entryUrl, c.depth, n, `floor-${uid++}`)
-            : await runChild(kind, cluster.entryUrl, c.depth, n, c.clients, `bench-${uid++}`, baseline);
-          samples.push({ ...s, round: r });
-        }
-      }
-      process.stderr.write(`round ${r + 1}/${rounds} done\n`);
-    }
+    samples = await runRounds(kinds, cases, rounds, messages, async (kind, c, n) => {
+      if (kind === 'c-floor' && c.clients > 1) return undefined;  // the floor is one connection
+      return kind === 'c-floor'
+        ? runFloor(floor, cluster.entryUrl, c.depth, n, `floor-${uid++}`)
+        : runEchoChild(kind, cluster.entryUrl, c.depth, n, c.clients, `bench-${uid++}`, baseline);
+    }, 'tcp');
   } finally {
     await cluster.stop();
   }
@@ -94,7 +66,7 @@ async function main(): Promise<void> {
   const summary: Record<string, unknown>[] = [];
   for (const c of cases) {
     const label = c.clients > 1 ? `${c.clients} clients x 1` : String(c.depth);
-    const pick = (kind: string): (EchoSample & { round: number })[] =>
+    const pick = (kind: string): RoundSample[] =>
       samples.filter((s) => s.kind === kind && s.depth === c.depth && s.clients === c.clients);
     // Ratios within one round (the same machine state), then the median over rounds.
     const ratio = (kind: string, anchor: string): number => {

@@ -11,11 +11,17 @@
  *    session (RSS delta / clients) and the share of echoes answered on time over a window
  *    (echo events vs clients x window / interval, and the heartbeatsSent counters).
  *
+ * 4. Client CPU per message (`--cpu-only`, also part of the full run): the native UdpClient on each
+ *    driver (io 'loop', io 'thread') beside the pure-TypeScript RUDP client (test/helpers), 64-byte
+ *    encrypted reliable echo at 1 and 64 in flight and a swarm at 1 each, direct to a node in a
+ *    child process, each measurement in its own process, kinds interleaved, medians of `--rounds`.
+ *
  * Throughput runs three paths side by side (proxy with OS-default buffers, proxy with 4 MiB
  * buffers, direct without the proxy), `--repeat` rounds interleaved, medians reported.
  *
  *   node dist/bench/udp.js [--quick] [--samples 200] [--messages 2000] [--clients 10000] [--nodes 4]
  *                          [--repeat 3] [--throughput-only] [--sessions-only [--node-wire]]
+ *                          [--cpu-only] [--rounds 3] [--cpu-messages 10000] [--swarm 200]
  */
 import { getEndpoint, UdpClient, type UdpClientOptions } from '../src/client';
 import { startCluster } from '../src/server';
@@ -23,7 +29,8 @@ import { UdpProxy } from '../test/helpers/udp-proxy';
 import { formatTable } from '../src/cli/table';
 import { startClusterChild } from './lib/cluster-process';
 import { writeResult } from './lib/results';
-import { fmt, percentile } from './lib/stats';
+import { runEchoChild, runRounds, type RoundSample } from './lib/echo-run';
+import { fmt, median, percentile } from './lib/stats';
 
 const quick = process.argv.includes('--quick');
 function arg(name: string, full: number, small: number): number {
@@ -179,8 +186,13 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
             reasons.set(k, (reasons.get(k) ?? 0) + 1);
           });
           list.push(c);
-          const ep = await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `swarm-${i + k}` });
-          await c.connect(ep).catch(() => undefined);
+          // A busy entry server may not answer in time: tried three times, then counted as not connected.
+          for (let attempt = 0; attempt < 3; attempt++) {
+            const ep = await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `swarm-${i + k}` }).catch(() => undefined);
+            if (ep === undefined) continue;
+            await c.connect(ep).catch(() => undefined);
+            break;
+          }
         }),
       );
     }
@@ -214,6 +226,43 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
   }
 }
 
+interface CpuRow { kind: string; label: string; depth: number; clients: number; rate: number; cpuUs: number; vsTs: number; epc: number }
+
+/** Client CPU per reliable echo: each driver beside the pure-TS client, interleaved rounds, medians. */
+async function cpuTable(rounds: number, messages: number, swarmClients: number): Promise<CpuRow[]> {
+  const kinds = ['native-loop', 'native-thread', 'typescript'];
+  const cases = [{ depth: 1, clients: 1 }, { depth: 64, clients: 1 }, { depth: 1, clients: swarmClients }];
+  const cluster = await startClusterChild({ tcpNodes: 0, udpNodes: 1, encryption: true });
+  let samples: RoundSample[] = [];
+  let uid = 0;
+  try {
+    samples = await runRounds(kinds, cases, rounds, messages,
+      (kind, c, n) => runEchoChild(kind, cluster.entryUrl, c.depth, n, c.clients, `cpu-${uid++}`, undefined, 'UDP'), 'udp cpu');
+  } finally {
+    await cluster.stop();
+  }
+  const rows: CpuRow[] = [];
+  for (const c of cases) {
+    const pick = (kind: string): RoundSample[] =>
+      samples.filter((x) => x.kind === kind && x.depth === c.depth && x.clients === c.clients);
+    for (const kind of kinds) {
+      const s = pick(kind);
+      // Against the TS client of the same round (the same machine state), then the median.
+      const vsTs = median(s.flatMap((x) => pick('typescript').filter((t) => t.round === x.round).map((t) => x.cpuUs / t.cpuUs)));
+      rows.push({ kind, label: c.clients > 1 ? `${c.clients} clients x 1` : String(c.depth), depth: c.depth, clients: c.clients,
+        rate: median(s.map((x) => x.messages / x.seconds)), cpuUs: median(s.map((x) => x.cpuUs)), vsTs,
+        epc: median(s.map((x) => x.eventsPerCrossing).filter(Number.isFinite)) });
+    }
+  }
+  return rows;
+}
+
+function printCpu(rows: CpuRow[], rounds: number): void {
+  console.log(`\nUDP reliable echo, 64-byte encrypted bodies, direct, ${rounds} rounds, medians (client CPU per message)\n`);
+  console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'cpu / ts', 'events/crossing'],
+    rows.map((r) => [r.kind, r.label, fmt(r.rate, 0), fmt(r.cpuUs, 2), fmt(r.vsTs, 2), fmt(r.epc, 1)])));
+}
+
 async function main(): Promise<void> {
   const samples = arg('samples', 200, 60);
   const messages = arg('messages', 2000, 500);
@@ -222,6 +271,15 @@ async function main(): Promise<void> {
   const repeat = arg('repeat', 3, 1);
   if (process.argv.includes('--throughput-only')) {
     printThroughput(await throughputAll(messages, repeat), repeat);
+    return;
+  }
+  const rounds = arg('rounds', 3, 1);
+  const cpuMessages = arg('cpu-messages', 10_000, 2000);
+  const cpuSwarm = arg('swarm', 200, 50);
+  if (process.argv.includes('--cpu-only')) {
+    const rows = await cpuTable(rounds, cpuMessages, cpuSwarm);
+    printCpu(rows, rounds);
+    console.log(`\nwrote ${writeResult('udp-cpu', { rounds, messages: cpuMessages, rows })}`);
     return;
   }
   if (process.argv.includes('--sessions-only')) {
@@ -239,6 +297,7 @@ async function main(): Promise<void> {
   const thr = await throughputAll(messages, repeat);
   process.stderr.write('throughput done\n');
   const sw = await swarm(clients, nodes, 2000, quick ? 6 : 10);
+  const cpu = await cpuTable(rounds, cpuMessages, cpuSwarm);
 
   console.log(`\nUDP reliable latency, 64-byte echo, ${2 * ONE_WAY_MS} ms round trip via the proxy, ${samples} samples each\n`);
   console.log(
@@ -256,7 +315,8 @@ async function main(): Promise<void> {
         `${fmt(sw.onTimeShare * 100)} %`, sw.heartbeatsSent, sw.heartbeatsAnswered, sw.disconnects]],
     ),
   );
-  const file = writeResult('udp', { quick, oneWayDelayMs: ONE_WAY_MS, latency: lat, throughput: thr, swarm: sw });
+  printCpu(cpu, rounds);
+  const file = writeResult('udp', { quick, oneWayDelayMs: ONE_WAY_MS, latency: lat, throughput: thr, swarm: sw, cpu });
   console.log(`\nwrote ${file}`);
 }
 

@@ -6,17 +6,20 @@
  *
  * kind: native-loop | native-thread | native-baseline | typescript. `clients` > 1 is the swarm:
  * that many clients in this one process, each with `depth` requests in flight, sharing `messages`.
+ * DIARKIS_BENCH_TRANSPORT=UDP: the UdpClient (reliable requests) and the pure-TS RUDP client.
  */
 import * as path from 'node:path';
 import * as current from '../../src';
 import { fetchEndpoint, TsTcpClient } from '../../test/helpers/ts-tcp-client';
+import { TsUdpClient } from '../../test/helpers/ts-udp-client';
 
 // native-baseline: the baseline commit's own client and addon (DIARKIS_BENCH_BASELINE: its source
 // tree, built by bench/build-baseline.sh); every other kind: this tree's.
 const baselineDir = process.env.DIARKIS_BENCH_BASELINE;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const lib: typeof current = baselineDir ? require(path.join(baselineDir, 'dist', 'src')) : current;
-const { getEndpoint, pumpStats, TcpClient } = lib;
+const { getEndpoint, pumpStats, TcpClient, UdpClient } = lib;
+const udp = process.env.DIARKIS_BENCH_TRANSPORT === 'UDP';
 
 export interface EchoSample {
   kind: string;
@@ -34,6 +37,15 @@ interface Requester {
 }
 
 async function open(kind: string, entryUrl: string, uid: string): Promise<Requester> {
+  if (udp) {
+    if (kind === 'typescript') {
+      const c = await TsUdpClient.connect(await fetchEndpoint(entryUrl, 'UDP', uid));
+      return { request: (v, cmd, b) => c.request(v, cmd, b), close: async () => void (await c.close()) };
+    }
+    const client = new UdpClient({ requestTimeoutMs: 120_000, io: kind === 'native-loop' ? 'loop' : 'thread' });
+    await client.connect(await getEndpoint(entryUrl, { type: 'UDP', uid }));
+    return { request: (v, cmd, b) => client.request(v, cmd, b), close: () => client.close() };
+  }
   if (kind === 'typescript') {
     const c = await TsTcpClient.connect(await fetchEndpoint(entryUrl, 'TCP', uid));
     return { request: (v, cmd, b) => c.request(v, cmd, b), close: () => c.close() };

@@ -18,6 +18,8 @@
 #include "host_loop.h"
 #include "js_client.h"
 #include "lifetime.h"
+#include "options_pool.h"
+#include "diarkis/udp_options.h"
 
 namespace diarkis_node {
 
@@ -63,6 +65,7 @@ class AddonState {
   void setOpen(ClientEntry& e, bool open);
   void setRefed(ClientEntry& e, bool refed);
   size_t clientCount() const { return clients_.size(); }
+  OptionsPool<diarkis::UdpOptions>& udpOptions() { return udpOptions_; }
 
  private:
   void syncRef(ClientEntry& e);
@@ -72,6 +75,7 @@ class AddonState {
   std::shared_ptr<HostLoop> host_;
   std::optional<RuntimeLease> lease_;
   std::unordered_map<uint64_t, ClientEntry> clients_;
+  OptionsPool<diarkis::UdpOptions> udpOptions_;
   std::optional<EnvCleanupHook<AddonState>> hook_;
   bool cleanedUp_ = false;
 };

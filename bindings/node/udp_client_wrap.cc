@@ -1,14 +1,40 @@
 #include "udp_client_wrap.h"
 
+#include <memory>
 #include <string>
 #include <utility>
 
 #include "client_factory.h"
+#include "options_pool.h"
 
 namespace diarkis_node {
 namespace {
 
-diarkis::UdpOptions parseUdpOptions(Napi::Env env, const Napi::Value& value) {
+// Every field of UdpOptions, for the options pool. A field added to UdpOptions must be
+// added here (the size check below is there to make that noticed).
+std::string udpOptionsKey(const diarkis::UdpOptions& o) {
+#if defined(__x86_64__) && defined(__GLIBCXX__)
+  static_assert(sizeof(diarkis::UdpOptions) == 280, "a UdpOptions field changed: update udpOptionsKey");
+#endif
+  std::string k;
+  k.reserve(320);
+  keyField(k, o.connectTimeoutMs); keyField(k, o.synIntervalMs); keyField(k, o.echoIntervalMs);
+  keyField(k, o.echoMissLimit); keyField(k, o.retryMinMs); keyField(k, o.retryMaxMs);
+  keyField(k, o.maxRetries); keyField(k, o.adaptive); keyField(k, o.rtoMinMs);
+  keyField(k, o.sendWindow); keyField(k, o.recvWindow); keyField(k, o.maxPayload);
+  keyField(k, o.maxDatagramBody); keyField(k, o.packDelayMs); keyField(k, o.ackDelayMs);
+  keyField(k, o.fragmentSize); keyField(k, o.closeTimeoutMs); keyField(k, o.highWaterMark);
+  keyField(k, o.maxQueuedBytes); keyField(k, o.receiveHighWaterMark);
+  keyField(k, o.maxReceiveStallMs); keyField(k, o.clientKey);
+  keyField(k, o.localAddresses.size());
+  for (const std::string& a : o.localAddresses) keyField(k, a);
+  keyField(k, o.autoMigrate); keyField(k, o.handoffTtlMs); keyField(k, o.migrateRetryMinMs);
+  keyField(k, o.migrateRetryMaxMs); keyField(k, o.lingerMs); keyField(k, o.rngSeed);
+  keyField(k, o.callbacks.get());
+  return k;
+}
+
+diarkis::UdpOptions parseUdpFields(Napi::Env env, const Napi::Value& value) {
   diarkis::UdpOptions o;
   Napi::Object obj;
   if (!optionsObject(env, value, obj)) return o;
@@ -47,6 +73,15 @@ diarkis::UdpOptions parseUdpOptions(Napi::Env env, const Napi::Value& value) {
   }
   o.lingerMs = numberOption(obj, "lingerMs", o.lingerMs, 0, kDayMs);
   return o;
+}
+
+std::shared_ptr<const diarkis::UdpOptions> parseUdpOptions(Napi::Env env, const Napi::Value& value) {
+  diarkis::UdpOptions o = parseUdpFields(env, value);
+  // On the host loop every send of a JS turn reaches the session before the loop's flush
+  // (prepare phase), so a DAT is packed without waiting: no pack delay on a round trip.
+  if (!threadedOption(env, value)) o.packDelayMs = 0;
+  std::string key = udpOptionsKey(o);
+  return AddonState::of(env).udpOptions().intern(std::move(key), std::move(o));
 }
 
 Napi::Value CreateUdp(const Napi::CallbackInfo& info) { return createClient<JsUdpClient>(info, parseUdpOptions); }

@@ -45,7 +45,29 @@ interface MigrationWaiter {
   reject: (err: DiarkisError) => void;
 }
 
+/** The defaults, resolved once per driver and shared (immutable): memory per idle client (#10). */
+const defaultOptions = new Map<unknown, ResolvedOptions>();
+
 function resolveOptions(o: ClientOptions | undefined): ResolvedOptions {
+  if (o === undefined) {
+    const io = defaultIo();
+    let shared = defaultOptions.get(io);
+    if (shared === undefined) {
+      shared = freeze(resolveGiven({ io: io as ClientOptions['io'] }));
+      defaultOptions.set(io, shared);
+    }
+    return shared;
+  }
+  return resolveGiven(o);
+}
+
+function freeze(r: ResolvedOptions): ResolvedOptions {
+  Object.freeze(r.native);
+  Object.freeze(r.migrationNative);
+  return Object.freeze(r);
+}
+
+function resolveGiven(o: ClientOptions | undefined): ResolvedOptions {
   if (o !== undefined && (typeof o !== 'object' || o === null)) throw invalid(`options must be an object, got ${describe(o)}`);
   const opt = o ?? {};
   const num = (name: keyof ClientOptions, min: number, max: number): number | undefined => {
@@ -145,11 +167,12 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   private id: number | undefined;
   private localState: ClientState = 'idle';
   private refed = true;
-  private endpoint: Endpoint | undefined;
+  private sessionId: string | undefined;
   private lastStats: ClientStats = ZERO_STATS;
-  private readonly requests = new RequestQueue();
+  // Made on first use (an idle client has neither): memory per idle client (#10).
+  private requestQueue: RequestQueue | undefined;
   private connectWaiter: { resolve: () => void; reject: (e: DiarkisError) => void } | undefined;
-  private readonly closeWaiters: Array<() => void> = [];
+  private closeWaiters: Array<() => void> | undefined;
   private migration: MigrationWaiter | undefined;
   private roomApi: Room | undefined;
 
@@ -157,6 +180,11 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     super();
     this.options = resolveOptions(options);
     this.native = nativeAddon();
+  }
+
+  private get requests(): RequestQueue {
+    this.requestQueue ??= new RequestQueue();
+    return this.requestQueue;
   }
 
   /** Creates this transport's native client. */
@@ -182,7 +210,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
 
   /** The session id (32 hex characters) once connect() was called. */
   get sid(): string | undefined {
-    return this.endpoint?.sid;
+    return this.sessionId;
   }
 
   /** Connects to the node the endpoint names; resolves on 'connect'. */
@@ -206,7 +234,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
       );
     }
     this.localState = 'connecting';
-    this.endpoint = ep;
+    this.sessionId = ep.sid;
     const keys: NativeSessionKeys = {
       sid: ep.sid,
       key: ep.encryptionKey,
@@ -335,7 +363,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   private settleMigration(result: MigrationInfo | DiarkisError): void {
     const m = this.migration;
     this.migration = undefined;
-    this.requests.resumeTimers();
+    this.requestQueue?.resumeTimers();
     if (m === undefined) return;
     if (result instanceof Error) m.reject(result);
     else m.resolve(result);
@@ -362,7 +390,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
       this.finish('closed-by-user', 'closed before connecting');
       return Promise.resolve();
     }
-    const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    const done = new Promise<void>((resolve) => (this.closeWaiters ??= []).push(resolve));
     // From here sendMigrate() settles at once with not-connected: the native close is queued and
     // a migrate queued behind it would race it (issue 11).
     this.localState = 'closing';
@@ -425,15 +453,17 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     if (this.migration !== undefined) {
       // Sent to the old node before the migrate request and never answered (the migrate answer
       // would have confirmed them): the connection ended first.
-      const details: MigrationFailureDetails = { unsent: unsent ?? [], unconfirmed: this.requests.unconfirmed() };
+      const details: MigrationFailureDetails = { unsent: unsent ?? [], unconfirmed: this.requestQueue?.unconfirmed() ?? [] };
       const why = message !== '' ? message : err.message;
       this.settleMigration(new DiarkisError(code, `migration ended by ${code}: ${why}`, details));
     }
-    this.requests.failAll(new DiarkisError(code === 'closed-by-user' ? 'not-connected' : code, `disconnected before the answer: ${err.message}`));
+    this.requestQueue?.failAll(new DiarkisError(code === 'closed-by-user' ? 'not-connected' : code, `disconnected before the answer: ${err.message}`));
     const waiter = this.connectWaiter;
     this.connectWaiter = undefined;
     if (waiter) waiter.reject(err);
-    for (const w of this.closeWaiters.splice(0)) w();
+    const waiters = this.closeWaiters;
+    this.closeWaiters = undefined;
+    for (const w of waiters ?? []) w();
     this.emit('disconnect', code, err.message);
   }
 
@@ -464,7 +494,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
       // The owner's room migrate (PROTOCOL 10.2) did not move this client: it stays connected here.
       this.settleMigration(new DiarkisError('no-target', 'the room migration did not move this client'));
     }
-    this.requests.answer(ver, cmd, status, payload);
+    this.requestQueue?.answer(ver, cmd, status, payload);
     this.emit('response', ver, cmd, status, payload);
   }
 

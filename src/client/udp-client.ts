@@ -82,6 +82,9 @@ function resolveUdpOptions(o: UdpClientOptions | undefined): NativeUdpOptions {
   return out;
 }
 
+/** Options not given: one shared object for every such client. */
+const NO_UDP_OPTIONS: NativeUdpOptions = Object.freeze({});
+
 function defined<T extends object>(o: T): T {
   const out = { ...o };
   for (const k of Object.keys(out) as Array<keyof T>) {
@@ -95,7 +98,7 @@ export class UdpClient extends BaseClient {
 
   constructor(options?: UdpClientOptions) {
     super(options);
-    this.udpOptions = resolveUdpOptions(options);
+    this.udpOptions = options === undefined ? NO_UDP_OPTIONS : defined(resolveUdpOptions(options));
   }
 
   protected override createNative(native: NativeAddon, common: NativeTcpOptions): number {
@@ -106,7 +109,7 @@ export class UdpClient extends BaseClient {
         echoIntervalMs: heartbeatIntervalMs,
         echoMissLimit: heartbeatMissLimit,
         ...shared,
-        ...defined(this.udpOptions),
+        ...this.udpOptions,
         ...this.options.migrationNative,
       }),
     );

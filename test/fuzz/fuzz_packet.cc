@@ -49,7 +49,8 @@ void fuzzParse(const uint8_t* data, size_t len, bool request, uint32_t maxPayloa
 
 // Parsing the whole input packet by packet is the reference; the reassembler,
 // fed the same bytes in chunks, must produce the same packets and the same end.
-void fuzzStream(const uint8_t* data, size_t len, uint32_t maxPayload) {
+// inPlace: its zero-copy reading (next(data, len, view)) instead of feed() + next(packet).
+void fuzzStream(const uint8_t* data, size_t len, uint32_t maxPayload, bool inPlace) {
   std::vector<Packet> want;
   size_t pos = 0;
   ParseStatus end = ParseStatus::NeedMore;
@@ -75,15 +76,26 @@ void fuzzStream(const uint8_t* data, size_t len, uint32_t maxPayload) {
     // Chunk sizes 1..64 taken from the input itself.
     const size_t chunk = 1 + data[i++ % len] % 64;
     const size_t n = chunk < len - fed ? chunk : len - fed;
-    s.feed(data + fed, n);
+    const uint8_t* in = data + fed;
+    size_t left = n;
+    if (!inPlace) s.feed(in, left);
     fed += n;
     Packet p;
-    while ((last = s.next(p)) == ParseStatus::Ok) {
+    diarkis::PacketView v;
+    while ((last = inPlace ? s.next(in, left, v) : s.next(p)) == ParseStatus::Ok) {
+      if (inPlace) {
+        check(left <= n);
+        p.ver = v.ver;
+        p.cmd = v.cmd;
+        p.status = v.status;
+        p.payload.assign(v.payload, v.payload + v.len);
+      }
       check(got < want.size());
       check(p.ver == want[got].ver && p.cmd == want[got].cmd && p.status == want[got].status &&
             p.payload == want[got].payload);
       ++got;
     }
+    if (inPlace && last == ParseStatus::NeedMore) check(left == 0);  // consumed or buffered
     if (last == ParseStatus::Error) break;
   }
   check(got == want.size());
@@ -125,7 +137,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t len) {
   for (uint32_t maxPayload : {wire::kDefaultMaxPayload, kSmallMax}) {
     fuzzParse(data, len, false, maxPayload);
     fuzzParse(data, len, true, maxPayload);
-    fuzzStream(data, len, maxPayload);
+    fuzzStream(data, len, maxPayload, false);
+    fuzzStream(data, len, maxPayload, true);
   }
   fuzzCrypto(data, len);
   return 0;

@@ -138,16 +138,20 @@ Bytes concat(const std::vector<Expected>& pkts) {
   return out;
 }
 
+void expectPacket(uint8_t ver, uint16_t cmd, uint8_t status, const Bytes& payload, const Expected& e) {
+  EXPECT_EQ(ver, e.ver);
+  EXPECT_EQ(cmd, e.cmd);
+  EXPECT_EQ(status, e.status);
+  EXPECT_EQ(payload, e.payload);
+}
+
 // Drains the reassembler and checks it yields exactly `want` in order.
 void drainAndCheck(StreamReassembler& s, const std::vector<Expected>& want, size_t& seen) {
   Packet p;
   ParseStatus st;
   while ((st = s.next(p)) == ParseStatus::Ok) {
     ASSERT_LT(seen, want.size());
-    EXPECT_EQ(p.ver, want[seen].ver);
-    EXPECT_EQ(p.cmd, want[seen].cmd);
-    EXPECT_EQ(p.status, want[seen].status);
-    EXPECT_EQ(p.payload, want[seen].payload);
+    expectPacket(p.ver, p.cmd, p.status, p.payload, want[seen]);
     ++seen;
   }
   EXPECT_EQ(st, ParseStatus::NeedMore);
@@ -205,6 +209,70 @@ TEST(StreamReassembler, TruncatedPacketIsNeedMore) {
   EXPECT_EQ(ok, 3);
   EXPECT_EQ(st, ParseStatus::NeedMore);
   EXPECT_EQ(s.buffered(), 11u);  // the last packet's header, payload byte missing
+}
+
+// Zero-copy reading (TCP's path): each read's bytes are parsed where they lie.
+void readInPlace(StreamReassembler& s, const uint8_t* data, size_t len, const std::vector<Expected>& want,
+                 size_t& seen, size_t& inPlace) {
+  const uint8_t* const start = data;
+  const size_t total = len;
+  PacketView v;
+  ParseStatus st;
+  while ((st = s.next(data, len, v)) == ParseStatus::Ok) {
+    ASSERT_LT(seen, want.size());
+    expectPacket(v.ver, v.cmd, v.status, Bytes(v.payload, v.payload + v.len), want[seen]);
+    if (v.len > 0 && v.payload >= start && v.payload + v.len <= start + total) ++inPlace;
+    ++seen;
+  }
+  EXPECT_EQ(st, ParseStatus::NeedMore);
+  EXPECT_EQ(len, 0u);  // consumed or buffered
+}
+
+TEST(StreamReassembler, InPlaceReadsParseWhereTheBytesLie) {
+  const auto want = samplePackets();
+  const Bytes all = concat(want);
+  StreamReassembler s;
+  size_t seen = 0;
+  size_t inPlace = 0;
+  readInPlace(s, all.data(), all.size(), want, seen, inPlace);
+  EXPECT_EQ(seen, want.size());
+  EXPECT_EQ(inPlace, 3u);  // every packet with a payload: no copy
+  EXPECT_EQ(s.buffered(), 0u);
+}
+
+TEST(StreamReassembler, InPlaceReadsSplitAtEveryByteBoundary) {
+  const auto want = samplePackets();
+  const Bytes all = concat(want);
+  for (size_t cut = 0; cut <= all.size(); ++cut) {
+    SCOPED_TRACE(cut);
+    StreamReassembler s;
+    size_t seen = 0;
+    size_t inPlace = 0;
+    readInPlace(s, all.data(), cut, want, seen, inPlace);
+    readInPlace(s, all.data() + cut, all.size() - cut, want, seen, inPlace);
+    EXPECT_EQ(seen, want.size());
+    EXPECT_EQ(s.buffered(), 0u);
+  }
+}
+
+TEST(StreamReassembler, InPlaceReadsKeepTheErrorSticky) {
+  Bytes all = concat(samplePackets());
+  all[all.size() - 12] ^= 0xFF;  // the magic of the last packet (11-byte header, 1 payload byte)
+  StreamReassembler s;
+  const uint8_t* d = all.data();
+  size_t len = all.size();
+  PacketView v;
+  int ok = 0;
+  ParseStatus st;
+  while ((st = s.next(d, len, v)) == ParseStatus::Ok) ++ok;
+  EXPECT_EQ(ok, 3);
+  EXPECT_EQ(st, ParseStatus::Error);
+  EXPECT_EQ(s.error(), DropReason::BadMagic);
+  const uint8_t more[] = {1, 2, 3};
+  d = more;
+  len = sizeof more;
+  EXPECT_EQ(s.next(d, len, v), ParseStatus::Error);
+  EXPECT_EQ(s.buffered(), 0u);
 }
 
 void expectStickyError(const Bytes& stream, uint32_t maxPayload, DropReason reason, int goodFirst) {

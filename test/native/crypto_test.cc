@@ -2,7 +2,9 @@
 // rejection rule.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "crypto/session_cipher.h"
 #include "diarkis/codec.h"
@@ -288,6 +290,65 @@ TEST(Crypto, InterleavedSessionsKeepTheirOwnState) {
     ASSERT_TRUE(cb.open(sb.data(), sb.size(), ob, why)) << len;
     EXPECT_EQ(oa, body);
     EXPECT_EQ(ob, body);
+  }
+}
+
+}  // namespace
+}  // namespace diarkis
+
+namespace diarkis {
+namespace {
+
+Bytes sealedBy(const SessionKeys& keys, const Bytes& body) {
+  SessionCrypto c(keys);
+  Bytes out;
+  c.seal(body.data(), body.size(), out);
+  return out;
+}
+
+// The OpenSSL backend shares its AES contexts per thread and re-keys them when another
+// session uses them: sessions with different keys, interleaved on one thread and across
+// threads, and a session made where a destroyed one lived, each seal exactly what a lone
+// session with its keys seals, and open each other's nothing.
+TEST(Crypto, SharedContextsAreKeyedForTheSessionUsingThem) {
+  SessionKeys a = fixedKeys();
+  SessionKeys b = fixedKeys();
+  b.key[0] ^= 0x80;
+  const Bytes body(37, 0x5a);
+  const Bytes refA = sealedBy(a, body);
+  const Bytes refB = sealedBy(b, body);
+  ASSERT_NE(refA, refB);
+  SessionCrypto ca(a);
+  SessionCrypto cb(b);
+  for (int round = 0; round < 3; ++round) {
+    Bytes sa, sb, oa, ob;
+    ca.seal(body.data(), body.size(), sa);
+    cb.seal(body.data(), body.size(), sb);
+    EXPECT_EQ(sa, refA);
+    EXPECT_EQ(sb, refB);
+    DropReason why = DropReason::Unexpected;
+    ASSERT_TRUE(cb.open(refB.data(), refB.size(), ob, why));
+    ASSERT_TRUE(ca.open(refA.data(), refA.size(), oa, why));
+    EXPECT_EQ(oa, body);
+    EXPECT_EQ(ob, body);
+  }
+  // Another thread uses both sessions (one at a time), then this thread again.
+  std::thread([&] {
+    Bytes sb, sa;
+    cb.seal(body.data(), body.size(), sb);
+    ca.seal(body.data(), body.size(), sa);
+    EXPECT_EQ(sb, refB);
+    EXPECT_EQ(sa, refA);
+  }).join();
+  Bytes sa;
+  ca.seal(body.data(), body.size(), sa);
+  EXPECT_EQ(sa, refA);
+  // A destroyed session's successor (possibly at the same address) gets its own key.
+  for (int i = 0; i < 4; ++i) {
+    auto c = std::make_unique<SessionCrypto>(i % 2 == 0 ? a : b);
+    Bytes s;
+    c->seal(body.data(), body.size(), s);
+    EXPECT_EQ(s, i % 2 == 0 ? refA : refB) << i;
   }
 }
 

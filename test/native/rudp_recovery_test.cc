@@ -327,3 +327,44 @@ TEST(RudpRecovery, TheOutOfOrderBufferExistsOnlyWhileAGapDoes) {
 }  // namespace
 }  // namespace rudp
 }  // namespace diarkis
+
+namespace diarkis::rudp {
+namespace {
+
+// The owner flushes at the end of a loop turn only once the pack or ACK delay is over
+// (flushDue); until then the channel's deadline wakes it. Asking hasUnflushed() instead
+// kept the network thread's loop turning, without sleeping, through every delay.
+TEST(RudpRecovery, AFlushIsDueOnlyOnceThePackOrAckDelayIsOver) {
+  Stats stats;
+  ReliableConfig c;
+  c.adaptive = true;
+  c.packDelayMs = 1;
+  c.ackDelayMs = 2;
+  ReliableChannel ch(c, stats);
+  ch.start(0, 0, 0);
+  ch.send(Bytes(10, 1), true, 0);
+  std::vector<Bytes> out;
+  ch.takeDatagrams(out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(ch.hasUnflushed());
+  EXPECT_FALSE(ch.flushDue());
+  EXPECT_DOUBLE_EQ(ch.nextDeadline(), 1);
+  ch.onTimer(0.5);
+  EXPECT_FALSE(ch.flushDue());
+  ch.onTimer(1);
+  EXPECT_TRUE(ch.flushDue());
+  ch.takeDatagrams(out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(ch.flushDue());
+  // An ACK record waits ackDelayMs after the DAT it answers.
+  const uint8_t body[] = {1, 2, 3};
+  ch.onData(0, false, body, sizeof body, 5);
+  EXPECT_TRUE(ch.hasUnflushed());
+  EXPECT_FALSE(ch.flushDue());
+  EXPECT_LE(ch.nextDeadline(), 7);
+  ch.onTimer(7);
+  EXPECT_TRUE(ch.flushDue());
+}
+
+}  // namespace
+}  // namespace diarkis::rudp

@@ -52,6 +52,15 @@ void appendRequest(Bytes& out, uint8_t ver, uint16_t cmd, const uint8_t* payload
 void appendResponse(Bytes& out, uint8_t ver, uint16_t cmd, uint8_t status, const uint8_t* payload,
                      size_t len);
 
+// A packet parsed where it lies: `payload` points into the parsed bytes, valid while they are.
+struct PacketView {
+  uint8_t ver = 0;
+  uint16_t cmd = 0;
+  uint8_t status = 0;
+  const uint8_t* payload = nullptr;
+  size_t len = 0;
+};
+
 enum class ParseStatus : uint8_t { Ok, NeedMore, Error };
 
 struct ParseResult {
@@ -65,6 +74,8 @@ struct ParseResult {
 // (bad magic, length > maxPayload, response status not in {1,4,5,0xFF}).
 ParseResult parseResponse(const uint8_t* data, size_t len, uint32_t maxPayload, Packet& out);
 ParseResult parseRequest(const uint8_t* data, size_t len, uint32_t maxPayload, Packet& out);
+// The same without copying the payload.
+ParseResult parseResponse(const uint8_t* data, size_t len, uint32_t maxPayload, PacketView& out);
 
 // Reassembles response/push packets from a TCP byte stream split anywhere.
 // An error is sticky: a stream with a bad header cannot be resynchronised.
@@ -74,10 +85,18 @@ class StreamReassembler {
   void feed(const uint8_t* data, size_t len);
   // Ok: `out` holds the next packet. NeedMore: nothing complete buffered. Error: see error().
   ParseStatus next(Packet& out);
+  // Zero-copy reading of one read's bytes, without feed(): the next packet, parsed in `data`
+  // itself while nothing is buffered (out.payload points there); only a packet split across
+  // reads is completed in the buffer (then out.payload points into it). Consumes data/len.
+  // `out` is valid until the next call. NeedMore once everything is consumed or buffered.
+  ParseStatus next(const uint8_t*& data, size_t& len, PacketView& out);
   DropReason error() const { return error_; }
   size_t buffered() const { return buf_.size() - pos_; }
 
  private:
+  ParseStatus nextBuffered(PacketView& out);
+  ParseStatus failWith(DropReason reason);
+
   Bytes buf_;
   size_t pos_ = 0;
   uint32_t maxPayload_;

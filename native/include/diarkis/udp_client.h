@@ -32,6 +32,9 @@ namespace diarkis {
 class DiarkisUdpBase {
  public:
   explicit DiarkisUdpBase(std::shared_ptr<Runtime> runtime, UdpOptions options = {});
+  // The same, with options shared (immutable) by many clients: an application with
+  // thousands of clients keeps one copy per distinct set instead of one per client.
+  DiarkisUdpBase(std::shared_ptr<Runtime> runtime, std::shared_ptr<const UdpOptions> options);
   virtual ~DiarkisUdpBase();
   DiarkisUdpBase(const DiarkisUdpBase&) = delete;
   DiarkisUdpBase& operator=(const DiarkisUdpBase&) = delete;
@@ -109,7 +112,7 @@ class DiarkisUdpBase {
   void dispatch(Event& ev);    // Event -> the virtual above (network thread)
 
   std::shared_ptr<Runtime> runtime_;
-  UdpOptions options_;
+  std::shared_ptr<const UdpOptions> options_;  // never null
   uint64_t id_;
   struct Shared;               // state shared with the network thread
   std::shared_ptr<Shared> shared_;

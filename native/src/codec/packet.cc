@@ -38,7 +38,7 @@ ParseResult fail(DropReason r) {
 // Every header check runs as soon as its bytes are present, so a bad stream is
 // reported without waiting for a length's worth of bytes that may never come.
 ParseResult parse(const uint8_t* data, size_t len, uint32_t maxPayload, size_t headerSize,
-                  Packet& out) {
+                  PacketView& out) {
   const size_t magicBytes = len < 4 ? len : 4;
   if (magicBytes > 0 && std::memcmp(data, wire::kMagic, magicBytes) != 0) {
     return fail(DropReason::BadMagic);
@@ -54,7 +54,8 @@ ParseResult parse(const uint8_t* data, size_t len, uint32_t maxPayload, size_t h
   out.ver = data[4];
   out.cmd = static_cast<uint16_t>((data[8] << 8) | data[9]);
   out.status = headerSize == wire::kResponseHeaderSize ? data[10] : 0;
-  out.payload.assign(data + headerSize, data + headerSize + payloadLen);
+  out.payload = data + headerSize;
+  out.len = payloadLen;
   ParseResult res;
   res.status = ParseStatus::Ok;
   res.consumed = headerSize + payloadLen;
@@ -77,12 +78,30 @@ void appendResponse(Bytes& out, uint8_t ver, uint16_t cmd, uint8_t status, const
   if (len > 0) out.insert(out.end(), payload, payload + len);
 }
 
-ParseResult parseResponse(const uint8_t* data, size_t len, uint32_t maxPayload, Packet& out) {
+ParseResult parseResponse(const uint8_t* data, size_t len, uint32_t maxPayload, PacketView& out) {
   return parse(data, len, maxPayload, wire::kResponseHeaderSize, out);
 }
 
+namespace {
+ParseResult parseCopy(const uint8_t* data, size_t len, uint32_t maxPayload, size_t headerSize, Packet& out) {
+  PacketView v;
+  const ParseResult r = parse(data, len, maxPayload, headerSize, v);
+  if (r.status == ParseStatus::Ok) {
+    out.ver = v.ver;
+    out.cmd = v.cmd;
+    out.status = v.status;
+    out.payload.assign(v.payload, v.payload + v.len);
+  }
+  return r;
+}
+}  // namespace
+
+ParseResult parseResponse(const uint8_t* data, size_t len, uint32_t maxPayload, Packet& out) {
+  return parseCopy(data, len, maxPayload, wire::kResponseHeaderSize, out);
+}
+
 ParseResult parseRequest(const uint8_t* data, size_t len, uint32_t maxPayload, Packet& out) {
-  return parse(data, len, maxPayload, wire::kRequestHeaderSize, out);
+  return parseCopy(data, len, maxPayload, wire::kRequestHeaderSize, out);
 }
 
 }  // namespace diarkis

@@ -24,25 +24,57 @@ void StreamReassembler::feed(const uint8_t* data, size_t len) {
   buf_.insert(buf_.end(), data, data + len);
 }
 
-ParseStatus StreamReassembler::next(Packet& out) {
+ParseStatus StreamReassembler::failWith(DropReason reason) {
+  failed_ = true;
+  error_ = reason;
+  buf_.clear();
+  buf_.shrink_to_fit();
+  pos_ = 0;
+  return ParseStatus::Error;
+}
+
+ParseStatus StreamReassembler::nextBuffered(PacketView& out) {
   if (failed_) return ParseStatus::Error;
   if (pos_ == buf_.size()) return ParseStatus::NeedMore;
   const ParseResult r = parseResponse(buf_.data() + pos_, buf_.size() - pos_, maxPayload_, out);
-  switch (r.status) {
-    case ParseStatus::Ok:
-      pos_ += r.consumed;
-      return ParseStatus::Ok;
-    case ParseStatus::NeedMore:
-      return ParseStatus::NeedMore;
-    case ParseStatus::Error:
-      failed_ = true;
-      error_ = r.reason;
-      buf_.clear();
-      buf_.shrink_to_fit();
-      pos_ = 0;
-      return ParseStatus::Error;
+  if (r.status == ParseStatus::Ok) pos_ += r.consumed;
+  if (r.status == ParseStatus::Error) return failWith(r.reason);
+  return r.status;
+}
+
+ParseStatus StreamReassembler::next(Packet& out) {
+  PacketView v;
+  const ParseStatus st = nextBuffered(v);
+  if (st == ParseStatus::Ok) {
+    out.ver = v.ver;
+    out.cmd = v.cmd;
+    out.status = v.status;
+    out.payload.assign(v.payload, v.payload + v.len);
   }
-  return ParseStatus::Error;
+  return st;
+}
+
+ParseStatus StreamReassembler::next(const uint8_t*& data, size_t& len, PacketView& out) {
+  if (failed_) return ParseStatus::Error;
+  if (pos_ < buf_.size()) {
+    // A packet split across reads: this read's bytes join it in the buffer (the rare case).
+    feed(data, len);
+    data += len;
+    len = 0;
+    return nextBuffered(out);
+  }
+  if (len == 0) return ParseStatus::NeedMore;
+  const ParseResult r = parseResponse(data, len, maxPayload_, out);
+  if (r.status == ParseStatus::Error) return failWith(r.reason);
+  if (r.status == ParseStatus::NeedMore) {
+    feed(data, len);  // the start of a packet the next read completes
+    data += len;
+    len = 0;
+    return ParseStatus::NeedMore;
+  }
+  data += r.consumed;
+  len -= r.consumed;
+  return ParseStatus::Ok;
 }
 
 }  // namespace diarkis

@@ -15,9 +15,10 @@ constexpr size_t kMacSize = 32;
 constexpr size_t kBlock = 16;
 
 // AES-128-CBC (no padding) under the session key and IV, and HMAC-SHA256 under the
-// MAC key. Handles are created once per session and reused for every packet.
-// HAZARD: they carry state between calls; CBC restarts from the session IV and the
-// HMAC from the key on every call. Not thread-safe (one session, one thread).
+// MAC key. Whatever is keyed once per session is kept (CNG: key handles; OpenSSL: the
+// keyed SHA-256 states, with the AES contexts shared per thread and re-keyed on a
+// change of session, for memory: cipher_openssl.cc). CBC restarts from the session IV
+// and the HMAC from the key on every call. One session is used by one thread at a time.
 class SessionCipher {
  public:
   // Throws std::runtime_error when the provider refuses (never on input).

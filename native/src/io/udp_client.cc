@@ -17,9 +17,13 @@
 namespace diarkis {
 
 DiarkisUdpBase::DiarkisUdpBase(std::shared_ptr<Runtime> runtime, UdpOptions options)
+    : DiarkisUdpBase(std::move(runtime), std::make_shared<const UdpOptions>(std::move(options))) {}
+
+DiarkisUdpBase::DiarkisUdpBase(std::shared_ptr<Runtime> runtime, std::shared_ptr<const UdpOptions> options)
     : runtime_(std::move(runtime)), options_(std::move(options)), id_(allocateClientId()),
-      shared_(std::make_shared<Shared>(options_)) {
+      shared_(options_ ? std::make_shared<Shared>(*options_) : nullptr) {
   if (!runtime_) throw std::invalid_argument("diarkis: DiarkisUdpBase needs a runtime");
+  if (!options_) throw std::invalid_argument("diarkis: DiarkisUdpBase needs options");
   runtimeImpl(*runtime_);  // throws for a foreign Runtime implementation
   shared_->owner.store(this, std::memory_order_release);
   client::armResume(runtime_, shared_, id_);
@@ -42,7 +46,7 @@ ErrorCode DiarkisUdpBase::Connect(const std::string& host, uint16_t port, const 
   shared_->encrypted.store(keys.encrypted, std::memory_order_release);
   const uint64_t id = static_cast<uint64_t>(id_);
   auto shared = shared_;
-  const UdpOptions& options = options_;
+  const std::shared_ptr<const UdpOptions>& options = options_;
   const bool posted = rt.postLoop(id, [id, shared, options, keys, addr, len](Loop& loop) {
     auto conn = std::make_shared<UdpConnection>(loop, id, shared, options, keys);
     loop.attach(id, conn);
@@ -74,16 +78,16 @@ ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   // (the session runs them again on the network thread).
   if (len > wire::kMaxLength24) return ErrorCode::PayloadTooLarge;
   const size_t payload = wire::kSidSize + sealedSize(len, shared_->encrypted.load(std::memory_order_acquire));
-  if (payload > options_.maxPayload || payload > wire::kMaxLength24) return ErrorCode::PayloadTooLarge;
+  if (payload > options_->maxPayload || payload > wire::kMaxLength24) return ErrorCode::PayloadTooLarge;
   const size_t packet = wire::kRequestHeaderSize + payload;
   // Unreliable sends are charged too, until the network thread takes them, so a
   // tight send() loop cannot grow the command queue without bound.
   size_t reserved = packet;
   if (!reliable) {
-    if (packet > options_.maxDatagramBody) return ErrorCode::PayloadTooLarge;
-  } else if (packet > options_.fragmentSize && options_.fragmentSize > 0) {
+    if (packet > options_->maxDatagramBody) return ErrorCode::PayloadTooLarge;
+  } else if (packet > options_->fragmentSize && options_->fragmentSize > 0) {
     // What UdpSession::reliableCost charges: the packet, plus a wrapper per fragment.
-    const size_t chunks = (packet + options_.fragmentSize - 1) / options_.fragmentSize;
+    const size_t chunks = (packet + options_->fragmentSize - 1) / options_->fragmentSize;
     reserved += chunks * (wire::kRequestHeaderSize + wire::kSidSize + rudp::kFragHeaderSize);
   }
   const ErrorCode rc = shared_->budget.reserve(reserved, writable);

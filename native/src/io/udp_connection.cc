@@ -6,6 +6,7 @@
 #include <sys/socket.h>  // sendmmsg
 #endif
 
+#include <algorithm>
 #include <cstring>
 
 namespace diarkis {
@@ -21,7 +22,7 @@ bool transientError(int err) { return isDatagramLossError(err); }
 
 constexpr int kReceiveBuffer = 4 << 20;  // bursts of pushes outrun a default 208 KiB buffer
 #ifdef __linux__
-constexpr unsigned kBatch = 32;          // datagrams per sendmmsg
+constexpr unsigned kBatch = 32;          // datagrams per sendmmsg / recvmmsg
 #endif
 
 // Sends up to `count` datagrams of `pending` in one go: the number the socket took,
@@ -43,8 +44,8 @@ int sendBatch(SocketHandle s, Queue& pending) {
   return ::sendmmsg(s, msgs, n, kSendFlags);
 #else
   int sent = 0;
-  for (const auto& d : pending) {
-    if (sendBytes(s, d.data(), d.size()) < 0) return sent > 0 ? sent : -1;
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (sendBytes(s, pending[i].data(), pending[i].size()) < 0) return sent > 0 ? sent : -1;
     ++sent;
   }
   return sent;
@@ -54,9 +55,9 @@ int sendBatch(SocketHandle s, Queue& pending) {
 }  // namespace
 
 UdpConnection::UdpConnection(Loop& loop, uint64_t id, std::shared_ptr<DiarkisUdpBase::Shared> shared,
-                             const UdpOptions& options, const SessionKeys& keys)
+                             std::shared_ptr<const UdpOptions> options, const SessionKeys& keys)
     : loop_(loop), id_(id), shared_(std::move(shared)),
-      session_(options, keys, shared_->stats, shared_->budget) {
+      session_(std::move(options), keys, shared_->stats, shared_->budget) {
   shared_->conn = this;
 }
 
@@ -103,7 +104,9 @@ void UdpConnection::migrate(double now) {
 template <typename Datagrams>
 static void sendBestEffort(const UniqueSocket& fd, const Datagrams& datagrams) {
   if (!fd) return;
-  for (const Bytes& d : datagrams) (void)sendBytes(fd.get(), d.data(), d.size());  // non-blocking
+  for (size_t i = 0; i < datagrams.size(); ++i) {
+    (void)sendBytes(fd.get(), datagrams[i].data(), datagrams[i].size());  // non-blocking
+  }
 }
 
 // The session's socket instructions, in order. OpenTarget: what is still
@@ -220,25 +223,80 @@ void UdpConnection::resumeReceive(double now) {
   settle(now);
 }
 
+// One received datagram: false once the session closed or the rest of this socket's input
+// is not for its current link (the migrate answer: what follows it is the old node's).
+bool UdpConnection::deliverDatagram(const uint8_t* data, size_t len, double now) {
+  const uint64_t link = session_.linkGeneration();
+  session_.onDatagram(data, len, now);
+  if (session_.closed()) return false;
+  if (link != session_.linkGeneration() && session_.linkActionPending()) return false;
+  if (!session_.receivePaused() && !session_.linkActionPending() && session_.takeEvents(events_)) {
+    shared_->state.store(session_.state(), std::memory_order_release);  // before the callbacks, as settle()
+    shared_->deliver(events_);
+    events_.clear();
+    // Past the receive high-water mark: reading goes on (ACKs), new DATs are refused.
+    if (shared_->shouldPauseReceive()) {
+      shared_->stats.add(&Stats::receivePauses);
+      session_.setReceivePaused(true, now);
+    }
+  }
+  return !session_.closed();
+}
+
+#ifdef __linux__
+// recvmmsg: up to kBatch datagrams per system call, each into its own slice of the loop's
+// read buffer (2 KiB: a protocol datagram is at most ~1.4 KB; a longer one is cut, and
+// dropped as too-large).
+void UdpConnection::readAll(double now) {
+  constexpr size_t kSlot = 2048;
+  static_assert(kBatch * kSlot <= 64 * 1024, "the loop's read buffer holds a batch");
+  mmsghdr msgs[kBatch];
+  iovec iov[kBatch];
+  uint8_t* const buf = loop_.readBuffer();
+  const unsigned slots = static_cast<unsigned>(std::min<size_t>(kBatch, loop_.readBufferSize() / kSlot));
+  // Bounded per wakeup so one busy socket cannot starve the others (level-triggered).
+  for (int round = 0; round < 2 && fd_ && !session_.closed(); ++round) {
+    for (unsigned i = 0; i < slots; ++i) {
+      iov[i].iov_base = buf + i * kSlot;
+      iov[i].iov_len = kSlot;
+      std::memset(&msgs[i], 0, sizeof msgs[i]);
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int n = ::recvmmsg(fd_.get(), msgs, slots, MSG_DONTWAIT, nullptr);
+    if (n < 0) {
+      const int err = lastSocketError();
+      if (transientError(err)) continue;
+      if (isTransientSocketError(err)) return;  // EAGAIN; EINTR: level-triggered, read next turn
+      session_.onSocketError(ErrorCode::NetworkError, socketText("recvmmsg", err), now);
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      const uint8_t* d = buf + static_cast<size_t>(i) * kSlot;
+      const size_t len = msgs[i].msg_len;
+      if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+        shared_->stats.drop(DropReason::TooLarge);
+        continue;
+      }
+      if (deliverDatagram(d, len, now)) continue;
+      // Read in the same batch after the migrate answer: the old node's, in order.
+      for (++i; i < n && session_.oldLinkOpen() && !session_.closed(); ++i) {
+        const uint8_t* rest = buf + static_cast<size_t>(i) * kSlot;
+        if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) == 0) session_.onOldLinkDatagram(rest, msgs[i].msg_len, now);
+      }
+      return;
+    }
+    if (static_cast<unsigned>(n) < slots) return;  // drained
+  }
+}
+#else
 void UdpConnection::readAll(double now) {
   // Bounded per wakeup so one busy socket cannot starve the others (epoll is
   // level-triggered: what is left wakes us again).
   for (int i = 0; i < 64 && fd_ && !session_.closed(); ++i) {
     const long n = recvBytes(fd_.get(), loop_.readBuffer(), loop_.readBufferSize());
     if (n >= 0) {
-      session_.onDatagram(loop_.readBuffer(), static_cast<size_t>(n), now);
-      // The migrate answer: what else this socket holds is the old node's.
-      if (session_.linkActionPending()) return;
-      if (!session_.receivePaused() && !session_.closed() && session_.takeEvents(events_)) {
-        shared_->state.store(session_.state(), std::memory_order_release);  // before the callbacks, as settle()
-        shared_->deliver(events_);
-        events_.clear();
-        // Past the receive high-water mark: reading goes on (ACKs), new DATs are refused.
-        if (shared_->shouldPauseReceive()) {
-          shared_->stats.add(&Stats::receivePauses);
-          session_.setReceivePaused(true, now);
-        }
-      }
+      if (!deliverDatagram(loop_.readBuffer(), static_cast<size_t>(n), now)) return;
       continue;
     }
     const int err = lastSocketError();
@@ -248,6 +306,8 @@ void UdpConnection::readAll(double now) {
     return;
   }
 }
+
+#endif
 
 void UdpConnection::collect(bool flush) {
   if (session_.linkActionPending()) return;  // those datagrams are for the socket to come
@@ -272,7 +332,7 @@ void UdpConnection::writeNow(double now) {
   while (fd_ && !pending_.empty()) {
     const int sent = sendBatch(fd_.get(), pending_);
     if (sent > 0) {
-      pending_.erase(pending_.begin(), pending_.begin() + sent);
+      for (int k = 0; k < sent; ++k) pending_.pop_front();
       continue;
     }
     const int err = lastSocketError();
@@ -313,7 +373,7 @@ void UdpConnection::settle(double now) {
   if (session_.closed()) shared_->keepUnsent(session_.takeUnsent());
   if (session_.takeEvents(events_) || !events_.empty()) {
     shared_->deliver(events_);
-    events_.clear();
+    std::vector<Event>().swap(events_);  // no storage kept while idle (an Event is 136 bytes)
   }
   if (session_.closed()) {
     if (fd_ && !blocked_) writeNow(now);  // the FIN / last ACKs, best effort
@@ -325,7 +385,8 @@ void UdpConnection::settle(double now) {
   // output from this input leaves at the end of the iteration, coalesced.
   collect(false);
   setWantWrite(blocked_);
-  if (!blocked_ && (!pending_.empty() || session_.hasUnflushed())) loop_.markDirty(id_);
+  // A partly packed DAT or ACK records not yet due wait for the session's timer, not a spin.
+  if (!blocked_ && (!pending_.empty() || session_.flushDue())) loop_.markDirty(id_);
 }
 
 void UdpConnection::closeSocket() {

@@ -4,7 +4,6 @@
 // node's (oldFd_), which only acknowledges the old node's retransmissions until
 // its FIN; it is registered under the same loop key, and readiness reads both.
 #pragma once
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +11,7 @@
 #include "io/loop.h"
 #include "io/socket_shim.h"
 #include "io/udp_shared.h"
+#include "rudp/ring.h"
 #include "rudp/udp_session.h"
 
 namespace diarkis {
@@ -19,7 +19,7 @@ namespace diarkis {
 class UdpConnection final : public LoopHandler {
  public:
   UdpConnection(Loop& loop, uint64_t id, std::shared_ptr<DiarkisUdpBase::Shared> shared,
-                const UdpOptions& options, const SessionKeys& keys);
+                std::shared_ptr<const UdpOptions> options, const SessionKeys& keys);
   ~UdpConnection() override;
 
   // Open and connect the socket, send the first SYN. Failures are reported through the session.
@@ -45,6 +45,7 @@ class UdpConnection final : public LoopHandler {
 
  private:
   void readAll(double now);
+  bool deliverDatagram(const uint8_t* data, size_t len, double now);
   void readOld(double now);
   bool openSocket(const sockaddr_storage& addr, socklen_t len, double now);
   void applyLinkActions(double now);
@@ -67,7 +68,7 @@ class UdpConnection final : public LoopHandler {
   bool wantWrite_ = false;
   bool blocked_ = false;  // the last send said EAGAIN: wait for writability
   bool gone_ = false;
-  std::deque<Bytes> pending_;  // datagrams not yet accepted by the socket
+  rudp::Ring<Bytes> pending_;  // datagrams not yet accepted by the socket (no storage while idle)
   std::vector<Bytes> scratch_;
   std::vector<Bytes> last_;  // a link action's datagrams
   std::vector<Event> events_;

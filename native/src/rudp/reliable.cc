@@ -229,6 +229,11 @@ void ReliableChannel::takeDatagrams(std::vector<Bytes>& out) {
 
 bool ReliableChannel::hasUnflushed() const { return !acks_.empty() || (!queue_.empty() && canSendNew()); }
 
+bool ReliableChannel::flushDue() const {
+  return (!acks_.empty() && now_ >= ackSince_ + cfg_.ackDelayMs) ||
+         (!queue_.empty() && canSendNew() && now_ >= queuedSince_ + cfg_.packDelayMs);
+}
+
 size_t ReliableChannel::takeReleasedBytes() {
   const size_t n = released_;
   released_ = 0;

@@ -89,8 +89,12 @@ class ReliableChannel {
   // Packs what is queued into DATs now, without waiting packDelayMs (the first
   // DATs of a connection; before an unreliable send, which must not overtake them).
   void flushNow(double now) { pump(now, true, true); }
-  // takeDatagrams() would return something that takeReadyDatagrams() holds back.
+  // takeDatagrams() would return something that takeReadyDatagrams() holds back ...
   bool hasUnflushed() const;
+  // ... now (its pack or ACK delay is over, as of the last input): an owner that flushes at
+  // the end of its loop turn asks this, and waits for nextDeadline() otherwise (asking
+  // hasUnflushed() made the network thread spin through every delay).
+  bool flushDue() const;
   void takeDelivered(std::vector<Bytes>& out);
   size_t takeReleasedBytes();
   // Receive back-pressure: new DATs are neither acknowledged nor kept (counted

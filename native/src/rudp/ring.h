@@ -42,7 +42,7 @@ class Ring {
 
  private:
   void grow() {
-    const size_t cap = cap_ == 0 ? 8 : cap_ * 2;
+    const size_t cap = cap_ == 0 ? 2 : cap_ * 2;  // small first: an idle session holds one echo
     std::unique_ptr<T[]> next(new T[cap]);
     for (size_t i = 0; i < size_; ++i) next[i] = std::move((*this)[i]);
     buf_ = std::move(next);

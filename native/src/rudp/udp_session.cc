@@ -55,16 +55,21 @@ ErrorCode finReasonCode(const std::string& reason) {
 
 UdpSession::UdpSession(const UdpOptions& options, const SessionKeys& keys, Stats& stats,
                        SendBudget& budget)
-    : options_(options),
+    : UdpSession(std::make_shared<const UdpOptions>(options), keys, stats, budget) {}
+
+UdpSession::UdpSession(std::shared_ptr<const UdpOptions> options, const SessionKeys& keys, Stats& stats,
+                       SendBudget& budget)
+    : sharedOptions_(std::move(options)),
+      options_(*sharedOptions_),
       crypto_(keys),
       stats_(stats),
       budget_(budget),
-      channel_(std::make_unique<rudp::ReliableChannel>(channelConfig(options, keys), stats)),
-      fragmenter_(options.fragmentSize),
+      channel_(std::make_unique<rudp::ReliableChannel>(channelConfig(options_, keys), stats)),
+      fragmenter_(options_.fragmentSize),
       // Incoming chunks are cut by the server at the protocol's 1300 bytes.
-      reassembler_(options.maxPayload + wire::kResponseHeaderSize + wire::kSidSize,
+      reassembler_(options_.maxPayload + wire::kResponseHeaderSize + wire::kSidSize,
                    rudp::kDefaultFragmentSize),
-      rng_(options.rngSeed) {}
+      rng_(options_.rngSeed) {}
 
 // Callers collect() what the previous channel queued first.
 void UdpSession::freshLink() {
@@ -120,6 +125,10 @@ bool UdpSession::takeReadyDatagrams(std::vector<Bytes>& out) {
 
 bool UdpSession::takeEvents(std::vector<Event>& out) {
   if (events_.empty()) return false;
+  if (out.empty()) {
+    out.swap(events_);  // the storage goes with them: none kept here while idle
+    return true;
+  }
   for (Event& e : events_) out.push_back(std::move(e));
   events_.clear();
   return true;

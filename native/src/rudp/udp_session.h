@@ -47,6 +47,9 @@ class UdpSession {
   static constexpr double kNoDeadline = std::numeric_limits<double>::infinity();
 
   UdpSession(const UdpOptions& options, const SessionKeys& keys, Stats& stats, SendBudget& budget);
+  // Options shared by every session made with the same set (immutable; docs/decisions.md, #10).
+  UdpSession(std::shared_ptr<const UdpOptions> options, const SessionKeys& keys, Stats& stats,
+             SendBudget& budget);
 
   ClientState state() const { return state_; }
   bool closed() const { return state_ == ClientState::Closed; }
@@ -90,6 +93,7 @@ class UdpSession {
   // flush at the end of the owner's loop turn (takeDatagrams), while hasUnflushed().
   bool takeReadyDatagrams(std::vector<Bytes>& out);
   bool hasUnflushed() const { return channel_->hasUnflushed(); }
+  bool flushDue() const { return channel_->flushDue(); }  // see ReliableChannel::flushDue
   bool takeOldLinkDatagrams(std::vector<Bytes>& out);  // for the old socket
   bool takeEvents(std::vector<Event>& out);     // appends; false when none
 
@@ -103,6 +107,8 @@ class UdpSession {
   LinkAction takeLinkAction(std::string& host, uint16_t& port, std::vector<Bytes>& last);
   bool linkActionPending() const { return !actions_.empty(); }
   bool oldLinkOpen() const { return old_ != nullptr; }
+  // Changes whenever the current link is replaced (the migrate answer makes it the old one).
+  uint64_t linkGeneration() const { return linkGen_; }
   // Requests held when the session ended, decoded (filled by the final Disconnect).
   std::vector<UnsentPacket> takeUnsent() { return std::move(unsent_); }
 
@@ -155,7 +161,8 @@ class UdpSession {
   void finish(ErrorCode code, const std::string& message);
   void emit(Event&& ev) { events_.push_back(std::move(ev)); }
 
-  const UdpOptions options_;
+  const std::shared_ptr<const UdpOptions> sharedOptions_;
+  const UdpOptions& options_;  // *sharedOptions_
   SessionCrypto crypto_;
   Stats& stats_;
   SendBudget& budget_;

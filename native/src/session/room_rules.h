@@ -18,7 +18,8 @@ constexpr uint16_t kCmdLeave = 3;
 constexpr uint16_t kCmdMigrate = 7;
 
 // The membership an OK answer implies: +1 joined (create/join), -1 left, 0 no change.
-inline int membershipChange(const Packet& p) {
+template <typename P>  // Packet or PacketView
+int membershipChange(const P& p) {
   if (p.ver != kVer || p.status != wire::kStatusOk) return 0;
   if (p.cmd == kCmdCreate || p.cmd == kCmdJoin) return 1;
   if (p.cmd == kCmdLeave) return -1;
@@ -49,8 +50,9 @@ inline Event waitTimedOut() {
 }
 
 // A server-started migration push, as the OK migrate answer the session already handles.
-inline Packet pushAsAnswer(const Packet& p) {
-  Packet ok;
+template <typename P>  // Packet or PacketView (its payload is not carried)
+P pushAsAnswer(const P& p) {
+  P ok;
   ok.ver = p.ver;
   ok.cmd = p.cmd;
   ok.status = wire::kStatusOk;

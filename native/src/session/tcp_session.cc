@@ -124,10 +124,11 @@ void TcpSession::onData(const uint8_t* data, size_t len, double now) {
   if (closed()) return;
   lastNow_ = now;
   stats_.add(&Stats::bytesReceived, len);
-  reassembler_.feed(data, len);
-  Packet p;
+  // Packets are parsed in the read buffer itself and decrypted straight into the event's
+  // payload; only a packet split across reads is copied (into the reassembler).
+  PacketView p;
   while (!closed()) {
-    const ParseStatus st = reassembler_.next(p);
+    const ParseStatus st = reassembler_.next(data, len, p);
     if (st == ParseStatus::NeedMore) break;
     if (st == ParseStatus::Error) {
       stats_.drop(reassembler_.error());
@@ -142,10 +143,10 @@ void TcpSession::onData(const uint8_t* data, size_t len, double now) {
   }
 }
 
-void TcpSession::handlePacket(Packet& p, double now) {
+void TcpSession::handlePacket(const PacketView& p, double now) {
   Bytes body;
   DropReason reason = DropReason::Unexpected;
-  if (!crypto_.open(p.payload.data(), p.payload.size(), body, reason)) {
+  if (!crypto_.open(p.payload, p.len, body, reason)) {
     // Not fatal: the stream is intact, only this packet is unusable.
     stats_.drop(reason);
     if (mig_ == MigPhase::Claiming && p.ver == wire::kVerBuiltin && p.cmd == wire::kCmdFin) {
@@ -216,7 +217,7 @@ void TcpSession::handleHeartbeatAnswer(const Bytes& body, double now) {
   if (body[0] == wire::kNodeOffline) raiseOffline(now);
 }
 
-void TcpSession::handleBuiltinPush(const Packet& p, const Bytes& body, double now) {
+void TcpSession::handleBuiltinPush(const PacketView& p, const Bytes& body, double now) {
   if (p.cmd == wire::kCmdKeepAlive) {  // offline notice: raises Offline only, never an RTT
     if (body.empty()) {
       stats_.drop(DropReason::BadBody);

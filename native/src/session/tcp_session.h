@@ -93,11 +93,11 @@ class TcpSession {
   void writeInternal(uint16_t cmd, const uint8_t* body, size_t len);
   bool holding() const { return !answered_ || mig_ != MigPhase::None; }
   void flushHeld();
-  void handleMigrateAnswer(const Packet& p, const Bytes& body, double now);
+  void handleMigrateAnswer(const PacketView& p, const Bytes& body, double now);
   // Rooms (PROTOCOL 10, session/room_rules.h): membership, the owner's 1/7, the server's push.
-  void handleRoomAnswer(const Packet& p, const Bytes& body, double now);
-  void handleMigratePush(const Packet& p, const Bytes& body, double now);
-  void handleClaimAnswer(const Packet& p, double now);
+  void handleRoomAnswer(const PacketView& p, const Bytes& body, double now);
+  void handleMigratePush(const PacketView& p, const Bytes& body, double now);
+  void handleClaimAnswer(const PacketView& p, double now);
   void attemptFailed(const std::string& why, double now);
   void connectTarget(double now);
   void resetConnection();
@@ -105,9 +105,9 @@ class TcpSession {
   void decodeHeld();
   void writeHeartbeat(double now);
   void release(size_t n);  // SendBudget release + Drain event when due
-  void handlePacket(Packet& p, double now);
+  void handlePacket(const PacketView& p, double now);
   void handleHeartbeatAnswer(const Bytes& body, double now);
-  void handleBuiltinPush(const Packet& p, const Bytes& body, double now);
+  void handleBuiltinPush(const PacketView& p, const Bytes& body, double now);
   void becomeConnected(double now);
   void raiseOffline(double now);
   void maybeFinishClose();

@@ -31,7 +31,7 @@ ErrorCode TcpSession::sendMigrate(double now) {
   return ErrorCode::None;
 }
 
-void TcpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double now) {
+void TcpSession::handleMigrateAnswer(const PacketView& p, const Bytes& body, double now) {
   if (p.status != wire::kStatusOk) {
     // No target (or another refusal): the old node keeps us; the held requests go to it.
     const std::string why = describeMigrateRefusal(p.status, body);
@@ -66,7 +66,7 @@ void TcpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double 
 
 // The owner's 1/7 answer (PROTOCOL 10.2): the application sees it as a response; with
 // the 7.4 body it is also our migrate answer, else (stays where it is, or Bad) the held go out.
-void TcpSession::handleRoomAnswer(const Packet& p, const Bytes& body, double now) {
+void TcpSession::handleRoomAnswer(const PacketView& p, const Bytes& body, double now) {
   emit(room::migrateResponse(p.status, body));
   roomMigrate_ = false;
   if (p.status == wire::kStatusOk && !body.empty()) return handleMigrateAnswer(p, body, now);
@@ -77,7 +77,7 @@ void TcpSession::handleRoomAnswer(const Packet& p, const Bytes& body, double now
 
 // A migration the server starts (PROTOCOL 10.2): ver 0 cmd 2 pushed with the 7.4 body,
 // carried out as if we had sent the migrate request and got that answer.
-void TcpSession::handleMigratePush(const Packet& p, const Bytes& body, double now) {
+void TcpSession::handleMigratePush(const PacketView& p, const Bytes& body, double now) {
   if ((mig_ != MigPhase::None && mig_ != MigPhase::Requested) ||
       (state_ != ClientState::Connected && state_ != ClientState::Migrating)) {
     stats_.drop(DropReason::Unexpected);
@@ -134,7 +134,7 @@ void TcpSession::attemptFailed(const std::string& why, double now) {
   retryAt_ = std::min(now + backoff(attempts_ - 1), handoffDeadline_);
 }
 
-void TcpSession::handleClaimAnswer(const Packet& p, double now) {
+void TcpSession::handleClaimAnswer(const PacketView& p, double now) {
   if (p.status != wire::kStatusOk) {
     attemptFailed("the target answered the claim with status " + std::to_string(p.status), now);
     return;

@@ -3,7 +3,8 @@
 # (test/engines/run.mjs): the C11 smoke test on libdiarkis, the Cocos-style C++
 # example (plain and sanitized), and (plain mode) the C# scenario under Mono, the
 # C programs under valgrind and the header's layouts on other targets (abi-check.sh).
-# The room scenario (`smoke rooms`, RoomsSmoke.cs) runs with two users on one node.
+# The room scenarios (`smoke rooms`, `smoke rooms-fallback`, RoomsSmoke.cs) run with two
+# users on one node.
 #   scripts/engines-test.sh          plain build (+ Mono, valgrind, abi-check)
 #   scripts/engines-test.sh asan     ASan + UBSan build of libdiarkis, the C smoke test, the example
 # Needs the TypeScript built (npm ci / npm run build:ts) for the CLI.
@@ -31,10 +32,12 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stack
 runs=(c tcp manual -- "$dir/engines_smoke_c" ';;' c udp manual -- "$dir/engines_smoke_c" ';;'
       c tcp auto -- "$dir/engines_smoke_c" ';;' c udp auto -- "$dir/engines_smoke_c" ';;'
       c-rooms tcp manual -- "$dir/engines_smoke_c" rooms ';;' c-rooms udp auto -- "$dir/engines_smoke_c" rooms ';;'
+      fallback-rooms udp auto -- "$dir/engines_smoke_c" rooms-fallback ';;'
       cocos tcp manual -- "$dir/engines_cocos_example" ';;' cocos udp manual -- "$dir/engines_cocos_example")
 if [ "$mode" = plain ]; then
   bash scripts/abi-check.sh
-  runs+=(';;' c-rooms tcp auto -- "$dir/engines_smoke_c" rooms ';;' c-rooms udp manual -- "$dir/engines_smoke_c" rooms)
+  runs+=(';;' c-rooms tcp auto -- "$dir/engines_smoke_c" rooms ';;' c-rooms udp manual -- "$dir/engines_smoke_c" rooms
+         ';;' fallback-rooms tcp auto -- "$dir/engines_smoke_c" rooms-fallback)
   vg=(valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect
       --errors-for-leak-kinds=definite,indirect)
   runs+=(';;' vg udp manual -- "${vg[@]}" "$dir/engines_smoke_c" ';;' vg-rooms tcp auto -- "${vg[@]}" "$dir/engines_smoke_c" rooms

@@ -2,6 +2,7 @@
  * with two endpoints on one node (two users):
  *
  *   smoke rooms <tcp|udp> <manual|auto> <host> <port> <sid> <key> <iv> <mac> <host2> ... <mac2>
+ *   smoke rooms-fallback <tcp|udp> auto ...   (the same arguments)
  *
  * First the negative cases (NULLs, bad ids, bad arguments, a destroyed client, not
  * in a room: here and at the node), then two clients: create, join (member join),
@@ -11,6 +12,11 @@
  * both clients follow the room, the owner stays owner, DK_EV_ROOM_MIGRATED carries
  * the new and the old room id, no member join is seen for the move, broadcasts
  * after it are delivered; then a leave. Prints PASS at the end.
+ *
+ * rooms-fallback: automatic mode's bound. The owner (manual) does not move its room;
+ * the member (automatic, handoff TTL 400 ms) waits for it, then migrates alone and
+ * leaves the room: DK_EV_ERROR and DK_EV_ROOM_LEFT (MIGRATION_TIMEOUT), then its own
+ * DK_EV_MIGRATED; the owner sees it leave. (The node's grace for the owner is 5 s.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,13 +161,52 @@ static void negative_cases(void) {
 
 /* ---- the scenario ---- */
 
-static int connect_client(dk_context* ctx, int udp, int manual, const dk_endpoint* ep) {
-  dk_options o = {.struct_size = sizeof(dk_options), .migration = manual ? DK_MIGRATION_MANUAL : DK_MIGRATION_AUTO};
-  const int id = udp ? dk_udp_create(ctx, &o) : dk_tcp_create(ctx, &o);
+static int connect_with(dk_context* ctx, int udp, const dk_options* o, const dk_endpoint* ep) {
+  const int id = udp ? dk_udp_create(ctx, o) : dk_tcp_create(ctx, o);
   REQUIRE(id > 0);
   REQUIRE(dk_connect(ctx, id, ep) == 0);
   CHECK(take(ctx, id, DK_EV_CONNECT).value == 0);
   return id;
+}
+
+static int connect_client(dk_context* ctx, int udp, int manual, const dk_endpoint* ep) {
+  dk_options o = {.struct_size = sizeof(dk_options), .migration = manual ? DK_MIGRATION_MANUAL : DK_MIGRATION_AUTO};
+  return connect_with(ctx, udp, &o, ep);
+}
+
+/* Creates a room owned by `owner` and has `member` join it; returns the member's uid in uid. */
+static void make_room(dk_context* ctx, int owner, int member, char* room, char* uid, size_t size) {
+  CHECK(dk_room_create(ctx, owner, 2, NULL) == 0);
+  seen s = take(ctx, owner, DK_EV_ROOM_CREATED);
+  REQUIRE(s.code == 0);
+  copy_str(room, size, s.text);
+  CHECK(dk_room_join(ctx, member, room) == 0);
+  REQUIRE(take(ctx, member, DK_EV_ROOM_JOINED).code == 0);
+  copy_str(uid, size, take(ctx, owner, DK_EV_ROOM_MEMBER_JOIN).text);
+}
+
+static void fallback_scenario(int udp, const dk_endpoint* ep_owner, const dk_endpoint* ep_member) {
+  dk_context* ctx = dk_context_create();
+  REQUIRE(ctx != NULL);
+  const int owner = connect_client(ctx, udp, 1, ep_owner);
+  dk_options o = {.struct_size = sizeof(dk_options), .migration = DK_MIGRATION_AUTO, .handoff_ttl_ms = 400};
+  const int member = connect_with(ctx, udp, &o, ep_member);
+  char room[128], uid[128];
+  make_room(ctx, owner, member, room, uid, sizeof room);
+
+  printf("AWAIT-OFFLINE %u\n", (unsigned)ep_owner->port);
+  fflush(stdout);
+  take(ctx, owner, DK_EV_OFFLINE); /* manual: the owner does nothing */
+  take(ctx, member, DK_EV_OFFLINE);
+  CHECK(take(ctx, member, DK_EV_ERROR).code == DK_ERR_ROOM_MIGRATION_TIMEOUT);
+  seen s = take(ctx, member, DK_EV_ROOM_LEFT);
+  CHECK(s.code == DK_ERR_ROOM_MIGRATION_TIMEOUT && s.status == DK_ROOM_LEFT_MIGRATION_TIMEOUT && strcmp(s.text, room) == 0);
+  take(ctx, member, DK_EV_MIGRATED); /* alone */
+  CHECK(take(ctx, member, DK_EV_CONNECT).value == 1);
+  CHECK(strcmp(take(ctx, owner, DK_EV_ROOM_MEMBER_LEAVE).text, uid) == 0); /* its leave reached the room */
+  CHECK(broadcast(ctx, member, "x") == DK_ERR_NOT_IN_ROOM);
+  CHECK(!left_over(member, DK_EV_ROOM_MIGRATED));
+  dk_context_destroy(ctx); /* with both clients open */
 }
 
 /* B is connected and in no room: the node refuses what needs one. */
@@ -295,16 +340,20 @@ static dk_endpoint endpoint(char** f) {
 
 int rooms_main(int argc, char** argv) {
   if (argc != 15) {
-    fprintf(stderr, "usage: smoke rooms <tcp|udp> <manual|auto> <host> <port> <sid> <key> <iv> <mac> (x2)\n");
+    fprintf(stderr, "usage: smoke rooms[-fallback] <tcp|udp> <manual|auto> <host> <port> <sid> <key> <iv> <mac> (x2)\n");
     return 2;
   }
-  negative_cases();
   const dk_endpoint a = endpoint(argv + 3), b = endpoint(argv + 9);
-  scenario(strcmp(argv[1], "udp") == 0, strcmp(argv[2], "manual") == 0, &a, &b);
+  if (strcmp(argv[0], "rooms-fallback") == 0) {
+    fallback_scenario(strcmp(argv[1], "udp") == 0, &a, &b);
+  } else {
+    negative_cases();
+    scenario(strcmp(argv[1], "udp") == 0, strcmp(argv[2], "manual") == 0, &a, &b);
+  }
   if (failures != 0) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;
   }
-  printf("PASS rooms %s %s\n", argv[1], argv[2]);
+  printf("PASS %s %s %s\n", argv[0], argv[1], argv[2]);
   return 0;
 }

@@ -2,7 +2,7 @@
  * against the reference cluster started by the CLI:
  *
  *   smoke <tcp|udp> <manual|auto> <host> <port> <sid> <key> <iv> <mac>
- *   smoke rooms ...   the room scenario (rooms.c)
+ *   smoke rooms ..., smoke rooms-fallback ...   the room scenarios (rooms.c)
  *
  * First the negative cases of CAPI.md (no network needed), then the scenario:
  * connect, request/response, a push, the counter, the offline notice (the runner
@@ -237,7 +237,7 @@ static void scenario(int udp, int manual, const dk_endpoint* ep) {
 }
 
 int main(int argc, char** argv) {
-  if (argc > 1 && strcmp(argv[1], "rooms") == 0) return rooms_main(argc - 1, argv + 1);
+  if (argc > 1 && strncmp(argv[1], "rooms", 5) == 0) return rooms_main(argc - 1, argv + 1);
   if (argc != 9) {
     fprintf(stderr, "usage: %s <tcp|udp> <manual|auto> <host> <port> <sid> <key> <iv> <mac>\n", argv[0]);
     return 2;

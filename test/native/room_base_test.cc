@@ -26,6 +26,7 @@ class TestRoom : public DiarkisRoomBase {
         }) {}
   std::vector<Sent> sent;
   std::vector<std::string> log;
+  std::string lastJson;
 
   bool answer(uint16_t cmd, uint8_t status, const std::string& body) {
     return HandleResponse(1, cmd, status, reinterpret_cast<const uint8_t*>(body.data()), body.size());
@@ -37,6 +38,7 @@ class TestRoom : public DiarkisRoomBase {
  protected:
   void OnRoomCreate(bool ok, const std::string& id, const std::string& e) override { log.push_back("create " + std::to_string(ok) + " " + id + e); }
   void OnRoomJoin(bool ok, const RoomState& st, const std::string& e) override {
+    lastJson = st.json;
     std::string m;
     for (const auto& u : st.members) m += u + ",";
     log.push_back("join " + std::to_string(ok) + " " + st.roomId + " " + st.ownerId + " " + m + " " + st.propsJson + e);
@@ -87,6 +89,7 @@ TEST(RoomBase, AnswersAndPushesBecomeCallbacksAndState) {
   EXPECT_TRUE(r.answer(2, 1, R"({"roomId":"r1","ownerId":"alice","members":["alice","bob"],"props":{"map":"dunes"}})"));
   EXPECT_EQ(r.RoomId(), "r1");
   EXPECT_EQ(r.Uid(), "bob");
+  EXPECT_EQ(r.lastJson, R"({"members":["alice","bob"],"ownerId":"alice","props":{"map":"dunes"},"roomId":"r1"})");
   EXPECT_FALSE(r.IsOwner());
   EXPECT_TRUE(r.push(2, R"({"roomId":"r1","uid":"dave"})"));
   const std::string bc = std::string(1, '\x05') + "alice" + "hello";

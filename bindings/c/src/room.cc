@@ -1,7 +1,5 @@
 #include "room.h"
 
-#include <nlohmann/json.hpp>
-
 #include "convert.h"
 #include "diarkis.h"
 #include "session/room_rules.h"
@@ -110,16 +108,12 @@ void Room::postState(int type, bool ok, const diarkis::RoomState& st, const std:
     post(type, error.empty() ? "bad-answer" : error, std::string());
     return;
   }
-  nlohmann::json props = nlohmann::json::parse(st.propsJson, nullptr, false);
-  if (!props.is_object()) props = nlohmann::json::object();
-  const std::string body =
-      nlohmann::json{{"roomId", st.roomId}, {"ownerId", st.ownerId}, {"members", st.members}, {"props", props}}.dump();
   diarkis::Event ev = roomEvent(type);
   ev.message = st.roomId;
   ev.address = st.ownerId;
   ev.status = IsOwner() ? 1 : 0;
   ev.rttMs = static_cast<double>(st.members.size());
-  ev.payload.assign(body.begin(), body.end());
+  ev.payload.assign(st.json.begin(), st.json.end());
   post_(std::move(ev));
 }
 

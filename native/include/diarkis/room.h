@@ -30,6 +30,7 @@ struct RoomState {
   std::string ownerId;
   std::vector<std::string> members;  // in join order
   std::string propsJson;             // a JSON object
+  std::string json;                  // the node's whole answer as JSON object text
 };
 
 class DiarkisRoomBase {

@@ -49,6 +49,7 @@ bool toState(const json& o, RoomState& st) {
   }
   const auto pr = o.find("props");
   st.propsJson = pr != o.end() && pr->is_object() ? pr->dump() : "{}";
+  st.json = o.dump();
   return !st.roomId.empty();
 }
 

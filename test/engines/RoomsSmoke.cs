@@ -177,6 +177,7 @@ static class RoomsSmoke
             Check((int)Take(ctx, "b", "disconnect")[2] == Dk.ERR_CLOSED_BY_USER, "b closed");
             ca.Dispose();
             cb.Dispose();
+            Refused(() => ca.Room.Leave(), Dk.ERR_INVALID_ARGUMENT, "the room of a destroyed client");
         }
         if (failures > 0) return 1;
         Console.WriteLine("PASS rooms " + a[0] + " " + a[1]);

@@ -23,8 +23,9 @@ if(NOT DIARKIS_SANITIZE)
   target_link_options(diarkis PRIVATE -Wl,--no-undefined)
 endif()
 
-# The C11 smoke test: only diarkis.h, strict flags.
-add_executable(engines_smoke_c ${CMAKE_CURRENT_LIST_DIR}/../test/engines/smoke.c)
+# The C11 smoke test (and its room scenario): only diarkis.h, strict flags.
+add_executable(engines_smoke_c ${CMAKE_CURRENT_LIST_DIR}/../test/engines/smoke.c
+                               ${CMAKE_CURRENT_LIST_DIR}/../test/engines/rooms.c)
 set_target_properties(engines_smoke_c PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
 target_compile_options(engines_smoke_c PRIVATE -Wall -Wextra -Werror -pedantic)
 target_link_libraries(engines_smoke_c PRIVATE diarkis)

@@ -1,6 +1,7 @@
 // The C ABI's scenario from C# under Mono, through bindings/unity (the same code
 // a Unity project drops into Plugins/). Run by test/engines/run.mjs:
 //   mono smoke.exe <tcp|udp> <manual|auto> <host> <port> <sid> <key> <iv> <mac>
+//   mono smoke.exe rooms ...   the room scenario (RoomsSmoke.cs)
 using System;
 using System.Collections.Generic;
 using System.Text;
@@ -81,6 +82,12 @@ static class Smoke
 
     static int Main(string[] a)
     {
+        if (a.Length > 0 && a[0] == "rooms")
+        {
+            var rest = new string[a.Length - 1];
+            Array.Copy(a, 1, rest, 0, rest.Length);
+            return RoomsSmoke.Run(rest);
+        }
         mainThread = Thread.CurrentThread.ManagedThreadId;
         NegativeCases();
         bool udp = a[0] == "udp", manual = a[1] == "manual";

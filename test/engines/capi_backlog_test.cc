@@ -33,7 +33,7 @@ bool eventually(Cond cond) {
 
 TEST(CapiBacklog, AnUnpolledContextPausesAtTheMarkAndLosesNothing) {
   std::atomic<uint32_t> written{0};
-  FakeNode node([&](int fd) {
+  FakeNode node([&](diarkis::SocketHandle fd) {
     diarkis::test::serveRequests(fd, [&](diarkis::test::ServerCodec& c, const diarkis::test::Request& r) {
       if (r.ver == 0 && r.cmd == diarkis::wire::kCmdKeepAlive) {
         diarkis::test::writeAll(fd, c.heartbeatAnswer(diarkis::wire::kNodeOnline, r.timestamp));

@@ -8,61 +8,27 @@
 #include <string>
 #include <vector>
 
-#include "diarkis.h"
-#include "capi_endpoint.h"
-#include "fake_node.h"
+#include "capi_fixture.h"
 
 namespace {
 
+using capi_test::pollUntil;
+using capi_test::Seen;
 using diarkis::test::FakeNode;
 
-struct Seen {
-  int type;
-  int code;
-  uint16_t cmd;
-  std::string payload;
-};
-
-// Polls until an event of `last` arrives (20 s bound); returns everything seen.
-std::vector<Seen> pollUntil(dk_context* ctx, int last) {
-  std::vector<Seen> seen;
-  dk_event ev[16];
-  for (int rounds = 0; rounds < 20; ++rounds) {
-    const int n = dk_poll(ctx, ev, 16, 1000);
-    for (int i = 0; i < n; ++i) {
-      const char* p = reinterpret_cast<const char*>(ev[i].payload);
-      seen.push_back({ev[i].type, ev[i].code, ev[i].cmd, p ? std::string(p, ev[i].len) : std::string()});
-      if (ev[i].type == last) return seen;
-    }
-  }
-  ADD_FAILURE() << "no event " << last;
-  return seen;
-}
-
-class CapiMigration : public ::testing::Test {
+class CapiMigration : public capi_test::CapiTest {
  protected:
-  void SetUp() override {
-    ctx = dk_context_create();
-    ASSERT_NE(ctx, nullptr);
-  }
-  void TearDown() override { dk_context_destroy(ctx); }
-
   // A manual-migration client connected to node, migrating, with one held send.
   int migratingWithHeldSend(const FakeNode& node, uint32_t handoffTtlMs) {
     dk_options o{};
     o.struct_size = sizeof o;
     o.migration = DK_MIGRATION_MANUAL;
     o.handoff_ttl_ms = handoffTtlMs;
-    const int id = dk_tcp_create(ctx, &o);
-    const diarkis::test::CapiEndpoint endpoint(node.port());
-    EXPECT_EQ(dk_connect(ctx, id, &endpoint.ep), 0);
-    pollUntil(ctx, DK_EV_CONNECT);
+    const int id = connected(node, o);
     EXPECT_EQ(dk_send_migrate(ctx, id), 0);
     EXPECT_EQ(dk_rsend(ctx, id, 2, 9, reinterpret_cast<const uint8_t*>("kept"), 4), 0);
     return id;
   }
-
-  dk_context* ctx = nullptr;
 };
 
 TEST_F(CapiMigration, AnUnreachableTargetEndsInMigrationFailedWithTheHeldSendHandedBack) {

@@ -2,7 +2,8 @@
 // (`diarkis-node cluster`): each program gets an endpoint from the entry server,
 // and when it prints `AWAIT-OFFLINE <port>` the node on that port is taken
 // offline through the admin endpoint (`AWAIT-OFFLINE-ALL <port>`: every node of
-// its type), and back online once the program is done.
+// its type), and back online once the program is done. A run whose name ends in
+// `rooms` gets two endpoints (two users) on one node, its 6 fields twice.
 //
 //   node test/engines/run.mjs <name> <tcp|udp> <manual|auto> -- <command...>
 //   (several runs: repeat the group, separated by `;;`)
@@ -76,11 +77,30 @@ async function setStates(admin, ids, state) {
   }
 }
 
+/** Endpoints for `count` users; with more than one, all on one node (the others of its type TAKEN meanwhile). */
+async function endpoints(cluster, type, user, count) {
+  const url = (i) => `${cluster.entry}/endpoint/type/${type}/user/${user}-${i}`;
+  if (count === 1) return [await json(url(0))];
+  const nodes = (await json(`${cluster.admin}/admin/nodes`)).filter((n) => n.type === type && n.state === 'online');
+  if (nodes.length === 0) throw new Error(`no online ${type} node`);
+  const others = nodes.slice(1).map((n) => n.id);
+  await setStates(cluster.admin, others, 'taken');
+  try {
+    const eps = [];
+    for (let i = 0; i < count; i++) eps.push(await json(url(i)));
+    return eps;
+  } finally {
+    await setStates(cluster.admin, others, 'online');
+  }
+}
+
 async function runOne(cluster, run, index) {
   const type = run.transport.toUpperCase();
-  const ep = await json(`${cluster.entry}/endpoint/type/${type}/user/engines-${run.name}-${index}-${Date.now()}`);
-  const args = [...run.command.slice(1), run.transport, run.mode, ep.serverHost, String(ep.serverPort), ep.sid,
-    ep.encryptionKey, ep.encryptionIV, ep.encryptionMacKey];
+  const eps = await endpoints(cluster, type, `engines-${run.name}-${index}-${Date.now()}`, run.name.endsWith('rooms') ? 2 : 1);
+  const args = [...run.command.slice(1), run.transport, run.mode];
+  for (const ep of eps) {
+    args.push(ep.serverHost, String(ep.serverPort), ep.sid, ep.encryptionKey, ep.encryptionIV, ep.encryptionMacKey);
+  }
   const started = Date.now();
   const child = spawn(run.command[0], args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let passed = false;

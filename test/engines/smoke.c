@@ -2,6 +2,7 @@
  * against the reference cluster started by the CLI:
  *
  *   smoke <tcp|udp> <manual|auto> <host> <port> <sid> <key> <iv> <mac>
+ *   smoke rooms ..., smoke rooms-fallback ...   the room scenarios (rooms.c)
  *
  * First the negative cases of CAPI.md (no network needed), then the scenario:
  * connect, request/response, a push, the counter, the offline notice (the runner
@@ -19,24 +20,11 @@
 #endif
 
 #include "diarkis.h"
+#include "engines_test.h"
 
 #define WAIT_MS 20000
 
-static int failures = 0;
-#define CHECK(cond)                                                       \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);     \
-      ++failures;                                                         \
-    }                                                                     \
-  } while (0)
-#define REQUIRE(cond)                                                     \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      fprintf(stderr, "FATAL %s:%d: %s\n", __FILE__, __LINE__, #cond);    \
-      exit(1);                                                            \
-    }                                                                     \
-  } while (0)
+int failures = 0;
 
 /* ---- events: one batch at a time, read through a cursor ---- */
 
@@ -275,6 +263,7 @@ static void scenario(int udp, int manual, const dk_endpoint* ep) {
 }
 
 int main(int argc, char** argv) {
+  if (argc > 1 && strncmp(argv[1], "rooms", 5) == 0) return rooms_main(argc - 1, argv + 1);
   if (argc != 9) {
     fprintf(stderr, "usage: %s <tcp|udp> <manual|auto> <host> <port> <sid> <key> <iv> <mac>\n", argv[0]);
     return 2;

@@ -26,6 +26,7 @@ class TestRoom : public DiarkisRoomBase {
         }) {}
   std::vector<Sent> sent;
   std::vector<std::string> log;
+  std::string lastJson;
 
   bool answer(uint16_t cmd, uint8_t status, const std::string& body) {
     return HandleResponse(1, cmd, status, reinterpret_cast<const uint8_t*>(body.data()), body.size());
@@ -37,12 +38,14 @@ class TestRoom : public DiarkisRoomBase {
  protected:
   void OnRoomCreate(bool ok, const std::string& id, const std::string& e) override { log.push_back("create " + std::to_string(ok) + " " + id + e); }
   void OnRoomJoin(bool ok, const RoomState& st, const std::string& e) override {
+    lastJson = st.json;
     std::string m;
     for (const auto& u : st.members) m += u + ",";
     log.push_back("join " + std::to_string(ok) + " " + st.roomId + " " + st.ownerId + " " + m + " " + st.propsJson + e);
   }
   void OnRoomLeave(bool ok, const std::string& e) override { log.push_back("leave " + std::to_string(ok) + " " + e); }
   void OnRoomProps(const std::string& p) override { log.push_back("props " + p); }
+  void OnRoomPropsFailed(const std::string& e) override { log.push_back("propsFailed " + e); }
   void OnMemberJoin(const std::string& u) override { log.push_back("memberJoin " + u); }
   void OnMemberLeave(const std::string& u) override { log.push_back("memberLeave " + u); }
   void OnMemberBroadcast(const std::string& u, const uint8_t* d, size_t n) override {
@@ -86,6 +89,7 @@ TEST(RoomBase, AnswersAndPushesBecomeCallbacksAndState) {
   EXPECT_TRUE(r.answer(2, 1, R"({"roomId":"r1","ownerId":"alice","members":["alice","bob"],"props":{"map":"dunes"}})"));
   EXPECT_EQ(r.RoomId(), "r1");
   EXPECT_EQ(r.Uid(), "bob");
+  EXPECT_EQ(r.lastJson, R"({"members":["alice","bob"],"ownerId":"alice","props":{"map":"dunes"},"roomId":"r1"})");
   EXPECT_FALSE(r.IsOwner());
   EXPECT_TRUE(r.push(2, R"({"roomId":"r1","uid":"dave"})"));
   const std::string bc = std::string(1, '\x05') + "alice" + "hello";
@@ -111,6 +115,46 @@ TEST(RoomBase, RefusalsCarryTheNodesCode) {
   r.answer(2, 4, R"({"error":"room-full"})");
   r.answer(1, 5, "");
   EXPECT_EQ(r.log, (std::vector<std::string>{"join 0    room-full", "create 0 status-5"}));
+}
+
+TEST(RoomBase, RefusedPropsAreReportedAndNodeCodesMapToErrorCodes) {
+  TestRoom r;
+  r.answer(6, 4, R"({"error":"not-in-room"})");
+  EXPECT_EQ(r.log, (std::vector<std::string>{"propsFailed not-in-room"}));
+  EXPECT_EQ(DiarkisRoomBase::ErrorCodeOf("not-found"), ErrorCode::RoomNotFound);
+  EXPECT_EQ(DiarkisRoomBase::ErrorCodeOf("not-offline"), ErrorCode::RoomBusy);
+  EXPECT_EQ(DiarkisRoomBase::ErrorCodeOf("bad-request"), ErrorCode::InvalidArgument);
+  EXPECT_EQ(DiarkisRoomBase::ErrorCodeOf("status-5"), ErrorCode::ProtocolError);
+}
+
+TEST(RoomBase, AutoModeOwnerMovesItsRoomOnOfflineAndARefusalIsNotReported) {
+  TestRoom r;
+  r.HandleOffline(true);  // not in a room: nothing
+  EXPECT_TRUE(r.sent.empty());
+  r.answer(1, 1, R"({"roomId":"r1","ownerId":"alice"})");
+  r.HandleOffline(false);  // manual mode: the application decides
+  EXPECT_TRUE(r.sent.empty());
+  r.HandleOffline(true);
+  ASSERT_EQ(r.sent.size(), 1u);
+  EXPECT_EQ(r.sent[0].cmd, 7);
+  ASSERT_EQ(r.Migrate(), ErrorCode::None);                // the application's own, after it
+  EXPECT_TRUE(r.answer(7, 4, R"({"error":"not-offline"})"));  // the automatic one's: silent
+  EXPECT_TRUE(r.answer(7, 4, R"({"error":"not-owner"})"));    // the application's: reported
+  EXPECT_EQ(r.log, (std::vector<std::string>{"create 1 r1", "migrate 0 not-owner"}));
+}
+
+TEST(RoomBase, RoomMigrationTimeoutLeavesTheRoomOnceAndConsumesTheLeaveAnswer) {
+  TestRoom r;
+  EXPECT_FALSE(r.HandleError(ErrorCode::BadMac));
+  EXPECT_TRUE(r.answer(2, 1, R"({"roomId":"r1","ownerId":"alice","members":["alice","bob"],"props":{}})"));
+  EXPECT_TRUE(r.HandleError(ErrorCode::RoomMigrationTimeout));
+  EXPECT_TRUE(r.RoomId().empty());
+  ASSERT_EQ(r.sent.size(), 1u);
+  EXPECT_EQ(r.sent[0].cmd, 3);
+  EXPECT_TRUE(r.answer(3, 4, R"({"error":"not-in-room"})"));  // the leave's answer: consumed
+  EXPECT_TRUE(r.HandleError(ErrorCode::RoomMigrationTimeout));  // outside a room: nothing more
+  EXPECT_EQ(r.sent.size(), 1u);
+  EXPECT_EQ(r.log, (std::vector<std::string>{"join 1 r1 alice alice,bob, {}", "leave 1 room-migration-timeout"}));
 }
 
 TEST(RoomBase, MalformedPacketsAreCountedNotThrown) {

@@ -159,8 +159,36 @@ enum {
   DK_EV_ECHO = 9,             /* UDP; value = rtt ms, text = public address */
   DK_EV_DRAIN = 10,
   DK_EV_ERROR = 11,           /* non-fatal (a dropped bad packet); code, text */
-  DK_EV_UNSENT = 12           /* a held send handed back after MIGRATION_FAILED or a close:
+  DK_EV_UNSENT = 12,          /* a held send handed back after MIGRATION_FAILED or a close:
                                  ver, cmd, payload; status = 1 for a reliable send */
+  /* Rooms (dk_room_*). An answer to a request has code 0, or the DK_ERR_* of its refusal
+   * (then its strings are NULL). Ids and uids are UTF-8 in text/text2. "owner": status = 1
+   * when this client is the room's owner (after the event), else 0. */
+  DK_EV_ROOM_CREATED = 13,      /* dk_room_create: text = room id, text2 = owner (this client's
+                                   uid); owner */
+  DK_EV_ROOM_JOINED = 14,       /* dk_room_join: text = room id, text2 = owner, value = members,
+                                   payload = {"roomId","ownerId","members":[...],"props":{...}} JSON
+                                   (members in join order), owner */
+  DK_EV_ROOM_LEFT = 15,         /* out of the room: status = DK_ROOM_LEFT_*, text = the room id;
+                                   code = DK_ERR_ROOM_MIGRATION_TIMEOUT for that reason; a refused
+                                   dk_room_leave: status = DK_ROOM_LEFT_LEAVE, code < 0 */
+  DK_EV_ROOM_INFO = 16,         /* dk_room_info: as DK_EV_ROOM_JOINED */
+  DK_EV_ROOM_PROPS = 17,        /* payload = the room's merged props (JSON object), text = room id;
+                                   status = 1: the answer to dk_room_set_props (code < 0: refused),
+                                   0: a member set them (every member, the setter too) */
+  DK_EV_ROOM_MEMBER_JOIN = 18,  /* text = uid */
+  DK_EV_ROOM_MEMBER_LEAVE = 19, /* text = uid */
+  DK_EV_ROOM_MESSAGE = 20,      /* a member's broadcast: text = its uid, payload = the bytes */
+  DK_EV_ROOM_OWNER_CHANGE = 21, /* text = the new owner's uid; owner */
+  DK_EV_ROOM_MIGRATED = 22      /* every member, once per move: text = new room id, text2 = old
+                                   room id, owner; a refused dk_room_migrate: code < 0 */
+};
+
+enum { /* dk_event.status of DK_EV_ROOM_LEFT */
+  DK_ROOM_LEFT_LEAVE = 0,             /* the answer to dk_room_leave */
+  DK_ROOM_LEFT_REMOVED = 1,           /* the room removed this client */
+  DK_ROOM_LEFT_MIGRATION_TIMEOUT = 2  /* automatic mode: the room did not move this client within
+                                         the handoff TTL; it migrated alone and left the room */
 };
 
 typedef struct dk_event {    /* 64 bytes on every supported 64-bit platform */
@@ -175,13 +203,37 @@ typedef struct dk_event {    /* 64 bytes on every supported 64-bit platform */
   double value;              /* 24 */
   const uint8_t* payload;    /* 32: valid until the next dk_poll on this context */
   const char* text;          /* 40 (36 on 32-bit): UTF-8, NUL-terminated or NULL; same lifetime */
-  uint8_t reserved[16];      /* zero */
+  const char* text2;         /* 48 (40 on 32-bit): a second string (rooms), same rules */
+  uint8_t reserved[16 - sizeof(const char*)]; /* zero; to 64 bytes (56 on 32-bit) */
 } dk_event;
 
 /* Copies up to max events into out, waiting up to timeout_ms (0 = do not wait,
  * -1 = until an event or dk_context_wake) for the first one. Returns the count,
  * or < 0 on error. One thread at a time per context. */
 DK_API int DK_CALL dk_poll(dk_context* ctx, dk_event* out, int max, int timeout_ms);
+
+/* Rooms (PROTOCOL section 10): a client is in one room at most; the room follows
+ * it across migrations under a new id (DK_EV_ROOM_MIGRATED). Requests return 0 when
+ * sent (< 0: not sent, e.g. DK_ERR_NOT_CONNECTED) and are answered by a DK_EV_ROOM_*
+ * event. Props are a JSON object as UTF-8 text ("{\"map\":\"dunes\"}"); NULL = {}.
+ * Automatic mode: on DK_EV_OFFLINE the owner's client moves its room by itself, and
+ * a member waits for its room to move it. Manual mode: the owner calls
+ * dk_room_migrate on DK_EV_OFFLINE; the other members are moved by the node. */
+DK_API int DK_CALL dk_room_create(dk_context* ctx, int client, uint32_t max_members,
+                                  const char* props_json);           /* DK_EV_ROOM_CREATED */
+DK_API int DK_CALL dk_room_join(dk_context* ctx, int client, const char* room_id); /* .._JOINED */
+DK_API int DK_CALL dk_room_leave(dk_context* ctx, int client);       /* DK_EV_ROOM_LEFT */
+DK_API int DK_CALL dk_room_info(dk_context* ctx, int client);        /* DK_EV_ROOM_INFO */
+DK_API int DK_CALL dk_room_set_props(dk_context* ctx, int client, const char* props_json);
+/* To every other member: 0 or 1 as dk_rsend; DK_ERR_NOT_IN_ROOM outside a room (as this
+ * client knows it: after the DK_EV_ROOM_CREATED/JOINED answer). Unreliable: one datagram
+ * on UDP (may be lost), the same as reliable on TCP. */
+DK_API int DK_CALL dk_room_broadcast(dk_context* ctx, int client, const uint8_t* data, uint32_t len);
+DK_API int DK_CALL dk_room_broadcast_unreliable(dk_context* ctx, int client, const uint8_t* data,
+                                                uint32_t len);
+/* The owner moves its room off its OFFLINE node: DK_EV_ROOM_MIGRATED follows (code < 0:
+ * refused, e.g. DK_ERR_NOT_OWNER). DK_ERR_NOT_IN_ROOM outside a room. */
+DK_API int DK_CALL dk_room_migrate(dk_context* ctx, int client);
 
 #ifdef __cplusplus
 } /* extern "C" */
@@ -203,11 +255,27 @@ DK_STATIC_ASSERT(offsetof(dk_event, cmd) == 14, "dk_event.cmd");
 DK_STATIC_ASSERT(offsetof(dk_event, len) == 16, "dk_event.len");
 DK_STATIC_ASSERT(offsetof(dk_event, value) == 24, "dk_event.value");
 DK_STATIC_ASSERT(offsetof(dk_event, payload) == 32, "dk_event.payload");
+DK_STATIC_ASSERT(offsetof(dk_event, reserved0) == 20, "dk_event.reserved0");
 #if UINTPTR_MAX > 0xFFFFFFFFu
 DK_STATIC_ASSERT(offsetof(dk_event, text) == 40, "dk_event.text");
+DK_STATIC_ASSERT(offsetof(dk_event, text2) == 48, "dk_event.text2");
 DK_STATIC_ASSERT(sizeof(dk_event) == 64, "dk_event is 64 bytes on 64-bit targets");
+DK_STATIC_ASSERT(offsetof(dk_endpoint, host) == 8, "dk_endpoint.host");
+DK_STATIC_ASSERT(offsetof(dk_endpoint, mac_key_hex) == 40, "dk_endpoint.mac_key_hex");
 DK_STATIC_ASSERT(sizeof(dk_endpoint) == 48, "dk_endpoint");
+DK_STATIC_ASSERT(offsetof(dk_options, client_key) == 32, "dk_options.client_key");
+DK_STATIC_ASSERT(offsetof(dk_options, receive_high_water_mark) == 40, "dk_options.receive_high_water_mark");
 DK_STATIC_ASSERT(sizeof(dk_options) == 48, "dk_options");
+#elif UINTPTR_MAX == 0xFFFFFFFFu /* 32-bit: checked by scripts/abi-check.sh (clang, several targets) */
+DK_STATIC_ASSERT(offsetof(dk_event, text) == 36, "dk_event.text (32-bit)");
+DK_STATIC_ASSERT(offsetof(dk_event, text2) == 40, "dk_event.text2 (32-bit)");
+DK_STATIC_ASSERT(sizeof(dk_event) == 56, "dk_event is 56 bytes on 32-bit targets");
+DK_STATIC_ASSERT(offsetof(dk_endpoint, host) == 8, "dk_endpoint.host (32-bit)");
+DK_STATIC_ASSERT(offsetof(dk_endpoint, mac_key_hex) == 24, "dk_endpoint.mac_key_hex (32-bit)");
+DK_STATIC_ASSERT(sizeof(dk_endpoint) == 28, "dk_endpoint (32-bit)");
+DK_STATIC_ASSERT(offsetof(dk_options, client_key) == 32, "dk_options.client_key (32-bit)");
+DK_STATIC_ASSERT(offsetof(dk_options, receive_high_water_mark) == 36, "dk_options.receive_high_water_mark (32-bit)");
+DK_STATIC_ASSERT(sizeof(dk_options) == 44, "dk_options (32-bit)");
 #endif
 DK_STATIC_ASSERT(offsetof(dk_stats, packets_sent) == 8, "dk_stats.packets_sent");
 DK_STATIC_ASSERT(sizeof(dk_stats) == 88, "dk_stats");

@@ -9,6 +9,7 @@
 #include "convert.h"
 #include "diarkis.h"
 #include "diarkis/errors.h"
+#include "room.h"
 
 using diarkis::ErrorCode;
 using diarkis_c::dkCode;
@@ -218,6 +219,40 @@ DK_API int DK_CALL dk_poll(dk_context* ctx, dk_event* out, int max, int timeout_
     }
     return n;
   });
+}
+
+DK_API int DK_CALL dk_room_create(dk_context* ctx, int client, uint32_t max_members, const char* props_json) {
+  return withClient(ctx, client, [&](diarkis_c::Client& c) { return c.room().create(max_members, props_json); });
+}
+
+DK_API int DK_CALL dk_room_join(dk_context* ctx, int client, const char* room_id) {
+  return withClient(ctx, client, [&](diarkis_c::Client& c) { return c.room().join(room_id); });
+}
+
+DK_API int DK_CALL dk_room_leave(dk_context* ctx, int client) {
+  return withClient(ctx, client, [](diarkis_c::Client& c) { return c.room().leave(); });
+}
+
+DK_API int DK_CALL dk_room_info(dk_context* ctx, int client) {
+  return withClient(ctx, client, [](diarkis_c::Client& c) { return c.room().info(); });
+}
+
+DK_API int DK_CALL dk_room_set_props(dk_context* ctx, int client, const char* props_json) {
+  return withClient(ctx, client, [&](diarkis_c::Client& c) { return c.room().setProps(props_json); });
+}
+
+DK_API int DK_CALL dk_room_broadcast(dk_context* ctx, int client, const uint8_t* data, uint32_t len) {
+  if (data == nullptr && len > 0) return kBad;
+  return withClient(ctx, client, [&](diarkis_c::Client& c) { return c.room().broadcast(data, len, true); });
+}
+
+DK_API int DK_CALL dk_room_broadcast_unreliable(dk_context* ctx, int client, const uint8_t* data, uint32_t len) {
+  if (data == nullptr && len > 0) return kBad;
+  return withClient(ctx, client, [&](diarkis_c::Client& c) { return c.room().broadcast(data, len, false); });
+}
+
+DK_API int DK_CALL dk_room_migrate(dk_context* ctx, int client) {
+  return withClient(ctx, client, [](diarkis_c::Client& c) { return c.room().migrate(); });
 }
 
 }  // extern "C"

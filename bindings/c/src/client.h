@@ -1,7 +1,8 @@
 // CClient<Base>: a client of the C ABI. Its callbacks (network thread) become
 // events in the context's queue under the client's C id (EventClient does the
 // copying); a disconnect first hands back what was held (DK_EV_MIGRATION_FAILED,
-// DK_EV_UNSENT). Nothing here blocks or calls into the host.
+// DK_EV_UNSENT). Room packets (ver 1) go to the client's Room, which turns them
+// into DK_EV_ROOM_* events. Nothing here blocks or calls into the host.
 #pragma once
 #include <atomic>
 #include <memory>
@@ -12,6 +13,8 @@
 #include "diarkis/tcp_client.h"
 #include "diarkis/udp_client.h"
 #include "events/event_client.h"
+#include "room.h"
+#include "session/room_rules.h"
 
 namespace diarkis_c {
 
@@ -23,7 +26,14 @@ class CClient : public diarkis::EventClient<Base>, public Client {
 
   template <typename Options>
   CClient(std::shared_ptr<diarkis::Runtime> rt, Options options, std::shared_ptr<Sink> sink)
-      : diarkis::EventClient<Base>(std::move(rt), std::move(options)), sink_(std::move(sink)) {}
+      : diarkis::EventClient<Base>(std::move(rt), options),
+        sink_(std::move(sink)),
+        autoMigrate_(options.autoMigrate),
+        room_(diarkis::DiarkisRoomBase::SenderOf(*this),
+              [this](const uint8_t* data, size_t len, bool reliable, bool* writable) {
+                return this->send(diarkis::room::kVer, diarkis::room::kCmdBroadcast, data, len, reliable, writable);
+              },
+              [this](Event&& ev) { postEvent(std::move(ev)); }) {}
 
   void setId(int id) { id_.store(id, std::memory_order_release); }
   std::shared_ptr<diarkis::ReceiveBacklog> backlog() const { return this->ReceiveBacklogOf(); }
@@ -39,8 +49,26 @@ class CClient : public diarkis::EventClient<Base>, public Client {
   void close() override { this->Disconnect(true); }
   diarkis::ClientState state() const override { return this->State(); }
   diarkis::StatsSnapshot stats() const override { return this->GetStats(); }
+  Room& room() override { return room_; }
 
  protected:
+  void OnResponse(uint8_t ver, uint16_t cmd, uint8_t status, const uint8_t* payload, size_t len) override {
+    if (!room_.onResponse(ver, cmd, status, payload, len)) {
+      diarkis::EventClient<Base>::OnResponse(ver, cmd, status, payload, len);
+    }
+  }
+  void OnPush(uint8_t ver, uint16_t cmd, const uint8_t* payload, size_t len) override {
+    if (!room_.onPush(ver, cmd, payload, len)) diarkis::EventClient<Base>::OnPush(ver, cmd, payload, len);
+  }
+  void OnOffline() override {
+    diarkis::EventClient<Base>::OnOffline();
+    room_.onOffline(autoMigrate_);  // automatic mode: the owner moves its room
+  }
+  void OnError(diarkis::ErrorCode code, const std::string& message) override {
+    diarkis::EventClient<Base>::OnError(code, message);
+    room_.onError(code);  // RoomMigrationTimeout: DK_EV_ROOM_LEFT follows the DK_EV_ERROR
+  }
+
   void OnDisconnect(diarkis::ErrorCode reason, const std::string& message) override {
     if (reason == diarkis::ErrorCode::MigrationFailed) {
       postEvent(this->coded(EventType::Error, reason, message));  // -> DK_EV_MIGRATION_FAILED
@@ -61,6 +89,8 @@ class CClient : public diarkis::EventClient<Base>, public Client {
  private:
   std::shared_ptr<Sink> sink_;
   std::atomic<int> id_{0};
+  const bool autoMigrate_;
+  Room room_;
 };
 
 // The final classes detach first in their destructors, before their vtables go

@@ -15,6 +15,8 @@
 
 namespace diarkis_c {
 
+class Room;
+
 // What the entry points see of a client, whatever its transport.
 class Client {
  public:
@@ -26,6 +28,7 @@ class Client {
   virtual void close() = 0;
   virtual diarkis::ClientState state() const = 0;
   virtual diarkis::StatsSnapshot stats() const = 0;
+  virtual Room& room() = 0;
 };
 
 // The clients' side of the context: where their callbacks (network thread) post.

@@ -79,6 +79,7 @@ int32_t dkType(const diarkis::Event& ev) {
     case T::Migrated: return DK_EV_MIGRATED;
     case T::Drain: return DK_EV_DRAIN;
     case T::Unsent: return DK_EV_UNSENT;
+    case T::Room: return ev.cmd;  // the DK_EV_ROOM_* number (room.h)
     case T::Error:
       return ev.code == diarkis::ErrorCode::NoTarget || ev.code == diarkis::ErrorCode::MigrationFailed
                  ? DK_EV_MIGRATION_FAILED
@@ -97,6 +98,15 @@ void toEvent(int client, diarkis::Event& ev, dk_event& out) {
   out.client = client;
   out.type = dkType(ev);
   out.code = dkCode(ev.code);
+  if (ev.type == diarkis::EventType::Room) {  // room.h: text2 in address, value in rttMs
+    out.status = ev.status;
+    out.len = static_cast<uint32_t>(ev.payload.size());
+    out.payload = ev.payload.empty() ? nullptr : ev.payload.data();
+    out.text = text.empty() ? nullptr : text.c_str();
+    out.text2 = ev.address.empty() ? nullptr : ev.address.c_str();
+    out.value = ev.rttMs;
+    return;
+  }
   out.ver = ev.ver;
   out.status = ev.type == diarkis::EventType::Push ? 0 : ev.status;  // a push has no status
   out.cmd = ev.cmd;

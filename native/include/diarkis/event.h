@@ -20,6 +20,8 @@ enum class EventType : uint8_t {
   Drain,       // queued bytes fell below the low-water mark after a refused send
   Error,       // non-fatal error: code (+ message), e.g. bad-mac drops
   Unsent,      // a held send handed back (ver, cmd, payload); made by hosts from TakeUnsent()
+  Room,        // a room event made by a host's DiarkisRoomBase adapter (the C ABI), never by a
+               // session; its fields are that host's (bindings/c/src/room.h)
 };
 
 struct Event {

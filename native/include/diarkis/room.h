@@ -16,6 +16,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@ struct RoomState {
   std::string ownerId;
   std::vector<std::string> members;  // in join order
   std::string propsJson;             // a JSON object
+  std::string json;                  // the node's whole answer as JSON object text
 };
 
 class DiarkisRoomBase {
@@ -66,6 +68,19 @@ class DiarkisRoomBase {
   // Feed the client's answers and pushes; true = a room packet (consumed).
   bool HandleResponse(uint8_t ver, uint16_t cmd, uint8_t status, const uint8_t* payload, size_t len);
   bool HandlePush(uint8_t ver, uint16_t cmd, const uint8_t* payload, size_t len);
+  // Feed the client's OnOffline. With autoMigrate (the client's automatic mode) the
+  // owner moves its room at once (Migrate()); a refusal of that move is not reported:
+  // the node moves the owner itself when the room lives on another node.
+  void HandleOffline(bool autoMigrate);
+  // Feed the client's OnError. RoomMigrationTimeout (automatic mode: the room did not
+  // move this client within the handoff TTL, so it migrated alone) leaves the room:
+  // OnRoomLeave(true, "room-migration-timeout"), and a leave request goes to the new
+  // node (held by the migration; its answer is consumed). True for that error.
+  bool HandleError(ErrorCode code);
+
+  // A node's Bad code ("room-full", "not-owner", ...) as an ErrorCode; ProtocolError
+  // for anything else ("status-5", "bad-answer").
+  static ErrorCode ErrorCodeOf(const std::string& nodeCode);
 
   const std::string& RoomId() const { return roomId_; }  // empty outside a room
   const std::string& OwnerId() const { return ownerId_; }
@@ -87,6 +102,8 @@ class DiarkisRoomBase {
   }
   // The merged properties: the answer to SendSetRoomProps and every member's 1/6 push.
   virtual void OnRoomProps(const std::string& propsJson) { (void)propsJson; }
+  // SendSetRoomProps refused (the node's code, e.g. "not-in-room").
+  virtual void OnRoomPropsFailed(const std::string& error) { (void)error; }
   virtual void OnMemberJoin(const std::string& uid) { (void)uid; }
   virtual void OnMemberLeave(const std::string& uid) { (void)uid; }
   virtual void OnMemberBroadcast(const std::string& uid, const uint8_t* data, size_t len) {
@@ -102,6 +119,11 @@ class DiarkisRoomBase {
   ErrorCode sendJson(uint16_t cmd, const std::string& json);
 
   SendFn send_;
+  // Leave and migrate requests in flight, oldest first: true for the ones this class
+  // sent on its own (HandleError's leave, HandleOffline's migrate), whose answers
+  // are not reported. Answers come in request order.
+  std::deque<bool> leaves_;
+  std::deque<bool> migrates_;
   std::string roomId_;
   std::string ownerId_;
   std::string me_;

@@ -145,6 +145,7 @@ void DiarkisTcpBase::dispatch(Event& ev) {
     case EventType::Error: OnError(ev.code, ev.message); break;
     case EventType::Echo: break;  // UDP only
     case EventType::Unsent: break;  // made by hosts from TakeUnsent(), never by a session
+    case EventType::Room: break;    // made by hosts' room adapters, never by a session
   }
 }
 

@@ -155,6 +155,7 @@ void DiarkisUdpBase::dispatch(Event& ev) {
     case EventType::Error: OnError(ev.code, ev.message); break;
     case EventType::Heartbeat: break;  // TCP only
     case EventType::Unsent: break;  // made by hosts from TakeUnsent(), never by a session
+    case EventType::Room: break;    // made by hosts' room adapters, never by a session
   }
 }
 

@@ -11,7 +11,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr uint16_t kCmdBroadcast = 4;
+using room::kCmdBroadcast;
 constexpr uint16_t kCmdInfo = 5;
 constexpr uint16_t kCmdSetProps = 6;
 constexpr uint16_t kCmdOwnerChanged = 8;
@@ -49,7 +49,16 @@ bool toState(const json& o, RoomState& st) {
   }
   const auto pr = o.find("props");
   st.propsJson = pr != o.end() && pr->is_object() ? pr->dump() : "{}";
+  st.json = o.dump();
   return !st.roomId.empty();
+}
+
+// Pops the oldest request's "sent by this class" flag (false when none is known).
+bool popSilent(std::deque<bool>& q) {
+  if (q.empty()) return false;
+  const bool silent = q.front();
+  q.pop_front();
+  return silent;
 }
 
 // Never throws: a text that is not a JSON object comes back discarded.
@@ -75,7 +84,11 @@ ErrorCode DiarkisRoomBase::SendJoinRoom(const std::string& roomId) {
   return sendJson(room::kCmdJoin, json{{"roomId", roomId}}.dump());
 }
 
-ErrorCode DiarkisRoomBase::SendLeaveRoom() { return send_(room::kVer, room::kCmdLeave, nullptr, 0, true); }
+ErrorCode DiarkisRoomBase::SendLeaveRoom() {
+  const ErrorCode rc = send_(room::kVer, room::kCmdLeave, nullptr, 0, true);
+  if (rc == ErrorCode::None) leaves_.push_back(false);
+  return rc;
+}
 
 ErrorCode DiarkisRoomBase::SendGetRoomInfo() { return send_(room::kVer, kCmdInfo, nullptr, 0, true); }
 
@@ -90,7 +103,44 @@ ErrorCode DiarkisRoomBase::SendBroadcast(const uint8_t* data, size_t len, bool r
   return send_(room::kVer, kCmdBroadcast, data, len, reliable);
 }
 
-ErrorCode DiarkisRoomBase::Migrate() { return send_(room::kVer, room::kCmdMigrate, nullptr, 0, true); }
+ErrorCode DiarkisRoomBase::Migrate() {
+  const ErrorCode rc = send_(room::kVer, room::kCmdMigrate, nullptr, 0, true);
+  if (rc == ErrorCode::None) migrates_.push_back(false);
+  return rc;
+}
+
+void DiarkisRoomBase::HandleOffline(bool autoMigrate) {
+  if (!autoMigrate || !IsOwner()) return;
+  if (send_(room::kVer, room::kCmdMigrate, nullptr, 0, true) == ErrorCode::None) migrates_.push_back(true);
+}
+
+bool DiarkisRoomBase::HandleError(ErrorCode code) {
+  if (code != ErrorCode::RoomMigrationTimeout) return false;
+  if (roomId_.empty()) return true;
+  roomId_.clear();
+  ownerId_.clear();
+  if (send_(room::kVer, room::kCmdLeave, nullptr, 0, true) == ErrorCode::None) leaves_.push_back(true);
+  OnRoomLeave(true, "room-migration-timeout");
+  return true;
+}
+
+ErrorCode DiarkisRoomBase::ErrorCodeOf(const std::string& nodeCode) {
+  // The node's Bad codes (docs/decisions.md, issue 16), as the TypeScript client maps them.
+  static const struct {
+    const char* wire;
+    ErrorCode code;
+  } kTable[] = {
+      {"bad-request", ErrorCode::InvalidArgument}, {"already-in-room", ErrorCode::AlreadyInRoom},
+      {"not-in-room", ErrorCode::NotInRoom},       {"not-found", ErrorCode::RoomNotFound},
+      {"room-full", ErrorCode::RoomFull},           {"not-owner", ErrorCode::NotOwner},
+      {"migrating", ErrorCode::RoomBusy},           {"not-offline", ErrorCode::RoomBusy},
+      {"no-target", ErrorCode::NoTarget},
+  };
+  for (const auto& e : kTable) {
+    if (nodeCode == e.wire) return e.code;
+  }
+  return ErrorCode::ProtocolError;
+}
 
 bool DiarkisRoomBase::HandleResponse(uint8_t ver, uint16_t cmd, uint8_t status, const uint8_t* payload,
                                      size_t len) {
@@ -128,6 +178,7 @@ bool DiarkisRoomBase::HandleResponse(uint8_t ver, uint16_t cmd, uint8_t status, 
       else OnRoomInfo(ok && !st.roomId.empty(), st, ok ? "" : error);
       return true;
     case room::kCmdLeave:
+      if (popSilent(leaves_)) return true;  // HandleError's leave: the room was left already
       if (ok) {
         roomId_.clear();
         ownerId_.clear();
@@ -135,12 +186,13 @@ bool DiarkisRoomBase::HandleResponse(uint8_t ver, uint16_t cmd, uint8_t status, 
       OnRoomLeave(ok, error);
       return true;
     case kCmdSetProps:
-      if (ok && obj && o.contains("props") && o["props"].is_object()) OnRoomProps(o["props"].dump());
-      else if (ok) ++bad_;
+      if (!ok) OnRoomPropsFailed(error);
+      else if (obj && o.contains("props") && o["props"].is_object()) OnRoomProps(o["props"].dump());
+      else ++bad_;
       return true;
     case room::kCmdMigrate:
       // Success is the 1/7 push (every member gets it); only a refusal is reported here.
-      if (!ok) OnMigrate(false, "", error);
+      if (!popSilent(migrates_) && !ok) OnMigrate(false, "", error);
       return true;
     default:
       return true;

@@ -15,6 +15,7 @@ constexpr uint8_t kVer = 1;
 constexpr uint16_t kCmdCreate = 1;
 constexpr uint16_t kCmdJoin = 2;
 constexpr uint16_t kCmdLeave = 3;
+constexpr uint16_t kCmdBroadcast = 4;
 constexpr uint16_t kCmdMigrate = 7;
 
 // The membership an OK answer implies: +1 joined (create/join), -1 left, 0 no change.

@@ -51,6 +51,10 @@ namespace Diarkis.Native
         public const int EV_CONNECT = 1, EV_DISCONNECT = 2, EV_RESPONSE = 3, EV_PUSH = 4, EV_OFFLINE = 5,
             EV_MIGRATED = 6, EV_MIGRATION_FAILED = 7, EV_HEARTBEAT = 8, EV_ECHO = 9, EV_DRAIN = 10,
             EV_ERROR = 11, EV_UNSENT = 12;
+        public const int EV_ROOM_CREATED = 13, EV_ROOM_JOINED = 14, EV_ROOM_LEFT = 15, EV_ROOM_INFO = 16,
+            EV_ROOM_PROPS = 17, EV_ROOM_MEMBER_JOIN = 18, EV_ROOM_MEMBER_LEAVE = 19, EV_ROOM_MESSAGE = 20,
+            EV_ROOM_OWNER_CHANGE = 21, EV_ROOM_MIGRATED = 22;
+        public const int ROOM_LEFT_LEAVE = 0, ROOM_LEFT_REMOVED = 1, ROOM_LEFT_MIGRATION_TIMEOUT = 2;
 
         public const int MIGRATION_AUTO = 0, MIGRATION_MANUAL = 1;
 
@@ -70,8 +74,42 @@ namespace Diarkis.Native
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern int dk_state(IntPtr ctx, int client);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern int dk_stats_get(IntPtr ctx, int client, ref DkStats stats);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern int dk_poll(IntPtr ctx, [In, Out] DkEvent[] events, int max, int timeoutMs);
+        // Rooms. Strings go in as NUL-terminated UTF-8 byte arrays (Utf8z); null = NULL.
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern int dk_room_create(IntPtr ctx, int client, uint maxMembers, byte[] propsJson);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern int dk_room_join(IntPtr ctx, int client, byte[] roomId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern int dk_room_leave(IntPtr ctx, int client);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern int dk_room_info(IntPtr ctx, int client);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern int dk_room_set_props(IntPtr ctx, int client, byte[] propsJson);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern int dk_room_broadcast(IntPtr ctx, int client, byte[] data, uint len);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern int dk_room_broadcast_unreliable(IntPtr ctx, int client, byte[] data, uint len);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern int dk_room_migrate(IntPtr ctx, int client);
 
         public static string ErrorName(int code) { return Utf8(dk_error_name(code)) ?? "unknown"; }
+
+        // s as NUL-terminated UTF-8 for a const char* parameter; null stays null (NULL).
+        public static byte[] Utf8z(string s)
+        {
+            if (s == null) return null;
+            var bytes = new byte[System.Text.Encoding.UTF8.GetByteCount(s) + 1];
+            System.Text.Encoding.UTF8.GetBytes(s, 0, s.Length, bytes, 0);
+            return bytes;
+        }
+
+        // The struct layouts this library was built against (diarkis.h asserts the same on the
+        // C side, scripts/abi-check.sh on 32- and 64-bit targets): false when the runtime lays
+        // them out differently, which would corrupt every call.
+        public static bool LayoutsMatch()
+        {
+            bool wide = IntPtr.Size == 8;
+            return Marshal.SizeOf(typeof(DkEvent)) == (wide ? 64 : 56) && Offset(typeof(DkEvent), "value") == 24 &&
+                   Offset(typeof(DkEvent), "payload") == 32 && Offset(typeof(DkEvent), "text") == (wide ? 40 : 36) &&
+                   Offset(typeof(DkEvent), "text2_bits") == (wide ? 48 : 40) &&
+                   Marshal.SizeOf(typeof(DkEndpoint)) == (wide ? 48 : 28) && Offset(typeof(DkEndpoint), "host") == 8 &&
+                   Marshal.SizeOf(typeof(DkOptions)) == (wide ? 48 : 44) && Offset(typeof(DkOptions), "client_key") == 32 &&
+                   Marshal.SizeOf(typeof(DkStats)) == 88 && Offset(typeof(DkStats), "packets_sent") == 8;
+        }
+
+        static int Offset(Type t, string field) { return Marshal.OffsetOf(t, field).ToInt32(); }
 
         // A NUL-terminated UTF-8 string (Marshal.PtrToStringAnsi is not UTF-8 on Windows).
         public static string Utf8(IntPtr p)
@@ -129,6 +167,15 @@ namespace Diarkis.Native
         public double value;
         public IntPtr payload;  // valid until the next dk_poll
         public IntPtr text;
-        public ulong reserved1, reserved2;  // uint8_t reserved[16]
+        // const char* text2 and then reserved bytes: text2 is all 8 bytes of this on 64-bit and
+        // the low 4 on 32-bit (little-endian), where it sits at 40 and C pads to 56; a ulong keeps
+        // one sequential layout right on both (see Text2).
+        public ulong text2_bits;
+        public ulong reserved2;
+
+        public IntPtr Text2
+        {
+            get { return IntPtr.Size == 8 ? new IntPtr((long)text2_bits) : new IntPtr((int)(uint)text2_bits); }
+        }
     }
 }

@@ -46,9 +46,7 @@ namespace Diarkis
         {
             DiarkisEditorReload.Install();
             // The layouts are the contract (diarkis.h asserts the same on the C side).
-            if (IntPtr.Size == 8 && (Marshal.SizeOf(typeof(DkEvent)) != 64 || Marshal.SizeOf(typeof(DkEndpoint)) != 48 ||
-                                     Marshal.SizeOf(typeof(DkOptions)) != 40 || Marshal.SizeOf(typeof(DkStats)) != 72))
-                throw new DiarkisException(Dk.ERR_INTERNAL_ERROR, "struct layout");
+            if (!Dk.LayoutsMatch()) throw new DiarkisException(Dk.ERR_INTERNAL_ERROR, "struct layout");
             if (Dk.dk_api_version() != Dk.ApiVersion) throw new DiarkisException(Dk.ERR_ADDON_UNAVAILABLE, "libdiarkis version");
             ctx = Dk.dk_context_create();
             if (ctx == IntPtr.Zero) throw new DiarkisException(Dk.ERR_INTERNAL_ERROR, "dk_context_create");
@@ -126,6 +124,7 @@ namespace Diarkis
         readonly DiarkisContext context;
         public readonly int Id;
         public readonly bool IsUdp;
+        public readonly DiarkisRoom Room;  // its room (rooms: PROTOCOL section 10)
 
         // migration: Dk.MIGRATION_AUTO (default) or Dk.MIGRATION_MANUAL (call SendMigrate on Offline).
         public DiarkisClient(DiarkisContext context, bool udp, int migration = Dk.MIGRATION_AUTO)
@@ -136,6 +135,7 @@ namespace Diarkis
             Id = DiarkisException.Check(udp ? Dk.dk_udp_create(context.Handle, ref o) : Dk.dk_tcp_create(context.Handle, ref o),
                                         "create");
             context.Register(this);
+            Room = new DiarkisRoom(context, Id);
         }
 
         public void Connect(DiarkisEndpoint ep)
@@ -213,10 +213,11 @@ namespace Diarkis
                 case Dk.EV_DRAIN: if (Drained != null) Drained(); break;
                 case Dk.EV_ERROR: if (Error != null) Error(ev.code, Dk.Utf8(ev.text)); break;
                 case Dk.EV_UNSENT: if (Unsent != null) Unsent(ev.ver, ev.cmd, Payload(ref ev)); break;
+                default: if (ev.type >= Dk.EV_ROOM_CREATED && ev.type <= Dk.EV_ROOM_MIGRATED) Room.Raise(ref ev); break;
             }
         }
 
-        static byte[] Payload(ref DkEvent ev)
+        internal static byte[] Payload(ref DkEvent ev)
         {
             var b = new byte[ev.len];
             if (ev.len > 0) Marshal.Copy(ev.payload, b, 0, (int)ev.len);

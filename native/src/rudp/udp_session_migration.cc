@@ -220,9 +220,10 @@ void UdpSession::handleClaimAnswer(const Packet& p, double now) {
   releaseHeld(now);
   lastHeard_ = now;
   sendEcho(now);
-  channel_->flushAcksNow();  // the claim answer's (R)ACK with them
   // The held requests waited for the whole move: they (and the echo) leave in this
   // turn, not after the pack delay (the next loop iteration of a busy host, issue 12).
+  // The answer's ACK keeps the ACK delay: its RDAT follows at once (a node's first DAT
+  // goes as both), and one datagram then carries both records.
   channel_->flushNow(now);
 }
 

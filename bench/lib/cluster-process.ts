@@ -24,7 +24,7 @@ export interface ClusterChild {
   setNodeState(id: string, state: NodeState): Promise<void>;
   /** The child's node list (ids, states, user counts). */
   nodes(): Promise<NodeInfo[]>;
-  /** Migration phases reported by the child's nodes so far. */
+  /** Migration phases of the child's nodes: complete after stop() (sent once, as the child exits). */
   readonly phases: MigrationPhaseEvent[];
   readonly pid: number;
   stop(): Promise<void>;
@@ -53,8 +53,8 @@ export function startClusterChild(args: ClusterChildArgs): Promise<ClusterChild>
       return r;
     });
   const phases: MigrationPhaseEvent[] = [];
-  child.on('message', (msg: Partial<Reply> & { phase?: MigrationPhaseEvent }) => {
-    if (msg.phase !== undefined) phases.push(msg.phase);
+  child.on('message', (msg: Partial<Reply> & { phases?: MigrationPhaseEvent[] }) => {
+    if (msg.phases !== undefined) phases.push(...msg.phases);
     if (typeof msg.req !== 'number') return;
     const p = pending.get(msg.req);
     pending.delete(msg.req);
@@ -80,11 +80,13 @@ export function startClusterChild(args: ClusterChildArgs): Promise<ClusterChild>
           await call({ op: 'setNodeState', id, state });
         },
         nodes: async () => (await call({ op: 'nodes' })).nodes ?? [],
-        stop: () =>
-          new Promise<void>((done) => {
-            child.once('exit', () => done());
-            child.send('stop');
-          }),
+        // Done when the child exited and its IPC channel is read to the end (the phases come last).
+        stop: async () => {
+          const exited = new Promise<void>((done) => child.once('exit', () => done()));
+          const drained = child.connected ? new Promise<void>((done) => child.once('disconnect', () => done())) : Promise.resolve();
+          child.send('stop');
+          await Promise.all([exited, drained]);
+        },
       });
     });
   });
@@ -99,10 +101,16 @@ async function childMain(): Promise<void> {
     ...(opts.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: opts.shutdownTimeoutMs } : {}),
     ...(opts.udpRetry !== undefined ? { udp: { retry: opts.udpRetry } } : {}),
   });
-  cluster.on('migration-phase', (phase) => process.send?.({ phase }));
+  // Kept here and sent once at stop: an IPC message per phase cost the cluster CPU during the very
+  // moves it times, and those still queued when the child exited were lost.
+  const phases: MigrationPhaseEvent[] = [];
+  cluster.on('migration-phase', (phase) => phases.push(phase));
   process.on('message', (m: 'stop' | Call) => {
     if (m === 'stop') {
-      void cluster.stop().then(() => process.exit(0));
+      void cluster.stop().then(() => {
+        if (process.send === undefined) return process.exit(0);
+        process.send({ phases }, () => process.exit(0));
+      });
       return;
     }
     if (typeof m !== 'object' || m === null || typeof m.req !== 'number') return;

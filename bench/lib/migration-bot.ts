@@ -39,6 +39,7 @@ export async function runMigrationBot(cfg: MigrationBotConfig): Promise<Migratio
     r.offlineAt ??= performance.now();
   });
   client.on('migrated', () => {
+    r.migratedEpochMs ??= performance.timeOrigin + performance.now();
     r.migrated = true;
     wake?.();
   });
@@ -59,6 +60,7 @@ export async function runMigrationBot(cfg: MigrationBotConfig): Promise<Migratio
   try {
     await client.connect(await getEndpoint(cfg.entryUrl, { type: cfg.type, uid: cfg.uid }));
     r.connected = true;
+    r.sid = client.sid;
     cfg.onConnected?.();
     const inFlight = new Set<Promise<void>>();
     let wasMigrated = false;

@@ -144,6 +144,23 @@ async function controls(spec: RunSpec): Promise<Controls> {
   };
 }
 
+/** The client's side of "claim checked -> first answer": its 'migrated' event between the target's two phases. */
+function clientSteps(log: PhaseLog, bots: MoveTimes[]): PhaseBreakdown[] {
+  const toClient: number[] = [];
+  const fromClient: number[] = [];
+  for (const b of bots) {
+    if (b.sid === undefined || b.migratedEpochMs === undefined) continue;
+    const at = new Map(log.phasesOf(b.sid).map((p) => [p.phase, p.at]));
+    const checked = at.get('claim-checked');
+    const first = at.get('first-answer');
+    if (checked !== undefined) toClient.push(b.migratedEpochMs - checked);
+    if (first !== undefined) fromClient.push(first - b.migratedEpochMs);
+  }
+  const row = (step: string, d: number[]): PhaseBreakdown => ({ step, samples: d.length, p50Ms: percentile(d, 50), p99Ms: percentile(d, 99) });
+  if (toClient.length === 0) return [];
+  return [row('claim-checked → client migrated', toClient), row('client migrated → first-answer', fromClient)];
+}
+
 type BotOut = MoveTimes & { type: BotType; connected: boolean; error: string | null; sent: number; lost: number; duplicated: number; kept: boolean; moved: boolean };
 
 export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise<RunResult> {
@@ -245,7 +262,12 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
       rows, nominalReqPerSec, offeredReqPerSec, deliveredReqPerSec,
       clientCpuMsPerMove: movedTotal > 0 ? (cpu.user + cpu.system) / 1000 / movedTotal : Number.NaN,
       serverCpuMsPerMove: movedTotal > 0 ? srv / movedTotal : Number.NaN,
-      phases: log.breakdown(), phasesByTransport: { UDP: log.breakdown(OLD.UDP), TCP: log.breakdown(OLD.TCP) }, moveSamplesMs, loadAvg,
+      phases: log.breakdown(),
+      phasesByTransport: {
+        UDP: [...log.breakdown(OLD.UDP), ...clientSteps(log, results.filter((r) => r.type === 'UDP'))],
+        TCP: [...log.breakdown(OLD.TCP), ...clientSteps(log, results.filter((r) => r.type === 'TCP'))],
+      },
+      moveSamplesMs, loadAvg,
     };
   } finally {
     if (!stopped) await ctl.stop();

@@ -36,6 +36,9 @@ export interface MoveTimes {
   /** The first answer by the new node. */
   movedAt: number | null;
   lastOldAnswerAt: number | null;
+  /** Migration path: the session's SID and its 'migrated' event in epoch ms (beside the nodes' phases). */
+  sid?: string;
+  migratedEpochMs?: number;
 }
 
 /** The sequence number of a 2/4 request. */

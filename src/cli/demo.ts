@@ -5,6 +5,7 @@
  * The report shows that nothing was lost or duplicated across the move.
  */
 import { startCluster } from '../server';
+import { benchComparison } from './bench-comparison';
 import type { MigrationMode } from './bot';
 import { Progress } from './progress';
 import { RoomBots } from './room-bots';
@@ -86,6 +87,7 @@ export async function runDemo(opts: DemoOptions): Promise<Report> {
     const results = await swarm.results;
     const report = buildReport(results, { migration: opts.migration, expectedOffline, rooms: rooms?.report() });
     printReport(report, opts.json);
+    if (!opts.json) console.log(`\n${benchComparison()}`);
     return report;
   } finally {
     for (const t of timers) clearTimeout(t);

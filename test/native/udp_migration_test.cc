@@ -4,6 +4,7 @@
 // actions (OpenTarget, CloseOldLink) and routes the old link's datagrams.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "rudp_sim.h"
@@ -437,6 +438,56 @@ TEST(UdpMigration, LateAckOnOldLinkAfterAnswerKeepsItOpen) {
   EXPECT_TRUE(h.client.oldLinkOpen());
   EXPECT_EQ(h.oldCloses, 0);
   for (const Bytes& d : h.oldLinkSent) EXPECT_NE(flagOf(d), rudp::Flag::Fin);  // the old node ends it
+}
+
+// Issue 12: a move's own messages wait for nothing. The pack delay (packDelayMs,
+// default 1 ms) lets a turn's small sends share a DAT, but the migrate request
+// and the requests held during the move leave at the turn that makes them: on a
+// busy host loop "the next timer" is the next loop iteration, which cost a
+// loaded client process about a hundred milliseconds per move.
+TEST(UdpMigration, TheMigrateRequestLeavesAtOnceWithoutThePackDelay) {
+  UdpOptions o = migOptions();
+  ASSERT_GT(o.packDelayMs, 0.0);
+  MigHarness h(o, {}, 21);
+  h.connect();
+  std::vector<Bytes> before;
+  h.client.takeDatagrams(before);
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  std::vector<Bytes> dg;
+  h.client.takeDatagrams(dg);  // same instant: no timer ran
+  const size_t dats = static_cast<size_t>(std::count_if(dg.begin(), dg.end(), [](const Bytes& d) { return flagOf(d) == rudp::Flag::Dat; }));
+  EXPECT_EQ(dats, 1u);
+}
+
+TEST(UdpMigration, HeldRequestsLeaveWithTheClaimAnswersTurn) {
+  UdpOptions o = migOptions();
+  ASSERT_GT(o.packDelayMs, 0.0);
+  MigHarness h(o, {}, 22);
+  h.connect();
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  for (uint32_t i = 0; i < 3; ++i) sendCounter(h, i);  // held
+  ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 10000));
+  // The step that delivered the claim answer flushed at the same instant: the held
+  // requests (and the echo) are on their way to the target already.
+  size_t dats = 0;
+  for (size_t i = h.claimAnsweredAtSent; i < h.sent.size(); ++i) {
+    const Sent& s = h.sent[i];
+    if (s.toTarget && flagOf(s.d) == rudp::Flag::Dat && s.at == h.now) ++dats;
+  }
+  EXPECT_EQ(dats, 1u);  // one DAT: the three requests and the echo packed together
+  ASSERT_TRUE(h.runUntil([&] { return h.counters(*h.target).size() == 3; }, 5000));
+}
+
+TEST(UdpMigration, TheMigrateAnswersAckGoesOnTheOldLinkAtOnce) {
+  MigHarness h(migOptions(), {}, 23);
+  ASSERT_GT(h.o_.ackDelayMs, 0.0);
+  h.connect();
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  ASSERT_TRUE(h.runUntil([&] { return h.opens == 1; }, 10000));
+  // Same instant as the answer: its ACK is on the old link already (the old node's
+  // careful close waits for it), not ackDelayMs later.
+  const bool acked = std::any_of(h.oldLinkSent.begin(), h.oldLinkSent.end(), [](const Bytes& d) { return flagOf(d) == rudp::Flag::Ack; });
+  EXPECT_TRUE(acked);
 }
 
 TEST(UdpMigration, NoTargetSendsHeldToOldNodeAndKeepsSession) {

@@ -227,6 +227,13 @@ void ReliableChannel::takeDatagrams(std::vector<Bytes>& out) {
   takeReadyDatagrams(out);
 }
 
+void ReliableChannel::flushAcksNow() {
+  if (acks_.empty()) return;
+  out_.push_back(std::move(acks_));
+  acks_.clear();
+  ackSince_ = kNoDeadline;
+}
+
 bool ReliableChannel::hasUnflushed() const { return !acks_.empty() || (!queue_.empty() && canSendNew()); }
 
 bool ReliableChannel::flushDue() const {

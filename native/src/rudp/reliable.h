@@ -89,6 +89,9 @@ class ReliableChannel {
   // Packs what is queued into DATs now, without waiting packDelayMs (the first
   // DATs of a connection; before an unreliable send, which must not overtake them).
   void flushNow(double now) { pump(now, true, true); }
+  // The ACK records queued so far go at the next take, without waiting ackDelayMs
+  // (a migration's answers: the old node's careful close waits for them).
+  void flushAcksNow();
   // takeDatagrams() would return something that takeReadyDatagrams() holds back ...
   bool hasUnflushed() const;
   // ... now (its pack or ACK delay is over, as of the last input): an owner that flushes at

@@ -120,6 +120,7 @@ class UdpSession {
   enum class MigPhase : uint8_t { None, Requested, Handshake, Claiming, Backoff };
 
   bool holding() const { return !handshaked_ || mig_ != MigPhase::None || releaseAfterOld_; }
+  bool releaseHeld(double now);  // false while the old link still carries ours
   void releaseHeldIfOldDone(double now);
   void freshLink();  // new channel, fragment ids and reassembly: a new connection
   void flushHeld(double now);

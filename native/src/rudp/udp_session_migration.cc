@@ -33,6 +33,8 @@ ErrorCode UdpSession::sendMigrate(double now) {
   }
   // In order after everything sent before it: the node handles it after them.
   sendPacket(std::move(packet), false, now);
+  // Now, not after the pack delay: on a busy host loop that is the next iteration (issue 12).
+  channel_->flushNow(now);
   mig_ = MigPhase::Requested;
   roomMigrate_ = false;
   roomWaitDeadline_ = kNoDeadline;
@@ -55,6 +57,7 @@ void UdpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double 
     mig_ = MigPhase::None;
     state_ = ClientState::Connected;
     flushHeld(now);
+    channel_->flushNow(now);
     Event ev;
     ev.type = EventType::Error;
     ev.code = ErrorCode::NoTarget;
@@ -86,6 +89,7 @@ void UdpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double 
   // the owner has no old socket for it before it acts.
   if (old_) closeOldLink();  // a previous migration's old link, still lingering
   releaseAfterOld_ = false;  // what it held goes to the next target
+  channel_->flushAcksNow();  // the answer's ACK now: the old node's careful close waits for it
   collect();
   PendingAction open;
   open.action = LinkAction::OpenTarget;
@@ -213,15 +217,25 @@ void UdpSession::handleClaimAnswer(const Packet& p, double now) {
   // In order, after the claim; after a push, only once the old node has every DAT of
   // ours: it forwards late ones here, where they are served as they come.
   releaseAfterOld_ = old_ != nullptr && oldCarriesOurs_;
-  releaseHeldIfOldDone(now);
+  releaseHeld(now);
   lastHeard_ = now;
   sendEcho(now);
+  // The held requests waited for the whole move: they (and the echo) leave in this
+  // turn, not after the pack delay (the next loop iteration of a busy host, issue 12).
+  // The answer's ACK keeps the ACK delay: its RDAT follows at once (a node's first DAT
+  // goes as both), and one datagram then carries both records.
+  channel_->flushNow(now);
+}
+
+bool UdpSession::releaseHeld(double now) {
+  if (releaseAfterOld_ && old_ && oldCarriesOurs_ && !old_->idle()) return false;
+  releaseAfterOld_ = false;
+  flushHeld(now);
+  return true;
 }
 
 void UdpSession::releaseHeldIfOldDone(double now) {
-  if (releaseAfterOld_ && old_ && oldCarriesOurs_ && !old_->idle()) return;
-  releaseAfterOld_ = false;
-  flushHeld(now);
+  if (releaseHeld(now) && channel_) channel_->flushNow(now);
 }
 
 double UdpSession::backoff(uint32_t attempt) {

@@ -3,7 +3,8 @@
 # mingw-w64) exports only dk_* and imports only Windows system DLLs; the C11 smoke
 # test of test/engines, built with mingw against it, runs under wine against the
 # reference cluster started on Linux by the CLI (test/engines/run.mjs), on TCP and
-# UDP, manual and automatic migration.
+# UDP, manual and automatic migration, and the room scenario (two users, a room
+# migration) on TCP and UDP.
 # Needs scripts/windows/setup.sh, npm ci (dist/ for the CLI). Usage: bash scripts/windows/engines-test.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,4 +31,5 @@ echo "diarkis.dll exports $(wc -l <<<"$exports") dk_* functions and nothing else
 # stdio works there under wine (Node's does not, see test.sh).
 w=(-- "$DIARKIS_WINE" "$smoke")
 node test/engines/run.mjs c tcp manual "${w[@]}" ';;' c udp manual "${w[@]}" ';;' \
-     c tcp auto "${w[@]}" ';;' c udp auto "${w[@]}"
+     c tcp auto "${w[@]}" ';;' c udp auto "${w[@]}" ';;' \
+     c-rooms tcp auto "${w[@]}" rooms ';;' c-rooms udp manual "${w[@]}" rooms

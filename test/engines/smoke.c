@@ -117,7 +117,8 @@ static void negative_cases(void) {
   CHECK(strcmp(dk_error_name(DK_ERR_BAD_MAC), "bad-mac") == 0);
   CHECK(strcmp(dk_error_name(1), "unknown") == 0);
   CHECK(strcmp(dk_error_name(DK_ERR_ROOM_BUSY), "room-busy") == 0);
-  CHECK(strcmp(dk_error_name(DK_ERR_ROOM_BUSY - 1), "unknown") == 0);
+  CHECK(strcmp(dk_error_name(DK_ERR_RECEIVE_STALLED), "receive-stalled") == 0);
+  CHECK(strcmp(dk_error_name(DK_ERR_RECEIVE_STALLED - 1), "unknown") == 0); /* the last code */
 
   /* NULL context everywhere */
   dk_event ev[4];

@@ -27,7 +27,9 @@ import { getEndpoint, UdpClient, type UdpClientOptions } from '../src/client';
 import { startCluster } from '../src/server';
 import { UdpProxy } from '../test/helpers/udp-proxy';
 import { formatTable } from '../src/cli/table';
-import { startClusterChild } from './lib/cluster-process';
+import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { startClusterChild, type ClusterChildStats } from './lib/cluster-process';
 import { writeResult } from './lib/results';
 import { runEchoChild, runRounds, type RoundSample } from './lib/echo-run';
 import { fmt, median, percentile } from './lib/stats';
@@ -159,6 +161,29 @@ interface Swarm {
   clients: number; connected: number; nodes: number; connectSeconds: number; rssDeltaMiB: number; bytesPerSession: number;
   echoIntervalMs: number; windowSeconds: number; echoesExpected: number; echoesReceived: number; onTimeShare: number;
   heartbeatsSent: number; heartbeatsAnswered: number; disconnects: number; disconnectReasons: Record<string, number>;
+  /** Why the clients that did not connect failed (endpoint API or connect error codes). */
+  connectFailures: Record<string, number>;
+  /** Client-side counters summed over every client (receive pauses, refused DATs, drops by reason). */
+  clientTotals: Record<string, number>;
+  /** This (client) process: CPU over the run and its event-loop delay. */
+  clientCpuMs: number; clientLoopDelayP99Ms: number; clientLoopDelayMaxMs: number;
+  /** The cluster child's view (session end reasons, node drops, CPU, event-loop delay). */
+  cluster: ClusterChildStats | null;
+  loadAverage: number[];
+}
+
+/** Every client's counters summed (nonzero only): a client-side refusal or drop shows here. */
+function clientTotals(list: UdpClient[]): Record<string, number> {
+  const t: Record<string, number> = {};
+  const add = (k: string, v: number): void => {
+    if (v !== 0) t[k] = (t[k] ?? 0) + v;
+  };
+  for (const c of list) {
+    const s = c.stats();
+    for (const k of ['packetsSent', 'packetsReceived', 'retransmits', 'sendDropped', 'receivePauses', 'receiveDeferred', 'undeliveredBytes'] as const) add(k, s[k]);
+    for (const [k, v] of Object.entries(s.drops)) add(`drops.${k}`, v);
+  }
+  return t;
 }
 
 async function swarm(clients: number, nodes: number, echoIntervalMs: number, windowSeconds: number): Promise<Swarm> {
@@ -168,6 +193,11 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
   let echoes = 0;
   let disconnects = 0;
   const reasons = new Map<string, number>();
+  const failures = new Map<string, number>();
+  const fail = (k: string): void => void failures.set(k, (failures.get(k) ?? 0) + 1);
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  const cpu0 = process.cpuUsage();
   try {
     global.gc?.();
     const rss0 = process.memoryUsage().rss;
@@ -188,9 +218,12 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
           list.push(c);
           // A busy entry server may not answer in time: tried three times, then counted as not connected.
           for (let attempt = 0; attempt < 3; attempt++) {
-            const ep = await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `swarm-${i + k}` }).catch(() => undefined);
+            const ep = await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `swarm-${i + k}` }).catch((err: unknown) => {
+              fail(`endpoint: ${errorKey(err)}`);
+              return undefined;
+            });
             if (ep === undefined) continue;
-            await c.connect(ep).catch(() => undefined);
+            await c.connect(ep).catch((err: unknown) => fail(`connect: ${errorKey(err)}`));
             break;
           }
         }),
@@ -209,6 +242,7 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
     await new Promise((r) => setTimeout(r, windowSeconds * 1000));
     const echoesReceived = echoes - e0;
     const echoesExpected = Math.floor((connected * windowSeconds * 1000) / echoIntervalMs);
+    const cpu = process.cpuUsage(cpu0);
     return {
       clients, connected, nodes, connectSeconds,
       rssDeltaMiB: (rss1 - rss0) / 2 ** 20,
@@ -219,11 +253,23 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
       heartbeatsAnswered: sum('heartbeatsAnswered') - ha0,
       disconnects,
       disconnectReasons: Object.fromEntries(reasons),
+      connectFailures: Object.fromEntries(failures),
+      clientTotals: clientTotals(list),
+      clientCpuMs: (cpu.user + cpu.system) / 1000,
+      clientLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+      clientLoopDelayMaxMs: loopDelay.max / 1e6,
+      cluster: await cluster.stats().catch(() => null),
+      loadAverage: loadavg(),
     };
   } finally {
     await Promise.all(list.map((c) => c.close()));
     await cluster.stop();
   }
+}
+
+function errorKey(err: unknown): string {
+  if (err instanceof Error) return (err as Error & { code?: string }).code ?? err.message.slice(0, 60);
+  return String(err).slice(0, 60);
 }
 
 interface CpuRow { kind: string; label: string; depth: number; clients: number; rate: number; cpuUs: number; vsTs: number; epc: number }

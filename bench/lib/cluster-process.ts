@@ -5,6 +5,7 @@
  * (setNodeState, nodes), each call answered by the child with the same request id.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startCluster } from '../../src/server';
 import type { MigrationPhaseEvent, NodeInfo, NodeState } from '../../src/server';
 
@@ -24,15 +25,29 @@ export interface ClusterChild {
   setNodeState(id: string, state: NodeState): Promise<void>;
   /** The child's node list (ids, states, user counts). */
   nodes(): Promise<NodeInfo[]>;
+  /** Session end reasons, node counters, CPU and event-loop delay of the child so far. */
+  stats(): Promise<ClusterChildStats>;
   /** Migration phases of the child's nodes: complete after stop() (sent once, as the child exits). */
   readonly phases: MigrationPhaseEvent[];
   readonly pid: number;
   stop(): Promise<void>;
 }
 
-type Op = { op: 'setNodeState'; id: string; state: NodeState } | { op: 'nodes' };
+/** The child's own view: why its nodes ended sessions, their counters, its CPU and event-loop delay. */
+export interface ClusterChildStats {
+  closeReasons: Record<string, number>;
+  nodes: { id: string; users: number; requests: number; responses: number; drops: Record<string, number> }[];
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  /** Event-loop delay of the child since it started (perf_hooks histogram), ms. */
+  loopDelayP50Ms: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+}
+
+type Op = { op: 'setNodeState'; id: string; state: NodeState } | { op: 'nodes' } | { op: 'stats' };
 type Call = Op & { req: number };
-interface Reply { req: number; error?: string; nodes?: NodeInfo[] }
+interface Reply { req: number; error?: string; nodes?: NodeInfo[]; stats?: ClusterChildStats }
 
 export function startClusterChild(args: ClusterChildArgs): Promise<ClusterChild> {
   const child: ChildProcess = fork(__filename, ['--child', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
@@ -80,6 +95,11 @@ export function startClusterChild(args: ClusterChildArgs): Promise<ClusterChild>
           await call({ op: 'setNodeState', id, state });
         },
         nodes: async () => (await call({ op: 'nodes' })).nodes ?? [],
+        stats: async () => {
+          const r = await call({ op: 'stats' });
+          if (r.stats === undefined) throw new Error('no stats from the cluster child');
+          return r.stats;
+        },
         // Done when the child exited and its IPC channel is read to the end (the phases come last).
         stop: async () => {
           const exited = new Promise<void>((done) => child.once('exit', () => done()));
@@ -105,6 +125,26 @@ async function childMain(): Promise<void> {
   // moves it times, and those still queued when the child exited were lost.
   const phases: MigrationPhaseEvent[] = [];
   cluster.on('migration-phase', (phase) => phases.push(phase));
+  const closeReasons = new Map<string, number>();
+  cluster.on('session-close', (e) => closeReasons.set(e.reason ?? '?', (closeReasons.get(e.reason ?? '?') ?? 0) + 1));
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  const stats = (): ClusterChildStats => {
+    const cpu = process.cpuUsage();
+    const nonzero = (d: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(d).filter(([, v]) => v > 0));
+    return {
+      closeReasons: Object.fromEntries(closeReasons),
+      nodes: cluster.nodes.map((n) => {
+        const s = cluster.stats(n.id);
+        return { id: n.id, users: n.users, requests: s.requests, responses: s.responses, drops: nonzero(s.drops) };
+      }),
+      cpuUserMs: cpu.user / 1000,
+      cpuSystemMs: cpu.system / 1000,
+      loopDelayP50Ms: loopDelay.percentile(50) / 1e6,
+      loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+      loopDelayMaxMs: loopDelay.max / 1e6,
+    };
+  };
   process.on('message', (m: 'stop' | Call) => {
     if (m === 'stop') {
       void cluster.stop().then(() => {
@@ -118,6 +158,7 @@ async function childMain(): Promise<void> {
       process.send?.({ req: m.req, ...r });
     };
     if (m.op === 'nodes') reply({ nodes: cluster.nodes });
+    else if (m.op === 'stats') reply({ stats: stats() });
     else if (m.op === 'setNodeState') {
       Promise.resolve()
         .then(() => cluster.setNodeState(m.id, m.state))

@@ -56,7 +56,7 @@ export interface ClusterEvents {
   refused: { nodeId: string; reason: string };
   'protocol-error': { nodeId: string; reason: DropReason };
   'session-connect': { nodeId: string; uid: string; sid: string };
-  'session-close': { nodeId: string; uid: string; sid: string };
+  'session-close': { nodeId: string; uid: string; sid: string; /** Why it ended (UDP: the RUDP end reason, e.g. 'timeout'). */ reason?: string };
   'handler-error': { nodeId: string; uid: string; ver: number; cmd: number; error: unknown };
   'node-state': { nodeId: string; state: NodeState };
   /** PROTOCOL 7.3: a session was handed from one node to another (answer not yet sent). */

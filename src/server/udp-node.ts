@@ -516,7 +516,7 @@ export class UdpNode extends NodeBase implements NodeControl {
     e.queue.close();
     s.link = null;
     void this.store.removeSession(s.sid);
-    this.emit('session-close', { nodeId: this.id, uid: s.uid, sid: s.sid });
+    this.emit('session-close', { nodeId: this.id, uid: s.uid, sid: s.sid, reason });
     this.wakeClosedWaiters();
   }
 

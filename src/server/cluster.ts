@@ -48,6 +48,8 @@ export interface ClusterOptions {
   handoffTtlMs?: number;
   /** TCP: how long a half-closed connection waits for the client's end (default 5000). */
   lingerMs?: number;
+  /** TCP: extra listeners that in-process migrations connect to, in turn (default 8; see TcpNodeOptions). */
+  claimListeners?: number;
   /** Time source of the shutdown timeout and handoff expiry (tests pass a ManualClock). */
   clock?: Clock;
   /** PROTOCOL 10.2: how long a room's node waits for the owner's 1/7 before moving it itself (default 5000). */
@@ -150,6 +152,14 @@ export class Cluster extends EventEmitter {
     }));
   }
 
+  /** The node listening on `port`: its main port, or a TCP node's claim listener (migrate answers name those). */
+  nodeIdAt(port: number): string | undefined {
+    for (const n of this.nodeMap.values()) {
+      if (n.port === port || (n instanceof TcpNode && n.listensOn(port))) return n.id;
+    }
+    return undefined;
+  }
+
   /** Counters of one node (a live object: read, do not keep). */
   stats(id: string): NodeStats {
     return this.mustNode(id).stats;
@@ -170,6 +180,7 @@ export class Cluster extends EventEmitter {
         exposeDebugCommands: this.opts.exposeDebugCommands ?? false,
         shutdownTimeoutMs: this.shutdownTimeoutMs,
         lingerMs: this.opts.lingerMs,
+        claimListeners: this.opts.claimListeners,
         clock: this.opts.clock,
         handoffs: this.handoffs,
         rooms: this.roomService,

@@ -18,16 +18,16 @@ export interface TcpNodeOptions extends NodeBaseOptions {
   /** Listening port (default 0: ephemeral). */
   port?: number;
   /**
-   * Extra listening sockets (ephemeral ports) that in-process migrate answers point at, in turn
-   * (default 8). libuv 1.45+ accepts one connection per listener per event-loop turn, so a
-   * migration storm into a busy process waits one loop turn per client on a single listener.
+   * Extra listening sockets (ephemeral ports) that migrate answers from nodes in this process
+   * name in turn (default 0; a cluster of several TCP nodes in one process uses 8). libuv 1.45+
+   * accepts one connection per listener per event-loop turn, so a migration storm into a busy
+   * process waits one loop turn per client on a single listener.
    */
   claimListeners?: number;
 }
 
 /** How long a half-closed connection waits for the client's end before it is destroyed. */
 const DEFAULT_LINGER_MS = 5000;
-const DEFAULT_CLAIM_LISTENERS = 8;
 
 
 export class TcpNode extends NodeBase implements TcpNodeControl {
@@ -47,7 +47,7 @@ export class TcpNode extends NodeBase implements TcpNodeControl {
     this.lingerMs = opts.lingerMs ?? DEFAULT_LINGER_MS;
     this.listenPort = opts.port ?? 0;
     this.server = createServer((socket) => this.onConnection(socket));
-    const extra = opts.claimListeners ?? DEFAULT_CLAIM_LISTENERS;
+    const extra = opts.claimListeners ?? 0;
     if (!Number.isInteger(extra) || extra < 0 || extra > 64) throw new RangeError(`claimListeners: an integer 0..64, not ${String(extra)}`);
     for (let i = 0; i < extra; i++) this.claimServers.push(createServer((socket) => this.onConnection(socket)));
   }

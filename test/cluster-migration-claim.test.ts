@@ -36,7 +36,7 @@ async function migrated(): Promise<Moved> {
   await old.request(2, 2);
   const m = await old.migrate();
   if (!m.ok) throw new Error('migration refused');
-  const to = c.nodes.find((n) => n.port === m.port)?.id ?? '';
+  const to = c.nodeIdAt(m.port) ?? '';
   return { c, clock, ep, target: { ...ep, serverPort: m.port }, to, ticket: m.ticket, refusals };
 }
 
@@ -102,7 +102,7 @@ describe('claim at the migration target (PROTOCOL 7.6)', () => {
     if (!m2.ok) throw new Error('second migration refused');
     const back = { ...t.ep, serverPort: m2.port };
     expect(await refusedClaim(back, t.ticket)).toBe('fin:refused');
-    const backId = t.c.nodes.find((n) => n.port === m2.port)?.id;
+    const backId = t.c.nodeIdAt(m2.port);
     expect(t.refusals).toEqual([`${backId}:claim:wrong-ticket`]);
     const c = await TsTcpClient.connect(back, { claim: m2.ticket });
     clients.push(c);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster, ManualClock, startCluster } from '../src/server';
+import type { NodeInfo } from '../src/server/types';
 import { EndpointInfo, fetchEndpoint, TsTcpClient } from './helpers/ts-tcp-client';
 
 let cluster: Cluster | null = null;
@@ -17,9 +18,9 @@ function u32(n: number): Buffer {
 }
 
 function nodeIdOfPort(c: Cluster, port: number): string {
-  const n = c.nodes.find((x) => x.port === port);
-  if (n === undefined) throw new Error(`no node on port ${port}`);
-  return n.id;
+  const id = c.nodeIdAt(port);
+  if (id === undefined) throw new Error(`no node on port ${port}`);
+  return id;
 }
 
 async function connect(ep: EndpointInfo, opts: Parameters<typeof TsTcpClient.connect>[1] = {}): Promise<TsTcpClient> {
@@ -93,6 +94,43 @@ describe('TCP migration (PROTOCOL 7.2-7.6)', () => {
     expect(c.nodes.find((n) => n.id === from)?.users).toBe(0);
   });
 
+  it('spreads a migration storm over the target\'s claim listeners (default 8), each claim binding there', async () => {
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 2 });
+    const c = cluster;
+    const [a, b] = c.nodes as [NodeInfo, NodeInfo];
+    await c.setNodeState(b.id, 'taken'); // every user lands on a
+    const N = 16;
+    const eps = await Promise.all(Array.from({ length: N }, (_, i) => fetchEndpoint(c.entryUrl, 'TCP', `u${i}`)));
+    const olds = await Promise.all(eps.map((ep) => connect(ep)));
+    await c.setNodeState(b.id, 'online');
+    const other = b;
+    await c.setNodeState(a.id, 'offline');
+    const moves = await Promise.all(olds.map((o) => o.migrate()));
+    const ports = new Set<number>();
+    for (const m of moves) {
+      if (!m.ok) throw new Error('migration refused');
+      expect(c.nodeIdAt(m.port)).toBe(other.id);
+      expect(m.port).not.toBe(other.port);
+      ports.add(m.port);
+    }
+    // In turn over the 8 listeners: 16 moves use each twice.
+    expect(ports.size).toBe(8);
+    const next = await Promise.all(moves.map((m, i) => (m.ok ? connect({ ...(eps[i] as EndpointInfo), serverPort: m.port }, { claim: m.ticket }) : null)));
+    for (const n of next) expect((await n?.request(2, 2))?.status).toBe(1);
+    expect(c.nodes.find((n) => n.id === other.id)?.users).toBe(N);
+  });
+
+  it('claimListeners: 0 sends migrations to the target\'s main port', async () => {
+    cluster = await startCluster({ udpNodes: 0, tcpNodes: 2, claimListeners: 0 });
+    const c = cluster;
+    const ep = await fetchEndpoint(c.entryUrl, 'TCP', 'solo');
+    const old = await connect(ep);
+    await c.setNodeState(nodeIdOfPort(c, ep.serverPort), 'offline');
+    const m = await old.migrate();
+    if (!m.ok) throw new Error('migration refused');
+    expect(c.nodes.some((n) => n.port === m.port && n.port !== ep.serverPort)).toBe(true);
+  });
+
   it('held pushes follow the claim answer in order', async () => {
     const clock = new ManualClock();
     cluster = await startCluster({ udpNodes: 0, tcpNodes: 2, clock });
@@ -126,7 +164,7 @@ describe('TCP migration (PROTOCOL 7.2-7.6)', () => {
     const c = await connect(ep);
     const m = await c.migrate();
     if (!m.ok) throw new Error('migration refused');
-    expect(m.port).toBe(others[1].port);
+    expect(cluster.nodeIdAt(m.port)).toBe(others[1].id);
   });
 
   it('half-closes after the answer, discards what still arrives, and closes without a reset after lingerMs', async () => {

@@ -17,6 +17,8 @@ export interface ClusterChildArgs {
   shutdownTimeoutMs?: number;
   /** The UDP nodes' reliable sender (default: the node's default, adaptive). */
   udpRetry?: 'adaptive' | 'wire';
+  /** TCP nodes' extra claim listeners (default: the cluster's default). */
+  claimListeners?: number;
 }
 
 export interface ClusterChild {
@@ -120,6 +122,7 @@ async function childMain(): Promise<void> {
     encryption: opts.encryption ?? true,
     ...(opts.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: opts.shutdownTimeoutMs } : {}),
     ...(opts.udpRetry !== undefined ? { udp: { retry: opts.udpRetry } } : {}),
+    ...(opts.claimListeners !== undefined ? { claimListeners: opts.claimListeners } : {}),
   });
   // Kept here and sent once at stop: an IPC message per phase cost the cluster CPU during the very
   // moves it times, and those still queued when the child exited were lost.

@@ -35,6 +35,8 @@ export interface RunSpec {
   redisUrl: string;
   prefix: string;
   nodeFlags: string[];
+  /** In-process: the TCP nodes' extra claim listeners (undefined: the default). */
+  claimListeners?: number;
 }
 
 export interface RunRow {
@@ -125,7 +127,10 @@ async function controls(spec: RunSpec): Promise<Controls> {
       cleanup: () => c.cleanup(),
     };
   }
-  const c = await startClusterChild({ tcpNodes: 2, udpNodes: 2, encryption: true, shutdownTimeoutMs: 300_000 });
+  const c = await startClusterChild({
+    tcpNodes: 2, udpNodes: 2, encryption: true, shutdownTimeoutMs: 300_000,
+    ...(spec.claimListeners !== undefined ? { claimListeners: spec.claimListeners } : {}),
+  });
   return {
     entryUrl: c.entryUrl,
     prepare: async () => {

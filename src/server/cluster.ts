@@ -21,6 +21,9 @@ import { TcpNode } from './tcp-node';
 import { UdpNode, type UdpNodeOptions } from './udp-node';
 import type { ClusterEvents, CommandHandler, EmitFn, NodeInfo, NodeStats } from './types';
 
+/** Claim listeners per TCP node when several share the process (TcpNodeOptions.claimListeners). */
+const DEFAULT_CLAIM_LISTENERS = 8;
+
 export interface ClusterOptions {
   /** UDP nodes to start (default 1). */
   udpNodes?: number;
@@ -48,6 +51,11 @@ export interface ClusterOptions {
   handoffTtlMs?: number;
   /** TCP: how long a half-closed connection waits for the client's end (default 5000). */
   lingerMs?: number;
+  /**
+   * TCP: extra listeners per node that migrations between this cluster's nodes connect to, in
+   * turn (default 8 with two or more TCP nodes, else 0; see TcpNodeOptions.claimListeners).
+   */
+  claimListeners?: number;
   /** Time source of the shutdown timeout and handoff expiry (tests pass a ManualClock). */
   clock?: Clock;
   /** PROTOCOL 10.2: how long a room's node waits for the owner's 1/7 before moving it itself (default 5000). */
@@ -150,6 +158,14 @@ export class Cluster extends EventEmitter {
     }));
   }
 
+  /** The node listening on `port`: its main port, or a TCP node's claim listener (migrate answers name those). */
+  nodeIdAt(port: number): string | undefined {
+    for (const n of this.nodeMap.values()) {
+      if (n.port === port || (n instanceof TcpNode && n.listensOn(port))) return n.id;
+    }
+    return undefined;
+  }
+
   /** Counters of one node (a live object: read, do not keep). */
   stats(id: string): NodeStats {
     return this.mustNode(id).stats;
@@ -170,6 +186,7 @@ export class Cluster extends EventEmitter {
         exposeDebugCommands: this.opts.exposeDebugCommands ?? false,
         shutdownTimeoutMs: this.shutdownTimeoutMs,
         lingerMs: this.opts.lingerMs,
+        claimListeners: this.opts.claimListeners ?? (tcp >= 2 ? DEFAULT_CLAIM_LISTENERS : 0),
         clock: this.opts.clock,
         handoffs: this.handoffs,
         rooms: this.roomService,

@@ -21,6 +21,8 @@ export interface HandoffTarget extends RealtimeNode {
   expireHandoff?(sid: string): Session | null;
   /** A request the old node got after its migration push (PROTOCOL 10.2), for the session here. */
   acceptForwarded?(sid: string, ver: number, cmd: number, body: Buffer): void;
+  /** TCP: the listener a migrating client should connect to (spreads a storm over several). */
+  claimAddress?(): { host: string; port: number };
 }
 
 export interface HandoffDeps {
@@ -133,7 +135,8 @@ export class Handoffs {
     if (target !== undefined) adoptPending(target, { ...rest, nodeId: best.id });
     await store.putHandoff(rec, this.deps.ttlMs);
     this.deps.emit('handoff', { uid: rec.uid, sid: rec.sid, from: from.id, to: best.id });
-    return { address: formatAddress(best.host, best.port), ticket, to: best.id };
+    const at = target?.claimAddress?.() ?? best;
+    return { address: formatAddress(at.host, at.port), ticket, to: best.id };
   }
 
   /** Forwarding of late requests: to an in-process target directly, else through the store. */

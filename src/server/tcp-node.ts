@@ -17,6 +17,13 @@ export interface TcpNodeOptions extends NodeBaseOptions {
   lingerMs?: number;
   /** Listening port (default 0: ephemeral). */
   port?: number;
+  /**
+   * Extra listening sockets (ephemeral ports) that migrate answers from nodes in this process
+   * name in turn (default 0; a cluster of several TCP nodes in one process uses 8). libuv 1.45+
+   * accepts one connection per listener per event-loop turn, so a migration storm into a busy
+   * process waits one loop turn per client on a single listener.
+   */
+  claimListeners?: number;
 }
 
 /** How long a half-closed connection waits for the client's end before it is destroyed. */
@@ -30,12 +37,19 @@ export class TcpNode extends NodeBase implements TcpNodeControl {
   private readonly connections = new Set<TcpConnection>();
   private readonly server: Server;
   private readonly listenPort: number;
+  /** Extra listeners for claims (see TcpNodeOptions.claimListeners) and their ports. */
+  private readonly claimServers: Server[] = [];
+  private readonly claimPorts: number[] = [];
+  private nextClaimPort = 0;
 
   constructor(opts: TcpNodeOptions) {
     super(opts);
     this.lingerMs = opts.lingerMs ?? DEFAULT_LINGER_MS;
     this.listenPort = opts.port ?? 0;
     this.server = createServer((socket) => this.onConnection(socket));
+    const extra = opts.claimListeners ?? 0;
+    if (!Number.isInteger(extra) || extra < 0 || extra > 64) throw new RangeError(`claimListeners: an integer 0..64, not ${String(extra)}`);
+    for (let i = 0; i < extra; i++) this.claimServers.push(createServer((socket) => this.onConnection(socket)));
   }
 
   /** Sessions registered here, connected or not yet. */
@@ -44,19 +58,38 @@ export class TcpNode extends NodeBase implements TcpNodeControl {
   }
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
+    this.port = await this.listen(this.server, this.listenPort);
+    for (const s of this.claimServers) this.claimPorts.push(await this.listen(s, 0));
+    await this.register();
+  }
+
+  /**
+   * Where an in-process migration sends its client: the claim listeners in turn (the main port
+   * when there are none). Clients of other processes get the registry's port.
+   */
+  claimAddress(): { host: string; port: number } {
+    if (this.claimPorts.length === 0) return { host: this.host, port: this.port };
+    const port = this.claimPorts[this.nextClaimPort++ % this.claimPorts.length] as number;
+    return { host: this.host, port };
+  }
+
+  /** The main port or one of the claim listeners. */
+  listensOn(port: number): boolean {
+    return port === this.port || this.claimPorts.includes(port);
+  }
+
+  private listen(server: Server, port: number): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
       // A backlog above Node's default 511: a node going offline sends hundreds of clients to
       // its target at once, and SYNs dropped by a full backlog cost each of them a 1 s retry.
-      this.server.listen({ port: this.listenPort, host: this.host, backlog: LISTEN_BACKLOG }, () => {
-        this.server.off('error', reject);
-        resolve();
+      server.listen({ port, host: this.host, backlog: LISTEN_BACKLOG }, () => {
+        server.off('error', reject);
+        const addr = server.address();
+        if (addr === null || typeof addr === 'string') reject(new Error('tcp node: no port'));
+        else resolve(addr.port);
       });
     });
-    const addr = this.server.address();
-    if (addr === null || typeof addr === 'string') throw new Error('tcp node: no port');
-    this.port = addr.port;
-    await this.register();
   }
 
   /** Section 8: the endpoint API registers a session here before answering the client. */
@@ -162,7 +195,9 @@ export class TcpNode extends NodeBase implements TcpNodeControl {
     if (this.stopping !== null) return this.stopping;
     this.stopping = (async () => {
       this.stopShutdownTimer();
-      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      const closed = Promise.all(
+        [this.server, ...this.claimServers].map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))),
+      );
       this.unsubscribe?.();
       for (const s of this.sessions.values()) if (s.link !== null) s.fin('server-shutdown');
       for (const c of this.connections) if (c.session === null) c.end();

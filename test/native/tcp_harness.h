@@ -1,6 +1,6 @@
 // The fake-clock harness of the TcpSession tests: an in-test node (ServerCodec per
-// connection), no sockets, no sleeping. Shared by tcp_migration_test.cc and
-// tcp_room_test.cc.
+// connection), no sockets, no sleeping. Shared by tcp_session_test.cc,
+// tcp_migration_test.cc and tcp_room_test.cc.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -114,8 +114,8 @@ struct TcpHarness {
     }
     return nullptr;
   }
-  ErrorCode send(uint8_t ver, uint16_t cmd, const std::string& body) {
-    return s.send(ver, cmd, reinterpret_cast<const uint8_t*>(body.data()), body.size());
+  ErrorCode send(uint8_t ver, uint16_t cmd, const std::string& body, bool* writable = nullptr) {
+    return s.send(ver, cmd, reinterpret_cast<const uint8_t*>(body.data()), body.size(), writable);
   }
 
   TcpOptions opts;

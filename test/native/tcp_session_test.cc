@@ -7,6 +7,7 @@
 #include <ostream>
 #include <string>
 
+#include "tcp_harness.h"
 #include "test_server.h"
 
 namespace diarkis {
@@ -14,68 +15,12 @@ namespace {
 
 using test::Request;
 
-struct Harness {
-  explicit Harness(TcpOptions o = {})
-      : opts(o), budget(stats, o.highWaterMark, o.maxQueuedBytes), s(opts, test::testKeys(), stats, budget) {}
-
-  // Fire every timer due up to t, each at its own deadline, then set the clock to t.
-  void advanceTo(double t) {
-    for (int guard = 0; s.nextDeadline() <= t; ++guard) {
-      ASSERT_LT(guard, 100000) << "timer does not make progress";
-      now = s.nextDeadline();
-      s.onTimer(now);
-      collect();
-    }
-    now = t;
-  }
-  // Everything the client wants to write reaches the server.
-  std::vector<Request> flush() {
-    const size_t n = s.outputSize();
-    std::vector<Request> reqs = server.feed(s.output(), n);
-    s.consumeOutput(n, now);
-    collect();
-    EXPECT_FALSE(server.failed());
-    return reqs;
-  }
-  void fromServer(const Bytes& b) {
-    s.onData(b.data(), b.size(), now);
-    collect();
-  }
-  void collect() { s.takeEvents(events); }
-  // Connect at the current time: socket up, heartbeat answered at once.
-  void connect() {
-    s.start(now);
-    s.onSocketConnected(now);
-    auto reqs = flush();
-    ASSERT_EQ(reqs.size(), 1u);
-    fromServer(server.heartbeatAnswer(wire::kNodeOnline, reqs[0].timestamp));
-    ASSERT_EQ(s.state(), ClientState::Connected);
-  }
-  size_t count(EventType t) const {
-    size_t n = 0;
-    for (const Event& e : events) n += e.type == t;
-    return n;
-  }
-  const Event* last(EventType t) const {
-    for (auto it = events.rbegin(); it != events.rend(); ++it) {
-      if (it->type == t) return &*it;
-    }
-    return nullptr;
-  }
-  ErrorCode send(uint8_t ver, uint16_t cmd, const std::string& body, bool* writable = nullptr) {
-    return s.send(ver, cmd, reinterpret_cast<const uint8_t*>(body.data()), body.size(), writable);
-  }
-
-  TcpOptions opts;
-  Stats stats;
-  SendBudget budget;
-  TcpSession s;
-  test::ServerCodec server;
-  double now = 0;
-  std::vector<Event> events;
+// Default options (the wire defaults), unlike the migration tests' harness.
+struct Harness : test::TcpHarness {
+  explicit Harness(TcpOptions o = {}) : TcpHarness(o) {}
 };
 
-Bytes bytesOf(const std::string& s) { return Bytes(s.begin(), s.end()); }
+using test::bytesOf;
 
 TEST(TcpSession, ConnectsWhenTheFirstHeartbeatIsAnswered) {
   Harness h;
@@ -90,7 +35,7 @@ TEST(TcpSession, ConnectsWhenTheFirstHeartbeatIsAnswered) {
   EXPECT_EQ(reqs[0].timestamp, 100);
   EXPECT_EQ(h.count(EventType::Connect), 0u);
   h.now = 130;
-  h.fromServer(h.server.heartbeatAnswer(wire::kNodeOnline, reqs[0].timestamp));
+  h.fromServer(h.server->heartbeatAnswer(wire::kNodeOnline, reqs[0].timestamp));
   EXPECT_EQ(h.s.state(), ClientState::Connected);
   ASSERT_EQ(h.count(EventType::Connect), 1u);
   EXPECT_FALSE(h.events[0].reconnected);
@@ -112,7 +57,7 @@ TEST(TcpSession, HeartbeatCadenceIsExactToTheMillisecond) {
     ASSERT_EQ(reqs.size(), 1u) << "at " << due;
     EXPECT_EQ(reqs[0].cmd, wire::kCmdKeepAlive);
     EXPECT_EQ(reqs[0].timestamp, due);
-    h.fromServer(h.server.heartbeatAnswer(wire::kNodeOnline, reqs[0].timestamp));
+    h.fromServer(h.server->heartbeatAnswer(wire::kNodeOnline, reqs[0].timestamp));
   }
   EXPECT_EQ(h.stats.heartbeatsSent.load(), 5u);
   EXPECT_EQ(h.s.state(), ClientState::Connected);
@@ -151,7 +96,7 @@ TEST(TcpSession, AnAnswerResetsTheMissCounter) {
   auto reqs = h.flush();
   ASSERT_EQ(reqs.size(), 2u);
   h.now = 10500;
-  h.fromServer(h.server.heartbeatAnswer(wire::kNodeOnline, reqs[1].timestamp));  // late answer
+  h.fromServer(h.server->heartbeatAnswer(wire::kNodeOnline, reqs[1].timestamp));  // late answer
   EXPECT_DOUBLE_EQ(h.last(EventType::Heartbeat)->rttMs, 500);
   h.advanceTo(25499);
   EXPECT_EQ(h.count(EventType::Disconnect), 0u);
@@ -174,7 +119,7 @@ TEST(TcpSession, AStalledHostIsNotTimedOutForHeartbeatsItNeverSent) {
   ASSERT_EQ(reqs.size(), 1u);  // the heartbeat sent on resuming
   h.advanceTo(24999);
   EXPECT_EQ(h.count(EventType::Disconnect), 0u);
-  h.fromServer(h.server.heartbeatAnswer(wire::kNodeOnline, reqs[0].timestamp));
+  h.fromServer(h.server->heartbeatAnswer(wire::kNodeOnline, reqs[0].timestamp));
   h.advanceTo(39998);  // the answer at 24999 holds until 24999 + 3 intervals
   EXPECT_EQ(h.count(EventType::Disconnect), 0u);
 }
@@ -220,14 +165,14 @@ TEST(TcpSession, ConnectTimesOutWhenTheSocketNeverConnects) {
 TEST(TcpSession, OfflineIsRaisedOncePerNode) {
   Harness h;
   h.connect();
-  h.fromServer(h.server.offlineNotice());
+  h.fromServer(h.server->offlineNotice());
   EXPECT_EQ(h.count(EventType::Offline), 1u);
   EXPECT_EQ(h.count(EventType::Heartbeat), 1u) << "the notice carries no RTT";
   h.advanceTo(5000);
   auto reqs = h.flush();
   ASSERT_EQ(reqs.size(), 1u);
-  h.fromServer(h.server.heartbeatAnswer(wire::kNodeOffline, reqs[0].timestamp));
-  h.fromServer(h.server.offlineNotice());
+  h.fromServer(h.server->heartbeatAnswer(wire::kNodeOffline, reqs[0].timestamp));
+  h.fromServer(h.server->offlineNotice());
   EXPECT_EQ(h.count(EventType::Offline), 1u);
   EXPECT_EQ(h.count(EventType::Heartbeat), 2u);
 }
@@ -237,7 +182,7 @@ TEST(TcpSession, AnOfflineHeartbeatAnswerRaisesOfflineAndHeartbeat) {
   h.connect();
   h.advanceTo(5000);
   auto reqs = h.flush();
-  h.fromServer(h.server.heartbeatAnswer(wire::kNodeOffline, reqs[0].timestamp));
+  h.fromServer(h.server->heartbeatAnswer(wire::kNodeOffline, reqs[0].timestamp));
   EXPECT_EQ(h.count(EventType::Offline), 1u);
   EXPECT_EQ(h.count(EventType::Heartbeat), 2u);
 }
@@ -254,7 +199,7 @@ class TcpSessionFin : public ::testing::TestWithParam<FinCase> {};
 TEST_P(TcpSessionFin, TheCloseAfterAFinReportsItsReason) {
   Harness h;
   h.connect();
-  h.fromServer(h.server.fin(GetParam().reason));
+  h.fromServer(h.server->fin(GetParam().reason));
   EXPECT_EQ(h.count(EventType::Disconnect), 0u) << "the Fin is remembered, the close reports it";
   h.s.onEof(h.now);
   h.collect();
@@ -279,7 +224,7 @@ TEST(TcpSession, RefusedDuringConnect) {
   h.s.start(0);
   h.s.onSocketConnected(0);
   h.flush();
-  h.fromServer(h.server.fin("refused"));
+  h.fromServer(h.server->fin("refused"));
   h.s.onSocketError(ErrorCode::NetworkError, "connection reset", h.now);
   h.collect();
   ASSERT_EQ(h.count(EventType::Disconnect), 1u);
@@ -309,13 +254,13 @@ TEST(TcpSession, SocketErrorsAreReportedWithTheirCode) {
 TEST(TcpSession, ABadMacIsDroppedAndCountedAndTheConnectionLives) {
   Harness h;
   h.connect();
-  h.fromServer(h.server.tampered(2, 1, wire::kStatusOk, bytesOf("evil")));
+  h.fromServer(h.server->tampered(2, 1, wire::kStatusOk, bytesOf("evil")));
   EXPECT_EQ(h.count(EventType::Response), 0u);
   ASSERT_EQ(h.count(EventType::Error), 1u);
   EXPECT_EQ(h.last(EventType::Error)->code, ErrorCode::BadMac);
   EXPECT_EQ(h.stats.drops[static_cast<size_t>(DropReason::BadMac)].load(), 1u);
   EXPECT_EQ(h.s.state(), ClientState::Connected);
-  h.fromServer(h.server.packet(2, 1, wire::kStatusOk, bytesOf("good")));
+  h.fromServer(h.server->packet(2, 1, wire::kStatusOk, bytesOf("good")));
   ASSERT_EQ(h.count(EventType::Response), 1u);
   EXPECT_EQ(h.last(EventType::Response)->payload, bytesOf("good"));
 }
@@ -323,7 +268,7 @@ TEST(TcpSession, ABadMacIsDroppedAndCountedAndTheConnectionLives) {
 TEST(TcpSession, BadMagicIsAProtocolError) {
   Harness h;
   h.connect();
-  Bytes p = h.server.packet(2, 1, wire::kStatusOk, bytesOf("x"));
+  Bytes p = h.server->packet(2, 1, wire::kStatusOk, bytesOf("x"));
   p[0] = 0x00;
   h.fromServer(p);
   ASSERT_EQ(h.count(EventType::Disconnect), 1u);
@@ -337,13 +282,13 @@ TEST(TcpSession, TooLargeAndBadStatusAreProtocolErrors) {
   o.maxPayload = 100;  // room for the heartbeat (68 bytes), not for the answer below
   Harness big(o);
   big.connect();
-  big.fromServer(big.server.packet(2, 1, wire::kStatusOk, Bytes(200, 7)));
+  big.fromServer(big.server->packet(2, 1, wire::kStatusOk, Bytes(200, 7)));
   ASSERT_EQ(big.count(EventType::Disconnect), 1u);
   EXPECT_NE(big.last(EventType::Disconnect)->message.find("too-large"), std::string::npos);
 
   Harness bad;
   bad.connect();
-  bad.fromServer(bad.server.packet(2, 1, 9, bytesOf("x")));
+  bad.fromServer(bad.server->packet(2, 1, 9, bytesOf("x")));
   ASSERT_EQ(bad.count(EventType::Disconnect), 1u);
   EXPECT_EQ(bad.last(EventType::Disconnect)->code, ErrorCode::ProtocolError);
   EXPECT_NE(bad.last(EventType::Disconnect)->message.find("bad-status"), std::string::npos);
@@ -352,9 +297,9 @@ TEST(TcpSession, TooLargeAndBadStatusAreProtocolErrors) {
 TEST(TcpSession, ResponsesPushesAndNotificationsAreDispatched) {
   Harness h;
   h.connect();
-  Bytes stream = h.server.packet(2, 1, wire::kStatusBad, bytesOf("bad"));
-  Bytes push = h.server.push(2, 3, bytesOf("p"));
-  Bytes note = h.server.push(0, wire::kCmdNotification, bytesOf("n"));
+  Bytes stream = h.server->packet(2, 1, wire::kStatusBad, bytesOf("bad"));
+  Bytes push = h.server->push(2, 3, bytesOf("p"));
+  Bytes note = h.server->push(0, wire::kCmdNotification, bytesOf("n"));
   stream.insert(stream.end(), push.begin(), push.end());
   stream.insert(stream.end(), note.begin(), note.end());
   for (uint8_t b : stream) h.fromServer(Bytes{b});  // split at every byte
@@ -374,7 +319,7 @@ TEST(TcpSession, SendsBeforeConnectGoOutAfterTheHeartbeat) {
   auto first = h.flush();
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first[0].cmd, wire::kCmdKeepAlive);
-  h.fromServer(h.server.heartbeatAnswer(wire::kNodeOnline, first[0].timestamp));
+  h.fromServer(h.server->heartbeatAnswer(wire::kNodeOnline, first[0].timestamp));
   auto second = h.flush();
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second[0].ver, 2);

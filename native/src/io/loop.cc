@@ -155,14 +155,21 @@ void Loop::shutdownHost() {
 }
 
 void Loop::runTimers(double now, bool readLate) {
-  // Bounded so that a handler re-arming at a past deadline cannot spin the loop.
-  size_t budget = heap_.size();
-  while (!heap_.empty() && heap_.front().deadline <= now && budget-- > 0) {
+  // What is due now, taken out first: a handler that re-arms at a past deadline (a partly
+  // packed DAT waiting for this iteration's flush) runs once per pass, not again and again
+  // within it (that spun up to the heap's size per pass: docs/decisions.md, issue 9).
+  std::vector<TimerItem> due;
+  due.swap(due_);  // capacity kept across passes; a local, should a handler ever re-enter
+  while (!heap_.empty() && heap_.front().deadline <= now) {
     std::pop_heap(heap_.begin(), heap_.end(), later);
     const TimerItem item = heap_.back();
     heap_.pop_back();
     auto it = entries_.find(item.id);
-    if (it == entries_.end() || it->second.gen != item.gen) continue;  // stale: lazily deleted
+    if (it != entries_.end() && it->second.gen == item.gen) due.push_back(item);  // else stale: lazily deleted
+  }
+  for (const TimerItem& item : due) {
+    auto it = entries_.find(item.id);
+    if (it == entries_.end() || it->second.gen != item.gen) continue;  // detached or re-armed meanwhile
     it->second.scheduled = kInf;
     std::shared_ptr<LoopHandler> h = it->second.handler;  // survives a self-detach
     if (readLate && now - item.deadline > kLateMs) {
@@ -174,6 +181,8 @@ void Loop::runTimers(double now, bool readLate) {
     }
     guard(item.id, [&] { h->onTimer(now); });
   }
+  due.clear();
+  due_.swap(due);
 }
 
 void Loop::flushDirty(double now) {

@@ -154,6 +154,7 @@ class Loop {
 
   std::unordered_map<uint64_t, Entry> entries_;
   std::vector<TimerItem> heap_;  // min-heap on deadline
+  std::vector<TimerItem> due_;   // runTimers' scratch: the items due in one pass
   std::vector<uint64_t> dirty_;
   std::vector<std::shared_ptr<LoopHandler>> graveyard_;
   std::vector<uint8_t> readBuf_;

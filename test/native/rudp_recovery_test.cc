@@ -51,21 +51,41 @@ TEST(RudpRecovery, APartialDatAndAcksWaitTheirShortBoundForCompany) {
   ReliableChannel ch(c, stats);
   ch.start(0, 0, 0);
   ch.send(Bytes(10, 1), false, 0);
+  Out o = take(ch);
+  ASSERT_EQ(o.count(Flag::Dat), 1u);     // nothing of ours in flight: a lone body waits for nothing
+  ch.send(Bytes(10, 2), false, 0);       // DAT 0 in flight: this one waits for company
   const uint8_t b = 0;
   ch.onData(0, false, &b, 1, 0);
   EXPECT_TRUE(take(ch).dg.empty());      // both wait
   EXPECT_EQ(ch.nextDeadline(), 1);       // the pack bound
-  ch.send(Bytes(10, 2), false, 0.5);     // arrives in time: the same DAT
+  ch.send(Bytes(10, 3), false, 0.5);     // arrives in time: the same DAT
   ch.onTimer(1);
-  Out o = take(ch);
+  o = take(ch);
   ASSERT_EQ(o.count(Flag::Dat), 1u);
   EXPECT_EQ(o.dg[0].size(), 24u);
-  EXPECT_EQ(o.count(Flag::Ack), 0u);     // the ACK waits until 2
-  ch.onData(1, false, &b, 1, 1.5);
-  ch.onTimer(2);
+  EXPECT_EQ(o.count(Flag::Ack), 1u);     // the waiting ACK record goes with the DAT, before 2
+  ch.onData(1, false, &b, 1, 1.5);       // ACK records alone wait their bound ...
+  ch.onData(2, false, &b, 1, 2);
+  EXPECT_TRUE(take(ch).dg.empty());
+  ch.onTimer(3.5);
   o = take(ch);
-  ASSERT_EQ(o.dg.size(), 1u);            // both records in one datagram
+  ASSERT_EQ(o.dg.size(), 1u);            // ... and share one datagram
   EXPECT_EQ(o.dg[0].size(), 8u);
+}
+
+TEST(RudpRecovery, ABodyQueuedWhileDatsAreInFlightGoesOnceTheyAreAcknowledged) {
+  Stats stats;
+  ReliableConfig c = adaptive();
+  c.packDelayMs = 1;
+  ReliableChannel ch(c, stats);
+  ch.start(0, 0, 0);
+  ch.send(Bytes(10, 1), false, 0);
+  ASSERT_EQ(take(ch).count(Flag::Dat), 1u);
+  ch.send(Bytes(10, 2), false, 0.1);
+  EXPECT_FALSE(ch.flushDue());           // DAT 0 unacknowledged: packing
+  ch.onAck(AckRecord{0, false}, 0.2);
+  EXPECT_TRUE(ch.flushDue());            // nothing in flight any more: Nagle lets it go
+  EXPECT_EQ(take(ch).count(Flag::Dat), 1u);
 }
 
 TEST(RudpRecovery, SoloBodiesTravelAlone) {
@@ -343,7 +363,12 @@ TEST(RudpRecovery, AFlushIsDueOnlyOnceThePackOrAckDelayIsOver) {
   ReliableChannel ch(c, stats);
   ch.start(0, 0, 0);
   ch.send(Bytes(10, 1), true, 0);
+  EXPECT_TRUE(ch.flushDue());  // nothing in flight: a lone send is due at once
   std::vector<Bytes> out;
+  ch.takeDatagrams(out);
+  ASSERT_EQ(out.size(), 1u);
+  out.clear();
+  ch.send(Bytes(10, 2), true, 0);  // DAT 0 in flight: this one waits packDelayMs
   ch.takeDatagrams(out);
   EXPECT_TRUE(out.empty());
   EXPECT_TRUE(ch.hasUnflushed());

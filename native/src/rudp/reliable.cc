@@ -64,8 +64,9 @@ void ReliableChannel::pump(double now, bool flush, bool force) {
     if (static_cast<double>(pipe_) >= cc_.window()) break;
     if (inflight_[i].lost) retransmit(i, now);
   }
-  // A partial DAT goes at a flush once it waited packDelayMs for company.
-  const bool partialOk = flush && (force || now >= queuedSince_ + cfg_.packDelayMs);
+  // A partial DAT goes at a flush once it waited packDelayMs for company, or at once
+  // when nothing of ours is in flight (packDeadline).
+  const bool partialOk = flush && (force || now >= packDeadline());
   while (!queue_.empty() && canSendNew()) {
     if (!sendNewDat(now, partialOk)) break;
   }
@@ -203,7 +204,7 @@ void ReliableChannel::wireTimer(double now) {
 double ReliableChannel::nextDeadline() const {
   if (!started_ || timedOut_) return kNoDeadline;
   double t = acks_.empty() ? kNoDeadline : ackSince_ + cfg_.ackDelayMs;
-  if (!queue_.empty() && canSendNew()) t = std::min(t, queuedSince_ + cfg_.packDelayMs);
+  if (!queue_.empty() && canSendNew()) t = std::min(t, packDeadline());
   if (unacked() == 0) return t;
   if (cfg_.adaptive) return std::min({t, rtoAt_, tlpAt_, rackAt_});
   for (size_t i = 0; i < inflight_.size(); ++i) {
@@ -219,7 +220,9 @@ void ReliableChannel::takeReadyDatagrams(std::vector<Bytes>& out) {
 
 void ReliableChannel::takeDatagrams(std::vector<Bytes>& out) {
   pump(now_, true);
-  if (!acks_.empty() && now_ >= ackSince_ + cfg_.ackDelayMs) {
+  // ACK records leave once they waited ackDelayMs, or with any DAT this flush writes (the
+  // owner writes a flush's datagrams in one go: no extra wake-up, no extra call).
+  if (!acks_.empty() && (now_ >= ackSince_ + cfg_.ackDelayMs || !out_.empty())) {
     out_.push_back(std::move(acks_));
     acks_.clear();
     ackSince_ = kNoDeadline;
@@ -237,8 +240,15 @@ void ReliableChannel::flushAcksNow() {
 bool ReliableChannel::hasUnflushed() const { return !acks_.empty() || (!queue_.empty() && canSendNew()); }
 
 bool ReliableChannel::flushDue() const {
-  return (!acks_.empty() && now_ >= ackSince_ + cfg_.ackDelayMs) ||
-         (!queue_.empty() && canSendNew() && now_ >= queuedSince_ + cfg_.packDelayMs);
+  return (!acks_.empty() && (now_ >= ackSince_ + cfg_.ackDelayMs || !out_.empty())) ||
+         (!queue_.empty() && canSendNew() && now_ >= packDeadline());
+}
+
+// Nagle-like: a body queued while none of ours is unacknowledged leaves at the next flush
+// (a lone request waits for nothing); while DATs are in flight, bodies wait packDelayMs
+// for company (a burst sent one call at a time still shares datagrams).
+double ReliableChannel::packDeadline() const {
+  return unacked() == 0 ? queuedSince_ : queuedSince_ + cfg_.packDelayMs;
 }
 
 size_t ReliableChannel::takeReleasedBytes() {

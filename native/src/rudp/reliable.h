@@ -42,8 +42,10 @@ struct ReliableConfig {
   size_t recvWindow = 1024;  // our receive span (out-of-order DATs buffered)
   size_t peerWindow = 1024;  // the peer's receive span: seq - oldest unacknowledged < this
   size_t maxDatagramBody = 1400;  // DAT bodies are packed, ACK records batched, up to this
-  // A partly filled DAT waits this long for more bodies, batched ACK records
-  // this long for more records, before the flush sends them (0: the flush does).
+  // A partly filled DAT waits this long for more bodies while DATs of ours are in
+  // flight (with none in flight it goes at the next flush, Nagle-like), batched ACK
+  // records this long for more records unless a DAT goes with them, before the flush
+  // sends them (0: the flush does).
   double packDelayMs = 0;
   double ackDelayMs = 0;
   double initialCwnd = 64;   // adaptive: congestion window in DATs (64 x 1.4 KB fits a default socket buffer)
@@ -152,6 +154,7 @@ class ReliableChannel {
   };
 
   size_t unacked() const { return pipe_ + lost_; }
+  double packDeadline() const;  // when the partly packed DAT may go
   bool canSendNew() const;
   void pump(double now, bool flush, bool force = false);
   bool sendNewDat(double now, bool flush);

@@ -164,6 +164,8 @@ export interface NativeAddon {
   throwStdForTest(): never;
   /** Tests only: the next n event deliveries throw inside the native pump (caught and counted there). */
   failNextDeliveryForTest(n: number): void;
+  /** Tests only: the pack and ACK delays createUdp(options) gives a client (none on the loop driver). */
+  udpFlushDelaysForTest(options: NativeUdpOptions): { packDelayMs: number; ackDelayMs: number };
   readonly errorCodes: readonly string[];
   readonly eventTypes: readonly string[];
   readonly batchStride: number;

@@ -92,10 +92,22 @@ std::shared_ptr<const diarkis::UdpOptions> parseUdpOptions(Napi::Env env, const 
 
 Napi::Value CreateUdp(const Napi::CallbackInfo& info) { return createClient<JsUdpClient>(info, parseUdpOptions); }
 
+// Tests only: the pack and ACK delays a UdpClient created with these options gets
+// (parseUdpOptions: none on the loop driver), so that a test fails if they come back.
+Napi::Value UdpFlushDelaysForTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::shared_ptr<const diarkis::UdpOptions> o = parseUdpOptions(env, info[0]);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("packDelayMs", Napi::Number::New(env, o->packDelayMs));
+  out.Set("ackDelayMs", Napi::Number::New(env, o->ackDelayMs));
+  return out;
+}
+
 }  // namespace
 
 void registerUdpClientExports(Napi::Env env, Napi::Object exports) {
   exports.Set("createUdp", Napi::Function::New(env, CreateUdp, "createUdp"));
+  exports.Set("udpFlushDelaysForTest", Napi::Function::New(env, UdpFlushDelaysForTest, "udpFlushDelaysForTest"));
 }
 
 }  // namespace diarkis_node

@@ -15,19 +15,23 @@
  *    driver (io 'loop', io 'thread') beside the pure-TypeScript RUDP client (test/helpers), 64-byte
  *    encrypted reliable echo at 1 and 64 in flight and a swarm at 1 each, direct to a node in a
  *    child process, each measurement in its own process, kinds interleaved, medians of `--rounds`.
+ *    `--baseline <dir>` (a tree built by bench/build-baseline.sh) adds that commit's UdpClient on
+ *    each driver as rows of the same run (baseline-loop, baseline-thread).
  *
  * Throughput runs three paths side by side (proxy with OS-default buffers, proxy with 4 MiB
  * buffers, direct without the proxy), `--repeat` rounds interleaved, medians reported.
  *
  *   node dist/bench/udp.js [--quick] [--samples 200] [--messages 2000] [--clients 10000] [--nodes 4]
  *                          [--repeat 3] [--throughput-only] [--sessions-only [--node-wire]]
- *                          [--cpu-only] [--rounds 3] [--cpu-messages 10000] [--swarm 200]
+ *                          [--cpu-only] [--rounds 3] [--cpu-messages 10000] [--swarm 200] [--baseline <dir>]
  */
 import { getEndpoint, UdpClient, type UdpClientOptions } from '../src/client';
 import { startCluster } from '../src/server';
 import { UdpProxy } from '../test/helpers/udp-proxy';
 import { formatTable } from '../src/cli/table';
+import * as fs from 'node:fs';
 import { loadavg } from 'node:os';
+import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startClusterChild, type ClusterChildStats } from './lib/cluster-process';
 import { writeResult } from './lib/results';
@@ -272,18 +276,30 @@ function errorKey(err: unknown): string {
   return String(err).slice(0, 60);
 }
 
-interface CpuRow { kind: string; label: string; depth: number; clients: number; rate: number; cpuUs: number; vsTs: number; epc: number }
+interface CpuRow {
+  kind: string; label: string; depth: number; clients: number; rate: number; cpuUs: number; vsTs: number; epc: number;
+  /** Datagrams sent / received by the client per echo (received: native only). */
+  sentPerMsg: number; receivedPerMsg: number;
+}
+
+function stringArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
 
 /** Client CPU per reliable echo: each driver beside the pure-TS client, interleaved rounds, medians. */
-async function cpuTable(rounds: number, messages: number, swarmClients: number): Promise<CpuRow[]> {
-  const kinds = ['native-loop', 'native-thread', 'typescript'];
+async function cpuTable(rounds: number, messages: number, swarmClients: number, baseline?: string): Promise<CpuRow[]> {
+  if (baseline !== undefined && !fs.existsSync(path.join(baseline, 'dist', 'src', 'index.js'))) {
+    throw new Error(`--baseline ${baseline}: not a tree built by bench/build-baseline.sh`);
+  }
+  const kinds = ['native-loop', 'native-thread', ...(baseline ? ['baseline-loop', 'baseline-thread'] : []), 'typescript'];
   const cases = [{ depth: 1, clients: 1 }, { depth: 64, clients: 1 }, { depth: 1, clients: swarmClients }];
   const cluster = await startClusterChild({ tcpNodes: 0, udpNodes: 1, encryption: true });
   let samples: RoundSample[] = [];
   let uid = 0;
   try {
     samples = await runRounds(kinds, cases, rounds, messages,
-      (kind, c, n) => runEchoChild(kind, cluster.entryUrl, c.depth, n, c.clients, `cpu-${uid++}`, undefined, 'UDP'), 'udp cpu');
+      (kind, c, n) => runEchoChild(kind, cluster.entryUrl, c.depth, n, c.clients, `cpu-${uid++}`, baseline, 'UDP'), 'udp cpu');
   } finally {
     await cluster.stop();
   }
@@ -297,7 +313,9 @@ async function cpuTable(rounds: number, messages: number, swarmClients: number):
       const vsTs = median(s.flatMap((x) => pick('typescript').filter((t) => t.round === x.round).map((t) => x.cpuUs / t.cpuUs)));
       rows.push({ kind, label: c.clients > 1 ? `${c.clients} clients x 1` : String(c.depth), depth: c.depth, clients: c.clients,
         rate: median(s.map((x) => x.messages / x.seconds)), cpuUs: median(s.map((x) => x.cpuUs)), vsTs,
-        epc: median(s.map((x) => x.eventsPerCrossing).filter(Number.isFinite)) });
+        epc: median(s.map((x) => x.eventsPerCrossing).filter(Number.isFinite)),
+        sentPerMsg: median(s.map((x) => x.sentPerMessage ?? Number.NaN).filter(Number.isFinite)),
+        receivedPerMsg: median(s.map((x) => x.receivedPerMessage ?? Number.NaN).filter(Number.isFinite)) });
     }
   }
   return rows;
@@ -305,8 +323,8 @@ async function cpuTable(rounds: number, messages: number, swarmClients: number):
 
 function printCpu(rows: CpuRow[], rounds: number): void {
   console.log(`\nUDP reliable echo, 64-byte encrypted bodies, direct, ${rounds} rounds, medians (client CPU per message)\n`);
-  console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'cpu / ts', 'events/crossing'],
-    rows.map((r) => [r.kind, r.label, fmt(r.rate, 0), fmt(r.cpuUs, 2), fmt(r.vsTs, 2), fmt(r.epc, 1)])));
+  console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'cpu / ts', 'events/crossing', 'sent/msg', 'received/msg'],
+    rows.map((r) => [r.kind, r.label, fmt(r.rate, 0), fmt(r.cpuUs, 2), fmt(r.vsTs, 2), fmt(r.epc, 1), fmt(r.sentPerMsg, 2), fmt(r.receivedPerMsg, 2)])));
 }
 
 async function main(): Promise<void> {
@@ -323,9 +341,10 @@ async function main(): Promise<void> {
   const cpuMessages = arg('cpu-messages', 10_000, 2000);
   const cpuSwarm = arg('swarm', 200, 50);
   if (process.argv.includes('--cpu-only')) {
-    const rows = await cpuTable(rounds, cpuMessages, cpuSwarm);
+    const baseline = stringArg('baseline');
+    const rows = await cpuTable(rounds, cpuMessages, cpuSwarm, baseline);
     printCpu(rows, rounds);
-    console.log(`\nwrote ${writeResult('udp-cpu', { rounds, messages: cpuMessages, rows })}`);
+    console.log(`\nwrote ${writeResult('udp-cpu', { rounds, messages: cpuMessages, baseline: baseline ?? null, rows })}`);
     return;
   }
   if (process.argv.includes('--sessions-only')) {

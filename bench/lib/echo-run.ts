@@ -13,7 +13,10 @@ export function runEchoChild(kind: string, entryUrl: string, depth: number, mess
   const env: NodeJS.ProcessEnv = { ...process.env, DIARKIS_BENCH_TRANSPORT: transport };
   delete env.DIARKIS_IO;
   delete env.DIARKIS_NODE_ADDON;
-  if (kind === 'native-baseline' && baseline !== undefined) env.DIARKIS_BENCH_BASELINE = path.resolve(baseline);
+  // native-baseline (TCP, its network thread) and baseline-loop / baseline-thread (UDP): the baseline's own client.
+  if ((kind === 'native-baseline' || kind.startsWith('baseline-')) && baseline !== undefined) {
+    env.DIARKIS_BENCH_BASELINE = path.resolve(baseline);
+  }
   const child = path.join(__dirname, 'tcp-echo-child.js');
   const args = [child, kind, entryUrl, String(depth), String(messages), String(clients), uid];
   return new Promise((resolve, reject) => {

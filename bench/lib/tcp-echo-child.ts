@@ -4,7 +4,8 @@
  *
  *   node tcp-echo-child.js <kind> <entryUrl> <depth> <messages> <clients> <uidPrefix>
  *
- * kind: native-loop | native-thread | native-baseline | typescript. `clients` > 1 is the swarm:
+ * kind: native-loop | native-thread | native-baseline | baseline-loop | baseline-thread | typescript
+ * (baseline-*: UDP only, the baseline's UdpClient on that driver). `clients` > 1 is the swarm:
  * that many clients in this one process, each with `depth` requests in flight, sharing `messages`.
  * DIARKIS_BENCH_TRANSPORT=UDP: the UdpClient (reliable requests) and the pure-TS RUDP client.
  */
@@ -29,22 +30,39 @@ export interface EchoSample {
   seconds: number;
   cpuUs: number;
   eventsPerCrossing: number;
+  /** UDP: datagrams the clients sent / received per message (NaN where not counted). */
+  sentPerMessage?: number;
+  receivedPerMessage?: number;
 }
 
 interface Requester {
   request(ver: number, cmd: number, body: Uint8Array): Promise<{ status: number }>;
   close(): Promise<void>;
+  /** Datagrams sent and received so far (UDP); undefined where the client does not count them. */
+  datagrams?(): { sent: number; received: number };
 }
 
 async function open(kind: string, entryUrl: string, uid: string): Promise<Requester> {
   if (udp) {
     if (kind === 'typescript') {
-      const c = await TsUdpClient.connect(await fetchEndpoint(entryUrl, 'UDP', uid));
-      return { request: (v, cmd, b) => c.request(v, cmd, b), close: async () => void (await c.close()) };
+      let sent = 0;  // the anchor's own hook: one call per datagram, nothing else added to its path
+      const c = await TsUdpClient.connect(await fetchEndpoint(entryUrl, 'UDP', uid), { onDatagramOut: () => void sent++ });
+      return {
+        request: (v, cmd, b) => c.request(v, cmd, b),
+        close: async () => void (await c.close()),
+        datagrams: () => ({ sent, received: Number.NaN }),
+      };
     }
-    const client = new UdpClient({ requestTimeoutMs: 120_000, io: kind === 'native-loop' ? 'loop' : 'thread' });
+    const client = new UdpClient({ requestTimeoutMs: 120_000, io: kind.endsWith('loop') ? 'loop' : 'thread' });
     await client.connect(await getEndpoint(entryUrl, { type: 'UDP', uid }));
-    return { request: (v, cmd, b) => client.request(v, cmd, b), close: () => client.close() };
+    return {
+      request: (v, cmd, b) => client.request(v, cmd, b),
+      close: () => client.close(),
+      datagrams: () => {
+        const s = client.stats();
+        return { sent: s.packetsSent, received: s.packetsReceived };
+      },
+    };
   }
   if (kind === 'typescript') {
     const c = await TsTcpClient.connect(await fetchEndpoint(entryUrl, 'TCP', uid));
@@ -83,6 +101,11 @@ async function main(): Promise<void> {
     clients.push(...(await Promise.all(group)));
   }
   await drive(clients, depth, Math.min(2000, messages)); // warm-up (JIT, buffers)
+  const datagrams = (): { sent: number; received: number } => clients.reduce((a, c) => {
+    const d = c.datagrams?.() ?? { sent: Number.NaN, received: Number.NaN };
+    return { sent: a.sent + d.sent, received: a.received + d.received };
+  }, { sent: 0, received: 0 });
+  const d0 = datagrams();
   const pump0 = pumpStats();
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
@@ -90,6 +113,7 @@ async function main(): Promise<void> {
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
   const pump1 = pumpStats();
+  const d1 = datagrams();
   await Promise.all(clients.map((c) => c.close()));
   const batches = pump1.batches - pump0.batches;
   const sample: EchoSample = {
@@ -100,6 +124,8 @@ async function main(): Promise<void> {
     seconds,
     cpuUs: (cpu.user + cpu.system) / messages,
     eventsPerCrossing: kind !== 'typescript' && batches > 0 ? (pump1.events - pump0.events) / batches : Number.NaN,
+    sentPerMessage: (d1.sent - d0.sent) / messages,
+    receivedPerMessage: (d1.received - d0.received) / messages,
   };
   process.stdout.write(`${JSON.stringify(sample)}\n`);
 }

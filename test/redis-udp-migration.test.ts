@@ -39,9 +39,12 @@ describe('UDP nodes on Redis (separate processes)', () => {
       const n1 = await role(['node', '--type', 'UDP', '--id', 'udp-1', '--port', String(fixed), '--redis', redis.url, '--shutdown-timeout', '20000']);
       expect(n1.ready.port).toBe(fixed);
       const n2 = await role(['node', '--type', 'UDP', '--id', 'udp-2', '--redis', redis.url, '--shutdown-timeout', '20000']);
+      // A fixed --port has no extra ports by default; an ephemeral one has several sockets.
+      expect(n1.ready.ports).toEqual([]);
+      expect((n2.ready.ports as number[]).length).toBeGreaterThan(0);
       const ports = new Map<number, RoleProcess>([
         [Number(n1.ready.port), n1.p],
-        [Number(n2.ready.port), n2.p],
+        ...[Number(n2.ready.port), ...(n2.ready.ports as number[])].map((p): [number, RoleProcess] => [p, n2.p]),
       ]);
 
       const ep = await fetchEndpoint(String(entry.ready.url), 'UDP', 'alice');

@@ -53,8 +53,8 @@ type Op = { op: 'setNodeState'; id: string; state: NodeState } | { op: 'nodes' }
 type Call = Op & { req: number };
 interface Reply { req: number; error?: string; nodes?: NodeInfo[]; stats?: ClusterChildStats }
 
-export function startClusterChild(args: ClusterChildArgs): Promise<ClusterChild> {
-  const child: ChildProcess = fork(__filename, ['--child', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+export function startClusterChild(args: ClusterChildArgs, execArgv: string[] = []): Promise<ClusterChild> {
+  const child: ChildProcess = fork(__filename, ['--child', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...execArgv] });
   const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   let nextReq = 1;
   const call = (msg: Op): Promise<Reply> =>

@@ -142,7 +142,7 @@ async function controls(spec: RunSpec): Promise<Controls> {
     tcpNodes: 2, udpNodes: 2, encryption: true, shutdownTimeoutMs: 300_000,
     ...(spec.claimListeners !== undefined ? { claimListeners: spec.claimListeners } : {}),
     ...(spec.udpSockets !== undefined ? { udpSockets: spec.udpSockets } : {}),
-  });
+  }, spec.nodeFlags);
   return {
     entryUrl: c.entryUrl,
     prepare: async () => {

@@ -21,8 +21,12 @@ import { TcpNode } from './tcp-node';
 import { UdpNode, type UdpNodeOptions } from './udp-node';
 import type { ClusterEvents, CommandHandler, EmitFn, NodeInfo, NodeStats } from './types';
 
-/** Claim listeners per TCP node when several share the process (TcpNodeOptions.claimListeners). */
-const DEFAULT_CLAIM_LISTENERS = 8;
+/**
+ * Claim listeners per TCP node when several share the process (TcpNodeOptions.claimListeners):
+ * libuv accepts one connection per listener per loop turn, so 500 migrating clients wait about
+ * 16 turns of the shared, busy process with 32 (63 with 8).
+ */
+const DEFAULT_CLAIM_LISTENERS = 32;
 /** Sockets per UDP node (UdpNodeOptions.sockets): a storm is read 4 x 32 datagrams per loop turn. */
 const DEFAULT_UDP_SOCKETS = 4;
 

@@ -68,6 +68,12 @@ export interface RunResult {
   clientCpuMsPerMove: number; serverCpuMsPerMove: number;
   /** CPU over the same span per process ('client', each node id or 'cluster', 'redis'), ms in all. */
   cpuMsByProcess: Record<string, number>;
+  /**
+   * All of those processes' CPU per moved client, less what streaming costs them without moves
+   * (their CPU rate over the steady window, times the move window): the moves' own cost, which
+   * does not grow with a run's length as the plain per-process figures do.
+   */
+  moveCpuMsPerMove: number;
   phases: PhaseBreakdown[];
   phasesByTransport: Record<BotType, PhaseBreakdown[]>;
   moveSamplesMs: Record<BotType, number[]>;
@@ -234,8 +240,14 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     const a0 = tally.answers;
     const q0 = tally.sent;
     const s0 = performance.now();
+    const steadyCpu0 = process.cpuUsage();
+    const steadySrv0 = ctl.serverProcs().map((p) => procCpuMs(p.pid));
     await sleep(STEADY_MS);
     const window = performance.now() - s0;
+    // CPU per ms of streaming without moves (client and server side), to take out of the move window.
+    const steadyCpu = process.cpuUsage(steadyCpu0);
+    const steadySrv = ctl.serverProcs().map((p, i) => procCpuMs(p.pid) - (steadySrv0[i] ?? 0)).filter(Number.isFinite).reduce((a, x) => a + x, 0);
+    const backgroundPerMs = ((steadyCpu.user + steadyCpu.system) / 1000 + steadySrv) / window;
     const deliveredReqPerSec = ((tally.answers - a0) * 1000) / window;
     const offeredReqPerSec = ((tally.sent - q0) * 1000) / window;
     const nominalReqPerSec = ((connected.UDP + connected.TCP) * 1000) / spec.intervalMs;
@@ -253,6 +265,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     const t0 = performance.now();
     await ctl.offline();
     const complete = await allMoved.done;
+    const moveWindowMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const srv = ctl.serverPids().map((p, i) => procCpuMs(p) - (srv0[i] ?? 0)).filter(Number.isFinite).reduce((a, x) => a + x, 0);
     const cpuMsByProcess: Record<string, number> = { client: (cpu.user + cpu.system) / 1000 };
@@ -300,6 +313,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
       clientCpuMsPerMove: movedTotal > 0 ? (cpu.user + cpu.system) / 1000 / movedTotal : Number.NaN,
       serverCpuMsPerMove: movedTotal > 0 ? srv / movedTotal : Number.NaN,
       cpuMsByProcess,
+      moveCpuMsPerMove: movedTotal > 0 ? (Object.values(cpuMsByProcess).filter(Number.isFinite).reduce((a, x) => a + x, 0) - backgroundPerMs * moveWindowMs) / movedTotal : Number.NaN,
       phases: log.breakdown(),
       phasesByTransport: {
         UDP: [...log.breakdown(OLD.UDP), ...clientSteps(log, results.filter((r) => r.type === 'UDP'))],

@@ -31,7 +31,7 @@ describe('migration across processes on Redis at scale', () => {
     const url = redis.url;
     const entry = await role(['entry', '--port', '0', '--redis', url]);
     const node = (type: 'TCP' | 'UDP', id: string): Promise<Record<string, unknown>> =>
-      role(['node', '--type', type, '--id', id, '--redis', url, '--shutdown-timeout', '120000']);
+      role(['node', '--type', type, '--id', id, '--redis', url, '--shutdown-timeout', '120000', '--extra-ports', '7']);
     await Promise.all([node('TCP', 'tcp-old'), node('UDP', 'udp-old')]);
     const oldProcs = [...procs.slice(1)];
 
@@ -62,7 +62,7 @@ describe('migration across processes on Redis at scale', () => {
     for (const p of oldProcs) p.kill('SIGTERM');
     const during = clients.flatMap((c) => stream(c, 2));
     const infos = await Promise.all(moved);
-    // Migrate answers name the new nodes' registered ports in turn (--extra-ports: 7 by default on an ephemeral port).
+    // Migrate answers name the new nodes' registered ports in turn (--extra-ports 7: 8 ports each).
     const portsOf = (r: Record<string, unknown>): number[] => [Number(r.port), ...(r.ports as number[])];
     expect(portsOf(udpNew).length).toBe(8);
     const toPorts = (udp: boolean): Set<number> => new Set(infos.filter((_, i) => udpClients.has(clients[i] as BaseClient) === udp).map((m) => Number(m.to.split(':').pop())));

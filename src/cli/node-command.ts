@@ -23,9 +23,6 @@ import type { EmitFn } from '../server/types';
 import { UdpNode } from '../server/udp-node';
 import { botType, port, positiveInt } from './options';
 
-/** Extra ports of a node on an ephemeral port: a migration storm is read from 8 sockets / accepted on 8 listeners. */
-export const DEFAULT_EXTRA_PORTS = 7;
-
 function extraPorts(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 63) throw new InvalidArgumentError('must be an integer 0..63.');
@@ -86,11 +83,10 @@ export interface NodeCommandOptions {
    */
   logPhases?: string;
   /**
-   * UDP: sockets beside the main one; TCP: extra listeners. Ephemeral ports, registered with the
-   * node. Default: DEFAULT_EXTRA_PORTS with --port 0, none with a fixed port (a firewall or a
-   * container's port mapping would not know the ephemeral ones).
+   * UDP: sockets beside the main one; TCP: extra listeners for migrating clients. Ephemeral ports,
+   * registered with the node (default 0: a firewall or a container's port mapping would not know them).
    */
-  extraPorts?: number;
+  extraPorts: number;
 }
 
 export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
@@ -152,8 +148,7 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
   const common = { id, host: o.host, store, router, emit, maxPayload: DEFAULT_MAX_PAYLOAD, exposeDebugCommands: o.debugCommands === true };
   // Both transports take the handoff module: a migration may go to a node of another process.
   const transport = { ...common, port: o.port, shutdownTimeoutMs: o.shutdownTimeout, handoffs, rooms };
-  const extra = o.extraPorts ?? (o.port === 0 ? DEFAULT_EXTRA_PORTS : 0);
-  const node = o.type === 'TCP' ? new TcpNode({ ...transport, claimListeners: extra }) : new UdpNode({ ...transport, sockets: 1 + extra });
+  const node = o.type === 'TCP' ? new TcpNode({ ...transport, claimListeners: o.extraPorts }) : new UdpNode({ ...transport, sockets: 1 + o.extraPorts });
   nodes.set(id, node);
   store.setSessionAdopter(id, sessionAdopter(node));
   store.setNodeMessageHandler(id, nodeMessageHandler(node, rooms));
@@ -213,7 +208,7 @@ export function addNodeCommand(program: Command): void {
     .option('--node-ttl <ms>', 'liveness: a node not heard from for this long leaves the registry', positiveInt, 5000)
     .option('--room-grace <ms>', 'OFFLINE: how long a room waits for its owner to move it before the node does', positiveInt, 5000)
     .option('--debug-commands', 'serve debug commands 900-903')
-    .option('--extra-ports <n>', `UDP: sockets beside --port; TCP: listeners beside it, for migrating clients (ephemeral ports, registered with the node; default ${DEFAULT_EXTRA_PORTS} with --port 0, else 0)`, extraPorts)
+    .option('--extra-ports <n>', 'UDP: sockets beside --port; TCP: listeners beside it, for migrating clients (ephemeral ports, registered with the node; clients are spread over all)', extraPorts, 0)
     .option('--log-phases <file>', 'at exit, write the timestamps of every migration phase to <file> (JSON lines)')
     .action(async (o: NodeCommandOptions) => {
       await runNodeCommand(o);

@@ -45,7 +45,7 @@ export function say(event: string, info: Record<string, unknown> = {}): void {
  * a turn, and a stdout pipe is written synchronously (one system call per line otherwise).
  */
 let later: string[] = [];
-export function sayLater(event: string, info: Record<string, unknown> = {}): void {
+function sayLater(event: string, info: Record<string, unknown> = {}): void {
   if (later.length === 0) setImmediate(flushLater);
   later.push(`${JSON.stringify({ event, ...info })}\n`);
 }

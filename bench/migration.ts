@@ -17,6 +17,7 @@
  *   node dist/bench/migration.js [--quick] [--sizes 500,1000] [--rounds 3] [--modes processes,in-process]
  *        [--interval 200] [--window 4] [--connect-rate 400] [--paths migration,reconnect] [--cpu-prof DIR] [--name migration]
  *        [--claim-listeners N] (in-process: the TCP nodes' extra claim listeners; 0 = one listener)
+ *        [--udp-sockets N] (in-process: sockets per UDP node) [--extra-ports N] (processes: each node's --extra-ports)
  */
 import * as fs from 'node:fs';
 import { formatTable } from '../src/cli/table';
@@ -80,6 +81,9 @@ async function main(): Promise<void> {
   const profDir = arg('cpu-prof');
   const claimArg = arg('claim-listeners');
   const claimListeners = claimArg === undefined ? undefined : Number(claimArg);
+  const optNum = (name: string): number | undefined => (arg(name) === undefined ? undefined : Number(arg(name)));
+  const udpSockets = optNum('udp-sockets');
+  const extraPorts = optNum('extra-ports');
   const nodeFlags = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
   const redis = modes.includes('processes') ? await RedisServer.start() : null;
   const runs: RunResult[] = [];
@@ -90,8 +94,9 @@ async function main(): Promise<void> {
         for (let r = 0; r < rounds; r++) {
           const order: Path[] = (r % 2 === 0 ? ['migration', 'reconnect'] : ['reconnect', 'migration']).filter((p) => paths.includes(p)) as Path[];
           for (const path of order) {
-            const res = await runOnce({ mode, path, clients: n, intervalMs, window, connectRate, redisUrl: redis?.url ?? '', prefix: `b${k++}:`, nodeFlags, ...(claimListeners !== undefined ? { claimListeners } : {}) }, note);
+            const res = await runOnce({ mode, path, clients: n, intervalMs, window, connectRate, redisUrl: redis?.url ?? '', redisPid: redis?.pid ?? 0, prefix: `b${k++}:`, nodeFlags, ...(claimListeners !== undefined ? { claimListeners } : {}), ...(udpSockets !== undefined ? { udpSockets } : {}), ...(extraPorts !== undefined ? { extraPorts } : {}) }, note);
             note(`  nominal ${fmt(res.nominalReqPerSec, 0)} req/s, offered ${fmt(res.offeredReqPerSec, 0)}, delivered ${fmt(res.deliveredReqPerSec, 0)}; load ${res.loadAvg.map((x) => x.toFixed(1)).join(' ')}`);
+            note(`  CPU from OFFLINE to all moved: ${Object.entries(res.cpuMsByProcess).map(([k, v]) => `${k} ${fmt(v, 0)} ms`).join(', ')}; less streaming: ${fmt(res.moveCpuMsPerMove, 2)} ms per move`);
             runs.push(res);
           }
         }

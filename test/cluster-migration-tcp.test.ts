@@ -94,12 +94,12 @@ describe('TCP migration (PROTOCOL 7.2-7.6)', () => {
     expect(c.nodes.find((n) => n.id === from)?.users).toBe(0);
   });
 
-  it('spreads a migration storm over the target\'s claim listeners (default 8), each claim binding there', async () => {
+  it('spreads a migration storm over the target\'s claim listeners (default 32), each claim binding there', async () => {
     cluster = await startCluster({ udpNodes: 0, tcpNodes: 2 });
     const c = cluster;
     const [a, b] = c.nodes as [NodeInfo, NodeInfo];
     await c.setNodeState(b.id, 'taken'); // every user lands on a
-    const N = 16;
+    const N = 64;
     const eps = await Promise.all(Array.from({ length: N }, (_, i) => fetchEndpoint(c.entryUrl, 'TCP', `u${i}`)));
     const olds = await Promise.all(eps.map((ep) => connect(ep)));
     await c.setNodeState(b.id, 'online');
@@ -113,8 +113,8 @@ describe('TCP migration (PROTOCOL 7.2-7.6)', () => {
       expect(m.port).not.toBe(other.port);
       ports.add(m.port);
     }
-    // In turn over the 8 listeners: 16 moves use each twice.
-    expect(ports.size).toBe(8);
+    // In turn over the 32 listeners: 64 moves use each twice.
+    expect(ports.size).toBe(32);
     const next = await Promise.all(moves.map((m, i) => (m.ok ? connect({ ...(eps[i] as EndpointInfo), serverPort: m.port }, { claim: m.ticket }) : null)));
     for (const n of next) expect((await n?.request(2, 2))?.status).toBe(1);
     expect(c.nodes.find((n) => n.id === other.id)?.users).toBe(N);

@@ -27,7 +27,7 @@ for (const type of ['TCP', 'UDP'] as const) {
       cleanups.push(() => client.destroy());
       await client.connect(ep);
       expect((await client.request(2, 4, u32(1))).status).toBe(1);
-      const oldNode = c.nodes.find((n) => n.port === ep.serverPort)?.id as string;
+      const oldNode = c.nodeIdAt(ep.serverPort) as string;
       const moved = new Promise((r) => client.once('migrated', r));
       await c.setNodeState(oldNode, 'offline');
       await moved;

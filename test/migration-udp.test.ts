@@ -65,7 +65,7 @@ async function connect(c: Cluster, uid: string, options: UdpClientOptions = {}):
 }
 
 function nodeIdOfPort(c: Cluster, port: number): string {
-  const n = c.nodes.find((x) => x.port === port);
+  const n = c.nodes.find((x) => x.id === c.nodeIdAt(port));
   if (n === undefined) throw new Error(`no node on port ${port}`);
   return n.id;
 }
@@ -166,7 +166,9 @@ describe('UdpClient live migration', () => {
       );
       await c.setNodeState(a.id, 'offline');
       const infos = await Promise.all(migrated);
-      for (const i of infos) expect(i.to).toBe(`${b.host}:${b.port}`);
+      // Spread over the target's sockets (udp.sockets, 4 by default), all of them b's.
+      for (const i of infos) expect(c.nodeIdAt(Number(i.to.split(':')[1]))).toBe(b.id);
+      expect(new Set(infos.map((i) => i.to)).size).toBe(4);
       const sent = await Promise.all(seqs.map((s) => s.stop()));
       await Promise.all(logs.map((l) => l.done));
       for (let i = 0; i < all.length; i++) {
@@ -183,7 +185,8 @@ describe('UdpClient live migration', () => {
 
   it('through 10 % loss each way in front of both nodes (20 clients)', async () => {
     const store = new RemappedStore();
-    const c = await cluster({ store });
+    // One socket per node: the proxy fronts one port.
+    const c = await cluster({ store, udp: { ...RETRY, connectionTtlMs: 60_000, sockets: 1 } });
     const [a, b] = c.nodes;
     const proxies: UdpProxy[] = [];
     let seed = 7;
@@ -237,7 +240,7 @@ describe('UdpClient live migration', () => {
 
   it("target gone: claim retries within handoffTtlMs, then 'migration-failed' with the held requests handed back", async () => {
     const store = new RemappedStore();
-    const c = await cluster({ store });
+    const c = await cluster({ store, udp: { ...RETRY, connectionTtlMs: 60_000, sockets: 1 } });
     const [a, b] = c.nodes;
     await c.setNodeState(b.id, 'offline');
     const client = await connect(c, 'orphan', { migration: 'manual', handoffTtlMs: 800, migrateRetryMinMs: 20, migrateRetryMaxMs: 100, connectTimeoutMs: 300 });

@@ -2,7 +2,7 @@
 // migration 'auto') streaming sequenced requests; the loaded nodes get SIGTERM (OFFLINE) and
 // every client moves to the nodes that joined meanwhile, with nothing lost or duplicated.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { getEndpoint, TcpClient, UdpClient, type BaseClient } from '../src/client';
+import { getEndpoint, TcpClient, UdpClient, type BaseClient, type MigrationInfo } from '../src/client';
 import { ensureBuilt, RedisServer, RoleProcess } from './helpers/redis-server';
 import { u32, userData } from './helpers/migration-streams';
 
@@ -31,18 +31,20 @@ describe('migration across processes on Redis at scale', () => {
     const url = redis.url;
     const entry = await role(['entry', '--port', '0', '--redis', url]);
     const node = (type: 'TCP' | 'UDP', id: string): Promise<Record<string, unknown>> =>
-      role(['node', '--type', type, '--id', id, '--redis', url, '--shutdown-timeout', '120000']);
+      role(['node', '--type', type, '--id', id, '--redis', url, '--shutdown-timeout', '120000', '--extra-ports', '7']);
     await Promise.all([node('TCP', 'tcp-old'), node('UDP', 'udp-old')]);
     const oldProcs = [...procs.slice(1)];
 
     const sent = new Map<BaseClient, number>();
-    const moved: Promise<unknown>[] = [];
+    const moved: Promise<MigrationInfo>[] = [];
+    const udpClients = new Set<BaseClient>();
     for (let i = 0; i < 2 * PER_TYPE; i++) {
       const type = i % 2 === 0 ? 'TCP' : 'UDP';
       const c: BaseClient = type === 'TCP' ? new TcpClient({ requestTimeoutMs: 60_000 }) : new UdpClient({ requestTimeoutMs: 60_000 });
       clients.push(c);
       await c.connect(await getEndpoint(String(entry.url), { type, uid: `scale-${i}` }));
       moved.push(new Promise((r) => c.once('migrated', r)));
+      if (type === 'UDP') udpClients.add(c);
       sent.set(c, 0);
     }
     // Sequenced requests in flight while the nodes go OFFLINE; every answer must come.
@@ -56,10 +58,19 @@ describe('migration across processes on Redis at scale', () => {
         });
       });
     const before = clients.flatMap((c) => stream(c, 3));
-    await Promise.all([node('TCP', 'tcp-new'), node('UDP', 'udp-new')]);
+    const [tcpNew, udpNew] = await Promise.all([node('TCP', 'tcp-new'), node('UDP', 'udp-new')]);
     for (const p of oldProcs) p.kill('SIGTERM');
     const during = clients.flatMap((c) => stream(c, 2));
-    await Promise.all(moved);
+    const infos = await Promise.all(moved);
+    // Migrate answers name the new nodes' registered ports in turn (--extra-ports 7: 8 ports each).
+    const portsOf = (r: Record<string, unknown>): number[] => [Number(r.port), ...(r.ports as number[])];
+    expect(portsOf(udpNew).length).toBe(8);
+    const toPorts = (udp: boolean): Set<number> => new Set(infos.filter((_, i) => udpClients.has(clients[i] as BaseClient) === udp).map((m) => Number(m.to.split(':').pop())));
+    for (const [udp, ready] of [[true, udpNew], [false, tcpNew]] as const) {
+      const seen = toPorts(udp);
+      expect([...seen].every((p) => portsOf(ready).includes(p))).toBe(true);
+      expect(seen.size).toBe(8);
+    }
     const after = clients.flatMap((c) => stream(c, 2));
     await Promise.all([...before, ...during, ...after]);
 

@@ -38,10 +38,13 @@ describe('UDP nodes on Redis (separate processes)', () => {
       const fixed = await freePort();
       const n1 = await role(['node', '--type', 'UDP', '--id', 'udp-1', '--port', String(fixed), '--redis', redis.url, '--shutdown-timeout', '20000']);
       expect(n1.ready.port).toBe(fixed);
-      const n2 = await role(['node', '--type', 'UDP', '--id', 'udp-2', '--redis', redis.url, '--shutdown-timeout', '20000']);
+      const n2 = await role(['node', '--type', 'UDP', '--id', 'udp-2', '--redis', redis.url, '--shutdown-timeout', '20000', '--extra-ports', '3']);
+      // No extra ports by default; --extra-ports 3: four sockets, the entry and migrate answers name any.
+      expect(n1.ready.ports).toEqual([]);
+      expect((n2.ready.ports as number[]).length).toBe(3);
       const ports = new Map<number, RoleProcess>([
         [Number(n1.ready.port), n1.p],
-        [Number(n2.ready.port), n2.p],
+        ...[Number(n2.ready.port), ...(n2.ready.ports as number[])].map((p): [number, RoleProcess] => [p, n2.p]),
       ]);
 
       const ep = await fetchEndpoint(String(entry.ready.url), 'UDP', 'alice');

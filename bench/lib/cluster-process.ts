@@ -19,6 +19,8 @@ export interface ClusterChildArgs {
   udpRetry?: 'adaptive' | 'wire';
   /** TCP nodes' extra claim listeners (default: the cluster's default). */
   claimListeners?: number;
+  /** Sockets per UDP node (default: the cluster's default). */
+  udpSockets?: number;
 }
 
 export interface ClusterChild {
@@ -51,8 +53,8 @@ type Op = { op: 'setNodeState'; id: string; state: NodeState } | { op: 'nodes' }
 type Call = Op & { req: number };
 interface Reply { req: number; error?: string; nodes?: NodeInfo[]; stats?: ClusterChildStats }
 
-export function startClusterChild(args: ClusterChildArgs): Promise<ClusterChild> {
-  const child: ChildProcess = fork(__filename, ['--child', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+export function startClusterChild(args: ClusterChildArgs, execArgv: string[] = []): Promise<ClusterChild> {
+  const child: ChildProcess = fork(__filename, ['--child', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...execArgv] });
   const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   let nextReq = 1;
   const call = (msg: Op): Promise<Reply> =>
@@ -121,7 +123,10 @@ async function childMain(): Promise<void> {
     udpNodes: opts.udpNodes ?? 0,
     encryption: opts.encryption ?? true,
     ...(opts.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: opts.shutdownTimeoutMs } : {}),
-    ...(opts.udpRetry !== undefined ? { udp: { retry: opts.udpRetry } } : {}),
+    udp: {
+      ...(opts.udpRetry !== undefined ? { retry: opts.udpRetry } : {}),
+      ...(opts.udpSockets !== undefined ? { sockets: opts.udpSockets } : {}),
+    },
     ...(opts.claimListeners !== undefined ? { claimListeners: opts.claimListeners } : {}),
   });
   // Kept here and sent once at stop: an IPC message per phase cost the cluster CPU during the very

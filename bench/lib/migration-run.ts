@@ -33,10 +33,16 @@ export interface RunSpec {
   window: number;
   connectRate: number;
   redisUrl: string;
+  /** The Redis server's pid (its CPU is reported beside the nodes'); 0 = not measured. */
+  redisPid?: number;
   prefix: string;
   nodeFlags: string[];
   /** In-process: the TCP nodes' extra claim listeners (undefined: the default). */
   claimListeners?: number;
+  /** In-process: sockets per UDP node (undefined: the default). */
+  udpSockets?: number;
+  /** Processes: each node's `--extra-ports` (undefined: the node's default, 0). */
+  extraPorts?: number;
 }
 
 export interface RunRow {
@@ -60,6 +66,14 @@ export interface RunResult {
   nominalReqPerSec: number; offeredReqPerSec: number; deliveredReqPerSec: number;
   /** CPU (user + system) from the OFFLINE call until everyone moved, per moved client. */
   clientCpuMsPerMove: number; serverCpuMsPerMove: number;
+  /** CPU over the same span per process ('client', each node id or 'cluster', 'redis'), ms in all. */
+  cpuMsByProcess: Record<string, number>;
+  /**
+   * All of those processes' CPU per moved client, less what streaming costs them without moves
+   * (their CPU rate over the steady window, times the move window): the moves' own cost, which
+   * does not grow with a run's length as the plain per-process figures do.
+   */
+  moveCpuMsPerMove: number;
   phases: PhaseBreakdown[];
   phasesByTransport: Record<BotType, PhaseBreakdown[]>;
   moveSamplesMs: Record<BotType, number[]>;
@@ -103,13 +117,15 @@ interface Controls {
   /** Complete after stop(). */
   phases(): MigrationPhaseEvent[];
   serverPids(): number[];
+  /** The server side's processes by name (nodes, and Redis when there is one). */
+  serverProcs(): { name: string; pid: number }[];
   stop(): Promise<void>;
   cleanup(): void;
 }
 
 async function controls(spec: RunSpec): Promise<Controls> {
   if (spec.mode === 'processes') {
-    const c = await ProcessCluster.start({ redisUrl: spec.redisUrl, prefix: spec.prefix, nodeFlags: spec.nodeFlags });
+    const c = await ProcessCluster.start({ redisUrl: spec.redisUrl, prefix: spec.prefix, nodeFlags: spec.nodeFlags, ...(spec.extraPorts !== undefined ? { extraPorts: spec.extraPorts } : {}) });
     return {
       entryUrl: c.entryUrl,
       prepare: async () => {
@@ -123,6 +139,7 @@ async function controls(spec: RunSpec): Promise<Controls> {
       },
       phases: () => c.phases(),
       serverPids: () => c.pids(),
+      serverProcs: () => [...[...c.nodes.values()].map((x) => ({ name: x.id, pid: x.proc.pid ?? 0 })), { name: 'entry', pid: c.entryPid }, ...(spec.redisPid ? [{ name: 'redis', pid: spec.redisPid }] : [])],
       stop: () => c.stop(),
       cleanup: () => c.cleanup(),
     };
@@ -130,7 +147,8 @@ async function controls(spec: RunSpec): Promise<Controls> {
   const c = await startClusterChild({
     tcpNodes: 2, udpNodes: 2, encryption: true, shutdownTimeoutMs: 300_000,
     ...(spec.claimListeners !== undefined ? { claimListeners: spec.claimListeners } : {}),
-  });
+    ...(spec.udpSockets !== undefined ? { udpSockets: spec.udpSockets } : {}),
+  }, spec.nodeFlags);
   return {
     entryUrl: c.entryUrl,
     prepare: async () => {
@@ -144,6 +162,7 @@ async function controls(spec: RunSpec): Promise<Controls> {
     },
     phases: () => c.phases,
     serverPids: () => [c.pid],
+    serverProcs: () => [{ name: 'cluster', pid: c.pid }],
     stop: () => c.stop(),
     cleanup: () => undefined,
   };
@@ -221,19 +240,40 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     const a0 = tally.answers;
     const q0 = tally.sent;
     const s0 = performance.now();
+    const steadyCpu0 = process.cpuUsage();
+    const steadySrv0 = ctl.serverProcs().map((p) => procCpuMs(p.pid));
     await sleep(STEADY_MS);
     const window = performance.now() - s0;
+    // CPU per ms of streaming without moves (client and server side), to take out of the move window.
+    const steadyCpu = process.cpuUsage(steadyCpu0);
+    const steadySrv = ctl.serverProcs().map((p, i) => procCpuMs(p.pid) - (steadySrv0[i] ?? 0)).filter(Number.isFinite).reduce((a, x) => a + x, 0);
+    const backgroundPerMs = ((steadyCpu.user + steadyCpu.system) / 1000 + steadySrv) / window;
     const deliveredReqPerSec = ((tally.answers - a0) * 1000) / window;
     const offeredReqPerSec = ((tally.sent - q0) * 1000) / window;
     const nominalReqPerSec = ((connected.UDP + connected.TCP) * 1000) / spec.intervalMs;
     const cpu0 = process.cpuUsage();
     const srv0 = ctl.serverPids().map(procCpuMs);
+    const procs = ctl.serverProcs();
+    const byProc0 = procs.map((p) => procCpuMs(p.pid));
+    // An old node's process exits once its sessions are gone: its last reading stands (<= 50 ms old).
+    const byProcLast = [...byProc0];
+    const sampler = setInterval(() => procs.forEach((p, i) => {
+      const v = procCpuMs(p.pid);
+      if (Number.isFinite(v)) byProcLast[i] = v;
+    }), 50);
     const loadAvg = (await import('node:os')).loadavg();
     const t0 = performance.now();
     await ctl.offline();
     const complete = await allMoved.done;
+    const moveWindowMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const srv = ctl.serverPids().map((p, i) => procCpuMs(p) - (srv0[i] ?? 0)).filter(Number.isFinite).reduce((a, x) => a + x, 0);
+    const cpuMsByProcess: Record<string, number> = { client: (cpu.user + cpu.system) / 1000 };
+    clearInterval(sampler);
+    procs.forEach((p, i) => {
+      const v = procCpuMs(p.pid);
+      cpuMsByProcess[p.name] = (Number.isFinite(v) ? v : (byProcLast[i] ?? Number.NaN)) - (byProc0[i] ?? 0);
+    });
     note(`${spec.mode} ${spec.path} ${n}+${n}: moved UDP ${moved.UDP}/${connected.UDP}, TCP ${moved.TCP}/${connected.TCP}${complete ? '' : ' (deadline reached)'}`);
     await sleep(AFTER_MS);
     stop.abort();
@@ -263,10 +303,17 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
       };
     });
     return {
-      spec: { mode: spec.mode, path: spec.path, clients: n, intervalMs: spec.intervalMs, window: spec.window, connectRate: spec.connectRate, prefix: spec.prefix },
+      spec: {
+        mode: spec.mode, path: spec.path, clients: n, intervalMs: spec.intervalMs, window: spec.window, connectRate: spec.connectRate, prefix: spec.prefix,
+        ...(spec.claimListeners !== undefined ? { claimListeners: spec.claimListeners } : {}),
+        ...(spec.udpSockets !== undefined ? { udpSockets: spec.udpSockets } : {}),
+        ...(spec.extraPorts !== undefined ? { extraPorts: spec.extraPorts } : {}),
+      },
       rows, nominalReqPerSec, offeredReqPerSec, deliveredReqPerSec,
       clientCpuMsPerMove: movedTotal > 0 ? (cpu.user + cpu.system) / 1000 / movedTotal : Number.NaN,
       serverCpuMsPerMove: movedTotal > 0 ? srv / movedTotal : Number.NaN,
+      cpuMsByProcess,
+      moveCpuMsPerMove: movedTotal > 0 ? (Object.values(cpuMsByProcess).filter(Number.isFinite).reduce((a, x) => a + x, 0) - backgroundPerMs * moveWindowMs) / movedTotal : Number.NaN,
       phases: log.breakdown(),
       phasesByTransport: {
         UDP: [...log.breakdown(OLD.UDP), ...clientSteps(log, results.filter((r) => r.type === 'UDP'))],

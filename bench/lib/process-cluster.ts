@@ -22,6 +22,8 @@ export interface ProcessClusterOptions {
   /** Extra node.js flags for the node processes (e.g. --cpu-prof --cpu-prof-dir=...). */
   nodeFlags?: string[];
   shutdownTimeoutMs?: number;
+  /** Each node's --extra-ports (UDP sockets / TCP listeners beside the main port). */
+  extraPorts?: number;
 }
 
 export interface NodeProcess {
@@ -83,6 +85,7 @@ export class ProcessCluster {
   async startNode(type: 'TCP' | 'UDP', id: string): Promise<NodeProcess> {
     const args = ['node', '--type', type, '--id', id, '--redis', this.opts.redisUrl, '--prefix', this.opts.prefix, '--log-phases', path.join(this.phaseDir, `${id}.jsonl`)];
     args.push('--shutdown-timeout', String(this.opts.shutdownTimeoutMs ?? 300_000));
+    if (this.opts.extraPorts !== undefined) args.push('--extra-ports', String(this.opts.extraPorts));
     const s = await spawnCli(this.opts.nodeFlags ?? [], args, () => undefined);
     const n: NodeProcess = { id, type, port: Number(s.ready.port), proc: s.proc, exited: s.exited };
     this.nodes.set(id, n);
@@ -92,6 +95,10 @@ export class ProcessCluster {
   /** SIGTERM: the node goes OFFLINE (clients told at once), exits once its sessions are gone. */
   offline(id: string): void {
     this.nodes.get(id)?.proc.kill('SIGTERM');
+  }
+
+  get entryPid(): number {
+    return this.entry?.proc.pid ?? 0;
   }
 
   pids(): number[] {

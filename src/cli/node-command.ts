@@ -23,6 +23,12 @@ import type { EmitFn } from '../server/types';
 import { UdpNode } from '../server/udp-node';
 import { botType, port, positiveInt } from './options';
 
+function extraPorts(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 63) throw new InvalidArgumentError('must be an integer 0..63.');
+  return n;
+}
+
 export function redisUrl(value: string): string {
   if (!isRedisUrl(value)) throw new InvalidArgumentError('must be a redis:// or rediss:// URL.');
   return value;
@@ -30,7 +36,24 @@ export function redisUrl(value: string): string {
 
 /** One JSON line per event on stdout: what scripts (and the tests) read. */
 export function say(event: string, info: Record<string, unknown> = {}): void {
+  if (later.length > 0) flushLater();
   process.stdout.write(`${JSON.stringify({ event, ...info })}\n`);
+}
+
+/**
+ * Lines written once per event-loop turn: a migration storm makes hundreds of 'handoff' lines in
+ * a turn, and a stdout pipe is written synchronously (one system call per line otherwise).
+ */
+let later: string[] = [];
+function sayLater(event: string, info: Record<string, unknown> = {}): void {
+  if (later.length === 0) setImmediate(flushLater);
+  later.push(`${JSON.stringify({ event, ...info })}\n`);
+}
+function flushLater(): void {
+  if (later.length === 0) return;
+  const lines = later.join('');
+  later = [];
+  process.stdout.write(lines);
 }
 
 /** A store operation nobody awaited failed (e.g. Redis down): reported on stderr, not fatal. */
@@ -59,6 +82,11 @@ export interface NodeCommandOptions {
    * memory meanwhile: a synchronous stdout pipe would stall the node while a reader lags).
    */
   logPhases?: string;
+  /**
+   * UDP: sockets beside the main one; TCP: extra listeners for migrating clients. Ephemeral ports,
+   * registered with the node (default 0: a firewall or a container's port mapping would not know them).
+   */
+  extraPorts: number;
 }
 
 export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
@@ -107,7 +135,8 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
   const phases: string[] = [];
   const log: EmitFn = (event, info) => {
     if (event === 'handoff' || event === 'session-close') setImmediate(() => check());
-    if (event === 'handoff' || event === 'handoff-expired' || event === 'node-state' || event === 'roomMigrated') say(event, { ...info, held: undefined });
+    if (event === 'handoff') sayLater(event, { ...info });
+    else if (event === 'handoff-expired' || event === 'node-state' || event === 'roomMigrated') say(event, { ...info, held: undefined });
     if (event === 'store-error') console.error(`[node ${id}] ${String((info as { op: string }).op)}: ${String((info as { error: unknown }).error)}`);
     if (event === 'migration-phase' && o.logPhases !== undefined) phases.push(JSON.stringify(info));
   };
@@ -119,7 +148,7 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
   const common = { id, host: o.host, store, router, emit, maxPayload: DEFAULT_MAX_PAYLOAD, exposeDebugCommands: o.debugCommands === true };
   // Both transports take the handoff module: a migration may go to a node of another process.
   const transport = { ...common, port: o.port, shutdownTimeoutMs: o.shutdownTimeout, handoffs, rooms };
-  const node = o.type === 'TCP' ? new TcpNode(transport) : new UdpNode(transport);
+  const node = o.type === 'TCP' ? new TcpNode({ ...transport, claimListeners: o.extraPorts }) : new UdpNode({ ...transport, sockets: 1 + o.extraPorts });
   nodes.set(id, node);
   store.setSessionAdopter(id, sessionAdopter(node));
   store.setNodeMessageHandler(id, nodeMessageHandler(node, rooms));
@@ -130,7 +159,7 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
     await store.close();
     throw err;
   }
-  say('ready', { role: 'node', id, type: o.type, host: o.publicHost ?? o.host, port: node.port, store: redactUrl(o.redis) });
+  say('ready', { role: 'node', id, type: o.type, host: o.publicHost ?? o.host, port: node.port, ports: node.ports, store: redactUrl(o.redis) });
 
   let shutting = false;
   const done = new Promise<string>((resolve) => {
@@ -179,6 +208,7 @@ export function addNodeCommand(program: Command): void {
     .option('--node-ttl <ms>', 'liveness: a node not heard from for this long leaves the registry', positiveInt, 5000)
     .option('--room-grace <ms>', 'OFFLINE: how long a room waits for its owner to move it before the node does', positiveInt, 5000)
     .option('--debug-commands', 'serve debug commands 900-903')
+    .option('--extra-ports <n>', 'UDP: sockets beside --port; TCP: listeners beside it, for migrating clients (ephemeral ports, registered with the node; clients are spread over all)', extraPorts, 0)
     .option('--log-phases <file>', 'at exit, write the timestamps of every migration phase to <file> (JSON lines)')
     .action(async (o: NodeCommandOptions) => {
       await runNodeCommand(o);

@@ -21,8 +21,14 @@ import { TcpNode } from './tcp-node';
 import { UdpNode, type UdpNodeOptions } from './udp-node';
 import type { ClusterEvents, CommandHandler, EmitFn, NodeInfo, NodeStats } from './types';
 
-/** Claim listeners per TCP node when several share the process (TcpNodeOptions.claimListeners). */
-const DEFAULT_CLAIM_LISTENERS = 8;
+/**
+ * Claim listeners per TCP node when several share the process (TcpNodeOptions.claimListeners):
+ * libuv accepts one connection per listener per loop turn, so 500 migrating clients wait about
+ * 16 turns of the shared, busy process with 32 (63 with 8).
+ */
+const DEFAULT_CLAIM_LISTENERS = 32;
+/** Sockets per UDP node (UdpNodeOptions.sockets): a storm is read 4 x 32 datagrams per loop turn. */
+const DEFAULT_UDP_SOCKETS = 4;
 
 export interface ClusterOptions {
   /** UDP nodes to start (default 1). */
@@ -60,8 +66,11 @@ export interface ClusterOptions {
   clock?: Clock;
   /** PROTOCOL 10.2: how long a room's node waits for the owner's 1/7 before moving it itself (default 5000). */
   roomMigrationGraceMs?: number;
-  /** UDP nodes: resend policy, silent-client TTL and socket buffers (default: wire defaults, 4 MiB). */
-  udp?: Pick<UdpNodeOptions, 'retry' | 'retryMinMs' | 'retryMaxMs' | 'maxRetries' | 'adaptive' | 'rtoMinMs' | 'connectionTtlMs' | 'socketBufferBytes' | 'initialSeq'>;
+  /**
+   * UDP nodes: resend policy, silent-client TTL, socket buffers and sockets per node (default: wire
+   * defaults, 4 MiB, 4 sockets: ephemeral ports that sessions and migrations are spread over).
+   */
+  udp?: Pick<UdpNodeOptions, 'retry' | 'retryMinMs' | 'retryMaxMs' | 'maxRetries' | 'adaptive' | 'rtoMinMs' | 'connectionTtlMs' | 'socketBufferBytes' | 'initialSeq' | 'sockets'>;
 }
 
 export interface Cluster {
@@ -153,15 +162,16 @@ export class Cluster extends EventEmitter {
       type: n.type,
       host: n.host,
       port: n.port,
+      ...(n instanceof TcpNode || n instanceof UdpNode ? portsOf(n) : {}),
       state: n.state,
       users: n.users,
     }));
   }
 
-  /** The node listening on `port`: its main port, or a TCP node's claim listener (migrate answers name those). */
+  /** The node listening on `port`: its main port, a TCP node's claim listener or a UDP node's other socket. */
   nodeIdAt(port: number): string | undefined {
     for (const n of this.nodeMap.values()) {
-      if (n.port === port || (n instanceof TcpNode && n.listensOn(port))) return n.id;
+      if (n.port === port || ((n instanceof TcpNode || n instanceof UdpNode) && n.listensOn(port))) return n.id;
     }
     return undefined;
   }
@@ -197,6 +207,7 @@ export class Cluster extends EventEmitter {
     for (let i = 1; i <= udp; i++) {
       const node = new UdpNode({
         ...this.opts.udp,
+        sockets: this.opts.udp?.sockets ?? DEFAULT_UDP_SOCKETS,
         id: `udp-${i}`,
         host,
         store: this.store,
@@ -293,4 +304,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     throw err;
   }
   return c;
+}
+
+function portsOf(n: TcpNode | UdpNode): { ports?: number[] } {
+  const ports = n.ports;
+  return ports.length > 0 ? { ports } : {};
 }

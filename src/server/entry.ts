@@ -7,6 +7,7 @@ import { ENDPOINT_HTTP, randomSessionSecrets, toHex } from '../protocol';
 import type { ClusterStore, SessionRecord } from './store';
 import type { NodeInfo, NodeType } from './types';
 import { LISTEN_BACKLOG } from './limits';
+import { PortRotation } from './node-ports';
 
 export interface EntryOptions {
   host: string;
@@ -55,6 +56,8 @@ function decodeUid(raw: string): string | null {
 }
 
 export class EntryServer {
+  /** A UDP node's sessions spread over its sockets (PortRotation). */
+  private readonly ports = new PortRotation();
   private readonly server: Server;
   private url = '';
 
@@ -139,7 +142,9 @@ export class EntryServer {
     const answer: EndpointAnswer = {
       serverType: type,
       serverHost: node.host,
-      serverPort: node.port,
+      // UDP: sessions spread over the node's sockets (each read 32 datagrams per loop turn); TCP
+      // reads every connection on its own, so its extra listeners serve migrations only.
+      serverPort: type === 'UDP' ? this.ports.pick(node) : node.port,
       sid: rec.sid,
       encryptionKey: rec.key,
       encryptionIV: rec.iv,

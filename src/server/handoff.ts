@@ -12,6 +12,7 @@ import type { RealtimeNode } from './node';
 import type { Session } from './session';
 import { remoteForwarder, type Forwarder } from './forward';
 import type { ClaimResult, ClusterStore, HandoffRecord, SessionRecord } from './store';
+import { PortRotation } from './node-ports';
 import { TargetPicker } from './target-picker';
 import type { EmitFn } from './types';
 
@@ -21,7 +22,7 @@ export interface HandoffTarget extends RealtimeNode {
   expireHandoff?(sid: string): Session | null;
   /** A request the old node got after its migration push (PROTOCOL 10.2), for the session here. */
   acceptForwarded?(sid: string, ver: number, cmd: number, body: Buffer): void;
-  /** TCP: the listener a migrating client should connect to (spreads a storm over several). */
+  /** The port a migrating client should use (spreads a storm over the node's listeners or sockets). */
   claimAddress?(): { host: string; port: number };
 }
 
@@ -93,6 +94,8 @@ export class Handoffs {
   private unsubscribe: (() => void) | null = null;
   /** One node listing per burst of migrations, not one per session. */
   readonly picker: TargetPicker;
+  /** A target in another process: its registered ports in turn. */
+  private readonly ports = new PortRotation();
 
   constructor(private readonly deps: HandoffDeps) {
     this.picker = new TargetPicker(deps.store);
@@ -116,7 +119,7 @@ export class Handoffs {
   async migrate(from: RealtimeNode, session: Session, to?: string, viaPush = false): Promise<MigrateTarget | null> {
     const { store, nodes, clock } = this.deps;
     // A room's move names its target; a node's sessions share one listing per burst (TargetPicker).
-    let best: { id: string; host: string; port: number; users: number } | null = null;
+    let best: { id: string; host: string; port: number; ports?: number[]; users: number } | null = null;
     if (to !== undefined) {
       for (const n of await store.listNodes(from.type)) {
         if (n.id !== from.id && n.state === 'online' && n.id === to) best = n;
@@ -135,7 +138,7 @@ export class Handoffs {
     if (target !== undefined) adoptPending(target, { ...rest, nodeId: best.id });
     await store.putHandoff(rec, this.deps.ttlMs);
     this.deps.emit('handoff', { uid: rec.uid, sid: rec.sid, from: from.id, to: best.id });
-    const at = target?.claimAddress?.() ?? best;
+    const at = target?.claimAddress?.() ?? { host: best.host, port: this.ports.pick(best) };
     return { address: formatAddress(at.host, at.port), ticket, to: best.id };
   }
 

@@ -146,10 +146,16 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
 
   /** Registers the listening node in the store and subscribes to the pushes routed to it. */
   protected async register(): Promise<void> {
-    await this.store.registerNode({ id: this.id, type: this.type, host: this.host, port: this.port, state: this.nodeState });
+    const ports = this.extraPorts();
+    await this.store.registerNode({ id: this.id, type: this.type, host: this.host, port: this.port, ...(ports.length > 0 ? { ports } : {}), state: this.nodeState });
     this.unsubscribe = await this.store.subscribePushes(this.id, (sid, ver, cmd, payload) =>
       this.deliverPush(sid, ver, cmd, payload),
     );
+  }
+
+  /** Ports beside `port` that clients may be sent to (registered with the node). */
+  protected extraPorts(): number[] {
+    return [];
   }
 
   protected stopShutdownTimer(): void {

@@ -79,7 +79,7 @@ end
 export const BEAT = `${PRELUDE}
 local id = ARGV[2]
 local k = P .. 'node:' .. id
-redis.call('HSET', k, 'id', id, 'type', ARGV[3], 'host', ARGV[4], 'port', ARGV[5], 'state', ARGV[6])
+redis.call('HSET', k, 'id', id, 'type', ARGV[3], 'host', ARGV[4], 'port', ARGV[5], 'state', ARGV[6], 'ports', ARGV[9] or '')
 if ARGV[8] == '1' then redis.call('HSET', k, 'users', 0) else redis.call('HSETNX', k, 'users', 0) end
 redis.call('SADD', P .. 'nodes', id)
 redis.call('SET', P .. 'alive:' .. id, '1', 'PX', ARGV[7])

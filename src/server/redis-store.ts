@@ -81,6 +81,12 @@ const S = {
 };
 
 /** Stream ids "ms-seq" compared numerically. */
+/** The registry's `ports` field: comma-separated port numbers (absent or empty: none). */
+export function parsePorts(field: string | undefined): number[] {
+  if (field === undefined || field === '') return [];
+  return field.split(',').map(Number).filter((p) => Number.isInteger(p) && p > 0 && p < 65536);
+}
+
 export function streamIdCompare(a: string, b: string): number {
   const [am, as] = a.split('-').map(BigInt);
   const [bm, bs] = b.split('-').map(BigInt);
@@ -221,7 +227,10 @@ export class RedisStore implements ClusterStore {
       }
       const t = f.type as NodeType;
       if (type !== undefined && t !== type) continue;
-      out.push({ id: f.id ?? ids[i], type: t, host: f.host ?? '', port: Number(f.port), state: f.state as NodeState, users: Number(f.users ?? 0) });
+      const info: NodeInfo = { id: f.id ?? ids[i], type: t, host: f.host ?? '', port: Number(f.port), state: f.state as NodeState, users: Number(f.users ?? 0) };
+      const ports = parsePorts(f.ports);
+      if (ports.length > 0) info.ports = ports;
+      out.push(info);
     }
     // Dead nodes are reaped with their sessions after a grace of nodeTtlMs; a node that was only
     // late (a Redis restart, a pause) beats again within it and keeps its records.
@@ -373,8 +382,8 @@ export class RedisStore implements ClusterStore {
   private async beat(id: string, first: boolean): Promise<string> {
     const n = this.local.get(id);
     if (n === undefined) return '0-0';
-    const { type, host, port, state } = n.info;
-    const last = await this.run(S.beat, id, type, host, String(port), state, String(this.nodeTtlMs), first ? '1' : '0');
+    const { type, host, port, state, ports } = n.info;
+    const last = await this.run(S.beat, id, type, host, String(port), state, String(this.nodeTtlMs), first ? '1' : '0', (ports ?? []).join(','));
     return String(last);
   }
 

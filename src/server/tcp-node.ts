@@ -73,6 +73,15 @@ export class TcpNode extends NodeBase implements TcpNodeControl {
     return { host: this.host, port };
   }
 
+  /** The ports beside `port` (see NodeInfo.ports). */
+  get ports(): number[] {
+    return this.extraPorts();
+  }
+
+  protected override extraPorts(): number[] {
+    return [...this.claimPorts];
+  }
+
   /** The main port or one of the claim listeners. */
   listensOn(port: number): boolean {
     return port === this.port || this.claimPorts.includes(port);

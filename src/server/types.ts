@@ -32,6 +32,11 @@ export interface NodeInfo {
   type: NodeType;
   host: string;
   port: number;
+  /**
+   * More ports of the same node (UDP: its other sockets; TCP: its extra listeners), handed out in
+   * turn with `port` to new connections and migrations so a storm is read from several sockets.
+   */
+  ports?: number[];
   state: NodeState;
   users: number;
 }

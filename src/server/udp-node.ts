@@ -43,6 +43,13 @@ export interface UdpNodeOptions extends RetryOptions, NodeBaseOptions {
   port?: number;
   /** Initial sequence S of every handshake (default: random, as the wire says); tests pick one near the 24-bit wrap. */
   initialSeq?: number;
+  /**
+   * Sockets (ports) this node reads, 1..64 (default 1; the embedded cluster uses 4). The first is
+   * bound to `port`, the others to ephemeral ports; new sessions and migrating clients are sent
+   * to them in turn. Node 20's dgram reads at most 32 datagrams per socket per event-loop turn,
+   * so a storm of migrating clients on one socket waits many turns.
+   */
+  sockets?: number;
 }
 
 /** UDP-only counters beside the shared NodeStats. */
@@ -67,6 +74,8 @@ interface Entry {
   timer: NodeJS.Timeout | null;
   timerAt: number;
   addr: string | null;
+  /** Index of the node's socket the client talks to (replies leave from it). */
+  sock: number;
   /** Migrate requests received and not yet answered: the shutdown timeout spares this session. */
   migrations: number;
   /** Bound through a claim: a later 16-byte ver 0 cmd 2 is a repeated claim, not a migrate request. */
@@ -86,17 +95,24 @@ export class UdpNode extends NodeBase implements NodeControl {
   private readonly byAddr = new Map<string, Entry>();
   /** Handed off: still acknowledging and closing carefully here, no longer a user of this node. */
   private readonly departing = new Map<string, Entry>();
-  private readonly socket: Socket;
+  private readonly sockets: Socket[] = [];
+  /** The sockets' ports, in order, once bound (the first is `port`). */
+  private readonly boundPorts: number[] = [];
   private closedWaiters: (() => void)[] = [];
   /** dgram throws on a send after close(); late timers must not reach it. */
   private socketClosed = false;
 
   constructor(private readonly opts: UdpNodeOptions) {
     super(opts);
-    this.socket = createSocket({ type: opts.host.includes(':') ? 'udp6' : 'udp4' });
-    this.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
-    // A send to a vanished client can surface as an error; the session's timers deal with it.
-    this.socket.on('error', () => undefined);
+    const count = opts.sockets ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > 64) throw new RangeError(`sockets: an integer 1..64, not ${String(count)}`);
+    for (let i = 0; i < count; i++) {
+      const socket = createSocket({ type: opts.host.includes(':') ? 'udp6' : 'udp4' });
+      socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo, i));
+      // A send to a vanished client can surface as an error; the session's timers deal with it.
+      socket.on('error', () => undefined);
+      this.sockets.push(socket);
+    }
   }
 
   get users(): number {
@@ -104,16 +120,33 @@ export class UdpNode extends NodeBase implements NodeControl {
   }
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.socket.once('error', reject);
-      this.socket.bind(this.opts.port ?? 0, this.host, () => {
-        this.socket.off('error', reject);
-        resolve();
+    for (const [i, socket] of this.sockets.entries()) {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(i === 0 ? (this.opts.port ?? 0) : 0, this.host, () => {
+          socket.off('error', reject);
+          resolve();
+        });
       });
-    });
-    this.port = this.socket.address().port;
-    this.enlargeBuffers(this.opts.socketBufferBytes ?? 4 << 20);
+      this.enlargeBuffers(socket, i === 0, this.opts.socketBufferBytes ?? 4 << 20);
+      this.boundPorts.push(socket.address().port);
+    }
+    this.port = this.boundPorts[0] as number;
     await this.register();
+  }
+
+  /** The ports beside `port` (see NodeInfo.ports). */
+  get ports(): number[] {
+    return this.extraPorts();
+  }
+
+  protected override extraPorts(): number[] {
+    return this.boundPorts.slice(1);
+  }
+
+  /** One of this node's ports. */
+  listensOn(port: number): boolean {
+    return this.boundPorts.includes(port);
   }
 
   adoptSession(rec: SessionRecord): Session {
@@ -210,7 +243,7 @@ export class UdpNode extends NodeBase implements NodeControl {
       }
       for (const e of [...this.sessions.values(), ...this.departing.values()]) e.rudp.destroy('server-shutdown');
       this.socketClosed = true;
-      await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+      await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       await this.store.unregisterNode(this.id);
     })();
     return this.stopping;
@@ -227,7 +260,7 @@ export class UdpNode extends NodeBase implements NodeControl {
 
   // ---------------------------------------------------------------- datagrams in
 
-  private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+  private onMessage(msg: Buffer, rinfo: RemoteInfo, sock: number): void {
     this.stats.bytesIn += msg.length;
     this.udp.datagramsIn++;
     const from: PeerAddr = { address: rinfo.address, port: rinfo.port };
@@ -242,19 +275,21 @@ export class UdpNode extends NodeBase implements NodeControl {
     const e = this.sessions.get(r.sid) ?? this.departing.get(r.sid);
     if (e === undefined) {
       // Unknown SID: counted, nothing allocated. (A SID registered by another process is adopted.)
-      if (r.kind === 'datagram' && r.d.flag === Flag.SYN) return this.adoptFromStore(r.sid, msg, rinfo);
+      if (r.kind === 'datagram' && r.d.flag === Flag.SYN) return this.adoptFromStore(r.sid, msg, rinfo, sock);
       // A claim for a session this node does not hold: refused, but not answered (no handshake,
       // so no sequence to answer on, and no reply to an unauthenticated source).
       if (r.kind === 'datagram' && isClaimDatagram(r.d.flag, r.d.body)) this.refused('claim:unknown-sid');
       return this.drop('unexpected', r.sid);
     }
+    // Replies leave from the socket the client talks to (not from another address's datagrams).
+    if (e.sock !== sock && (e.addr === null || e.addr === addrKey(from))) e.sock = sock;
     const now = performance.now();
     if (r.kind === 'acks') e.rudp.onAcks(r.records, from, now);
     else e.rudp.onDatagram(r.d, from, now);
     this.schedule(e);
   }
 
-  private adoptFromStore(sid: string, msg: Buffer, rinfo: RemoteInfo): void {
+  private adoptFromStore(sid: string, msg: Buffer, rinfo: RemoteInfo, sock: number): void {
     void this.store.lookupSession(sid).then((found) => {
       const rec = found?.rec ?? null;
       if (this.stopping !== null || rec === null || rec.nodeId !== this.id || this.sessions.has(sid)) {
@@ -264,7 +299,7 @@ export class UdpNode extends NodeBase implements NodeControl {
       // A handoff not yet read from this node's stream: only the claim may bind it (issue 11).
       if (found?.handoffPending === true) adoptPending(this, rec);
       else this.adoptSession(rec);
-      this.onMessage(msg, rinfo);
+      this.onMessage(msg, rinfo, sock);
     });
   }
 
@@ -292,7 +327,7 @@ export class UdpNode extends NodeBase implements NodeControl {
           if (this.socketClosed) return;
           this.udp.datagramsOut++;
           this.stats.bytesOut += d.length;
-          this.socket.send(d, to.port, to.address);
+          (this.sockets[e.sock] as Socket).send(d, to.port, to.address);
         },
         request: (ver, cmd, body, reliable) => {
           this.stats.requests++;
@@ -346,6 +381,7 @@ export class UdpNode extends NodeBase implements NodeControl {
       timer: null,
       timerAt: 0,
       addr: null,
+      sock: 0,
       migrations: 0,
       claimed: false,
       claimAnswerDue: false,
@@ -544,21 +580,22 @@ export class UdpNode extends NodeBase implements NodeControl {
     if (this.sessions.size + this.departing.size === 0) for (const w of this.closedWaiters.splice(0)) w();
   }
 
-  private enlargeBuffers(bytes: number): void {
+  private enlargeBuffers(socket: Socket, first: boolean, bytes: number): void {
     // Loss under bursts starts in the kernel's default 208 KiB buffers; the OS may cap the request.
     try {
-      this.socket.setRecvBufferSize(bytes);
+      socket.setRecvBufferSize(bytes);
     } catch {
       /* tolerated: keep the default */
     }
     try {
-      this.socket.setSendBufferSize(bytes);
+      socket.setSendBufferSize(bytes);
     } catch {
       /* tolerated: keep the default */
     }
+    if (!first) return;
     try {
-      this.udp.recvBufferBytes = this.socket.getRecvBufferSize();
-      this.udp.sendBufferBytes = this.socket.getSendBufferSize();
+      this.udp.recvBufferBytes = socket.getRecvBufferSize();
+      this.udp.sendBufferBytes = socket.getSendBufferSize();
     } catch {
       this.udp.recvBufferBytes = 0;
       this.udp.sendBufferBytes = 0;

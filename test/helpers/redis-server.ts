@@ -69,6 +69,11 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** The server's process id (benchmarks read its CPU time). */
+  get pid(): number {
+    return this.proc.pid ?? 0;
+  }
+
   static async start(opts: RedisServerOptions = {}): Promise<RedisServer> {
     const port = opts.port ?? (await freePort());
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'diarkis-redis-'));

@@ -57,6 +57,9 @@ interface Handshake {
   claim: Buffer | null;
 }
 
+/** ACK records repeated from earlier ACK datagrams (4 bytes each from the server). */
+const REPEAT_ACKS = 8;
+
 export class ServerSession {
   private st: SessionState = 'waiting';
   private readonly handshakes = new Map<string, Handshake>();
@@ -69,6 +72,10 @@ export class ServerSession {
   private readonly preBind: Buffer[] = [];
   /** ACK/RACK records of this turn, sent together by flush(). */
   private acks: AckRecord[] = [];
+  /** The latest ACK records sent, repeated in the next ACK datagrams (flushAcks). */
+  private recentAcks: AckRecord[] = [];
+  /** deferRequests: bodies read (in order, reliable or not) and not yet handled. */
+  private inbox: { body: Buffer; reliable: boolean }[] = [];
   private lastHeard = 0;
   private endReason: SessionEndReason = 'closed-by-client';
   private finDue = 0;
@@ -209,7 +216,8 @@ export class ServerSession {
     if (r.drop !== undefined) this.drop(r.drop);
     for (const body of r.delivered) {
       if (this.st === 'closed') return;
-      this.deliverBody(body);
+      if (this.opts.deferRequests === true) this.inbox.push({ body, reliable: true });
+      else this.deliverBody(body);
     }
     this.afterProgress(now);
   }
@@ -230,7 +238,9 @@ export class ServerSession {
     if (this.peerAddr === null) return this.drop('unexpected');
     if (!sameAddr(from, this.peerAddr)) return this.drop('foreign-address');
     this.lastHeard = now;
-    this.deliverPackets(body, false);
+    // Deferred too while reliable ones wait: handled in the order read.
+    if (this.opts.deferRequests === true) this.inbox.push({ body, reliable: false });
+    else this.deliverPackets(body, false);
   }
 
   // ---------------------------------------------------------------- output
@@ -266,16 +276,34 @@ export class ServerSession {
   /**
    * The end of the owner's turn: the partly packed DAT and this turn's ACK records (several to a
    * datagram) go out. The node calls it once per event-loop turn for sessions that have output.
+   * With deferRequests the requests read meanwhile are handled first.
    */
   flush(now: number): void {
+    this.handleInbox();
     if (this.st === 'closed') return;
     this.sender?.flush(now);
     this.flushAcks();
   }
 
-  /** flush() would send something. */
+  /** flush() would send or handle something. */
   get hasUnflushed(): boolean {
-    return this.acks.length > 0 || (this.sender?.hasUnflushed ?? false);
+    return this.acks.length > 0 || this.inbox.length > 0 || (this.sender?.hasUnflushed ?? false);
+  }
+
+  /** deferRequests: this turn's ACK records leave now, before flush() handles the requests. */
+  acknowledgeNow(): void {
+    this.flushAcks();
+  }
+
+  private handleInbox(): void {
+    if (this.inbox.length === 0) return;
+    const items = this.inbox;
+    this.inbox = [];
+    for (const it of items) {
+      if (this.st === 'closed') return;
+      if (it.reliable) this.deliverBody(it.body);
+      else this.deliverPackets(it.body, false);
+    }
   }
 
   private flushAcks(): void {
@@ -285,7 +313,17 @@ export class ServerSession {
     }
     const perDatagram = Math.floor(UDP_MAX_DATAGRAM_BODY / TRANSPORT_HEADER_SIZE) + 1;
     for (let i = 0; i < this.acks.length; i += perDatagram) {
-      this.out(encodeAckRecords(this.acks.slice(i, i + perDatagram)), this.peerAddr);
+      const records = this.acks.slice(i, i + perDatagram);
+      const fresh = records.length;
+      // The latest records of earlier ACK datagrams again, where they fit: records are per DAT,
+      // with no cumulative acknowledgement, so a lost ACK datagram would cost the client a resend
+      // of every DAT it acknowledged.
+      for (let k = this.recentAcks.length - 1; k >= 0 && records.length < perDatagram; k--) {
+        const r = this.recentAcks[k];
+        if (!records.some((x, j) => j < fresh && x.seq === r.seq && x.flag === r.flag)) records.push(r);
+      }
+      this.recentAcks = [...this.recentAcks, ...records.slice(Math.max(0, fresh - REPEAT_ACKS), fresh)].slice(-REPEAT_ACKS);
+      this.out(encodeAckRecords(records), this.peerAddr);
     }
     this.acks = [];
   }
@@ -531,6 +569,7 @@ export class ServerSession {
     this.st = 'closed';
     this.handshakes.clear();
     this.sender?.forget();
+    this.inbox = [];
     this.reassembler.clear();
     this.h.closed(reason);
   }

@@ -134,7 +134,7 @@ async function projectRun(cluster: ClusterChild, faults: DirectionFaults, seed: 
     const dir = (name: string, d: typeof c.toServer): string =>
       `  ${name}: DAT ${d.dats} (${d.fullDats} >=90 % full, mean fill ${(d.fill * 100).toFixed(0)} %), RDAT ${d.rdats}, ACK datagrams ${d.ackDatagrams} ` +
       `(${(d.ackRecords / Math.max(1, d.ackDatagrams)).toFixed(1)} records each), other ${d.other}; DATs ${d.firstDatMs.toFixed(0)}-${d.lastDatMs.toFixed(0)} ms; ` +
-      `in flight max ${d.maxInFlight}; every ${c.step} ms: in flight ${d.inFlight.join(' ')} | DATs ${d.datsPerStep.join(' ')} | RDATs ${d.rdatsPerStep.join(' ')}\n`;
+      `in flight max ${d.maxInFlight}; every ${c.step} ms: in flight ${d.inFlight.join(' ')} | DATs ${d.datsPerStep.join(' ')} | RDATs ${d.rdatsPerStep.join(' ')}; acknowledged last: ${d.slowest.join(' | ')}\n`;
     process.stderr.write(
       `census seed ${seed} ${JSON.stringify(faults)}: total ${r.totalMs.toFixed(0)} ms; CPU: client process ${((self.user + self.system) / 1000).toFixed(0)} ms, proxy ${r.proxyCpuMs.toFixed(0)} ms, ` +
         `node process ${(node.cpuUserMs + node.cpuSystemMs - cpu0.node.cpuUserMs - cpu0.node.cpuSystemMs).toFixed(0)} ms; ` +

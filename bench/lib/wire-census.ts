@@ -37,6 +37,8 @@ export interface DirectionCensus {
   rdatsPerStep: number[];
   firstDatMs: number;
   lastDatMs: number;
+  /** The DATs acknowledged last: 'seq: D<ms>,R<ms>... -> ack <ms>' (what held the stream up). */
+  slowest: string[];
 }
 
 export interface Census {
@@ -77,7 +79,7 @@ export class WireCensus {
 
   private direction(dir: Direction, back: Direction, t0: number, step: number): DirectionCensus {
     const out = this.seen[dir];
-    const c: DirectionCensus = { dats: 0, rdats: 0, fill: 0, fullDats: 0, ackDatagrams: 0, ackRecords: 0, other: 0, maxInFlight: 0, inFlight: [], datsPerStep: [], rdatsPerStep: [], firstDatMs: Infinity, lastDatMs: 0 };
+    const c: DirectionCensus = { dats: 0, rdats: 0, fill: 0, fullDats: 0, ackDatagrams: 0, ackRecords: 0, other: 0, maxInFlight: 0, inFlight: [], datsPerStep: [], rdatsPerStep: [], firstDatMs: Infinity, lastDatMs: 0, slowest: [] };
     let bodies = 0;
     for (const s of out) {
       if (s.flag === FLAG.DAT || s.flag === FLAG.RDAT) {
@@ -109,6 +111,24 @@ export class WireCensus {
       else for (const seq of e.acks) open.delete(seq);
       c.maxInFlight = Math.max(c.maxInFlight, open.size);
     }
+    c.slowest = slowest(out, this.seen[back], t0);
     return c;
   }
+}
+
+function slowest(out: Seen[], back: Seen[], t0: number, n = 3): string[] {
+  const sends = new Map<number, string[]>();
+  for (const x of out) {
+    if (x.flag !== FLAG.DAT && x.flag !== FLAG.RDAT) continue;
+    const list = sends.get(x.seq) ?? [];
+    list.push(`${x.flag === FLAG.DAT ? 'D' : 'R'}${(x.t - t0).toFixed(0)}`);
+    sends.set(x.seq, list);
+  }
+  const ackAt = new Map<number, number>();
+  for (const x of back) for (const q of x.acks ?? []) if (!ackAt.has(q)) ackAt.set(q, x.t - t0);
+  return [...sends.keys()]
+    .map((q) => ({ q, a: ackAt.get(q) ?? Infinity }))
+    .sort((a, b) => b.a - a.a)
+    .slice(0, n)
+    .map((r) => `${r.q}: ${sends.get(r.q)?.join(',')} -> ack ${r.a.toFixed(0)}`);
 }

@@ -24,7 +24,7 @@ double ReliableChannel::currentRto() const {
 // resends), and at least the reordering ACKs have shown (a path with jitter
 // reorders without loss), capped at the smoothed RTT.
 double ReliableChannel::reorderWindow() const {
-  return std::min(rtt_.srtt() + 4 * rtt_.rttvar(), std::max(reoFactor_ * rtt_.minRtt() / 4, reoSeen_));
+  return std::min(rtt_.srtt(), std::max(reoFactor_ * rtt_.minRtt() / 4, reoSeen_));
 }
 
 // RFC 8985: a DAT is lost once a DAT sent after it was acknowledged and a

@@ -377,7 +377,7 @@ export class ReliableSender {
    * the reordering ACKs have shown (a path with jitter reorders without loss), capped at the SRTT.
    */
   private reorderWindow(): number {
-    return Math.min(this.rtt.srtt + 4 * this.rtt.rttvar, Math.max((this.reoFactor * this.rtt.minRtt) / 4, this.reoSeen));
+    return Math.min(this.rtt.srtt, Math.max((this.reoFactor * this.rtt.minRtt) / 4, this.reoSeen));
   }
 
   /** RFC 8985: lost once a DAT sent after it was acknowledged and a reorder window has passed. */

@@ -172,23 +172,6 @@ describe('ServerSession: bound', () => {
     expect(got[9]).toEqual([10, 9, 8, 7, 6, 5, 4, 3, 2]); // the new one, then the latest 8
   });
 
-  it('deferRequests: the ACK records of a turn leave before its requests are handled', () => {
-    const t = bound({ deferRequests: true });
-    for (const [q, m] of [[1, 'x'], [2, 'y']] as const) {
-      const d = parseDatagram(t.dat(q, 2, 1, Buffer.from(m)));
-      if (!isParsed(d)) throw new Error('bad datagram');
-      t.s.onDatagram(d, CLIENT, 10);
-    }
-    expect(t.requests.length).toBe(1); // only the binding 'hi': nothing handled as read
-    expect(t.s.hasUnflushed).toBe(true);
-    t.s.acknowledgeNow();
-    expect(t.flags()).toEqual([[1, Flag.ACK]]); // one datagram: records 1 and 2 (and 0 repeated)
-    expect(t.sent[0].d.length).toBe(12);
-    expect(t.requests.length).toBe(1); // acknowledged, still not handled
-    t.s.flush(11);
-    expect(t.requests.map((r) => r.body.toString())).toEqual(['hi', 'x', 'y']);
-  });
-
   it('drops datagrams from any other address, control ones included, and keeps serving', () => {
     const t = bound();
     t.feed(encodeDatagram(0, Flag.SYN, SID), FOREIGN, 10);

@@ -286,8 +286,6 @@ export class UdpNode extends NodeBase implements NodeControl {
         rtoMinMs: this.opts.rtoMinMs,
         random24: this.opts.initialSeq === undefined ? undefined : () => this.opts.initialSeq ?? 0,
         requireClaim: () => session.awaitingClaim,
-        // Requests are handled at the end of the turn, after the ACKs of what it read (flushSoon).
-        deferRequests: true,
       },
       {
         send: (d, to) => {
@@ -465,10 +463,7 @@ export class UdpNode extends NodeBase implements NodeControl {
 
   /**
    * Output of one event-loop turn leaves together: the node packs a session's reliable packets and
-   * ACK records into as few datagrams as fit, flushed after the datagrams read in this turn. The
-   * ACK records of every session go first, then the requests read in the turn are handled (their
-   * work is most of the node's CPU: ACKs sent after it made the clients' RTT and loss detection
-   * count it, and flood them with spurious resends), then the answers leave.
+   * ACK records into as few datagrams as fit, flushed after the datagrams read in this turn.
    */
   private flushSoon(e: Entry): void {
     if (!e.rudp.hasUnflushed) return;
@@ -476,10 +471,9 @@ export class UdpNode extends NodeBase implements NodeControl {
     if (this.flushing !== null) return;
     this.flushing = setImmediate(() => {
       this.flushing = null;
+      const now = performance.now();
       const due = [...this.unflushed];
       this.unflushed.clear();
-      for (const x of due) x.rudp.acknowledgeNow();
-      const now = performance.now();
       for (const x of due) {
         x.rudp.flush(now);
         this.schedule(x);

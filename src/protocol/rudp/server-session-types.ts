@@ -35,13 +35,6 @@ export interface ServerSessionOptions extends RetryOptions {
   random24?: () => number;
   /** True while the session may be bound only by a migration claim (asked at each pre-bind DAT). */
   requireClaim?: () => boolean;
-  /**
-   * Requests of a bound session wait for flush() (or acknowledgeNow() then flush()) instead of
-   * being handled as their datagram is read, so the owner can send the ACK records of everything
-   * it read in a turn before the requests' work: an ACK then says "received", not "received and
-   * served", and the peer's RTT and loss detection do not see the owner's processing time.
-   */
-  deferRequests?: boolean;
 }
 
 export interface ServerSessionHandler {

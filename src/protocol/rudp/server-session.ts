@@ -74,8 +74,6 @@ export class ServerSession {
   private acks: AckRecord[] = [];
   /** The latest ACK records sent, repeated in the next ACK datagrams (flushAcks). */
   private recentAcks: AckRecord[] = [];
-  /** deferRequests: bodies read (in order, reliable or not) and not yet handled. */
-  private inbox: { body: Buffer; reliable: boolean }[] = [];
   private lastHeard = 0;
   private endReason: SessionEndReason = 'closed-by-client';
   private finDue = 0;
@@ -216,8 +214,7 @@ export class ServerSession {
     if (r.drop !== undefined) this.drop(r.drop);
     for (const body of r.delivered) {
       if (this.st === 'closed') return;
-      if (this.opts.deferRequests === true) this.inbox.push({ body, reliable: true });
-      else this.deliverBody(body);
+      this.deliverBody(body);
     }
     this.afterProgress(now);
   }
@@ -238,9 +235,7 @@ export class ServerSession {
     if (this.peerAddr === null) return this.drop('unexpected');
     if (!sameAddr(from, this.peerAddr)) return this.drop('foreign-address');
     this.lastHeard = now;
-    // Deferred too while reliable ones wait: handled in the order read.
-    if (this.opts.deferRequests === true) this.inbox.push({ body, reliable: false });
-    else this.deliverPackets(body, false);
+    this.deliverPackets(body, false);
   }
 
   // ---------------------------------------------------------------- output
@@ -276,34 +271,16 @@ export class ServerSession {
   /**
    * The end of the owner's turn: the partly packed DAT and this turn's ACK records (several to a
    * datagram) go out. The node calls it once per event-loop turn for sessions that have output.
-   * With deferRequests the requests read meanwhile are handled first.
    */
   flush(now: number): void {
-    this.handleInbox();
     if (this.st === 'closed') return;
     this.sender?.flush(now);
     this.flushAcks();
   }
 
-  /** flush() would send or handle something. */
+  /** flush() would send something. */
   get hasUnflushed(): boolean {
-    return this.acks.length > 0 || this.inbox.length > 0 || (this.sender?.hasUnflushed ?? false);
-  }
-
-  /** deferRequests: this turn's ACK records leave now, before flush() handles the requests. */
-  acknowledgeNow(): void {
-    this.flushAcks();
-  }
-
-  private handleInbox(): void {
-    if (this.inbox.length === 0) return;
-    const items = this.inbox;
-    this.inbox = [];
-    for (const it of items) {
-      if (this.st === 'closed') return;
-      if (it.reliable) this.deliverBody(it.body);
-      else this.deliverPackets(it.body, false);
-    }
+    return this.acks.length > 0 || (this.sender?.hasUnflushed ?? false);
   }
 
   private flushAcks(): void {
@@ -569,7 +546,6 @@ export class ServerSession {
     this.st = 'closed';
     this.handshakes.clear();
     this.sender?.forget();
-    this.inbox = [];
     this.reassembler.clear();
     this.h.closed(reason);
   }

@@ -61,7 +61,7 @@ export interface ClusterOptions {
   /** PROTOCOL 10.2: how long a room's node waits for the owner's 1/7 before moving it itself (default 5000). */
   roomMigrationGraceMs?: number;
   /** UDP nodes: resend policy, silent-client TTL and socket buffers (default: wire defaults, 4 MiB). */
-  udp?: Pick<UdpNodeOptions, 'retry' | 'retryMinMs' | 'retryMaxMs' | 'maxRetries' | 'adaptive' | 'rtoMinMs' | 'connectionTtlMs' | 'socketBufferBytes' | 'initialSeq'>;
+  udp?: Pick<UdpNodeOptions, 'retry' | 'retryMinMs' | 'retryMaxMs' | 'maxRetries' | 'adaptive' | 'rtoMinMs' | 'connectionTtlMs' | 'socketBufferBytes' | 'initialSeq' | 'ackDelayMs'>;
 }
 
 export interface Cluster {

@@ -11,19 +11,26 @@
  * duplicated and out-of-order echoes, datagrams and bytes sent per direction (as the proxy received
  * them, before faults). Medians over seeds are printed; every run goes to bench/results.
  *
- *   bash bench/anchors/setup.sh && npm run build:ts && node dist/bench/udp-loss.js [--seeds 3] [--messages 2000] [--only '15 %']
+ * With --census, each project run also prints what it put on the wire (bench/lib/wire-census.ts:
+ * DATs, their fill, ACK datagrams and records, DATs in flight every 25 ms), the CPU time of this
+ * process (client and proxy) and of the node's process, and this process's event-loop delay.
+ *
+ *   bash bench/anchors/setup.sh && npm run build:ts && node dist/bench/udp-loss.js [--seeds 3] [--messages 2000] [--only '15 %'] [--census]
  */
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getEndpoint, UdpClient } from '../src/client';
 import { formatTable } from '../src/cli/table';
-import { DirectionFaults, UdpProxy } from '../test/helpers/udp-proxy';
-import { startClusterChild } from './lib/cluster-process';
+import type { DirectionFaults } from '../test/helpers/udp-proxy';
+import { ClusterChild, startClusterChild } from './lib/cluster-process';
 import { writeResult } from './lib/results';
 import { fmt, median } from './lib/stats';
 import { EchoResult, startUdxEchoServer, udxEchoClient } from './lib/udx-echo';
+import { ProxyProcess, startProxyProcess } from './lib/proxy-process';
+import type { Census } from './lib/wire-census';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,6 +40,7 @@ function arg(name: string, def: number): number {
 const SEEDS = arg('seeds', 3);
 const MESSAGES = arg('messages', 2000);
 const SIZE = 16;
+const CENSUS = process.argv.includes('--census');
 const ENET = join(__dirname, '..', '..', 'build', 'bench', 'enet_echo');
 
 const DELAY: DirectionFaults = { delayMs: 5, jitterMs: 30 };
@@ -54,30 +62,45 @@ interface Run extends EchoResult {
   downDatagrams: number;
   upBytes: number;
   downBytes: number;
+  /** CPU time of the proxy's process over the run (connect included). */
+  proxyCpuMs: number;
 }
 
-async function throughProxy(target: number, faults: DirectionFaults, seed: number, body: (port: number, mark: () => void) => Promise<EchoResult>): Promise<Omit<Run, 'impl' | 'condition' | 'seed'>> {
-  const proxy = await UdpProxy.start({ seed, target: { host: '127.0.0.1', port: target }, toServer: faults, toClient: faults, socketBufferBytes: 4 << 20 });
+let proxies: ProxyProcess;
+
+async function throughProxy(target: number, faults: DirectionFaults, seed: number, body: (port: number, mark: () => Promise<void>) => Promise<EchoResult>, census = false): Promise<Omit<Run, 'impl' | 'condition' | 'seed'> & { census?: Census }> {
+  const port = await proxies.open({ seed, targetPort: target, faults, census });
   let base = { up: 0, down: 0, upB: 0, downB: 0 };
-  const mark = (): void => {
-    const c = proxy.counters;
+  const mark = async (): Promise<void> => {
+    const c = await proxies.mark();
     base = { up: c.toServer.received, down: c.toClient.received, upB: c.toServer.bytes, downB: c.toClient.bytes };
   };
-  try {
-    const r = await body(proxy.port, mark);
-    const c = proxy.counters;
-    return { ...r, upDatagrams: c.toServer.received - base.up, downDatagrams: c.toClient.received - base.down, upBytes: c.toServer.bytes - base.upB, downBytes: c.toClient.bytes - base.downB };
-  } finally {
-    await proxy.close();
-  }
+  const r = await body(port, mark).catch(async (e: unknown) => {
+    await proxies.close();
+    throw e;
+  });
+  const closed = await proxies.close();
+  const c = closed.counters;
+  return {
+    ...r,
+    upDatagrams: c.toServer.received - base.up,
+    downDatagrams: c.toClient.received - base.down,
+    upBytes: c.toServer.bytes - base.upB,
+    downBytes: c.toClient.bytes - base.downB,
+    proxyCpuMs: closed.cpuMs,
+    census: closed.census,
+  };
 }
 
-async function projectRun(entryUrl: string, faults: DirectionFaults, seed: number): Promise<Omit<Run, 'impl' | 'condition' | 'seed'>> {
-  const ep = await getEndpoint(entryUrl, { type: 'UDP', uid: `loss-${seed}-${Math.random()}` });
-  return throughProxy(ep.serverPort, faults, seed, async (port, mark) => {
+async function projectRun(cluster: ClusterChild, faults: DirectionFaults, seed: number): Promise<Omit<Run, 'impl' | 'condition' | 'seed'>> {
+  const ep = await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `loss-${seed}-${Math.random()}` });
+  const cpu0 = { self: process.cpuUsage(), node: CENSUS ? await cluster.stats() : undefined };
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  if (CENSUS) lag.enable();
+  const { census: c, ...r } = await throughProxy(ep.serverPort, faults, seed, async (port, mark) => {
     const client = new UdpClient({ requestTimeoutMs: 120_000 }); // transport at its defaults
     await client.connect({ ...ep, serverPort: port });
-    mark();
+    await mark();
     const lat: number[] = [];
     let ooo = 0;
     let end = 0;
@@ -103,12 +126,29 @@ async function projectRun(entryUrl: string, faults: DirectionFaults, seed: numbe
     // Responses are matched first-in first-out: an echo out of order shows as a wrong index; a
     // duplicate would too (the transport delivers exactly once, so both stay 0 unless it breaks).
     return { totalMs: end - start, p50: at(0.5), p99: at(0.99), max: at(1), received: lat.length, missing, dup: 0, ooo };
-  });
+  }, CENSUS);
+  if (c !== undefined && cpu0.node !== undefined) {
+    lag.disable();
+    const self = process.cpuUsage(cpu0.self);
+    const node = await cluster.stats();
+    const dir = (name: string, d: typeof c.toServer): string =>
+      `  ${name}: DAT ${d.dats} (${d.fullDats} >=90 % full, mean fill ${(d.fill * 100).toFixed(0)} %), RDAT ${d.rdats}, ACK datagrams ${d.ackDatagrams} ` +
+      `(${(d.ackRecords / Math.max(1, d.ackDatagrams)).toFixed(1)} records each), other ${d.other}; DATs ${d.firstDatMs.toFixed(0)}-${d.lastDatMs.toFixed(0)} ms; ` +
+      `in flight max ${d.maxInFlight}; every ${c.step} ms: in flight ${d.inFlight.join(' ')} | DATs ${d.datsPerStep.join(' ')} | RDATs ${d.rdatsPerStep.join(' ')}; acknowledged last: ${d.slowest.join(' | ')}\n`;
+    process.stderr.write(
+      `census seed ${seed} ${JSON.stringify(faults)}: total ${r.totalMs.toFixed(0)} ms; CPU: client process ${((self.user + self.system) / 1000).toFixed(0)} ms, proxy ${r.proxyCpuMs.toFixed(0)} ms, ` +
+        `node process ${(node.cpuUserMs + node.cpuSystemMs - cpu0.node.cpuUserMs - cpu0.node.cpuSystemMs).toFixed(0)} ms; ` +
+        `client process's event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms, max ${(lag.max / 1e6).toFixed(1)} ms\n` +
+        dir('up  ', c.toServer) +
+        dir('down', c.toClient),
+    );
+  }
+  return r;
 }
 
 async function enetRun(faults: DirectionFaults, seed: number, serverPort: number): Promise<Omit<Run, 'impl' | 'condition' | 'seed'>> {
   return throughProxy(serverPort, faults, seed, async (port, mark) => {
-    mark(); // ENet's connect is part of its run; counted with the burst
+    await mark(); // ENet's connect is part of its run; counted with the burst
     // Asynchronously: the proxy runs on this process's event loop.
     const { stdout } = await promisify(execFile)(ENET, ['client', '127.0.0.1', String(port), String(MESSAGES), String(SIZE)], { timeout: 180_000 });
     return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as EchoResult;
@@ -120,21 +160,23 @@ async function main(): Promise<void> {
   const enetPort = 40_000 + Math.floor(Math.random() * 20_000);
   const enet = spawn(ENET, ['server', String(enetPort)], { stdio: ['ignore', 'ignore', 'inherit'] });
   const udx = await startUdxEchoServer();
+  proxies = startProxyProcess();
   const cluster = await startClusterChild({ tcpNodes: 0, udpNodes: 1 });
   const runs: Run[] = [];
   try {
     for (const c of CONDITIONS) {
       for (let seed = 1; seed <= SEEDS; seed++) {
         // Interleaved: the three see the same machine load, one after another, same seed.
-        runs.push({ impl: 'project (encrypted)', condition: c.name, seed, ...(await projectRun(cluster.entryUrl, c.faults, seed)) });
+        runs.push({ impl: 'project (encrypted)', condition: c.name, seed, ...(await projectRun(cluster, c.faults, seed)) });
         runs.push({ impl: 'ENet 1.3.17', condition: c.name, seed, ...(await enetRun(c.faults, seed, enetPort)) });
-        runs.push({ impl: 'udx-native', condition: c.name, seed, ...(await throughProxy(udx.port, c.faults, seed, (port, mark) => (mark(), udxEchoClient(port, MESSAGES, SIZE)))) });
+        runs.push({ impl: 'udx-native', condition: c.name, seed, ...(await throughProxy(udx.port, c.faults, seed, async (port, mark) => (await mark(), udxEchoClient(port, MESSAGES, SIZE)))) });
         process.stderr.write(`${c.name} seed ${seed} done\n`);
       }
     }
   } finally {
     enet.kill();
     udx.stop();
+    proxies.stop();
     await cluster.stop();
   }
   const rows: string[][] = [];

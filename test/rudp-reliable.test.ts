@@ -119,6 +119,46 @@ describe('ReliableSender', () => {
     expect(out.length).toBe(8);
   });
 
+  it('adaptive: in a burst sent at once only lower seqs count as sent before the acknowledged DAT', () => {
+    const { s, out } = sender({ adaptive: true });
+    s.seedRtt(50);
+    for (let i = 0; i < 6; i++) s.send(body(i), 0);
+    s.onAck({ seq: 2, flag: Flag.ACK }, 50);
+    s.tick(62.5);
+    expect(out.filter((d) => d.flag === Flag.RDAT).map((d) => d.seq)).toEqual([0, 1]); // not 3, 4, 5
+  });
+
+  it('adaptive: reordering seen in the ACKs widens the reorder window', () => {
+    const { s, out } = sender({ adaptive: true });
+    s.seedRtt(20); // min RTT 20: window 5
+    for (let i = 0; i < 2; i++) s.send(body(i), 0);
+    s.onAck({ seq: 1, flag: Flag.ACK }, 20);
+    s.onAck({ seq: 0, flag: Flag.ACK }, 35); // 15 ms behind a DAT sent after it
+    for (let i = 0; i < 4; i++) s.send(body(i), 40); // seqs 2..5
+    s.onAck({ seq: 5, flag: Flag.ACK }, 60);
+    expect(s.nextDeadline()).toBe(40 + 20 + 15);
+    s.tick(74);
+    expect(out.filter((d) => d.flag === Flag.RDAT)).toEqual([]);
+    s.tick(75);
+    expect(out.filter((d) => d.flag === Flag.RDAT).map((d) => d.seq)).toEqual([2, 3, 4]);
+  });
+
+  it('adaptive: losses that prove spurious undo the window reduction; a real one keeps it', () => {
+    for (const realLoss of [false, true]) {
+      const { s, out } = sender({ adaptive: true });
+      s.seedRtt(50);
+      for (let i = 0; i < 20; i++) s.send(body(i), 0);
+      s.onAck({ seq: 19, flag: Flag.ACK }, 50); // cwnd 65
+      s.tick(62.5); // 0..18 declared lost: over half, an overrun: halved
+      expect(out.filter((d) => d.flag === Flag.RDAT).length).toBe(19);
+      expect(s.snapshot().cwnd).toBe(32.5);
+      for (let q = 0; q < 18; q++) s.onAck({ seq: q, flag: Flag.ACK }, 70); // the originals, late
+      s.onAck({ seq: 18, flag: realLoss ? Flag.RACK : Flag.ACK }, realLoss ? 120 : 70);
+      expect(s.snapshot().cwnd).toBe(realLoss ? 32.5 : 66);
+      expect(s.idle).toBe(true);
+    }
+  });
+
   it('adaptive: a congestion window of 64 DATs at first, growing in slow start; random loss leaves it', () => {
     const { s, out } = sender({ adaptive: true });
     s.seedRtt(50);

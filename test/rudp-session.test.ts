@@ -162,6 +162,35 @@ describe('ServerSession: bound', () => {
     expect(t.s.allAcked).toBe(true);
   });
 
+  it('repeats its latest ACK records (8) in the next ACK datagrams, so a lost one costs no resend', () => {
+    const t = bound();
+    const acked = (): number[][] =>
+      t.sent.filter((x) => x.d[3] === Flag.ACK || x.d[3] === Flag.RACK).map((x) => [...Array(x.d.length / 4).keys()].map((i) => x.d.readUIntLE(i * 4, 3)));
+    for (let q = 1; q <= 10; q++) t.feed(t.dat(q, 2, 1, Buffer.from(`m${q}`)), CLIENT, 10 + q);
+    const got = acked();
+    expect(got[0]).toEqual([1, 0]); // DAT 1, then the bind DAT 0's record again
+    expect(got[9]).toEqual([10, 9, 8, 7, 6, 5, 4, 3, 2]); // the new one, then the latest 8
+  });
+
+  it('ackDelayMs: records wait for company up to the delay (a timer), ackEvery of them go at once', () => {
+    const t = bound({ ackDelayMs: 4, ackEvery: 3 });
+    t.s.tick(6); // the binding DAT's record (queued at 2) is due
+    expect(t.flags()).toEqual([[0, Flag.ACK]]);
+    t.sent.length = 0;
+    const acks = (): number[][] =>
+      t.sent.filter((x) => x.d[3] === Flag.ACK).map((x) => [...Array(x.d.length / 4).keys()].map((i) => x.d.readUIntLE(i * 4, 3)));
+    t.feed(t.dat(1, 2, 1, Buffer.from('a')), CLIENT, 10);
+    t.feed(t.dat(2, 2, 1, Buffer.from('b')), CLIENT, 12);
+    expect(acks()).toEqual([]); // waiting, and not reported as output due now
+    expect(t.s.hasUnflushed).toBe(false);
+    expect(t.s.nextDeadline()).toBe(14);
+    t.s.tick(14);
+    expect(acks()).toEqual([[1, 2, 0]]); // one datagram (0: the binding DAT's record, repeated)
+    for (const q of [3, 4, 5]) t.feed(t.dat(q, 2, 1, Buffer.from('c')), CLIENT, 20);
+    expect(acks()[1].slice(0, 3)).toEqual([3, 4, 5]); // three waiting: at once
+    expect(t.requests.length).toBe(6); // requests are never delayed
+  });
+
   it('drops datagrams from any other address, control ones included, and keeps serving', () => {
     const t = bound();
     t.feed(encodeDatagram(0, Flag.SYN, SID), FOREIGN, 10);

@@ -90,6 +90,17 @@ describe('UdpProxy', () => {
     expect(r.atServer.length).toBe(c.forwarded);
   });
 
+  it('taps every datagram it receives, either way, before its faults (the datagrams it drops too)', async () => {
+    const tapped: string[] = [];
+    const r = await rig({ seed: 3, toServer: { lossPct: 50 }, tap: (dir, msg) => tapped.push(`${dir}:${msg.readUInt32BE(0)}`) });
+    await sendAll(r, 40);
+    const forwarded = (): number => r.proxy.counters.toServer.forwarded;
+    await waitFor(() => r.atClient.length === forwarded() && tapped.length === 40 + forwarded());
+    expect(tapped.filter((t) => t.startsWith('toServer:'))).toEqual([...Array(40).keys()].map((i) => `toServer:${i}`));
+    expect(tapped.filter((t) => t.startsWith('toClient:')).length).toBe(forwarded());
+    expect(forwarded()).toBeLessThan(40);
+  });
+
   it('replays the same decisions for the same seed', async () => {
     const faults = { seed: 1234, toServer: { lossPct: 25, duplicatePct: 20 } };
     const runs: number[][] = [];

@@ -54,7 +54,10 @@ type Call = Op & { req: number };
 interface Reply { req: number; error?: string; nodes?: NodeInfo[]; stats?: ClusterChildStats }
 
 export function startClusterChild(args: ClusterChildArgs, execArgv: string[] = []): Promise<ClusterChild> {
-  const child: ChildProcess = fork(__filename, ['--child', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...execArgv] });
+  // BENCH_CHILD_NODE_ARGS: node flags for the child only, e.g. '--cpu-prof --cpu-prof-dir=/tmp/p'
+  // (NODE_OPTIONS refuses --cpu-prof).
+  const envArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child: ChildProcess = fork(__filename, ['--child', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...envArgs, ...execArgv] });
   const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   let nextReq = 1;
   const call = (msg: Op): Promise<Reply> =>

@@ -67,10 +67,11 @@ export interface ClusterOptions {
   /** PROTOCOL 10.2: how long a room's node waits for the owner's 1/7 before moving it itself (default 5000). */
   roomMigrationGraceMs?: number;
   /**
-   * UDP nodes: resend policy, silent-client TTL, socket buffers and sockets per node (default: wire
-   * defaults, 4 MiB, 4 sockets: ephemeral ports that sessions and migrations are spread over).
+   * UDP nodes: resend policy, silent-client TTL, socket buffers, sockets per node and ACK delay
+   * (default: wire defaults, 4 MiB, 4 sockets: ephemeral ports that sessions and migrations are
+   * spread over, 4 ms).
    */
-  udp?: Pick<UdpNodeOptions, 'retry' | 'retryMinMs' | 'retryMaxMs' | 'maxRetries' | 'adaptive' | 'rtoMinMs' | 'connectionTtlMs' | 'socketBufferBytes' | 'initialSeq' | 'sockets'>;
+  udp?: Pick<UdpNodeOptions, 'retry' | 'retryMinMs' | 'retryMaxMs' | 'maxRetries' | 'adaptive' | 'rtoMinMs' | 'connectionTtlMs' | 'socketBufferBytes' | 'initialSeq' | 'sockets' | 'ackDelayMs'>;
 }
 
 export interface Cluster {

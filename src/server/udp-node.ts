@@ -50,7 +50,15 @@ export interface UdpNodeOptions extends RetryOptions, NodeBaseOptions {
    * so a storm of migrating clients on one socket waits many turns.
    */
   sockets?: number;
+  /**
+   * ACK records wait up to this long for company (default 4 ms), unless 16 are waiting: a burst's
+   * records share datagrams (the client's probe allows for 5 ms of ACK delay).
+   */
+  ackDelayMs?: number;
 }
+
+const NODE_ACK_DELAY_MS = 4;
+const NODE_ACK_EVERY = 16;
 
 /** UDP-only counters beside the shared NodeStats. */
 export interface UdpNodeCounters {
@@ -321,6 +329,8 @@ export class UdpNode extends NodeBase implements NodeControl {
         rtoMinMs: this.opts.rtoMinMs,
         random24: this.opts.initialSeq === undefined ? undefined : () => this.opts.initialSeq ?? 0,
         requireClaim: () => session.awaitingClaim,
+        ackDelayMs: this.opts.ackDelayMs ?? NODE_ACK_DELAY_MS,
+        ackEvery: NODE_ACK_EVERY,
       },
       {
         send: (d, to) => {

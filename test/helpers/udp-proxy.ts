@@ -56,6 +56,8 @@ export interface UdpProxyOptions {
    * The OS may cap it (net.core.rmem_max); `buffers` reports what was obtained.
    */
   socketBufferBytes?: number;
+  /** Called with every datagram received, either way, before any fault (benchmarks' census). */
+  tap?: (dir: Direction, msg: Buffer) => void;
 }
 
 function emptyCounters(): DirectionCounters {
@@ -173,6 +175,7 @@ export class UdpProxy {
     const f = this.faults[dir];
     const c = this.counters[dir];
     c.received++;
+    this.opts.tap?.(dir, msg);
     const lose = this.rand() * 100 < (f.lossPct ?? 0);
     const dup = this.rand() * 100 < (f.duplicatePct ?? 0);
     const reorder = this.rand() * 100 < (f.reorderPct ?? 0);

@@ -174,6 +174,72 @@ TEST(RudpRecovery, FastRetransmitFromLaterAcksByTimeOncePerRtt) {
   EXPECT_EQ(stats.retransmits.load(), 2u);
 }
 
+// Started with an RTT of `rtt` from the handshake, n DATs sent alone at 0.
+void begin(ReliableChannel& ch, double rtt, int n) {
+  ch.start(0, 0, 0);
+  ch.seedRtt(rtt);
+  sendSolo(ch, n, 0);
+  take(ch);
+}
+
+TEST(RudpRecovery, InABurstSentAtOnceOnlyLowerSeqsCountAsSentBefore) {
+  // RFC 8985's RACK_sent_after: a DAT of the same loop turn (one send time) with
+  // a higher seq than the acknowledged one was sent after it, not before.
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  begin(ch, 50, 6);
+  ch.onAck(AckRecord{2, false}, 50);
+  ch.onTimer(62.5);                     // RTT 50 + reorder window 12.5
+  EXPECT_EQ(take(ch).seqs(Flag::Rdat), (std::vector<uint32_t>{0, 1}));  // not 3, 4, 5
+}
+
+TEST(RudpRecovery, ReorderingSeenInAcksWidensTheReorderWindow) {
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  begin(ch, 20, 2);                     // min RTT 20: window 5
+  ch.onAck(AckRecord{1, false}, 20);
+  ch.onAck(AckRecord{0, false}, 35);    // 15 ms later than a DAT sent after it: not lost, late
+  EXPECT_EQ(take(ch).count(Flag::Rdat), 0u);
+  sendSolo(ch, 4, 40);                  // seqs 2..5
+  take(ch);
+  ch.onAck(AckRecord{5, false}, 60);
+  EXPECT_DOUBLE_EQ(ch.nextDeadline(), 40 + 20 + 15);  // RTT 20 + the reordering seen (was + 5)
+  ch.onTimer(74);
+  EXPECT_EQ(take(ch).count(Flag::Rdat), 0u);
+  ch.onTimer(75);
+  EXPECT_EQ(take(ch).seqs(Flag::Rdat), (std::vector<uint32_t>{2, 3, 4}));
+}
+
+// 20 DATs, the last acknowledged first: 0..18 declared lost at once, over half
+// of them, an overrun: the window (65) is halved.
+void lossEpisodeOfNineteen(ReliableChannel& ch) {
+  begin(ch, 50, 20);
+  ch.onAck(AckRecord{19, false}, 50);
+  ch.onTimer(62.5);
+  EXPECT_EQ(take(ch).count(Flag::Rdat), 19u);
+  EXPECT_DOUBLE_EQ(ch.cwnd(), 32.5);
+  for (uint32_t s = 0; s < 18; ++s) ch.onAck(AckRecord{s, false}, 70);  // the originals, late
+}
+
+TEST(RudpRecovery, LossesThatProveSpuriousUndoTheWindowReduction) {
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  lossEpisodeOfNineteen(ch);
+  // Every loss of the episode was spurious (reordering): the reduction is undone, growth resumes.
+  ch.onAck(AckRecord{18, false}, 70);
+  EXPECT_DOUBLE_EQ(ch.cwnd(), 66);
+  EXPECT_TRUE(ch.idle());
+}
+
+TEST(RudpRecovery, ARealLossInTheEpisodeKeepsTheReduction) {
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  lossEpisodeOfNineteen(ch);
+  ch.onAck(AckRecord{18, true}, 120);   // 18's original was lost: its resend got through
+  EXPECT_DOUBLE_EQ(ch.cwnd(), 32.5);
+  EXPECT_TRUE(ch.idle());
+}
+
 TEST(RudpRecovery, TailLossProbeResendsTheNewestBeforeTheRto) {
   Stats stats;
   ReliableChannel ch(adaptive(), stats);

@@ -75,17 +75,37 @@ class CongestionWindow {
     else cwnd_ += 1 / cwnd_;                    // congestion avoidance
     cwnd_ = std::min(cwnd_, kMax);
   }
-  // A DAT sent at `sentAt` was declared lost at `now`.
-  void onLoss(double sentAt, double now, double minRtt) {
+  // A DAT sent at `sentAt` was declared lost at `now`. True when the loss
+  // belongs to the reduced episode (an onSpurious for it may undo the reduction).
+  bool onLoss(double sentAt, double now, double minRtt) {
     loss_ = loss_ * (1 - kLossGain) + kLossGain;
-    if (inRecovery(sentAt)) return;
+    if (inRecovery(sentAt)) {
+      if (undoLosses_ > 0) ++undoLosses_;
+      return undoLosses_ > 0;
+    }
     const bool queueing = lastRoundMin_ - minRtt > std::max(5.0, minRtt / 2);
-    if (!queueing && loss_ < kOverrunLoss) return;
+    if (!queueing && loss_ < kOverrunLoss) return false;
+    priorCwnd_ = cwnd_;
+    priorSsthresh_ = ssthresh_;
+    undoLosses_ = 1;
     recoveryStart_ = now;
     cwnd_ = std::max(floor_, cwnd_ / 2);
     ssthresh_ = cwnd_;
+    return true;
+  }
+  // The original of a DAT declared lost was acknowledged: the loss was not one
+  // (reordering). Its share of the loss rate goes, and once every loss of the
+  // reduced episode proved spurious the reduction is undone (RFC 8985 with
+  // DSACK, Linux's undo; the Eifel idea of RFC 3522).
+  void onSpurious(bool inEpisode) {
+    loss_ = std::max(0.0, loss_ - kLossGain);
+    if (!inEpisode || undoLosses_ == 0 || --undoLosses_ > 0) return;
+    cwnd_ = std::max(cwnd_, priorCwnd_);
+    ssthresh_ = priorSsthresh_;
+    recoveryStart_ = -std::numeric_limits<double>::infinity();
   }
   void onRto(double now) {
+    undoLosses_ = 0;
     recoveryStart_ = now;
     ssthresh_ = std::max(floor_, cwnd_ / 2);
     cwnd_ = floor_;
@@ -104,6 +124,10 @@ class CongestionWindow {
   double roundEnd_ = -std::numeric_limits<double>::infinity();
   double roundMin_ = 0;
   double lastRoundMin_ = 0;
+  // The reduced episode: its losses not yet proved spurious, and what to restore.
+  size_t undoLosses_ = 0;
+  double priorCwnd_ = 0;
+  double priorSsthresh_ = 0;
 };
 
 }  // namespace rudp

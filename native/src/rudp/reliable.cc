@@ -133,7 +133,13 @@ bool ReliableChannel::onAck(const AckRecord& rec, double now) {
     return false;
   }
   const int32_t d = seqDiff(rec.seq, sendBase_);
-  if (d < 0 || static_cast<size_t>(d) >= inflight_.size() || inflight_[static_cast<size_t>(d)].acked) {
+  // A record for a DAT acknowledged lately is the peer repeating its latest
+  // records (emitAcks) or a late copy: expected, not counted. One far behind
+  // (beyond the peer's receive span) or for a DAT never sent is.
+  const bool recent = d < 0 ? static_cast<size_t>(-static_cast<int64_t>(d)) <= cfg_.peerWindow
+                            : static_cast<size_t>(d) < inflight_.size() && inflight_[static_cast<size_t>(d)].acked;
+  if (recent) return false;
+  if (d < 0 || static_cast<size_t>(d) >= inflight_.size()) {
     stats_.drop(DropReason::Duplicate);
     return false;
   }
@@ -152,11 +158,17 @@ bool ReliableChannel::onAck(const AckRecord& rec, double now) {
     cc_.onRtt(now - xmit, now, rtt_.srtt());
   }
   // The original arrived after we resent it: the reorder window was too small.
-  if (!rec.rack && o.retries > 0 && reoFactor_ < 16) reoFactor_ *= 2;
+  const bool spurious = !rec.rack && o.retries > 0;
+  if (spurious && reoFactor_ < 16) reoFactor_ *= 2;
   if (cfg_.adaptive) {
+    if (spurious) cc_.onSpurious(o.lossInEpisode);
     cc_.onAcked(xmit);
-    if (xmit >= rackXmit_) {
+    if (rackXmit_ != -kNoDeadline && !sentAfterRack(xmit, rec.seq)) {
+      // Delivered behind a DAT sent after it: reordering, by this much beyond that DAT's RTT.
+      reoSeen_ = std::max(reoSeen_, now - xmit - rackRtt_);
+    } else {
       rackXmit_ = xmit;
+      rackSeq_ = rec.seq;
       rackRtt_ = now - xmit;
     }
     backoff_ = 0;  // the peer is alive: a later timeout starts from the plain RTO again
@@ -222,20 +234,11 @@ void ReliableChannel::takeDatagrams(std::vector<Bytes>& out) {
   pump(now_, true);
   // ACK records leave once they waited ackDelayMs, or with any DAT this flush writes (the
   // owner writes a flush's datagrams in one go: no extra wake-up, no extra call).
-  if (!acks_.empty() && (now_ >= ackSince_ + cfg_.ackDelayMs || !out_.empty())) {
-    out_.push_back(std::move(acks_));
-    acks_.clear();
-    ackSince_ = kNoDeadline;
-  }
+  if (!acks_.empty() && (now_ >= ackSince_ + cfg_.ackDelayMs || !out_.empty())) emitAcks();
   takeReadyDatagrams(out);
 }
 
-void ReliableChannel::flushAcksNow() {
-  if (acks_.empty()) return;
-  out_.push_back(std::move(acks_));
-  acks_.clear();
-  ackSince_ = kNoDeadline;
-}
+void ReliableChannel::flushAcksNow() { emitAcks(); }
 
 bool ReliableChannel::hasUnflushed() const { return !acks_.empty() || (!queue_.empty() && canSendNew()); }
 

@@ -146,6 +146,7 @@ class ReliableChannel {
     uint32_t budgeted = 0;  // budgeted bytes packed in it
     bool acked = false;
     bool lost = false;      // adaptive: declared lost, waiting for the window to resend
+    bool lossInEpisode = false;  // its latest loss counted in a reduced episode (undo)
     bool needsRack = false;
   };
   struct Slot {
@@ -161,10 +162,17 @@ class ReliableChannel {
   void retransmit(size_t index, double now);
   void emitData(uint32_t seq, Flag flag, const Bytes& body);
   void queueAck(uint32_t seq, bool rack);
+  // Moves acks_ to out_, with the latest records of earlier ACK datagrams repeated where they fit.
+  void emitAcks();
   // adaptive policy
   double currentRto() const;
   void detectLosses(double now);
   void markLost(size_t index, double now);
+  // RFC 8985 RACK_sent_after: later in time, or at the same time later in sequence.
+  bool sentAfterRack(double sentAt, uint32_t seq) const {
+    return sentAt > rackXmit_ || (sentAt == rackXmit_ && seqDiff(seq, rackSeq_) > 0);
+  }
+  double reorderWindow() const;
   void armTimers(double now);
   void onRto(double now);
   void sendProbe(double now);
@@ -191,9 +199,11 @@ class ReliableChannel {
   double tlpAt_ = kNoDeadline;
   double rackAt_ = kNoDeadline;
   uint32_t backoff_ = 0;            // consecutive timeouts without progress
-  double rackXmit_ = -kNoDeadline;  // send time of the latest-sent DAT acknowledged
+  double rackXmit_ = -kNoDeadline;  // send time of the latest-sent DAT acknowledged ...
+  uint32_t rackSeq_ = 0;            // ... and its seq (ties: a burst shares one send time)
   double rackRtt_ = 0;
   double reoFactor_ = 1;            // reorder window in quarters of min RTT; grows on spurious resends
+  double reoSeen_ = 0;              // the most reordering an ACK has shown (ms late behind a later send)
 
   // receiver: in-order bodies pass straight through; the out-of-order buffer
   // exists only while a gap does.
@@ -205,6 +215,13 @@ class ReliableChannel {
 
   std::vector<Bytes> out_;
   Bytes acks_;                      // packed records waiting for a flush
+  // The latest records sent (seq | rack << 31), repeated in the next ACK datagrams: records
+  // are per DAT, with no cumulative acknowledgement, so a lost ACK datagram would otherwise
+  // cost the peer a resend of every DAT it acknowledged.
+  static constexpr size_t kRepeatAcks = 8;
+  uint32_t recentAcks_[kRepeatAcks] = {};
+  size_t recentAckCount_ = 0;
+  size_t recentAckNext_ = 0;
   double queuedSince_ = kNoDeadline;  // the oldest body waiting in queue_
   double ackSince_ = kNoDeadline;     // the oldest record in acks_
 };

@@ -20,15 +20,22 @@ double ReliableChannel::currentRto() const {
   return std::min(cfg_.retryMaxMs, base * std::pow(2.0, std::min<uint32_t>(backoff_, 16)));
 }
 
+// RFC 8985's reorder window, min RTT / 4 (times reoFactor_ after spurious
+// resends), and at least the reordering ACKs have shown (a path with jitter
+// reorders without loss), capped at the smoothed RTT.
+double ReliableChannel::reorderWindow() const {
+  return std::min(rtt_.srtt(), std::max(reoFactor_ * rtt_.minRtt() / 4, reoSeen_));
+}
+
 // RFC 8985: a DAT is lost once a DAT sent after it was acknowledged and a
 // reorder window has passed since; otherwise the check is due then.
 void ReliableChannel::detectLosses(double now) {
   rackAt_ = kNoDeadline;
   if (rackXmit_ == -kNoDeadline) return;  // nothing acknowledged yet
-  const double reo = std::min(rtt_.srtt(), reoFactor_ * rtt_.minRtt() / 4);
+  const double reo = reorderWindow();
   for (size_t i = 0; i < inflight_.size(); ++i) {
     const Outgoing& o = inflight_[i];
-    if (o.acked || o.lost || o.lastSent > rackXmit_) continue;
+    if (o.acked || o.lost || sentAfterRack(o.lastSent, seqAdd(sendBase_, static_cast<uint32_t>(i)))) continue;
     const double due = o.lastSent + rackRtt_ + reo;
     if (now >= due) {
       // Resent at once, outside the congestion window: the lost copy has left
@@ -46,7 +53,7 @@ void ReliableChannel::markLost(size_t index, double now) {
   o.lost = true;
   --pipe_;
   ++lost_;
-  cc_.onLoss(o.lastSent, now, rtt_.minRtt());
+  o.lossInEpisode = cc_.onLoss(o.lastSent, now, rtt_.minRtt());
 }
 
 // The retransmission timer runs from the latest progress (an ACK) or the first

@@ -1,6 +1,7 @@
 // The receiving half of ReliableChannel (reliable.h): ACK/RACK records batched
 // per flush, exactly-once in-order delivery, and an out-of-order buffer that is
 // allocated when a gap appears and freed when it closes.
+#include <algorithm>
 #include <utility>
 
 #include "rudp/reliable.h"
@@ -10,12 +11,35 @@ namespace rudp {
 
 void ReliableChannel::queueAck(uint32_t seq, bool rack) {
   const size_t rec = kHeaderSize + cfg_.ackSuffix.size();
-  if (!acks_.empty() && acks_.size() + rec > cfg_.maxDatagramBody + kHeaderSize) {
-    out_.push_back(std::move(acks_));
-    acks_.clear();
-  }
+  if (!acks_.empty() && acks_.size() + rec > cfg_.maxDatagramBody + kHeaderSize) emitAcks();
   if (acks_.empty()) ackSince_ = now_;
   appendAckRecord(acks_, seq, rack, cfg_.ackSuffix.data(), cfg_.ackSuffix.size());
+}
+
+void ReliableChannel::emitAcks() {
+  if (acks_.empty()) return;
+  const size_t rec = kHeaderSize + cfg_.ackSuffix.size();
+  const size_t fresh = acks_.size() / rec;
+  auto keyAt = [&](size_t i) {
+    const uint8_t* r = acks_.data() + i * rec;
+    const uint32_t seq = uint32_t{r[0]} | (uint32_t{r[1]} << 8) | (uint32_t{r[2]} << 16);
+    return seq | (r[3] == static_cast<uint8_t>(Flag::Rack) ? 0x80000000u : 0u);
+  };
+  for (size_t k = 0; k < recentAckCount_; ++k) {
+    if (acks_.size() + rec > cfg_.maxDatagramBody + kHeaderSize) break;
+    const uint32_t key = recentAcks_[(recentAckNext_ + kRepeatAcks - 1 - k) % kRepeatAcks];  // newest first
+    bool present = false;
+    for (size_t i = 0; i < fresh && !present; ++i) present = keyAt(i) == key;
+    if (!present) appendAckRecord(acks_, key & kSeqMask, (key >> 31) != 0, cfg_.ackSuffix.data(), cfg_.ackSuffix.size());
+  }
+  for (size_t i = fresh > kRepeatAcks ? fresh - kRepeatAcks : 0; i < fresh; ++i) {
+    recentAcks_[recentAckNext_] = keyAt(i);
+    recentAckNext_ = (recentAckNext_ + 1) % kRepeatAcks;
+    recentAckCount_ = std::min(recentAckCount_ + 1, kRepeatAcks);
+  }
+  out_.push_back(std::move(acks_));
+  acks_.clear();
+  ackSince_ = kNoDeadline;
 }
 
 void ReliableChannel::onData(uint32_t seq, bool retransmission, const uint8_t* body, size_t len,

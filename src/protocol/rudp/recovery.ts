@@ -54,6 +54,10 @@ export class CongestionWindow {
   private roundEnd = Number.NEGATIVE_INFINITY;
   private roundMin = 0;
   private lastRoundMin = 0;
+  /** The reduced episode: its losses not yet proved spurious, and what to restore. */
+  private undoLosses = 0;
+  private priorWindow = 0;
+  private priorSsthresh = Number.POSITIVE_INFINITY;
 
   constructor(
     public window: number,
@@ -85,17 +89,39 @@ export class CongestionWindow {
     this.window = Math.min(this.window, CWND_MAX);
   }
 
-  onLoss(sentAt: number, now: number, minRtt: number): void {
+  /** A DAT sent at `sentAt` was declared lost; true when the loss belongs to the reduced episode (undo). */
+  onLoss(sentAt: number, now: number, minRtt: number): boolean {
     this.loss = this.loss * (1 - LOSS_GAIN) + LOSS_GAIN;
-    if (this.inRecovery(sentAt)) return;
+    if (this.inRecovery(sentAt)) {
+      if (this.undoLosses > 0) this.undoLosses++;
+      return this.undoLosses > 0;
+    }
     const queueing = this.lastRoundMin - minRtt > Math.max(5, minRtt / 2);
-    if (!queueing && this.loss < OVERRUN_LOSS) return;
+    if (!queueing && this.loss < OVERRUN_LOSS) return false;
+    this.priorWindow = this.window;
+    this.priorSsthresh = this.ssthresh;
+    this.undoLosses = 1;
     this.recoveryStart = now;
     this.window = Math.max(this.floor, this.window / 2);
     this.ssthresh = this.window;
+    return true;
+  }
+
+  /**
+   * The original of a DAT declared lost was acknowledged (reordering, not loss): its share of the
+   * loss rate goes, and once every loss of the reduced episode proved spurious the reduction is
+   * undone (RFC 8985 with DSACK, Linux's undo, the Eifel idea of RFC 3522).
+   */
+  onSpurious(inEpisode: boolean): void {
+    this.loss = Math.max(0, this.loss - LOSS_GAIN);
+    if (!inEpisode || this.undoLosses === 0 || --this.undoLosses > 0) return;
+    this.window = Math.max(this.window, this.priorWindow);
+    this.ssthresh = this.priorSsthresh;
+    this.recoveryStart = Number.NEGATIVE_INFINITY;
   }
 
   onRto(now: number): void {
+    this.undoLosses = 0;
     this.recoveryStart = now;
     this.ssthresh = Math.max(this.floor, this.window / 2);
     this.window = this.floor;

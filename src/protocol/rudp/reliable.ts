@@ -59,6 +59,8 @@ interface InFlight {
   acked: boolean;
   /** Adaptive: declared lost after an RTO, waiting for the window. */
   lost: boolean;
+  /** Its latest loss counted in a reduced episode (an undo candidate). */
+  lossInEpisode: boolean;
   needsRack: boolean;
 }
 
@@ -100,9 +102,13 @@ export class ReliableSender {
   private tlpAt = Number.POSITIVE_INFINITY;
   private rackAt = Number.POSITIVE_INFINITY;
   private backoff = 0;
+  /** Send time and seq of the latest-sent DAT acknowledged (ties: a burst shares one send time). */
   private rackXmit = Number.NEGATIVE_INFINITY;
+  private rackSeq = 0;
   private rackRtt = 0;
   private reoFactor = 1;
+  /** The most reordering an ACK has shown: ms late behind a DAT sent after it. */
+  private reoSeen = 0;
   private readonly o: Required<Omit<SenderOptions, 'initialSeq' | 'firstNeedsRack'>>;
   readonly stats = { sent: 0, retransmits: 0, acked: 0 };
 
@@ -197,11 +203,18 @@ export class ReliableSender {
       this.rtt.sample(now - xmit);
       this.cc.onRtt(now - xmit, now, this.rtt.srtt);
     }
-    if (!rack && f.retries > 0 && this.reoFactor < 16) this.reoFactor *= 2;
+    // The original arrived after we resent it: the reorder window was too small.
+    const spurious = !rack && f.retries > 0;
+    if (spurious && this.reoFactor < 16) this.reoFactor *= 2;
     if (this.o.adaptive) {
+      if (spurious) this.cc.onSpurious(f.lossInEpisode);
       this.cc.onAcked(xmit);
-      if (xmit >= this.rackXmit) {
+      if (this.rackXmit !== Number.NEGATIVE_INFINITY && !this.sentAfterRack(xmit, rec.seq)) {
+        // Delivered behind a DAT sent after it: reordering, by this much beyond that DAT's RTT.
+        this.reoSeen = Math.max(this.reoSeen, now - xmit - this.rackRtt);
+      } else {
         this.rackXmit = xmit;
+        this.rackSeq = rec.seq;
         this.rackRtt = now - xmit;
       }
       this.backoff = 0;
@@ -312,7 +325,7 @@ export class ReliableSender {
     const interval = this.baseRto();
     const needsRack = this.first;
     this.first = false;
-    this.inflight.push({ body, firstSent: now, lastSent: now, due: now + interval, interval, retries: 0, acked: false, lost: false, needsRack });
+    this.inflight.push({ body, firstSent: now, lastSent: now, due: now + interval, interval, retries: 0, acked: false, lost: false, lossInEpisode: false, needsRack });
     this.pipe++;
     this.stats.sent++;
     this.emit(encodeDatagram(seq, Flag.DAT, body));
@@ -354,14 +367,27 @@ export class ReliableSender {
     return Math.min(this.o.retryMaxMs, this.baseRto() * 2 ** Math.min(this.backoff, 16));
   }
 
+  /** RFC 8985 RACK_sent_after: later in time, or at the same time later in sequence. */
+  private sentAfterRack(sentAt: number, seq: number): boolean {
+    return sentAt > this.rackXmit || (sentAt === this.rackXmit && seqDiff(seq, this.rackSeq) > 0);
+  }
+
+  /**
+   * RFC 8985's reorder window, min RTT / 4 (times reoFactor after spurious resends), and at least
+   * the reordering ACKs have shown (a path with jitter reorders without loss), capped at the SRTT.
+   */
+  private reorderWindow(): number {
+    return Math.min(this.rtt.srtt, Math.max((this.reoFactor * this.rtt.minRtt) / 4, this.reoSeen));
+  }
+
   /** RFC 8985: lost once a DAT sent after it was acknowledged and a reorder window has passed. */
   private detectLosses(now: number): void {
     this.rackAt = Number.POSITIVE_INFINITY;
     if (this.rackXmit === Number.NEGATIVE_INFINITY) return;
-    const reo = Math.min(this.rtt.srtt, (this.reoFactor * this.rtt.minRtt) / 4);
+    const reo = this.reorderWindow();
     for (let i = this.head; i < this.inflight.length; i++) {
       const f = this.inflight[i];
-      if (f.acked || f.lost || f.lastSent > this.rackXmit) continue;
+      if (f.acked || f.lost || this.sentAfterRack(f.lastSent, seqAdd(this.base, i - this.head))) continue;
       const due = f.lastSent + this.rackRtt + reo;
       if (now >= due) {
         // Resent at once: the lost copy left the network, so the number in flight stays.
@@ -377,7 +403,7 @@ export class ReliableSender {
     f.lost = true;
     this.pipe--;
     this.lostCount++;
-    this.cc.onLoss(f.lastSent, now, this.rtt.minRtt);
+    f.lossInEpisode = this.cc.onLoss(f.lastSent, now, this.rtt.minRtt);
   }
 
   private armTimers(now: number): void {

@@ -35,6 +35,12 @@ export interface ServerSessionOptions extends RetryOptions {
   random24?: () => number;
   /** True while the session may be bound only by a migration claim (asked at each pre-bind DAT). */
   requireClaim?: () => boolean;
+  /**
+   * ACK records wait up to this long after the first of them for company (default 0: they leave at
+   * the flush of their turn); `ackEvery` records waiting send them at once.
+   */
+  ackDelayMs?: number;
+  ackEvery?: number;
 }
 
 export interface ServerSessionHandler {

@@ -57,6 +57,9 @@ interface Handshake {
   claim: Buffer | null;
 }
 
+/** ACK records repeated from earlier ACK datagrams (4 bytes each from the server). */
+const REPEAT_ACKS = 8;
+
 export class ServerSession {
   private st: SessionState = 'waiting';
   private readonly handshakes = new Map<string, Handshake>();
@@ -67,8 +70,12 @@ export class ServerSession {
   private reassembler: Reassembler;
   /** Reliable packets produced before the session is bound (pushes for a connecting user). */
   private readonly preBind: Buffer[] = [];
-  /** ACK/RACK records of this turn, sent together by flush(). */
+  /** ACK/RACK records of this turn, sent together by flush() (after ackDelayMs, see the options). */
   private acks: AckRecord[] = [];
+  /** When the oldest record in `acks` was queued. */
+  private acksSince = 0;
+  /** The latest ACK records sent, repeated in the next ACK datagrams (flushAcks). */
+  private recentAcks: AckRecord[] = [];
   private lastHeard = 0;
   private endReason: SessionEndReason = 'closed-by-client';
   private finDue = 0;
@@ -205,7 +212,7 @@ export class ServerSession {
     if (this.receiver === null) return;
     this.lastHeard = now;
     const r = this.receiver.onData(d.seq, d.flag === Flag.DAT ? Flag.DAT : Flag.RDAT, d.body);
-    if (r.ack !== null) this.acks.push(r.ack);
+    if (r.ack !== null) this.queueAck(r.ack, now);
     if (r.drop !== undefined) this.drop(r.drop);
     for (const body of r.delivered) {
       if (this.st === 'closed') return;
@@ -270,12 +277,23 @@ export class ServerSession {
   flush(now: number): void {
     if (this.st === 'closed') return;
     this.sender?.flush(now);
-    this.flushAcks();
+    if (this.acksDue(now)) this.flushAcks();
   }
 
-  /** flush() would send something. */
+  /** flush() would send something now (delayed ACK records wait for nextDeadline()). */
   get hasUnflushed(): boolean {
-    return this.acks.length > 0 || (this.sender?.hasUnflushed ?? false);
+    const acksNow = this.acks.length > 0 && ((this.opts.ackDelayMs ?? 0) <= 0 || this.acksSince === Number.NEGATIVE_INFINITY || this.acks.length >= (this.opts.ackEvery ?? 1));
+    return acksNow || (this.sender?.hasUnflushed ?? false);
+  }
+
+  private queueAck(rec: AckRecord, now: number): void {
+    if (this.acks.length === 0) this.acksSince = now;
+    this.acks.push(rec);
+  }
+
+  private acksDue(now: number): boolean {
+    if (this.acks.length === 0) return false;
+    return now >= this.acksSince + (this.opts.ackDelayMs ?? 0) || this.acks.length >= (this.opts.ackEvery ?? 1);
   }
 
   private flushAcks(): void {
@@ -285,7 +303,17 @@ export class ServerSession {
     }
     const perDatagram = Math.floor(UDP_MAX_DATAGRAM_BODY / TRANSPORT_HEADER_SIZE) + 1;
     for (let i = 0; i < this.acks.length; i += perDatagram) {
-      this.out(encodeAckRecords(this.acks.slice(i, i + perDatagram)), this.peerAddr);
+      const records = this.acks.slice(i, i + perDatagram);
+      const fresh = records.length;
+      // The latest records of earlier ACK datagrams again, where they fit: records are per DAT,
+      // with no cumulative acknowledgement, so a lost ACK datagram would cost the client a resend
+      // of every DAT it acknowledged.
+      for (let k = this.recentAcks.length - 1; k >= 0 && records.length < perDatagram; k--) {
+        const r = this.recentAcks[k];
+        if (!records.some((x, j) => j < fresh && x.seq === r.seq && x.flag === r.flag)) records.push(r);
+      }
+      this.recentAcks = [...this.recentAcks, ...records.slice(Math.max(0, fresh - REPEAT_ACKS), fresh)].slice(-REPEAT_ACKS);
+      this.out(encodeAckRecords(records), this.peerAddr);
     }
     this.acks = [];
   }
@@ -330,7 +358,10 @@ export class ServerSession {
     this.bind(from, hs, now);
     if (this.receiver === null) return true;
     const r = this.receiver.onData(0, Flag.DAT, body);
-    if (r.ack !== null) this.acks.push(r.ack);
+    if (r.ack !== null) {
+      this.queueAck(r.ack, now);
+      this.acksSince = Number.NEGATIVE_INFINITY; // the claim's ACK goes at this turn's flush: the move waits for it
+    }
     this.afterProgress(now);
     return true;
   }
@@ -354,6 +385,7 @@ export class ServerSession {
     this.expireHandshakes(now);
     if (this.peerAddr === null) return;
     if (this.sender !== null && !this.sender.tick(now)) return this.destroy('timeout');
+    if (this.acksDue(now)) this.flushAcks();
     if (now - this.lastHeard >= this.ttl) return this.destroy('timeout');
     if (this.st === 'fin-sent' && now >= this.finDue) {
       if (this.finTries >= this.finRetries) return this.finish(this.endReason);
@@ -371,6 +403,7 @@ export class ServerSession {
     for (const hs of this.handshakes.values()) take(hs.expires);
     if (this.peerAddr !== null) {
       take(this.sender?.nextDeadline() ?? null);
+      if (this.acks.length > 0) take(this.acksSince + (this.opts.ackDelayMs ?? 0));
       take(this.lastHeard + this.ttl);
       if (this.st === 'fin-sent') take(this.finDue);
     }

@@ -69,8 +69,11 @@ TEST(RudpRecovery, APartialDatAndAcksWaitTheirShortBoundForCompany) {
   EXPECT_TRUE(take(ch).dg.empty());
   ch.onTimer(3.5);
   o = take(ch);
-  ASSERT_EQ(o.dg.size(), 1u);            // ... and share one datagram
-  EXPECT_EQ(o.dg[0].size(), 8u);
+  ASSERT_EQ(o.dg.size(), 1u);            // ... and share one datagram,
+  EXPECT_EQ(o.dg[0].size(), 12u);        // records 1 and 2, then 0 again (the latest ride again)
+  EXPECT_EQ(o.dg[0][0], 1u);
+  EXPECT_EQ(o.dg[0][4], 2u);
+  EXPECT_EQ(o.dg[0][8], 0u);
 }
 
 TEST(RudpRecovery, ABodyQueuedWhileDatsAreInFlightGoesOnceTheyAreAcknowledged) {

@@ -126,7 +126,10 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
                              (reliable ? "maxPayload" : "one datagram"), "payload-too-large");
   }
   if (rc != diarkis::ErrorCode::None) throwCodeError(env, rc, std::string("send failed: ") + codeName(rc));
-  return Napi::Boolean::New(env, writable);
+  // Flags: 1 writable (below the high-water mark), 2 migrating: the request path's one
+  // state question answered by the call it makes anyway (one addon crossing per request).
+  const bool migrating = e.client->state() == diarkis::ClientState::Migrating;
+  return Napi::Number::New(env, (writable ? 1 : 0) | (migrating ? 2 : 0));
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {

@@ -107,7 +107,8 @@ export interface PumpStats {
  * One batch: `meta` has `batchStride` numbers per event (see BatchField), `slab`
  * holds the small payloads back to back, `objs` the large payloads and strings in order.
  */
-export type BatchHandler = (meta: Float64Array, slab: Buffer, objs: ReadonlyArray<string | Buffer>) => void;
+/** `count`: how many numbers of `meta` are this batch's (the array is kept across batches). */
+export type BatchHandler = (meta: Float64Array, slab: Buffer, objs: ReadonlyArray<string | Buffer>, count: number) => void;
 
 /** Offsets inside one event's row of `meta` (EventPump::Field). */
 export const BatchField = {

@@ -8,6 +8,9 @@
  *                    bench/build-baseline.sh), on its network thread: "no slower than before"
  *   typescript       the pure-TypeScript client over node:net (test/helpers/ts-tcp-client.ts)
  *   c-floor          a one-thread C client with OpenSSL (bench/c-floor), built by this bench
+ *   node-floor       what any addon pays per round trip on Node's loop: write a prepared packet,
+ *                    uv_poll, read, one JS callback per read; no protocol, no crypto
+ *                    (bench/node-floor), built by this bench
  *
  * Workload: 64-byte encrypted echo (2/1) at 1, 8 and 64 requests in flight on one client, and a
  * swarm of --swarm clients in one process, each at 1 in flight. Every measurement runs in its own
@@ -23,6 +26,7 @@ import * as path from 'node:path';
 import { formatTable } from '../src/cli/table';
 import { buildFloor, runFloor } from './lib/c-floor';
 import { startClusterChild } from './lib/cluster-process';
+import { buildNodeFloor, runNodeFloor } from './lib/node-floor';
 import { runEchoChild, runRounds, type EchoCase, type RoundSample } from './lib/echo-run';
 import { writeResult } from './lib/results';
 import { fmt, median } from './lib/stats';
@@ -47,17 +51,18 @@ async function main(): Promise<void> {
     throw new Error(`--baseline ${baseline}: not a tree built by bench/build-baseline.sh`);
   }
   const floor = buildFloor();
-  const kinds = ['native-loop', 'native-thread', ...(baseline ? ['native-baseline'] : []), 'typescript', 'c-floor'];
+  const nodeFloor = buildNodeFloor();
+  const kinds = ['native-loop', 'native-thread', ...(baseline ? ['native-baseline'] : []), 'typescript', 'c-floor', 'node-floor'];
   const cases: EchoCase[] = [{ depth: 1, clients: 1 }, { depth: 8, clients: 1 }, { depth: 64, clients: 1 }, { depth: 1, clients: swarm }];
   const cluster = await startClusterChild({ tcpNodes: 1, encryption: true });
   let samples: RoundSample[] = [];
   let uid = 0;
   try {
     samples = await runRounds(kinds, cases, rounds, messages, async (kind, c, n) => {
-      if (kind === 'c-floor' && c.clients > 1) return undefined;  // the floor is one connection
-      return kind === 'c-floor'
-        ? runFloor(floor, cluster.entryUrl, c.depth, n, `floor-${uid++}`)
-        : runEchoChild(kind, cluster.entryUrl, c.depth, n, c.clients, `bench-${uid++}`, baseline);
+      if (kind.endsWith('floor') && c.clients > 1) return undefined;  // the floors are one connection
+      if (kind === 'c-floor') return runFloor(floor, cluster.entryUrl, c.depth, n, `floor-${uid++}`);
+      if (kind === 'node-floor') return runNodeFloor(nodeFloor, cluster.entryUrl, c.depth, n, `node-floor-${uid++}`);
+      return runEchoChild(kind, cluster.entryUrl, c.depth, n, c.clients, `bench-${uid++}`, baseline);
     }, 'tcp');
   } finally {
     await cluster.stop();

@@ -107,7 +107,8 @@ export interface PumpStats {
  * One batch: `meta` has `batchStride` numbers per event (see BatchField), `slab`
  * holds the small payloads back to back, `objs` the large payloads and strings in order.
  */
-export type BatchHandler = (meta: Float64Array, slab: Buffer, objs: ReadonlyArray<string | Buffer>) => void;
+/** `count`: how many numbers of `meta` are this batch's (the array is kept across batches). */
+export type BatchHandler = (meta: Float64Array, slab: Buffer, objs: ReadonlyArray<string | Buffer>, count: number) => void;
 
 /** Offsets inside one event's row of `meta` (EventPump::Field). */
 export const BatchField = {
@@ -136,16 +137,21 @@ export const EVENT_TYPES = [
 ] as const;
 export type NativeEventType = (typeof EVENT_TYPES)[number];
 
+/** Flags of NativeAddon.send's result. */
+export const SEND_WRITABLE = 1;
+export const SEND_MIGRATING = 2;
+
 export interface NativeAddon {
   setEventHandler(handler: BatchHandler): void;
   create(options?: NativeTcpOptions): number;
   createUdp(options?: NativeUdpOptions): number;
   connect(id: number, host: string, port: number, keys: NativeSessionKeys): void;
   /**
-   * Returns false at or past the high-water mark ('drain' follows). Throws with a `code`.
+   * Returns SEND_WRITABLE unless at or past the high-water mark ('drain' follows), plus
+   * SEND_MIGRATING while the session migrates. Throws with a `code`.
    * reliable (default true) matters on UDP only: false sends one unreliable datagram.
    */
-  send(id: number, ver: number, cmd: number, payload: Uint8Array, reliable?: boolean): boolean;
+  send(id: number, ver: number, cmd: number, payload: Uint8Array, reliable?: boolean): number;
   close(id: number, graceful: boolean): void;
   /** Destroys the native client; idempotent. */
   release(id: number): void;

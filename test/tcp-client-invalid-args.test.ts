@@ -116,6 +116,13 @@ describe('TcpClient argument checks', () => {
     expect(codeOfNative(() => native.create('x' as unknown as object))).toEqual(['TypeError', 'invalid-argument']);
     expect(codeOfNative(() => native.create({ io: 'uring' as 'loop' }))).toEqual(['TypeError', 'invalid-argument']);
     expect(codeOfNative(() => native.setEventHandler(() => undefined))).toEqual(['TypeError', 'invalid-argument']);
+    // The migration options share one parser (client_factory.h): the same checks on both transports.
+    for (const create of [(o: object) => native.create(o), (o: object) => native.createUdp(o)]) {
+      expect(codeOfNative(() => create({ autoMigrate: 'yes' }))).toEqual(['TypeError', 'invalid-argument']);
+      expect(codeOfNative(() => create({ migrateRetryMinMs: 50, migrateRetryMaxMs: 10 }))).toEqual(['RangeError', 'invalid-argument']);
+      expect(codeOfNative(() => create({ handoffTtlMs: 0 }))).toEqual(['RangeError', 'invalid-argument']);
+      expect(codeOfNative(() => create({ lingerMs: -1 }))).toEqual(['RangeError', 'invalid-argument']);
+    }
     const id = native.create();
     expect(
       codeOfNative(() => native.connect(id, '127.0.0.1', 1, { sid: 'nothex', key: '', iv: '', macKey: '', encrypted: false })),

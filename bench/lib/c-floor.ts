@@ -20,12 +20,13 @@ export function buildFloor(): string {
   return out;
 }
 
-export async function runFloor(exe: string, entryUrl: string, depth: number, messages: number, uid: string): Promise<EchoSample> {
+export async function runFloor(exe: string, entryUrl: string, depth: number, messages: number, uid: string,
+  wrap: string[] = []): Promise<EchoSample> {
   const ep = await fetchEndpoint(entryUrl, 'TCP', uid);
   const args = [ep.serverHost, String(ep.serverPort), ep.sid, ep.encryptionKey, ep.encryptionIV, ep.encryptionMacKey,
     String(depth), String(messages), String(Math.min(2000, messages))];
   const out = await new Promise<string>((resolve, reject) => {
-    const p = spawn(exe, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(wrap[0] ?? exe, wrap.length > 0 ? [...wrap.slice(1), exe, ...args] : args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let s = '';
     p.stdout.on('data', (b: Buffer) => (s += b.toString()));
     p.on('error', reject);

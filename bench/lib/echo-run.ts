@@ -9,7 +9,7 @@ import type { EchoSample } from './tcp-echo-child';
 export type EchoTransport = 'TCP' | 'UDP';
 
 export function runEchoChild(kind: string, entryUrl: string, depth: number, messages: number, clients: number,
-  uid: string, baseline: string | undefined, transport: EchoTransport = 'TCP'): Promise<EchoSample> {
+  uid: string, baseline: string | undefined, transport: EchoTransport = 'TCP', wrap: string[] = []): Promise<EchoSample> {
   const env: NodeJS.ProcessEnv = { ...process.env, DIARKIS_BENCH_TRANSPORT: transport };
   delete env.DIARKIS_IO;
   delete env.DIARKIS_NODE_ADDON;
@@ -20,7 +20,9 @@ export function runEchoChild(kind: string, entryUrl: string, depth: number, mess
   const child = path.join(__dirname, 'tcp-echo-child.js');
   const args = [child, kind, entryUrl, String(depth), String(messages), String(clients), uid];
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    // wrap: a command to run the child under (bench/tcp-syscalls: strace).
+    const p = spawn(wrap[0] ?? process.execPath, wrap.length > 0 ? [...wrap.slice(1), process.execPath, ...args] : args,
+      { env, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (b: Buffer) => (out += b.toString()));
     p.on('error', reject);

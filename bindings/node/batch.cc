@@ -1,5 +1,6 @@
 #include "batch.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -62,7 +63,37 @@ napi_value makeString(napi_env env, const std::string& s) {
 
 }  // namespace
 
-bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, napi_value args[3]) {
+bool BatchMeta::get(napi_env env, size_t doubles, napi_value& array, double*& data) {
+  if (ref_ != nullptr && doubles <= capacity_) {
+    if (napi_get_reference_value(env, ref_, &array) != napi_ok || array == nullptr) return false;
+    data = data_;
+    return true;
+  }
+  const size_t cap = std::max({doubles, 2 * capacity_, size_t{64} * batch::kStride});
+  napi_value buffer = nullptr;
+  void* raw = nullptr;
+  napi_ref ref = nullptr;
+  if (napi_create_arraybuffer(env, cap * sizeof(double), &raw, &buffer) != napi_ok ||
+      napi_create_typedarray(env, napi_float64_array, cap, buffer, 0, &array) != napi_ok ||
+      napi_create_reference(env, array, 1, &ref) != napi_ok) {
+    return false;
+  }
+  release(env);
+  ref_ = ref;
+  data_ = static_cast<double*>(raw);  // V8 never moves a backing store; the reference keeps it
+  capacity_ = cap;
+  data = data_;
+  return true;
+}
+
+void BatchMeta::release(napi_env env) {
+  if (ref_ != nullptr) napi_delete_reference(env, ref_);
+  ref_ = nullptr;
+  data_ = nullptr;
+  capacity_ = 0;
+}
+
+bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, BatchMeta& metaStore, napi_value args[4]) {
   using namespace batch;
   const size_t n = items.size();
   size_t slabBytes = 0;
@@ -70,18 +101,17 @@ bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, na
     if (hasPayload(item.ev) && item.ev.payload.size() <= kSlabPayloadMax) slabBytes += item.ev.payload.size();
   }
   // Every value below is in memory V8 owns (no external buffers: Electron's cage).
-  napi_value metaBuffer = nullptr;
-  void* metaData = nullptr;
+  double* m = nullptr;
   napi_value meta = nullptr;
   napi_value slab = nullptr;
   void* slabVoid = nullptr;
   napi_value objs = nullptr;
-  if (napi_create_arraybuffer(env, n * kStride * sizeof(double), &metaData, &metaBuffer) != napi_ok ||
-      napi_create_typedarray(env, napi_float64_array, n * kStride, metaBuffer, 0, &meta) != napi_ok ||
-      napi_create_buffer(env, slabBytes, &slabVoid, &slab) != napi_ok || napi_create_array(env, &objs) != napi_ok) {
+  napi_value count = nullptr;
+  if (!metaStore.get(env, n * kStride, meta, m) ||
+      napi_create_buffer(env, slabBytes, &slabVoid, &slab) != napi_ok || napi_create_array(env, &objs) != napi_ok ||
+      napi_create_double(env, static_cast<double>(n * kStride), &count) != napi_ok) {
     return false;
   }
-  auto* m = static_cast<double*>(metaData);
   auto* slabData = static_cast<uint8_t*>(slabVoid);
   size_t slabPos = 0;
   uint32_t objIndex = 0;
@@ -117,6 +147,7 @@ bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, na
   args[0] = meta;
   args[1] = slab;
   args[2] = objs;
+  args[3] = count;
   return true;
 }
 

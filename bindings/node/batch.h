@@ -1,9 +1,10 @@
 // The compact batch one JS call carries, on either driver:
 //
-//   handler(meta: Float64Array, slab: Buffer, objs: Array<string | Buffer>)
+//   handler(meta: Float64Array, slab: Buffer, objs: Array<string | Buffer>, count: number)
 //
 //   meta   kStride numbers per event: clientId, type, ver, cmd, status, value,
-//          payloadOffset, payloadLength (see the Field enum)
+//          payloadOffset, payloadLength (see the Field enum); only its first
+//          `count` numbers are this batch's (the array is kept across batches)
 //   slab   one Buffer holding the small payloads back to back (payloadOffset into it)
 //   objs   in event order: large payloads (payloadOffset == -1) and the strings
 //          some events carry (Disconnect/Error: message; Echo: address;
@@ -27,9 +28,24 @@ inline constexpr size_t kSlabPayloadMax = 4096;  // larger payloads get their ow
 enum Field : size_t { kClientId, kType, kVer, kCmd, kStatus, kValue, kPayloadOffset, kPayloadLength };
 }  // namespace batch
 
-// Builds the three arguments for items (the caller holds a handle scope). False
+// The meta array, kept across batches: the dispatcher reads it before it returns, and a
+// fresh ArrayBuffer per batch was most of buildBatch's cost (perf, issue 9). One per sink.
+class BatchMeta {
+ public:
+  // A Float64Array of at least `doubles` elements and its data. False when Node-API refused.
+  bool get(napi_env env, size_t doubles, napi_value& array, double*& data);
+  // JS thread, while the environment is whole (the sinks' close(), in a cleanup hook).
+  void release(napi_env env);
+
+ private:
+  napi_ref ref_ = nullptr;
+  double* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+// Builds the four arguments for items (the caller holds a handle scope). False
 // when Node-API refused (the environment is going away); nothing is then delivered.
-bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, napi_value args[3]);
+bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, BatchMeta& meta, napi_value args[4]);
 
 // Runs onDisconnect for each Disconnect in items and frees the delivered payloads.
 void afterBatch(std::vector<diarkis::QueuedEvent>& items, const std::function<void(uint64_t)>& onDisconnect);

@@ -37,6 +37,23 @@ void parseCommonOptions(const Napi::Object& obj, Options& o) {
   o.maxReceiveStallMs = numberOption(obj, "maxReceiveStallMs", o.maxReceiveStallMs, 1, kDayMs);
 }
 
+// Live migration's options: the same names and bounds on TCP and UDP.
+template <typename Options>
+void parseMigrationOptions(Napi::Env env, const Napi::Object& obj, Options& o) {
+  const Napi::Value autoMigrate = obj.Get("autoMigrate");
+  if (!autoMigrate.IsUndefined()) {
+    if (!autoMigrate.IsBoolean()) throwTypeError(env, "autoMigrate must be a boolean");
+    o.autoMigrate = autoMigrate.As<Napi::Boolean>().Value();
+  }
+  o.handoffTtlMs = numberOption(obj, "handoffTtlMs", o.handoffTtlMs, 1, kDayMs);
+  o.migrateRetryMinMs = numberOption(obj, "migrateRetryMinMs", o.migrateRetryMinMs, 1, kDayMs);
+  o.migrateRetryMaxMs = numberOption(obj, "migrateRetryMaxMs", o.migrateRetryMaxMs, 1, kDayMs);
+  if (o.migrateRetryMaxMs < o.migrateRetryMinMs) {
+    throwRangeError(env, "migrateRetryMaxMs must be at least migrateRetryMinMs");
+  }
+  o.lingerMs = numberOption(obj, "lingerMs", o.lingerMs, 0, kDayMs);
+}
+
 // options.io: 'loop' (default: the environment's own event loop) or 'thread'
 // (the network-thread runtime). True for 'thread'.
 inline bool threadedOption(Napi::Env env, const Napi::Value& value) {

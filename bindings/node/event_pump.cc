@@ -79,6 +79,7 @@ void EventPump::close() {
     napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
   }
   batch_.clear();
+  batchMeta_.release(env_);
 }
 
 void EventPump::addStats(PumpStats& s) {
@@ -97,15 +98,15 @@ void EventPump::deliver(napi_env env, napi_value handler) {
   }
   HandleScope scope(env);
   if (!scope.ok()) return;  // the environment is going away: nothing to deliver to
-  napi_value args[3];
-  if (!buildBatch(env, batch_, args)) return;
+  napi_value args[4];
+  if (!buildBatch(env, batch_, batchMeta_, args)) return;
   afterBatch(batch_, onDisconnect);
   countBatch(batch_.size());
   napi_value undefined = nullptr;
   napi_get_undefined(env, &undefined);
   // A throwing handler leaves its exception pending; Node reports it as uncaught
   // (like a throw from any event callback), or drops it while the env terminates.
-  napi_call_function(env, undefined, handler, 3, args, nullptr);
+  napi_call_function(env, undefined, handler, 4, args, nullptr);
 }
 
 }  // namespace diarkis_node

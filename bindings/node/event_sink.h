@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "batch.h"
 #include "diarkis/event.h"
 #include "events/event_queue.h"
 
@@ -75,6 +76,7 @@ class EventSink {
 
   diarkis::EventQueue queue_;
   std::vector<diarkis::QueuedEvent> batch_;  // JS thread: the batch being delivered (capacity kept)
+  BatchMeta batchMeta_;  // JS thread: the meta array handed to JS, kept across batches
   uint64_t failures_ = 0;
   int failNext_ = 0;
 

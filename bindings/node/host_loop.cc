@@ -154,6 +154,7 @@ void HostLoop::close() {
   closed_ = true;
   queue_.close();
   batch_.clear();
+  batchMeta_.release(env_);
   if (handler_) napi_delete_reference(env_, handler_);
   if (resource_) napi_delete_reference(env_, resource_);
   if (asyncContext_) napi_async_destroy(env_, asyncContext_);
@@ -172,17 +173,17 @@ void HostLoop::deliver() {
   if (batch_.empty()) return;
   HandleScope scope(env_);
   if (!scope.ok()) return;  // the environment is going away
-  napi_value args[3];
+  napi_value args[4];
   napi_value handler = nullptr;
   napi_value resource = nullptr;
   if (napi_get_reference_value(env_, handler_, &handler) != napi_ok || handler == nullptr ||
-      napi_get_reference_value(env_, resource_, &resource) != napi_ok || !buildBatch(env_, batch_, args)) {
+      napi_get_reference_value(env_, resource_, &resource) != napi_ok || !buildBatch(env_, batch_, batchMeta_, args)) {
     return;
   }
   afterBatch(batch_, onDisconnect);
   countBatch(batch_.size());
   // make_callback: the microtasks (promise continuations) run before it returns.
-  const napi_status st = napi_make_callback(env_, asyncContext_, resource, handler, 3, args, nullptr);
+  const napi_status st = napi_make_callback(env_, asyncContext_, resource, handler, 4, args, nullptr);
   if (st == napi_pending_exception) {
     // A throwing listener: report it like a throw from any event callback.
     napi_value err = nullptr;

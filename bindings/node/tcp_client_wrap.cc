@@ -57,16 +57,7 @@ diarkis::TcpOptions parseOptions(Napi::Env env, const Napi::Value& value) {
   o.heartbeatIntervalMs = numberOption(obj, "heartbeatIntervalMs", o.heartbeatIntervalMs, 10, kDayMs);
   o.heartbeatMissLimit =
       static_cast<uint32_t>(numberOption(obj, "heartbeatMissLimit", o.heartbeatMissLimit, 1, 1000));
-  const Napi::Value autoMigrate = obj.Get("autoMigrate");
-  if (!autoMigrate.IsUndefined()) {
-    if (!autoMigrate.IsBoolean()) throwTypeError(env, "autoMigrate must be a boolean");
-    o.autoMigrate = autoMigrate.As<Napi::Boolean>().Value();
-  }
-  o.handoffTtlMs = numberOption(obj, "handoffTtlMs", o.handoffTtlMs, 1, kDayMs);
-  o.migrateRetryMinMs = numberOption(obj, "migrateRetryMinMs", o.migrateRetryMinMs, 1, kDayMs);
-  o.migrateRetryMaxMs = numberOption(obj, "migrateRetryMaxMs", o.migrateRetryMaxMs, 1, kDayMs);
-  if (o.migrateRetryMaxMs < o.migrateRetryMinMs) throwRangeError(env, "migrateRetryMaxMs must be at least migrateRetryMinMs");
-  o.lingerMs = numberOption(obj, "lingerMs", o.lingerMs, 0, kDayMs);
+  parseMigrationOptions(env, obj, o);
   return o;
 }
 
@@ -135,7 +126,10 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
                              (reliable ? "maxPayload" : "one datagram"), "payload-too-large");
   }
   if (rc != diarkis::ErrorCode::None) throwCodeError(env, rc, std::string("send failed: ") + codeName(rc));
-  return Napi::Boolean::New(env, writable);
+  // Flags: 1 writable (below the high-water mark), 2 migrating: the request path's one
+  // state question answered by the call it makes anyway (one addon crossing per request).
+  const bool migrating = e.client->state() == diarkis::ClientState::Migrating;
+  return Napi::Number::New(env, (writable ? 1 : 0) | (migrating ? 2 : 0));
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {

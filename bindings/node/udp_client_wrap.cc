@@ -59,19 +59,7 @@ diarkis::UdpOptions parseUdpFields(Napi::Env env, const Napi::Value& value) {
     if (!key.IsString()) throwTypeError(env, "clientKey must be a string");
     o.clientKey = key.As<Napi::String>().Utf8Value();
   }
-  // Live migration: the same names and bounds as on TCP (tcp_client_wrap.cc).
-  const Napi::Value autoMigrate = obj.Get("autoMigrate");
-  if (!autoMigrate.IsUndefined()) {
-    if (!autoMigrate.IsBoolean()) throwTypeError(env, "autoMigrate must be a boolean");
-    o.autoMigrate = autoMigrate.As<Napi::Boolean>().Value();
-  }
-  o.handoffTtlMs = numberOption(obj, "handoffTtlMs", o.handoffTtlMs, 1, kDayMs);
-  o.migrateRetryMinMs = numberOption(obj, "migrateRetryMinMs", o.migrateRetryMinMs, 1, kDayMs);
-  o.migrateRetryMaxMs = numberOption(obj, "migrateRetryMaxMs", o.migrateRetryMaxMs, 1, kDayMs);
-  if (o.migrateRetryMaxMs < o.migrateRetryMinMs) {
-    throwRangeError(env, "migrateRetryMaxMs must be at least migrateRetryMinMs");
-  }
-  o.lingerMs = numberOption(obj, "lingerMs", o.lingerMs, 0, kDayMs);
+  parseMigrationOptions(env, obj, o);
   return o;
 }
 

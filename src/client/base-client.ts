@@ -7,7 +7,7 @@ import * as dns from 'node:dns';
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 
-import type { NativeAddon, NativeSessionKeys, NativeStats, NativeTcpOptions } from '../native';
+import { SEND_MIGRATING, SEND_WRITABLE, type NativeAddon, type NativeSessionKeys, type NativeStats, type NativeTcpOptions } from '../native';
 import { nativeAddon, registerSink, unregisterSink, type NativeEventSink } from './dispatch';
 import { DiarkisError, type DiarkisErrorCode } from './errors';
 import { RequestQueue } from './request-queue';
@@ -281,8 +281,13 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     return this.sendWith(ver, cmd, payload, true);
   }
 
-  /** The one path to the native send; `reliable` matters only on UDP (TCP always is). */
+  /** Sends; `reliable` matters only on UDP (TCP always is). */
   protected sendWith(ver: number, cmd: number, payload: Uint8Array | undefined, reliable: boolean): boolean {
+    return (this.sendFlags(ver, cmd, payload, reliable) & SEND_WRITABLE) !== 0;
+  }
+
+  /** The one path to the native send: SEND_WRITABLE | SEND_MIGRATING. */
+  private sendFlags(ver: number, cmd: number, payload: Uint8Array | undefined, reliable: boolean): number {
     checkInt('ver', ver, 0, 255);
     checkInt('cmd', cmd, 0, 65535);
     const body = checkPayload(payload, this.options.maxPayload);
@@ -301,14 +306,11 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   request(ver: number, cmd: number, payload?: Uint8Array, options?: RequestOptions): Promise<Response> {
     const timeoutMs =
       options?.timeoutMs === undefined ? this.options.requestTimeoutMs : checkPositive('options.timeoutMs', options.timeoutMs, 1, DAY_MS);
-    this.sendWith(ver, cmd, payload, true);
+    const flags = this.sendFlags(ver, cmd, payload, true);
     // Held in the migration queue (the native side may have started one on its own,
     // in automatic mode): the timeout starts when the request is sent.
-    if (this.migration === undefined && this.id !== undefined && this.native.isMigrating(this.id)) {
-      this.trackMigration();
-    }
-    const sent = payload === undefined ? undefined : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    return this.requests.add(ver, cmd, timeoutMs, sent);
+    if (this.migration === undefined && (flags & SEND_MIGRATING) !== 0) this.trackMigration();
+    return this.requests.add(ver, cmd, timeoutMs, payload);
   }
 
   /** Calls cb when the node announces it is going offline. */

@@ -37,14 +37,14 @@ function rethrowLater(err: unknown): void {
   });
 }
 
-function handleBatch(native: NativeAddon, meta: Float64Array, slab: Buffer, objs: ReadonlyArray<string | Buffer>): void {
+function handleBatch(native: NativeAddon, meta: Float64Array, slab: Buffer, objs: ReadonlyArray<string | Buffer>, count: number): void {
   const stride = native.batchStride;
   let obj = 0;
   const nextString = (): string => {
     const v = objs[obj++];
     return typeof v === 'string' ? v : '';
   };
-  for (let row = 0; row < meta.length; row += stride) {
+  for (let row = 0; row < count; row += stride) {
     const type = EVENT_TYPES[meta[row + BatchField.Type]];
     const ver = meta[row + BatchField.Ver];
     const cmd = meta[row + BatchField.Cmd];
@@ -115,7 +115,7 @@ function handleBatch(native: NativeAddon, meta: Float64Array, slab: Buffer, objs
 export function nativeAddon(): NativeAddon {
   if (addon) return addon;
   const native = loadNative();
-  native.setEventHandler((meta, slab, objs) => handleBatch(native, meta, slab, objs));
+  native.setEventHandler((meta, slab, objs, count) => handleBatch(native, meta, slab, objs, count));
   addon = native;
   return native;
 }

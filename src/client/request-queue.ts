@@ -21,7 +21,7 @@ interface Pending {
   /** Made while a migration held sends: not sent to the old node. */
   held: boolean;
   /** What was sent (the caller's bytes, not copied), for details.unconfirmed. */
-  sent: UnsentRequest;
+  payload: Uint8Array | undefined;
 }
 
 /** A FIFO with O(1) shift (a head index, compacted now and then). */
@@ -135,10 +135,13 @@ export class RequestQueue {
   unconfirmed(): UnsentRequest[] {
     const open: Pending[] = [];
     for (const q of this.queues.values()) for (const p of q.waiting()) if (!p.settled && !p.held) open.push(p);
-    return open.sort((a, b) => a.seq - b.seq).map((p) => p.sent);
+    // A Buffer view over the caller's bytes, made here rather than per request.
+    const asBuffer = (b: Uint8Array | undefined): Buffer =>
+      b === undefined ? EMPTY : Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    return open.sort((a, b) => a.seq - b.seq).map((p) => ({ ver: p.ver, cmd: p.cmd, payload: asBuffer(p.payload) }));
   }
 
-  add(ver: number, cmd: number, timeoutMs: number, payload: Buffer = EMPTY): Promise<Response> {
+  add(ver: number, cmd: number, timeoutMs: number, payload?: Uint8Array): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
       const p: Pending = {
         ver,
@@ -150,7 +153,7 @@ export class RequestQueue {
         settled: false,
         seq: this.nextSeq++,
         held: this.pausing,
-        sent: { ver, cmd, payload },
+        payload,
       };
       if (this.pausing) this.paused.push(p);
       else this.arm(p);

@@ -1,0 +1,196 @@
+/*
+ * The Node floor of bench/tcp-throughput: what any Node addon pays per echo round
+ * trip on Node's own event loop, with no protocol work and no crypto. JavaScript
+ * hands it the request packet once (encoded and sealed by src/protocol: with the
+ * session's fixed IV every echo request is the same bytes); send(k) writes k copies
+ * in one send(); a uv_poll_t watches the socket; a readable socket is read once,
+ * complete answers are counted by their 11-byte headers (nothing is decrypted), and
+ * one JS callback per read gets the count (napi_make_callback, so promise
+ * continuations would run before it returns, as for the real addon).
+ *
+ *   open(host, port, firstPacket, onAnswers) -> undefined  (blocking connect, first
+ *        request written and its answer read before the poll starts)
+ *   setPacket(packet) / send(k) / close()
+ *
+ * Bench only (built by bench/lib/node-floor.ts with cc against Node's own headers),
+ * never in the package. One connection per process.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <node_api.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+enum { kResHeader = 11, kMaxCopies = 256 };
+
+static int fd = -1;
+static uv_poll_t poll_handle;
+static int polling;
+static napi_env genv;
+static napi_ref callback;
+static napi_async_context async_ctx;
+static unsigned char *packets; /* kMaxCopies copies of the request */
+static size_t packet_len;
+static unsigned char rbuf[1 << 16];
+static size_t rlen;
+
+static napi_value throw_error(napi_env env, const char *msg) {
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+/* Complete answers at the front of rbuf, consumed; the rest moved to the front. */
+static int take_answers(void) {
+  size_t off = 0;
+  int n = 0;
+  while (rlen - off >= kResHeader) {
+    const unsigned char *h = rbuf + off;
+    const size_t len = ((size_t)h[5] << 16) | ((size_t)h[6] << 8) | h[7];
+    if (rlen - off < kResHeader + len) break;
+    off += kResHeader + len;
+    n++;
+  }
+  memmove(rbuf, rbuf + off, rlen - off);
+  rlen -= off;
+  return n;
+}
+
+static int write_all(const unsigned char *p, size_t n) {
+  while (n > 0) {
+    const ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1; /* the floor's writes are small: a full send buffer is a failure here */
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+  (void)h;
+  (void)events;
+  if (status < 0) return;
+  const ssize_t r = recv(fd, rbuf + rlen, sizeof rbuf - rlen, 0);
+  if (r <= 0) {
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    uv_poll_stop(&poll_handle);
+    return;
+  }
+  rlen += (size_t)r;
+  const int n = take_answers();
+  if (n == 0) return;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(genv, &scope) != napi_ok) return;
+  napi_value cb, recv_this, arg;
+  if (napi_get_reference_value(genv, callback, &cb) == napi_ok && napi_get_global(genv, &recv_this) == napi_ok &&
+      napi_create_int32(genv, n, &arg) == napi_ok) {
+    napi_make_callback(genv, async_ctx, recv_this, cb, 1, &arg, NULL);
+  }
+  napi_close_handle_scope(genv, scope);
+}
+
+static int buffer_arg(napi_env env, napi_value v, void **data, size_t *len) {
+  bool is = false;
+  return napi_is_buffer(env, v, &is) == napi_ok && is && napi_get_buffer_info(env, v, data, len) == napi_ok;
+}
+
+static napi_value Open(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char host[64];
+  size_t hl = 0;
+  int32_t port = 0;
+  void *first = NULL;
+  size_t first_len = 0;
+  if (argc != 4 || napi_get_value_string_utf8(env, argv[0], host, sizeof host, &hl) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &port) != napi_ok || !buffer_arg(env, argv[2], &first, &first_len)) {
+    return throw_error(env, "open(host, port, firstPacket, onAnswers)");
+  }
+  if (fd >= 0) return throw_error(env, "already open");
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, host, &a.sin_addr) != 1) return throw_error(env, "host must be numeric IPv4");
+  fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) return throw_error(env, "connect failed");
+  if (write_all(first, first_len) != 0) return throw_error(env, "send failed");
+  while (take_answers() == 0) { /* blocking: the first answer */
+    const ssize_t r = recv(fd, rbuf + rlen, sizeof rbuf - rlen, 0);
+    if (r <= 0) return throw_error(env, "the server closed before answering");
+    rlen += (size_t)r;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  napi_value name;
+  napi_value resource;
+  uv_loop_t *loop = NULL;
+  if (napi_create_reference(env, argv[3], 1, &callback) != napi_ok || napi_create_object(env, &resource) != napi_ok ||
+      napi_create_string_utf8(env, "node-floor", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, resource, name, &async_ctx) != napi_ok || napi_get_uv_event_loop(env, &loop) != napi_ok ||
+      uv_poll_init_socket(loop, &poll_handle, fd) != 0 || uv_poll_start(&poll_handle, UV_READABLE, on_readable) != 0) {
+    return throw_error(env, "cannot watch the socket");
+  }
+  genv = env;
+  polling = 1;
+  return NULL;
+}
+
+static napi_value SetPacket(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *p = NULL;
+  size_t len = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 1 || !buffer_arg(env, argv[0], &p, &len) || len == 0) return throw_error(env, "setPacket(buffer)");
+  free(packets);
+  packets = malloc(len * kMaxCopies);
+  if (!packets) return throw_error(env, "out of memory");
+  for (int i = 0; i < kMaxCopies; i++) memcpy(packets + (size_t)i * len, p, len);
+  packet_len = len;
+  return NULL;
+}
+
+static napi_value Send(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t k = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 1 || napi_get_value_int32(env, argv[0], &k) != napi_ok || k < 1 || k > kMaxCopies || !packets) {
+    return throw_error(env, "send(k): 1..256 after setPacket");
+  }
+  if (write_all(packets, packet_len * (size_t)k) != 0) return throw_error(env, "send failed");
+  return NULL;
+}
+
+static napi_value Close(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (polling) {
+    uv_close((uv_handle_t *)&poll_handle, NULL);
+    polling = 0;
+    napi_delete_reference(env, callback);
+    napi_async_destroy(env, async_ctx);
+  }
+  if (fd >= 0) close(fd);
+  fd = -1;
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  const napi_property_descriptor props[] = {
+      {"open", NULL, Open, NULL, NULL, NULL, napi_default, NULL},
+      {"setPacket", NULL, SetPacket, NULL, NULL, NULL, napi_default, NULL},
+      {"send", NULL, Send, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, Close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

@@ -1,6 +1,6 @@
 /**
  * The `cluster` command's small admin HTTP endpoint, and its client for `node-state`/`nodes`:
- *   GET  /admin/nodes                 -> 200 [{ id, type, host, port, state, users }]
+ *   GET  /admin/nodes                 -> 200 [{ id, type, host, port, ports?, state, users }]
  *   POST /admin/nodes/:id/state {state} -> 200 { id, state } | 400 bad state | 404 unknown node
  * Loopback by default: it changes the cluster, so do not expose it.
  */

@@ -60,7 +60,8 @@ async function json(url, init) {
 /** Sets the node on `port` (all nodes of its type when `all`) to `state`; returns their ids. */
 async function setNodeState(admin, port, state, all = false) {
   const nodes = await json(`${admin}/admin/nodes`);
-  const node = nodes.find((n) => n.port === port);
+  // A node listens on its main port and, in the embedded cluster, on extra ports (`ports`).
+  const node = nodes.find((n) => n.port === port || (n.ports ?? []).includes(port));
   if (!node) throw new Error(`no node on port ${port}`);
   const ids = all ? nodes.filter((n) => n.type === node.type).map((n) => n.id) : [node.id];
   await setStates(admin, ids, state);

@@ -79,7 +79,7 @@ async function scenario(type, io) {
 
   // The node goes offline: the client migrates by itself (migration: 'auto').
   const nodes = await json(`${admin}/admin/nodes`);
-  const node = nodes.find((n) => n.port === ep.serverPort);
+  const node = nodes.find((n) => n.port === ep.serverPort || (n.ports ?? []).includes(ep.serverPort));
   check(node !== undefined, `a node on port ${ep.serverPort}`);
   const offline = once(client, 'offline');
   const migrated = once(client, 'migrated');

@@ -77,6 +77,9 @@ interface Entry {
   firstAnswerDue: boolean;
 }
 
+/** Process-wide: session timers fired, how late (the loop was busy), datagrams in and out (bench/udp --trace). */
+export const nodeTimerCounters = { fired: 0, lateSumMs: 0, lateMaxMs: 0, late20: 0, datagramsIn: 0, datagramsOut: 0 };
+
 export class UdpNode extends NodeBase implements NodeControl {
   readonly type = 'UDP' as const;
   private readonly unflushed = new Set<Entry>();
@@ -230,6 +233,7 @@ export class UdpNode extends NodeBase implements NodeControl {
   private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
     this.stats.bytesIn += msg.length;
     this.udp.datagramsIn++;
+    nodeTimerCounters.datagramsIn++;
     const from: PeerAddr = { address: rinfo.address, port: rinfo.port };
     const r = routeDatagram(msg);
     if (r.kind === 'drop') return this.drop(r.reason, null);
@@ -291,6 +295,7 @@ export class UdpNode extends NodeBase implements NodeControl {
         send: (d, to) => {
           if (this.socketClosed) return;
           this.udp.datagramsOut++;
+          nodeTimerCounters.datagramsOut++;
           this.stats.bytesOut += d.length;
           this.socket.send(d, to.port, to.address);
         },
@@ -495,6 +500,11 @@ export class UdpNode extends NodeBase implements NodeControl {
     e.timerAt = due;
     e.timer = setTimeout(() => {
       e.timer = null;
+      const late = performance.now() - e.timerAt;
+      nodeTimerCounters.fired++;
+      nodeTimerCounters.lateSumMs += late;
+      nodeTimerCounters.lateMaxMs = Math.max(nodeTimerCounters.lateMaxMs, late);
+      if (late > 20) nodeTimerCounters.late20++;
       e.rudp.tick(performance.now());
       this.schedule(e);
     }, Math.max(0, Math.ceil(due - performance.now())));

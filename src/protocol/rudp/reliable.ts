@@ -80,6 +80,11 @@ export interface SenderStats {
 
 /** The probe allows for the peer's ACK leaving at the end of its loop turn. */
 const ACK_DELAY_MS = 5;
+/** Process-wide sender counters by kind of resend (benchmarks read them: bench/udp --trace). */
+export const senderCounters: Record<string, number> = {
+  rtoEvt: 0, rtoResend: 0, tlpResend: 0, rackResend: 0, firstRack: 0, spurious: 0, rttSamples: 0, rttSampleSumMs: 0,
+  maxRttMs: 0, rtoLateSumMs: 0, rtoAtFireSumMs: 0, rtoBackoff0: 0, timedOut: 0, ackRecv: 0, sent: 0,
+};
 const LONE_ACK_DELAY_MS = 200;
 
 export class ReliableSender {
@@ -185,6 +190,8 @@ export class ReliableSender {
     const f = d >= 0 ? this.inflight[this.head + d] : undefined;
     if (f === undefined || f.acked) return false;
     if (f.needsRack && rec.flag !== Flag.RACK) return false;
+    senderCounters.ackRecv++;
+    if (rec.flag !== Flag.RACK && f.retries > 0) senderCounters.spurious++;
     f.acked = true;
     if (f.lost) this.lostCount--;
     else this.pipe--;
@@ -194,6 +201,9 @@ export class ReliableSender {
     const xmit = rack ? f.lastSent : f.firstSent;
     // Karn's rule, exact by the flag: ACK answers the DAT, RACK an RDAT (unambiguous only if one).
     if (!f.needsRack && (rack ? f.retries === 1 : f.retries === 0)) {
+      senderCounters.rttSamples++;
+      senderCounters.rttSampleSumMs += now - xmit;
+      senderCounters.maxRttMs = Math.max(senderCounters.maxRttMs, now - xmit);
       this.rtt.sample(now - xmit);
       this.cc.onRtt(now - xmit, now, this.rtt.srtt);
     }
@@ -279,7 +289,10 @@ export class ReliableSender {
     if (this.timedOut) return;
     for (let i = this.head; this.lostCount > 0 && i < this.inflight.length; i++) {
       if (this.pipe >= this.cc.window) break;
-      if (this.inflight[i].lost) this.resend(i, now);
+      if (this.inflight[i].lost) {
+        senderCounters.rtoResend++;
+        this.resend(i, now);
+      }
     }
     while (this.qHead < this.queue.length && this.canSendNew()) {
       if (!this.sendNew(now, flush)) break;
@@ -315,7 +328,9 @@ export class ReliableSender {
     this.inflight.push({ body, firstSent: now, lastSent: now, due: now + interval, interval, retries: 0, acked: false, lost: false, needsRack });
     this.pipe++;
     this.stats.sent++;
+    senderCounters.sent++;
     this.emit(encodeDatagram(seq, Flag.DAT, body));
+    if (needsRack) senderCounters.firstRack++;
     if (needsRack) this.emit(encodeDatagram(seq, Flag.RDAT, body));
     return true;
   }
@@ -366,6 +381,7 @@ export class ReliableSender {
       if (now >= due) {
         // Resent at once: the lost copy left the network, so the number in flight stays.
         this.markLost(f, now);
+        senderCounters.rackResend++;
         this.resend(i, now);
       } else {
         this.rackAt = Math.min(this.rackAt, due);
@@ -398,7 +414,10 @@ export class ReliableSender {
     for (let i = this.inflight.length - 1; i >= this.head; i--) {
       const f = this.inflight[i];
       if (f.acked) continue;
-      if (!f.lost) this.resend(i, now);
+      if (!f.lost) {
+        senderCounters.tlpResend++;
+        this.resend(i, now);
+      }
       break;
     }
     this.rtoAt = now + this.currentRto();
@@ -407,7 +426,12 @@ export class ReliableSender {
 
   /** No progress for an RTO: all outstanding presumed lost, window to its floor, timer backed off. */
   private onRto(now: number): void {
+    senderCounters.rtoEvt++;
+    senderCounters.rtoLateSumMs += now - this.rtoAt;
+    senderCounters.rtoAtFireSumMs += this.currentRto();
+    if (this.backoff === 0) senderCounters.rtoBackoff0++;
     if (this.backoff >= this.o.maxRetries) {
+      senderCounters.timedOut++;
       this.timedOut = true;
       return;
     }

@@ -51,6 +51,7 @@ export class CongestionWindow {
   private ssthresh = Number.POSITIVE_INFINITY;
   private recoveryStart = Number.NEGATIVE_INFINITY;
   private loss = 0;
+  private afterRto = false;
   private roundEnd = Number.NEGATIVE_INFINITY;
   private roundMin = 0;
   private lastRoundMin = 0;
@@ -80,7 +81,8 @@ export class CongestionWindow {
 
   onAcked(sentAt: number): void {
     this.loss *= 1 - LOSS_GAIN;
-    if (this.inRecovery(sentAt)) return;
+    // No growth for DATs sent before a reduction, except in the slow start after an RTO.
+    if (this.inRecovery(sentAt) && !(this.afterRto && this.window < this.ssthresh)) return;
     this.window += this.window < this.ssthresh ? 1 : 1 / this.window;
     this.window = Math.min(this.window, CWND_MAX);
   }
@@ -91,13 +93,16 @@ export class CongestionWindow {
     const queueing = this.lastRoundMin - minRtt > Math.max(5, minRtt / 2);
     if (!queueing && this.loss < OVERRUN_LOSS) return;
     this.recoveryStart = now;
+    this.afterRto = false;
     this.window = Math.max(this.floor, this.window / 2);
     this.ssthresh = this.window;
   }
 
+  /** RFC 5681's loss window: one DAT, then slow start to half the old window. */
   onRto(now: number): void {
     this.recoveryStart = now;
+    this.afterRto = true;
     this.ssthresh = Math.max(this.floor, this.window / 2);
-    this.window = this.floor;
+    this.window = 1;
   }
 }

@@ -4,8 +4,8 @@
  * by calling `tick(now)`. The same design as the native ReliableChannel (native/src/rudp/reliable.h):
  *  - adaptive policy: RFC 6298 RTO with Karn's rule (ACK answers the DAT, RACK an RDAT), RACK-style
  *    time-based loss detection from the selective per-DAT ACKs, a tail-loss probe, a congestion
- *    window, one backed-off timer that restarts whenever the peer acknowledges anything, timed out
- *    only after maxRetries timeouts in a row without progress;
+ *    window, one timer restarted by every new acknowledgement and backed off until a valid RTT
+ *    sample, timed out only after maxRetries timeouts in a row without progress;
  *  - wire policy: each DAT on its own retryMinMs, doubling to retryMaxMs schedule, dead after
  *    maxRetries resends of one DAT (the stock server's behaviour).
  * With `pack`, small bodies share a DAT up to the datagram size; a DAT that is not full waits for
@@ -104,7 +104,10 @@ export class ReliableSender {
   private rtoAt = Number.POSITIVE_INFINITY;
   private tlpAt = Number.POSITIVE_INFINITY;
   private rackAt = Number.POSITIVE_INFINITY;
+  /** RTO doublings, kept until a valid RTT sample. */
   private backoff = 0;
+  /** Timeouts in a row without any acknowledgement (the dead-peer judgement). */
+  private timeouts = 0;
   private rackXmit = Number.NEGATIVE_INFINITY;
   private rackRtt = 0;
   private reoFactor = 1;
@@ -199,8 +202,11 @@ export class ReliableSender {
     this.stats.acked++;
     const rack = rec.flag === Flag.RACK;
     const xmit = rack ? f.lastSent : f.firstSent;
-    // Karn's rule, exact by the flag: ACK answers the DAT, RACK an RDAT (unambiguous only if one).
-    if (!f.needsRack && (rack ? f.retries === 1 : f.retries === 0)) {
+    // Karn's rule, exact by the flag: ACK answers the DAT (also a resent one: a late ACK of the
+    // original is the round trip a stalled peer really took, the sample that stops spurious RTOs),
+    // RACK an RDAT (unambiguous only if one).
+    const sampled = !f.needsRack && (!rack || f.retries === 1);
+    if (sampled) {
       senderCounters.rttSamples++;
       senderCounters.rttSampleSumMs += now - xmit;
       senderCounters.maxRttMs = Math.max(senderCounters.maxRttMs, now - xmit);
@@ -214,7 +220,9 @@ export class ReliableSender {
         this.rackXmit = xmit;
         this.rackRtt = now - xmit;
       }
-      this.backoff = 0;
+      this.timeouts = 0;
+      // The backed-off RTO stays until a valid RTT sample (RFC 6298 section 5).
+      if (sampled) this.backoff = 0;
     }
     f.body = EMPTY;
     while (this.head < this.inflight.length && this.inflight[this.head].acked) {
@@ -424,17 +432,18 @@ export class ReliableSender {
     this.tlpAt = this.rtoAt;
   }
 
-  /** No progress for an RTO: all outstanding presumed lost, window to its floor, timer backed off. */
+  /** No progress for an RTO: all outstanding presumed lost, window to one DAT (only the oldest goes again), timer backed off. */
   private onRto(now: number): void {
     senderCounters.rtoEvt++;
     senderCounters.rtoLateSumMs += now - this.rtoAt;
     senderCounters.rtoAtFireSumMs += this.currentRto();
     if (this.backoff === 0) senderCounters.rtoBackoff0++;
-    if (this.backoff >= this.o.maxRetries) {
+    if (this.timeouts >= this.o.maxRetries) {
       senderCounters.timedOut++;
       this.timedOut = true;
       return;
     }
+    this.timeouts++;
     this.backoff++;
     for (let i = this.head; i < this.inflight.length; i++) {
       const f = this.inflight[i];

@@ -155,12 +155,19 @@ void Loop::shutdownHost() {
 }
 
 void Loop::runTimers(double now, bool readLate) {
-  // Bounded so that a handler re-arming at a past deadline cannot spin the loop.
-  size_t budget = heap_.size();
-  while (!heap_.empty() && heap_.front().deadline <= now && budget-- > 0) {
+  // Only what is due as the pass starts: a handler re-arming at a past deadline
+  // (ACK records waiting for the flush after this pass) waits for the next pass.
+  // Re-running it here, up to a budget of the whole heap, made a pass over 10,000
+  // late sessions on a starved CPU so long that the next was due at once, and the
+  // host's loop stayed in its timer phase for seconds (docs/decisions.md, issue 10
+  // third session).
+  std::vector<TimerItem> due;
+  while (!heap_.empty() && heap_.front().deadline <= now) {
     std::pop_heap(heap_.begin(), heap_.end(), later);
-    const TimerItem item = heap_.back();
+    due.push_back(heap_.back());
     heap_.pop_back();
+  }
+  for (const TimerItem& item : due) {
     auto it = entries_.find(item.id);
     if (it == entries_.end() || it->second.gen != item.gen) continue;  // stale: lazily deleted
     it->second.scheduled = kInf;

@@ -202,6 +202,7 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const cpu0 = process.cpuUsage();
+  const trace = process.argv.includes('--trace') ? startTrace(list, cluster) : null;
   try {
     global.gc?.();
     const rss0 = process.memoryUsage().rss;
@@ -266,9 +267,46 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
       loadAverage: loadavg(),
     };
   } finally {
+    if (trace !== null) clearInterval(trace);
     await Promise.all(list.map((c) => c.close()));
     await cluster.stop();
   }
+}
+
+/** Kernel UDP counters (all processes): receive-buffer overflows are datagrams nobody read. */
+function udpSnmp(): Record<string, number> {
+  const lines = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const keys = lines[0].split(/\s+/).slice(1);
+  const vals = lines[1].split(/\s+/).slice(1).map(Number);
+  return Object.fromEntries(keys.map((k, i) => [k, vals[i]]));
+}
+
+/** --trace: once a second on stderr, both sides' resend counters (who starts a storm, and which kind). */
+function startTrace(list: UdpClient[], cluster: { stats(): Promise<ClusterChildStats> }): NodeJS.Timeout {
+  const t0 = performance.now();
+  const k0 = udpSnmp();
+  let busy = false;
+  return setInterval(() => {
+    if (busy) return;
+    busy = true;
+    let retx = 0;
+    let sent = 0;
+    let connected = 0;
+    for (const c of list) {
+      const s = c.stats();
+      retx += s.retransmits;
+      sent += s.packetsSent;
+      if (c.state === 'connected') connected++;
+    }
+    const k = udpSnmp();
+    void cluster.stats().then((cs) => {
+      const d = cs.rudpDiag ?? {};
+      const td = cs.timerDiag ?? {};
+      process.stderr.write(`trace ${((performance.now() - t0) / 1000).toFixed(1)}s conn=${connected}/${list.length} ` +
+        `client sent=${sent} retx=${retx} | node in=${td.datagramsIn} out=${td.datagramsOut} rto=${d.rtoEvt} rtoRe=${d.rtoResend} ` +
+        `tlp=${d.tlpResend} rack=${d.rackResend} spur=${d.spurious} late20=${td.late20} | rcvbufErr=${k.RcvbufErrors - k0.RcvbufErrors}\n`);
+    }).catch(() => undefined).finally(() => { busy = false; });
+  }, 1000);
 }
 
 function errorKey(err: unknown): string {

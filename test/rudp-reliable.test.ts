@@ -200,6 +200,64 @@ describe('ReliableSender', () => {
     expect(timers).toBe(11); // a lone DAT: no probe before the RTO; 10 RTOs backing off, then the verdict
   });
 
+  it('adaptive: a peer answering after a 500 ms stall gets bounded resends (the original\'s late ACK is sampled)', () => {
+    // Quick round trips teach a 100 ms RTO; then every answer comes 500 ms after the DAT (a busy
+    // process reads its socket late and answers every copy at once). Before the fix: two spurious
+    // resends per exchange, forever (80 here).
+    const { s, out } = sender({ adaptive: true });
+    let now = 0;
+    let seq = 0;
+    for (let i = 0; i < 10; i++, seq++, now += 100) {
+      s.send(body(seq), now);
+      s.onAck({ seq, flag: Flag.ACK }, now + 10);
+    }
+    const sent0 = out.length;
+    for (let i = 0; i < 40; i++, seq++, now += 2000) {
+      s.send(body(seq), now);
+      for (let d = s.nextDeadline(); d !== null && d < now + 500; d = s.nextDeadline()) s.tick(d);
+      s.onAck({ seq, flag: Flag.ACK }, now + 500);
+      s.onAck({ seq, flag: Flag.RACK }, now + 500); // duplicate: ignored
+      expect(s.inFlight).toBe(0);
+    }
+    const resends = out.slice(sent0).filter((d) => d.flag === Flag.RDAT).length;
+    expect(resends).toBeLessThanOrEqual(4); // the first stalls only (two RTOs, then a probe while SRTT climbs)
+    expect(s.snapshot().srtt).toBeGreaterThan(300);
+    expect(s.isTimedOut).toBe(false);
+  });
+
+  it('adaptive: the backed-off RTO stays until a valid RTT sample; a RACK of a DAT resent twice is none', () => {
+    const { s, out } = sender({ adaptive: true });
+    s.send(body(0), 0);
+    expect(s.nextDeadline()).toBe(1000);
+    s.tick(1000);
+    s.tick(3000);
+    expect(out.filter((d) => d.flag === Flag.RDAT).length).toBe(2);
+    s.onAck({ seq: 0, flag: Flag.RACK }, 3050); // which RDAT? no sample
+    s.send(body(1), 3050);
+    expect(s.nextDeadline()).toBe(7050); // still backed off: 4 x 1000
+    s.tick(7050);
+    s.onAck({ seq: 1, flag: Flag.RACK }, 7080); // the only RDAT: exact, 30 ms
+    expect(s.snapshot().srtt).toBe(30);
+    s.send(body(2), 7080);
+    expect(s.nextDeadline()).toBe(7180); // the sample ended the backoff: RTO at its 100 ms floor
+  });
+
+  it('adaptive: an RTO resends only the oldest DAT, then slow start reopens the window', () => {
+    const { s, out } = sender({ adaptive: true });
+    s.seedRtt(50);
+    for (let i = 0; i < 20; i++) s.send(body(i), 0);
+    s.tick(105); // the probe
+    const rto = s.nextDeadline() ?? Infinity;
+    const n = out.length;
+    s.tick(rto);
+    expect(out.slice(n).map((d) => [d.seq, d.flag])).toEqual([[0, Flag.RDAT]]);
+    expect(s.snapshot().cwnd).toBe(1);
+    s.send(body(20), rto); // waits too
+    expect(out.length).toBe(n + 1);
+    s.onAck({ seq: 0, flag: Flag.RACK }, rto + 50);
+    expect(out.slice(n + 1).map((d) => d.seq)).toEqual([1, 2]);
+  });
+
   it('packs small bodies into one DAT up to the datagram size when asked; partial ones wait for flush()', () => {
     const { s, out } = sender({ pack: true, adaptive: true });
     for (let i = 0; i < 41; i++) s.send(Buffer.alloc(100, i), 0);

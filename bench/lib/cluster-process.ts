@@ -7,6 +7,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startCluster } from '../../src/server';
+import { senderCounters } from '../../src/protocol/rudp/reliable';
+import { nodeTimerCounters } from '../../src/server/udp-node';
 import type { MigrationPhaseEvent, NodeInfo, NodeState } from '../../src/server';
 
 export interface ClusterChildArgs {
@@ -47,6 +49,8 @@ export interface ClusterChildStats {
   loopDelayP50Ms: number;
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
+  rudpDiag?: Record<string, number>;
+  timerDiag?: Record<string, number>;
 }
 
 type Op = { op: 'setNodeState'; id: string; state: NodeState } | { op: 'nodes' } | { op: 'stats' };
@@ -154,6 +158,8 @@ async function childMain(): Promise<void> {
       loopDelayP50Ms: loopDelay.percentile(50) / 1e6,
       loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
       loopDelayMaxMs: loopDelay.max / 1e6,
+      rudpDiag: { ...senderCounters },
+      timerDiag: { ...nodeTimerCounters },
     };
   };
   process.on('message', (m: 'stop' | Call) => {

@@ -120,8 +120,12 @@ void HostLoop::setTimer(double deadlineMs) {
     uv_timer_stop(&timer_);
     return;
   }
+  // At least 1 ms: libuv before 1.47 (Node 20 ships 1.46) runs a timer re-armed
+  // with 0 inside its own callback again in the same timers phase, so a deadline
+  // that is always already due (a pass slower than the timers it serves) kept
+  // Node's loop from its poll phase and JavaScript for seconds.
   const double wait = std::ceil(deadlineMs - diarkis::Runtime::nowMs());
-  const uint64_t ms = wait <= 0 ? 0 : static_cast<uint64_t>(wait);
+  const uint64_t ms = wait <= 1 ? 1 : static_cast<uint64_t>(wait);
   uv_timer_start(&timer_, &HostLoop::onTimer, ms, 0);
 }
 

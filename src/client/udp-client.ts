@@ -29,7 +29,7 @@ export interface UdpClientOptions extends ClientOptions {
   echoIntervalMs?: number;
   /** No echo answer for this many intervals -> 'timeout' (default: heartbeatMissLimit, else 3). */
   echoMissLimit?: number;
-  /** SYN repeat interval while connecting (default 500). */
+  /** SYN repeat interval while connecting (default 500); after four repeats it doubles, up to 8x. */
   synIntervalMs?: number;
   /** First resend interval of a reliable datagram, doubling ... (default 1000). */
   retryMinMs?: number;

@@ -94,10 +94,18 @@ interface Entry {
   firstAnswerDue: boolean;
 }
 
+/** A session timer this late found the process busy (the client's Loop::kLateMs). */
+const LATE_TIMER_MS = 20;
+
+/** Process-wide: session timers fired, how late (the loop was busy), datagrams in and out (bench/udp --trace). */
+export const nodeTimerCounters = { fired: 0, lateSumMs: 0, lateMaxMs: 0, late20: 0, datagramsIn: 0, datagramsOut: 0 };
+
 export class UdpNode extends NodeBase implements NodeControl {
   readonly type = 'UDP' as const;
   private readonly unflushed = new Set<Entry>();
   private flushing: NodeJS.Immediate | null = null;
+  private readonly lateTicks = new Set<Entry>();
+  private lateRun: NodeJS.Immediate | null = null;
   readonly udp: UdpNodeCounters = { datagramsIn: 0, datagramsOut: 0, retransmits: 0, recvBufferBytes: 0, sendBufferBytes: 0 };
   private readonly sessions = new Map<string, Entry>();
   private readonly byAddr = new Map<string, Entry>();
@@ -271,6 +279,7 @@ export class UdpNode extends NodeBase implements NodeControl {
   private onMessage(msg: Buffer, rinfo: RemoteInfo, sock: number): void {
     this.stats.bytesIn += msg.length;
     this.udp.datagramsIn++;
+    nodeTimerCounters.datagramsIn++;
     const from: PeerAddr = { address: rinfo.address, port: rinfo.port };
     const r = routeDatagram(msg);
     if (r.kind === 'drop') return this.drop(r.reason, null);
@@ -336,6 +345,7 @@ export class UdpNode extends NodeBase implements NodeControl {
         send: (d, to) => {
           if (this.socketClosed) return;
           this.udp.datagramsOut++;
+          nodeTimerCounters.datagramsOut++;
           this.stats.bytesOut += d.length;
           (this.sockets[e.sock] as Socket).send(d, to.port, to.address);
         },
@@ -541,9 +551,37 @@ export class UdpNode extends NodeBase implements NodeControl {
     e.timerAt = due;
     e.timer = setTimeout(() => {
       e.timer = null;
+      const late = performance.now() - e.timerAt;
+      nodeTimerCounters.fired++;
+      nodeTimerCounters.lateSumMs += late;
+      nodeTimerCounters.lateMaxMs = Math.max(nodeTimerCounters.lateMaxMs, late);
+      if (late > LATE_TIMER_MS) {
+        nodeTimerCounters.late20++;
+        return this.tickAfterRead(e);
+      }
       e.rudp.tick(performance.now());
       this.schedule(e);
     }, Math.max(0, Math.ceil(due - performance.now())));
+  }
+
+  /**
+   * Node runs timers before its poll phase reads the sockets: a timer that fired late (the process
+   * was busy) would judge the peer (RTO, connection TTL) without the answers waiting in the socket.
+   * It ticks in a setImmediate instead, which runs after that read (as the client's loop driver
+   * reads before a late timer: Loop::kLateMs). One immediate for every late session of the turn.
+   */
+  private tickAfterRead(e: Entry): void {
+    this.lateTicks.add(e);
+    this.lateRun ??= setImmediate(() => {
+      this.lateRun = null;
+      const due = [...this.lateTicks];
+      this.lateTicks.clear();
+      for (const x of due) {
+        if (x.rudp.state === 'closed') continue;
+        x.rudp.tick(performance.now());
+        this.schedule(x);
+      }
+    });
   }
 
   private endSession(e: Entry, reason: SessionEndReason): void {

@@ -124,7 +124,7 @@ TEST(RudpRecovery, RtoFollowsRfc6298FromTheHandshakeSeed) {
   EXPECT_DOUBLE_EQ(ch.srtt(), 37.5);
 }
 
-TEST(RudpRecovery, KarnsRuleOnlyUnambiguousCopiesAreSampled) {
+TEST(RudpRecovery, KarnsRuleTheFlagSaysWhichCopyWasAnswered) {
   Stats stats;
   ReliableChannel ch(adaptive(), stats);
   ch.start(0, 0, 0);
@@ -140,17 +140,58 @@ TEST(RudpRecovery, KarnsRuleOnlyUnambiguousCopiesAreSampled) {
   EXPECT_FALSE(ch.hasRttSample());
   ch.send(Bytes{2}, false, 3050);
   take(ch);
-  ch.onTimer(ch.nextDeadline());        // progress reset the backoff: 1000 again
+  // No valid sample: the backed-off RTO stays (RFC 6298 section 5), 4 x 1000.
+  EXPECT_EQ(ch.nextDeadline(), 7050);
+  ch.onTimer(7050);
   ASSERT_EQ(take(ch).count(Flag::Rdat), 1u);
-  ch.onAck(AckRecord{1, false}, 4100);  // ACK of a resent DAT: not sampled (Karn)
-  EXPECT_FALSE(ch.hasRttSample());
-  ch.send(Bytes{3}, false, 4100);
-  take(ch);
-  ch.onTimer(ch.nextDeadline());
-  ASSERT_EQ(take(ch).count(Flag::Rdat), 1u);
-  ch.onAck(AckRecord{2, true}, 5130);   // RACK of the only RDAT: exact
+  ch.onAck(AckRecord{1, true}, 7080);   // RACK of the only RDAT: exact
   EXPECT_TRUE(ch.hasRttSample());
   EXPECT_DOUBLE_EQ(ch.srtt(), 30);
+  ch.send(Bytes{3}, false, 7080);
+  take(ch);
+  EXPECT_EQ(ch.nextDeadline(), 7180);   // a valid sample ended the backoff: RTO 100 (the floor)
+  ch.onTimer(7180);
+  ASSERT_EQ(take(ch).count(Flag::Rdat), 1u);
+  // ACK, not RACK: the original was answered, 400 ms after it went (a busy peer).
+  // That round trip is sampled: it is what the RTO has to cover.
+  ch.onAck(AckRecord{2, false}, 7480);
+  EXPECT_DOUBLE_EQ(ch.srtt(), 0.875 * 30 + 0.125 * 400);
+  EXPECT_DOUBLE_EQ(ch.rttvar(), 0.75 * 15 + 0.25 * 370);
+}
+
+TEST(RudpRecovery, APeerThatAnswersAfterAStallGetsBoundedResends) {
+  // Quick round trips (10 ms) teach a small RTO; then the peer's process stalls and
+  // every answer comes 500 ms after the DAT (all copies answered at once, as a busy
+  // process reads its socket). Before the original's ACK was sampled and the backoff
+  // kept, every exchange cost two spurious resends (at 100 and 300 ms), forever.
+  Stats stats;
+  ReliableChannel ch(adaptive(), stats);
+  ch.start(0, 0, 0);
+  double now = 0;
+  uint32_t seq = 0;
+  for (int i = 0; i < 10; ++i, ++seq, now += 100) {
+    ch.send(Bytes{1}, false, now);
+    take(ch);
+    ch.onAck(AckRecord{seq, false}, now + 10);
+  }
+  EXPECT_DOUBLE_EQ(ch.baseRto(), 100);
+  size_t resends = 0;
+  for (int i = 0; i < 40; ++i, ++seq, now += 2000) {
+    ch.send(Bytes{1}, false, now);
+    resends += take(ch).count(Flag::Rdat);
+    while (ch.nextDeadline() < now + 500) {
+      ch.onTimer(ch.nextDeadline());
+      resends += take(ch).count(Flag::Rdat);
+    }
+    ch.onAck(AckRecord{seq, false}, now + 500);
+    for (size_t k = 0; k < resends; ++k) ch.onAck(AckRecord{seq, true}, now + 500);  // duplicates: ignored
+    ASSERT_EQ(ch.inFlight(), 0u);
+  }
+  // The first stalls only: two RTO resends, then a probe (2 SRTT + 200 ms) while
+  // SRTT climbs to the stall. Before: two resends per exchange, 80.
+  EXPECT_LE(resends, 4u);
+  EXPECT_GT(ch.baseRto(), 500);
+  EXPECT_FALSE(ch.timedOut());
 }
 
 TEST(RudpRecovery, FastRetransmitFromLaterAcksByTimeOncePerRtt) {
@@ -301,7 +342,9 @@ TEST(RudpRecovery, CongestionWindowHalvesOncePerEpisodeWhenAQueueBuilds) {
   EXPECT_DOUBLE_EQ(ch.cwnd(), before / 2);      // two losses, one episode: halved once
 }
 
-TEST(RudpRecovery, RtoDropsTheWindowToItsFloorAndResendsEverythingOutstanding) {
+TEST(RudpRecovery, RtoResendsOnlyTheOldestThenSlowStarts) {
+  // RFC 5681's loss window: a peer that is only slow (a busy process) gets one
+  // DAT again per RTO, not everything outstanding; ACKs reopen the window.
   Stats stats;
   ReliableChannel ch(adaptive(), stats);
   ch.start(0, 0, 0);
@@ -310,9 +353,18 @@ TEST(RudpRecovery, RtoDropsTheWindowToItsFloorAndResendsEverythingOutstanding) {
   take(ch);
   ch.onTimer(105);                      // the probe
   take(ch);
-  ch.onTimer(ch.nextDeadline());        // the RTO: all 20 presumed lost, 16 resent
-  EXPECT_EQ(take(ch).count(Flag::Rdat), 16u);
-  EXPECT_DOUBLE_EQ(ch.cwnd(), 16);
+  const double rto = ch.nextDeadline();
+  ch.onTimer(rto);                      // the RTO: all 20 presumed lost, the oldest resent
+  EXPECT_EQ(take(ch).seqs(Flag::Rdat), std::vector<uint32_t>{0});
+  EXPECT_DOUBLE_EQ(ch.cwnd(), 1);
+  ch.send(Bytes{9}, false, rto, true);  // a new DAT waits too
+  EXPECT_EQ(take(ch).dg.size(), 0u);
+  ch.onAck(AckRecord{0, true}, rto + 50);
+  EXPECT_EQ(take(ch).seqs(Flag::Rdat), (std::vector<uint32_t>{1, 2}));  // slow start: 2
+  EXPECT_DOUBLE_EQ(ch.cwnd(), 2);
+  ch.onAck(AckRecord{1, true}, rto + 100);
+  ch.onAck(AckRecord{2, true}, rto + 100);
+  EXPECT_EQ(take(ch).seqs(Flag::Rdat), (std::vector<uint32_t>{3, 4, 5, 6}));
 }
 
 TEST(RudpRecovery, ALivePeerIsNeverTimedOutWhileADeadOneIs) {

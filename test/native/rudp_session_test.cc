@@ -51,6 +51,21 @@ TEST(RudpSession, SynCarriesSidAndRepeatsUntilAnswered) {
   EXPECT_EQ(h.client.serverInitialSeq(), h.server.initialSeq());
 }
 
+TEST(RudpSession, SynRepeatsBackOffAfterFourToEightIntervals) {
+  // A node too busy to answer is not sent a SYN every 500 ms by each waiting client.
+  UdpOptions o = baseOptions();
+  o.connectTimeoutMs = 30000;
+  Harness h(o, {}, 1);
+  h.server.answerSyn = false;
+  h.client.start(0);
+  h.runFor(2001);
+  EXPECT_EQ(h.clientSent.size(), 5u);  // 0, 500, 1000, 1500, 2000: as before
+  h.runFor(19999 - 2001);
+  EXPECT_EQ(h.clientSent.size(), 10u);  // then 3000, 5000, 9000, 13000, 17000 (every 4000)
+  h.runFor(1002);
+  EXPECT_EQ(h.clientSent.size(), 11u);  // 21000
+}
+
 TEST(RudpSession, ConnectTimeoutWithoutSynAnswer) {
   Harness h(baseOptions(), {}, 2);
   h.server.answerSyn = false;

@@ -14,7 +14,7 @@ namespace diarkis {
 
 struct UdpOptions {
   double connectTimeoutMs = 10000;   // SYN repeated until answered or this passes
-  double synIntervalMs = 500;        // (ours) SYN repeat interval
+  double synIntervalMs = 500;        // (ours) SYN repeat interval; after 4 repeats it doubles, up to 8x
   double echoIntervalMs = 5000;      // reliable echo (ver 0 cmd 1) cadence
   uint32_t echoMissLimit = 3;        // no echo answer for this many intervals -> timeout
   double retryMinMs = 1000;          // first resend interval, doubling ...

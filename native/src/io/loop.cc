@@ -156,8 +156,10 @@ void Loop::shutdownHost() {
 
 void Loop::runTimers(double now, bool readLate) {
   // What is due now, taken out first: a handler that re-arms at a past deadline (a partly
-  // packed DAT waiting for this iteration's flush) runs once per pass, not again and again
-  // within it (that spun up to the heap's size per pass: docs/decisions.md, issue 9).
+  // packed DAT or ACK records waiting for this iteration's flush) runs once per pass, not again
+  // and again within it. That spun up to the heap's size per pass (docs/decisions.md, issue 9),
+  // and over 10,000 late sessions on a starved CPU made a pass so long that the next was due at
+  // once: the host's loop stayed in its timer phase for seconds (issue 10, third session).
   std::vector<TimerItem> due;
   due.swap(due_);  // capacity kept across passes; a local, should a handler ever re-enter
   while (!heap_.empty() && heap_.front().deadline <= now) {

@@ -50,7 +50,7 @@ class RttEstimator {
 // rose above the path's minimum (a queue is building), or most of the recent
 // DATs were lost (a socket buffer overran). Random loss on a lossy link, with no
 // queue, leaves the window alone (the idea of TCP Veno and BBR: loss without
-// queueing delay is not congestion). An RTO drops to the floor.
+// queueing delay is not congestion). An RTO drops to one DAT.
 class CongestionWindow {
  public:
   CongestionWindow(double initial, double floor) : cwnd_(initial), floor_(floor) {}
@@ -70,7 +70,9 @@ class CongestionWindow {
   }
   void onAcked(double sentAt) {
     loss_ *= 1 - kLossGain;
-    if (inRecovery(sentAt)) return;  // no growth for DATs sent before the reduction
+    // No growth for DATs sent before a reduction, except in the slow start after
+    // an RTO (the window restarts from one DAT: every ACK may open it again).
+    if (inRecovery(sentAt) && !(afterRto_ && cwnd_ < ssthresh_)) return;
     if (cwnd_ < ssthresh_) cwnd_ += 1;          // slow start
     else cwnd_ += 1 / cwnd_;                    // congestion avoidance
     cwnd_ = std::min(cwnd_, kMax);
@@ -89,6 +91,7 @@ class CongestionWindow {
     priorSsthresh_ = ssthresh_;
     undoLosses_ = 1;
     recoveryStart_ = now;
+    afterRto_ = false;
     cwnd_ = std::max(floor_, cwnd_ / 2);
     ssthresh_ = cwnd_;
     return true;
@@ -104,11 +107,14 @@ class CongestionWindow {
     ssthresh_ = priorSsthresh_;
     recoveryStart_ = -std::numeric_limits<double>::infinity();
   }
+  // RFC 5681's loss window: one DAT, then slow start to half the old window. A
+  // stalled peer (a busy process) is not flooded with everything outstanding.
   void onRto(double now) {
     undoLosses_ = 0;
     recoveryStart_ = now;
+    afterRto_ = true;
     ssthresh_ = std::max(floor_, cwnd_ / 2);
-    cwnd_ = floor_;
+    cwnd_ = 1;
   }
 
  private:
@@ -121,6 +127,7 @@ class CongestionWindow {
   double ssthresh_ = std::numeric_limits<double>::infinity();
   double recoveryStart_ = -std::numeric_limits<double>::infinity();
   double loss_ = 0;
+  bool afterRto_ = false;
   double roundEnd_ = -std::numeric_limits<double>::infinity();
   double roundMin_ = 0;
   double lastRoundMin_ = 0;

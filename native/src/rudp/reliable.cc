@@ -150,10 +150,13 @@ bool ReliableChannel::onAck(const AckRecord& rec, double now) {
   else --pipe_;
   o.lost = false;
   released_ += o.budgeted;
-  // Karn's rule, made exact by the flag: ACK answers the first DAT, RACK an RDAT
-  // (unambiguous only while there was just one).
   const double xmit = rec.rack ? o.lastSent : o.firstSent;
-  if (!o.needsRack && (rec.rack ? o.retries == 1 : o.retries == 0)) {
+  // Karn's rule, made exact by the flag: ACK answers the first DAT (also when it was
+  // resent: a late ACK of the original is the round trip that a stalled peer really
+  // took, the very sample the estimator needs to stop spurious RTOs), RACK an RDAT
+  // (unambiguous only while there was just one).
+  const bool sampled = !o.needsRack && (!rec.rack || o.retries == 1);
+  if (sampled) {
     rtt_.sample(now - xmit);
     cc_.onRtt(now - xmit, now, rtt_.srtt());
   }
@@ -171,7 +174,10 @@ bool ReliableChannel::onAck(const AckRecord& rec, double now) {
       rackSeq_ = rec.seq;
       rackRtt_ = now - xmit;
     }
-    backoff_ = 0;  // the peer is alive: a later timeout starts from the plain RTO again
+    timeouts_ = 0;  // the peer is alive
+    // The backed-off RTO stays until a valid RTT sample (RFC 6298 section 5): an ACK
+    // without one (a RACK of a DAT resent twice) says nothing about how slow the peer is.
+    if (sampled) backoff_ = 0;
   }
   Bytes().swap(o.body);
   while (!inflight_.empty() && inflight_.front().acked) {

@@ -9,9 +9,9 @@
 //  - adaptive (default for the client): RFC 6298 RTO with Karn's rule (the ACK
 //    vs RACK flag says which copy arrived), RACK-style time-based loss detection
 //    from the selective per-DAT ACKs, a tail-loss probe, a congestion window
-//    (recovery.h), one backed-off retransmission timer that resets whenever the
-//    peer acknowledges anything; the connection times out after maxRetries
-//    consecutive timeouts without progress.
+//    (recovery.h), one retransmission timer restarted by every new
+//    acknowledgement and backed off until a valid RTT sample; the connection
+//    times out after maxRetries consecutive timeouts without progress.
 //  - wire: every DAT on its own 1000/2000/4000/8000 ms schedule, maxRetries
 //    resends of one DAT and the connection is dead (the stock server's way).
 // Both keep the unacknowledged DATs under sendWindow and the span from the
@@ -198,7 +198,8 @@ class ReliableChannel {
   double rtoAt_ = kNoDeadline;
   double tlpAt_ = kNoDeadline;
   double rackAt_ = kNoDeadline;
-  uint32_t backoff_ = 0;            // consecutive timeouts without progress
+  uint32_t backoff_ = 0;            // RTO doublings, kept until a valid RTT sample
+  uint32_t timeouts_ = 0;           // consecutive timeouts without any acknowledgement
   double rackXmit_ = -kNoDeadline;  // send time of the latest-sent DAT acknowledged ...
   uint32_t rackSeq_ = 0;            // ... and its seq (ties: a burst shares one send time)
   double rackRtt_ = 0;

@@ -86,14 +86,17 @@ void ReliableChannel::sendProbe(double now) {
 }
 
 // No progress for a whole RTO: everything outstanding is presumed lost, the
-// window drops to its floor and the timer backs off. Only maxRetries timeouts
-// in a row, with no acknowledgement between them, end the connection.
+// window drops to one DAT (RFC 5681's loss window: only the oldest goes again,
+// the rest follow as ACKs open the window in slow start) and the timer backs
+// off. Only maxRetries timeouts in a row, with no acknowledgement between them,
+// end the connection.
 void ReliableChannel::onRto(double now) {
-  if (backoff_ >= cfg_.maxRetries) {
+  if (timeouts_ >= cfg_.maxRetries) {
     timedOut_ = true;
     rtoAt_ = tlpAt_ = rackAt_ = kNoDeadline;
     return;
   }
+  ++timeouts_;
   ++backoff_;
   for (size_t i = 0; i < inflight_.size(); ++i) {
     if (!inflight_[i].acked && !inflight_[i].lost) markLost(i, now);

@@ -148,8 +148,12 @@ void UdpSession::sendSyn(double now) {
   rudp::appendHeader(d, 0, rudp::Flag::Syn);
   d.insert(d.end(), crypto_.keys().sid.begin(), crypto_.keys().sid.end());
   push(std::move(d));
-  nextSyn_ = now + options_.synIntervalMs;
   if (synsSent_++ == 0) synSentAt_ = now;
+  // Four repeats at the interval (a lossy link connects as fast as before), then
+  // they back off (x2, up to 8 intervals): a node too busy to answer is not sent
+  // ever more SYNs by every client waiting for it.
+  const uint32_t doublings = synsSent_ <= 4 ? 0 : std::min<uint32_t>(synsSent_ - 4, 3);
+  nextSyn_ = now + options_.synIntervalMs * static_cast<double>(1u << doublings);
 }
 
 void UdpSession::sendAckRecord(uint32_t seq) {

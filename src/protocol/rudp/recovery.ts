@@ -51,6 +51,7 @@ export class CongestionWindow {
   private ssthresh = Number.POSITIVE_INFINITY;
   private recoveryStart = Number.NEGATIVE_INFINITY;
   private loss = 0;
+  private afterRto = false;
   private roundEnd = Number.NEGATIVE_INFINITY;
   private roundMin = 0;
   private lastRoundMin = 0;
@@ -84,7 +85,8 @@ export class CongestionWindow {
 
   onAcked(sentAt: number): void {
     this.loss *= 1 - LOSS_GAIN;
-    if (this.inRecovery(sentAt)) return;
+    // No growth for DATs sent before a reduction, except in the slow start after an RTO.
+    if (this.inRecovery(sentAt) && !(this.afterRto && this.window < this.ssthresh)) return;
     this.window += this.window < this.ssthresh ? 1 : 1 / this.window;
     this.window = Math.min(this.window, CWND_MAX);
   }
@@ -102,6 +104,7 @@ export class CongestionWindow {
     this.priorSsthresh = this.ssthresh;
     this.undoLosses = 1;
     this.recoveryStart = now;
+    this.afterRto = false;
     this.window = Math.max(this.floor, this.window / 2);
     this.ssthresh = this.window;
     return true;
@@ -120,10 +123,12 @@ export class CongestionWindow {
     this.recoveryStart = Number.NEGATIVE_INFINITY;
   }
 
+  /** RFC 5681's loss window: one DAT, then slow start to half the old window. */
   onRto(now: number): void {
     this.undoLosses = 0;
     this.recoveryStart = now;
+    this.afterRto = true;
     this.ssthresh = Math.max(this.floor, this.window / 2);
-    this.window = this.floor;
+    this.window = 1;
   }
 }

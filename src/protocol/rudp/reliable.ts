@@ -4,8 +4,8 @@
  * by calling `tick(now)`. The same design as the native ReliableChannel (native/src/rudp/reliable.h):
  *  - adaptive policy: RFC 6298 RTO with Karn's rule (ACK answers the DAT, RACK an RDAT), RACK-style
  *    time-based loss detection from the selective per-DAT ACKs, a tail-loss probe, a congestion
- *    window, one backed-off timer that restarts whenever the peer acknowledges anything, timed out
- *    only after maxRetries timeouts in a row without progress;
+ *    window, one timer restarted by every new acknowledgement and backed off until a valid RTT
+ *    sample, timed out only after maxRetries timeouts in a row without progress;
  *  - wire policy: each DAT on its own retryMinMs, doubling to retryMaxMs schedule, dead after
  *    maxRetries resends of one DAT (the stock server's behaviour).
  * With `pack`, small bodies share a DAT up to the datagram size; a DAT that is not full waits for
@@ -82,6 +82,11 @@ export interface SenderStats {
 
 /** The probe allows for the peer's ACK leaving at the end of its loop turn. */
 const ACK_DELAY_MS = 5;
+/** Process-wide sender counters by kind of resend (benchmarks read them: bench/udp --trace). */
+export const senderCounters: Record<string, number> = {
+  rtoEvt: 0, rtoResend: 0, tlpResend: 0, rackResend: 0, firstRack: 0, spurious: 0, rttSamples: 0, rttSampleSumMs: 0,
+  maxRttMs: 0, rtoLateSumMs: 0, rtoAtFireSumMs: 0, rtoBackoff0: 0, timedOut: 0, ackRecv: 0, sent: 0,
+};
 const LONE_ACK_DELAY_MS = 200;
 
 export class ReliableSender {
@@ -101,7 +106,10 @@ export class ReliableSender {
   private rtoAt = Number.POSITIVE_INFINITY;
   private tlpAt = Number.POSITIVE_INFINITY;
   private rackAt = Number.POSITIVE_INFINITY;
+  /** RTO doublings, kept until a valid RTT sample. */
   private backoff = 0;
+  /** Timeouts in a row without any acknowledgement (the dead-peer judgement). */
+  private timeouts = 0;
   /** Send time and seq of the latest-sent DAT acknowledged (ties: a burst shares one send time). */
   private rackXmit = Number.NEGATIVE_INFINITY;
   private rackSeq = 0;
@@ -191,6 +199,8 @@ export class ReliableSender {
     const f = d >= 0 ? this.inflight[this.head + d] : undefined;
     if (f === undefined || f.acked) return false;
     if (f.needsRack && rec.flag !== Flag.RACK) return false;
+    senderCounters.ackRecv++;
+    if (rec.flag !== Flag.RACK && f.retries > 0) senderCounters.spurious++;
     f.acked = true;
     if (f.lost) this.lostCount--;
     else this.pipe--;
@@ -198,8 +208,14 @@ export class ReliableSender {
     this.stats.acked++;
     const rack = rec.flag === Flag.RACK;
     const xmit = rack ? f.lastSent : f.firstSent;
-    // Karn's rule, exact by the flag: ACK answers the DAT, RACK an RDAT (unambiguous only if one).
-    if (!f.needsRack && (rack ? f.retries === 1 : f.retries === 0)) {
+    // Karn's rule, exact by the flag: ACK answers the DAT (also a resent one: a late ACK of the
+    // original is the round trip a stalled peer really took, the sample that stops spurious RTOs),
+    // RACK an RDAT (unambiguous only if one).
+    const sampled = !f.needsRack && (!rack || f.retries === 1);
+    if (sampled) {
+      senderCounters.rttSamples++;
+      senderCounters.rttSampleSumMs += now - xmit;
+      senderCounters.maxRttMs = Math.max(senderCounters.maxRttMs, now - xmit);
       this.rtt.sample(now - xmit);
       this.cc.onRtt(now - xmit, now, this.rtt.srtt);
     }
@@ -217,7 +233,9 @@ export class ReliableSender {
         this.rackSeq = rec.seq;
         this.rackRtt = now - xmit;
       }
-      this.backoff = 0;
+      this.timeouts = 0;
+      // The backed-off RTO stays until a valid RTT sample (RFC 6298 section 5).
+      if (sampled) this.backoff = 0;
     }
     f.body = EMPTY;
     while (this.head < this.inflight.length && this.inflight[this.head].acked) {
@@ -292,7 +310,10 @@ export class ReliableSender {
     if (this.timedOut) return;
     for (let i = this.head; this.lostCount > 0 && i < this.inflight.length; i++) {
       if (this.pipe >= this.cc.window) break;
-      if (this.inflight[i].lost) this.resend(i, now);
+      if (this.inflight[i].lost) {
+        senderCounters.rtoResend++;
+        this.resend(i, now);
+      }
     }
     while (this.qHead < this.queue.length && this.canSendNew()) {
       if (!this.sendNew(now, flush)) break;
@@ -328,7 +349,9 @@ export class ReliableSender {
     this.inflight.push({ body, firstSent: now, lastSent: now, due: now + interval, interval, retries: 0, acked: false, lost: false, lossInEpisode: false, needsRack });
     this.pipe++;
     this.stats.sent++;
+    senderCounters.sent++;
     this.emit(encodeDatagram(seq, Flag.DAT, body));
+    if (needsRack) senderCounters.firstRack++;
     if (needsRack) this.emit(encodeDatagram(seq, Flag.RDAT, body));
     return true;
   }
@@ -392,6 +415,7 @@ export class ReliableSender {
       if (now >= due) {
         // Resent at once: the lost copy left the network, so the number in flight stays.
         this.markLost(f, now);
+        senderCounters.rackResend++;
         this.resend(i, now);
       } else {
         this.rackAt = Math.min(this.rackAt, due);
@@ -424,19 +448,28 @@ export class ReliableSender {
     for (let i = this.inflight.length - 1; i >= this.head; i--) {
       const f = this.inflight[i];
       if (f.acked) continue;
-      if (!f.lost) this.resend(i, now);
+      if (!f.lost) {
+        senderCounters.tlpResend++;
+        this.resend(i, now);
+      }
       break;
     }
     this.rtoAt = now + this.currentRto();
     this.tlpAt = this.rtoAt;
   }
 
-  /** No progress for an RTO: all outstanding presumed lost, window to its floor, timer backed off. */
+  /** No progress for an RTO: all outstanding presumed lost, window to one DAT (only the oldest goes again), timer backed off. */
   private onRto(now: number): void {
-    if (this.backoff >= this.o.maxRetries) {
+    senderCounters.rtoEvt++;
+    senderCounters.rtoLateSumMs += now - this.rtoAt;
+    senderCounters.rtoAtFireSumMs += this.currentRto();
+    if (this.backoff === 0) senderCounters.rtoBackoff0++;
+    if (this.timeouts >= this.o.maxRetries) {
+      senderCounters.timedOut++;
       this.timedOut = true;
       return;
     }
+    this.timeouts++;
     this.backoff++;
     for (let i = this.head; i < this.inflight.length; i++) {
       const f = this.inflight[i];

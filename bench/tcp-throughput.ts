@@ -2,15 +2,20 @@
  * bench/tcp-throughput: client CPU per message of the native TcpClient on each driver, side by
  * side with its anchors, in one run against the same reference TCP node (in a child process):
  *
- *   native-loop      the native client on the host-loop driver (io: 'loop', the default)
+ *   native-loop      the native client on the host-loop driver (io: 'loop', the default), request()
+ *   native-stream    the same client driven by send() and its 'response' events (no promise per
+ *                    message): what a load-test bot that does not await each answer pays
  *   native-thread    the native client on the network-thread driver (io: 'thread')
- *   native-baseline  a baseline commit's own TcpClient and addon (--baseline <dir>, built by
- *                    bench/build-baseline.sh), on its network thread: "no slower than before"
+ *   baseline-loop    a baseline commit's own TcpClient and addon (--baseline <dir>, built by
+ *   native-baseline  bench/build-baseline.sh), on its loop driver / on its network thread (A/B)
  *   typescript       the pure-TypeScript client over node:net (test/helpers/ts-tcp-client.ts)
  *   c-floor          a one-thread C client with OpenSSL (bench/c-floor), built by this bench
  *   node-floor       what any addon pays per round trip on Node's loop: write a prepared packet,
  *                    uv_poll, read, one JS callback per read; no protocol, no crypto
  *                    (bench/node-floor), built by this bench
+ *   crypto-floor     the Node floor plus the C floor's OpenSSL work per message (seal, verify, open)
+ *   promise-floor    the crypto floor plus a promise per request awaited by a lane (as the bench
+ *                    drives request()): the least any promise-per-request API can cost on Node
  *
  * Workload: 64-byte encrypted echo (2/1) at 1, 8 and 64 requests in flight on one client, and a
  * swarm of --swarm clients in one process, each at 1 in flight. Every measurement runs in its own
@@ -18,15 +23,15 @@
  * round; the table shows medians over the rounds, and CPU ratios against the floor and the
  * TypeScript client computed per round (same round, same machine state) before taking medians.
  *
- *   node dist/bench/tcp-throughput.js [--rounds 5] [--messages 20000] [--swarm 500]
- *                                     [--baseline build/baseline/<commit>/src]
+ *   node dist/bench/tcp-throughput.js [--rounds 5] [--messages 20000] [--swarm 500] [--no-swarm]
+ *                                     [--depths 1,8,64] [--baseline build/baseline/<commit>/src]
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatTable } from '../src/cli/table';
 import { buildFloor, runFloor } from './lib/c-floor';
 import { startClusterChild } from './lib/cluster-process';
-import { buildNodeFloor, runNodeFloor } from './lib/node-floor';
+import { buildNodeFloor, NODE_FLOORS, runNodeFloor } from './lib/node-floor';
 import { runEchoChild, runRounds, type EchoCase, type RoundSample } from './lib/echo-run';
 import { writeResult } from './lib/results';
 import { fmt, median } from './lib/stats';
@@ -52,8 +57,11 @@ async function main(): Promise<void> {
   }
   const floor = buildFloor();
   const nodeFloor = buildNodeFloor();
-  const kinds = ['native-loop', 'native-thread', ...(baseline ? ['native-baseline'] : []), 'typescript', 'c-floor', 'node-floor'];
-  const cases: EchoCase[] = [{ depth: 1, clients: 1 }, { depth: 8, clients: 1 }, { depth: 64, clients: 1 }, { depth: 1, clients: swarm }];
+  const kinds = ['native-loop', 'native-stream', 'native-thread', ...(baseline ? ['baseline-loop', 'native-baseline'] : []),
+    'typescript', 'c-floor', ...NODE_FLOORS];
+  const depths = (stringArg('depths') ?? '1,8,64').split(',').map(Number).filter((d) => d >= 1 && d <= 256);
+  const cases: EchoCase[] = depths.map((depth) => ({ depth, clients: 1 }));
+  if (!process.argv.includes('--no-swarm')) cases.push({ depth: 1, clients: swarm });
   const cluster = await startClusterChild({ tcpNodes: 1, encryption: true });
   let samples: RoundSample[] = [];
   let uid = 0;
@@ -61,7 +69,8 @@ async function main(): Promise<void> {
     samples = await runRounds(kinds, cases, rounds, messages, async (kind, c, n) => {
       if (kind.endsWith('floor') && c.clients > 1) return undefined;  // the floors are one connection
       if (kind === 'c-floor') return runFloor(floor, cluster.entryUrl, c.depth, n, `floor-${uid++}`);
-      if (kind === 'node-floor') return runNodeFloor(nodeFloor, cluster.entryUrl, c.depth, n, `node-floor-${uid++}`);
+      const mode = NODE_FLOORS.find((m) => m === kind);
+      if (mode !== undefined) return runNodeFloor(nodeFloor, cluster.entryUrl, c.depth, n, `${mode}-${uid++}`, [], mode);
       return runEchoChild(kind, cluster.entryUrl, c.depth, n, c.clients, `bench-${uid++}`, baseline);
     }, 'tcp');
   } finally {

@@ -18,20 +18,27 @@ export function buildNodeFloor(): string {
   const out = path.join(root, 'build', 'bench', 'node_floor.node');
   const include = path.join(process.execPath, '..', '..', 'include', 'node');
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  // Node-API and libuv symbols resolve against the node binary at load time.
-  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-shared', '-fPIC', `-I${include}`, '-o', out, src], { stdio: 'inherit' });
+  // Node-API and libuv symbols resolve against the node binary at load time; OpenSSL (the crypto
+  // floor) is the system's libcrypto.a, linked in with its symbols kept local (as the addon does),
+  // so that neither binds to the OpenSSL inside node.
+  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-shared', '-fPIC', `-I${include}`, '-o', out, src,
+    '-Wl,-Bsymbolic', '-Wl,--exclude-libs,ALL', '-l:libcrypto.a', '-lpthread'], { stdio: 'inherit' });
   return out;
 }
 
+/** The floors this addon measures (lib/node-floor-child.ts): plain, + crypto, + crypto + a promise per request. */
+export const NODE_FLOORS = ['node-floor', 'crypto-floor', 'promise-floor'] as const;
+export type NodeFloorMode = (typeof NODE_FLOORS)[number];
+
 export function runNodeFloor(addon: string, entryUrl: string, depth: number, messages: number, uid: string,
-  wrap: string[] = []): Promise<EchoSample> {
-  const args = [path.join(__dirname, 'node-floor-child.js'), addon, entryUrl, String(depth), String(messages), uid];
+  wrap: string[] = [], mode: NodeFloorMode = 'node-floor'): Promise<EchoSample> {
+  const args = [path.join(__dirname, 'node-floor-child.js'), addon, entryUrl, String(depth), String(messages), uid, mode];
   return new Promise((resolve, reject) => {
     const p = spawn(wrap[0] ?? process.execPath, wrap.length > 0 ? [...wrap.slice(1), process.execPath, ...args] : args,
       { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (b: Buffer) => (out += b.toString()));
     p.on('error', reject);
-    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as EchoSample) : reject(new Error(`node-floor: exit ${code}`))));
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as EchoSample) : reject(new Error(`${mode}: exit ${code}`))));
   });
 }

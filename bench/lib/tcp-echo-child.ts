@@ -4,8 +4,9 @@
  *
  *   node tcp-echo-child.js <kind> <entryUrl> <depth> <messages> <clients> <uidPrefix>
  *
- * kind: native-loop | native-thread | native-baseline | baseline-loop | baseline-thread | typescript
- * (baseline-*: UDP only, the baseline's UdpClient on that driver). `clients` > 1 is the swarm:
+ * kind: native-loop | native-stream | native-thread | native-baseline | baseline-loop | baseline-thread |
+ * typescript (baseline-*: the baseline's client on that driver; native-stream: the loop driver
+ * driven by send() and 'response' events, no promise per message, as a load-test bot may). `clients` > 1 is the swarm:
  * that many clients in this one process, each with `depth` requests in flight, sharing `messages`.
  * DIARKIS_BENCH_TRANSPORT=UDP: the UdpClient (reliable requests) and the pure-TS RUDP client.
  */
@@ -37,6 +38,8 @@ export interface EchoSample {
 
 interface Requester {
   request(ver: number, cmd: number, body: Uint8Array): Promise<{ status: number }>;
+  /** native-stream: send() without a promise, and a 'response' listener that sends the next one. */
+  stream?(next: () => boolean, done: () => void): { start(): void };
   close(): Promise<void>;
   /** Datagrams sent and received so far (UDP); undefined where the client does not count them. */
   datagrams?(): { sent: number; received: number };
@@ -68,10 +71,37 @@ async function open(kind: string, entryUrl: string, uid: string): Promise<Reques
     const c = await TsTcpClient.connect(await fetchEndpoint(entryUrl, 'TCP', uid));
     return { request: (v, cmd, b) => c.request(v, cmd, b), close: () => c.close() };
   }
-  // The baseline addon predates `io` and ignores it: it runs on its network thread.
-  const client = new TcpClient({ requestTimeoutMs: 120_000, io: kind === 'native-loop' ? 'loop' : 'thread' });
+  // native-baseline: the baseline's client on its network thread; baseline-loop: on its loop driver.
+  const io = kind === 'native-loop' || kind === 'native-stream' || kind === 'baseline-loop' ? 'loop' : 'thread';
+  const client = new TcpClient({ requestTimeoutMs: 120_000, io });
   await client.connect(await getEndpoint(entryUrl, { type: 'TCP', uid }));
-  return { request: (v, cmd, b) => client.request(v, cmd, b), close: () => client.close() };
+  const r: Requester = { request: (v, cmd, b) => client.request(v, cmd, b), close: () => client.close() };
+  if (kind === 'native-stream') {
+    const body = Buffer.alloc(64, 7);
+    r.stream = (next, done) => {
+      let inFlight = 0;
+      const onResponse = (ver: number, cmd: number, status: number): void => {
+        if (ver !== 2 || cmd !== 1) return;
+        if (status !== 1) throw new Error(`echo answered status ${status}`);
+        inFlight--;
+        if (next()) {
+          inFlight++;
+          client.send(2, 1, body);
+        } else if (inFlight === 0) {
+          client.off('response', onResponse);
+          done();
+        }
+      };
+      client.on('response', onResponse);
+      return {
+        start: () => {
+          inFlight++;
+          client.send(2, 1, body);
+        },
+      };
+    };
+  }
+  return r;
 }
 
 async function drive(clients: Requester[], depth: number, messages: number): Promise<void> {
@@ -85,7 +115,17 @@ async function drive(clients: Requester[], depth: number, messages: number): Pro
     }
   };
   const lanes: Promise<void>[] = [];
-  for (const c of clients) for (let i = 0; i < depth; i++) lanes.push(lane(c));
+  for (const c of clients) {
+    if (c.stream) {
+      lanes.push(new Promise<void>((resolve) => {
+        const next = (): boolean => started < messages && ++started > 0;
+        const s = c.stream?.(next, resolve);
+        for (let i = 0; i < depth && next(); i++) s?.start();
+      }));
+      continue;
+    }
+    for (let i = 0; i < depth; i++) lanes.push(lane(c));
+  }
   await Promise.all(lanes);
 }
 

@@ -112,6 +112,12 @@ describe('TcpClient argument checks', () => {
     expect(codeOfNative(() => native.send(1, 300, 1, new Uint8Array(1)))).toEqual(['RangeError', 'invalid-argument']);
     expect(codeOfNative(() => native.send(1, 2, 1, {} as Uint8Array))).toEqual(['TypeError', 'invalid-argument']);
     expect(codeOfNative(() => native.send(987654, 2, 1, new Uint8Array(1)))).toEqual(['Error', 'not-connected']);
+    // What send()'s raw fast path refuses takes the checked path and its errors (issue 9).
+    expect(codeOfNative(() => native.send(1, 2, 1.5, new Uint8Array(1)))).toEqual(['RangeError', 'invalid-argument']);
+    expect(codeOfNative(() => native.send(-1, 2, 1, new Uint8Array(1)))).toEqual(['RangeError', 'invalid-argument']);
+    expect(codeOfNative(() => native.send(1, 2, 1, new Int8Array(1) as unknown as Uint8Array))).toEqual(['TypeError', 'invalid-argument']);
+    expect(codeOfNative(() => native.send(1, 2, 1, new Uint8Array(1), 'yes' as unknown as boolean))).toEqual(['TypeError', 'invalid-argument']);
+    expect(codeOfNative(() => native.send(987654, 2, 1, new Uint8Array(1), undefined))).toEqual(['Error', 'not-connected']);
     expect(codeOfNative(() => native.create({ maxPayload: -3 }))).toEqual(['RangeError', 'invalid-argument']);
     expect(codeOfNative(() => native.create('x' as unknown as object))).toEqual(['TypeError', 'invalid-argument']);
     expect(codeOfNative(() => native.create({ io: 'uring' as 'loop' }))).toEqual(['TypeError', 'invalid-argument']);

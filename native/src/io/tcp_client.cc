@@ -27,7 +27,7 @@ DiarkisTcpBase::DiarkisTcpBase(std::shared_ptr<Runtime> runtime, TcpOptions opti
     : runtime_(std::move(runtime)), options_(options), id_(allocateClientId()),
       shared_(std::make_shared<Shared>(options_)) {
   if (!runtime_) throw std::invalid_argument("diarkis: DiarkisTcpBase needs a runtime");
-  runtimeImpl(*runtime_);  // throws for a foreign Runtime implementation
+  impl_ = &runtimeImpl(*runtime_);  // throws for a foreign Runtime implementation
   shared_->owner.store(this, std::memory_order_release);
   client::armResume(runtime_, shared_, id_);
 }
@@ -40,7 +40,7 @@ ErrorCode DiarkisTcpBase::Connect(const std::string& host, uint16_t port, const 
   sockaddr_storage addr{};
   socklen_t len = 0;
   if (!parseNumericAddress(host, port, addr, len) || port == 0) return ErrorCode::InvalidArgument;
-  RuntimeImpl& rt = runtimeImpl(*runtime_);
+  RuntimeImpl& rt = *impl_;
   if (shared_->detached.load() || rt.loop().stopping()) return ErrorCode::NotConnected;
   {
     std::lock_guard<std::mutex> lk(shared_->sendMu);
@@ -81,7 +81,7 @@ ErrorCode DiarkisTcpBase::Send(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   const size_t size = packet.size();
   const ErrorCode res = shared_->budget.reserve(size, writable);
   if (res != ErrorCode::None) return res;
-  RuntimeImpl& rt = runtimeImpl(*runtime_);
+  RuntimeImpl& rt = *impl_;
   if (rt.runsNow()) {
     // The host-loop driver: straight into the session on this thread, no command.
     // Unlocked first: a callback run by it may Send again (one thread: order holds).
@@ -96,7 +96,7 @@ ErrorCode DiarkisTcpBase::Send(uint8_t ver, uint16_t cmd, const uint8_t* body, s
     return ErrorCode::None;
   }
   auto shared = shared_;
-  const bool posted = runtimeImpl(*runtime_).postLoop(id_, [shared, p = std::move(packet)](Loop&) mutable {
+  const bool posted = impl_->postLoop(id_, [shared, p = std::move(packet)](Loop&) mutable {
     if (shared->conn) {
       shared->conn->send(std::move(p), Runtime::nowMs());
     } else {
@@ -110,16 +110,16 @@ ErrorCode DiarkisTcpBase::Send(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   return ErrorCode::None;
 }
 
-ErrorCode DiarkisTcpBase::SendMigrate() { return client::migrate(runtimeImpl(*runtime_), shared_, id_); }
+ErrorCode DiarkisTcpBase::SendMigrate() { return client::migrate(*impl_, shared_, id_); }
 
 std::vector<UnsentPacket> DiarkisTcpBase::TakeUnsent() { return shared_->takeUnsent(); }
 
 void DiarkisTcpBase::Disconnect(bool graceful) {
-  client::disconnect(runtimeImpl(*runtime_), shared_, id_, graceful);
+  client::disconnect(*impl_, shared_, id_, graceful);
 }
 
 void DiarkisTcpBase::Detach() {
-  if (shared_) client::detach(runtimeImpl(*runtime_), *shared_, static_cast<uint64_t>(id_));
+  if (shared_) client::detach(*impl_, *shared_, static_cast<uint64_t>(id_));
 }
 
 ClientState DiarkisTcpBase::State() const { return shared_->state.load(std::memory_order_acquire); }

@@ -24,7 +24,7 @@ DiarkisUdpBase::DiarkisUdpBase(std::shared_ptr<Runtime> runtime, std::shared_ptr
       shared_(options_ ? std::make_shared<Shared>(*options_) : nullptr) {
   if (!runtime_) throw std::invalid_argument("diarkis: DiarkisUdpBase needs a runtime");
   if (!options_) throw std::invalid_argument("diarkis: DiarkisUdpBase needs options");
-  runtimeImpl(*runtime_);  // throws for a foreign Runtime implementation
+  impl_ = &runtimeImpl(*runtime_);  // throws for a foreign Runtime implementation
   shared_->owner.store(this, std::memory_order_release);
   client::armResume(runtime_, shared_, id_);
 }
@@ -37,7 +37,7 @@ ErrorCode DiarkisUdpBase::Connect(const std::string& host, uint16_t port, const 
   sockaddr_storage addr{};
   socklen_t len = 0;
   if (!parseNumericAddress(host, port, addr, len) || port == 0) return ErrorCode::InvalidArgument;
-  RuntimeImpl& rt = runtimeImpl(*runtime_);
+  RuntimeImpl& rt = *impl_;
   if (shared_->detached.load() || rt.loop().stopping()) return ErrorCode::NotConnected;
   ClientState expected = ClientState::Idle;
   if (!shared_->state.compare_exchange_strong(expected, ClientState::Connecting)) {
@@ -92,7 +92,7 @@ ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   }
   const ErrorCode rc = shared_->budget.reserve(reserved, writable);
   if (rc != ErrorCode::None) return rc;
-  RuntimeImpl& rt = runtimeImpl(*runtime_);
+  RuntimeImpl& rt = *impl_;
   if (rt.runsNow()) {
     // The host-loop driver: straight into the session on this thread, no command.
     if (shared_->conn) {
@@ -120,16 +120,16 @@ ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   return ErrorCode::None;
 }
 
-ErrorCode DiarkisUdpBase::SendMigrate() { return client::migrate(runtimeImpl(*runtime_), shared_, id_); }
+ErrorCode DiarkisUdpBase::SendMigrate() { return client::migrate(*impl_, shared_, id_); }
 
 std::vector<UnsentPacket> DiarkisUdpBase::TakeUnsent() { return shared_->takeUnsent(); }
 
 void DiarkisUdpBase::Disconnect(bool graceful) {
-  client::disconnect(runtimeImpl(*runtime_), shared_, id_, graceful);
+  client::disconnect(*impl_, shared_, id_, graceful);
 }
 
 void DiarkisUdpBase::Detach() {
-  if (shared_) client::detach(runtimeImpl(*runtime_), *shared_, static_cast<uint64_t>(id_));
+  if (shared_) client::detach(*impl_, *shared_, static_cast<uint64_t>(id_));
 }
 
 ClientState DiarkisUdpBase::State() const { return shared_->state.load(std::memory_order_acquire); }

@@ -13,11 +13,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatTable } from '../src/cli/table';
-import { buildFloor, runFloor } from './lib/c-floor';
+import { buildFloor } from './lib/c-floor';
 import { startClusterChild } from './lib/cluster-process';
-import { runEchoChild } from './lib/echo-run';
-import { buildNodeFloor, runNodeFloor } from './lib/node-floor';
+import { buildNodeFloor } from './lib/node-floor';
 import { writeResult } from './lib/results';
+import { runKind } from './lib/run-kind';
 import { fmt } from './lib/stats';
 
 function stringArg(name: string): string | undefined {
@@ -41,8 +41,7 @@ async function main(): Promise<void> {
   const n = Number(stringArg('messages') ?? 4000);
   const depths = (stringArg('depths') ?? '1,8,64').split(',').map(Number);
   const baseline = stringArg('baseline');
-  const floor = buildFloor();
-  const nodeFloor = buildNodeFloor();
+  const floors = { floor: buildFloor(), nodeFloor: buildNodeFloor() };
   const kinds = ['native-loop', 'native-thread', ...(baseline ? ['native-baseline'] : []), 'typescript', 'c-floor', 'node-floor'];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcp-syscalls-'));
   const cluster = await startClusterChild({ tcpNodes: 1, encryption: true });
@@ -57,9 +56,7 @@ async function main(): Promise<void> {
         for (const messages of [n, 2 * n]) {
           const file = path.join(dir, `${kind}-${depth}-${messages}.txt`);
           const wrap = ['strace', '-f', '-c', '-o', file];
-          if (kind === 'c-floor') await runFloor(floor, cluster.entryUrl, depth, messages, `sys-${uid++}`, wrap);
-          else if (kind === 'node-floor') await runNodeFloor(nodeFloor, cluster.entryUrl, depth, messages, `sys-${uid++}`, wrap);
-          else await runEchoChild(kind, cluster.entryUrl, depth, messages, 1, `sys-${uid++}`, baseline, 'TCP', wrap);
+          await runKind(kind, floors, cluster.entryUrl, depth, messages, 1, `sys-${uid++}`, baseline, wrap);
           counts.push(parseSummary(file));
         }
         const [a, b] = counts as [Map<string, [number, number]>, Map<string, [number, number]>];

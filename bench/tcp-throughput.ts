@@ -29,11 +29,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatTable } from '../src/cli/table';
-import { buildFloor, runFloor } from './lib/c-floor';
+import { buildFloor } from './lib/c-floor';
 import { startClusterChild } from './lib/cluster-process';
-import { buildNodeFloor, NODE_FLOORS, runNodeFloor } from './lib/node-floor';
-import { runEchoChild, runRounds, type EchoCase, type RoundSample } from './lib/echo-run';
+import { buildNodeFloor, NODE_FLOORS } from './lib/node-floor';
+import { runRounds, type EchoCase, type RoundSample } from './lib/echo-run';
 import { writeResult } from './lib/results';
+import { runKind } from './lib/run-kind';
 import { fmt, median } from './lib/stats';
 
 function arg(name: string, dflt: number): number {
@@ -55,8 +56,7 @@ async function main(): Promise<void> {
   if (baseline !== undefined && !fs.existsSync(path.join(baseline, 'dist', 'src', 'index.js'))) {
     throw new Error(`--baseline ${baseline}: not a tree built by bench/build-baseline.sh`);
   }
-  const floor = buildFloor();
-  const nodeFloor = buildNodeFloor();
+  const floors = { floor: buildFloor(), nodeFloor: buildNodeFloor() };
   const kinds = ['native-loop', 'native-stream', 'native-thread', ...(baseline ? ['baseline-loop', 'native-baseline'] : []),
     'typescript', 'c-floor', ...NODE_FLOORS];
   const depths = (stringArg('depths') ?? '1,8,64').split(',').map(Number).filter((d) => d >= 1 && d <= 256);
@@ -68,10 +68,7 @@ async function main(): Promise<void> {
   try {
     samples = await runRounds(kinds, cases, rounds, messages, async (kind, c, n) => {
       if (kind.endsWith('floor') && c.clients > 1) return undefined;  // the floors are one connection
-      if (kind === 'c-floor') return runFloor(floor, cluster.entryUrl, c.depth, n, `floor-${uid++}`);
-      const mode = NODE_FLOORS.find((m) => m === kind);
-      if (mode !== undefined) return runNodeFloor(nodeFloor, cluster.entryUrl, c.depth, n, `${mode}-${uid++}`, [], mode);
-      return runEchoChild(kind, cluster.entryUrl, c.depth, n, c.clients, `bench-${uid++}`, baseline);
+      return runKind(kind, floors, cluster.entryUrl, c.depth, n, c.clients, `${kind}-${uid++}`, baseline);
     }, 'tcp');
   } finally {
     await cluster.stop();

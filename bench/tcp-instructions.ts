@@ -1,0 +1,79 @@
+/**
+ * bench/tcp-instructions: user-space instructions per echo of bench/tcp-throughput's rows, counted
+ * by valgrind's callgrind over the whole client process (every thread; the kernel's share is not
+ * counted: see bench/tcp-syscalls for that). Marginal, as tcp-syscalls: each row runs N and 2N
+ * messages (the same start-up, warm-up and close), and (Ir(2N) - Ir(N)) / N is what one more echo
+ * costs. Counts, not time: the same on a busy machine, where CPU time per message is noisy
+ * (this machine has no hardware counters for `perf stat`). Slow (valgrind): a minute per row.
+ *
+ *   node dist/bench/tcp-instructions.js [--messages 10000] [--depth 64] [--kinds a,b,...]
+ *                                       [--baseline build/baseline/<commit>/src]
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { formatTable } from '../src/cli/table';
+import { buildFloor } from './lib/c-floor';
+import { startClusterChild } from './lib/cluster-process';
+import { buildNodeFloor, NODE_FLOORS } from './lib/node-floor';
+import { writeResult } from './lib/results';
+import { runKind } from './lib/run-kind';
+import { fmt } from './lib/stats';
+
+function stringArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** callgrind's total of executed instructions (the `summary:` line). */
+function instructions(file: string): number {
+  const m = /^summary:\s+(\d+)/m.exec(fs.readFileSync(file, 'utf8'));
+  if (!m) throw new Error(`${file}: no summary line`);
+  return Number(m[1]);
+}
+
+async function main(): Promise<void> {
+  execFileSync('valgrind', ['--version'], { stdio: 'ignore' });  // fails early without valgrind
+  const n = Number(stringArg('messages') ?? 10000);
+  const depth = Number(stringArg('depth') ?? 64);
+  const baseline = stringArg('baseline');
+  const all = ['native-loop', 'native-stream', ...(baseline ? ['baseline-loop'] : []), 'c-floor', ...NODE_FLOORS];
+  const kinds = stringArg('kinds')?.split(',') ?? all;
+  const floors = { floor: buildFloor(), nodeFloor: buildNodeFloor() };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcp-instructions-'));
+  const cluster = await startClusterChild({ tcpNodes: 1, encryption: true });
+  const rows: Array<Array<string | number>> = [];
+  const summary: Record<string, unknown>[] = [];
+  let uid = 0;
+  try {
+    for (const kind of kinds) {
+      const counts: number[] = [];
+      for (const messages of [n, 2 * n]) {
+        const file = path.join(dir, `${kind}-${messages}.out`);
+        // V8 writes code it then runs: valgrind must check every write outside mapped files.
+        const wrap = ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${file}`, '--dump-line=no'];
+        await runKind(kind, floors, cluster.entryUrl, depth, messages, 1, `ir-${uid++}`, baseline, wrap);
+        counts.push(instructions(file));
+      }
+      const per = ((counts[1] as number) - (counts[0] as number)) / n;
+      rows.push([kind, depth, fmt(per, 0)]);
+      summary.push({ kind, depth, instructionsPerEcho: per });
+      process.stderr.write(`${kind} at ${depth}: ${fmt(per, 0)} instructions per echo\n`);
+    }
+  } finally {
+    await cluster.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const floorIr = summary.find((s) => s.kind === 'c-floor')?.instructionsPerEcho as number | undefined;
+  console.log(`\nTCP echo, 64-byte encrypted bodies: user-space instructions per echo, marginal ((2N - N) / N, N = ${n}), callgrind\n`);
+  console.log(formatTable(['client', 'in flight', 'instructions/echo', '/ C floor'],
+    rows.map((r, i) => [...r, floorIr ? fmt((summary[i]?.instructionsPerEcho as number) / floorIr, 2) : '-'])));
+  const file = writeResult('tcp-instructions', { messages: n, depth, baseline: baseline ?? null, summary });
+  console.log(`\nwrote ${file}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

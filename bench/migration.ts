@@ -97,6 +97,8 @@ async function main(): Promise<void> {
             const res = await runOnce({ mode, path, clients: n, intervalMs, window, connectRate, redisUrl: redis?.url ?? '', redisPid: redis?.pid ?? 0, prefix: `b${k++}:`, nodeFlags, ...(claimListeners !== undefined ? { claimListeners } : {}), ...(udpSockets !== undefined ? { udpSockets } : {}), ...(extraPorts !== undefined ? { extraPorts } : {}) }, note);
             note(`  nominal ${fmt(res.nominalReqPerSec, 0)} req/s, offered ${fmt(res.offeredReqPerSec, 0)}, delivered ${fmt(res.deliveredReqPerSec, 0)}; load ${res.loadAvg.map((x) => x.toFixed(1)).join(' ')}`);
             note(`  CPU from OFFLINE to all moved: ${Object.entries(res.cpuMsByProcess).map(([k, v]) => `${k} ${fmt(v, 0)} ms`).join(', ')}; less streaming: ${fmt(res.moveCpuMsPerMove, 2)} ms per move`);
+            const per = Object.entries(res.windowCounts).map(([k, v]) => `${k} ${fmt(v / (res.rows[0].moved + res.rows[1].moved || 1), 2)}`);
+            note(`  counted in the move window, per moved client: ${per.join(', ')}`);
             runs.push(res);
           }
         }

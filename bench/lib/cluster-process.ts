@@ -42,7 +42,7 @@ export interface ClusterChild {
 /** The child's own view: why its nodes ended sessions, their counters, its CPU and event-loop delay. */
 export interface ClusterChildStats {
   closeReasons: Record<string, number>;
-  nodes: { id: string; users: number; requests: number; responses: number; drops: Record<string, number> }[];
+  nodes: { id: string; users: number; requests: number; responses: number; bytesIn: number; bytesOut: number; drops: Record<string, number> }[];
   cpuUserMs: number;
   cpuSystemMs: number;
   /** Event-loop delay of the child since it started (perf_hooks histogram), ms. */
@@ -151,7 +151,7 @@ async function childMain(): Promise<void> {
       closeReasons: Object.fromEntries(closeReasons),
       nodes: cluster.nodes.map((n) => {
         const s = cluster.stats(n.id);
-        return { id: n.id, users: n.users, requests: s.requests, responses: s.responses, drops: nonzero(s.drops) };
+        return { id: n.id, users: n.users, requests: s.requests, responses: s.responses, bytesIn: s.bytesIn, bytesOut: s.bytesOut, drops: nonzero(s.drops) };
       }),
       cpuUserMs: cpu.user / 1000,
       cpuSystemMs: cpu.system / 1000,

@@ -78,6 +78,12 @@ export interface RunResult {
   phasesByTransport: Record<BotType, PhaseBreakdown[]>;
   moveSamplesMs: Record<BotType, number[]>;
   loadAvg: number[];
+  /** The move window on the monotonic clock V8's CPU profiles use (us), for bench/lib/profile-window. */
+  moveWindowMonoUs: [number, number];
+  /** Counters over the move window (ctl.counters(): Redis commands, in-process UDP datagrams). */
+  windowCounts: Record<string, number>;
+  /** Which process is which (client = this one), to match profiles (CPU.*.<pid>.*.cpuprofile). */
+  pids: Record<string, number>;
 }
 
 /** CPU time of a process in ms from /proc (user + system); NaN where unavailable. */
@@ -119,6 +125,8 @@ interface Controls {
   serverPids(): number[];
   /** The server side's processes by name (nodes, and Redis when there is one). */
   serverProcs(): { name: string; pid: number }[];
+  /** Counters read around the move window (datagrams of the in-process UDP nodes, Redis commands by name). */
+  counters(): Promise<Record<string, number>>;
   stop(): Promise<void>;
   cleanup(): void;
 }
@@ -140,6 +148,7 @@ async function controls(spec: RunSpec): Promise<Controls> {
       phases: () => c.phases(),
       serverPids: () => c.pids(),
       serverProcs: () => [...[...c.nodes.values()].map((x) => ({ name: x.id, pid: x.proc.pid ?? 0 })), { name: 'entry', pid: c.entryPid }, ...(spec.redisPid ? [{ name: 'redis', pid: spec.redisPid }] : [])],
+      counters: () => redisCommandCounts(spec.redisUrl),
       stop: () => c.stop(),
       cleanup: () => c.cleanup(),
     };
@@ -163,9 +172,41 @@ async function controls(spec: RunSpec): Promise<Controls> {
     phases: () => c.phases,
     serverPids: () => [c.pid],
     serverProcs: () => [{ name: 'cluster', pid: c.pid }],
+    counters: async () => {
+      const st = await c.stats();
+      const t = st.timerDiag ?? {};
+      const out: Record<string, number> = { 'udp datagrams in': t.datagramsIn ?? 0, 'udp datagrams out': t.datagramsOut ?? 0 };
+      for (const x of st.nodes) {
+        out[`${x.id} bytes in`] = x.bytesIn;
+        out[`${x.id} bytes out`] = x.bytesOut;
+      }
+      return out;
+    },
     stop: () => c.stop(),
     cleanup: () => undefined,
   };
+}
+
+/** Redis commands served so far, by name (INFO commandstats; the stream readers' blocking XREADs included). */
+async function redisCommandCounts(url: string): Promise<Record<string, number>> {
+  const { default: Redis } = await import('ioredis');
+  const r = new Redis(url, { lazyConnect: true });
+  try {
+    await r.connect();
+    const info = await r.info('commandstats');
+    const out: Record<string, number> = {};
+    for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[`redis ${m[1] as string}`] = Number(m[2]);
+    return out;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** Counter deltas (b - a), zeros left out. */
+function deltas(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b)) if (v - (a[k] ?? 0) !== 0) out[k] = v - (a[k] ?? 0);
+  return out;
 }
 
 /** The client's side of "claim checked -> first answer": its 'migrated' event between the target's two phases. */
@@ -262,10 +303,14 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
       if (Number.isFinite(v)) byProcLast[i] = v;
     }), 50);
     const loadAvg = (await import('node:os')).loadavg();
+    const counters0 = await ctl.counters();
     const t0 = performance.now();
+    const mono0 = Number(process.hrtime.bigint() / 1000n);
     await ctl.offline();
     const complete = await allMoved.done;
     const moveWindowMs = performance.now() - t0;
+    const mono1 = Number(process.hrtime.bigint() / 1000n);
+    const windowCounts = deltas(counters0, await ctl.counters());
     const cpu = process.cpuUsage(cpu0);
     const srv = ctl.serverPids().map((p, i) => procCpuMs(p) - (srv0[i] ?? 0)).filter(Number.isFinite).reduce((a, x) => a + x, 0);
     const cpuMsByProcess: Record<string, number> = { client: (cpu.user + cpu.system) / 1000 };
@@ -320,6 +365,9 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
         TCP: [...log.breakdown(OLD.TCP), ...clientSteps(log, results.filter((r) => r.type === 'TCP'))],
       },
       moveSamplesMs, loadAvg,
+      moveWindowMonoUs: [mono0, mono1],
+      windowCounts,
+      pids: Object.fromEntries([['client', process.pid], ...procs.map((p) => [p.name, p.pid])]),
     };
   } finally {
     if (!stopped) await ctl.stop();

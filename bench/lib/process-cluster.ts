@@ -76,7 +76,7 @@ export class ProcessCluster {
 
   static async start(opts: ProcessClusterOptions): Promise<ProcessCluster> {
     const c = new ProcessCluster(opts);
-    const e = await spawnCli([], ['entry', '--port', '0', '--redis', opts.redisUrl, '--prefix', opts.prefix], () => undefined);
+    const e = await spawnCli(opts.nodeFlags ?? [], ['entry', '--port', '0', '--redis', opts.redisUrl, '--prefix', opts.prefix], () => undefined);
     c.entry = e;
     c.entryUrl = String(e.ready.url);
     return c;

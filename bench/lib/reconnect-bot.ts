@@ -28,15 +28,18 @@ export interface ReconnectBotResult extends StreamBotCounts {
 }
 
 
-const delay = (ms: number, signal: AbortSignal): Promise<void> =>
+/** Waits ms, or less: until the stop signal or `wake.fn()` (the 'offline' event ends the wait). */
+const delay = (ms: number, signal: AbortSignal, wake: { fn: (() => void) | null }): Promise<void> =>
   new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const done = (): void => {
       clearTimeout(t);
       signal.removeEventListener('abort', done);
+      wake.fn = null;
       resolve();
     };
     const t = setTimeout(done, ms);
+    wake.fn = done;
     signal.addEventListener('abort', done, { once: true });
   });
 
@@ -59,6 +62,9 @@ export async function runReconnectBot(cfg: ReconnectBotConfig): Promise<Reconnec
   let lastOld: number | null = null;
   // A client we left on purpose: its own disconnect is not a failure of the run.
   let retired: BaseClient | null = null;
+  // A user's client reacts to 'offline' when it comes, not at its next send (before, the bot
+  // noticed it only after its send interval: up to --interval ms of idle time in each move).
+  const wake: { fn: (() => void) | null } = { fn: null };
 
   // 'manual' and never sendMigrate(): this client does what a client without migration does.
   const open = async (): Promise<{ c: BaseClient; ep: Endpoint }> => {
@@ -72,6 +78,7 @@ export async function runReconnectBot(cfg: ReconnectBotConfig): Promise<Reconnec
       r.offlineAt ??= performance.now();
       r.offline = true;
       cfg.onOffline?.();
+      wake.fn?.();
     });
     client = c;
     await c.connect(ep);
@@ -125,7 +132,7 @@ export async function runReconnectBot(cfg: ReconnectBotConfig): Promise<Reconnec
       const tracked = p.finally(() => inFlight.delete(tracked));
       inFlight.add(tracked);
       if (inFlight.size >= cfg.window) await Promise.race(inFlight);
-      await delay(cfg.intervalMs, cfg.stop);
+      await delay(cfg.intervalMs, cfg.stop, wake);
     }
     await Promise.all(inFlight);
     if (disconnected !== null) throw new Error(`disconnected: ${String(disconnected)}`);

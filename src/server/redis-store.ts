@@ -40,6 +40,12 @@ export interface RedisStoreOptions {
   advertiseHost?: string;
   /** Failures of background work (liveness, push reading, expiry sweep). Default: stderr. */
   onError?: (op: string, err: Error) => void;
+  /**
+   * Commands issued in one event-loop turn go to Redis in one write (ioredis auto-pipelining,
+   * default true): a storm of claims or handoffs costs one socket write per turn, not one each.
+   * The blocking stream readers never pipeline.
+   */
+  autoPipelining?: boolean;
 }
 
 interface LocalNode {
@@ -155,6 +161,7 @@ export class RedisStore implements ClusterStore {
       connectTimeout: opts.connectTimeoutMs ?? 3000,
       maxRetriesPerRequest: opts.maxRetriesPerRequest ?? 5,
       retryStrategy: (times) => Math.min(100 * times, 1000),
+      enableAutoPipelining: opts.autoPipelining ?? true,
     });
     // The socket's error says why (refused, timeout, TLS, AUTH); connect() only says "closed".
     let cause: Error | null = null;
@@ -429,7 +436,7 @@ export class RedisStore implements ClusterStore {
 
   /** One blocking connection per node reads its stream in order, from `start`. */
   private startReader(nodeId: string, start: string, deliver: PushDelivery): Reader {
-    const conn = this.redis.duplicate();
+    const conn = this.redis.duplicate({ enableAutoPipelining: false });
     conn.on('error', () => undefined);
     const streamKey = this.key(`pq:${nodeId}`);
     let last = start;

@@ -7,6 +7,8 @@
  * OFFLINE node goes through the injectable Clock like the TCP node's.
  */
 import { createSocket, RemoteInfo, Socket } from 'node:dgram';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { BuiltinCmd, PENDING_SESSION_TTL_MS, Status, TICKET_SIZE, VER_BUILTIN } from '../protocol';
 import {
@@ -123,7 +125,7 @@ export class UdpNode extends NodeBase implements NodeControl {
     const count = opts.sockets ?? 1;
     if (!Number.isInteger(count) || count < 1 || count > 64) throw new RangeError(`sockets: an integer 1..64, not ${String(count)}`);
     for (let i = 0; i < count; i++) {
-      const socket = createSocket({ type: opts.host.includes(':') ? 'udp6' : 'udp4' });
+      const socket = createSocket({ type: opts.host.includes(':') ? 'udp6' : 'udp4', lookup: literalLookup });
       socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo, i));
       // A send to a vanished client can surface as an error; the session's timers deal with it.
       socket.on('error', () => undefined);
@@ -649,6 +651,17 @@ export class UdpNode extends NodeBase implements NodeControl {
       this.udp.sendBufferBytes = 0;
     }
   }
+}
+
+/**
+ * The node sends only to addresses it read from datagrams (IP literals). dgram's default lookup is
+ * dns.lookup, which answers a literal a tick later: a nextTick, a closure and a validation per
+ * datagram. This one answers a literal at once (dgram's connected-socket path does the same).
+ */
+export function literalLookup(address: string, options: LookupOneOptions, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const f = isIP(address);
+  if (f !== 0) return cb(null, address, f);
+  dnsLookup(address, options, cb);
 }
 
 /** A DAT/RDAT whose body starts with a request header ver 0 cmd 2 (a claim, at a target). */

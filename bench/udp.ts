@@ -206,7 +206,7 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
   loopDelay.enable();
   const cpu0 = process.cpuUsage();
   const diag = process.argv.includes('--trace') ? new LivenessDiag() : null;
-  const trace = diag !== null ? startTrace(list, cluster, diag) : null;
+  const trace = diag !== null ? startTrace(list, cluster, diag, failures) : null;
   try {
     global.gc?.();
     const rss0 = process.memoryUsage().rss;
@@ -294,7 +294,9 @@ function udpSnmp(): Record<string, number> {
 }
 
 /** --trace: once a second on stderr, both sides' resend counters (who starts a storm, and which kind). */
-function startTrace(list: UdpClient[], cluster: { stats(): Promise<ClusterChildStats> }, diag: LivenessDiag): NodeJS.Timeout {
+function startTrace(
+  list: UdpClient[], cluster: { stats(): Promise<ClusterChildStats> }, diag: LivenessDiag, failures: Map<string, number>,
+): NodeJS.Timeout {
   const t0 = performance.now();
   const k0 = udpSnmp();
   let busy = false;
@@ -318,7 +320,7 @@ function startTrace(list: UdpClient[], cluster: { stats(): Promise<ClusterChildS
       process.stderr.write(`trace ${((performance.now() - t0) / 1000).toFixed(1)}s conn=${connected}/${list.length} ` +
         `client sent=${sent} retx=${retx} | node unread=${sent - (td.datagramsIn ?? 0)} in=${td.datagramsIn} out=${td.datagramsOut} rto=${d.rtoEvt} rtoRe=${d.rtoResend} ` +
         `tlp=${d.tlpResend} rack=${d.rackResend} spur=${d.spurious} late20=${td.late20} | rcvbufErr=${k.RcvbufErrors - k0.RcvbufErrors} | ` +
-        `${echoLine}\n`);
+        `${echoLine} | connect failures ${JSON.stringify(Object.fromEntries(failures))}\n`);
     }).catch(() => undefined).finally(() => { busy = false; });
   }, 1000);
 }

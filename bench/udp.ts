@@ -22,7 +22,7 @@
  * buffers, direct without the proxy), `--repeat` rounds interleaved, medians reported.
  *
  *   node dist/bench/udp.js [--quick] [--samples 200] [--messages 2000] [--clients 10000] [--nodes 4]
- *                          [--repeat 3] [--throughput-only] [--sessions-only [--node-wire] [--trace] [--client-defaults]]
+ *                          [--repeat 3] [--throughput-only] [--sessions-only [--node-wire] [--trace] [--client-defaults] [--entry-keepalive]]
  *                          [--cpu-only] [--rounds 3] [--cpu-messages 10000] [--swarm 200] [--baseline <dir>]
  */
 import { getEndpoint, UdpClient, type UdpClientOptions } from '../src/client';
@@ -30,6 +30,7 @@ import { startCluster } from '../src/server';
 import { UdpProxy } from '../test/helpers/udp-proxy';
 import { formatTable } from '../src/cli/table';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -206,6 +207,8 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
   loopDelay.enable();
   const cpu0 = process.cpuUsage();
   const diag = process.argv.includes('--trace') ? new LivenessDiag() : null;
+  // --entry-keepalive: getEndpoint's calls share a keep-alive agent (default: a connection per call).
+  const agent = process.argv.includes('--entry-keepalive') ? new http.Agent({ keepAlive: true }) : undefined;
   const trace = diag !== null ? startTrace(list, cluster, diag, failures) : null;
   try {
     global.gc?.();
@@ -231,7 +234,7 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
           // A busy entry server may not answer in time: tried three times, then counted as not connected.
           for (let attempt = 0; attempt < 3; attempt++) {
             const tEp = performance.now();
-            const ep = await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `swarm-${i + k}` }).catch((err: unknown) => {
+            const ep = await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `swarm-${i + k}`, ...(agent ? { agent } : {}) }).catch((err: unknown) => {
               fail(`endpoint: ${errorKey(err)}`);
               return undefined;
             });
@@ -280,6 +283,7 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
     };
   } finally {
     if (trace !== null) clearInterval(trace);
+    agent?.destroy();
     await Promise.all(list.map((c) => c.close()));
     await cluster.stop();
   }

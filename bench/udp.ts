@@ -22,7 +22,7 @@
  * buffers, direct without the proxy), `--repeat` rounds interleaved, medians reported.
  *
  *   node dist/bench/udp.js [--quick] [--samples 200] [--messages 2000] [--clients 10000] [--nodes 4]
- *                          [--repeat 3] [--throughput-only] [--sessions-only [--node-wire]]
+ *                          [--repeat 3] [--throughput-only] [--sessions-only [--node-wire] [--trace] [--client-defaults] [--entry-keepalive]]
  *                          [--cpu-only] [--rounds 3] [--cpu-messages 10000] [--swarm 200] [--baseline <dir>]
  */
 import { getEndpoint, UdpClient, type UdpClientOptions } from '../src/client';
@@ -30,11 +30,13 @@ import { startCluster } from '../src/server';
 import { UdpProxy } from '../test/helpers/udp-proxy';
 import { formatTable } from '../src/cli/table';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startClusterChild, type ClusterChildStats } from './lib/cluster-process';
 import { writeResult } from './lib/results';
+import { LivenessDiag } from './lib/liveness-diag';
 import { runEchoChild, runRounds, type RoundSample } from './lib/echo-run';
 import { fmt, median, percentile } from './lib/stats';
 
@@ -174,6 +176,8 @@ interface Swarm {
   /** The cluster child's view (session end reasons, node drops, CPU, event-loop delay). */
   cluster: ClusterChildStats | null;
   loadAverage: number[];
+  /** --trace: the sessions that ended with "no echo answer" (bench/lib/liveness-diag.ts). */
+  silentSessions?: Record<string, unknown>;
 }
 
 /** Every client's counters summed (nonzero only): a client-side refusal or drop shows here. */
@@ -190,7 +194,7 @@ function clientTotals(list: UdpClient[]): Record<string, number> {
   return t;
 }
 
-async function swarm(clients: number, nodes: number, echoIntervalMs: number, windowSeconds: number): Promise<Swarm> {
+async function swarm(clients: number, nodes: number, echoIntervalMs: number, windowSeconds: number, clientDefaults = false): Promise<Swarm> {
   const retry = process.argv.includes('--node-wire') ? 'wire' : undefined;
   const cluster = await startClusterChild({ tcpNodes: 0, udpNodes: nodes, encryption: true, ...(retry ? { udpRetry: retry } : {}) });
   const list: UdpClient[] = [];
@@ -202,7 +206,10 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const cpu0 = process.cpuUsage();
-  const trace = process.argv.includes('--trace') ? startTrace(list, cluster) : null;
+  const diag = process.argv.includes('--trace') ? new LivenessDiag() : null;
+  // --entry-keepalive: getEndpoint's calls share a keep-alive agent (default: a connection per call).
+  const agent = process.argv.includes('--entry-keepalive') ? new http.Agent({ keepAlive: true }) : undefined;
+  const trace = diag !== null ? startTrace(list, cluster, diag, failures) : null;
   try {
     global.gc?.();
     const rss0 = process.memoryUsage().rss;
@@ -213,7 +220,9 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
       const n = Math.min(batch, clients - i);
       await Promise.all(
         Array.from({ length: n }, async (_, k) => {
-          const c = new UdpClient({ echoIntervalMs, echoMissLimit: 5, connectTimeoutMs: 60_000, synIntervalMs: 500 });
+          // --client-defaults: the echo cadence and miss limit a user gets (5 s, 3 misses).
+          const echo = clientDefaults ? {} : { echoIntervalMs, echoMissLimit: 5 };
+          const c = new UdpClient({ ...echo, connectTimeoutMs: 60_000, synIntervalMs: 500 });
           c.on('echo', () => echoes++);
           c.on('disconnect', (code: string, message: string) => {
             disconnects++;
@@ -221,14 +230,19 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
             reasons.set(k, (reasons.get(k) ?? 0) + 1);
           });
           list.push(c);
+          diag?.watch(c);
           // A busy entry server may not answer in time: tried three times, then counted as not connected.
           for (let attempt = 0; attempt < 3; attempt++) {
-            const ep = await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `swarm-${i + k}` }).catch((err: unknown) => {
+            const tEp = performance.now();
+            const ep = await getEndpoint(cluster.entryUrl, { type: 'UDP', uid: `swarm-${i + k}`, ...(agent ? { agent } : {}) }).catch((err: unknown) => {
               fail(`endpoint: ${errorKey(err)}`);
               return undefined;
             });
+            diag?.endpointMs.push(performance.now() - tEp);
             if (ep === undefined) continue;
+            const tHs = performance.now();
             await c.connect(ep).catch((err: unknown) => fail(`connect: ${errorKey(err)}`));
+            diag?.handshakeMs.push(performance.now() - tHs);
             break;
           }
         }),
@@ -265,9 +279,11 @@ async function swarm(clients: number, nodes: number, echoIntervalMs: number, win
       clientLoopDelayMaxMs: loopDelay.max / 1e6,
       cluster: await cluster.stats().catch(() => null),
       loadAverage: loadavg(),
+      ...(diag !== null ? { silentSessions: diag.summary() } : {}),
     };
   } finally {
     if (trace !== null) clearInterval(trace);
+    agent?.destroy();
     await Promise.all(list.map((c) => c.close()));
     await cluster.stop();
   }
@@ -282,13 +298,16 @@ function udpSnmp(): Record<string, number> {
 }
 
 /** --trace: once a second on stderr, both sides' resend counters (who starts a storm, and which kind). */
-function startTrace(list: UdpClient[], cluster: { stats(): Promise<ClusterChildStats> }): NodeJS.Timeout {
+function startTrace(
+  list: UdpClient[], cluster: { stats(): Promise<ClusterChildStats> }, diag: LivenessDiag, failures: Map<string, number>,
+): NodeJS.Timeout {
   const t0 = performance.now();
   const k0 = udpSnmp();
   let busy = false;
   return setInterval(() => {
     if (busy) return;
     busy = true;
+    const echoLine = diag.sampleAll();
     let retx = 0;
     let sent = 0;
     let connected = 0;
@@ -303,8 +322,9 @@ function startTrace(list: UdpClient[], cluster: { stats(): Promise<ClusterChildS
       const d = cs.rudpDiag ?? {};
       const td = cs.timerDiag ?? {};
       process.stderr.write(`trace ${((performance.now() - t0) / 1000).toFixed(1)}s conn=${connected}/${list.length} ` +
-        `client sent=${sent} retx=${retx} | node in=${td.datagramsIn} out=${td.datagramsOut} rto=${d.rtoEvt} rtoRe=${d.rtoResend} ` +
-        `tlp=${d.tlpResend} rack=${d.rackResend} spur=${d.spurious} late20=${td.late20} | rcvbufErr=${k.RcvbufErrors - k0.RcvbufErrors}\n`);
+        `client sent=${sent} retx=${retx} | node unread=${sent - (td.datagramsIn ?? 0)} in=${td.datagramsIn} out=${td.datagramsOut} rto=${d.rtoEvt} rtoRe=${d.rtoResend} ` +
+        `tlp=${d.tlpResend} rack=${d.rackResend} spur=${d.spurious} late20=${td.late20} | rcvbufErr=${k.RcvbufErrors - k0.RcvbufErrors} | ` +
+        `${echoLine} | connect failures ${JSON.stringify(Object.fromEntries(failures))}\n`);
     }).catch(() => undefined).finally(() => { busy = false; });
   }, 1000);
 }
@@ -386,7 +406,8 @@ async function main(): Promise<void> {
     return;
   }
   if (process.argv.includes('--sessions-only')) {
-    const sw = await swarm(clients, nodes, 2000, quick ? 6 : 10);
+    const defaults = process.argv.includes('--client-defaults');
+    const sw = await swarm(clients, nodes, defaults ? 5000 : 2000, quick ? 6 : 10, defaults);
     console.log(JSON.stringify(sw, null, 1));
     return;
   }

@@ -172,6 +172,8 @@ export interface NativeAddon {
   failNextDeliveryForTest(n: number): void;
   /** Tests only: the pack and ACK delays createUdp(options) gives a client (none on the loop driver). */
   udpFlushDelaysForTest(options: NativeUdpOptions): { packDelayMs: number; ackDelayMs: number };
+  /** Tests only: the host timer's next `passes` callbacks re-arm it at a past deadline; returns how many ran (0: just ask). */
+  hostTimerStormForTest(passes: number): number;
   readonly errorCodes: readonly string[];
   readonly eventTypes: readonly string[];
   readonly batchStride: number;

@@ -1,5 +1,6 @@
 // getEndpoint: the endpoint API's answers and failures, each mapped to one error code.
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DiarkisError, getEndpoint, parseEndpoint } from '../src/client';
@@ -17,18 +18,24 @@ const GOOD = {
 };
 
 /** A tiny HTTP server answering every request with `status` and `body`. */
-async function fakeEntry(status: number, body: string): Promise<{ url: string; paths: string[]; close: () => Promise<void> }> {
+async function fakeEntry(
+  status: number,
+  body: string,
+): Promise<{ url: string; paths: string[]; connections: () => number; close: () => Promise<void> }> {
   const paths: string[] = [];
+  let connections = 0;
   const server = http.createServer((req, res) => {
     paths.push(`${req.url ?? ''} ${String(req.headers.clientkey ?? '')}`);
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(body);
   });
+  server.on('connection', () => connections++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as net.AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     paths,
+    connections: () => connections,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
@@ -87,6 +94,20 @@ describe('getEndpoint against a fake entry server', () => {
     closers.push(f.close);
     await getEndpoint(`${f.url}/base/`, { type: 'UDP', uid: 'a b/c', clientKey: 'k1' });
     expect(f.paths).toEqual(['/base/endpoint/type/UDP/user/a%20b%2Fc k1']);
+  });
+
+  it("a connection per call by default; a caller's keep-alive agent reuses one", async () => {
+    const f = await fakeEntry(200, JSON.stringify(GOOD));
+    closers.push(f.close);
+    for (let i = 0; i < 3; i++) await getEndpoint(f.url, { type: 'TCP', uid: `d${i}` });
+    expect(f.connections()).toBe(3);
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      for (let i = 0; i < 3; i++) expect((await getEndpoint(f.url, { type: 'TCP', uid: `k${i}`, agent })).serverPort).toBe(7100);
+      expect(f.connections()).toBe(4);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('accepts empty key fields (encryption off)', async () => {
@@ -153,6 +174,8 @@ describe('getEndpoint against a fake entry server', () => {
     expect(await codeOf(getEndpoint(url, { type: 'SCTP' as 'TCP', uid: 'u' }))).toBe('invalid-argument');
     expect(await codeOf(getEndpoint(url, { type: 'TCP', uid: '' }))).toBe('invalid-argument');
     expect(await codeOf(getEndpoint(url, { type: 'TCP', uid: 'u', timeoutMs: 0 }))).toBe('invalid-argument');
+    expect(await codeOf(getEndpoint(url, { type: 'TCP', uid: 'u', agent: {} as http.Agent }))).toBe('invalid-argument');
+    expect(await codeOf(getEndpoint(url, { type: 'TCP', uid: 'u', agent: new https.Agent() }))).toBe('invalid-argument');
   });
 
   it('parseEndpoint is exported for callers with their own transport', () => {

@@ -168,6 +168,12 @@ void HostLoop::close() {
 
 void HostLoop::addStats(PumpStats& s) { fillStats(s); }
 
+void HostLoop::timerStormForTest(int passes) {
+  stormLeft_ = passes;
+  stormRuns_ = 0;
+  if (passes > 0) setTimer(diarkis::Runtime::nowMs() - 5);
+}
+
 // ---- one turn ----
 
 void HostLoop::deliver() {
@@ -239,6 +245,11 @@ void HostLoop::onTimer(uv_timer_t* h) {
     self->inCallback_ = true;
     self->runtime_->onTimer();
     self->drain();
+    if (self->stormLeft_ > 0) {
+      --self->stormLeft_;
+      ++self->stormRuns_;
+      if (self->stormLeft_ > 0) self->setTimer(diarkis::Runtime::nowMs() - 5);
+    }
   });
   self->inCallback_ = false;
 }

@@ -61,6 +61,11 @@ class HostLoop final : public EventSink, public diarkis::HostIo {
   // The environment is going away (AddonState::cleanup): no more JS calls.
   void close();
   void addStats(PumpStats& s);
+  // Tests only: the next `passes` timer callbacks each re-arm the host timer at a
+  // deadline already past, as a session does whose pass took longer than its
+  // timers (the livelock the 1 ms floor in setTimer prevents); counts them.
+  void timerStormForTest(int passes);
+  uint64_t timerStormRunsForTest() const { return stormRuns_; }
 
  private:
   struct Poll;
@@ -97,6 +102,8 @@ class HostLoop final : public EventSink, public diarkis::HostIo {
   bool pendingInput_ = false;  // poll callbacks read something: the check phase delivers
   bool closed_ = false;
   bool tornDown_ = false;
+  int stormLeft_ = 0;        // timerStormForTest
+  uint64_t stormRuns_ = 0;
 };
 
 }  // namespace diarkis_node

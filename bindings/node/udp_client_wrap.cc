@@ -91,11 +91,22 @@ Napi::Value UdpFlushDelaysForTest(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Tests only: the host timer's next n callbacks re-arm it at a deadline already
+// past (HostLoop::timerStormForTest); with n = 0, how many of them have run.
+Napi::Value HostTimerStormForTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int n = static_cast<int>(intArg(info, 0, "passes", 0, 100000));
+  const std::shared_ptr<HostLoop>& host = AddonState::of(env).host(env);
+  if (n > 0) host->timerStormForTest(n);
+  return Napi::Number::New(env, static_cast<double>(host->timerStormRunsForTest()));
+}
+
 }  // namespace
 
 void registerUdpClientExports(Napi::Env env, Napi::Object exports) {
   exports.Set("createUdp", Napi::Function::New(env, CreateUdp, "createUdp"));
   exports.Set("udpFlushDelaysForTest", Napi::Function::New(env, UdpFlushDelaysForTest, "udpFlushDelaysForTest"));
+  exports.Set("hostTimerStormForTest", Napi::Function::New(env, HostTimerStormForTest, "hostTimerStormForTest"));
 }
 
 }  // namespace diarkis_node

@@ -15,6 +15,12 @@ export interface GetEndpointOptions {
   clientKey?: string;
   /** Whole request, connect to last byte (default 10000). */
   timeoutMs?: number;
+  /**
+   * The HTTP agent (default none: a new connection per call, closed after the answer). A bot or
+   * load tool calling this thousands of times can pass `new http.Agent({ keepAlive: true })`
+   * (`https.Agent` for https) to reuse connections: a starved entry server answers those sooner.
+   */
+  agent?: http.Agent;
 }
 
 const HEX32 = /^[0-9a-fA-F]{32}$/;
@@ -96,6 +102,12 @@ export function getEndpoint(entryUrl: string, options: GetEndpointOptions): Prom
     if (options.clientKey !== undefined && typeof options.clientKey !== 'string') throw invalid('options.clientKey must be a string');
     timeoutMs = options.timeoutMs === undefined ? 10_000 : checkPositive('options.timeoutMs', options.timeoutMs, 1, 3_600_000);
     url = endpointUrl(entryUrl, options.type, options.uid);
+    if (options.agent !== undefined) {
+      const secure = url.protocol === 'https:';
+      if (!(options.agent instanceof http.Agent) || secure !== options.agent instanceof https.Agent) {
+        throw invalid(`options.agent must be an ${secure ? 'https' : 'http'}.Agent for ${url.protocol} URLs, got ${describe(options.agent)}`);
+      }
+    }
   } catch (err) {
     return Promise.reject(err);
   }
@@ -113,7 +125,7 @@ export function getEndpoint(entryUrl: string, options: GetEndpointOptions): Prom
       if (err) reject(err);
       else if (ep) resolve(ep);
     };
-    const req = get(url, { headers, agent: false }, (res) => {
+    const req = get(url, { headers, agent: options.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {

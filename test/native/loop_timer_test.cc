@@ -38,9 +38,11 @@ class Sticky final : public LoopHandler {
     loop_.schedule(id_, rearmAt_);
   }
   void abandon() override {}
+  bool judgesSilenceAt(double) const override { return judges; }
   int reads = 0;
   int timers = 0;
   int flushes = 0;
+  bool judges = false;  // its timer would end it for the peer's silence
 
  private:
   Loop& loop_;
@@ -89,6 +91,20 @@ TEST(LoopTimerTest, ALateTimerReadsItsSocketOncePerPass) {
   for (const auto& h : s.handlers) {
     EXPECT_EQ(h->reads, 2);
     EXPECT_EQ(h->timers, 2);
+  }
+}
+
+// Node's loop runs timers before its poll phase: an on-time timer that would judge the
+// peer silent reads the socket first (an answer that came during the last busy turn
+// waits there unread); other on-time timers do not pay a read.
+TEST(LoopTimerTest, AnOnTimeTimerThatJudgesSilenceReadsItsSocketFirst) {
+  Swarm s(4, 100);
+  s.handlers[1]->judges = true;
+  s.handlers[3]->judges = true;
+  s.loop.dispatchTimers(101);
+  for (size_t i = 0; i < s.handlers.size(); ++i) {
+    EXPECT_EQ(s.handlers[i]->reads, s.handlers[i]->judges ? 1 : 0) << i;
+    EXPECT_EQ(s.handlers[i]->timers, 1) << i;
   }
 }
 

@@ -1,7 +1,8 @@
 // Echo liveness of the client's UdpSession under a fake clock (docs/decisions.md,
 // "UDP keepalive liveness"): the miss timeout counts from the last sign of life
 // (an authenticated packet or an ACK of our DAT), an echo stuck behind a full
-// send window is not a miss, and a dead peer is still caught by either rule.
+// send window is not a miss, and a dead peer is still caught by either rule. The
+// owner learns when a timer would judge silence, to read its socket first.
 #include <gtest/gtest.h>
 
 #include <utility>
@@ -80,6 +81,44 @@ TEST(RudpLiveness, AuthenticatedPushesProveLife) {
   EXPECT_EQ(h.last(EventType::Disconnect)->code, ErrorCode::Timeout);
   EXPECT_EQ(h.last(EventType::Disconnect)->message, "no echo answer");
   EXPECT_LE(h.now, lastPush + 3 * 1000 + 100);
+}
+
+// judgesSilenceAt(t) (the owner reads its socket before such a timer) holds from exactly
+// the time at which onTimer ends the session for the server's silence, never before.
+double firstVerdictAt(Harness& h) {
+  double t = h.now;
+  while (!h.client.judgesSilenceAt(t) && t < h.now + 120000) t += 1;
+  return t;
+}
+
+TEST(RudpLiveness, TheSilenceVerdictIsKnownToTheOwnerBeforeTheTimerRunsIt) {
+  Harness h(baseOptions(), {}, 31);
+  connect(h);
+  const double lastHeard = h.now;
+  cut(h.down);
+  const double verdict = firstVerdictAt(h);
+  EXPECT_LE(verdict, lastHeard + 3 * 5000);
+  EXPECT_GT(verdict, lastHeard + 3 * 5000 - 200);
+  h.runFor(verdict - 1 - h.now);
+  EXPECT_TRUE(connected(h));
+  EXPECT_FALSE(h.client.judgesSilenceAt(h.now));
+  h.runFor(2);
+  ASSERT_TRUE(h.client.closed());
+  EXPECT_EQ(h.last(EventType::Disconnect)->message, "no echo answer");
+  EXPECT_FALSE(h.client.judgesSilenceAt(h.now + 1e6));  // closed: nothing left to judge
+}
+
+TEST(RudpLiveness, TheConnectVerdictIsKnownToTheOwnerToo) {
+  Harness h(baseOptions(), {}, 32);
+  cut(h.up);  // no SYN reaches the server
+  h.client.start(h.now);
+  const double verdict = firstVerdictAt(h);
+  EXPECT_EQ(verdict, h.now + 3000);  // connectTimeoutMs
+  h.runFor(verdict - 1 - h.now);
+  EXPECT_FALSE(h.client.closed());
+  h.runFor(2);
+  ASSERT_TRUE(h.client.closed());
+  EXPECT_EQ(h.last(EventType::Disconnect)->message, "no SYN answer");
 }
 
 UdpOptions stallOptions(uint32_t maxRetries) {

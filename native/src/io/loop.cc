@@ -174,7 +174,7 @@ void Loop::runTimers(double now, bool readLate) {
     if (it == entries_.end() || it->second.gen != item.gen) continue;  // detached or re-armed meanwhile
     it->second.scheduled = kInf;
     std::shared_ptr<LoopHandler> h = it->second.handler;  // survives a self-detach
-    if (readLate && now - item.deadline > kLateMs) {
+    if (readLate && (now - item.deadline > kLateMs || h->judgesSilenceAt(now))) {
       PollEvent ev;
       ev.key = item.id;
       ev.readable = true;

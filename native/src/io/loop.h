@@ -43,6 +43,12 @@ class LoopHandler {
   virtual void flush(double now) = 0;
   // Runtime shutdown / detach: close at once, no callbacks.
   virtual void abandon() = 0;
+  // Host mode: its timer at now would judge the peer silent. The host loop runs
+  // timers before it polls, so an answer may wait unread: the Loop reads first.
+  virtual bool judgesSilenceAt(double now) const {
+    (void)now;
+    return false;
+  }
   // An exception escaped one of the methods above (or a command for this client):
   // end the client with internal-error, reported like any disconnect. Must not throw.
   virtual void fail(const char* what) noexcept {
@@ -70,8 +76,9 @@ class Loop {
   // --- host mode, on the host's thread ---
   void dispatchReady(const PollEvent& ev, double now);
   // Due timers. A handler whose deadline passed more than kLateMs ago (the host's
-  // thread was blocked) first reads what its socket holds, so that answers that
-  // arrived meanwhile count before liveness is judged.
+  // thread was blocked), or whose timer would judge the peer silent
+  // (LoopHandler::judgesSilenceAt), first reads what its socket holds, so that
+  // answers that arrived meanwhile count before liveness is judged.
   void dispatchTimers(double now);
   // Writes what handlers queued (one write per handler), frees detached ones.
   void flushOutput(double now);

@@ -34,6 +34,7 @@ class UdpConnection final : public LoopHandler {
 
   void onReady(const PollEvent& ev, double now) override;
   void onTimer(double now) override;
+  bool judgesSilenceAt(double now) const override { return session_.judgesSilenceAt(now); }
   void flush(double now) override;
   void abandon() override;
   void fail(const char* what) noexcept override;

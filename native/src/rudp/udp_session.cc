@@ -633,6 +633,19 @@ double UdpSession::echoMissDeadline() const {
   return lastHeard_ + options_.echoMissLimit * options_.echoIntervalMs;
 }
 
+bool UdpSession::judgesSilenceAt(double now) const {
+  if (old_ || mig_ != MigPhase::None) return false;  // migration has its own deadlines
+  switch (state_) {
+    case ClientState::Connecting:
+      return now >= connectDeadline_;
+    case ClientState::Connected:
+    case ClientState::Closing:
+      return now >= echoMissDeadline();
+    default:
+      return false;
+  }
+}
+
 void UdpSession::onTimer(double now) {
   if (old_ && now >= oldDeadline_) closeOldLink();  // no FIN from the old node in time
   if (old_) {

@@ -59,6 +59,9 @@ class UdpSession {
   // One datagram from the server (the owner's connected socket filters the source).
   void onDatagram(const uint8_t* data, size_t len, double now);
   void onTimer(double now);   // call at (or after) nextDeadline()
+  // onTimer(now) would end the session for the server's silence (no SYN answer, no
+  // echo answer): the owner reads its socket first, even when its timer is on time.
+  bool judgesSilenceAt(double now) const;
   double nextDeadline() const;
   void onSocketError(ErrorCode code, const std::string& message, double now);
   // The owner's receive backlog passed (true) or came back under (false) its

@@ -10,8 +10,8 @@
 namespace diarkis_node {
 namespace {
 
-// The loop driver's ACK delay: the reference node's (udp.ackDelayMs), under the 5 ms a peer's
-// tail-loss probe allows for it (rudp/reliable_loss.cc kAckDelayMs).
+// The loop driver's ACK pace: the reference node's ACK delay (udp.ackDelayMs), under the 5 ms a
+// peer's tail-loss probe allows for it (rudp/reliable_loss.cc kAckDelayMs).
 constexpr double kLoopAckDelayMs = 4;
 
 // Every field of UdpOptions, for the options pool. A field added to UdpOptions must be
@@ -70,13 +70,13 @@ diarkis::UdpOptions parseUdpFields(Napi::Env env, const Napi::Value& value) {
 std::shared_ptr<const diarkis::UdpOptions> parseUdpOptions(Napi::Env env, const Napi::Value& value) {
   diarkis::UdpOptions o = parseUdpFields(env, value);
   // The loop driver flushes once per event-loop turn, after every send JavaScript made in
-  // it: a pack delay on top only moves DATs to the next turn, so there is none. ACK records
-  // do wait (kLoopAckDelayMs, as the reference node's): a burst's answers arrive over many
-  // turns, and one ACK datagram per turn was 40-45 % of the datagrams a 2000-echo burst sent
-  // up (issue 10). They still leave at once with any DAT of the same flush, or when a
-  // datagram is full of them. The thread driver keeps 1 ms / 2 ms: there, sends from
-  // JavaScript arrive one by one. (Issue 12 removed both delays here when Loop::runTimers
-  // spun on due deadlines; that bug is fixed, docs/decisions.md, issue 10 fourth session.)
+  // it: a pack delay on top only moves DATs to the next turn, so there is none. ACK datagrams
+  // are paced (kLoopAckDelayMs, ReliableConfig::ackDelayMs): a burst's answers arrive over
+  // many turns, and one ACK datagram per turn was 40-45 % of the datagrams a 2000-echo burst
+  // sent up (issue 10); a lone DAT after a quiet time is still acknowledged at its turn's
+  // flush, with no timer. The thread driver keeps 1 ms / 2 ms: there, sends from JavaScript
+  // arrive one by one. (Issue 12 removed both delays here while Loop::runTimers spun on due
+  // deadlines; that bug is fixed. docs/decisions.md, issue 10 fourth session.)
   if (!threadedOption(env, value)) {
     o.packDelayMs = 0;
     o.ackDelayMs = kLoopAckDelayMs;

@@ -157,7 +157,8 @@ async function enetRun(faults: DirectionFaults, seed: number, serverPort: number
 
 async function main(): Promise<void> {
   if (!existsSync(ENET)) throw new Error(`${ENET} missing: run bash bench/anchors/setup.sh first`);
-  const enetPort = 40_000 + Math.floor(Math.random() * 20_000);
+  // Below Linux's ephemeral range (32768-60999): other processes' sockets there made the ENet server's bind fail.
+  const enetPort = 20_000 + Math.floor(Math.random() * 10_000);
   const enet = spawn(ENET, ['server', String(enetPort)], { stdio: ['ignore', 'ignore', 'inherit'] });
   const udx = await startUdxEchoServer();
   proxies = startProxyProcess();

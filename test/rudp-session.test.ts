@@ -172,23 +172,22 @@ describe('ServerSession: bound', () => {
     expect(got[9]).toEqual([10, 9, 8, 7, 6, 5, 4, 3, 2]); // the new one, then the latest 8
   });
 
-  it('ackDelayMs: records wait for company up to the delay (a timer), ackEvery of them go at once', () => {
+  it('ackDelayMs: ACK datagrams are paced (the first after a quiet time at once), ackEvery records go at once', () => {
     const t = bound({ ackDelayMs: 4, ackEvery: 3 });
-    t.s.tick(6); // the binding DAT's record (queued at 2) is due
-    expect(t.flags()).toEqual([[0, Flag.ACK]]);
-    t.sent.length = 0;
     const acks = (): number[][] =>
       t.sent.filter((x) => x.d[3] === Flag.ACK).map((x) => [...Array(x.d.length / 4).keys()].map((i) => x.d.readUIntLE(i * 4, 3)));
-    t.feed(t.dat(1, 2, 1, Buffer.from('a')), CLIENT, 10);
-    t.feed(t.dat(2, 2, 1, Buffer.from('b')), CLIENT, 12);
-    expect(acks()).toEqual([]); // waiting, and not reported as output due now
+    t.feed(t.dat(1, 2, 1, Buffer.from('a')), CLIENT, 10); // 8 ms after the last ACK datagram: at once
+    expect(acks()).toEqual([[1, 0]]); // (0 repeated: the binding DAT's record went at its own turn, 2)
+    t.feed(t.dat(2, 2, 1, Buffer.from('b')), CLIENT, 12); // 2 ms after it: waits for the pace
+    t.feed(t.dat(3, 2, 1, Buffer.from('c')), CLIENT, 13);
+    expect(acks()).toEqual([[1, 0]]); // waiting, and not reported as output due now
     expect(t.s.hasUnflushed).toBe(false);
     expect(t.s.nextDeadline()).toBe(14);
     t.s.tick(14);
-    expect(acks()).toEqual([[1, 2, 0]]); // one datagram (0: the binding DAT's record, repeated)
-    for (const q of [3, 4, 5]) t.feed(t.dat(q, 2, 1, Buffer.from('c')), CLIENT, 20);
-    expect(acks()[1].slice(0, 3)).toEqual([3, 4, 5]); // three waiting: at once
-    expect(t.requests.length).toBe(6); // requests are never delayed
+    expect(acks()[1]).toEqual([2, 3, 1, 0]); // one datagram, then the latest records again
+    for (const q of [4, 5, 6]) t.feed(t.dat(q, 2, 1, Buffer.from('d')), CLIENT, 15);
+    expect(acks()[2].slice(0, 3)).toEqual([4, 5, 6]); // three waiting: at once, pace or not
+    expect(t.requests.length).toBe(7); // requests are never delayed
   });
 
   it('drops datagrams from any other address, control ones included, and keeps serving', () => {

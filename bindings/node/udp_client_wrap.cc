@@ -10,6 +10,10 @@
 namespace diarkis_node {
 namespace {
 
+// The loop driver's ACK pace: the reference node's ACK delay (udp.ackDelayMs), under the 5 ms a
+// peer's tail-loss probe allows for it (rudp/reliable_loss.cc kAckDelayMs).
+constexpr double kLoopAckDelayMs = 4;
+
 // Every field of UdpOptions, for the options pool. A field added to UdpOptions must be
 // added here (the size check below is there to make that noticed).
 std::string udpOptionsKey(const diarkis::UdpOptions& o) {
@@ -65,14 +69,17 @@ diarkis::UdpOptions parseUdpFields(Napi::Env env, const Napi::Value& value) {
 
 std::shared_ptr<const diarkis::UdpOptions> parseUdpOptions(Napi::Env env, const Napi::Value& value) {
   diarkis::UdpOptions o = parseUdpFields(env, value);
-  // The loop driver flushes once per event-loop turn (prepare phase), after every send
-  // JavaScript made in it: a pack or ACK delay on top only moves those datagrams to the next
-  // turn, and in a process with many clients it made every turn shorter and more frequent
-  // (issue 12: 1000 clients sent 57-62 % of their schedule with the 1 ms / 2 ms delays, all of
-  // it without). The thread driver keeps them: there, sends from JavaScript arrive one by one.
+  // The loop driver flushes once per event-loop turn, after every send JavaScript made in
+  // it: a pack delay on top only moves DATs to the next turn, so there is none. ACK datagrams
+  // are paced (kLoopAckDelayMs, ReliableConfig::ackDelayMs): a burst's answers arrive over
+  // many turns, and one ACK datagram per turn was 40-45 % of the datagrams a 2000-echo burst
+  // sent up (issue 10); a lone DAT after a quiet time is still acknowledged at its turn's
+  // flush, with no timer. The thread driver keeps 1 ms / 2 ms: there, sends from JavaScript
+  // arrive one by one. (Issue 12 removed both delays here while Loop::runTimers spun on due
+  // deadlines; that bug is fixed. docs/decisions.md, issue 10 fourth session.)
   if (!threadedOption(env, value)) {
     o.packDelayMs = 0;
-    o.ackDelayMs = 0;
+    o.ackDelayMs = kLoopAckDelayMs;
   }
   std::string key = udpOptionsKey(o);
   return AddonState::of(env).udpOptions().intern(std::move(key), std::move(o));

@@ -53,8 +53,9 @@ export interface UdpNodeOptions extends RetryOptions, NodeBaseOptions {
    */
   sockets?: number;
   /**
-   * ACK records wait up to this long for company (default 4 ms), unless 16 are waiting: a burst's
-   * records share datagrams (the client's probe allows for 5 ms of ACK delay).
+   * ACK datagrams are paced, one per this many ms at most (default 4), unless 16 records are waiting:
+   * a burst's records share datagrams, and the first after a quiet time goes at its turn's flush (the
+   * client's probe allows for 5 ms of ACK delay).
    */
   ackDelayMs?: number;
 }

@@ -53,27 +53,31 @@ TEST(RudpRecovery, APartialDatAndAcksWaitTheirShortBoundForCompany) {
   ch.send(Bytes(10, 1), false, 0);
   Out o = take(ch);
   ASSERT_EQ(o.count(Flag::Dat), 1u);     // nothing of ours in flight: a lone body waits for nothing
-  ch.send(Bytes(10, 2), false, 0);       // DAT 0 in flight: this one waits for company
   const uint8_t b = 0;
-  ch.onData(0, false, &b, 1, 0);
+  ch.onData(0, false, &b, 1, 0);         // ACK datagrams are paced, and this one starts the pace
+  EXPECT_EQ(take(ch).count(Flag::Ack), 1u);
+  ch.send(Bytes(10, 2), false, 0);       // DAT 0 in flight: this one waits for company
+  ch.onData(1, false, &b, 1, 0);         // the next record waits for the pace
   EXPECT_TRUE(take(ch).dg.empty());      // both wait
-  EXPECT_EQ(ch.nextDeadline(), 1);       // the pack bound
+  EXPECT_EQ(ch.nextDeadline(), 1);       // the pack bound (the ACK pace ends at 2)
   ch.send(Bytes(10, 3), false, 0.5);     // arrives in time: the same DAT
   ch.onTimer(1);
   o = take(ch);
   ASSERT_EQ(o.count(Flag::Dat), 1u);
   EXPECT_EQ(o.dg[0].size(), 24u);
   EXPECT_EQ(o.count(Flag::Ack), 1u);     // the waiting ACK record goes with the DAT, before 2
-  ch.onData(1, false, &b, 1, 1.5);       // ACK records alone wait their bound ...
-  ch.onData(2, false, &b, 1, 2);
+  ch.onData(2, false, &b, 1, 1.5);       // ACK records alone wait their pace (2 after 1) ...
+  ch.onData(3, false, &b, 1, 2);
   EXPECT_TRUE(take(ch).dg.empty());
-  ch.onTimer(3.5);
+  EXPECT_EQ(ch.nextDeadline(), 3);
+  ch.onTimer(3);
   o = take(ch);
   ASSERT_EQ(o.dg.size(), 1u);            // ... and share one datagram,
-  EXPECT_EQ(o.dg[0].size(), 12u);        // records 1 and 2, then 0 again (the latest ride again)
-  EXPECT_EQ(o.dg[0][0], 1u);
-  EXPECT_EQ(o.dg[0][4], 2u);
-  EXPECT_EQ(o.dg[0][8], 0u);
+  EXPECT_EQ(o.dg[0].size(), 16u);        // records 2 and 3, then 1 and 0 again (the latest ride again)
+  EXPECT_EQ(o.dg[0][0], 2u);
+  EXPECT_EQ(o.dg[0][4], 3u);
+  EXPECT_EQ(o.dg[0][8], 1u);
+  EXPECT_EQ(o.dg[0][12], 0u);
 }
 
 TEST(RudpRecovery, ABodyQueuedWhileDatsAreInFlightGoesOnceTheyAreAcknowledged) {
@@ -502,14 +506,35 @@ TEST(RudpRecovery, AFlushIsDueOnlyOnceThePackOrAckDelayIsOver) {
   ch.takeDatagrams(out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_FALSE(ch.flushDue());
-  // An ACK record waits ackDelayMs after the DAT it answers.
+  // ACK datagrams are paced: the first record after a quiet time is due at once (no timer) ...
   const uint8_t body[] = {1, 2, 3};
   ch.onData(0, false, body, sizeof body, 5);
+  EXPECT_TRUE(ch.flushDue());
+  ch.takeDatagrams(out);
+  out.clear();
+  // ... the next ones wait ackDelayMs after that ACK datagram.
+  ch.onData(1, false, body, sizeof body, 6);
   EXPECT_TRUE(ch.hasUnflushed());
   EXPECT_FALSE(ch.flushDue());
-  EXPECT_LE(ch.nextDeadline(), 7);
+  EXPECT_DOUBLE_EQ(ch.nextDeadline(), 7);
+  ch.onTimer(6.5);
+  EXPECT_FALSE(ch.flushDue());
   ch.onTimer(7);
   EXPECT_TRUE(ch.flushDue());
+  ch.takeDatagrams(out);
+  ASSERT_EQ(out.size(), 1u);
+  out.clear();
+  // A stream of DATs, one per ms: one ACK datagram per ackDelayMs, each with every record since.
+  size_t acks = 0;
+  for (uint32_t s = 2; s < 22; ++s) {
+    const double t = 7 + (s - 1);
+    ch.onData(s, false, body, sizeof body, t);
+    if (ch.nextDeadline() <= t) ch.onTimer(t);
+    if (ch.flushDue()) ch.takeDatagrams(out);
+    acks += out.size();
+    out.clear();
+  }
+  EXPECT_EQ(acks, 10u);  // 20 DATs over 20 ms at a 2 ms pace (0: 20 datagrams)
 }
 
 }  // namespace

@@ -221,7 +221,7 @@ void ReliableChannel::wireTimer(double now) {
 
 double ReliableChannel::nextDeadline() const {
   if (!started_ || timedOut_) return kNoDeadline;
-  double t = acks_.empty() ? kNoDeadline : ackSince_ + cfg_.ackDelayMs;
+  double t = acks_.empty() ? kNoDeadline : ackDue();
   if (!queue_.empty() && canSendNew()) t = std::min(t, packDeadline());
   if (unacked() == 0) return t;
   if (cfg_.adaptive) return std::min({t, rtoAt_, tlpAt_, rackAt_});
@@ -238,9 +238,9 @@ void ReliableChannel::takeReadyDatagrams(std::vector<Bytes>& out) {
 
 void ReliableChannel::takeDatagrams(std::vector<Bytes>& out) {
   pump(now_, true);
-  // ACK records leave once they waited ackDelayMs, or with any DAT this flush writes (the
-  // owner writes a flush's datagrams in one go: no extra wake-up, no extra call).
-  if (!acks_.empty() && (now_ >= ackSince_ + cfg_.ackDelayMs || !out_.empty())) emitAcks();
+  // ACK records leave once due (ackDue), or with any DAT this flush writes (the owner writes
+  // a flush's datagrams in one go: no extra wake-up, no extra call).
+  if (!acks_.empty() && (now_ >= ackDue() || !out_.empty())) emitAcks();
   takeReadyDatagrams(out);
 }
 
@@ -249,7 +249,7 @@ void ReliableChannel::flushAcksNow() { emitAcks(); }
 bool ReliableChannel::hasUnflushed() const { return !acks_.empty() || (!queue_.empty() && canSendNew()); }
 
 bool ReliableChannel::flushDue() const {
-  return (!acks_.empty() && (now_ >= ackSince_ + cfg_.ackDelayMs || !out_.empty())) ||
+  return (!acks_.empty() && (now_ >= ackDue() || !out_.empty())) ||
          (!queue_.empty() && canSendNew() && now_ >= packDeadline());
 }
 

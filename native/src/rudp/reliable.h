@@ -17,6 +17,7 @@
 // Both keep the unacknowledged DATs under sendWindow and the span from the
 // oldest unacknowledged one under the peer's receive window.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -43,9 +44,11 @@ struct ReliableConfig {
   size_t peerWindow = 1024;  // the peer's receive span: seq - oldest unacknowledged < this
   size_t maxDatagramBody = 1400;  // DAT bodies are packed, ACK records batched, up to this
   // A partly filled DAT waits this long for more bodies while DATs of ours are in
-  // flight (with none in flight it goes at the next flush, Nagle-like), batched ACK
-  // records this long for more records unless a DAT goes with them, before the flush
-  // sends them (0: the flush does).
+  // flight (with none in flight it goes at the next flush, Nagle-like). ACK datagrams
+  // are paced at most one per ackDelayMs: records queued that long after the previous
+  // ACK datagram go at the next flush (a lone DAT after a quiet time is acknowledged at
+  // once, with no timer), others wait for the pace unless a DAT goes with them or a
+  // datagram fills (0: every flush sends them).
   double packDelayMs = 0;
   double ackDelayMs = 0;
   double initialCwnd = 64;   // adaptive: congestion window in DATs (64 x 1.4 KB fits a default socket buffer)
@@ -225,6 +228,10 @@ class ReliableChannel {
   size_t recentAckNext_ = 0;
   double queuedSince_ = kNoDeadline;  // the oldest body waiting in queue_
   double ackSince_ = kNoDeadline;     // the oldest record in acks_
+  double ackSentAt_ = -kNoDeadline;   // the latest ACK datagram
+  // When the waiting ACK records may go: at once after a quiet time, else one pace after the
+  // latest ACK datagram (a stream of DATs gets one ACK datagram per ackDelayMs).
+  double ackDue() const { return std::max(ackSince_, ackSentAt_ + cfg_.ackDelayMs); }
 };
 
 }  // namespace rudp

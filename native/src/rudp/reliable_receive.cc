@@ -40,6 +40,7 @@ void ReliableChannel::emitAcks() {
   out_.push_back(std::move(acks_));
   acks_.clear();
   ackSince_ = kNoDeadline;
+  ackSentAt_ = now_;
 }
 
 void ReliableChannel::onData(uint32_t seq, bool retransmission, const uint8_t* body, size_t len,

@@ -36,8 +36,9 @@ export interface ServerSessionOptions extends RetryOptions {
   /** True while the session may be bound only by a migration claim (asked at each pre-bind DAT). */
   requireClaim?: () => boolean;
   /**
-   * ACK records wait up to this long after the first of them for company (default 0: they leave at
-   * the flush of their turn); `ackEvery` records waiting send them at once.
+   * ACK datagrams are paced, at most one per this many ms: records after a quiet time leave at the
+   * flush of their turn, later ones wait for the pace (default 0: every flush sends them);
+   * `ackEvery` records waiting send them at once.
    */
   ackDelayMs?: number;
   ackEvery?: number;

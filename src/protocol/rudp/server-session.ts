@@ -70,10 +70,12 @@ export class ServerSession {
   private reassembler: Reassembler;
   /** Reliable packets produced before the session is bound (pushes for a connecting user). */
   private readonly preBind: Buffer[] = [];
-  /** ACK/RACK records of this turn, sent together by flush() (after ackDelayMs, see the options). */
+  /** ACK/RACK records of this turn, sent together by flush() (paced by ackDelayMs, see the options). */
   private acks: AckRecord[] = [];
-  /** When the oldest record in `acks` was queued. */
-  private acksSince = 0;
+  /** When the records in `acks` may go (-Infinity: at this turn's flush). */
+  private acksDueAt = 0;
+  /** When the latest ACK datagram went. */
+  private acksSentAt = Number.NEGATIVE_INFINITY;
   /** The latest ACK records sent, repeated in the next ACK datagrams (flushAcks). */
   private recentAcks: AckRecord[] = [];
   private lastHeard = 0;
@@ -277,30 +279,39 @@ export class ServerSession {
   flush(now: number): void {
     if (this.st === 'closed') return;
     this.sender?.flush(now);
-    if (this.acksDue(now)) this.flushAcks();
+    if (this.acksDue(now)) this.flushAcks(now);
   }
 
   /** flush() would send something now (delayed ACK records wait for nextDeadline()). */
   get hasUnflushed(): boolean {
-    const acksNow = this.acks.length > 0 && ((this.opts.ackDelayMs ?? 0) <= 0 || this.acksSince === Number.NEGATIVE_INFINITY || this.acks.length >= (this.opts.ackEvery ?? 1));
+    const acksNow = this.acks.length > 0 && ((this.opts.ackDelayMs ?? 0) <= 0 || this.acksDueAt === Number.NEGATIVE_INFINITY || this.acks.length >= (this.opts.ackEvery ?? 1));
     return acksNow || (this.sender?.hasUnflushed ?? false);
   }
 
+  /**
+   * ACK datagrams are paced, one per ackDelayMs at most (the client's ReliableChannel does the same):
+   * the first record after a quiet time goes at its turn's flush (no timer for a lone DAT), later
+   * ones wait for the pace.
+   */
   private queueAck(rec: AckRecord, now: number): void {
-    if (this.acks.length === 0) this.acksSince = now;
+    if (this.acks.length === 0) {
+      const pace = this.acksSentAt + (this.opts.ackDelayMs ?? 0);
+      this.acksDueAt = now >= pace ? Number.NEGATIVE_INFINITY : pace;
+    }
     this.acks.push(rec);
   }
 
   private acksDue(now: number): boolean {
     if (this.acks.length === 0) return false;
-    return now >= this.acksSince + (this.opts.ackDelayMs ?? 0) || this.acks.length >= (this.opts.ackEvery ?? 1);
+    return now >= this.acksDueAt || this.acks.length >= (this.opts.ackEvery ?? 1);
   }
 
-  private flushAcks(): void {
+  private flushAcks(now: number): void {
     if (this.acks.length === 0 || this.peerAddr === null) {
       this.acks = [];
       return;
     }
+    this.acksSentAt = now;
     const perDatagram = Math.floor(UDP_MAX_DATAGRAM_BODY / TRANSPORT_HEADER_SIZE) + 1;
     for (let i = 0; i < this.acks.length; i += perDatagram) {
       const records = this.acks.slice(i, i + perDatagram);
@@ -360,7 +371,7 @@ export class ServerSession {
     const r = this.receiver.onData(0, Flag.DAT, body);
     if (r.ack !== null) {
       this.queueAck(r.ack, now);
-      this.acksSince = Number.NEGATIVE_INFINITY; // the claim's ACK goes at this turn's flush: the move waits for it
+      this.acksDueAt = Number.NEGATIVE_INFINITY; // the claim's ACK goes at this turn's flush: the move waits for it
     }
     this.afterProgress(now);
     return true;
@@ -385,7 +396,7 @@ export class ServerSession {
     this.expireHandshakes(now);
     if (this.peerAddr === null) return;
     if (this.sender !== null && !this.sender.tick(now)) return this.destroy('timeout');
-    if (this.acksDue(now)) this.flushAcks();
+    if (this.acksDue(now)) this.flushAcks(now);
     if (now - this.lastHeard >= this.ttl) return this.destroy('timeout');
     if (this.st === 'fin-sent' && now >= this.finDue) {
       if (this.finTries >= this.finRetries) return this.finish(this.endReason);
@@ -403,7 +414,7 @@ export class ServerSession {
     for (const hs of this.handshakes.values()) take(hs.expires);
     if (this.peerAddr !== null) {
       take(this.sender?.nextDeadline() ?? null);
-      if (this.acks.length > 0) take(this.acksSince + (this.opts.ackDelayMs ?? 0));
+      if (this.acks.length > 0) take(this.acksDueAt);
       take(this.lastHeard + this.ttl);
       if (this.st === 'fin-sent') take(this.finDue);
     }
@@ -552,7 +563,7 @@ export class ServerSession {
 
   private sendFin(now: number): void {
     if (this.peerAddr === null) return;
-    this.flushAcks();
+    this.flushAcks(now);
     this.st = 'fin-sent';
     this.finTries++;
     this.finDue = now + (this.opts.retryMinMs ?? 1000);

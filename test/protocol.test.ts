@@ -72,6 +72,31 @@ describe('golden vectors: secure(body)', () => {
     expect(body.equals(Buffer.alloc(32, 0xab))).toBe(true);
   });
 
+  it('openAll opens the messages of one datagram in one AES call: the golden bodies, bad ones in their place', () => {
+    // A golden row (four blocks), then bodies sealed here with its keys (odd, empty, many blocks).
+    const row = secureRows.find((r) => r[0] === 'sixty-four') as string[];
+    const c = cryptoOf(row[1], row[2], row[3]);
+    const bodies = [hex(row[4]), Buffer.alloc(47, 7), Buffer.alloc(0), Buffer.alloc(300, 9)];
+    const sealed = [hex(row[5]), ...bodies.slice(1).map((b) => c.seal(b))];
+    const forged = Buffer.from(sealed[1]);
+    forged[40] ^= 1;
+    const input = [sealed[0], forged, ...sealed.slice(1), Buffer.alloc(20), sealed[0]];
+    for (let round = 0; round < 2; round++) {
+      const out = c.openAll(input);
+      expect(out.length).toBe(input.length);
+      expect(out[1]).toEqual({ error: 'bad-mac' });
+      expect(out[input.length - 2]).toEqual({ error: 'bad-secure' });
+      const good = out.filter((_, i) => i !== 1 && i !== input.length - 2) as Buffer[];
+      expect(good.map((b) => b.toString('hex'))).toEqual([...bodies, bodies[0]].map((b) => b.toString('hex')));
+      // The stream stays exact afterwards (the reused context's chaining value).
+      expect(toHex(c.seal(hex(row[4])))).toBe(hex(row[5]).toString('hex'));
+      expect(Buffer.from(c.open(sealed[sealed.length - 1]) as Buffer).equals(bodies[bodies.length - 1])).toBe(true);
+    }
+    expect(c.openAll([forged])).toEqual([{ error: 'bad-mac' }]);
+    const plain = SessionCrypto.plain().openAll([Buffer.from('ab'), Buffer.from('cd')]) as Buffer[];
+    expect(plain.map((b) => b.toString())).toEqual(['ab', 'cd']);
+  });
+
   it('seal with headroom leaves the front free and the rest identical', () => {
     const [, key, iv, mac, body, secured] = secureRows[3];
     const out = cryptoOf(key, iv, mac).seal(hex(body), 26);

@@ -9,7 +9,6 @@ import {
   createHmac,
   Decipher,
   randomBytes,
-  timingSafeEqual,
 } from 'node:crypto';
 import { AES_BLOCK, KEY_SIZE, MAC_SIZE, SECURE_HEADER_SIZE, SID_SIZE } from './constants';
 
@@ -27,6 +26,23 @@ export function isOpenError(r: Buffer | OpenError): r is OpenError {
 
 const BAD_MAC: OpenError = Object.freeze({ error: 'bad-mac' });
 const BAD_SECURE: OpenError = Object.freeze({ error: 'bad-secure' });
+/** openAll's placeholder for "passed the checks, not decrypted yet". */
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * HMAC-SHA256 as a 32-character latin1 string: node:crypto builds a string straight from the digest,
+ * where a Buffer costs an ArrayBuffer of its own per message (allocated, tracked, collected).
+ */
+function macOf(macKey: Buffer, data: Uint8Array): string {
+  return createHmac('sha256', macKey).update(data).digest('binary'); // 'binary' = latin1
+}
+
+/** `mac` (latin1) against b[at..at + 32), in constant time (no early exit). */
+function sameMac(mac: string, b: Buffer, at: number): boolean {
+  let x = 0;
+  for (let i = 0; i < MAC_SIZE; i++) x |= mac.charCodeAt(i) ^ b[at + i];
+  return x === 0 && mac.length === MAC_SIZE;
+}
 
 /**
  * CBC with a fixed IV, reusing one OpenSSL context per direction (creating one per packet costs
@@ -57,6 +73,25 @@ class CbcStream {
     if (this.decrypt) for (let i = 0; i < AES_BLOCK; i++) out[i] ^= iv[i] ^ prev[i];
     const last = this.decrypt ? data : out;
     last.copy(prev, 0, last.length - AES_BLOCK, last.length);
+    return out;
+  }
+
+  /**
+   * Decrypts several messages laid end to end in `data` in one call: message m starts at block
+   * offset starts[m]; its first block is corrected as run() corrects one message's, with the
+   * previous message's last ciphertext block as the chaining value the context used.
+   */
+  runMany(data: Buffer, starts: readonly number[]): Buffer {
+    const iv = this.iv;
+    const prev = this.prev;
+    const out = this.ctx.update(data);
+    if (out.length !== data.length) throw new Error('aes-128-cbc: unexpected output length');
+    for (let i = 0; i < AES_BLOCK; i++) out[i] ^= iv[i] ^ prev[i];
+    for (let m = 1; m < starts.length; m++) {
+      const s = starts[m];
+      for (let i = 0; i < AES_BLOCK; i++) out[s + i] ^= iv[i] ^ data[s - AES_BLOCK + i];
+    }
+    data.copy(prev, 0, data.length - AES_BLOCK, data.length);
     return out;
   }
 }
@@ -107,29 +142,73 @@ export class SessionCrypto {
       out.set(body, headroom);
       return out;
     }
-    const pad = AES_BLOCK - (body.length % AES_BLOCK); // 1..16 zero bytes
-    const padded = Buffer.alloc(body.length + pad);
-    padded.set(body, 0);
-    const c = this.enc.run(padded);
-    const out = Buffer.allocUnsafe(headroom + SECURE_HEADER_SIZE + c.length);
-    out.writeUInt32BE(body.length, headroom);
-    c.copy(out, headroom + SECURE_HEADER_SIZE);
-    createHmac('sha256', k.macKey).update(c).digest().copy(out, headroom + 4);
+    const n = body.length;
+    const pad = AES_BLOCK - (n % AES_BLOCK); // 1..16 zero bytes
+    // The zero-padded plaintext is laid out where the ciphertext goes (one pooled buffer, not a
+    // zero-filled one per message), then overwritten by it.
+    const at = headroom + SECURE_HEADER_SIZE;
+    const out = Buffer.allocUnsafe(at + n + pad);
+    out.set(body, at);
+    out.fill(0, at + n);
+    const c = this.enc.run(out.subarray(at));
+    c.copy(out, at);
+    out.writeUInt32BE(n, headroom);
+    out.write(macOf(k.macKey, c), headroom + 4, MAC_SIZE, 'latin1');
     return out;
   }
 
   /** body, or why `secured` was rejected. The MAC is checked (constant time) before decrypting. */
   open(secured: Buffer): Buffer | OpenError {
+    if (this.keys === null || this.dec === null) return secured;
+    const bad = this.check(this.keys, secured);
+    if (bad !== null) return bad;
+    return this.dec.run(secured.subarray(SECURE_HEADER_SIZE)).subarray(0, secured.readUInt32BE(0));
+  }
+
+  /**
+   * open() for the messages of one datagram, in order: every MAC checked first, then one AES call
+   * for all that passed (one call into OpenSSL and one output buffer, not one per message).
+   * Bodies are views of that one fresh buffer.
+   */
+  openAll(secured: readonly Buffer[]): (Buffer | OpenError)[] {
     const k = this.keys;
-    if (k === null || this.dec === null) return secured;
+    const dec = this.dec;
+    if (k === null || dec === null) return secured.slice();
+    if (secured.length === 1) return [this.open(secured[0])];
+    const out: (Buffer | OpenError)[] = new Array<Buffer | OpenError>(secured.length);
+    const starts: number[] = [];
+    let total = 0;
+    for (let i = 0; i < secured.length; i++) {
+      const bad = this.check(k, secured[i]);
+      out[i] = bad ?? EMPTY;
+      if (bad === null) {
+        starts.push(total);
+        total += secured[i].length - SECURE_HEADER_SIZE;
+      }
+    }
+    if (starts.length === 0) return out;
+    const joined = Buffer.allocUnsafe(total);
+    for (let i = 0, o = 0; i < secured.length; i++) {
+      if (out[i] !== EMPTY) continue;
+      joined.set(secured[i].subarray(SECURE_HEADER_SIZE), o);
+      o += secured[i].length - SECURE_HEADER_SIZE;
+    }
+    const plain = dec.runMany(joined, starts);
+    for (let i = 0, m = 0; i < secured.length; i++) {
+      if (out[i] !== EMPTY) continue;
+      const s = starts[m++];
+      out[i] = plain.subarray(s, s + secured[i].readUInt32BE(0));
+    }
+    return out;
+  }
+
+  /** null when `secured` is well formed and its MAC is right (compared in constant time). */
+  private check(k: SessionKeys, secured: Buffer): OpenError | null {
     if (secured.length < SECURE_HEADER_SIZE + AES_BLOCK) return BAD_SECURE;
     const c = secured.subarray(SECURE_HEADER_SIZE);
     if (c.length % AES_BLOCK !== 0) return BAD_SECURE;
-    const plen = secured.readUInt32BE(0);
-    if (plen > c.length) return BAD_SECURE;
-    const mac = createHmac('sha256', k.macKey).update(c).digest();
-    if (!timingSafeEqual(mac, secured.subarray(4, 4 + MAC_SIZE))) return BAD_MAC;
-    return this.dec.run(c).subarray(0, plen);
+    if (secured.readUInt32BE(0) > c.length) return BAD_SECURE;
+    return sameMac(macOf(k.macKey, c), secured, 4) ? null : BAD_MAC;
   }
 }
 

@@ -354,8 +354,8 @@ export class UdpNode extends NodeBase implements NodeControl {
         },
         request: (ver, cmd, body, reliable) => {
           this.stats.requests++;
-          // Copy: the datagram buffer is not ours beyond this turn and handlers may be async.
-          const b = Buffer.from(body);
+          // `body` is ours (the session never hands over a view into the datagram): no copy.
+          const b = body;
           if (ver !== VER_BUILTIN || cmd !== BuiltinCmd.Reconn || !reliable) {
             e.queue.push(() => this.handle(e, ver, cmd, b, reliable));
             return;

@@ -5,6 +5,7 @@
  */
 import { MAGIC, REQUEST_HEADER_SIZE, SID_SIZE, toHex, UDP_MAX_DATAGRAM_BODY, type DropReason } from '../protocol';
 import {
+  CLIENT_ACK_RECORD_SIZE,
   ClientAckRecord,
   Datagram,
   Flag,
@@ -12,6 +13,7 @@ import {
   isTerminate,
   parseClientAckRecords,
   parseDatagram,
+  TRANSPORT_HEADER_SIZE,
 } from '../protocol/rudp';
 
 export type Routed =
@@ -22,6 +24,14 @@ export type Routed =
 
 function hasMagic(b: Buffer): boolean {
   return b[0] === MAGIC[0] && b[1] === MAGIC[1] && b[2] === MAGIC[2] && b[3] === MAGIC[3];
+}
+
+/** Every record of a client's ACK datagram carries the first record's SID (compared in place). */
+function sameSids(msg: Buffer): boolean {
+  for (let o = CLIENT_ACK_RECORD_SIZE; o < msg.length; o += CLIENT_ACK_RECORD_SIZE) {
+    for (let i = TRANSPORT_HEADER_SIZE; i < CLIENT_ACK_RECORD_SIZE; i++) if (msg[o + i] !== msg[i]) return false;
+  }
+  return true;
 }
 
 export function routeDatagram(msg: Buffer): Routed {
@@ -38,16 +48,15 @@ export function routeDatagram(msg: Buffer): Routed {
     case Flag.RACK: {
       const records = parseClientAckRecords(msg);
       if (records === null) return { kind: 'drop', reason: 'bad-body' };
-      const sid = records[0].sid;
       // One datagram, one session: records for several SIDs would be a forgery.
-      if (!records.every((r) => r.sid.equals(sid))) return { kind: 'drop', reason: 'bad-body' };
-      return { kind: 'acks', sid: toHex(sid), records };
+      if (!sameSids(msg)) return { kind: 'drop', reason: 'bad-body' };
+      return { kind: 'acks', sid: toHex(records[0].sid), records };
     }
     default: {
       const b = d.body;
       if (b.length < REQUEST_HEADER_SIZE + SID_SIZE) return { kind: 'drop', reason: 'truncated' };
       if (!hasMagic(b)) return { kind: 'drop', reason: 'bad-magic' };
-      return { kind: 'datagram', sid: toHex(b.subarray(REQUEST_HEADER_SIZE, REQUEST_HEADER_SIZE + SID_SIZE)), d };
+      return { kind: 'datagram', sid: b.toString('hex', REQUEST_HEADER_SIZE, REQUEST_HEADER_SIZE + SID_SIZE), d };
     }
   }
 }

@@ -13,7 +13,7 @@
  */
 import { RUDP_MAX_RETRIES, RUDP_RETRY_MAX_MS, RUDP_RETRY_MIN_MS } from '../constants';
 import { RUDP_RECEIVE_WINDOW, RUDP_RTO_MIN_MS, RUDP_SEND_WINDOW, UDP_MAX_DATAGRAM_BODY } from '../ours';
-import { AckRecord, encodeDatagram, Flag, seqAdd, seqDiff } from './datagram';
+import { AckRecord, encodeDatagram, Flag, seqAdd, seqDiff, TRANSPORT_HEADER_SIZE, writeTransportHeader } from './datagram';
 import { CongestionWindow, RttEstimator } from './recovery';
 
 export { ReliableReceiver } from './receiver';
@@ -337,12 +337,19 @@ export class ReliableSender {
       }
       if (this.qHead + n === this.queue.length && !flush) return false;
     }
-    const parts = this.queue.slice(this.qHead, this.qHead + n).map((q) => q.body);
-    for (let i = 0; i < n; i++) this.queue[this.qHead + i] = DONE;
+    const seq = seqAdd(this.base, this.inflight.length - this.head);
+    // The bodies go straight into the datagram; the in-flight body is a view of it (one copy per DAT).
+    const datagram = Buffer.allocUnsafe(TRANSPORT_HEADER_SIZE + total);
+    writeTransportHeader(datagram, 0, seq, Flag.DAT);
+    for (let i = 0, o = TRANSPORT_HEADER_SIZE; i < n; i++) {
+      const q = this.queue[this.qHead + i].body;
+      datagram.set(q, o);
+      o += q.length;
+      this.queue[this.qHead + i] = DONE;
+    }
     this.qHead += n;
     this.queuedBytes -= total;
-    const body = n === 1 ? parts[0] : Buffer.concat(parts, total);
-    const seq = seqAdd(this.base, this.inflight.length - this.head);
+    const body = datagram.subarray(TRANSPORT_HEADER_SIZE);
     const interval = this.baseRto();
     const needsRack = this.first;
     this.first = false;
@@ -350,7 +357,7 @@ export class ReliableSender {
     this.pipe++;
     this.stats.sent++;
     senderCounters.sent++;
-    this.emit(encodeDatagram(seq, Flag.DAT, body));
+    this.emit(datagram);
     if (needsRack) senderCounters.firstRack++;
     if (needsRack) this.emit(encodeDatagram(seq, Flag.RDAT, body));
     return true;

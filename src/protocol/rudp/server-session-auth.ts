@@ -21,8 +21,11 @@ export interface SessionAuth {
 }
 
 export function checkSid(p: RequestPacket, sid: Buffer): DropReason | null {
-  if (p.payload.length < SID_SIZE) return 'truncated';
-  return p.payload.subarray(0, SID_SIZE).equals(sid) ? null : 'unexpected';
+  const b = p.payload;
+  if (b.length < SID_SIZE) return 'truncated';
+  // Byte by byte: per request, cheaper than a view and a call into C++.
+  for (let i = 0; i < SID_SIZE; i++) if (b[i] !== sid[i]) return 'unexpected';
+  return null;
 }
 
 /** null when every request in the DAT body carries this SID and opens with the session keys. */

@@ -46,7 +46,10 @@ export interface ServerSessionOptions extends RetryOptions {
 
 export interface ServerSessionHandler {
   send(datagram: Buffer, to: PeerAddr): void;
-  /** An authenticated request: reliable ones in order exactly once, unreliable ones as they come. */
+  /**
+   * An authenticated request: reliable ones in order exactly once, unreliable ones as they come.
+   * `body` is the handler's own (never a view into a datagram): it may be kept.
+   */
   request(ver: number, cmd: number, body: Buffer, reliable: boolean): void;
   drop(reason: DropReason): void;
   bound?(to: PeerAddr): void;

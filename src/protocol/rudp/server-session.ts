@@ -15,12 +15,13 @@
  * connection cannot bind it.
  */
 import { randomInt } from 'node:crypto';
-import { encodeResponse, parseRequest } from '../codec';
+import { encodeResponse, parseRequest, type RequestPacket } from '../codec';
 import {
   BuiltinCmd,
   DEFAULT_CONNECTION_TTL_MS,
   DEFAULT_MAX_PAYLOAD,
   DropReason,
+  FRAGMENT_CHUNK_MAX,
   SID_SIZE,
   Status,
 } from '../constants';
@@ -265,6 +266,7 @@ export class ServerSession {
 
   /** A packet into the sender: packed with its neighbours, or cut into chunks that travel alone. */
   private queueReliable(sender: ReliableSender, packet: Buffer, now: number): boolean {
+    if (packet.length <= FRAGMENT_CHUNK_MAX && !isFragment(packet, 0)) return sender.send(packet, now);
     const chunks = this.fragmenter.split(packet);
     if (chunks.length === 1 && !isFragment(chunks[0], 0)) return sender.send(chunks[0], now);
     let ok = true;
@@ -407,18 +409,17 @@ export class ServerSession {
 
   nextDeadline(): number | null {
     if (this.st === 'closed') return null;
-    let d: number | null = null;
-    const take = (t: number | null): void => {
-      if (t !== null && (d === null || t < d)) d = t;
-    };
-    for (const hs of this.handshakes.values()) take(hs.expires);
+    // Called after every packet the node sends: no closure, no allocation.
+    let d = Number.POSITIVE_INFINITY;
+    if (this.handshakes.size > 0) for (const hs of this.handshakes.values()) if (hs.expires < d) d = hs.expires;
     if (this.peerAddr !== null) {
-      take(this.sender?.nextDeadline() ?? null);
-      if (this.acks.length > 0) take(this.acksDueAt);
-      take(this.lastHeard + this.ttl);
-      if (this.st === 'fin-sent') take(this.finDue);
+      const s = this.sender === null ? null : this.sender.nextDeadline();
+      if (s !== null && s < d) d = s;
+      if (this.acks.length > 0 && this.acksDueAt < d) d = this.acksDueAt;
+      if (this.lastHeard + this.ttl < d) d = this.lastHeard + this.ttl;
+      if (this.st === 'fin-sent' && this.finDue < d) d = this.finDue;
     }
-    return d;
+    return d === Number.POSITIVE_INFINITY ? null : d;
   }
 
   // ---------------------------------------------------------------- internals
@@ -536,24 +537,43 @@ export class ServerSession {
     this.deliverPackets(body, true);
   }
 
+  /**
+   * The request packets of one DAT/UDP body, in order. Parsed and checked first, then opened
+   * together (one AES call per datagram), then handed over; a drop is reported in its place in the
+   * sequence, and nothing is handed over once the session closed.
+   */
   private deliverPackets(buf: Buffer, reliable: boolean): void {
+    if (this.st === 'closed') return;
+    const ops: (RequestPacket | DropReason)[] = [];
+    const secured: Buffer[] = [];
     let off = 0;
-    while (off < buf.length && this.st !== 'closed') {
+    while (off < buf.length) {
       const r = parseRequest(buf, off, this.maxPayload);
-      if (r.kind !== 'ok') return this.drop(r.kind === 'error' ? r.reason : 'truncated');
+      if (r.kind !== 'ok') {
+        ops.push(r.kind === 'error' ? r.reason : 'truncated');
+        break;
+      }
       off += r.consumed;
       const bad = checkSid(r.packet, this.opts.sid);
-      if (bad !== null) {
-        this.drop(bad);
+      ops.push(bad ?? r.packet);
+      if (bad === null) secured.push(r.packet.payload.subarray(SID_SIZE));
+    }
+    const opened = secured.length === 0 ? secured : this.opts.crypto.openAll(secured);
+    const copy = !this.opts.crypto.encrypted;
+    for (let i = 0, m = 0; i < ops.length && this.state !== 'closed'; i++) {
+      const op = ops[i];
+      if (typeof op === 'string') {
+        this.drop(op);
         continue;
       }
-      const opened = this.opts.crypto.open(r.packet.payload.subarray(SID_SIZE));
-      if (isOpenError(opened)) {
-        this.drop(opened.error);
+      const body = opened[m++];
+      if (isOpenError(body)) {
+        this.drop(body.error);
         continue;
       }
       this.counters.requests++;
-      this.h.request(r.packet.ver, r.packet.cmd, opened, reliable);
+      // Decrypted bodies are fresh buffers; plaintext ones are views into the datagram: copied.
+      this.h.request(op.ver, op.cmd, copy ? Buffer.from(body) : body, reliable);
     }
   }
 

@@ -137,6 +137,24 @@ describe('ServerSession: handshake', () => {
     expect(t.s.pendingHandshakes).toBe(0);
   });
 
+  it('a packed DAT: good requests in order, a forged one and a truncated tail dropped in their place', () => {
+    const t = bound();
+    t.requests.length = 0;
+    const wrong = new SessionCrypto({ ...KEYS, macKey: Buffer.alloc(16, 9) });
+    const req = (body: string, c: SessionCrypto = t.crypto) => encodeRequest(2, 1, SID, c.seal(Buffer.from(body)));
+    const packed = Buffer.concat([req('one'), req('forged', wrong), req('three, several blocks long: 0123456789abcdef'), req('four'), req('cut').subarray(0, 20)]);
+    const order: string[] = [];
+    const before = t.drops['bad-mac'];
+    t.feed(encodeDatagram(1, Flag.DAT, packed), CLIENT, 3);
+    for (const r of t.requests) order.push(r.body.toString());
+    expect(order).toEqual(['one', 'three, several blocks long: 0123456789abcdef', 'four']);
+    expect(t.drops['bad-mac']).toBe(before + 1);
+    expect(t.drops.truncated).toBe(1);
+    // The next DAT opens right after the batch (the reused AES context's chaining value).
+    t.feed(t.dat(2, 2, 1, Buffer.from('five')), CLIENT, 4);
+    expect(t.requests.map((r) => r.body.toString())).toEqual([...order, 'five']);
+  });
+
   it('does not bind on a DAT that fails authentication or has no handshake', () => {
     const t = serverOnly();
     t.feed(t.dat(0, 2, 1, Buffer.from('a')), CLIENT, 0);

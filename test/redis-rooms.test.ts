@@ -4,14 +4,14 @@
  * on TCP and UDP with 8 members streaming broadcasts (late requests at the old node forwarded to
  * the target through Redis); a member that fails to arrive is removed when its handoff expires.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { getEndpoint, TcpClient, UdpClient, type BaseClient } from '../src/client';
 import { RedisStore } from '../src/server/redis-store';
 import { RedisRooms } from '../src/server/rooms/redis-rooms';
 import { BuiltinCmd, VER_BUILTIN } from '../src/protocol';
 import { ensureBuilt, RedisServer, RoleProcess } from './helpers/redis-server';
 import { decodeMigrateAnswer, fetchEndpoint, TsTcpClient } from './helpers/ts-tcp-client';
-import { expectEveryBroadcast, expectMovedOnce, nextRoomEvent, recordBroadcasts, stream, until, watchRoom } from './helpers/rooms';
+import { describeProgress, expectEveryBroadcast, expectMovedOnce, nextRoomEvent, orFail, recordBroadcasts, stream, until, watchRoom } from './helpers/rooms';
 
 let redis: RedisServer | null = null;
 const procs: RoleProcess[] = [];
@@ -23,8 +23,9 @@ beforeAll(() => {
   ensureBuilt();
 }, 120_000);
 
-afterEach(async () => {
-  if (process.env.ROOMS_DEBUG) for (const p of procs) console.log(JSON.stringify(p.events), p.stderr);
+afterEach(async (ctx) => {
+  // What the role processes said (events, stderr): on a failure always, else with ROOMS_DEBUG=1.
+  if (process.env.ROOMS_DEBUG || ctx.task.result?.state === 'fail') for (const p of procs) console.log(JSON.stringify(p.events), p.stderr);
   for (const c of clients.splice(0)) c.destroy();
   for (const c of raw.splice(0)) c.destroy();
   for (const s of stores.splice(0)) await s.close();
@@ -148,15 +149,21 @@ describe.each(['TCP', 'UDP'] as const)('room migration between node processes on
     const clientMoves = members.map((m) => new Promise((r) => m.once('migrated', r)));
     // 8 x 50 broadcasts/s, 2800 pushes/s through Redis: a load a busy 2-core machine sustains.
     const streams = members.map((m) => stream(m, { burst: 1, pauseMs: 20 }));
+    let step = 'streaming before the move';
+    onTestFailed(() => console.log(`failed while waiting for: ${step}\n${describeProgress(members, uids, got)}`));
     await until(members, () => got.every((g) => g.size >= MEMBERS - 1));
 
     a.p.kill('SIGTERM');
+    step = "the target process's roomMigrated";
     const report = (await b.p.next('roomMigrated')) as unknown as { newRoomId: string; oldRoomId: string };
-    await Promise.all(clientMoves);
+    step = "every member's 'migrated'";
+    await orFail(members, Promise.all(clientMoves));
     // Streaming on in the new room, then every broadcast must arrive.
+    step = 'streaming in the new room';
     const more = members.map((_, i) => got[(i + 1) % MEMBERS].get(uids[i])?.length ?? 0);
     await until(members, () => members.every((_, i) => (got[(i + 1) % MEMBERS].get(uids[i])?.length ?? 0) > more[i] + 5));
     const sent = await Promise.all(streams.map((s) => s.stop()));
+    step = `every broadcast (sent: ${sent.join(' ')})`;
     await expectEveryBroadcast(members, got, uids, sent);
     expectMovedOnce(seen, roomId, report, 'm0');
     for (const m of members) {

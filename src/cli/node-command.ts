@@ -185,6 +185,8 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
   });
   const reason = await done;
   for (const t of timers) clearTimeout(t);
+  // The node is empty once its last member is handed off, before a room migration has ended.
+  await rooms.idle();
   handoffs.stop();
   rooms.stop();
   await node.stop();

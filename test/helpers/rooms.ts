@@ -1,4 +1,5 @@
 // Helpers of the room tests: clients connected to a chosen node, and waiting for room events.
+import { EventEmitter } from 'node:events';
 import { afterEach, expect } from 'vitest';
 import { getEndpoint, TcpClient, UdpClient, type BaseClient, type RoomEventMap, type RoomMigrationInfo } from '../../src/client';
 import { startCluster, type Cluster, type ClusterOptions } from '../../src/server';
@@ -40,17 +41,82 @@ export function nextRoomEvent<K extends keyof RoomEventMap>(client: BaseClient, 
   });
 }
 
-/** Resolves once `cond()` holds, checked after each of the client's room events and pushes. */
+/** Why a client of a test can no longer take part: set by its disconnect, its room's 'left', a failed stream. */
+const failures = new WeakMap<BaseClient, Error>();
+const failed = new EventEmitter();
+
+function label(c: BaseClient): string {
+  return `client ${c.sid?.slice(0, 8) ?? '(no session)'}`;
+}
+
+function fail(c: BaseClient, err: Error): void {
+  if (failures.has(c)) return;
+  failures.set(c, err);
+  failed.emit('failed', c, err);
+}
+
+/**
+ * Records, from now on, why `c` drops out (disconnect, room 'left'), so that until() and the streams
+ * fail at once with the reason instead of waiting for the test's timeout. Idempotent.
+ */
+export function watchFailures(c: BaseClient): void {
+  if (watched.has(c)) return;
+  watched.add(c);
+  c.on('disconnect', (code, message) => fail(c, new Error(`${label(c)} disconnected (${code}): ${message}`)));
+  c.room.on('left', (reason, roomId) => fail(c, new Error(`${label(c)} left room ${roomId} (${reason})`)));
+}
+const watched = new WeakSet<BaseClient>();
+
+/**
+ * Resolves once `cond()` holds, checked after each of the client's room events and pushes. Rejects
+ * at once when one of the clients disconnects, leaves its room unasked or its stream() fails.
+ */
 export function until(clients: BaseClient[], cond: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const check = (): void => {
-      if (!cond()) return;
+  for (const c of clients) watchFailures(c);
+  return new Promise((resolve, reject) => {
+    const settle = (err: Error | undefined): void => {
       for (const c of clients) c.off('push', check);
-      resolve();
+      failed.off('failed', onFailed);
+      if (err === undefined) resolve();
+      else reject(err);
     };
+    const check = (): void => {
+      if (cond()) settle(undefined);
+    };
+    const onFailed = (c: BaseClient, err: Error): void => {
+      if (clients.includes(c)) settle(err);
+    };
+    const already = clients.find((c) => failures.has(c));
+    if (already !== undefined) return settle(failures.get(already));
     for (const c of clients) c.on('push', check);
+    failed.on('failed', onFailed);
     check();
   });
+}
+
+/** `p`, or the first failure of one of the clients (as until()). */
+export function orFail<T>(clients: BaseClient[], p: Promise<T>): Promise<T> {
+  let cancel = (): void => undefined;
+  const failure = new Promise<never>((_, reject) => {
+    let done = false;
+    cancel = () => void (done = true);
+    until(clients, () => done).catch(reject);
+  });
+  return Promise.race([p, failure]).finally(() => cancel());
+}
+
+/** For a failed test's output: per member its state, and per sender how many and which last. */
+export function describeProgress(members: BaseClient[], uids: string[], got: Map<string, number[]>[]): string {
+  return members
+    .map((m, i) => {
+      const from = uids.map((u) => {
+        const l = got[i].get(u);
+        return l === undefined ? `${u}:-` : `${u}:${l.length}/last ${l[l.length - 1]}`;
+      });
+      const why = failures.get(m)?.message ?? '';
+      return `${uids[i]} ${m.state} migrations=${m.stats().migrations} room=${m.room.id ?? '-'} got ${from.join(' ')} ${why}`;
+    })
+    .join('\n');
 }
 
 /** One cluster and its clients per test, destroyed and stopped after it. */
@@ -70,14 +136,24 @@ export function roomTestBed(): { start: (opts: ClusterOptions) => Promise<Cluste
 
 /**
  * The member broadcasts "n" numbered from 1, `burst` per loop turn then a `pauseMs` pause (default
- * 2 and 2), until stop() (resolves with the count).
+ * 2 and 2), until stop() (resolves with the count). A broadcast that throws, or the client's
+ * disconnect, ends the stream: until() on that client rejects at once and stop() with the reason.
  */
 export function stream(client: BaseClient, pace: { burst: number; pauseMs: number } = { burst: 2, pauseMs: 2 }): { stop: () => Promise<number> } {
+  watchFailures(client);
   let sent = 0;
   let running = true;
   const loop = (async () => {
-    while (running) {
-      for (let i = 0; i < pace.burst; i++) client.room.broadcast(Buffer.from(String(++sent)));
+    while (running && !failures.has(client)) {
+      try {
+        for (let i = 0; i < pace.burst; i++) {
+          client.room.broadcast(Buffer.from(String(sent + 1)));
+          sent++;
+        }
+      } catch (err) {
+        fail(client, new Error(`${label(client)}: broadcast ${sent + 1} failed: ${err instanceof Error ? err.message : String(err)}`));
+        break;
+      }
       await tick();
       await new Promise((r) => setTimeout(r, pace.pauseMs));
     }
@@ -86,6 +162,8 @@ export function stream(client: BaseClient, pace: { burst: number; pauseMs: numbe
     stop: async () => {
       running = false;
       await loop;
+      const err = failures.get(client);
+      if (err !== undefined) throw err;
       return sent;
     },
   };

@@ -76,6 +76,8 @@ export class RedisRooms implements ClusterRooms {
   /** Rooms of this process's OFFLINE nodes waiting for the owner's 1/7 (cancel functions). */
   private readonly grace = new Map<string, () => void>();
   private readonly graceMs: number;
+  /** Room migrations this process runs: their last steps come after their last member left. */
+  private readonly moving = new Set<Promise<void>>();
 
   constructor(private readonly deps: RedisRoomsDeps) {
     this.graceMs = deps.graceMs ?? DEFAULT_ROOM_MIGRATION_GRACE_MS;
@@ -155,6 +157,16 @@ export class RedisRooms implements ClusterRooms {
   stop(): void {
     for (const c of this.grace.values()) c();
     this.grace.clear();
+  }
+
+  /**
+   * Resolves once no room migration of this process runs. A node's process awaits it before it
+   * closes its store: the last member leaves the node before the move ends in Redis and the target
+   * hears of it (PROTOCOL 10.5), and a store closed in between leaves the room marked moving and
+   * the target never reports roomMigrated.
+   */
+  async idle(): Promise<void> {
+    while (this.moving.size > 0) await Promise.allSettled([...this.moving]);
   }
 
   private session(info: { uid: string; sid: string }, nodeId: string, what: 'present' | 'closed' | 'expired'): void {
@@ -261,7 +273,13 @@ export class RedisRooms implements ClusterRooms {
     await this.migrate(st.id, { session, link });
   }
 
-  private async migrate(roomId: string, owner: Owner | null): Promise<void> {
+  private migrate(roomId: string, owner: Owner | null): Promise<void> {
+    const run = this.runMigration(roomId, owner).finally(() => this.moving.delete(run));
+    this.moving.add(run);
+    return run;
+  }
+
+  private async runMigration(roomId: string, owner: Owner | null): Promise<void> {
     const { store } = this.deps;
     this.grace.get(roomId)?.();
     this.grace.delete(roomId);

@@ -67,6 +67,36 @@ describe('room migration and the end of a node process', () => {
     const told = (await raw.xrange('diarkis:pq:b', '-', '+')).map(([, f]) => f.join(' '));
     expect(told).toContainEqual(`k x t room-migrated n ${moved.roomId} o ${roomId}`);
   }, 30_000);
+
+  it('idle() waits for the offline walk too: a grace timer it arms is the stop()\'s to cancel, not left behind', async () => {
+    redis = await RedisServer.start();
+    const store = await RedisStore.connect({ url: redis.url });
+    closers.push(() => store.close());
+    await store.registerNode({ id: 'b', type: 'TCP', host: '127.0.0.1', port: 1, state: 'online' });
+    // The owner is connected to node a: the walk arms its grace (PROTOCOL 10.2) after a store lookup.
+    await store.registerSession({ uid: 'owner', sid: '0'.repeat(32), nodeId: 'a', key: '', iv: '', macKey: '', clientKey: '', data: {} });
+    const armed = new Set<number>();
+    let n = 0;
+    const clock = {
+      now: Date.now,
+      setTimer: () => {
+        const id = n++;
+        armed.add(id);
+        return () => void armed.delete(id);
+      },
+    };
+    const a = offlineNode();
+    const rooms = new RedisRooms({ store, nodes: new Map([['a', a]]), clock, emit: () => undefined });
+    const session = { uid: 'owner', sid: '0'.repeat(32), encode: (_v: number, _c: number, _s: number, p: Uint8Array) => Buffer.from(p) } as unknown as Session;
+    await rooms.handle(a, session, { sendPacket: () => undefined } as unknown as SessionLink, RoomCmd.Create, Buffer.from('{"maxMembers":2}'));
+
+    // Cluster.stop()'s order: idle(), then stop(); the walk was started and not awaited (emitWithRooms).
+    const walk = rooms.nodeOffline('a');
+    await rooms.idle();
+    rooms.stop();
+    await walk;
+    expect(armed.size).toBe(0);
+  }, 30_000);
 });
 
 async function reconnect(url: string): Promise<RedisStore> {

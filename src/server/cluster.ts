@@ -266,7 +266,8 @@ export class Cluster extends EventEmitter {
     this.stopping = (async () => {
       for (const t of this.timers) clearTimeout(t);
       this.timers.clear();
-      if (this.roomService instanceof RedisRooms) await this.roomService.idle();
+      // A room migration's last steps run after its members left (PROTOCOL 10.5): it ends first.
+      await this.roomService.idle();
       this.handoffs.stop();
       this.roomService.stop();
       await Promise.all([this.entry.stop(), ...[...this.nodeMap.values()].map((n) => n.stop())]);

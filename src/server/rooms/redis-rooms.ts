@@ -76,8 +76,10 @@ export class RedisRooms implements ClusterRooms {
   /** Rooms of this process's OFFLINE nodes waiting for the owner's 1/7 (cancel functions). */
   private readonly grace = new Map<string, () => void>();
   private readonly graceMs: number;
-  /** Room migrations this process runs: their last steps come after their last member left. */
+  /** Room migrations and offline walks this process runs: a migration's last steps come after its last member left. */
   private readonly moving = new Set<Promise<void>>();
+  /** After stop() no grace timer is armed (a walk still finishing must not outlive its cluster). */
+  private stopped = false;
 
   constructor(private readonly deps: RedisRoomsDeps) {
     this.graceMs = deps.graceMs ?? DEFAULT_ROOM_MIGRATION_GRACE_MS;
@@ -123,7 +125,11 @@ export class RedisRooms implements ClusterRooms {
     this.deps.emit('roomMigrated', { newRoomId, oldRoomId });
   }
 
-  async nodeOffline(nodeId: string): Promise<void> {
+  nodeOffline(nodeId: string): Promise<void> {
+    return this.track(this.walkOffline(nodeId));
+  }
+
+  private async walkOffline(nodeId: string): Promise<void> {
     const from = this.deps.nodes.get(nodeId);
     if (from === undefined) return;
     const r = (await this.deps.store.script(S.nodeOffline, nodeId)) as string[];
@@ -137,6 +143,7 @@ export class RedisRooms implements ClusterRooms {
         continue;
       }
       // The owner is here: it has the grace period to send 1/7 (PROTOCOL 10.2).
+      if (this.stopped) continue;
       const cancel = this.deps.clock.setTimer(() => {
         this.grace.delete(id);
         void this.migrate(id, null);
@@ -155,6 +162,7 @@ export class RedisRooms implements ClusterRooms {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const c of this.grace.values()) c();
     this.grace.clear();
   }
@@ -274,7 +282,11 @@ export class RedisRooms implements ClusterRooms {
   }
 
   private migrate(roomId: string, owner: Owner | null): Promise<void> {
-    const run = this.runMigration(roomId, owner).finally(() => this.moving.delete(run));
+    return this.track(this.runMigration(roomId, owner));
+  }
+
+  private track(p: Promise<void>): Promise<void> {
+    const run = p.finally(() => this.moving.delete(run));
     this.moving.add(run);
     return run;
   }

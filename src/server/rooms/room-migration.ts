@@ -38,6 +38,10 @@ export class RoomMigrations {
   private readonly grace = new Map<Room, () => void>();
   /** Members handed off and not claimed yet: their removal at the handoff TTL. */
   private readonly pending = new Map<string, () => void>();
+  /** Migrations and offline walks under way: Cluster.stop() waits for them (idle()). */
+  private readonly running = new Set<Promise<void>>();
+  /** After stop() no timer is armed: a step still finishing must not outlive its cluster. */
+  private stopped = false;
 
   constructor(
     private readonly rooms: Rooms,
@@ -64,11 +68,16 @@ export class RoomMigrations {
   }
 
   /** A node went offline: its rooms move (after the owner's grace), its other room members too. */
-  async nodeOffline(nodeId: string): Promise<void> {
+  nodeOffline(nodeId: string): Promise<void> {
+    return this.track(this.walkOffline(nodeId));
+  }
+
+  private async walkOffline(nodeId: string): Promise<void> {
     for (const room of [...this.rooms.rooms.values()]) {
       if (room.nodeId !== nodeId || room.migrating || this.grace.has(room)) continue;
       const owner = await this.store.sessionOfUser(room.ownerId);
       if (owner !== null && owner.nodeId === nodeId) {
+        if (this.stopped) continue;
         const cancel = this.clock.setTimer(() => {
           this.grace.delete(room);
           if (this.rooms.rooms.get(room.id) === room && !room.migrating) void this.migrate(room, null);
@@ -101,13 +110,36 @@ export class RoomMigrations {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const c of this.grace.values()) c();
     for (const c of this.pending.values()) c();
     this.grace.clear();
     this.pending.clear();
   }
 
-  private async migrate(room: Room, owner: Owner | null): Promise<void> {
+  /**
+   * Resolves once no migration or offline walk runs (a grace timer firing meanwhile starts one,
+   * which is waited for too). In process every step is a store call in memory and a send, so the
+   * wait is short; Cluster.stop() awaits it before it stops the nodes and cancels the timers.
+   */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
+  }
+
+  private track(p: Promise<void>): Promise<void> {
+    const entry = p.then(
+      () => void this.running.delete(entry),
+      () => void this.running.delete(entry),
+    );
+    this.running.add(entry);
+    return p;
+  }
+
+  private migrate(room: Room, owner: Owner | null): Promise<void> {
+    return this.track(this.move(room, owner));
+  }
+
+  private async move(room: Room, owner: Owner | null): Promise<void> {
     const from = this.nodes.get(room.nodeId);
     this.grace.get(room)?.();
     this.grace.delete(room);
@@ -168,6 +200,8 @@ export class RoomMigrations {
   /** PROTOCOL 10.4: a member that has not claimed within the handoff TTL is removed. */
   private expectClaim(room: Room, uid: string): void {
     this.pending.get(uid)?.();
+    this.pending.delete(uid);
+    if (this.stopped) return;
     const cancel = this.clock.setTimer(() => {
       this.pending.delete(uid);
       const m = room.members.get(uid);

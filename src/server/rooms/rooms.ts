@@ -78,6 +78,8 @@ export interface ClusterRooms extends RoomService {
   nodeOffline(nodeId: string): Promise<void>;
   /** Multi-process stores: a room moved to a node of this process (PROTOCOL 10.5). */
   roomMigrated?(newRoomId: string, oldRoomId: string): void;
+  /** Resolves once no room migration of this process runs: Cluster.stop() awaits it first. */
+  idle(): Promise<void>;
   stop(): void;
 }
 
@@ -198,6 +200,10 @@ export class Rooms implements ClusterRooms {
 
   nodeOffline(nodeId: string): Promise<void> {
     return this.migrations.nodeOffline(nodeId);
+  }
+
+  idle(): Promise<void> {
+    return this.migrations.idle();
   }
 
   stop(): void {

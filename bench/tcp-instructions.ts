@@ -11,20 +11,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { formatTable } from '../src/cli/table';
-import { buildFloor } from './lib/c-floor';
-import { startClusterChild } from './lib/cluster-process';
-import { buildNodeFloor, NODE_FLOORS } from './lib/node-floor';
+import { stringArg } from './lib/args';
+import { countMarginal } from './lib/marginal';
+import { NODE_FLOORS } from './lib/node-floor';
 import { writeResult } from './lib/results';
-import { runKind } from './lib/run-kind';
 import { fmt } from './lib/stats';
-
-function stringArg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 /** callgrind's total of executed instructions (the `summary:` line). */
 function instructions(file: string): number {
@@ -40,31 +32,20 @@ async function main(): Promise<void> {
   const baseline = stringArg('baseline');
   const all = ['native-loop', 'native-stream', ...(baseline ? ['baseline-loop'] : []), 'c-floor', ...NODE_FLOORS];
   const kinds = stringArg('kinds')?.split(',') ?? all;
-  const floors = { floor: buildFloor(), nodeFloor: buildNodeFloor() };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcp-instructions-'));
-  const cluster = await startClusterChild({ tcpNodes: 1, encryption: true });
   const rows: Array<Array<string | number>> = [];
   const summary: Record<string, unknown>[] = [];
-  let uid = 0;
-  try {
-    for (const kind of kinds) {
-      const counts: number[] = [];
-      for (const messages of [n, 2 * n]) {
-        const file = path.join(dir, `${kind}-${messages}.out`);
-        // V8 writes code it then runs: valgrind must check every write outside mapped files.
-        const wrap = ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${file}`, '--dump-line=no'];
-        await runKind(kind, floors, cluster.entryUrl, depth, messages, 1, `ir-${uid++}`, baseline, wrap);
-        counts.push(instructions(file));
-      }
-      const per = ((counts[1] as number) - (counts[0] as number)) / n;
-      rows.push([kind, depth, fmt(per, 0)]);
-      summary.push({ kind, depth, instructionsPerEcho: per });
-      process.stderr.write(`${kind} at ${depth}: ${fmt(per, 0)} instructions per echo\n`);
-    }
-  } finally {
-    await cluster.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const callgrind = {
+    tag: 'ir',
+    // V8 writes code it then runs: valgrind must check every write outside mapped files.
+    wrap: (file: string) => ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${file}`, '--dump-line=no'],
+    read: instructions,
+  };
+  await countMarginal(callgrind, kinds.map((kind) => ({ kind, depth })), n, baseline, ({ kind }, [c1, c2]) => {
+    const per = (c2 - c1) / n;
+    rows.push([kind, depth, fmt(per, 0)]);
+    summary.push({ kind, depth, instructionsPerEcho: per });
+    process.stderr.write(`${kind} at ${depth}: ${fmt(per, 0)} instructions per echo\n`);
+  });
   const floorIr = summary.find((s) => s.kind === 'c-floor')?.instructionsPerEcho as number | undefined;
   console.log(`\nTCP echo, 64-byte encrypted bodies: user-space instructions per echo, marginal ((2N - N) / N, N = ${n}), callgrind\n`);
   console.log(formatTable(['client', 'in flight', 'instructions/echo', '/ C floor'],

@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include "rudp/reliable.h"
-#include "rudp_channel_out.h"
+#include "rudp_channel_fixture.h"
 
 namespace diarkis {
 namespace rudp {
 namespace {
+
+using RudpRecovery = ChannelTest;
 
 ReliableConfig adaptive() {
   ReliableConfig c;  // the client's defaults (UdpOptions) but adaptive
@@ -21,10 +23,8 @@ void sendSolo(ReliableChannel& ch, int n, double now) {
   for (int i = 0; i < n; ++i) ch.send(Bytes{static_cast<uint8_t>(i)}, false, now, true);
 }
 
-TEST(RudpRecovery, SmallBodiesArePackedUpToTheDatagramSizeAndWaitForTheFlush) {
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
-  ch.start(0, 0, 0);
+TEST_F(RudpRecovery, SmallBodiesArePackedUpToTheDatagramSizeAndWaitForTheFlush) {
+  ReliableChannel& ch = open(adaptive());
   ch.send(Bytes(100, 1), true, 0);
   std::vector<Bytes> ready;
   ch.takeReadyDatagrams(ready);
@@ -43,13 +43,11 @@ TEST(RudpRecovery, SmallBodiesArePackedUpToTheDatagramSizeAndWaitForTheFlush) {
   EXPECT_TRUE(ch.idle());
 }
 
-TEST(RudpRecovery, APartialDatAndAcksWaitTheirShortBoundForCompany) {
-  Stats stats;
+TEST_F(RudpRecovery, APartialDatAndAcksWaitTheirShortBoundForCompany) {
   ReliableConfig c = adaptive();
   c.packDelayMs = 1;
   c.ackDelayMs = 2;
-  ReliableChannel ch(c, stats);
-  ch.start(0, 0, 0);
+  ReliableChannel& ch = open(c);
   ch.send(Bytes(10, 1), false, 0);
   Out o = take(ch);
   ASSERT_EQ(o.count(Flag::Dat), 1u);     // nothing of ours in flight: a lone body waits for nothing
@@ -80,12 +78,10 @@ TEST(RudpRecovery, APartialDatAndAcksWaitTheirShortBoundForCompany) {
   EXPECT_EQ(o.dg[0][12], 0u);
 }
 
-TEST(RudpRecovery, ABodyQueuedWhileDatsAreInFlightGoesOnceTheyAreAcknowledged) {
-  Stats stats;
+TEST_F(RudpRecovery, ABodyQueuedWhileDatsAreInFlightGoesOnceTheyAreAcknowledged) {
   ReliableConfig c = adaptive();
   c.packDelayMs = 1;
-  ReliableChannel ch(c, stats);
-  ch.start(0, 0, 0);
+  ReliableChannel& ch = open(c);
   ch.send(Bytes(10, 1), false, 0);
   ASSERT_EQ(take(ch).count(Flag::Dat), 1u);
   ch.send(Bytes(10, 2), false, 0.1);
@@ -95,10 +91,8 @@ TEST(RudpRecovery, ABodyQueuedWhileDatsAreInFlightGoesOnceTheyAreAcknowledged) {
   EXPECT_EQ(take(ch).count(Flag::Dat), 1u);
 }
 
-TEST(RudpRecovery, SoloBodiesTravelAlone) {
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
-  ch.start(0, 0, 0);
+TEST_F(RudpRecovery, SoloBodiesTravelAlone) {
+  ReliableChannel& ch = open(adaptive());
   ch.send(Bytes(10, 1), false, 0);
   ch.send(Bytes(10, 2), false, 0, true);
   ch.send(Bytes(10, 3), false, 0);
@@ -110,10 +104,8 @@ TEST(RudpRecovery, SoloBodiesTravelAlone) {
   EXPECT_EQ(o.dg[2].size(), 24u);
 }
 
-TEST(RudpRecovery, RtoFollowsRfc6298FromTheHandshakeSeed) {
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
-  ch.start(0, 0, 0);
+TEST_F(RudpRecovery, RtoFollowsRfc6298FromTheHandshakeSeed) {
+  ReliableChannel& ch = open(adaptive());
   EXPECT_EQ(ch.baseRto(), 1000);   // no sample: retryMinMs (RFC 6298's 1 s)
   ch.seedRtt(40);                  // the SYN exchange
   EXPECT_DOUBLE_EQ(ch.srtt(), 40);
@@ -128,10 +120,8 @@ TEST(RudpRecovery, RtoFollowsRfc6298FromTheHandshakeSeed) {
   EXPECT_DOUBLE_EQ(ch.srtt(), 37.5);
 }
 
-TEST(RudpRecovery, KarnsRuleTheFlagSaysWhichCopyWasAnswered) {
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
-  ch.start(0, 0, 0);
+TEST_F(RudpRecovery, KarnsRuleTheFlagSaysWhichCopyWasAnswered) {
+  ReliableChannel& ch = open(adaptive());
   ch.send(Bytes{1}, false, 0);
   take(ch);
   EXPECT_EQ(ch.nextDeadline(), 1000);   // no RTT yet: the initial RTO
@@ -163,14 +153,12 @@ TEST(RudpRecovery, KarnsRuleTheFlagSaysWhichCopyWasAnswered) {
   EXPECT_DOUBLE_EQ(ch.rttvar(), 0.75 * 15 + 0.25 * 370);
 }
 
-TEST(RudpRecovery, APeerThatAnswersAfterAStallGetsBoundedResends) {
+TEST_F(RudpRecovery, APeerThatAnswersAfterAStallGetsBoundedResends) {
   // Quick round trips (10 ms) teach a small RTO; then the peer's process stalls and
   // every answer comes 500 ms after the DAT (all copies answered at once, as a busy
   // process reads its socket). Before the original's ACK was sampled and the backoff
   // kept, every exchange cost two spurious resends (at 100 and 300 ms), forever.
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
-  ch.start(0, 0, 0);
+  ReliableChannel& ch = open(adaptive());
   double now = 0;
   uint32_t seq = 0;
   for (int i = 0; i < 10; ++i, ++seq, now += 100) {
@@ -198,10 +186,8 @@ TEST(RudpRecovery, APeerThatAnswersAfterAStallGetsBoundedResends) {
   EXPECT_FALSE(ch.timedOut());
 }
 
-TEST(RudpRecovery, FastRetransmitFromLaterAcksByTimeOncePerRtt) {
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
-  ch.start(0, 0, 0);
+TEST_F(RudpRecovery, FastRetransmitFromLaterAcksByTimeOncePerRtt) {
+  ReliableChannel& ch = open(adaptive());
   ch.seedRtt(50);
   sendSolo(ch, 6, 0);
   ASSERT_EQ(take(ch).count(Flag::Dat), 6u);
@@ -230,20 +216,18 @@ void begin(ReliableChannel& ch, double rtt, int n) {
   take(ch);
 }
 
-TEST(RudpRecovery, InABurstSentAtOnceOnlyLowerSeqsCountAsSentBefore) {
+TEST_F(RudpRecovery, InABurstSentAtOnceOnlyLowerSeqsCountAsSentBefore) {
   // RFC 8985's RACK_sent_after: a DAT of the same loop turn (one send time) with
   // a higher seq than the acknowledged one was sent after it, not before.
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
+  ReliableChannel& ch = make(adaptive());
   begin(ch, 50, 6);
   ch.onAck(AckRecord{2, false}, 50);
   ch.onTimer(62.5);                     // RTT 50 + reorder window 12.5
   EXPECT_EQ(take(ch).seqs(Flag::Rdat), (std::vector<uint32_t>{0, 1}));  // not 3, 4, 5
 }
 
-TEST(RudpRecovery, ReorderingSeenInAcksWidensTheReorderWindow) {
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
+TEST_F(RudpRecovery, ReorderingSeenInAcksWidensTheReorderWindow) {
+  ReliableChannel& ch = make(adaptive());
   begin(ch, 20, 2);                     // min RTT 20: window 5
   ch.onAck(AckRecord{1, false}, 20);
   ch.onAck(AckRecord{0, false}, 35);    // 15 ms later than a DAT sent after it: not lost, late
@@ -269,9 +253,8 @@ void lossEpisodeOfNineteen(ReliableChannel& ch) {
   for (uint32_t s = 0; s < 18; ++s) ch.onAck(AckRecord{s, false}, 70);  // the originals, late
 }
 
-TEST(RudpRecovery, LossesThatProveSpuriousUndoTheWindowReduction) {
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
+TEST_F(RudpRecovery, LossesThatProveSpuriousUndoTheWindowReduction) {
+  ReliableChannel& ch = make(adaptive());
   lossEpisodeOfNineteen(ch);
   // Every loss of the episode was spurious (reordering): the reduction is undone, growth resumes.
   ch.onAck(AckRecord{18, false}, 70);
@@ -279,19 +262,16 @@ TEST(RudpRecovery, LossesThatProveSpuriousUndoTheWindowReduction) {
   EXPECT_TRUE(ch.idle());
 }
 
-TEST(RudpRecovery, ARealLossInTheEpisodeKeepsTheReduction) {
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
+TEST_F(RudpRecovery, ARealLossInTheEpisodeKeepsTheReduction) {
+  ReliableChannel& ch = make(adaptive());
   lossEpisodeOfNineteen(ch);
   ch.onAck(AckRecord{18, true}, 120);   // 18's original was lost: its resend got through
   EXPECT_DOUBLE_EQ(ch.cwnd(), 32.5);
   EXPECT_TRUE(ch.idle());
 }
 
-TEST(RudpRecovery, TailLossProbeResendsTheNewestBeforeTheRto) {
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
-  ch.start(0, 0, 0);
+TEST_F(RudpRecovery, TailLossProbeResendsTheNewestBeforeTheRto) {
+  ReliableChannel& ch = open(adaptive());
   ch.seedRtt(50);                       // RTO 150, probe after 2 x 50 + 5
   sendSolo(ch, 3, 0);
   take(ch);
@@ -305,10 +285,8 @@ TEST(RudpRecovery, TailLossProbeResendsTheNewestBeforeTheRto) {
   EXPECT_FALSE(ch.timedOut());
 }
 
-TEST(RudpRecovery, CongestionWindowGrowsInSlowStartAndRandomLossLeavesItAlone) {
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
-  ch.start(0, 0, 0);
+TEST_F(RudpRecovery, CongestionWindowGrowsInSlowStartAndRandomLossLeavesItAlone) {
+  ReliableChannel& ch = open(adaptive());
   ch.seedRtt(50);
   sendSolo(ch, 250, 0);
   EXPECT_EQ(take(ch).count(Flag::Dat), 64u);  // the initial window
@@ -322,10 +300,8 @@ TEST(RudpRecovery, CongestionWindowGrowsInSlowStartAndRandomLossLeavesItAlone) {
   EXPECT_DOUBLE_EQ(ch.cwnd(), before);
 }
 
-TEST(RudpRecovery, CongestionWindowHalvesOncePerEpisodeWhenAQueueBuilds) {
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
-  ch.start(0, 0, 0);
+TEST_F(RudpRecovery, CongestionWindowHalvesOncePerEpisodeWhenAQueueBuilds) {
+  ReliableChannel& ch = open(adaptive());
   ch.seedRtt(50);
   uint32_t seq = 0;
   // Three rounds whose RTT floor climbs 50 -> 110 -> 120 ms: a queue is building.
@@ -346,12 +322,10 @@ TEST(RudpRecovery, CongestionWindowHalvesOncePerEpisodeWhenAQueueBuilds) {
   EXPECT_DOUBLE_EQ(ch.cwnd(), before / 2);      // two losses, one episode: halved once
 }
 
-TEST(RudpRecovery, RtoResendsOnlyTheOldestThenSlowStarts) {
+TEST_F(RudpRecovery, RtoResendsOnlyTheOldestThenSlowStarts) {
   // RFC 5681's loss window: a peer that is only slow (a busy process) gets one
   // DAT again per RTO, not everything outstanding; ACKs reopen the window.
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
-  ch.start(0, 0, 0);
+  ReliableChannel& ch = open(adaptive());
   ch.seedRtt(50);
   sendSolo(ch, 20, 0);
   take(ch);
@@ -371,16 +345,14 @@ TEST(RudpRecovery, RtoResendsOnlyTheOldestThenSlowStarts) {
   EXPECT_EQ(take(ch).seqs(Flag::Rdat), (std::vector<uint32_t>{3, 4, 5, 6}));
 }
 
-TEST(RudpRecovery, ALivePeerIsNeverTimedOutWhileADeadOneIs) {
+TEST_F(RudpRecovery, ALivePeerIsNeverTimedOutWhileADeadOneIs) {
   // The peer acknowledges every DAT but one, whose copies are all lost for 30
   // rounds: the adaptive sender keeps resending it (RACK, once per RTT), the
   // wire schedule gives up after maxRetries resends of it.
   for (bool adaptivePolicy : {true, false}) {
-    Stats stats;
     ReliableConfig c = adaptive();
     c.adaptive = adaptivePolicy;
-    ReliableChannel ch(c, stats);
-    ch.start(0, 0, 0);
+    ReliableChannel& ch = open(c);
     ch.seedRtt(50);
     ch.send(Bytes{0}, false, 0, true);
     take(ch);
@@ -407,10 +379,8 @@ TEST(RudpRecovery, ALivePeerIsNeverTimedOutWhileADeadOneIs) {
   }
 }
 
-TEST(RudpRecovery, ADeadPeerTimesOutAfterMaxRetriesTimeoutsInARow) {
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
-  ch.start(0, 0, 0);
+TEST_F(RudpRecovery, ADeadPeerTimesOutAfterMaxRetriesTimeoutsInARow) {
+  ReliableChannel& ch = open(adaptive());
   ch.seedRtt(50);
   ch.send(Bytes{1}, false, 0);
   take(ch);
@@ -431,12 +401,10 @@ TEST(RudpRecovery, ADeadPeerTimesOutAfterMaxRetriesTimeoutsInARow) {
   EXPECT_EQ(ch.nextDeadline(), ReliableChannel::kNoDeadline);
 }
 
-TEST(RudpRecovery, NoDatBeyondThePeersReceiveSpan) {
-  Stats stats;
+TEST_F(RudpRecovery, NoDatBeyondThePeersReceiveSpan) {
   ReliableConfig c = adaptive();
   c.peerWindow = 8;
-  ReliableChannel ch(c, stats);
-  ch.start(0xFFFFFC, 0, 0);             // and across the wrap
+  ReliableChannel& ch = open(c, 0xFFFFFC);  // and across the wrap
   sendSolo(ch, 20, 0);
   EXPECT_EQ(take(ch).count(Flag::Dat), 8u);
   for (uint32_t k = 1; k < 8; ++k) ch.onAck(AckRecord{seqAdd(0xFFFFFC, k), false}, 10);
@@ -445,10 +413,8 @@ TEST(RudpRecovery, NoDatBeyondThePeersReceiveSpan) {
   EXPECT_EQ(take(ch).count(Flag::Dat), 8u);
 }
 
-TEST(RudpRecovery, TheOutOfOrderBufferExistsOnlyWhileAGapDoes) {
-  Stats stats;
-  ReliableChannel ch(adaptive(), stats);
-  ch.start(0, 100, 0);
+TEST_F(RudpRecovery, TheOutOfOrderBufferExistsOnlyWhileAGapDoes) {
+  ReliableChannel& ch = open(adaptive(), 0, 100);
   const uint8_t b[3] = {1, 2, 3};
   ch.onData(100, false, b, 1, 0);
   EXPECT_FALSE(ch.reorderBufferAllocated());
@@ -479,14 +445,12 @@ namespace {
 // The owner flushes at the end of a loop turn only once the pack or ACK delay is over
 // (flushDue); until then the channel's deadline wakes it. Asking hasUnflushed() instead
 // kept the network thread's loop turning, without sleeping, through every delay.
-TEST(RudpRecovery, AFlushIsDueOnlyOnceThePackOrAckDelayIsOver) {
-  Stats stats;
+TEST_F(RudpRecovery, AFlushIsDueOnlyOnceThePackOrAckDelayIsOver) {
   ReliableConfig c;
   c.adaptive = true;
   c.packDelayMs = 1;
   c.ackDelayMs = 2;
-  ReliableChannel ch(c, stats);
-  ch.start(0, 0, 0);
+  ReliableChannel& ch = open(c);
   ch.send(Bytes(10, 1), true, 0);
   EXPECT_TRUE(ch.flushDue());  // nothing in flight: a lone send is due at once
   std::vector<Bytes> out;

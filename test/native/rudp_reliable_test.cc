@@ -5,11 +5,13 @@
 #include <set>
 
 #include "rudp/reliable.h"
-#include "rudp_channel_out.h"
+#include "rudp_channel_fixture.h"
 
 namespace diarkis {
 namespace rudp {
 namespace {
+
+using RudpReliable = ChannelTest;
 
 uint32_t seqOf(const Bytes& d) { return uint32_t{d[0]} | (uint32_t{d[1]} << 8) | (uint32_t{d[2]} << 16); }
 
@@ -33,10 +35,8 @@ std::vector<double> resendTimes(ReliableChannel& ch, double until) {
   return times;
 }
 
-TEST(RudpReliable, FixedPolicyDoublesToMaxThenTimesOut) {
-  Stats stats;
-  ReliableChannel ch(fixedConfig(), stats);
-  ch.start(0, 0, 0);
+TEST_F(RudpReliable, FixedPolicyDoublesToMaxThenTimesOut) {
+  ReliableChannel& ch = open(fixedConfig());
   ch.send(Bytes{1, 2, 3}, false, 0);
   Out first = take(ch);
   ASSERT_EQ(first.count(Flag::Dat), 1u);
@@ -49,12 +49,10 @@ TEST(RudpReliable, FixedPolicyDoublesToMaxThenTimesOut) {
   EXPECT_EQ(ch.nextDeadline(), ReliableChannel::kNoDeadline);
 }
 
-TEST(RudpReliable, MaxRetriesTimeoutIsExact) {
-  Stats stats;
+TEST_F(RudpReliable, MaxRetriesTimeoutIsExact) {
   ReliableConfig c = fixedConfig();
   c.maxRetries = 2;
-  ReliableChannel ch(c, stats);
-  ch.start(0, 0, 0);
+  ReliableChannel& ch = open(c);
   ch.send(Bytes{9}, false, 0);
   take(ch);
   ch.onTimer(1000);
@@ -67,10 +65,8 @@ TEST(RudpReliable, MaxRetriesTimeoutIsExact) {
   EXPECT_TRUE(ch.timedOut());
 }
 
-TEST(RudpReliable, RdatCarriesTheSameSeqAndBody) {
-  Stats stats;
-  ReliableChannel ch(fixedConfig(), stats);
-  ch.start(0xFFFFFF, 0, 0);
+TEST_F(RudpReliable, RdatCarriesTheSameSeqAndBody) {
+  ReliableChannel& ch = open(fixedConfig(), 0xFFFFFF);
   ch.send(Bytes{7}, false, 0);
   take(ch);
   ch.onTimer(1000);
@@ -79,12 +75,10 @@ TEST(RudpReliable, RdatCarriesTheSameSeqAndBody) {
   EXPECT_EQ(o.dg[0], (Bytes{0xFF, 0xFF, 0xFF, 5, 7}));
 }
 
-TEST(RudpReliable, SendWindowQueuesTheRest) {
-  Stats stats;
+TEST_F(RudpReliable, SendWindowQueuesTheRest) {
   ReliableConfig c = fixedConfig();
   c.sendWindow = 4;
-  ReliableChannel ch(c, stats);
-  ch.start(100, 0, 0);
+  ReliableChannel& ch = open(c, 100);
   for (uint8_t i = 0; i < 10; ++i) ch.send(Bytes{i}, true, 0, true);  // solo: one DAT each
   Out o = take(ch);
   ASSERT_EQ(o.count(Flag::Dat), 4u);
@@ -112,12 +106,11 @@ TEST(RudpReliable, SendWindowQueuesTheRest) {
   EXPECT_EQ(stats.drops[static_cast<size_t>(DropReason::Duplicate)].load(), 1u);
 }
 
-TEST(RudpReliable, ReceiverDeliversInOrderExactlyOnceAndAcksEverything) {
-  Stats stats;
+TEST_F(RudpReliable, ReceiverDeliversInOrderExactlyOnceAndAcksEverything) {
   ReliableConfig c = fixedConfig();
   c.recvWindow = 8;
   c.ackSuffix = Bytes(16, 0xEE);
-  ReliableChannel ch(c, stats);
+  ReliableChannel& ch = make(c);
   const uint32_t s = 0xFFFFFE;  // the stream wraps through 0
   ch.start(0, s, 0);
   auto feed = [&](uint32_t k, bool rdat) {
@@ -152,12 +145,10 @@ TEST(RudpReliable, ReceiverDeliversInOrderExactlyOnceAndAcksEverything) {
   EXPECT_EQ(take(ch).dg.size(), 1u);
 }
 
-TEST(RudpReliable, ManyAcksArePackedUnderTheDatagramLimit) {
-  Stats stats;
+TEST_F(RudpReliable, ManyAcksArePackedUnderTheDatagramLimit) {
   ReliableConfig c = fixedConfig();
   c.ackSuffix = Bytes(16, 1);
-  ReliableChannel ch(c, stats);
-  ch.start(0, 0, 0);
+  ReliableChannel& ch = open(c);
   const uint8_t b = 0;
   for (uint32_t k = 0; k < 150; ++k) ch.onData(k, false, &b, 1, 0);
   Out o = take(ch);
@@ -172,12 +163,10 @@ TEST(RudpReliable, ManyAcksArePackedUnderTheDatagramLimit) {
   EXPECT_EQ(o.dg[2].size(), 18u * 20u);
 }
 
-TEST(RudpReliable, TheLatestAckRecordsAreRepeatedInTheNextAckDatagrams) {
+TEST_F(RudpReliable, TheLatestAckRecordsAreRepeatedInTheNextAckDatagrams) {
   // ACK records are per DAT (no cumulative acknowledgement): a lost ACK datagram
   // is covered by the next one, which repeats the latest 8 records sent.
-  Stats stats;
-  ReliableChannel ch(fixedConfig(), stats);
-  ch.start(0, 0, 0);
+  ReliableChannel& ch = open(fixedConfig());
   const uint8_t b = 0;
   auto acked = [](const Out& o) {
     std::vector<uint32_t> s;
@@ -200,11 +189,10 @@ TEST(RudpReliable, TheLatestAckRecordsAreRepeatedInTheNextAckDatagrams) {
   EXPECT_TRUE(take(ch).dg.empty());  // nothing new: no datagram of repeats alone
 }
 
-TEST(RudpReliable, FirstMessageGoesAsDatAndRdatAndOnlyRackClearsIt) {
-  Stats stats;
+TEST_F(RudpReliable, FirstMessageGoesAsDatAndRdatAndOnlyRackClearsIt) {
   ReliableConfig c = fixedConfig();
   c.firstNeedsRack = true;
-  ReliableChannel ch(c, stats);
+  ReliableChannel& ch = make(c);
   const uint32_t s = 0x00ABCD;
   ch.start(s, 0, 0);
   ch.send(Bytes{1}, false, 0);
@@ -224,9 +212,8 @@ TEST(RudpReliable, FirstMessageGoesAsDatAndRdatAndOnlyRackClearsIt) {
   EXPECT_TRUE(ch.idle());
 }
 
-TEST(RudpReliable, NothingGoesOutBeforeStart) {
-  Stats stats;
-  ReliableChannel ch(fixedConfig(), stats);
+TEST_F(RudpReliable, NothingGoesOutBeforeStart) {
+  ReliableChannel& ch = make(fixedConfig());
   ch.send(Bytes{1}, false, 0);
   EXPECT_EQ(take(ch).dg.size(), 0u);
   EXPECT_EQ(ch.nextDeadline(), ReliableChannel::kNoDeadline);
@@ -241,10 +228,8 @@ TEST(RudpReliable, NothingGoesOutBeforeStart) {
   EXPECT_EQ(take(ch).count(Flag::Dat), 1u);
 }
 
-TEST(RudpReliable, SenderWrapsThroughZero) {
-  Stats stats;
-  ReliableChannel ch(fixedConfig(), stats);
-  ch.start(0xFFFFFD, 0, 0);
+TEST_F(RudpReliable, SenderWrapsThroughZero) {
+  ReliableChannel& ch = open(fixedConfig(), 0xFFFFFD);
   for (uint8_t i = 0; i < 6; ++i) ch.send(Bytes{i}, false, 0, true);
   Out o = take(ch);
   ASSERT_EQ(o.dg.size(), 6u);
@@ -255,12 +240,10 @@ TEST(RudpReliable, SenderWrapsThroughZero) {
   EXPECT_EQ(stats.drops[static_cast<size_t>(DropReason::Duplicate)].load(), 0u);
 }
 
-TEST(RudpReliable, ForgetOutgoingReleasesBudgetedBytes) {
-  Stats stats;
+TEST_F(RudpReliable, ForgetOutgoingReleasesBudgetedBytes) {
   ReliableConfig c = fixedConfig();
   c.sendWindow = 1;
-  ReliableChannel ch(c, stats);
-  ch.start(0, 0, 0);
+  ReliableChannel& ch = open(c);
   ch.send(Bytes(10, 0), true, 0);
   ch.send(Bytes(5, 0), true, 0);
   ch.send(Bytes(7, 0), false, 0);

@@ -1,6 +1,6 @@
 // The one table of error codes (CAPI.md): the C++ list (errors.h, whose order is
 // the numbering), the C header, the C# constants, the TypeScript table and the
-// table in docs/engines.md must agree name for name and number for number.
+// table in docs/capi.md must agree name for name and number for number.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -46,8 +46,8 @@ describe('error codes: one table', () => {
     expect(Object.keys(ERROR_CODES).sort()).toEqual(names.slice(1).sort());
   });
 
-  it('docs/engines.md lists the same numbers and names', () => {
-    const rows = [...read('docs/engines.md').matchAll(/^\| (-?\d+) \| `DK_\w+` \| `([a-z-]+)` \|/gm)];
+  it('docs/capi.md lists the same numbers and names', () => {
+    const rows = [...read('docs/capi.md').matchAll(/^\| (-?\d+) \| `DK_\w+` \| `([a-z-]+)` \|/gm)];
     expect(rows.length).toBe(names.length);
     for (const m of rows) expect(names[-Number(m[1])], m[0]).toBe(m[2]);
   });

@@ -42,7 +42,7 @@ class FakeNode {
     ::listen(listen_.get(), 4);
     ::getsockname(listen_.get(), reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this, raw = listen_.get(), serve = std::move(serve)] {
+    thread_ = std::thread([raw = listen_.get(), serve = std::move(serve)] {
       UniqueSocket fd(::accept(raw, nullptr, nullptr));
       if (!fd) return;
       setNonBlocking(fd.get(), false);

@@ -208,6 +208,21 @@ describe('ServerSession: bound', () => {
     expect(t.requests.length).toBe(7); // requests are never delayed
   });
 
+  it('ackDelayMs: a record due at the turn\'s flush arms no timer (the flush sends it)', () => {
+    const t = bound({ ackDelayMs: 4 });
+    const ttl = t.s.nextDeadline();
+    // What feed() does up to the flush: the DAT's record waits for this turn's flush, not a timer.
+    const p = parseDatagram(t.dat(1, 2, 1, Buffer.from('a')));
+    if (!isParsed(p)) throw new Error('bad datagram');
+    t.s.onDatagram(p, CLIENT, 10);
+    expect(t.s.hasUnflushed).toBe(true);
+    expect(t.s.nextDeadline()).toBe(ttl);
+    t.s.flush(10);
+    expect(t.sent.filter((x) => x.d[3] === Flag.ACK).length).toBe(1);
+    expect(t.s.hasUnflushed).toBe(false);
+    expect(t.s.nextDeadline()).toBe(ttl);
+  });
+
   it('drops datagrams from any other address, control ones included, and keeps serving', () => {
     const t = bound();
     t.feed(encodeDatagram(0, Flag.SYN, SID), FOREIGN, 10);

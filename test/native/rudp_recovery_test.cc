@@ -3,6 +3,11 @@
 // that spares a live peer, the peer's receive span, and the lazy receive buffer.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+#include <utility>
+#include <vector>
+
 #include "rudp/reliable.h"
 #include "rudp_channel_fixture.h"
 
@@ -499,6 +504,61 @@ TEST_F(RudpRecovery, AFlushIsDueOnlyOnceThePackOrAckDelayIsOver) {
     out.clear();
   }
   EXPECT_EQ(acks, 10u);  // 20 DATs over 20 ms at a 2 ms pace (0: 20 datagrams)
+}
+
+// RACK's scan walks a send-time list and stops early (reliable_loss.cc): under random
+// loss, reordering, bursts at one instant, probes and RTOs, every ACK leaves exactly
+// what the whole-window scan would (nothing overdue, the same RACK deadline).
+TEST(RudpRecovery, RackScanOfTheSendTimeListAgreesWithTheWholeWindowScan) {
+  size_t resends = 0;
+  size_t checks = 0;
+  for (uint32_t seed = 1; seed <= 12; ++seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> u(0, 1);
+    Stats stats;
+    ReliableConfig c = adaptive();
+    c.rtoMinMs = 50;
+    ReliableChannel ch(c, stats);
+    double now = 0;
+    ch.start(seed % 2 == 0 ? 0xffff00u : 7u, 0, now);
+    std::vector<std::pair<double, AckRecord>> wire;  // ACK records on their way back
+    const auto ship = [&] {
+      for (const Bytes& d : take(ch).dg) {
+        if (d.size() < 4 || (d[3] != static_cast<uint8_t>(Flag::Dat) && d[3] != static_cast<uint8_t>(Flag::Rdat))) continue;
+        if (u(rng) < 0.15) continue;  // lost (15 %), else back after 10-70 ms (reordered)
+        const uint32_t seq = uint32_t{d[0]} | (uint32_t{d[1]} << 8) | (uint32_t{d[2]} << 16);
+        wire.emplace_back(now + 10 + u(rng) * 60, AckRecord{seq, d[3] == static_cast<uint8_t>(Flag::Rdat)});
+      }
+    };
+    int sent = 0;
+    for (int step = 0; step < 4000 && !ch.timedOut(); ++step) {
+      now += u(rng) < 0.3 ? 0 : u(rng) * 4;
+      if (sent < 3000 && u(rng) < 0.5) {
+        const int n = 1 + static_cast<int>(u(rng) * 8);  // a burst at one instant: ties broken by seq
+        for (int i = 0; i < n; ++i, ++sent) ch.send(Bytes{static_cast<uint8_t>(sent)}, false, now, true);
+      }
+      ship();
+      std::stable_sort(wire.begin(), wire.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      size_t k = 0;
+      for (; k < wire.size() && wire[k].first <= now; ++k) {
+        if (!ch.onAck(wire[k].second, now)) continue;
+        const ReliableChannel::RackCheck r = ch.checkRackScan(now);
+        ASSERT_EQ(r.overdue, 0u);
+        ASSERT_EQ(r.rackAt, r.wholeWindowRackAt);
+        ++checks;
+      }
+      wire.erase(wire.begin(), wire.begin() + static_cast<std::ptrdiff_t>(k));
+      ship();
+      if (ch.nextDeadline() <= now) {
+        ch.onTimer(now);
+        ASSERT_EQ(ch.checkRackScan(now).overdue, 0u);
+        ship();
+      }
+    }
+    resends += stats.snapshot().retransmits;
+  }
+  EXPECT_GT(checks, 5000u);
+  EXPECT_GT(resends, 500u);  // loss recovery ran (RACK, probes, RTOs), not only the happy path
 }
 
 }  // namespace

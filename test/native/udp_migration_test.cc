@@ -459,6 +459,28 @@ TEST(UdpMigration, TheMigrateRequestLeavesAtOnceWithoutThePackDelay) {
   EXPECT_EQ(dats, 1u);
 }
 
+// Issue 12: an idle client's echo after the claim would cost the target a DAT each way and
+// their ACKs; it keeps its interval instead (with held requests it rides in their DAT, above).
+TEST(UdpMigration, AnIdleClientSendsNoEchoAtTheClaimAnswer) {
+  UdpOptions o = migOptions();
+  MigHarness h(o, {}, 23);
+  h.connect();
+  ASSERT_EQ(h.client.sendMigrate(h.now), ErrorCode::None);
+  ASSERT_TRUE(h.runUntil([&] { return h.count(EventType::Migrated) == 1; }, 10000));
+  const double migratedAt = h.now;
+  const size_t from = h.claimAnsweredAtSent;  // what the client sent since the claim was answered
+  const auto datsToTarget = [&] {
+    return std::count_if(h.sent.begin() + static_cast<std::ptrdiff_t>(from), h.sent.end(),
+                         [](const Sent& s) { return s.toTarget && (flagOf(s.d) == rudp::Flag::Dat); });
+  };
+  ASSERT_TRUE(h.runUntil([&] { return datsToTarget() > 0; }, o.echoIntervalMs + 1000));
+  const auto first = std::find_if(h.sent.begin() + static_cast<std::ptrdiff_t>(from), h.sent.end(),
+                                  [](const Sent& s) { return s.toTarget && flagOf(s.d) == rudp::Flag::Dat; });
+  EXPECT_GE(first->at, migratedAt + o.echoIntervalMs);  // the echo, on its interval
+  EXPECT_EQ(datsToTarget(), 1);
+  EXPECT_EQ(h.client.state(), ClientState::Connected);
+}
+
 TEST(UdpMigration, HeldRequestsLeaveWithTheClaimAnswersTurn) {
   UdpOptions o = migOptions();
   ASSERT_GT(o.packDelayMs, 0.0);

@@ -109,6 +109,7 @@ bool ReliableChannel::sendNewDat(double now, bool flush) {
     stats_.add(&Stats::retransmits);
   }
   inflight_.push_back(std::move(o));
+  if (cfg_.adaptive) enlist(seq);
   ++pipe_;
   return true;
 }
@@ -122,7 +123,12 @@ void ReliableChannel::retransmit(size_t index, double now) {
   }
   ++o.retries;
   o.lastSent = now;
-  emitData(seqAdd(sendBase_, static_cast<uint32_t>(index)), Flag::Rdat, o.body);
+  const uint32_t seq = seqAdd(sendBase_, static_cast<uint32_t>(index));
+  if (cfg_.adaptive) {
+    unlist(seq);
+    enlist(seq);
+  }
+  emitData(seq, Flag::Rdat, o.body);
   stats_.add(&Stats::retransmits);
 }
 
@@ -146,6 +152,7 @@ bool ReliableChannel::onAck(const AckRecord& rec, double now) {
   Outgoing& o = inflight_[static_cast<size_t>(d)];
   if (o.needsRack && !rec.rack) return false;  // the handshake ACK S, not an acknowledgement
   o.acked = true;
+  unlist(rec.seq);
   if (o.lost) --lost_;
   else --pipe_;
   o.lost = false;
@@ -277,6 +284,7 @@ void ReliableChannel::forgetOutgoing() {
   inflight_.release();
   queue_.release();
   pipe_ = lost_ = 0;
+  tsHead_ = tsTail_ = kNoSeq;
   rtoAt_ = tlpAt_ = rackAt_ = kNoDeadline;
 }
 

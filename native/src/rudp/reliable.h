@@ -63,6 +63,7 @@ struct ReliableConfig {
 class ReliableChannel {
  public:
   static constexpr double kNoDeadline = std::numeric_limits<double>::infinity();
+  static constexpr uint32_t kNoSeq = 0xFFFFFFFFu;  // not a 24-bit seq: the end of the send-time list
 
   ReliableChannel(ReliableConfig config, Stats& stats);
 
@@ -132,6 +133,14 @@ class ReliableChannel {
   // Receive side: out-of-order DATs held, and whether their buffer is allocated.
   size_t bufferedOutOfOrder() const { return oooCount_; }
   bool reorderBufferAllocated() const { return ooo_ != nullptr; }
+  // The whole-window RACK scan that the send-time list replaces (tests check the two agree):
+  // outstanding DATs it would declare lost now, its RACK deadline, and the channel's.
+  struct RackCheck {
+    size_t overdue = 0;
+    double wholeWindowRackAt = kNoDeadline;
+    double rackAt = kNoDeadline;
+  };
+  RackCheck checkRackScan(double now) const;
 
  private:
   struct Message {
@@ -151,6 +160,10 @@ class ReliableChannel {
     bool lost = false;      // adaptive: declared lost, waiting for the window to resend
     bool lossInEpisode = false;  // its latest loss counted in a reduced episode (undo)
     bool needsRack = false;
+    // Neighbours (by seq) in the send-time list of the adaptive policy (see tsHead_).
+    bool listed = false;
+    uint32_t tsPrev = kNoSeq;
+    uint32_t tsNext = kNoSeq;
   };
   struct Slot {
     Bytes body;
@@ -171,6 +184,9 @@ class ReliableChannel {
   double currentRto() const;
   void detectLosses(double now);
   void markLost(size_t index, double now);
+  Outgoing& bySeq(uint32_t seq) { return inflight_[static_cast<size_t>(seqDiff(seq, sendBase_))]; }
+  void enlist(uint32_t seq);
+  void unlist(uint32_t seq);
   // RFC 8985 RACK_sent_after: later in time, or at the same time later in sequence.
   bool sentAfterRack(double sentAt, uint32_t seq) const {
     return sentAt > rackXmit_ || (sentAt == rackXmit_ && seqDiff(seq, rackSeq_) > 0);
@@ -208,6 +224,12 @@ class ReliableChannel {
   double rackRtt_ = 0;
   double reoFactor_ = 1;            // reorder window in quarters of min RTT; grows on spurious resends
   double reoSeen_ = 0;              // the most reordering an ACK has shown (ms late behind a later send)
+  // The outstanding DATs (unacknowledged, not lost) by (lastSent, seq), oldest first, linked by
+  // seq (seqs stay valid as the ring pops): RACK's scan starts at the oldest and stops at the
+  // first not lost, O(1) amortised per ACK record instead of a walk of the window.
+  uint32_t tsHead_ = kNoSeq;
+  uint32_t tsTail_ = kNoSeq;
+  std::vector<uint32_t> lostScratch_;
 
   // receiver: in-order bodies pass straight through; the out-of-order buffer
   // exists only while a gap does.

@@ -28,28 +28,84 @@ double ReliableChannel::reorderWindow() const {
 }
 
 // RFC 8985: a DAT is lost once a DAT sent after it was acknowledged and a
-// reorder window has passed since; otherwise the check is due then.
+// reorder window has passed since; otherwise the check is due then. The walk
+// goes along the send-time list from its oldest: due times grow along it, and so
+// does "sent after the RACK DAT", so it stops at the first DAT not lost. Those
+// lost are marked and resent in sequence order, as a scan of the window would.
 void ReliableChannel::detectLosses(double now) {
   rackAt_ = kNoDeadline;
   if (rackXmit_ == -kNoDeadline) return;  // nothing acknowledged yet
+  const double reo = reorderWindow();
+  lostScratch_.clear();
+  for (uint32_t seq = tsHead_; seq != kNoSeq;) {
+    const Outgoing& o = bySeq(seq);
+    if (sentAfterRack(o.lastSent, seq)) break;
+    const double due = o.lastSent + rackRtt_ + reo;
+    if (now < due) {
+      rackAt_ = due;
+      break;
+    }
+    lostScratch_.push_back(seq);
+    seq = o.tsNext;
+  }
+  if (lostScratch_.empty()) return;
+  std::sort(lostScratch_.begin(), lostScratch_.end(), [this](uint32_t a, uint32_t b) { return seqDiff(a, sendBase_) < seqDiff(b, sendBase_); });
+  for (const uint32_t seq : lostScratch_) {
+    // Resent at once, outside the congestion window: the lost copy has left
+    // the network, so this keeps the number in flight (packet conservation).
+    const size_t i = static_cast<size_t>(seqDiff(seq, sendBase_));
+    markLost(i, now);
+    retransmit(i, now);
+  }
+}
+
+ReliableChannel::RackCheck ReliableChannel::checkRackScan(double now) const {
+  RackCheck r;
+  r.rackAt = rackAt_;
+  if (rackXmit_ == -kNoDeadline) return r;
   const double reo = reorderWindow();
   for (size_t i = 0; i < inflight_.size(); ++i) {
     const Outgoing& o = inflight_[i];
     if (o.acked || o.lost || sentAfterRack(o.lastSent, seqAdd(sendBase_, static_cast<uint32_t>(i)))) continue;
     const double due = o.lastSent + rackRtt_ + reo;
-    if (now >= due) {
-      // Resent at once, outside the congestion window: the lost copy has left
-      // the network, so this keeps the number in flight (packet conservation).
-      markLost(i, now);
-      retransmit(i, now);
-    } else {
-      rackAt_ = std::min(rackAt_, due);
-    }
+    if (now >= due) ++r.overdue;
+    else r.wholeWindowRackAt = std::min(r.wholeWindowRackAt, due);
   }
+  return r;
+}
+
+// Into the send-time list after every DAT sent earlier (or at the same time with a lower seq).
+void ReliableChannel::enlist(uint32_t seq) {
+  Outgoing& o = bySeq(seq);
+  uint32_t after = tsTail_;
+  while (after != kNoSeq) {
+    const Outgoing& a = bySeq(after);
+    if (a.lastSent < o.lastSent || (a.lastSent == o.lastSent && seqDiff(after, seq) < 0)) break;
+    after = a.tsPrev;
+  }
+  o.tsPrev = after;
+  o.tsNext = after == kNoSeq ? tsHead_ : bySeq(after).tsNext;
+  if (o.tsNext != kNoSeq) bySeq(o.tsNext).tsPrev = seq;
+  else tsTail_ = seq;
+  if (after != kNoSeq) bySeq(after).tsNext = seq;
+  else tsHead_ = seq;
+  o.listed = true;
+}
+
+void ReliableChannel::unlist(uint32_t seq) {
+  Outgoing& o = bySeq(seq);
+  if (!o.listed) return;
+  if (o.tsPrev != kNoSeq) bySeq(o.tsPrev).tsNext = o.tsNext;
+  else tsHead_ = o.tsNext;
+  if (o.tsNext != kNoSeq) bySeq(o.tsNext).tsPrev = o.tsPrev;
+  else tsTail_ = o.tsPrev;
+  o.tsPrev = o.tsNext = kNoSeq;
+  o.listed = false;
 }
 
 void ReliableChannel::markLost(size_t index, double now) {
   Outgoing& o = inflight_[index];
+  unlist(seqAdd(sendBase_, static_cast<uint32_t>(index)));
   o.lost = true;
   --pipe_;
   ++lost_;

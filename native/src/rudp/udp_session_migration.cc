@@ -217,9 +217,14 @@ void UdpSession::handleClaimAnswer(const Packet& p, double now) {
   // In order, after the claim; after a push, only once the old node has every DAT of
   // ours: it forwards late ones here, where they are served as they come.
   releaseAfterOld_ = old_ != nullptr && oldCarriesOurs_;
-  releaseHeld(now);
+  const bool carrying = !held_.empty() && releaseHeld(now);
   lastHeard_ = now;
-  sendEcho(now);
+  // The echo rides in the DAT of the released requests, where it costs no datagram. Alone it
+  // would cost the target a DAT each way and their ACKs (4 of a move's ~23 datagrams, issue 12)
+  // and split the application's first request from it: the claim already completed the
+  // handshake and gave an RTT sample, so an idle client's next echo keeps its interval.
+  if (carrying) sendEcho(now);
+  else nextEcho_ = now + options_.echoIntervalMs;
   // The held requests waited for the whole move: they (and the echo) leave in this
   // turn, not after the pack delay (the next loop iteration of a busy host, issue 12).
   // The answer's ACK keeps the ACK delay: its RDAT follows at once (a node's first DAT

@@ -62,6 +62,12 @@ interface InFlight {
   /** Its latest loss counted in a reduced episode (an undo candidate). */
   lossInEpisode: boolean;
   needsRack: boolean;
+  /** Its 24-bit sequence number (RACK's tie-break). */
+  seq: number;
+  /** Neighbours in the send-time list (adaptive only): unacknowledged, not lost, by (lastSent, seq). */
+  prev: InFlight | null;
+  next: InFlight | null;
+  listed: boolean;
 }
 
 interface Queued {
@@ -117,6 +123,13 @@ export class ReliableSender {
   private reoFactor = 1;
   /** The most reordering an ACK has shown: ms late behind a DAT sent after it. */
   private reoSeen = 0;
+  /**
+   * The outstanding DATs (unacknowledged, not lost) ordered by (lastSent, seq), oldest first, as
+   * Linux's tsorted queue: RACK's scan starts at the oldest and stops at the first DAT sent after
+   * the latest acknowledged one or not yet due, so an ACK record costs O(1) amortised, not O(window).
+   */
+  private tsHead: InFlight | null = null;
+  private tsTail: InFlight | null = null;
   private readonly o: Required<Omit<SenderOptions, 'initialSeq' | 'firstNeedsRack'>>;
   readonly stats = { sent: 0, retransmits: 0, acked: 0 };
 
@@ -202,6 +215,7 @@ export class ReliableSender {
     senderCounters.ackRecv++;
     if (rec.flag !== Flag.RACK && f.retries > 0) senderCounters.spurious++;
     f.acked = true;
+    this.unlist(f);
     if (f.lost) this.lostCount--;
     else this.pipe--;
     f.lost = false;
@@ -287,6 +301,7 @@ export class ReliableSender {
     this.qHead = 0;
     this.queuedBytes = 0;
     this.pipe = this.lostCount = 0;
+    this.tsHead = this.tsTail = null;
     this.rtoAt = this.tlpAt = this.rackAt = Number.POSITIVE_INFINITY;
   }
 
@@ -353,7 +368,9 @@ export class ReliableSender {
     const interval = this.baseRto();
     const needsRack = this.first;
     this.first = false;
-    this.inflight.push({ body, firstSent: now, lastSent: now, due: now + interval, interval, retries: 0, acked: false, lost: false, lossInEpisode: false, needsRack });
+    const f: InFlight = { body, firstSent: now, lastSent: now, due: now + interval, interval, retries: 0, acked: false, lost: false, lossInEpisode: false, needsRack, seq, prev: null, next: null, listed: false };
+    this.inflight.push(f);
+    if (this.o.adaptive) this.enlist(f);
     this.pipe++;
     this.stats.sent++;
     senderCounters.sent++;
@@ -372,6 +389,10 @@ export class ReliableSender {
     }
     f.retries++;
     f.lastSent = now;
+    if (this.o.adaptive) {
+      this.unlist(f);
+      this.enlist(f);
+    }
     this.stats.retransmits++;
     this.emit(encodeDatagram(seqAdd(this.base, i - this.head), Flag.RDAT, f.body));
   }
@@ -410,28 +431,62 @@ export class ReliableSender {
     return Math.min(this.rtt.srtt, Math.max((this.reoFactor * this.rtt.minRtt) / 4, this.reoSeen));
   }
 
-  /** RFC 8985: lost once a DAT sent after it was acknowledged and a reorder window has passed. */
+  /**
+   * RFC 8985: lost once a DAT sent after it was acknowledged and a reorder window has passed. The
+   * send-time list is walked from its oldest: the due times grow along it, and so does "sent after
+   * the RACK DAT", so the walk stops at the first DAT that is not lost. The lost ones are marked and
+   * resent in sequence order, as a scan of the whole window would.
+   */
   private detectLosses(now: number): void {
     this.rackAt = Number.POSITIVE_INFINITY;
     if (this.rackXmit === Number.NEGATIVE_INFINITY) return;
     const reo = this.reorderWindow();
-    for (let i = this.head; i < this.inflight.length; i++) {
-      const f = this.inflight[i];
-      if (f.acked || f.lost || this.sentAfterRack(f.lastSent, seqAdd(this.base, i - this.head))) continue;
+    let lost: InFlight[] | null = null;
+    for (let f = this.tsHead; f !== null; f = f.next) {
+      if (this.sentAfterRack(f.lastSent, f.seq)) break;
       const due = f.lastSent + this.rackRtt + reo;
-      if (now >= due) {
-        // Resent at once: the lost copy left the network, so the number in flight stays.
-        this.markLost(f, now);
-        senderCounters.rackResend++;
-        this.resend(i, now);
-      } else {
-        this.rackAt = Math.min(this.rackAt, due);
+      if (now < due) {
+        this.rackAt = due;
+        break;
       }
+      (lost ??= []).push(f);
     }
+    if (lost === null) return;
+    if (lost.length > 1) lost.sort((a, b) => seqDiff(a.seq, b.seq));
+    for (const f of lost) {
+      // Resent at once: the lost copy left the network, so the number in flight stays.
+      this.markLost(f, now);
+      senderCounters.rackResend++;
+      this.resend(this.head + seqDiff(f.seq, this.base), now);
+    }
+  }
+
+  /** Into the send-time list, after every DAT sent earlier (or at the same time with a lower seq). */
+  private enlist(f: InFlight): void {
+    let after = this.tsTail;
+    while (after !== null && (after.lastSent > f.lastSent || (after.lastSent === f.lastSent && seqDiff(after.seq, f.seq) > 0))) after = after.prev;
+    f.prev = after;
+    f.next = after === null ? this.tsHead : after.next;
+    if (f.next !== null) f.next.prev = f;
+    else this.tsTail = f;
+    if (after !== null) after.next = f;
+    else this.tsHead = f;
+    f.listed = true;
+  }
+
+  private unlist(f: InFlight): void {
+    if (!f.listed) return;
+    if (f.prev !== null) f.prev.next = f.next;
+    else this.tsHead = f.next;
+    if (f.next !== null) f.next.prev = f.prev;
+    else this.tsTail = f.prev;
+    f.prev = f.next = null;
+    f.listed = false;
   }
 
   private markLost(f: InFlight, now: number): void {
     f.lost = true;
+    this.unlist(f);
     this.pipe--;
     this.lostCount++;
     f.lossInEpisode = this.cc.onLoss(f.lastSent, now, this.rtt.minRtt);

@@ -274,9 +274,15 @@ export class ServerSession {
     return ok;
   }
 
+  /** The waiting ACK records go at this turn's flush (not at a later pace). */
+  private get acksAtFlush(): boolean {
+    return (this.opts.ackDelayMs ?? 0) <= 0 || this.acksDueAt === Number.NEGATIVE_INFINITY || this.acks.length >= (this.opts.ackEvery ?? 1);
+  }
+
   /**
    * The end of the owner's turn: the partly packed DAT and this turn's ACK records (several to a
-   * datagram) go out. The node calls it once per event-loop turn for sessions that have output.
+   * datagram) go out. The node calls it once per event-loop turn for sessions that have output
+   * (hasUnflushed): records due at the flush arm no timer (nextDeadline leaves them out).
    */
   flush(now: number): void {
     if (this.st === 'closed') return;
@@ -286,8 +292,7 @@ export class ServerSession {
 
   /** flush() would send something now (delayed ACK records wait for nextDeadline()). */
   get hasUnflushed(): boolean {
-    const acksNow = this.acks.length > 0 && ((this.opts.ackDelayMs ?? 0) <= 0 || this.acksDueAt === Number.NEGATIVE_INFINITY || this.acks.length >= (this.opts.ackEvery ?? 1));
-    return acksNow || (this.sender?.hasUnflushed ?? false);
+    return (this.acks.length > 0 && this.acksAtFlush) || (this.sender?.hasUnflushed ?? false);
   }
 
   /**
@@ -415,7 +420,8 @@ export class ServerSession {
     if (this.peerAddr !== null) {
       const s = this.sender === null ? null : this.sender.nextDeadline();
       if (s !== null && s < d) d = s;
-      if (this.acks.length > 0 && this.acksDueAt < d) d = this.acksDueAt;
+      // Records due at this turn's flush need no timer: the node flushes every session with output.
+      if (this.acks.length > 0 && !this.acksAtFlush && this.acksDueAt < d) d = this.acksDueAt;
       if (this.lastHeard + this.ttl < d) d = this.lastHeard + this.ttl;
       if (this.st === 'fin-sent' && this.finDue < d) d = this.finDue;
     }

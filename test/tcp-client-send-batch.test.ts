@@ -190,7 +190,12 @@ describe('TcpClient batched sends', () => {
     words[2] = 0;
     native.sendBatch(records, 16, out);
     expect(out[0] & 4).toBe(4);
-    expect(() => native.sendBatch(new Uint8Array(4), 8, out)).toThrow();
+    expect(() => native.sendBatch(new Uint8Array(4), 8, out)).toThrow(RangeError);  // length past the array
+    expect(() => native.sendBatch(records, 16.5, out)).toThrow(RangeError);
+    expect(() => native.sendBatch(records, -1, out)).toThrow(RangeError);
+    expect(() => native.sendBatch(records, Number.NaN, out)).toThrow();
+    expect(() => native.sendBatch([] as unknown as Uint8Array, 0, out)).toThrow(TypeError);
+    expect(() => native.sendBatch(records, 16, new Float32Array(8) as unknown as Float64Array)).toThrow(TypeError);
     expect((await client.request(2, 1, Buffer.from('alive'))).payload.toString()).toBe('alive');
     await client.close();
   });

@@ -30,10 +30,6 @@ bool typedArray(napi_env env, napi_value v, napi_typedarray_type want, void*& da
   return napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) == napi_ok && type == want;
 }
 
-struct Touched {
-  JsClient* client;  // null: the client is gone
-};
-
 Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AddonState& st = AddonState::of(env);
@@ -45,10 +41,15 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
       !typedArray(env, info[2], napi_float64_array, rawOut, outLength)) {
     throwTypeError(env, "sendBatch(records: Uint8Array, length: number, out: Float64Array)");
   }
-  const auto length = static_cast<size_t>(intArg(info, 1, "length", 0, static_cast<int64_t>(size)));
+  double lengthArg = -1;  // raw: one Node-API call per turn, the checked path only on a bad value
+  if (napi_get_value_double(env, info[1], &lengthArg) != napi_ok || !(lengthArg >= 0) ||
+      lengthArg > static_cast<double>(size) || lengthArg != static_cast<double>(static_cast<size_t>(lengthArg))) {
+    intArg(info, 1, "length", 0, static_cast<int64_t>(size));  // throws the usual error
+  }
+  const auto length = static_cast<size_t>(lengthArg);
   const auto* records = static_cast<const uint8_t*>(rawRecords);
   auto* out = static_cast<double*>(rawOut);
-  static thread_local std::vector<Touched> touched;  // one JS thread per environment; reused
+  static thread_local std::vector<JsClient*> touched;  // per JS thread (environment); reused; null: gone
   touched.clear();
   uint64_t lastId = 0;
   ClientEntry* last = nullptr;
@@ -71,7 +72,7 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
     }
     JsClient* client = last != nullptr && last->client ? last->client.get() : nullptr;
     if (slot == touched.size()) {
-      touched.push_back(Touched{client});
+      touched.push_back(client);
       out[2 * slot] = 1;
       out[2 * slot + 1] = 0;
     }
@@ -90,7 +91,7 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   }
   // Settled even after a malformed record: what was accepted goes out.
   for (size_t slot = 0; slot < touched.size(); ++slot) {
-    JsClient* c = touched[slot].client;
+    JsClient* c = touched[slot];
     if (c == nullptr) continue;
     c->settleSends();
     const bool migrating = c->state() == diarkis::ClientState::Migrating;

@@ -351,7 +351,6 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     return flags;
   }
 
-
   /**
    * Sends a request and resolves with the next answer to this ver/cmd (FIFO).
    * Status 4/5 resolve too. Rejects with 'timeout'; the late answer is swallowed.

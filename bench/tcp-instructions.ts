@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const n = Number(stringArg('messages') ?? 10000);
   const depth = Number(stringArg('depth') ?? 64);
   const baseline = stringArg('baseline');
-  const all = ['native-loop', 'native-stream', ...(baseline ? ['baseline-loop'] : []), 'c-floor', ...NODE_FLOORS];
+  const all = ['native-loop', 'native-stream', ...(baseline ? ['baseline-loop', 'baseline-stream'] : []), 'c-floor', ...NODE_FLOORS];
   const kinds = stringArg('kinds')?.split(',') ?? all;
   const rows: Array<Array<string | number>> = [];
   const summary: Record<string, unknown>[] = [];

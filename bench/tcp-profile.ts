@@ -7,6 +7,7 @@
  *   node dist/bench/tcp-profile.js [--kind native-loop] [--depth 64] [--messages 200000] [--top 25]
  *   node dist/bench/tcp-profile.js --perf /tmp/perf.data [--addon build/prof/RelWithDebInfo/diarkis_node.node] ...
  *     (perf record -g, node --perf-basic-prof; --addon: an unstripped build for the addon's symbols)
+ *   --kind baseline-stream|baseline-loop --baseline build/baseline/<commit>/src: the baseline's client (A/B)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -61,7 +62,8 @@ async function main(): Promise<void> {
     const wrap = perfOut
       ? [...addon, 'perf', 'record', '-g', '-F', '4000', '-o', perfOut, '--']
       : ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-interval=50 --cpu-prof-dir=${dir} "$@"`];
-    const s = await runEchoChild(kind, cluster.entryUrl, depth, messages, 1, `prof-${Date.now()}`, undefined, 'TCP', wrap);
+    const baseline = process.argv.includes('--baseline') ? stringArg('baseline', '') : undefined;
+    const s = await runEchoChild(kind, cluster.entryUrl, depth, messages, 1, `prof-${Date.now()}`, baseline, 'TCP', wrap);
     process.env.NODE_OPTIONS = saved;
     console.log(`${kind} at ${depth} in flight: ${fmt(s.cpuUs, 2)} µs CPU per message, ${messages} messages (load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')})`);
     if (perfOut) {

@@ -8,6 +8,7 @@
  *   native-thread    the native client on the network-thread driver (io: 'thread')
  *   baseline-loop    a baseline commit's own TcpClient and addon (--baseline <dir>, built by
  *   native-baseline  bench/build-baseline.sh), on its loop driver / on its network thread (A/B)
+ *   baseline-stream  the same client on its loop driver, driven as native-stream (the A/B of that row)
  *   typescript       the pure-TypeScript client over node:net (test/helpers/ts-tcp-client.ts)
  *   c-floor          a one-thread C client with OpenSSL (bench/c-floor), built by this bench
  *   node-floor       what any addon pays per round trip on Node's loop: write a prepared packet,
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
     throw new Error(`--baseline ${baseline}: not a tree built by bench/build-baseline.sh`);
   }
   const floors = { floor: buildFloor(), nodeFloor: buildNodeFloor() };
-  const kinds = ['native-loop', 'native-stream', 'native-thread', ...(baseline ? ['baseline-loop', 'native-baseline'] : []),
+  const kinds = ['native-loop', 'native-stream', 'native-thread', ...(baseline ? ['baseline-loop', 'baseline-stream', 'native-baseline'] : []),
     'typescript', 'c-floor', ...NODE_FLOORS];
   const depths = (stringArg('depths') ?? '1,8,64').split(',').map(Number).filter((d) => d >= 1 && d <= 256);
   const cases: EchoCase[] = depths.map((depth) => ({ depth, clients: 1 }));

@@ -152,6 +152,13 @@ export interface NativeAddon {
    * reliable (default true) matters on UDP only: false sends one unreliable datagram.
    */
   send(id: number, ver: number, cmd: number, payload: Uint8Array, reliable?: boolean): number;
+  /**
+   * Every send of a turn in one call (src/client/send-batch.ts, bindings/node/send_batch.cc):
+   * `length` bytes of records; per client slot, out[2 * slot] = flags, out[2 * slot + 1] = queued bytes.
+   */
+  sendBatch(records: Uint8Array, length: number, out: Float64Array): void;
+  /** The bytes a client's sends queued and the socket has not taken yet. */
+  queuedBytes(id: number): number;
   close(id: number, graceful: boolean): void;
   /** Destroys the native client; idempotent. */
   release(id: number): void;

@@ -4,7 +4,7 @@
  *
  *   node tcp-echo-child.js <kind> <entryUrl> <depth> <messages> <clients> <uidPrefix>
  *
- * kind: native-loop | native-stream | native-thread | native-baseline | baseline-loop | baseline-thread |
+ * kind: native-loop | native-stream | native-thread | native-baseline | baseline-loop | baseline-stream | baseline-thread |
  * typescript (baseline-*: the baseline's client on that driver; native-stream: the loop driver
  * driven by send() and 'response' events, no promise per message, as a load-test bot may). `clients` > 1 is the swarm:
  * that many clients in this one process, each with `depth` requests in flight, sharing `messages`.
@@ -72,11 +72,13 @@ async function open(kind: string, entryUrl: string, uid: string): Promise<Reques
     return { request: (v, cmd, b) => c.request(v, cmd, b), close: () => c.close() };
   }
   // native-baseline: the baseline's client on its network thread; baseline-loop: on its loop driver.
-  const io = kind === 'native-loop' || kind === 'native-stream' || kind === 'baseline-loop' ? 'loop' : 'thread';
+  // baseline-stream: the baseline's client on its loop driver, driven as native-stream (the A/B of that row).
+  const streamed = kind === 'native-stream' || kind === 'baseline-stream';
+  const io = kind === 'native-loop' || streamed || kind === 'baseline-loop' ? 'loop' : 'thread';
   const client = new TcpClient({ requestTimeoutMs: 120_000, io });
   await client.connect(await getEndpoint(entryUrl, { type: 'TCP', uid }));
   const r: Requester = { request: (v, cmd, b) => client.request(v, cmd, b), close: () => client.close() };
-  if (kind === 'native-stream') {
+  if (streamed) {
     const body = Buffer.alloc(64, 7);
     r.stream = (next, done) => {
       let inFlight = 0;

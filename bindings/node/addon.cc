@@ -7,6 +7,7 @@
 
 #include "addon_state.h"
 #include "args.h"
+#include "send_batch.h"
 #include "tcp_client_wrap.h"
 #include "udp_client_wrap.h"
 
@@ -185,6 +186,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonState>(new AddonState(env));
   registerTcpClientExports(env, exports);
   registerUdpClientExports(env, exports);
+  registerSendBatchExports(env, exports);
   return exports;
 }
 

@@ -22,6 +22,14 @@ class JsClient {
   virtual diarkis::ErrorCode send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool reliable,
                                   bool* writable) = 0;
   virtual void disconnect(bool graceful) = 0;
+  // Batched sends (send_batch.cc): TCP encodes in place and settles once per batch;
+  // other transports send each at once.
+  virtual diarkis::ErrorCode sendInPlace(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len,
+                                         bool* writable) {
+    return send(ver, cmd, body, len, true, writable);
+  }
+  virtual void settleSends() {}
+  virtual uint64_t queuedBytes() const { return stats().queuedBytes; }
   virtual diarkis::ClientState state() const = 0;
   virtual diarkis::StatsSnapshot stats() const = 0;
   // Live migration; transports without it (yet) keep these defaults.

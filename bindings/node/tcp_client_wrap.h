@@ -19,6 +19,12 @@ class JsTcpClient final : public JsClientOf<diarkis::DiarkisTcpBase> {
   ~JsTcpClient() override { Detach(); }
 
   diarkis::ErrorCode migrate() override { return SendMigrate(); }
+  diarkis::ErrorCode sendInPlace(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len,
+                                 bool* writable) override {
+    return SendInPlace(ver, cmd, body, len, writable);
+  }
+  void settleSends() override { SettleSends(); }
+  uint64_t queuedBytes() const override { return QueuedBytes(); }
   std::vector<diarkis::UnsentPacket> takeUnsent() override { return TakeUnsent(); }
 };
 

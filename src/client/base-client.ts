@@ -11,6 +11,7 @@ import { SEND_MIGRATING, SEND_WRITABLE, type NativeAddon, type NativeSessionKeys
 import { nativeAddon, registerSink, unregisterSink, type NativeEventSink } from './dispatch';
 import { DiarkisError, type DiarkisErrorCode } from './errors';
 import { RequestQueue } from './request-queue';
+import { BATCH_MAX_PAYLOAD, FLUSH_MIGRATING, PACKET_OVERHEAD, SEAL_OVERHEAD, SendLane, sendBatch, type SendBatch } from './send-batch';
 import { Room } from './room';
 import type {
   ClientEventMap,
@@ -175,11 +176,36 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
   private closeWaiters: Array<() => void> | undefined;
   private migration: MigrationWaiter | undefined;
   private roomApi: Room | undefined;
+  // Loop-driver TCP: this client's sends go through the environment's batch (issue 9).
+  private lane: SendLane | undefined;
+  private readonly batch: SendBatch;
+  private readonly sendLimit: number;
 
   protected constructor(options?: ClientOptions) {
     super();
     this.options = resolveOptions(options);
     this.native = nativeAddon();
+    this.batch = sendBatch(this.native);
+    const n = this.options.native;
+    this.sendLimit = Math.min(n.highWaterMark ?? 1 << 20, n.maxQueuedBytes ?? 64 * 2 ** 20);
+  }
+
+  /** True when this transport's sends may go through the batch on the loop driver. */
+  protected batchesSends(): boolean {
+    return false;
+  }
+
+  /** Records this client made this turn go to the addon now (before a call they must precede). */
+  private flushSends(): void {
+    if (this.lane !== undefined && this.lane.slot >= 0) this.batch.flush();
+  }
+
+  private onSendsFlushed(flags: number): void {
+    // The session started a migration by itself (automatic mode; the 'offline' event may
+    // still be on its way): request timeouts pause, as a direct send's flag made them.
+    if ((flags & FLUSH_MIGRATING) !== 0 && this.migration === undefined && this.localState === 'connected') {
+      this.trackMigration();
+    }
   }
 
   private get requests(): RequestQueue {
@@ -192,6 +218,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
 
   get state(): ClientState {
     if (this.id === undefined) return this.localState;
+    this.flushSends();
     const s = this.native.state(this.id);
     // sendMigrate() reaches the network thread a moment later: report it at once.
     return s === 'connected' && this.migration !== undefined ? 'migrating' : s;
@@ -263,6 +290,10 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
       const id = this.createNative(this.native, this.options.native);
       this.id = id;
       registerSink(id, this);
+      // Ids are a counter from 1: past 2^32 (never in practice) the direct path.
+      if (this.batchesSends() && this.options.native.io === 'loop' && id < 2 ** 32) {
+        this.lane = new SendLane((flags) => this.onSendsFlushed(flags));
+      }
       if (!this.refed) this.native.unref(id);
       this.native.connect(id, address, port, keys);
     } catch (err) {
@@ -291,12 +322,33 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     checkInt('ver', ver, 0, 255);
     checkInt('cmd', cmd, 0, 65535);
     const body = checkPayload(payload, this.options.maxPayload);
-    if (this.id === undefined) throw new DiarkisError('not-connected', `cannot send: the client is ${this.state}`);
+    const id = this.id;
+    if (id === undefined) throw new DiarkisError('not-connected', `cannot send: the client is ${this.state}`);
+    const lane = this.lane;
+    if (lane !== undefined) {
+      const len = body.byteLength;
+      // The batch takes what the native side is certain to accept and report writable (its
+      // queued bytes only grow by sends); anything else goes direct, for its exact answer.
+      if (
+        len <= BATCH_MAX_PAYLOAD &&
+        len + SEAL_OVERHEAD + 16 <= this.options.maxPayload &&
+        lane.knownQueued + lane.pendingBytes + len + PACKET_OVERHEAD < this.sendLimit &&
+        this.localState !== 'closing' &&
+        !(ver === 1 && cmd === 7)  // the owner's room migrate: its flags start the migration's tracking
+      ) {
+        this.batch.append(lane, id, ver, cmd, body);
+        return SEND_WRITABLE;
+      }
+      this.flushSends();
+    }
+    let flags: number;
     try {
-      return this.native.send(this.id, ver, cmd, body, reliable);
+      flags = this.native.send(id, ver, cmd, body, reliable);
     } catch (err) {
       throw fromNative(err);
     }
+    if (lane !== undefined) lane.knownQueued = this.native.queuedBytes(id);
+    return flags;
   }
 
   /**
@@ -332,6 +384,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     if (this.id === undefined || this.localState !== 'connected') {
       return Promise.reject(new DiarkisError('not-connected', `cannot migrate: the client is ${this.state}`));
     }
+    this.flushSends();  // sends made before the call go before the migrate request
     try {
       this.startMigration(this.native, this.id);
     } catch (err) {
@@ -395,6 +448,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     const done = new Promise<void>((resolve) => (this.closeWaiters ??= []).push(resolve));
     // From here sendMigrate() settles at once with not-connected: the native close is queued and
     // a migrate queued behind it would race it (issue 11).
+    this.flushSends();  // sends made before close() go before it
     this.localState = 'closing';
     try {
       this.native.close(this.id, graceful);
@@ -421,6 +475,7 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
 
   stats(): ClientStats {
     if (this.id === undefined) return { ...this.lastStats, drops: { ...this.lastStats.drops } };
+    this.flushSends();
     return this.toStats(this.native.stats(this.id));
   }
 
@@ -435,6 +490,8 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
     let unsent: UnsentRequest[] | undefined;
     if (this.id !== undefined) {
       const id = this.id;
+      this.flushSends();  // refused natively (the session is over): counted like sends into a closed socket
+      this.lane = undefined;
       if (this.migration !== undefined) {
         try {
           unsent = this.native.takeUnsent(id);

@@ -24,6 +24,9 @@ export interface NativeEventSink {
 }
 
 const sinks = new Map<number, NativeEventSink>();
+// Bumped by every (un)registration: a batch's cached sink (rows of one client come in runs)
+// is valid only while it is unchanged, so a client released mid-batch gets no more rows.
+let sinkGeneration = 0;
 let addon: NativeAddon | undefined;
 
 function codeAt(native: NativeAddon, index: number): DiarkisErrorCode {
@@ -44,6 +47,9 @@ function handleBatch(native: NativeAddon, meta: Float64Array, slab: Buffer, objs
     const v = objs[obj++];
     return typeof v === 'string' ? v : '';
   };
+  let cachedId = -1;
+  let cachedGeneration = -1;
+  let cached: NativeEventSink | undefined;
   for (let row = 0; row < count; row += stride) {
     const type = EVENT_TYPES[meta[row + BatchField.Type]];
     const ver = meta[row + BatchField.Ver];
@@ -68,7 +74,13 @@ function handleBatch(native: NativeAddon, meta: Float64Array, slab: Buffer, objs
       s1 = nextString();
       s2 = nextString();
     }
-    const sink = sinks.get(meta[row + BatchField.ClientId]);
+    const clientId = meta[row + BatchField.ClientId];
+    if (clientId !== cachedId || cachedGeneration !== sinkGeneration) {
+      cached = sinks.get(clientId);
+      cachedId = clientId;
+      cachedGeneration = sinkGeneration;
+    }
+    const sink = cached;
     if (sink === undefined) continue;  // a released client: dropped, never dereferenced
     try {
       switch (type) {
@@ -122,10 +134,12 @@ export function nativeAddon(): NativeAddon {
 
 export function registerSink(id: number, sink: NativeEventSink): void {
   sinks.set(id, sink);
+  sinkGeneration++;
 }
 
 export function unregisterSink(id: number): void {
   sinks.delete(id);
+  sinkGeneration++;
 }
 
 /** The event pump's counters for this environment (events / batches = events per crossing). */

@@ -72,6 +72,20 @@ export class RequestQueue {
   private paused: Pending[] = [];
   private pausing = false;
   private nextSeq = 0;
+  // The last ver/cmd's FIFO: a client in a loop mostly uses one (a Map lookup per request
+  // and per answer otherwise: issue 9's profile).
+  private lastKey = -1;
+  private lastQueue: Fifo<Pending> | undefined;
+
+  private queueOf(k: number): Fifo<Pending> | undefined {
+    if (k === this.lastKey) return this.lastQueue;
+    const q = this.queues.get(k);
+    if (q !== undefined) {
+      this.lastKey = k;
+      this.lastQueue = q;
+    }
+    return q;
+  }
 
   /** Number of requests waiting for an answer, timed-out ones included. */
   get outstanding(): number {
@@ -157,10 +171,11 @@ export class RequestQueue {
       };
       if (this.pausing) this.paused.push(p);
       else this.arm(p);
-      let q = this.queues.get(key(ver, cmd));
+      const k = key(ver, cmd);
+      let q = this.queueOf(k);
       if (q === undefined) {
         q = new Fifo<Pending>();
-        this.queues.set(key(ver, cmd), q);
+        this.queues.set(k, q);
       }
       q.push(p);
     });
@@ -168,8 +183,7 @@ export class RequestQueue {
 
   /** Hands an answer to the oldest request of ver/cmd. False when none was waiting. */
   answer(ver: number, cmd: number, status: number, payload: Buffer): boolean {
-    const k = key(ver, cmd);
-    const q = this.queues.get(k);
+    const q = this.queueOf(key(ver, cmd));
     const p = q?.shift();
     if (q === undefined || p === undefined) return false;
     // An empty FIFO stays (one per ver/cmd in use): one request at a time would
@@ -193,6 +207,8 @@ export class RequestQueue {
       }
     }
     this.queues.clear();
+    this.lastKey = -1;
+    this.lastQueue = undefined;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = Infinity;

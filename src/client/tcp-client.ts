@@ -19,6 +19,10 @@ export class TcpClient extends BaseClient {
     super(options);
   }
 
+  protected override batchesSends(): boolean {
+    return true;
+  }
+
   protected override createNative(native: NativeAddon, options: NativeTcpOptions): number {
     return native.create({ ...options, ...this.options.migrationNative });
   }

@@ -77,6 +77,7 @@ class PollHost final : public HostIo {
     return true;
   }
   size_t watched() const { return fds_.size(); }
+  bool flushRequested() const { return flushRequested_; }
   double timer() const { return timer_; }
 
  private:
@@ -135,6 +136,45 @@ TEST_F(HostRuntimeTest, RequestsRoundTripInOrderOnTheHostsThread) {
   ASSERT_TRUE(host.runUntil(*rt, [&] { return c->count(EventType::Disconnect) == 1; }));
   EXPECT_EQ(host.watched(), 0u);
   EXPECT_EQ(rt->activeClients(), 0u);
+}
+
+// The Node addon's batched path: many SendInPlace, one SettleSends, in order; a
+// refusal in the middle queues nothing; inside a handler (busy loop) it is Send.
+TEST_F(HostRuntimeTest, SendInPlaceQueuesUntilSettleSendsAndKeepsOrder) {
+  TcpOptions o;
+  o.maxQueuedBytes = 64 * 1024;
+  auto c = connected(o);
+  auto inPlace = [&](const std::string& s, bool* writable = nullptr) {
+    return c->SendInPlace(2, 1, reinterpret_cast<const uint8_t*>(s.data()), s.size(), writable);
+  };
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(inPlace("b" + std::to_string(i)), ErrorCode::None);
+  EXPECT_FALSE(host.flushRequested()) << "nothing written or scheduled before SettleSends";
+  const uint64_t queued = c->QueuedBytes();
+  EXPECT_GT(queued, 0u);
+  EXPECT_EQ(inPlace(std::string(80 * 1024, 'x')), ErrorCode::QueueFull);
+  EXPECT_EQ(c->QueuedBytes(), queued) << "a refused send queues nothing";
+  bool writable = false;
+  ASSERT_EQ(inPlace("last", &writable), ErrorCode::None);
+  EXPECT_TRUE(writable);
+  c->SettleSends();
+  EXPECT_TRUE(host.flushRequested());
+  ASSERT_TRUE(host.runUntil(*rt, [&] { return c->responses.size() == 201; }));
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(c->responses[i], "b" + std::to_string(i));
+  EXPECT_EQ(c->responses[200], "last");
+  EXPECT_EQ(c->QueuedBytes(), 0u);
+  c->onResponse = [&](Client& self) {
+    if (self.responses.size() == 202) {
+      const std::string s = "nested";
+      EXPECT_EQ(self.SendInPlace(2, 1, reinterpret_cast<const uint8_t*>(s.data()), s.size()), ErrorCode::None);
+    }
+  };
+  ASSERT_EQ(inPlace("again"), ErrorCode::None);
+  c->SettleSends();
+  ASSERT_TRUE(host.runUntil(*rt, [&] { return c->responses.size() == 203; }));
+  EXPECT_EQ(c->responses[202], "nested");
+  c->Disconnect(true);
+  ASSERT_TRUE(host.runUntil(*rt, [&] { return c->count(EventType::Disconnect) == 1; }));
+  EXPECT_EQ(inPlace("closed"), ErrorCode::NotConnected);
 }
 
 TEST_F(HostRuntimeTest, SendsAndDetachFromInsideACallbackWaitForTheCallbackToEnd) {

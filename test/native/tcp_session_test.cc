@@ -360,8 +360,10 @@ TEST(TcpSession, BackpressureWritableDrainAndQueueFull) {
   EXPECT_FALSE(writable);
   const uint64_t full = h.stats.queuedBytes.load();
   EXPECT_LE(full, 3000u);
+  const size_t output = h.s.outputSize();
   EXPECT_EQ(h.send(2, 1, body), ErrorCode::QueueFull);
   EXPECT_EQ(h.stats.queuedBytes.load(), full) << "a refused send queues nothing";
+  EXPECT_EQ(h.s.outputSize(), output) << "nor leaves bytes in the output (encoded there in place)";
   EXPECT_EQ(h.count(EventType::Drain), 0u);
 
   // The socket takes bytes in small pieces: Drain once the queue is below the mark.

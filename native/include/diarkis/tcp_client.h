@@ -109,6 +109,15 @@ class DiarkisTcpBase {
     return Send(ver, cmd, body, len, writable);
   }
 
+  // Send for a host that batches its sends (the Node addon on its host-loop driver):
+  // on a HostRuntime outside any handler, the request is encoded straight into the
+  // session's output and nothing is written or delivered until SettleSends(), to be
+  // called once after a run of these. Elsewhere exactly Send (SettleSends: nothing).
+  ErrorCode SendInPlace(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable = nullptr);
+  void SettleSends();
+  // Bytes reserved by sends and not yet written (StatsSnapshot::queuedBytes, cheaply).
+  uint64_t QueuedBytes() const;
+
   // Live migration (PROTOCOL section 7): a reliable migrate request queued after
   // everything already sent. From then on Send() holds requests locally (they
   // count against maxQueuedBytes: QueueFull past it, never dropped silently)

@@ -18,7 +18,7 @@ bool EventQueue::push(uint64_t clientId, Event&& ev) {
   }
   const bool wasEmpty = queue_.empty();
   queue_.push_back(QueuedEvent{clientId, std::move(ev)});
-  Account& acc = clients_[clientId];
+  Account& acc = account(clientId);
   acc.bytes += cost;
   if (acc.backlog) acc.backlog->add(cost);
   bytes_ += cost;
@@ -28,15 +28,34 @@ bool EventQueue::push(uint64_t clientId, Event&& ev) {
 
 void EventQueue::debit(uint64_t clientId, size_t cost) {
   bytes_ -= cost;
-  auto it = clients_.find(clientId);
-  if (it == clients_.end()) return;
-  it->second.bytes -= std::min(it->second.bytes, cost);
-  if (!it->second.backlog) {
-    if (it->second.bytes == 0) clients_.erase(it);  // an untracked client: nothing to keep
+  Account* acc = nullptr;
+  if (cached_ != nullptr && cachedId_ == clientId) {
+    acc = cached_;
+  } else {
+    auto it = clients_.find(clientId);
+    if (it == clients_.end()) return;
+    acc = &it->second;
+  }
+  acc->bytes -= std::min(acc->bytes, cost);
+  if (!acc->backlog) {
+    if (acc->bytes == 0) erase(clientId);  // an untracked client: nothing to keep
     return;
   }
   // A tracked client's zero entry stays (no node freed and remade per event).
-  if (it->second.backlog->sub(cost)) resumes_.push_back(it->second.backlog);
+  if (acc->backlog->sub(cost)) resumes_.push_back(acc->backlog);
+}
+
+EventQueue::Account& EventQueue::account(uint64_t clientId) {
+  if (cached_ == nullptr || cachedId_ != clientId) {
+    cached_ = &clients_[clientId];  // unordered_map nodes stay put until erased
+    cachedId_ = clientId;
+  }
+  return *cached_;
+}
+
+void EventQueue::erase(uint64_t clientId) {
+  clients_.erase(clientId);
+  if (cachedId_ == clientId) cached_ = nullptr;
 }
 
 void EventQueue::untrack(uint64_t clientId) {
@@ -48,7 +67,7 @@ void EventQueue::untrack(uint64_t clientId) {
     it->second.backlog->sub(it->second.bytes);
   }
   if (it->second.bytes == 0) {
-    clients_.erase(it);
+    erase(clientId);
   } else {
     it->second.backlog.reset();
   }
@@ -57,7 +76,7 @@ void EventQueue::untrack(uint64_t clientId) {
 void EventQueue::track(uint64_t clientId, std::shared_ptr<ReceiveBacklog> backlog) {
   std::lock_guard<std::mutex> lk(mu_);
   if (closed_) return;
-  Account& acc = clients_[clientId];
+  Account& acc = account(clientId);
   if (backlog) backlog->add(acc.bytes);
   acc.backlog = std::move(backlog);
 }
@@ -98,6 +117,7 @@ void EventQueue::close() {
       if (acc.backlog) acc.backlog->sub(acc.bytes);
     }
     clients_.clear();
+    cached_ = nullptr;
     bytes_ = 0;
   }
 }
@@ -115,7 +135,7 @@ void EventQueue::forget(uint64_t clientId) {
   auto acc = clients_.find(clientId);
   if (acc != clients_.end()) {
     if (acc->second.backlog) acc->second.backlog->sub(acc->second.bytes);  // a released client: no resume
-    clients_.erase(acc);
+    erase(clientId);
   }
 }
 

@@ -76,12 +76,18 @@ class EventQueue {
     std::shared_ptr<ReceiveBacklog> backlog;  // null: not tracked
   };
   void debit(uint64_t clientId, size_t cost);  // under mu_; fills resumes_
+  // Under mu_: the client's account, made if new; the last one is cached (events come in
+  // runs per client: a hash lookup per push and per take was in issue 9's profile).
+  Account& account(uint64_t clientId);
+  void erase(uint64_t clientId);  // under mu_; drops the cache with the entry
 
   mutable std::mutex mu_;
   // A vector swapped with the consumer's on a whole take: neither side loses its
   // capacity, so a steady stream allocates nothing per event.
   std::vector<QueuedEvent> queue_;
   std::unordered_map<uint64_t, Account> clients_;
+  Account* cached_ = nullptr;  // clients_[cachedId_], or null
+  uint64_t cachedId_ = 0;
   std::vector<std::shared_ptr<ReceiveBacklog>> resumes_;  // under mu_: found by the take in progress
   size_t bytes_ = 0;
   uint64_t pushed_ = 0;

@@ -110,6 +110,32 @@ ErrorCode DiarkisTcpBase::Send(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   return ErrorCode::None;
 }
 
+ErrorCode DiarkisTcpBase::SendInPlace(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable) {
+  RuntimeImpl& rt = *impl_;
+  TcpConnection* conn = shared_->conn;
+  if (!rt.runsNow() || conn == nullptr) return Send(ver, cmd, body, len, writable);
+  if (len > 0 && body == nullptr) return ErrorCode::InvalidArgument;
+  const ClientState st = shared_->state.load(std::memory_order_acquire);
+  if (st != ClientState::Connecting && st != ClientState::Connected && st != ClientState::Migrating) {
+    return ErrorCode::NotConnected;
+  }
+  ErrorCode rc = ErrorCode::None;
+  rt.loop().guard(id_, [&] { rc = conn->sendInPlace(ver, cmd, body, len, writable); });
+  return rc;
+}
+
+void DiarkisTcpBase::SettleSends() {
+  RuntimeImpl& rt = *impl_;
+  if (!rt.runsNow() || shared_->conn == nullptr) return;
+  rt.commandBegin();
+  rt.loop().guard(id_, [&] {
+    if (shared_->conn) shared_->conn->settleSends(Runtime::nowMs());
+  });
+  rt.commandDone();
+}
+
+uint64_t DiarkisTcpBase::QueuedBytes() const { return shared_->budget.queued(); }
+
 ErrorCode DiarkisTcpBase::SendMigrate() { return client::migrate(*impl_, shared_, id_); }
 
 std::vector<UnsentPacket> DiarkisTcpBase::TakeUnsent() { return shared_->takeUnsent(); }

@@ -26,6 +26,12 @@ class TcpConnection final : public LoopHandler {
   // Begin the non-blocking connect. Failures are reported through the session.
   void start(const sockaddr_storage& addr, socklen_t len, double now);
   void send(Bytes&& packet, double now);
+  // The host-loop driver's batched sends: encode into the session's output with no
+  // settle; settleSends() once after the run (one write, one events delivery).
+  ErrorCode sendInPlace(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable) {
+    return session_.send(ver, cmd, body, len, writable);
+  }
+  void settleSends(double now) { settle(now); }
   void close(bool graceful, double now);
   void migrate(double now);
   // The host's consumer took the backlog down to its low-water mark: read again.

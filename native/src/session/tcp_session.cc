@@ -85,15 +85,35 @@ void TcpSession::writeInternal(uint16_t cmd, const uint8_t* body, size_t len) {
 
 ErrorCode TcpSession::send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool* writable) {
   if (!isLive(state_)) return ErrorCode::NotConnected;
-  scratch_.clear();
-  const ErrorCode enc = crypto_.appendRequest(scratch_, ver, cmd, body, len, options_.maxPayload);
+  // Encoded straight into the output (or the held bytes): no packet buffer per request
+  // (issue 9, fifth session). appendRequest writes nothing when it refuses.
+  const bool held = holding();
+  Bytes& target = held ? held_ : out_;
+  const size_t before = target.size();
+  const ErrorCode enc = crypto_.appendRequest(target, ver, cmd, body, len, options_.maxPayload);
   if (enc != ErrorCode::None) return enc;
-  const ErrorCode res = budget_.reserve(scratch_.size(), writable);
-  if (res != ErrorCode::None) return res;
-  Bytes packet;
-  packet.swap(scratch_);
-  enqueueEncoded(std::move(packet));
+  const ErrorCode res = budget_.reserve(target.size() - before, writable);
+  if (res != ErrorCode::None) {
+    target.resize(before);
+    return res;
+  }
+  if (held) {
+    ++heldPackets_;
+    return ErrorCode::None;
+  }
+  stats_.add(&Stats::packetsSent);
+  if (room::isRoomMigrateRequest(ver, cmd)) beginRoomMigrate();
   return ErrorCode::None;
+}
+
+// The owner's 1/7 (PROTOCOL 10.2) just went out: its answer may move us, so what follows is held.
+void TcpSession::beginRoomMigrate() {
+  if (state_ != ClientState::Connected) return;
+  mig_ = MigPhase::Requested;
+  roomMigrate_ = true;
+  state_ = ClientState::Migrating;
+  migStart_ = lastNow_;
+  autoRetryAt_ = roomWaitDeadline_ = kNoDeadline;
 }
 
 void TcpSession::enqueueEncoded(Bytes&& packet) {
@@ -110,14 +130,7 @@ void TcpSession::enqueueEncoded(Bytes&& packet) {
                            room::isRoomMigrateRequest(packet[4], static_cast<uint16_t>(packet[8] << 8 | packet[9]));
   out_.insert(out_.end(), packet.begin(), packet.end());
   stats_.add(&Stats::packetsSent);
-  if (roomMigrate && state_ == ClientState::Connected) {
-    // The owner's 1/7 (PROTOCOL 10.2): its answer may move us, so what follows is held.
-    mig_ = MigPhase::Requested;
-    roomMigrate_ = true;
-    state_ = ClientState::Migrating;
-    migStart_ = lastNow_;
-    autoRetryAt_ = roomWaitDeadline_ = kNoDeadline;
-  }
+  if (roomMigrate) beginRoomMigrate();
 }
 
 void TcpSession::onData(const uint8_t* data, size_t len, double now) {

@@ -93,6 +93,7 @@ class TcpSession {
   void writeInternal(uint16_t cmd, const uint8_t* body, size_t len);
   bool holding() const { return !answered_ || mig_ != MigPhase::None; }
   void flushHeld();
+  void beginRoomMigrate();
   void handleMigrateAnswer(const PacketView& p, const Bytes& body, double now);
   // Rooms (PROTOCOL 10, session/room_rules.h): membership, the owner's 1/7, the server's push.
   void handleRoomAnswer(const PacketView& p, const Bytes& body, double now);
@@ -143,7 +144,6 @@ class TcpSession {
   Bytes held_;                   // user requests waiting for the session to go live
   uint64_t heldPackets_ = 0;
   std::vector<Event> events_;
-  Bytes scratch_;
 
   // --- migration ---
   MigPhase mig_ = MigPhase::None;

@@ -509,7 +509,7 @@ TEST_F(RudpRecovery, AFlushIsDueOnlyOnceThePackOrAckDelayIsOver) {
 // RACK's scan walks a send-time list and stops early (reliable_loss.cc): under random
 // loss, reordering, bursts at one instant, probes and RTOs, every ACK leaves exactly
 // what the whole-window scan would (nothing overdue, the same RACK deadline).
-TEST(RudpRecovery, RackScanOfTheSendTimeListAgreesWithTheWholeWindowScan) {
+TEST(RudpRackScan, TheSendTimeListAgreesWithTheWholeWindowScan) {
   size_t resends = 0;
   size_t checks = 0;
   for (uint32_t seed = 1; seed <= 12; ++seed) {

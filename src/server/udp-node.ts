@@ -188,11 +188,15 @@ export class UdpNode extends NodeBase implements NodeControl {
   }
 
   /** PROTOCOL 7.1: the offline notice, as a DAT, in the echo body layout. */
-  protected announceOffline(): void {
-    for (const e of this.sessions.values()) {
-      if (e.session.link === null) continue;
-      e.session.push(VER_BUILTIN, BuiltinCmd.KeepAlive, encodeEchoAnswer('offline', 0, e.rudp.publicAddress));
-    }
+  protected sendOfflineNotice(sid: string): boolean {
+    const e = this.sessions.get(sid);
+    if (e === undefined || e.session.link === null) return false;
+    e.session.push(VER_BUILTIN, BuiltinCmd.KeepAlive, encodeEchoAnswer('offline', 0, e.rudp.publicAddress));
+    return true;
+  }
+
+  protected *connectedSids(): Iterable<string> {
+    for (const e of this.sessions.values()) if (e.session.link !== null) yield e.session.sid;
   }
 
   /**
@@ -241,6 +245,7 @@ export class UdpNode extends NodeBase implements NodeControl {
 
   terminate(): void {
     void this.setState('offline');
+    this.stopPacing();
     this.shutdownAll();
   }
 
@@ -387,6 +392,7 @@ export class UdpNode extends NodeBase implements NodeControl {
             e.firstAnswerDue = true;
           }
           session.bind(e.reliable);
+          this.sessionConnected(session.sid);
           // PROTOCOL 10.2: what the old node forwarded goes before anything sent on this link.
           e.queue.push(() => this.runForwarded(session, e.reliable));
         },
@@ -602,6 +608,7 @@ export class UdpNode extends NodeBase implements NodeControl {
     if (s.pendingTimer !== null) clearTimeout(s.pendingTimer);
     e.queue.close();
     s.link = null;
+    this.sessionGone(s.sid);
     void this.store.removeSession(s.sid);
     this.emit('session-close', { nodeId: this.id, uid: s.uid, sid: s.sid, reason });
     this.wakeClosedWaiters();

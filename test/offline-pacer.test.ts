@@ -1,0 +1,105 @@
+// Issue 12: the OFFLINE node's notice pacing (src/server/offline-pacer.ts), on a ManualClock:
+// the window, slots freed by leaving or by their time cap, the deadline, late sessions, stop.
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../src/server/clock';
+import { DEFAULT_PACING_SLOT_MS, DEFAULT_PACING_WINDOW, OfflinePacer, pacingSettings } from '../src/server/offline-pacer';
+
+function pacer(window: number, slotMs: number, connected = (_sid: string): boolean => true): { p: OfflinePacer; clock: ManualClock; sent: string[] } {
+  const clock = new ManualClock(1000);
+  const sent: string[] = [];
+  const p = new OfflinePacer({ window, slotMs }, { clock, notify: (sid) => connected(sid) && sent.push(sid) > 0 });
+  return { p, clock, sent };
+}
+const sids = (n: number): string[] => Array.from({ length: n }, (_, i) => `s${i}`);
+
+describe('offline-notice pacing', () => {
+  it('notifies a window at a time, the next as sessions leave, in order', () => {
+    const { p, sent } = pacer(3, 250);
+    p.start(sids(8), 5000);
+    expect(sent).toEqual(['s0', 's1', 's2']);
+    expect([p.outstanding, p.queued]).toEqual([3, 5]);
+    p.done('s1');
+    expect(sent).toEqual(['s0', 's1', 's2', 's3']);
+    // A queued session that leaves before its turn is never notified and takes no slot.
+    p.done('s5');
+    p.done('s0');
+    p.done('s2');
+    expect(sent).toEqual(['s0', 's1', 's2', 's3', 's4', 's6']);
+    p.done('s1'); // already left: nothing changes
+    expect(p.outstanding).toBe(3);
+  });
+
+  it('frees a slot after its time cap when the session never moves', () => {
+    const { p, clock, sent } = pacer(2, 250);
+    p.start(sids(5), 5000);
+    clock.advance(100);
+    p.done('s0'); // s2 takes a slot at t+100
+    expect(sent).toEqual(['s0', 's1', 's2']);
+    clock.advance(149);
+    expect(sent.length).toBe(3);
+    clock.advance(1); // s1's slot (taken at t) runs out
+    expect(sent).toEqual(['s0', 's1', 's2', 's3']);
+    clock.advance(100); // s2's (taken at t+100)
+    expect(sent).toEqual(['s0', 's1', 's2', 's3', 's4']);
+    clock.advance(250);
+    expect([p.outstanding, p.queued]).toEqual([0, 0]);
+    expect(clock.pending).toBe(1); // only the deadline
+  });
+
+  it('skips sessions that are no longer connected without taking a slot', () => {
+    const gone = new Set(['s1', 's2']);
+    const { p, sent } = pacer(2, 250, (sid) => !gone.has(sid));
+    p.start(sids(5), 5000);
+    expect(sent).toEqual(['s0', 's3']);
+    expect(p.sent).toBe(2);
+  });
+
+  it('notifies everyone still queued at the deadline, and later sessions as they come', () => {
+    const { p, clock, sent } = pacer(2, 10_000);
+    p.start(sids(6), 5000);
+    expect(sent.length).toBe(2);
+    clock.advance(5000);
+    expect(sent).toEqual(sids(6));
+    expect(p.queued).toBe(0);
+    p.add('late');
+    expect(sent.at(-1)).toBe('late');
+    expect(clock.pending).toBe(0);
+  });
+
+  it('queues a session that connects while paced, and notifies it in turn', () => {
+    const { p, sent } = pacer(1, 250);
+    p.start(['a'], 5000);
+    p.add('b');
+    p.add('a'); // already notified: not again
+    expect(sent).toEqual(['a']);
+    p.done('a');
+    expect(sent).toEqual(['a', 'b']);
+  });
+
+  it('stops (ONLINE again, or the node stops): nothing more is sent, no timer left', () => {
+    const { p, clock, sent } = pacer(2, 250);
+    p.start(sids(6), 5000);
+    p.stop();
+    expect(p.running).toBe(false);
+    expect(clock.pending).toBe(0);
+    p.done('s0');
+    p.add('x');
+    clock.advance(10_000);
+    expect(sent).toEqual(['s0', 's1']);
+    // Going OFFLINE again starts over from the sessions given then.
+    p.start(['s4', 's5'], 5000);
+    expect(sent).toEqual(['s0', 's1', 's4', 's5']);
+  });
+
+  it('checks its settings: defaults, a number is the window, false or 0 is off, bad values throw', () => {
+    expect(pacingSettings(undefined)).toEqual({ window: DEFAULT_PACING_WINDOW, slotMs: DEFAULT_PACING_SLOT_MS });
+    expect(pacingSettings(true)).toEqual({ window: DEFAULT_PACING_WINDOW, slotMs: DEFAULT_PACING_SLOT_MS });
+    expect(pacingSettings(64)).toEqual({ window: 64, slotMs: DEFAULT_PACING_SLOT_MS });
+    expect(pacingSettings({ slotMs: 100 })).toEqual({ window: DEFAULT_PACING_WINDOW, slotMs: 100 });
+    expect(pacingSettings(false)).toBeNull();
+    expect(pacingSettings(0)).toBeNull();
+    expect(() => pacingSettings(-1)).toThrow(RangeError);
+    expect(() => pacingSettings(2.5)).toThrow(/window/);
+    expect(() => pacingSettings({ slotMs: 0 })).toThrow(/slotMs/);
+  });
+});

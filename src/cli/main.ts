@@ -90,7 +90,7 @@ export function buildProgram(): Command {
     .option('--host <address>', 'address the entry server and nodes listen on', '127.0.0.1')
     .option('--no-encryption', 'hand out no session keys; bodies in clear')
     .option('--shutdown-timeout <ms>', 'how long an OFFLINE node keeps serving before it cuts its clients', positiveInt, 10_000)
-    .option('--offline-pacing <window|off>', 'OFFLINE: notify this many clients at a time, the next as earlier ones move (off: all at once)', offlinePacing, 16)
+    .option('--offline-pacing <window|off>', 'OFFLINE: notify this many clients at a time, the next as earlier ones complete their move (off: all at once)', offlinePacing, 16)
     .option('--admin-host <address>', 'address of the admin endpoint', '127.0.0.1')
     .option('--admin-port <port>', 'port of the admin endpoint (0 = any free port)', port, 0)
     .option('--client-key <key...>', 'accepted ClientKey values (default: any)')

@@ -214,7 +214,7 @@ export function addNodeCommand(program: Command): void {
     .option('--room-grace <ms>', 'OFFLINE: how long a room waits for its owner to move it before the node does', positiveInt, 5000)
     .option('--debug-commands', 'serve debug commands 900-903')
     .option('--extra-ports <n>', 'UDP: sockets beside --port; TCP: listeners beside it, for migrating clients (ephemeral ports, registered with the node; clients are spread over all)', extraPorts, 0)
-    .option('--offline-pacing <window|off>', 'after SIGTERM: notify this many clients at a time, the next as earlier ones move (off: all at once, PROTOCOL 7.1)', offlinePacing, 16)
+    .option('--offline-pacing <window|off>', 'after SIGTERM: notify this many clients at a time, the next as earlier ones complete their move (off: all at once, PROTOCOL 7.1)', offlinePacing, 16)
     .option('--log-phases <file>', 'at exit, write the timestamps of every migration phase to <file> (JSON lines)')
     .action(async (o: NodeCommandOptions) => {
       await runNodeCommand(o);

@@ -42,8 +42,8 @@ export interface NodeBaseOptions {
   /** Rooms (PROTOCOL 10, ver 1); without them ver 1 requests go to the command router. */
   rooms?: RoomService;
   /**
-   * OFFLINE: notify a window of sessions at a time, the next as earlier ones leave (default on:
-   * window 16, slot cap 250 ms; everyone is notified by half the shutdown timeout). false or 0:
+   * OFFLINE: notify a window of sessions at a time, the next as earlier ones' moves complete
+   * (default on: window 16, slot cap 1000 ms; everyone is notified by half the shutdown timeout). false or 0:
    * every session at once (PROTOCOL 7.1). A number sets the window. See offline-pacer.ts.
    */
   offlinePacing?: OfflinePacing;
@@ -179,8 +179,16 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
     else if (this.pacer === null) this.noticeTo(sid);
   }
 
-  /** A session left this node (handed off or ended): its notice slot goes to the next one. */
+  /** A session ended here (not handed off): its notice slot, or its place in the queue, goes. */
   protected sessionGone(sid: string): void {
+    this.pacer?.done(sid);
+  }
+
+  /**
+   * A session handed off from here was claimed at its target (Handoffs.claim in this process, the
+   * store's 'claimed' message across processes): its move is done, its notice slot goes to the next.
+   */
+  handoffClaimed(sid: string): void {
     this.pacer?.done(sid);
   }
 
@@ -244,7 +252,6 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
       }
       emitPhase(this.emit, this.id, session.sid, 'handoff-stored');
       steps.leave();
-      this.sessionGone(session.sid);
       link.sendPacket(session.encode(answer.ver, answer.cmd, Status.Ok, encodeMigrateAnswer(target.address, target.ticket)));
       emitPhase(this.emit, this.id, session.sid, 'answer-sent');
       steps.closeLink();
@@ -279,7 +286,6 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
       session.handedOffByPush = true;
       session.forwardTo(this.handoffs.forwarder(target.to, session.sid));
       this.departByPush(session);
-      this.sessionGone(session.sid);
       link.sendPacket(session.encode(VER_BUILTIN, BuiltinCmd.Reconn, Status.Push, encodeMigrateAnswer(target.address, target.ticket)));
       return true;
     } finally {

@@ -1,24 +1,26 @@
 /**
  * Offline-notice pacing (issue 12; a deviation from PROTOCOL 7.1's "at once", see docs/decisions.md).
- * An OFFLINE node notifies a window of its sessions and the next ones as earlier ones leave, so a
- * storm of moves does not queue behind itself: each client's move (from its notice) waits only for
- * the moves in the window, not for every other one. Self-clocked like a transport's window; a slot
- * is freed when its session leaves the node (handed off, or ended), or when its time cap runs out
- * (a client that never asks to move must not hold the window). Everything still queued is notified
+ * An OFFLINE node notifies a window of its sessions and the next ones as earlier ones complete, so
+ * a storm of moves does not queue behind itself: each client's move (from its notice) waits only for
+ * the moves in the window, not for every other one. Self-clocked like a transport's window: a slot
+ * is freed when its move completes (the target's claim of the handoff, reported back to the old node
+ * by Handoffs in one process and by the store's claim script across processes), when its session
+ * ends here without moving (a client that reconnects instead), or when its time cap runs out (a
+ * client that never asks to move, or never claims, must not hold the window). Everything still queued is notified
  * at once at `allByMs` after the OFFLINE call, well before the shutdown timeout cuts the rest.
  */
 import type { Clock } from './clock';
 
 export interface OfflinePacingOptions {
-  /** Notices outstanding at once (sessions notified that have not left yet). Default 16. */
+  /** Moves outstanding at once (sessions notified whose move has not completed). Default 16. */
   window?: number;
-  /** A notice frees its slot after this long even if its session stays (default 250 ms). */
+  /** A notice frees its slot after this long even if its move has not completed (default 1000 ms). */
   slotMs?: number;
 }
 
 /** Default window per node: enough to keep a move pipeline busy (a slot lasts a few ms unloaded). */
 export const DEFAULT_PACING_WINDOW = 16;
-export const DEFAULT_PACING_SLOT_MS = 250;
+export const DEFAULT_PACING_SLOT_MS = 1000;
 
 /** `offlinePacing` as users give it: false/0 = PROTOCOL 7.1's notice to everyone at once. */
 export type OfflinePacing = boolean | number | OfflinePacingOptions;
@@ -91,7 +93,7 @@ export class OfflinePacer {
     this.fill();
   }
 
-  /** The session left this node (handed off or ended): its slot, or its place in the queue, goes. */
+  /** The session's move completed (claimed at the target) or it ended here: its slot, or its place in the queue, goes. */
   done(sid: string): void {
     if (!this.active) return;
     if (this.queue.delete(sid)) return;

@@ -83,7 +83,7 @@ describe('RedisStore', () => {
       await b.subscribePushes('n2', () => undefined);
       const rec = session('u1', 'b'.repeat(32), 'n1');
       await a.registerSession(rec);
-      await a.putHandoff(handoff(rec, 'n2', 'f'.repeat(32)), 60_000);
+      await a.putHandoff({ ...handoff(rec, 'n2', 'f'.repeat(32)), reportClaim: true }, 60_000);
       expect(await b.claimHandoff(rec.sid, 'e'.repeat(32))).toEqual({ ok: false, reason: 'wrong-ticket' });
       const claims = await Promise.all([a, b, a, b].map((s) => s.claimHandoff(rec.sid, 'f'.repeat(32))));
       expect(claims.filter((c) => c.ok && !c.repeat)).toHaveLength(1);

@@ -228,17 +228,32 @@ function deltas(a: Record<string, number>, b: Record<string, number>): Record<st
 function clientSteps(log: PhaseLog, bots: MoveTimes[]): PhaseBreakdown[] {
   const toClient: number[] = [];
   const fromClient: number[] = [];
+  const noticeToOffline: number[] = [];
+  const offlineToRequest: number[] = [];
+  const migratedToAnswer: number[] = [];
+  const epoch = (t: number): number => performance.timeOrigin + t;
   for (const b of bots) {
     if (b.sid === undefined || b.migratedEpochMs === undefined) continue;
     const at = new Map(log.phasesOf(b.sid).map((p) => [p.phase, p.at]));
     const checked = at.get('claim-checked');
     const first = at.get('first-answer');
+    const notice = at.get('notice-sent');
+    const request = at.get('migrate-request');
     if (checked !== undefined) toClient.push(b.migratedEpochMs - checked);
     if (first !== undefined) fromClient.push(first - b.migratedEpochMs);
+    if (b.offlineAt !== null && notice !== undefined) noticeToOffline.push(epoch(b.offlineAt) - notice);
+    if (b.offlineAt !== null && request !== undefined) offlineToRequest.push(request - epoch(b.offlineAt));
+    if (b.movedAt !== null) migratedToAnswer.push(epoch(b.movedAt) - b.migratedEpochMs);
   }
   const row = (step: string, d: number[]): PhaseBreakdown => ({ step, samples: d.length, p50Ms: percentile(d, 50), p99Ms: percentile(d, 99) });
   if (toClient.length === 0) return [];
-  return [row('claim-checked → client migrated', toClient), row('client migrated → first-answer', fromClient)];
+  return [
+    row('notice-sent → client offline event', noticeToOffline),
+    row('client offline event → migrate-request', offlineToRequest),
+    row('claim-checked → client migrated', toClient),
+    row('client migrated → first-answer', fromClient),
+    row('client migrated → its first answer (the move\'s end)', migratedToAnswer),
+  ];
 }
 
 type BotOut = MoveTimes & { type: BotType; connected: boolean; error: string | null; sent: number; lost: number; duplicated: number; kept: boolean; moved: boolean };

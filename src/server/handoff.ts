@@ -26,6 +26,8 @@ export interface HandoffTarget extends RealtimeNode {
   claimAddress?(): { host: string; port: number };
   /** At the old node: a session it handed off was claimed at its target (frees a notice slot). */
   handoffClaimed?(sid: string): void;
+  /** The node paces its offline notices on claims (so the store must tell it of them). */
+  readonly pacesOnClaims?: boolean;
 }
 
 export interface HandoffDeps {
@@ -145,6 +147,7 @@ export class Handoffs {
     void _old;
     const rec: HandoffRecord = { ...rest, ticket: ticket.toString('hex'), from: from.id, to: best.id, createdAt: clock.now() };
     if (viaPush) rec.viaPush = true;
+    if ((from as HandoffTarget).pacesOnClaims === true) rec.reportClaim = true;
     // In-process target: it holds a pending session before the routing moves, so no push is lost.
     const target = nodes.get(best.id);
     if (target !== undefined) adoptPending(target, { ...rest, nodeId: best.id });

@@ -74,8 +74,12 @@ export class PhaseLog {
     }
     let m = this.bySid.get(e.sid);
     if (m === undefined) this.bySid.set(e.sid, (m = new Map()));
-    if (!m.has(e.phase)) m.set(e.phase, e.at);
-    if (e.phase === 'migrate-request' && !this.fromNode.has(e.sid)) this.fromNode.set(e.sid, e.nodeId);
+    // The earliest of each phase, whatever order the processes' logs are read in (a target that
+    // goes OFFLINE itself later sends its own notice to the same session).
+    const seen = m.get(e.phase);
+    if (seen !== undefined && seen <= e.at) return;
+    m.set(e.phase, e.at);
+    if (e.phase === 'migrate-request') this.fromNode.set(e.sid, e.nodeId);
   }
 
   /** Phases of one sid in time order, the old node's offline notice first when known. */

@@ -192,6 +192,11 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
     this.pacer?.done(sid);
   }
 
+  /** Whether claims of sessions handed off from here must be told to this node (its pacing). */
+  get pacesOnClaims(): boolean {
+    return this.pacer !== null;
+  }
+
   /** Pacing counters (null when off): for tests and operators. */
   get offlinePacing(): { outstanding: number; queued: number; sent: number } | null {
     const p = this.pacer;

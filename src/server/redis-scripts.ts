@@ -187,8 +187,8 @@ return redis.call('XADD', P .. 'pq:' .. from, 'MAXLEN', '~', MAXLEN, '*', 'k', '
 `;
 
 /**
- * ARGV: P sid ticket. Returns {reason} or {'ok', recJson, previouslyClaimed}; a first claim also
- * puts a 'claimed' message on the old node's stream.
+ * ARGV: P sid ticket. Returns {reason} or {'ok', recJson, previouslyClaimed}; a first claim of a
+ * record with reportClaim also puts a 'claimed' message on the old node's stream.
  */
 export const CLAIM_HANDOFF = `${PRELUDE}
 local hk = P .. 'hoff:' .. ARGV[2]
@@ -199,7 +199,7 @@ if rec.ticket ~= ARGV[3] then return {'wrong-ticket'} end
 if now() >= tonumber(v[2]) then return {'expired'} end
 redis.call('HSET', hk, 'claimed', 1)
 -- The first claim is reported to the old node (it paces its offline notices on it): no round trip.
-if v[3] == '0' and rec.from then
+if v[3] == '0' and rec.reportClaim and rec.from then
   redis.call('XADD', P .. 'pq:' .. rec.from, 'MAXLEN', '~', MAXLEN, '*', 'k', 'x', 't', 'claimed', 's', ARGV[2])
 end
 return {'ok', v[1], v[3]}

@@ -47,6 +47,8 @@ export interface HandoffRecord {
   createdAt: number;
   /** Started by the server's migration push (PROTOCOL 10.2), not by the client's request. */
   viaPush?: boolean;
+  /** The old node paces its offline notices on claims: the store tells it of the first one. */
+  reportClaim?: boolean;
 }
 
 /**

@@ -96,9 +96,10 @@ describe('offline-notice pacing (cluster)', () => {
   for (const type of ['TCP', 'UDP'] as const) {
     it(`every ${type} client of a paced OFFLINE node moves, nothing lost or duplicated, at most a window told ahead of the claims`, async () => {
       const window = 4;
-      // No slot times out and the deadline (half the shutdown timeout) lies past the test's: only
+      // No slot times out, the window does not open (drainMs) and the deadline (half the shutdown
+      // timeout) lies past the test's: only
       // completed moves (the targets' claims, told to the old node) free the window's slots.
-      const c = await startCluster({ tcpNodes: type === 'TCP' ? 2 : 0, udpNodes: type === 'UDP' ? 2 : 0, offlinePacing: { window, slotMs: 600_000 }, shutdownTimeoutMs: 600_000 });
+      const c = await startCluster({ tcpNodes: type === 'TCP' ? 2 : 0, udpNodes: type === 'UDP' ? 2 : 0, offlinePacing: { window, slotMs: 600_000, drainMs: 600_000 }, shutdownTimeoutMs: 600_000 });
       cleanups.push(() => c.stop());
       const old = `${type.toLowerCase()}-1`;
       await c.setNodeState(`${type.toLowerCase()}-2`, 'taken');

@@ -2,12 +2,12 @@
 // the window, slots freed by leaving or by their time cap, the deadline, late sessions, stop.
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/server/clock';
-import { DEFAULT_PACING_SLOT_MS, DEFAULT_PACING_WINDOW, OfflinePacer, pacingSettings } from '../src/server/offline-pacer';
+import { DEFAULT_PACING_DRAIN_MS, DEFAULT_PACING_SLOT_MS, DEFAULT_PACING_WINDOW, OfflinePacer, pacingSettings } from '../src/server/offline-pacer';
 
-function pacer(window: number, slotMs: number, connected = (_sid: string): boolean => true): { p: OfflinePacer; clock: ManualClock; sent: string[] } {
+function pacer(window: number, slotMs: number, connected = (_sid: string): boolean => true, drainMs = 1e9): { p: OfflinePacer; clock: ManualClock; sent: string[] } {
   const clock = new ManualClock(1000);
   const sent: string[] = [];
-  const p = new OfflinePacer({ window, slotMs }, { clock, notify: (sid) => connected(sid) && sent.push(sid) > 0 });
+  const p = new OfflinePacer({ window, slotMs, drainMs }, { clock, notify: (sid) => connected(sid) && sent.push(sid) > 0 });
   return { p, clock, sent };
 }
 const sids = (n: number): string[] => Array.from({ length: n }, (_, i) => `s${i}`);
@@ -44,6 +44,30 @@ describe('offline-notice pacing', () => {
     clock.advance(250);
     expect([p.outstanding, p.queued]).toEqual([0, 0]);
     expect(clock.pending).toBe(1); // only the deadline
+  });
+
+  it('opens the window when the queue would drain slower than drainMs at the measured move time', () => {
+    const { p, clock, sent } = pacer(2, 10_000, () => true, 1000);
+    p.start(sids(102), 60_000);
+    expect(p.window).toBe(2); // nothing measured yet
+    clock.advance(50);
+    p.done('s0'); // 50 ms per move, 100 queued: 100 x 50 / 1000 = 5
+    expect(p.window).toBe(5);
+    expect(p.outstanding).toBe(5);
+    expect(sent.length).toBe(6);
+    // Instant moves: the mean falls (1/8 per sample), and the window with it, back to its floor.
+    const done = new Set(['s0']);
+    for (let i = 0; i < 12; i++) {
+      const oldest = sent.find((x) => !done.has(x)) as string;
+      done.add(oldest);
+      p.done(oldest);
+    }
+    expect(p.window).toBe(2);
+    expect(p.outstanding).toBe(2);
+    // A slot that runs out counts as a move of slotMs: a client that never moves opens the window.
+    const before = sent.length;
+    clock.advance(10_000);
+    expect(sent.length).toBeGreaterThan(before + 2);
   });
 
   it('skips sessions that are no longer connected without taking a slot', () => {
@@ -92,10 +116,12 @@ describe('offline-notice pacing', () => {
   });
 
   it('checks its settings: defaults, a number is the window, false or 0 is off, bad values throw', () => {
-    expect(pacingSettings(undefined)).toEqual({ window: DEFAULT_PACING_WINDOW, slotMs: DEFAULT_PACING_SLOT_MS });
-    expect(pacingSettings(true)).toEqual({ window: DEFAULT_PACING_WINDOW, slotMs: DEFAULT_PACING_SLOT_MS });
-    expect(pacingSettings(64)).toEqual({ window: 64, slotMs: DEFAULT_PACING_SLOT_MS });
-    expect(pacingSettings({ slotMs: 100 })).toEqual({ window: DEFAULT_PACING_WINDOW, slotMs: 100 });
+    const d = { window: DEFAULT_PACING_WINDOW, slotMs: DEFAULT_PACING_SLOT_MS, drainMs: DEFAULT_PACING_DRAIN_MS };
+    expect(pacingSettings(undefined)).toEqual(d);
+    expect(pacingSettings(true)).toEqual(d);
+    expect(pacingSettings(64)).toEqual({ ...d, window: 64 });
+    expect(pacingSettings({ slotMs: 100 })).toEqual({ ...d, slotMs: 100 });
+    expect(() => pacingSettings({ drainMs: -5 })).toThrow(/drainMs/);
     expect(pacingSettings(false)).toBeNull();
     expect(pacingSettings(0)).toBeNull();
     expect(() => pacingSettings(-1)).toThrow(RangeError);

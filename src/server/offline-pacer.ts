@@ -6,21 +6,31 @@
  * is freed when its move completes (the target's claim of the handoff, reported back to the old node
  * by Handoffs in one process and by the store's claim script across processes), when its session
  * ends here without moving (a client that reconnects instead), or when its time cap runs out (a
- * client that never asks to move, or never claims, must not hold the window). Everything still queued is notified
- * at once at `allByMs` after the OFFLINE call, well before the shutdown timeout cuts the rest.
+ * client that never asks to move, or never claims, must not hold the window). Adaptive: the window
+ * opens beyond its configured size when the queue would take longer than `drainMs` to drain at the
+ * moves' measured pace (a loaded cluster, where every move is slow, is not held back further).
+ * Everything still queued is notified at once at `allByMs` after the OFFLINE call, well before the
+ * shutdown timeout cuts the rest.
  */
 import type { Clock } from './clock';
 
 export interface OfflinePacingOptions {
-  /** Moves outstanding at once (sessions notified whose move has not completed). Default 16. */
+  /** Moves outstanding at once (sessions notified whose move has not completed), at least. Default 16. */
   window?: number;
   /** A notice frees its slot after this long even if its move has not completed (default 1000 ms). */
   slotMs?: number;
+  /**
+   * The window opens further when the sessions still waiting would take longer than this to be
+   * notified at the moves' current pace (queued x mean move time / window): a loaded cluster, whose
+   * every move is slow, is not also held back by the pacing (default 1000 ms).
+   */
+  drainMs?: number;
 }
 
 /** Default window per node: enough to keep a move pipeline busy (a slot lasts a few ms unloaded). */
 export const DEFAULT_PACING_WINDOW = 16;
 export const DEFAULT_PACING_SLOT_MS = 1000;
+export const DEFAULT_PACING_DRAIN_MS = 1000;
 
 /** `offlinePacing` as users give it: false/0 = PROTOCOL 7.1's notice to everyone at once. */
 export type OfflinePacing = boolean | number | OfflinePacingOptions;
@@ -31,9 +41,11 @@ export function pacingSettings(p: OfflinePacing | undefined): Required<OfflinePa
   const o: OfflinePacingOptions = p === undefined || p === true ? {} : typeof p === 'number' ? { window: p } : p;
   const window = o.window ?? DEFAULT_PACING_WINDOW;
   const slotMs = o.slotMs ?? DEFAULT_PACING_SLOT_MS;
+  const drainMs = o.drainMs ?? DEFAULT_PACING_DRAIN_MS;
   if (!Number.isInteger(window) || window < 1 || window > 1_000_000) throw new RangeError(`offlinePacing.window: an integer >= 1, not ${String(window)}`);
   if (!Number.isFinite(slotMs) || slotMs <= 0) throw new RangeError(`offlinePacing.slotMs: a positive number of ms, not ${String(slotMs)}`);
-  return { window, slotMs };
+  if (!Number.isFinite(drainMs) || drainMs <= 0) throw new RangeError(`offlinePacing.drainMs: a positive number of ms, not ${String(drainMs)}`);
+  return { window, slotMs, drainMs };
 }
 
 export interface PacerHooks {
@@ -52,6 +64,8 @@ export class OfflinePacer {
   private active = false;
   /** After the deadline: every session is notified as it comes. */
   private slotsUnbounded = false;
+  /** Mean time from a notice to its slot's end (EWMA, 1/8), null before the first. */
+  private meanSlotMs: number | null = null;
   /** Notices sent by this pacer since start() (for tests and stats). */
   sent = 0;
 
@@ -77,6 +91,7 @@ export class OfflinePacer {
     this.stop();
     this.active = true;
     this.slotsUnbounded = false;
+    this.meanSlotMs = null;
     this.sent = 0;
     for (const sid of sids) this.queue.add(sid);
     this.cancelAllBy = this.hooks.clock.setTimer(() => {
@@ -97,7 +112,22 @@ export class OfflinePacer {
   done(sid: string): void {
     if (!this.active) return;
     if (this.queue.delete(sid)) return;
-    if (this.slots.delete(sid)) this.fill();
+    const at = this.slots.get(sid);
+    if (at === undefined) return;
+    this.slots.delete(sid);
+    this.sample(this.hooks.clock.now() - at);
+    this.fill();
+  }
+
+  /** The window now: the configured one, or wider when the queue would drain slower than drainMs. */
+  get window(): number {
+    const { window, drainMs } = this.settings;
+    if (this.meanSlotMs === null) return window;
+    return Math.max(window, Math.ceil((this.queue.size * this.meanSlotMs) / drainMs));
+  }
+
+  private sample(ms: number): void {
+    this.meanSlotMs = this.meanSlotMs === null ? ms : this.meanSlotMs + (ms - this.meanSlotMs) / 8;
   }
 
   /** ONLINE again, or the node stops: nothing more is sent. */
@@ -126,8 +156,9 @@ export class OfflinePacer {
 
   private fill(): void {
     const now = this.hooks.clock.now();
+    const window = this.window;
     for (const sid of this.queue) {
-      if (!this.slotsUnbounded && this.slots.size >= this.settings.window) break;
+      if (!this.slotsUnbounded && this.slots.size >= window) break;
       this.queue.delete(sid);
       if (!this.hooks.notify(sid)) continue;
       this.sent++;
@@ -147,6 +178,7 @@ export class OfflinePacer {
       for (const [sid, at] of this.slots) {
         if (at + this.settings.slotMs > now) break;
         this.slots.delete(sid);
+        this.sample(this.settings.slotMs);
       }
       this.fill();
     }, wait);

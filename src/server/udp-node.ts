@@ -317,6 +317,9 @@ export class UdpNode extends NodeBase implements NodeControl {
   private adoptFromStore(sid: string, msg: Buffer, rinfo: RemoteInfo, sock: number): void {
     void this.store.lookupSession(sid).then((found) => {
       const rec = found?.rec ?? null;
+      // Adopted meanwhile (the handoff's stream entry overtook this lookup): the SYN is served now,
+      // not left for the client's repeat 500 ms later (1-2 % of UDP moves on Redis, issue 12).
+      if (this.stopping === null && this.sessions.has(sid)) return this.onMessage(msg, rinfo, sock);
       if (this.stopping !== null || rec === null || rec.nodeId !== this.id || this.sessions.has(sid)) {
         if (!this.sessions.has(sid)) this.drop('unexpected', sid);
         return;

@@ -198,12 +198,6 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
     return this.pacer !== null;
   }
 
-  /** Pacing counters (null when off): for tests and operators. */
-  get offlinePacing(): { outstanding: number; queued: number; sent: number } | null {
-    const p = this.pacer;
-    return p === null ? null : { outstanding: p.outstanding, queued: p.queued, sent: p.sent };
-  }
-
   /** Registers the listening node in the store and subscribes to the pushes routed to it. */
   protected async register(): Promise<void> {
     const ports = this.extraPorts();

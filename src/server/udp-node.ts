@@ -319,11 +319,11 @@ export class UdpNode extends NodeBase implements NodeControl {
       const rec = found?.rec ?? null;
       // Adopted meanwhile (the handoff's stream entry overtook this lookup): the SYN is served now,
       // not left for the client's repeat 500 ms later (1-2 % of UDP moves on Redis, issue 12).
-      if (this.stopping === null && this.sessions.has(sid)) return this.onMessage(msg, rinfo, sock);
-      if (this.stopping !== null || rec === null || rec.nodeId !== this.id || this.sessions.has(sid)) {
-        if (!this.sessions.has(sid)) this.drop('unexpected', sid);
+      if (this.sessions.has(sid)) {
+        if (this.stopping === null) this.onMessage(msg, rinfo, sock);
         return;
       }
+      if (this.stopping !== null || rec === null || rec.nodeId !== this.id) return this.drop('unexpected', sid);
       // A handoff not yet read from this node's stream: only the claim may bind it (issue 11).
       if (found?.handoffPending === true) adoptPending(this, rec);
       else this.adoptSession(rec);

@@ -18,11 +18,13 @@
  *        [--interval 200] [--window 4] [--connect-rate 400] [--paths migration,reconnect] [--cpu-prof DIR] [--name migration]
  *        [--claim-listeners N] (in-process: the TCP nodes' extra claim listeners; 0 = one listener)
  *        [--udp-sockets N] (in-process: sockets per UDP node) [--extra-ports N] (processes: each node's --extra-ports)
+ *        [--pacing on,off] (the nodes' offline-notice pacing: on = their default, off, or a window;
+ *        several values are interleaved within each round, for both paths alike)
  */
 import * as fs from 'node:fs';
 import { formatTable } from '../src/cli/table';
 import { RedisServer } from '../test/helpers/redis-server';
-import { runOnce, TYPES, type Mode, type Path, type RunResult, type RunRow } from './lib/migration-run';
+import { pacingOption, runOnce, TYPES, type Mode, type Path, type RunResult, type RunRow } from './lib/migration-run';
 import { writeResult } from './lib/results';
 import { fmt, median } from './lib/stats';
 
@@ -44,22 +46,23 @@ const note = (s: string): void => {
 export const DELIVERY_TOLERANCE = 0.95;
 
 interface Summary {
-  mode: Mode; clients: number; transport: string; path: Path; validRounds: number;
-  allMovedMs: number; moveP50Ms: number; moveP99Ms: number; gapP50Ms: number; gapP99Ms: number;
+  mode: Mode; clients: number; pacing: string; transport: string; path: Path; validRounds: number;
+  allMovedMs: number; moveP50Ms: number; moveP99Ms: number; fromOfflineP50Ms: number; fromOfflineP99Ms: number; gapP50Ms: number; gapP99Ms: number;
   lost: number; duplicated: number; kept: string; clientCpuMs: number; serverCpuMs: number;
 }
 
-function summarise(runs: RunResult[], mode: Mode, n: number): Summary[] {
+function summarise(runs: RunResult[], mode: Mode, n: number, pacing: string): Summary[] {
   const out: Summary[] = [];
   for (const t of TYPES) {
     for (const path of ['migration', 'reconnect'] as const) {
-      const rs = runs.filter((r) => r.spec.mode === mode && r.spec.clients === n && r.spec.path === path);
+      const rs = runs.filter((r) => r.spec.mode === mode && r.spec.clients === n && r.spec.path === path && r.spec.pacing === pacing);
       const valid = rs.filter((r) => r.deliveredReqPerSec >= DELIVERY_TOLERANCE * r.offeredReqPerSec);
       const rows = valid.map((r) => r.rows.find((x) => x.transport === t) as RunRow);
       const med = (f: (r: RunRow) => number): number => median(rows.map(f));
       out.push({
-        mode, clients: n, transport: t, path, validRounds: valid.length,
+        mode, clients: n, pacing, transport: t, path, validRounds: valid.length,
         allMovedMs: med((r) => r.allMovedMs), moveP50Ms: med((r) => r.moveP50Ms), moveP99Ms: med((r) => r.moveP99Ms),
+        fromOfflineP50Ms: med((r) => r.fromOfflineP50Ms), fromOfflineP99Ms: med((r) => r.fromOfflineP99Ms),
         gapP50Ms: med((r) => r.gapP50Ms), gapP99Ms: med((r) => r.gapP99Ms),
         lost: rows.reduce((a, r) => a + r.lost, 0), duplicated: rows.reduce((a, r) => a + r.duplicated, 0),
         kept: `${rows.reduce((a, r) => a + r.userDataKept, 0)}/${rows.reduce((a, r) => a + r.connected, 0)}`,
@@ -78,6 +81,8 @@ async function main(): Promise<void> {
   const window = Math.floor(num('window', 4, 4));
   const connectRate = num('connect-rate', 400, 400);
   const paths = (arg('paths') ?? 'migration,reconnect').split(',');
+  const pacings = (arg('pacing') ?? 'on').split(',');
+  for (const p of pacings) pacingOption(p);
   const profDir = arg('cpu-prof');
   const claimArg = arg('claim-listeners');
   const claimListeners = claimArg === undefined ? undefined : Number(claimArg);
@@ -93,8 +98,9 @@ async function main(): Promise<void> {
       for (const n of sizes) {
         for (let r = 0; r < rounds; r++) {
           const order: Path[] = (r % 2 === 0 ? ['migration', 'reconnect'] : ['reconnect', 'migration']).filter((p) => paths.includes(p)) as Path[];
-          for (const path of order) {
-            const res = await runOnce({ mode, path, clients: n, intervalMs, window, connectRate, redisUrl: redis?.url ?? '', redisPid: redis?.pid ?? 0, prefix: `b${k++}:`, nodeFlags, ...(claimListeners !== undefined ? { claimListeners } : {}), ...(udpSockets !== undefined ? { udpSockets } : {}), ...(extraPorts !== undefined ? { extraPorts } : {}) }, note);
+          const pacingOrder = r % 2 === 0 ? pacings : [...pacings].reverse();
+          for (const pacing of pacingOrder) for (const path of order) {
+            const res = await runOnce({ mode, path, pacing, clients: n, intervalMs, window, connectRate, redisUrl: redis?.url ?? '', redisPid: redis?.pid ?? 0, prefix: `b${k++}:`, nodeFlags, ...(claimListeners !== undefined ? { claimListeners } : {}), ...(udpSockets !== undefined ? { udpSockets } : {}), ...(extraPorts !== undefined ? { extraPorts } : {}) }, note);
             note(`  nominal ${fmt(res.nominalReqPerSec, 0)} req/s, offered ${fmt(res.offeredReqPerSec, 0)}, delivered ${fmt(res.deliveredReqPerSec, 0)}; load ${res.loadAvg.map((x) => x.toFixed(1)).join(' ')}`);
             note(`  CPU from OFFLINE to all moved: ${Object.entries(res.cpuMsByProcess).map(([k, v]) => `${k} ${fmt(v, 0)} ms`).join(', ')}; less streaming: ${fmt(res.moveCpuMsPerMove, 2)} ms per move`);
             const per = Object.entries(res.windowCounts).map(([k, v]) => `${k} ${fmt(v / (res.rows[0].moved + res.rows[1].moved || 1), 2)}`);
@@ -108,22 +114,27 @@ async function main(): Promise<void> {
     await redis?.stop();
   }
   const summary: Summary[] = [];
-  for (const mode of modes) for (const n of sizes) summary.push(...summarise(runs, mode, n));
+  for (const mode of modes) for (const n of sizes) for (const p of pacings) summary.push(...summarise(runs, mode, n, p));
   console.log(`\nNode OFFLINE with N UDP + N TCP clients streaming 2/4 every ${intervalMs} ms (window ${window}); medians of ${rounds} interleaved rounds`);
-  console.log(`move = client's 'offline' event -> its first answer by the new node; all moved = OFFLINE call -> the last such answer\n`);
+  console.log(`move = client's 'offline' event -> its first answer by the new node; all moved = OFFLINE call -> the last such answer;`);
+  console.log(`from OFFLINE = the OFFLINE call -> each client's first answer by the new node (counts the wait for a paced notice)\n`);
   const table = summary.map((s) => [
-    s.mode, `${s.clients}+${s.clients}`, s.transport, s.path, s.validRounds, fmt(s.allMovedMs, 0), fmt(s.moveP50Ms, 0), fmt(s.moveP99Ms, 0),
-    fmt(s.gapP50Ms, 0), fmt(s.gapP99Ms, 0), s.lost, s.duplicated, s.kept, fmt(s.clientCpuMs, 2), fmt(s.serverCpuMs, 2),
+    s.mode, `${s.clients}+${s.clients}`, s.pacing, s.transport, s.path, s.validRounds, fmt(s.allMovedMs, 0), fmt(s.moveP50Ms, 0), fmt(s.moveP99Ms, 0),
+    fmt(s.fromOfflineP50Ms, 0), fmt(s.fromOfflineP99Ms, 0), fmt(s.gapP50Ms, 0), fmt(s.gapP99Ms, 0), s.lost, s.duplicated, s.kept, fmt(s.clientCpuMs, 2), fmt(s.serverCpuMs, 2),
   ]);
-  console.log(formatTable(['mode', 'clients', 'transport', 'path', 'valid rounds', 'all moved ms', 'move p50', 'move p99', 'gap p50', 'gap p99', 'lost', 'dup', 'data kept', 'client CPU ms/move', 'server CPU ms/move'], table));
+  console.log(formatTable(['mode', 'clients', 'pacing', 'transport', 'path', 'valid rounds', 'all moved ms', 'move p50', 'move p99', 'from OFFLINE p50', 'from OFFLINE p99', 'gap p50', 'gap p99', 'lost', 'dup', 'data kept', 'client CPU ms/move', 'server CPU ms/move'], table));
   const goals: string[] = [];
   for (const mode of modes) {
     for (const n of sizes) {
-      for (const t of TYPES) {
-        const m = summary.find((s) => s.mode === mode && s.clients === n && s.transport === t && s.path === 'migration') as Summary;
-        const b = summary.find((s) => s.mode === mode && s.clients === n && s.transport === t && s.path === 'reconnect') as Summary;
-        const ok = m.allMovedMs <= b.allMovedMs / 2 && m.moveP99Ms <= b.moveP99Ms / 2 && m.lost === 0 && m.duplicated === 0 && (n !== 500 || m.moveP99Ms <= 250);
-        goals.push(`${mode} ${n}+${n} ${t}: all moved ${fmt(m.allMovedMs / b.allMovedMs, 2)}x of reconnect, move p99 ${fmt(m.moveP99Ms / b.moveP99Ms, 2)}x -> goal ${ok ? 'met' : 'MISSED'}`);
+      for (const p of pacings) {
+        for (const t of TYPES) {
+          const at = (path: Path): Summary | undefined => summary.find((s) => s.mode === mode && s.clients === n && s.pacing === p && s.transport === t && s.path === path);
+          const m = at('migration');
+          const b = at('reconnect');
+          if (m === undefined || b === undefined) continue;
+          const ok = m.allMovedMs <= b.allMovedMs / 2 && m.moveP99Ms <= b.moveP99Ms / 2 && m.lost === 0 && m.duplicated === 0 && (n !== 500 || m.moveP99Ms <= 250);
+          goals.push(`${mode} ${n}+${n} pacing ${p} ${t}: all moved ${fmt(m.allMovedMs / b.allMovedMs, 2)}x of reconnect, move p99 ${fmt(m.moveP99Ms, 0)} ms = ${fmt(m.moveP99Ms / b.moveP99Ms, 2)}x -> goal ${ok ? 'met' : 'MISSED'}`);
+        }
       }
     }
   }
@@ -132,19 +143,21 @@ async function main(): Promise<void> {
   const phaseRows: Array<Array<string | number>> = [];
   for (const mode of modes) {
     for (const n of sizes) {
-      const rs = runs.filter((r) => r.spec.mode === mode && r.spec.clients === n && r.spec.path === 'migration');
-      for (const t of TYPES) {
-        for (const [i, step] of (rs[0]?.phasesByTransport[t] ?? []).entries()) {
-          const med = (f: 'p50Ms' | 'p99Ms'): string => fmt(median(rs.map((r) => r.phasesByTransport[t][i]?.[f] ?? Number.NaN)), 1);
-          phaseRows.push([mode, `${n}+${n}`, t, step.step, med('p50Ms'), med('p99Ms')]);
+      for (const p of pacings) {
+        const rs = runs.filter((r) => r.spec.mode === mode && r.spec.clients === n && r.spec.pacing === p && r.spec.path === 'migration');
+        for (const t of TYPES) {
+          for (const [i, step] of (rs[0]?.phasesByTransport[t] ?? []).entries()) {
+            const med = (f: 'p50Ms' | 'p99Ms'): string => fmt(median(rs.map((r) => r.phasesByTransport[t][i]?.[f] ?? Number.NaN)), 1);
+            phaseRows.push([mode, `${n}+${n}`, p, t, step.step, med('p50Ms'), med('p99Ms')]);
+          }
         }
       }
     }
   }
-  console.log(formatTable(['mode', 'clients', 'transport', 'step', 'p50 ms', 'p99 ms'], phaseRows));
+  console.log(formatTable(['mode', 'clients', 'pacing', 'transport', 'step', 'p50 ms', 'p99 ms'], phaseRows));
   const invalid = runs.filter((r) => r.deliveredReqPerSec < DELIVERY_TOLERANCE * r.offeredReqPerSec);
   if (invalid.length > 0) console.log(`\n${invalid.length} run(s) left out: delivered below ${DELIVERY_TOLERANCE * 100}% of offered`);
-  const file = writeResult(arg('name') ?? 'migration', { quick, sizes, rounds, modes, intervalMs, window, connectRate, summary, goals, runs });
+  const file = writeResult(arg('name') ?? 'migration', { quick, sizes, rounds, modes, pacings, intervalMs, window, connectRate, summary, goals, runs });
   console.log(`wrote ${file}`);
   if (profDir !== undefined && fs.existsSync(profDir)) console.log(`node CPU profiles in ${profDir}`);
   const bad = summary.filter((s) => s.path === 'migration' && (s.lost > 0 || s.duplicated > 0));

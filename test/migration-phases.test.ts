@@ -44,7 +44,7 @@ for (const type of ['TCP', 'UDP'] as const) {
       expect(new Set(seen.map((p) => p.phase))).toEqual(new Set(MIGRATION_PHASES));
       expect(events.filter((e) => e.sid === sid).length).toBe(MIGRATION_PHASES.length - 1);
       const at = new Map(seen.map((p) => [p.phase, p.at]));
-      const chain = ['offline-notice', 'migrate-request', 'handoff-stored', 'answer-sent', 'target-accepted', 'claim-checked', 'first-answer'] as const;
+      const chain = ['offline-notice', 'notice-sent', 'migrate-request', 'handoff-stored', 'answer-sent', 'target-accepted', 'claim-checked', 'first-answer'] as const;
       for (let i = 1; i < chain.length; i++) expect(at.get(chain[i]) as number).toBeGreaterThanOrEqual(at.get(chain[i - 1]) as number);
       // The old link closes after the answer went out (its timing relative to the target's is free).
       expect(at.get('old-link-closed') as number).toBeGreaterThanOrEqual(at.get('answer-sent') as number);

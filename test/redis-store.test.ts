@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster } from '../src/server';
 import { CommandRouter } from '../src/server/commands';
 import { RedisStore } from '../src/server/redis-store';
-import type { HandoffRecord, SessionRecord } from '../src/server/store';
+import type { HandoffRecord, NodeMessage, SessionRecord } from '../src/server/store';
 import { TcpNode } from '../src/server/tcp-node';
 import { freePort, RedisServer } from './helpers/redis-server';
 import { fetchEndpoint, TsTcpClient } from './helpers/ts-tcp-client';
@@ -70,22 +70,29 @@ describe('RedisStore', () => {
     }
   });
 
-  it('claims a handoff exactly once across processes, refuses a wrong ticket, reports expiry', async () => {
+  it('claims a handoff exactly once across processes (told to the old node), refuses a wrong ticket, reports expiry', async () => {
     const prefix = `t${++n}:`;
     const a = await store({ prefix });
     const b = await store({ prefix });
     try {
       await a.registerNode({ id: 'n1', type: 'TCP', host: 'h', port: 1, state: 'online' });
       await b.registerNode({ id: 'n2', type: 'TCP', host: 'h', port: 2, state: 'online' });
+      const atOld: NodeMessage[] = [];
+      a.setNodeMessageHandler('n1', (m) => atOld.push(m));
       await a.subscribePushes('n1', () => undefined);
       await b.subscribePushes('n2', () => undefined);
       const rec = session('u1', 'b'.repeat(32), 'n1');
       await a.registerSession(rec);
-      await a.putHandoff(handoff(rec, 'n2', 'f'.repeat(32)), 60_000);
+      await a.putHandoff({ ...handoff(rec, 'n2', 'f'.repeat(32)), reportClaim: true }, 60_000);
       expect(await b.claimHandoff(rec.sid, 'e'.repeat(32))).toEqual({ ok: false, reason: 'wrong-ticket' });
       const claims = await Promise.all([a, b, a, b].map((s) => s.claimHandoff(rec.sid, 'f'.repeat(32))));
       expect(claims.filter((c) => c.ok && !c.repeat)).toHaveLength(1);
       expect(claims.filter((c) => c.ok && c.repeat)).toHaveLength(3);
+      // The first claim is told to the old node through its stream, once (it paces its offline
+      // notices on it); a message sent after the claims comes after it, in stream order.
+      await a.sendToNode('n1', { kind: 'forward-end', sid: 'end' });
+      for (let i = 0; i < 200 && !atOld.some((m) => m.kind === 'forward-end'); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(atOld).toEqual([{ kind: 'claimed', sid: rec.sid }, { kind: 'forward-end', sid: 'end' }]);
       expect((await a.getSession(rec.sid))?.nodeId).toBe('n2');
       expect((await a.listNodes()).find((x) => x.id === 'n2')?.users).toBe(1);
 

@@ -23,6 +23,8 @@ export interface ClusterChildArgs {
   claimListeners?: number;
   /** Sockets per UDP node (default: the cluster's default). */
   udpSockets?: number;
+  /** ClusterOptions.offlinePacing (default: the cluster's default, on). */
+  offlinePacing?: number | false;
 }
 
 export interface ClusterChild {
@@ -135,6 +137,7 @@ async function childMain(): Promise<void> {
       ...(opts.udpSockets !== undefined ? { sockets: opts.udpSockets } : {}),
     },
     ...(opts.claimListeners !== undefined ? { claimListeners: opts.claimListeners } : {}),
+    ...(opts.offlinePacing !== undefined ? { offlinePacing: opts.offlinePacing } : {}),
   });
   // Kept here and sent once at stop: an IPC message per phase cost the cluster CPU during the very
   // moves it times, and those still queued when the child exited were lost.

@@ -43,6 +43,17 @@ export interface RunSpec {
   udpSockets?: number;
   /** Processes: each node's `--extra-ports` (undefined: the node's default, 0). */
   extraPorts?: number;
+  /** The nodes' offline-notice pacing: 'on' (their default), 'off', or a window. */
+  pacing: string;
+}
+
+/** `--pacing` values as node options (undefined: the default). */
+export function pacingOption(p: string): number | false | undefined {
+  if (p === 'on') return undefined;
+  if (p === 'off') return false;
+  const n = Number(p);
+  if (!Number.isInteger(n) || n <= 0) throw new RangeError(`--pacing: on, off or a window, not ${p}`);
+  return n;
 }
 
 export interface RunRow {
@@ -51,6 +62,8 @@ export interface RunRow {
   allMovedMs: number;
   /** Per client: its 'offline' event to its first answer by the new node. */
   moveP50Ms: number; moveP99Ms: number;
+  /** Per client: the OFFLINE call to its first answer by the new node (counts the wait for a paced notice). */
+  fromOfflineP50Ms: number; fromOfflineP99Ms: number;
   /** Per client: last answer by the old node to the first by the new one (counts idle time too). */
   gapP50Ms: number; gapP99Ms: number;
   sent: number; lost: number; duplicated: number; userDataKept: number; errors: number; firstError: string | null;
@@ -133,7 +146,8 @@ interface Controls {
 
 async function controls(spec: RunSpec): Promise<Controls> {
   if (spec.mode === 'processes') {
-    const c = await ProcessCluster.start({ redisUrl: spec.redisUrl, prefix: spec.prefix, nodeFlags: spec.nodeFlags, ...(spec.extraPorts !== undefined ? { extraPorts: spec.extraPorts } : {}) });
+    const pacing = pacingOption(spec.pacing);
+    const c = await ProcessCluster.start({ redisUrl: spec.redisUrl, prefix: spec.prefix, nodeFlags: spec.nodeFlags, ...(spec.extraPorts !== undefined ? { extraPorts: spec.extraPorts } : {}), ...(pacing !== undefined ? { offlinePacing: pacing } : {}) });
     return {
       entryUrl: c.entryUrl,
       prepare: async () => {
@@ -157,6 +171,7 @@ async function controls(spec: RunSpec): Promise<Controls> {
     tcpNodes: 2, udpNodes: 2, encryption: true, shutdownTimeoutMs: 300_000,
     ...(spec.claimListeners !== undefined ? { claimListeners: spec.claimListeners } : {}),
     ...(spec.udpSockets !== undefined ? { udpSockets: spec.udpSockets } : {}),
+    ...(pacingOption(spec.pacing) !== undefined ? { offlinePacing: pacingOption(spec.pacing) as number | false } : {}),
   }, spec.nodeFlags);
   return {
     entryUrl: c.entryUrl,
@@ -213,17 +228,32 @@ function deltas(a: Record<string, number>, b: Record<string, number>): Record<st
 function clientSteps(log: PhaseLog, bots: MoveTimes[]): PhaseBreakdown[] {
   const toClient: number[] = [];
   const fromClient: number[] = [];
+  const noticeToOffline: number[] = [];
+  const offlineToRequest: number[] = [];
+  const migratedToAnswer: number[] = [];
+  const epoch = (t: number): number => performance.timeOrigin + t;
   for (const b of bots) {
     if (b.sid === undefined || b.migratedEpochMs === undefined) continue;
     const at = new Map(log.phasesOf(b.sid).map((p) => [p.phase, p.at]));
     const checked = at.get('claim-checked');
     const first = at.get('first-answer');
+    const notice = at.get('notice-sent');
+    const request = at.get('migrate-request');
     if (checked !== undefined) toClient.push(b.migratedEpochMs - checked);
     if (first !== undefined) fromClient.push(first - b.migratedEpochMs);
+    if (b.offlineAt !== null && notice !== undefined) noticeToOffline.push(epoch(b.offlineAt) - notice);
+    if (b.offlineAt !== null && request !== undefined) offlineToRequest.push(request - epoch(b.offlineAt));
+    if (b.movedAt !== null) migratedToAnswer.push(epoch(b.movedAt) - b.migratedEpochMs);
   }
   const row = (step: string, d: number[]): PhaseBreakdown => ({ step, samples: d.length, p50Ms: percentile(d, 50), p99Ms: percentile(d, 99) });
   if (toClient.length === 0) return [];
-  return [row('claim-checked → client migrated', toClient), row('client migrated → first-answer', fromClient)];
+  return [
+    row('notice-sent → client offline event', noticeToOffline),
+    row('client offline event → migrate-request', offlineToRequest),
+    row('claim-checked → client migrated', toClient),
+    row('client migrated → first-answer', fromClient),
+    row('client migrated → its first answer (the move\'s end)', migratedToAnswer),
+  ];
 }
 
 type BotOut = MoveTimes & { type: BotType; connected: boolean; error: string | null; sent: number; lost: number; duplicated: number; kept: boolean; moved: boolean };
@@ -319,7 +349,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
       const v = procCpuMs(p.pid);
       cpuMsByProcess[p.name] = (Number.isFinite(v) ? v : (byProcLast[i] ?? Number.NaN)) - (byProc0[i] ?? 0);
     });
-    note(`${spec.mode} ${spec.path} ${n}+${n}: moved UDP ${moved.UDP}/${connected.UDP}, TCP ${moved.TCP}/${connected.TCP}${complete ? '' : ' (deadline reached)'}`);
+    note(`${spec.mode} ${spec.path} ${n}+${n} pacing ${spec.pacing}: moved UDP ${moved.UDP}/${connected.UDP}, TCP ${moved.TCP}/${connected.TCP}${complete ? '' : ' (deadline reached)'}`);
     await sleep(AFTER_MS);
     stop.abort();
     const results = await Promise.all(bots);
@@ -333,6 +363,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     const rows = TYPES.map((t): RunRow => {
       const rs = results.filter((r) => r.type === t);
       const moves = rs.filter((r) => r.offlineAt !== null && r.movedAt !== null).map((r) => (r.movedAt as number) - (r.offlineAt as number));
+      const fromOffline = rs.filter((r) => r.movedAt !== null).map((r) => (r.movedAt as number) - t0);
       const gaps = rs.filter((r) => r.lastOldAnswerAt !== null && r.movedAt !== null).map((r) => (r.movedAt as number) - (r.lastOldAnswerAt as number));
       const last = Math.max(...rs.map((r) => r.movedAt ?? Number.NaN).filter(Number.isFinite));
       moveSamplesMs[t] = moves;
@@ -341,6 +372,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
         mode: spec.mode, path: spec.path, transport: t, clients: n, connected: connected[t], moved: moved[t],
         allMovedMs: moved[t] > 0 ? last - t0 : Number.NaN,
         moveP50Ms: percentile(moves, 50), moveP99Ms: percentile(moves, 99),
+        fromOfflineP50Ms: percentile(fromOffline, 50), fromOfflineP99Ms: percentile(fromOffline, 99),
         gapP50Ms: percentile(gaps, 50), gapP99Ms: percentile(gaps, 99),
         sent: rs.reduce((a, r) => a + r.sent, 0), lost: rs.reduce((a, r) => a + r.lost, 0),
         duplicated: rs.reduce((a, r) => a + r.duplicated, 0), userDataKept: rs.filter((r) => r.kept).length,
@@ -349,7 +381,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     });
     return {
       spec: {
-        mode: spec.mode, path: spec.path, clients: n, intervalMs: spec.intervalMs, window: spec.window, connectRate: spec.connectRate, prefix: spec.prefix,
+        mode: spec.mode, path: spec.path, clients: n, intervalMs: spec.intervalMs, window: spec.window, connectRate: spec.connectRate, prefix: spec.prefix, pacing: spec.pacing,
         ...(spec.claimListeners !== undefined ? { claimListeners: spec.claimListeners } : {}),
         ...(spec.udpSockets !== undefined ? { udpSockets: spec.udpSockets } : {}),
         ...(spec.extraPorts !== undefined ? { extraPorts: spec.extraPorts } : {}),

@@ -24,6 +24,8 @@ export interface ProcessClusterOptions {
   shutdownTimeoutMs?: number;
   /** Each node's --extra-ports (UDP sockets / TCP listeners beside the main port). */
   extraPorts?: number;
+  /** Each node's --offline-pacing (a window, or false = off; default: the node's, on). */
+  offlinePacing?: number | false;
 }
 
 export interface NodeProcess {
@@ -86,13 +88,14 @@ export class ProcessCluster {
     const args = ['node', '--type', type, '--id', id, '--redis', this.opts.redisUrl, '--prefix', this.opts.prefix, '--log-phases', path.join(this.phaseDir, `${id}.jsonl`)];
     args.push('--shutdown-timeout', String(this.opts.shutdownTimeoutMs ?? 300_000));
     if (this.opts.extraPorts !== undefined) args.push('--extra-ports', String(this.opts.extraPorts));
+    if (this.opts.offlinePacing !== undefined) args.push('--offline-pacing', this.opts.offlinePacing === false ? 'off' : String(this.opts.offlinePacing));
     const s = await spawnCli(this.opts.nodeFlags ?? [], args, () => undefined);
     const n: NodeProcess = { id, type, port: Number(s.ready.port), proc: s.proc, exited: s.exited };
     this.nodes.set(id, n);
     return n;
   }
 
-  /** SIGTERM: the node goes OFFLINE (clients told at once), exits once its sessions are gone. */
+  /** SIGTERM: the node goes OFFLINE (clients told, paced by default), exits once its sessions are gone. */
   offline(id: string): void {
     this.nodes.get(id)?.proc.kill('SIGTERM');
   }

@@ -10,6 +10,8 @@ interface SummaryRow {
   mode: string;
   clients: number;
   transport: string;
+  /** The nodes' offline-notice pacing of the run ('on', 'off' or a window; absent in older files). */
+  pacing?: string;
   path: 'migration' | 'reconnect';
   validRounds: number;
   allMovedMs: number | null;
@@ -37,12 +39,12 @@ export function comparisonLines(file: BenchFile, name: string): string[] {
   const load = loads.length === 0 ? '?' : `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}`;
   const out: string[] = [];
   for (const m of rows.filter((r) => r.path === 'migration' && r.validRounds > 0)) {
-    const b = rows.find((r) => r.path === 'reconnect' && r.mode === m.mode && r.clients === m.clients && r.transport === m.transport && r.validRounds > 0);
+    const b = rows.find((r) => r.path === 'reconnect' && r.mode === m.mode && r.clients === m.clients && r.transport === m.transport && r.pacing === m.pacing && r.validRounds > 0);
     if (b === undefined) continue;
     const [ma, ba, mp, bp] = [num(m.allMovedMs), num(b.allMovedMs), num(m.moveP99Ms), num(b.moveP99Ms)];
     if ([ma, ba, mp, bp].some(Number.isNaN)) continue;
     out.push(
-      `  ${m.mode} ${m.clients}+${m.clients} ${m.transport}: all moved ${ms(ma)} vs ${ms(ba)} (${(ma / ba).toFixed(2)}x), ` +
+      `  ${m.mode} ${m.clients}+${m.clients} ${m.transport}${m.pacing === undefined ? '' : `, notice pacing ${m.pacing}`}: all moved ${ms(ma)} vs ${ms(ba)} (${(ma / ba).toFixed(2)}x), ` +
         `move p99 ${ms(mp)} vs ${ms(bp)} (${(mp / bp).toFixed(2)}x)`,
     );
   }

@@ -13,6 +13,8 @@ export interface ClusterCommandOptions {
   host: string;
   encryption: boolean;
   shutdownTimeoutMs: number;
+  /** OFFLINE notices: the window, or false for all at once (ClusterOptions.offlinePacing). */
+  offlinePacing?: number | false;
   adminHost: string;
   adminPort: number;
   clientKeys: string[];
@@ -33,6 +35,7 @@ export async function runClusterCommand(o: ClusterCommandOptions): Promise<void>
     host: o.host,
     encryption: o.encryption,
     shutdownTimeoutMs: o.shutdownTimeoutMs,
+    ...(o.offlinePacing !== undefined ? { offlinePacing: o.offlinePacing } : {}),
     clientKeys: o.clientKeys.length > 0 ? o.clientKeys : undefined,
   });
   let admin;

@@ -21,7 +21,7 @@ import type { RoomNode } from '../server/rooms/room-migration';
 import { TcpNode } from '../server/tcp-node';
 import type { EmitFn } from '../server/types';
 import { UdpNode } from '../server/udp-node';
-import { botType, port, positiveInt } from './options';
+import { botType, offlinePacing, port, positiveInt } from './options';
 
 function extraPorts(value: string): number {
   const n = Number(value);
@@ -87,6 +87,8 @@ export interface NodeCommandOptions {
    * registered with the node (default 0: a firewall or a container's port mapping would not know them).
    */
   extraPorts: number;
+  /** OFFLINE notices: the window, or false for all at once (NodeBaseOptions.offlinePacing). */
+  offlinePacing?: number | false;
 }
 
 export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
@@ -148,7 +150,7 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
   const handoffs = new Handoffs({ store, nodes, ttlMs: o.handoffTtl, clock: realClock, emit });
   const common = { id, host: o.host, store, router, emit, maxPayload: DEFAULT_MAX_PAYLOAD, exposeDebugCommands: o.debugCommands === true };
   // Both transports take the handoff module: a migration may go to a node of another process.
-  const transport = { ...common, port: o.port, shutdownTimeoutMs: o.shutdownTimeout, handoffs, rooms };
+  const transport = { ...common, port: o.port, shutdownTimeoutMs: o.shutdownTimeout, handoffs, rooms, ...(o.offlinePacing !== undefined ? { offlinePacing: o.offlinePacing } : {}) };
   const node = o.type === 'TCP' ? new TcpNode({ ...transport, claimListeners: o.extraPorts }) : new UdpNode({ ...transport, sockets: 1 + o.extraPorts });
   nodes.set(id, node);
   store.setSessionAdopter(id, sessionAdopter(node));
@@ -212,6 +214,7 @@ export function addNodeCommand(program: Command): void {
     .option('--room-grace <ms>', 'OFFLINE: how long a room waits for its owner to move it before the node does', positiveInt, 5000)
     .option('--debug-commands', 'serve debug commands 900-903')
     .option('--extra-ports <n>', 'UDP: sockets beside --port; TCP: listeners beside it, for migrating clients (ephemeral ports, registered with the node; clients are spread over all)', extraPorts, 0)
+    .option('--offline-pacing <window|off>', 'after SIGTERM: notify this many clients at a time, the next as earlier ones complete their move (off: all at once, PROTOCOL 7.1)', offlinePacing, 16)
     .option('--log-phases <file>', 'at exit, write the timestamps of every migration phase to <file> (JSON lines)')
     .action(async (o: NodeCommandOptions) => {
       await runNodeCommand(o);

@@ -24,6 +24,14 @@ export function positiveNumber(value: string): number {
   return n;
 }
 
+/** `--offline-pacing`: 'off' (or 0) = every notice at once, else the window (sessions at a time). */
+export function offlinePacing(value: string): number | false {
+  if (value === 'off' || value === '0') return false;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`must be 'off' or a positive integer (the window).`);
+  return n;
+}
+
 export function port(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0..65535.');

@@ -16,6 +16,7 @@ import { RedisRooms } from './rooms/redis-rooms';
 import { emitWithRooms } from './rooms/room-events';
 import { Rooms, type ClusterRooms, type RoomInfo } from './rooms/rooms';
 import type { RoomNode } from './rooms/room-migration';
+import type { OfflinePacing } from './offline-pacer';
 import { ClusterStore, MemoryStore } from './store';
 import { TcpNode } from './tcp-node';
 import { UdpNode, type UdpNodeOptions } from './udp-node';
@@ -62,7 +63,16 @@ export interface ClusterOptions {
    * turn (default 8 with two or more TCP nodes, else 0; see TcpNodeOptions.claimListeners).
    */
   claimListeners?: number;
-  /** Time source of the shutdown timeout and handoff expiry (tests pass a ManualClock). */
+  /**
+   * How an OFFLINE node sends its offline notices (issue 12): by default a window of 16 sessions at
+   * a time, the next as earlier ones' moves complete (claimed at the target) or they disconnect (a
+   * notice's slot is freed after 1000 ms at most; the window opens wider when the rest would take
+   * over 1000 ms to drain at the measured move time; everyone is notified by half the shutdown
+   * timeout), so each client's move waits for few others.
+   * `false` (or 0): every session at once, as PROTOCOL 7.1 says. A number: the window.
+   */
+  offlinePacing?: OfflinePacing;
+  /** Time source of the shutdown timeout, handoff expiry and notice pacing (tests pass a ManualClock). */
   clock?: Clock;
   /** PROTOCOL 10.2: how long a room's node waits for the owner's 1/7 before moving it itself (default 5000). */
   roomMigrationGraceMs?: number;
@@ -196,6 +206,7 @@ export class Cluster extends EventEmitter {
         maxPayload: this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD,
         exposeDebugCommands: this.opts.exposeDebugCommands ?? false,
         shutdownTimeoutMs: this.shutdownTimeoutMs,
+        offlinePacing: this.opts.offlinePacing,
         lingerMs: this.opts.lingerMs,
         claimListeners: this.opts.claimListeners ?? (tcp >= 2 ? DEFAULT_CLAIM_LISTENERS : 0),
         clock: this.opts.clock,
@@ -217,6 +228,7 @@ export class Cluster extends EventEmitter {
         maxPayload: this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD,
         exposeDebugCommands: this.opts.exposeDebugCommands ?? false,
         shutdownTimeoutMs: this.shutdownTimeoutMs,
+        offlinePacing: this.opts.offlinePacing,
         clock: this.opts.clock,
         handoffs: this.handoffs,
         rooms: this.roomService,

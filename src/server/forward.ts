@@ -63,12 +63,13 @@ export function remoteForwarder(store: ClusterStore, to: string, sid: string, em
 
 /** What a node does with the messages of its stream (RedisStore.setNodeMessageHandler). */
 export function nodeMessageHandler(
-  node: { acceptForwarded(sid: string, ver: number, cmd: number, body: Buffer): void; acceptForwardEnd(sid: string): void },
+  node: { acceptForwarded(sid: string, ver: number, cmd: number, body: Buffer): void; acceptForwardEnd(sid: string): void; handoffClaimed(sid: string): void },
   rooms: ClusterRooms | undefined,
 ): (msg: NodeMessage) => void {
   return (msg) => {
     if (msg.kind === 'forward') node.acceptForwarded(msg.sid, msg.ver, msg.cmd, msg.body);
     else if (msg.kind === 'forward-end') node.acceptForwardEnd(msg.sid);
+    else if (msg.kind === 'claimed') node.handoffClaimed(msg.sid);
     else rooms?.roomMigrated?.(msg.newRoomId, msg.oldRoomId);
   };
 }

@@ -24,6 +24,10 @@ export interface HandoffTarget extends RealtimeNode {
   acceptForwarded?(sid: string, ver: number, cmd: number, body: Buffer): void;
   /** The port a migrating client should use (spreads a storm over the node's listeners or sockets). */
   claimAddress?(): { host: string; port: number };
+  /** At the old node: a session it handed off was claimed at its target (frees a notice slot). */
+  handoffClaimed?(sid: string): void;
+  /** The node paces its offline notices on claims (so the store must tell it of them). */
+  readonly pacesOnClaims?: boolean;
 }
 
 export interface HandoffDeps {
@@ -143,6 +147,7 @@ export class Handoffs {
     void _old;
     const rec: HandoffRecord = { ...rest, ticket: ticket.toString('hex'), from: from.id, to: best.id, createdAt: clock.now() };
     if (viaPush) rec.viaPush = true;
+    if ((from as HandoffTarget).pacesOnClaims === true) rec.reportClaim = true;
     // In-process target: it holds a pending session before the routing moves, so no push is lost.
     const target = nodes.get(best.id);
     if (target !== undefined) adoptPending(target, { ...rest, nodeId: best.id });
@@ -161,8 +166,14 @@ export class Handoffs {
     return { forward: (ver, cmd, body) => target.acceptForwarded?.(sid, ver, cmd, body), end: () => undefined };
   }
 
-  claim(sid: string, ticket: Buffer): Promise<ClaimResult> {
-    return this.deps.store.claimHandoff(sid, ticket.toString('hex'));
+  /**
+   * The claim; a first one is told to an old node in this process at once (a store across
+   * processes also tells it through its stream: the second call is a no-op there).
+   */
+  async claim(sid: string, ticket: Buffer): Promise<ClaimResult> {
+    const r = await this.deps.store.claimHandoff(sid, ticket.toString('hex'));
+    if (r.ok && !r.repeat) this.deps.nodes.get(r.record.from)?.handoffClaimed?.(sid);
+    return r;
   }
 
   private expired(rec: HandoffRecord): void {

@@ -23,4 +23,5 @@ export type {
   NodeType,
 } from './types';
 export { MIGRATION_PHASES, PhaseLog } from './migration-phases';
+export type { OfflinePacing, OfflinePacingOptions } from './offline-pacer';
 export type { MigrationPhase, MigrationPhaseEvent, PhaseBreakdown } from './migration-phases';

@@ -5,9 +5,13 @@
  */
 import type { EmitFn } from './types';
 
-/** In the order a migration passes them. 'offline-notice' is per node (sid null). */
+/**
+ * In the order a migration passes them. 'offline-notice' is per node (sid null): the OFFLINE call;
+ * 'notice-sent' is when this session's notice went out (later than the call when notices are paced).
+ */
 export const MIGRATION_PHASES = [
   'offline-notice',
+  'notice-sent',
   'migrate-request',
   'handoff-stored',
   'answer-sent',
@@ -44,12 +48,14 @@ export interface PhaseBreakdown {
 
 /** The path of a move, then the old link's close (which runs beside the target's steps). */
 const BREAKDOWN_STEPS: ReadonlyArray<readonly [MigrationPhase, MigrationPhase]> = [
-  ['offline-notice', 'migrate-request'],
+  ['offline-notice', 'notice-sent'],
+  ['notice-sent', 'migrate-request'],
   ['migrate-request', 'handoff-stored'],
   ['handoff-stored', 'answer-sent'],
   ['answer-sent', 'target-accepted'],
   ['target-accepted', 'claim-checked'],
   ['claim-checked', 'first-answer'],
+  ['notice-sent', 'first-answer'],
   ['offline-notice', 'first-answer'],
   ['answer-sent', 'old-link-closed'],
 ];
@@ -68,8 +74,12 @@ export class PhaseLog {
     }
     let m = this.bySid.get(e.sid);
     if (m === undefined) this.bySid.set(e.sid, (m = new Map()));
-    if (!m.has(e.phase)) m.set(e.phase, e.at);
-    if (e.phase === 'migrate-request' && !this.fromNode.has(e.sid)) this.fromNode.set(e.sid, e.nodeId);
+    // The earliest of each phase, whatever order the processes' logs are read in (a target that
+    // goes OFFLINE itself later sends its own notice to the same session).
+    const seen = m.get(e.phase);
+    if (seen !== undefined && seen <= e.at) return;
+    m.set(e.phase, e.at);
+    if (e.phase === 'migrate-request') this.fromNode.set(e.sid, e.nodeId);
   }
 
   /** Phases of one sid in time order, the old node's offline notice first when known. */

@@ -19,6 +19,7 @@ import { dispatchRequest, type NodeControl } from './dispatch';
 import { FORWARD_END_WAIT_MS } from './forward';
 import { encodeMigrateAnswer, Handoffs } from './handoff';
 import { emitPhase } from './migration-phases';
+import { OfflinePacer, pacingSettings, type OfflinePacing } from './offline-pacer';
 import type { RealtimeNode } from './node';
 import type { Session, SessionLink } from './session';
 import type { ClusterStore, SessionRecord } from './store';
@@ -40,6 +41,13 @@ export interface NodeBaseOptions {
   handoffs?: Handoffs;
   /** Rooms (PROTOCOL 10, ver 1); without them ver 1 requests go to the command router. */
   rooms?: RoomService;
+  /**
+   * OFFLINE: notify a window of sessions at a time, the next as earlier ones' moves complete
+   * (default on: window 16 or wider to drain the rest within 1000 ms, slot cap 1000 ms; everyone
+   * is notified by half the shutdown timeout). false or 0:
+   * every session at once (PROTOCOL 7.1). A number sets the window. See offline-pacer.ts.
+   */
+  offlinePacing?: OfflinePacing;
 }
 
 /** What a transport does around the migrate answer (see NodeBase.handOff). */
@@ -85,6 +93,8 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
   private nodeState: NodeState = 'online';
   private readonly shutdownTimeoutMs: number;
   private cancelShutdown: (() => void) | null = null;
+  /** Null when pacing is off (every notice at once). */
+  private readonly pacer: OfflinePacer | null;
 
   constructor(opts: NodeBaseOptions) {
     this.id = opts.id;
@@ -98,6 +108,8 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 10_000;
     this.handoffs = opts.handoffs ?? null;
     this.rooms = opts.rooms;
+    const pacing = pacingSettings(opts.offlinePacing);
+    this.pacer = pacing === null ? null : new OfflinePacer(pacing, { clock: this.clock, notify: (sid) => this.noticeTo(sid) });
   }
 
   get state(): NodeState {
@@ -119,8 +131,10 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
   abstract stop(): Promise<void>;
   /** Debug 903: end every session of this node now. */
   abstract terminate(): void;
-  /** PROTOCOL 7.1: every connected client learns at once that the node is going offline. */
-  protected abstract announceOffline(): void;
+  /** PROTOCOL 7.1: the offline notice to one session; false when it is not connected here. */
+  protected abstract sendOfflineNotice(sid: string): boolean;
+  /** The sessions connected to this node now (the offline notice's recipients). */
+  protected abstract connectedSids(): Iterable<string>;
   /** PROTOCOL 7.7: Fin 'server-shutdown' to the clients still here, sparing migrations under way. */
   protected abstract shutdownTimedOut(): void;
 
@@ -133,15 +147,55 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
     this.stopShutdownTimer();
     this.shutdownExpired = false;
     if (state === 'offline') {
+      emitPhase(this.emit, this.id, null, 'offline-notice');
       this.cancelShutdown = this.clock.setTimer(() => {
         this.cancelShutdown = null;
         this.shutdownExpired = true;
         this.shutdownTimedOut();
       }, this.shutdownTimeoutMs);
       this.announceOffline();
-      emitPhase(this.emit, this.id, null, 'offline-notice');
     }
     return written;
+  }
+
+  /**
+   * PROTOCOL 7.1, paced (issue 12): a window of sessions is notified now, the next as earlier ones
+   * leave; unpaced, every connected session at once.
+   */
+  private announceOffline(): void {
+    if (this.pacer !== null) return this.pacer.start(this.connectedSids(), this.shutdownTimeoutMs / 2);
+    for (const sid of [...this.connectedSids()]) this.noticeTo(sid);
+  }
+
+  private noticeTo(sid: string): boolean {
+    if (!this.sendOfflineNotice(sid)) return false;
+    emitPhase(this.emit, this.id, sid, 'notice-sent');
+    return true;
+  }
+
+  /** A session connected here: while OFFLINE it is told too (in its turn when paced). */
+  protected sessionConnected(sid: string): void {
+    if (this.nodeState !== 'offline' || this.stopping !== null) return;
+    if (this.pacer?.running === true) this.pacer.add(sid);
+    else if (this.pacer === null) this.noticeTo(sid);
+  }
+
+  /** A session ended here (not handed off): its notice slot, or its place in the queue, goes. */
+  protected sessionGone(sid: string): void {
+    this.pacer?.done(sid);
+  }
+
+  /**
+   * A session handed off from here was claimed at its target (Handoffs.claim in this process, the
+   * store's 'claimed' message across processes): its move is done, its notice slot goes to the next.
+   */
+  handoffClaimed(sid: string): void {
+    this.pacer?.done(sid);
+  }
+
+  /** Whether claims of sessions handed off from here must be told to this node (its pacing). */
+  get pacesOnClaims(): boolean {
+    return this.pacer !== null;
   }
 
   /** Registers the listening node in the store and subscribes to the pushes routed to it. */
@@ -158,9 +212,16 @@ export abstract class NodeBase implements RealtimeNode, NodeControl {
     return [];
   }
 
+  /** Debug 903 ends every session at once: no notice is paced after that. */
+  protected stopPacing(): void {
+    this.pacer?.stop();
+  }
+
+  /** The shutdown timer and the offline pacing stop (ONLINE again, terminate, stop). */
   protected stopShutdownTimer(): void {
     this.cancelShutdown?.();
     this.cancelShutdown = null;
+    this.pacer?.stop();
   }
 
   /**

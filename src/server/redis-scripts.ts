@@ -13,7 +13,8 @@
  *   P dead             ZSET node id -> when its liveness was first seen expired (reap grace)
  *   P user:<uid>       STRING sid
  *   P pq:<node>        STREAM of what a node must do, in order: k=s (adopt session), k=h (adopt
- *                      handed-off session, awaits its claim), k=p (push), k=m (handoff marker)
+ *                      handed-off session, awaits its claim), k=p (push), k=m (handoff marker),
+ *                      k=x (a NodeMessage: forward, forward-end, room-migrated, claimed)
  *   P hoff:<sid>       HASH rec(JSON HandoffRecord) exp(ms, Redis time) claimed(0/1) to
  *   P hexp:<node>      ZSET sid -> exp, handoffs to that node, for the expiry sweep
  *   (rooms: see rooms/room-scripts.ts)
@@ -185,7 +186,10 @@ redis.call('XADD', P .. 'pq:' .. to, 'MAXLEN', '~', MAXLEN, '*', 'k', 'h', 's', 
 return redis.call('XADD', P .. 'pq:' .. from, 'MAXLEN', '~', MAXLEN, '*', 'k', 'm', 's', sid)
 `;
 
-/** ARGV: P sid ticket. Returns {reason} or {'ok', recJson, previouslyClaimed}. */
+/**
+ * ARGV: P sid ticket. Returns {reason} or {'ok', recJson, previouslyClaimed}; a first claim of a
+ * record with reportClaim also puts a 'claimed' message on the old node's stream.
+ */
 export const CLAIM_HANDOFF = `${PRELUDE}
 local hk = P .. 'hoff:' .. ARGV[2]
 local v = redis.call('HMGET', hk, 'rec', 'exp', 'claimed')
@@ -194,6 +198,10 @@ local rec = cjson.decode(v[1])
 if rec.ticket ~= ARGV[3] then return {'wrong-ticket'} end
 if now() >= tonumber(v[2]) then return {'expired'} end
 redis.call('HSET', hk, 'claimed', 1)
+-- The first claim is reported to the old node (it paces its offline notices on it): no round trip.
+if v[3] == '0' and rec.reportClaim and rec.from then
+  redis.call('XADD', P .. 'pq:' .. rec.from, 'MAXLEN', '~', MAXLEN, '*', 'k', 'x', 't', 'claimed', 's', ARGV[2])
+end
 return {'ok', v[1], v[3]}
 `;
 

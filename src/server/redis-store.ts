@@ -110,6 +110,8 @@ function decodeMessage(f: Map<string, Buffer>): NodeMessage | null {
       return { kind: 'forward', sid: str('s'), ver: Number(str('v')), cmd: Number(str('c')), body: f.get('d') ?? Buffer.alloc(0) };
     case 'forward-end':
       return { kind: 'forward-end', sid: str('s') };
+    case 'claimed':
+      return { kind: 'claimed', sid: str('s') };
     case 'room-migrated':
       return { kind: 'room-migrated', newRoomId: str('n'), oldRoomId: str('o') };
     default:
@@ -346,7 +348,7 @@ export class RedisStore implements ClusterStore {
   async sendToNode(to: string, msg: NodeMessage): Promise<void> {
     const f: (string | Buffer)[] = ['k', 'x', 't', msg.kind];
     if (msg.kind === 'forward') f.push('s', msg.sid, 'v', String(msg.ver), 'c', String(msg.cmd), 'd', msg.body);
-    else if (msg.kind === 'forward-end') f.push('s', msg.sid);
+    else if (msg.kind === 'forward-end' || msg.kind === 'claimed') f.push('s', msg.sid);
     else f.push('n', msg.newRoomId, 'o', msg.oldRoomId);
     // A plain XADD (no script, so no NOSCRIPT retry): calls reach the stream in call order.
     await this.redis.xadd(this.key(`pq:${to}`), 'MAXLEN', '~', '100000', '*', ...f);

@@ -47,6 +47,8 @@ export interface HandoffRecord {
   createdAt: number;
   /** Started by the server's migration push (PROTOCOL 10.2), not by the client's request. */
   viaPush?: boolean;
+  /** The old node paces its offline notices on claims: the store tells it of the first one. */
+  reportClaim?: boolean;
 }
 
 /**
@@ -72,11 +74,13 @@ export type SessionAdopter = (rec: SessionRecord, handedOff: boolean) => void;
 /**
  * A message for one node through its ordered stream (multi-process stores): after everything
  * routed to that node before it. `forward` = a request the old node got after its migration push
- * (PROTOCOL 10.2); `forward-end` = the old link is done, nothing more will be forwarded.
+ * (PROTOCOL 10.2); `forward-end` = the old link is done, nothing more will be forwarded;
+ * `claimed` = the session this node handed off was claimed at its target (the store's claim sends it).
  */
 export type NodeMessage =
   | { kind: 'forward'; sid: string; ver: number; cmd: number; body: Buffer }
   | { kind: 'forward-end'; sid: string }
+  | { kind: 'claimed'; sid: string }
   | { kind: 'room-migrated'; newRoomId: string; oldRoomId: string };
 
 /** A registered session, and whether a handoff to its node still waits for the claim (PROTOCOL 7.6). */

@@ -28,6 +28,7 @@ export interface TcpNodeOptions extends NodeBaseOptions {
 
 /** How long a half-closed connection waits for the client's end before it is destroyed. */
 const DEFAULT_LINGER_MS = 5000;
+const OFFLINE_NOTICE = encodeOfflineNotice();
 
 
 export class TcpNode extends NodeBase implements TcpNodeControl {
@@ -41,6 +42,8 @@ export class TcpNode extends NodeBase implements TcpNodeControl {
   private readonly claimServers: Server[] = [];
   private readonly claimPorts: number[] = [];
   private nextClaimPort = 0;
+  /** The session bind() is connecting (its link is set right after). */
+  private binding: Session | null = null;
 
   constructor(opts: TcpNodeOptions) {
     super(opts);
@@ -128,6 +131,10 @@ export class TcpNode extends NodeBase implements TcpNodeControl {
     // A new connection for a bound session takes it over; the old one is told why and closed.
     if (prev !== null && prev !== conn) session.fin('kicked');
     this.emit('session-connect', { nodeId: this.id, uid: session.uid, sid: session.sid });
+    // Before session.bind(): a notice sent now is held and goes right after the connect's answer.
+    this.binding = session;
+    this.sessionConnected(session.sid);
+    this.binding = null;
   }
 
   connectionClosed(conn: TcpConnection): void {
@@ -145,9 +152,14 @@ export class TcpNode extends NodeBase implements TcpNodeControl {
     if (s === undefined || !s.push(ver, cmd, payload)) this.drop('unexpected', sid);
   }
 
-  protected announceOffline(): void {
-    const notice = encodeOfflineNotice();
-    for (const s of this.sessions.values()) if (s.link !== null) s.push(VER_BUILTIN, BuiltinCmd.KeepAlive, notice);
+  protected sendOfflineNotice(sid: string): boolean {
+    const s = this.sessions.get(sid);
+    if (s === undefined || (s.link === null && s !== this.binding)) return false;
+    return s.push(VER_BUILTIN, BuiltinCmd.KeepAlive, OFFLINE_NOTICE);
+  }
+
+  protected *connectedSids(): Iterable<string> {
+    for (const s of this.sessions.values()) if (s.link !== null) yield s.sid;
   }
 
   /** PROTOCOL 7.3-7.5: the session lives on at the target; here it only leaves the map, then half-closes. */
@@ -193,6 +205,7 @@ export class TcpNode extends NodeBase implements TcpNodeControl {
 
   terminate(): void {
     void this.setState('offline');
+    this.stopPacing();
     for (const s of [...this.sessions.values()]) {
       if (s.link !== null) s.fin('server-shutdown');
       else this.endSession(s);
@@ -256,6 +269,7 @@ export class TcpNode extends NodeBase implements TcpNodeControl {
     this.stats.sessions = this.sessions.size;
     if (s.pendingTimer !== null) clearTimeout(s.pendingTimer);
     s.link = null;
+    this.sessionGone(s.sid);
     void this.store.removeSession(s.sid);
     this.emit('session-close', { nodeId: this.id, uid: s.uid, sid: s.sid });
   }

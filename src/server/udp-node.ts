@@ -188,11 +188,15 @@ export class UdpNode extends NodeBase implements NodeControl {
   }
 
   /** PROTOCOL 7.1: the offline notice, as a DAT, in the echo body layout. */
-  protected announceOffline(): void {
-    for (const e of this.sessions.values()) {
-      if (e.session.link === null) continue;
-      e.session.push(VER_BUILTIN, BuiltinCmd.KeepAlive, encodeEchoAnswer('offline', 0, e.rudp.publicAddress));
-    }
+  protected sendOfflineNotice(sid: string): boolean {
+    const e = this.sessions.get(sid);
+    if (e === undefined || e.session.link === null) return false;
+    e.session.push(VER_BUILTIN, BuiltinCmd.KeepAlive, encodeEchoAnswer('offline', 0, e.rudp.publicAddress));
+    return true;
+  }
+
+  protected *connectedSids(): Iterable<string> {
+    for (const e of this.sessions.values()) if (e.session.link !== null) yield e.session.sid;
   }
 
   /**
@@ -241,6 +245,7 @@ export class UdpNode extends NodeBase implements NodeControl {
 
   terminate(): void {
     void this.setState('offline');
+    this.stopPacing();
     this.shutdownAll();
   }
 
@@ -312,10 +317,13 @@ export class UdpNode extends NodeBase implements NodeControl {
   private adoptFromStore(sid: string, msg: Buffer, rinfo: RemoteInfo, sock: number): void {
     void this.store.lookupSession(sid).then((found) => {
       const rec = found?.rec ?? null;
-      if (this.stopping !== null || rec === null || rec.nodeId !== this.id || this.sessions.has(sid)) {
-        if (!this.sessions.has(sid)) this.drop('unexpected', sid);
+      // Adopted meanwhile (the handoff's stream entry overtook this lookup): the SYN is served now,
+      // not left for the client's repeat 500 ms later (1-2 % of UDP moves on Redis, issue 12).
+      if (this.sessions.has(sid)) {
+        if (this.stopping === null) this.onMessage(msg, rinfo, sock);
         return;
       }
+      if (this.stopping !== null || rec === null || rec.nodeId !== this.id) return this.drop('unexpected', sid);
       // A handoff not yet read from this node's stream: only the claim may bind it (issue 11).
       if (found?.handoffPending === true) adoptPending(this, rec);
       else this.adoptSession(rec);
@@ -387,6 +395,7 @@ export class UdpNode extends NodeBase implements NodeControl {
             e.firstAnswerDue = true;
           }
           session.bind(e.reliable);
+          this.sessionConnected(session.sid);
           // PROTOCOL 10.2: what the old node forwarded goes before anything sent on this link.
           e.queue.push(() => this.runForwarded(session, e.reliable));
         },
@@ -602,6 +611,7 @@ export class UdpNode extends NodeBase implements NodeControl {
     if (s.pendingTimer !== null) clearTimeout(s.pendingTimer);
     e.queue.close();
     s.link = null;
+    this.sessionGone(s.sid);
     void this.store.removeSession(s.sid);
     this.emit('session-close', { nodeId: this.id, uid: s.uid, sid: s.sid, reason });
     this.wakeClosedWaiters();

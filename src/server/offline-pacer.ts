@@ -1,0 +1,186 @@
+/**
+ * Offline-notice pacing (issue 12; a deviation from PROTOCOL 7.1's "at once", see docs/decisions.md).
+ * An OFFLINE node notifies a window of its sessions and the next ones as earlier ones complete, so
+ * a storm of moves does not queue behind itself: each client's move (from its notice) waits only for
+ * the moves in the window, not for every other one. Self-clocked like a transport's window: a slot
+ * is freed when its move completes (the target's claim of the handoff, reported back to the old node
+ * by Handoffs in one process and by the store's claim script across processes), when its session
+ * ends here without moving (a client that reconnects instead), or when its time cap runs out (a
+ * client that never asks to move, or never claims, must not hold the window). Adaptive: the window
+ * opens beyond its configured size when the queue would take longer than `drainMs` to drain at the
+ * moves' measured pace (a loaded cluster, where every move is slow, is not held back further).
+ * Everything still queued is notified at once at `allByMs` after the OFFLINE call, well before the
+ * shutdown timeout cuts the rest.
+ */
+import type { Clock } from './clock';
+
+export interface OfflinePacingOptions {
+  /** Moves outstanding at once (sessions notified whose move has not completed), at least. Default 16. */
+  window?: number;
+  /** A notice frees its slot after this long even if its move has not completed (default 1000 ms). */
+  slotMs?: number;
+  /**
+   * The window opens further when the sessions still waiting would take longer than this to be
+   * notified at the moves' current pace (queued x mean move time / window): a loaded cluster, whose
+   * every move is slow, is not also held back by the pacing (default 1000 ms).
+   */
+  drainMs?: number;
+}
+
+/** Default window per node: enough to keep a move pipeline busy (a slot lasts a few ms unloaded). */
+export const DEFAULT_PACING_WINDOW = 16;
+export const DEFAULT_PACING_SLOT_MS = 1000;
+export const DEFAULT_PACING_DRAIN_MS = 1000;
+
+/** `offlinePacing` as users give it: false/0 = PROTOCOL 7.1's notice to everyone at once. */
+export type OfflinePacing = boolean | number | OfflinePacingOptions;
+
+/** The checked settings, or null when pacing is off. */
+export function pacingSettings(p: OfflinePacing | undefined): Required<OfflinePacingOptions> | null {
+  if (p === false || p === 0) return null;
+  const o: OfflinePacingOptions = p === undefined || p === true ? {} : typeof p === 'number' ? { window: p } : p;
+  const window = o.window ?? DEFAULT_PACING_WINDOW;
+  const slotMs = o.slotMs ?? DEFAULT_PACING_SLOT_MS;
+  const drainMs = o.drainMs ?? DEFAULT_PACING_DRAIN_MS;
+  if (!Number.isInteger(window) || window < 1 || window > 1_000_000) throw new RangeError(`offlinePacing.window: an integer >= 1, not ${String(window)}`);
+  if (!Number.isFinite(slotMs) || slotMs <= 0) throw new RangeError(`offlinePacing.slotMs: a positive number of ms, not ${String(slotMs)}`);
+  if (!Number.isFinite(drainMs) || drainMs <= 0) throw new RangeError(`offlinePacing.drainMs: a positive number of ms, not ${String(drainMs)}`);
+  return { window, slotMs, drainMs };
+}
+
+export interface PacerHooks {
+  clock: Clock;
+  /** Sends the notice to session `sid`; false when it is no longer connected here (no slot taken). */
+  notify(sid: string): boolean;
+}
+
+export class OfflinePacer {
+  /** Waiting for a slot, in order (a Set: a session that leaves meanwhile is simply deleted). */
+  private readonly queue = new Set<string>();
+  /** Notified and not yet left, with the time the slot was taken (insertion order = expiry order). */
+  private readonly slots = new Map<string, number>();
+  private cancelSlotTimer: (() => void) | null = null;
+  private cancelAllBy: (() => void) | null = null;
+  private active = false;
+  /** After the deadline: every session is notified as it comes. */
+  private slotsUnbounded = false;
+  /** Mean time from a notice to its slot's end (EWMA, 1/8), null before the first. */
+  private meanSlotMs: number | null = null;
+  /** Notices sent by this pacer since start() (for tests and stats). */
+  sent = 0;
+
+  constructor(
+    private readonly settings: Required<OfflinePacingOptions>,
+    private readonly hooks: PacerHooks,
+  ) {}
+
+  get running(): boolean {
+    return this.active;
+  }
+
+  get outstanding(): number {
+    return this.slots.size;
+  }
+
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  /** The node went OFFLINE: `sids` (its connected sessions) are notified a window at a time. */
+  start(sids: Iterable<string>, allByMs: number): void {
+    this.stop();
+    this.active = true;
+    this.slotsUnbounded = false;
+    this.meanSlotMs = null;
+    this.sent = 0;
+    for (const sid of sids) this.queue.add(sid);
+    this.cancelAllBy = this.hooks.clock.setTimer(() => {
+      this.cancelAllBy = null;
+      this.notifyAll();
+    }, allByMs);
+    this.fill();
+  }
+
+  /** A session connected while the node is OFFLINE: it is notified in turn. */
+  add(sid: string): void {
+    if (!this.active || this.slots.has(sid)) return;
+    this.queue.add(sid);
+    this.fill();
+  }
+
+  /** The session's move completed (claimed at the target) or it ended here: its slot, or its place in the queue, goes. */
+  done(sid: string): void {
+    if (!this.active) return;
+    if (this.queue.delete(sid)) return;
+    const at = this.slots.get(sid);
+    if (at === undefined) return;
+    this.slots.delete(sid);
+    this.sample(this.hooks.clock.now() - at);
+    this.fill();
+  }
+
+  /** The window now: the configured one, or wider when the queue would drain slower than drainMs. */
+  get window(): number {
+    const { window, drainMs } = this.settings;
+    if (this.meanSlotMs === null) return window;
+    return Math.max(window, Math.ceil((this.queue.size * this.meanSlotMs) / drainMs));
+  }
+
+  private sample(ms: number): void {
+    this.meanSlotMs = this.meanSlotMs === null ? ms : this.meanSlotMs + (ms - this.meanSlotMs) / 8;
+  }
+
+  /** ONLINE again, or the node stops: nothing more is sent. */
+  stop(): void {
+    this.active = false;
+    this.queue.clear();
+    this.slots.clear();
+    this.cancelSlotTimer?.();
+    this.cancelSlotTimer = null;
+    this.cancelAllBy?.();
+    this.cancelAllBy = null;
+  }
+
+  /** Everything queued is notified now (the deadline); later sessions still come through add(). */
+  private notifyAll(): void {
+    for (const sid of [...this.queue]) {
+      this.queue.delete(sid);
+      if (this.hooks.notify(sid)) this.sent++;
+    }
+    this.slots.clear();
+    this.cancelSlotTimer?.();
+    this.cancelSlotTimer = null;
+    // From now on a late session is notified as it comes (an unbounded window).
+    this.slotsUnbounded = true;
+  }
+
+  private fill(): void {
+    const now = this.hooks.clock.now();
+    const window = this.window;
+    for (const sid of this.queue) {
+      if (!this.slotsUnbounded && this.slots.size >= window) break;
+      this.queue.delete(sid);
+      if (!this.hooks.notify(sid)) continue;
+      this.sent++;
+      if (!this.slotsUnbounded) this.slots.set(sid, now);
+    }
+    this.armSlotTimer();
+  }
+
+  /** One timer for the oldest slot: every slot has the same cap, so the oldest expires first. */
+  private armSlotTimer(): void {
+    if (this.cancelSlotTimer !== null || this.slots.size === 0) return;
+    const oldest = this.slots.values().next().value as number;
+    const wait = Math.max(0, oldest + this.settings.slotMs - this.hooks.clock.now());
+    this.cancelSlotTimer = this.hooks.clock.setTimer(() => {
+      this.cancelSlotTimer = null;
+      const now = this.hooks.clock.now();
+      for (const [sid, at] of this.slots) {
+        if (at + this.settings.slotMs > now) break;
+        this.slots.delete(sid);
+        this.sample(this.settings.slotMs);
+      }
+      this.fill();
+    }, wait);
+  }
+}

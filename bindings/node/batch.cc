@@ -93,12 +93,17 @@ void BatchMeta::release(napi_env env) {
   capacity_ = 0;
 }
 
-bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, BatchMeta& metaStore, napi_value args[4]) {
+bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, const diarkis::Bytes& arena,
+                BatchMeta& metaStore, napi_value args[4]) {
   using namespace batch;
   const size_t n = items.size();
-  size_t slabBytes = 0;
+  // The arena's packets are at the slab's start, at their own offsets (one copy for them
+  // all); the other small payloads follow.
+  size_t slabBytes = arena.size();
   for (const auto& item : items) {
-    if (hasPayload(item.ev) && item.ev.payload.size() <= kSlabPayloadMax) slabBytes += item.ev.payload.size();
+    if (!item.inArena && hasPayload(item.ev) && item.ev.payload.size() <= kSlabPayloadMax) {
+      slabBytes += item.ev.payload.size();
+    }
   }
   // Every value below is in memory V8 owns (no external buffers: Electron's cage).
   double* m = nullptr;
@@ -113,7 +118,8 @@ bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, Ba
     return false;
   }
   auto* slabData = static_cast<uint8_t*>(slabVoid);
-  size_t slabPos = 0;
+  if (!arena.empty()) std::memcpy(slabData, arena.data(), arena.size());
+  size_t slabPos = arena.size();
   uint32_t objIndex = 0;
   bool failed = false;
   auto push = [&](napi_value v) {
@@ -130,7 +136,10 @@ bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, Ba
     row[kValue] = valueOf(ev);
     row[kPayloadOffset] = -1;
     row[kPayloadLength] = -1;
-    if (hasPayload(ev)) {
+    if (items[i].inArena) {
+      row[kPayloadOffset] = static_cast<double>(items[i].arenaOffset);
+      row[kPayloadLength] = static_cast<double>(items[i].arenaLength);
+    } else if (hasPayload(ev)) {
       const size_t len = ev.payload.size();
       row[kPayloadLength] = static_cast<double>(len);
       if (len <= kSlabPayloadMax) {

@@ -5,7 +5,9 @@
 //   meta   kStride numbers per event: clientId, type, ver, cmd, status, value,
 //          payloadOffset, payloadLength (see the Field enum); only its first
 //          `count` numbers are this batch's (the array is kept across batches)
-//   slab   one Buffer holding the small payloads back to back (payloadOffset into it)
+//   slab   one Buffer holding the small payloads back to back (payloadOffset into it):
+//          first the TCP packets' as the session decrypted them into the queue's
+//          arena (one copy for the batch), then the other events' small payloads
 //   objs   in event order: large payloads (payloadOffset == -1) and the strings
 //          some events carry (Disconnect/Error: message; Echo: address;
 //          Migrated: from, to)
@@ -43,9 +45,11 @@ class BatchMeta {
   size_t capacity_ = 0;
 };
 
-// Builds the four arguments for items (the caller holds a handle scope). False
-// when Node-API refused (the environment is going away); nothing is then delivered.
-bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, BatchMeta& meta, napi_value args[4]);
+// Builds the four arguments for items, whose packets' payloads are in arena (the
+// queue's, taken with them; the caller holds a handle scope). False when Node-API
+// refused (the environment is going away); nothing is then delivered.
+bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, const diarkis::Bytes& arena,
+                BatchMeta& meta, napi_value args[4]);
 
 // Runs onDisconnect for each Disconnect in items and frees the delivered payloads.
 void afterBatch(std::vector<diarkis::QueuedEvent>& items, const std::function<void(uint64_t)>& onDisconnect);

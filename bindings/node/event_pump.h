@@ -31,8 +31,6 @@ class EventPump final : public EventSink {
   EventPump(const EventPump&) = delete;
   EventPump& operator=(const EventPump&) = delete;
 
-  // Any thread (the network thread). Never blocks on JS; dropped after close().
-  void post(uint64_t clientId, diarkis::Event&& ev) override;
 
   // JS thread: a ref'd, open client appeared / went away.
   void addRef();
@@ -42,6 +40,10 @@ class EventPump final : public EventSink {
   void close();
 
   void addStats(PumpStats& s);
+
+ protected:
+  // Any thread (the network thread). Never blocks on JS.
+  void queued(bool wasEmpty) override;
 
  private:
   EventPump() = default;

@@ -10,6 +10,7 @@
 #include "batch.h"
 #include "diarkis/event.h"
 #include "events/event_queue.h"
+#include "events/packet_sink.h"
 
 namespace diarkis_node {
 
@@ -23,12 +24,20 @@ struct PumpStats {
   uint64_t failures = 0;   // deliveries that failed with a C++ exception (caught; retried later)
 };
 
-class EventSink {
+class EventSink : public diarkis::PacketSink {
  public:
   static constexpr size_t kMaxBatch = 1024;
-  virtual ~EventSink() = default;
+  ~EventSink() override = default;
   // The driver's thread. Never blocks on JS.
-  virtual void post(uint64_t clientId, diarkis::Event&& ev) = 0;
+  void post(uint64_t clientId, diarkis::Event&& ev) { queued(queue_.push(clientId, std::move(ev))); }
+  // The driver's thread: a TCP session's response or push, decrypted into the queue's arena.
+  diarkis::PacketPost postPacket(uint64_t clientId, const diarkis::PacketHeader& h, size_t bound,
+                                 diarkis::PacketFill fill, void* ctx, diarkis::DropReason& reason) override {
+    bool wasEmpty = false;
+    const diarkis::PacketPost r = queue_.pushPacket(clientId, h, bound, fill, ctx, reason, wasEmpty);
+    if (r == diarkis::PacketPost::Queued) queued(wasEmpty);
+    return r;
+  }
   // JS thread, when the client is created: its queued bytes count against its
   // receive high-water mark (the client pauses reading past it).
   void track(uint64_t clientId, std::shared_ptr<diarkis::ReceiveBacklog> backlog) {
@@ -45,6 +54,8 @@ class EventSink {
   std::function<void(uint64_t clientId)> onDisconnect;
 
  protected:
+  // After a push (wasEmpty: the queue went from empty to non-empty): wake the consumer.
+  virtual void queued(bool wasEmpty) = 0;
   void countBatch(size_t n) {
     ++batches_;
     events_ += n;
@@ -72,10 +83,12 @@ class EventSink {
   void deliveryFailed() noexcept {
     ++failures_;
     batch_.clear();
+    arena_.clear();
   }
 
   diarkis::EventQueue queue_;
   std::vector<diarkis::QueuedEvent> batch_;  // JS thread: the batch being delivered (capacity kept)
+  diarkis::Bytes arena_;  // JS thread: its packets' payloads (the queue's arena, swapped out)
   BatchMeta batchMeta_;  // JS thread: the meta array handed to JS, kept across batches
   uint64_t failures_ = 0;
   int failNext_ = 0;

@@ -45,8 +45,6 @@ class HostLoop final : public EventSink, public diarkis::HostIo {
 
   const std::shared_ptr<diarkis::HostRuntime>& runtime() const { return runtime_; }
 
-  // EventSink (the JS thread: the clients' callbacks run on it).
-  void post(uint64_t clientId, diarkis::Event&& ev) override;
 
   // HostIo
   bool watch(diarkis::SocketHandle fd, uint64_t key, bool wantWrite) override;
@@ -66,6 +64,10 @@ class HostLoop final : public EventSink, public diarkis::HostIo {
   // timers (the livelock the 1 ms floor in setTimer prevents); counts them.
   void timerStormForTest(int passes);
   uint64_t timerStormRunsForTest() const { return stormRuns_; }
+
+ protected:
+  // EventSink (the JS thread: the clients' callbacks run on it).
+  void queued(bool wasEmpty) override;
 
  private:
   struct Poll;

@@ -5,6 +5,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,7 @@ class JsClientOf : public Base, public JsClient {
   JsClientOf(std::shared_ptr<diarkis::Runtime> runtime, Options options, std::shared_ptr<EventSink> pump)
       : Base(std::move(runtime), std::move(options)), pump_(std::move(pump)) {
     pump_->track(this->Id(), this->ReceiveBacklogOf());
+    if constexpr (std::is_base_of_v<diarkis::DiarkisTcpBase, Base>) this->SetPacketSink(pump_);
   }
 
   uint64_t id() const override { return this->Id(); }

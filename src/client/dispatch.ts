@@ -40,6 +40,8 @@ function rethrowLater(err: unknown): void {
   });
 }
 
+const RESPONSE = EVENT_TYPES.indexOf('response');
+
 function handleBatch(native: NativeAddon, meta: Float64Array, slab: Buffer, objs: ReadonlyArray<string | Buffer>, count: number): void {
   const stride = native.batchStride;
   let obj = 0;
@@ -51,14 +53,28 @@ function handleBatch(native: NativeAddon, meta: Float64Array, slab: Buffer, objs
   let cachedGeneration = -1;
   let cached: NativeEventSink | undefined;
   for (let row = 0; row < count; row += stride) {
-    const type = EVENT_TYPES[meta[row + BatchField.Type]];
+    const typeIndex = meta[row + BatchField.Type];
+    const clientId = meta[row + BatchField.ClientId];
+    const off = meta[row + BatchField.PayloadOffset];
+    if (typeIndex === RESPONSE && off >= 0 && clientId === cachedId && cachedGeneration === sinkGeneration) {
+      // The common row: a response in the slab for the client of the row before. One view
+      // of the slab and the call; nothing else (no lookup, no string, no allocation).
+      if (cached === undefined) continue;
+      try {
+        cached.onNativeResponse(meta[row + BatchField.Ver], meta[row + BatchField.Cmd], meta[row + BatchField.Status],
+          slab.subarray(off, off + meta[row + BatchField.PayloadLength]));
+      } catch (err) {
+        rethrowLater(err);
+      }
+      continue;
+    }
+    const type = EVENT_TYPES[typeIndex];
     const ver = meta[row + BatchField.Ver];
     const cmd = meta[row + BatchField.Cmd];
     const value = meta[row + BatchField.Value];
     let payload: Buffer | undefined;
     const len = meta[row + BatchField.PayloadLength];
     if (len >= 0) {
-      const off = meta[row + BatchField.PayloadOffset];
       if (off >= 0) {
         payload = slab.subarray(off, off + len);
       } else {
@@ -74,7 +90,6 @@ function handleBatch(native: NativeAddon, meta: Float64Array, slab: Buffer, objs
       s1 = nextString();
       s2 = nextString();
     }
-    const clientId = meta[row + BatchField.ClientId];
     if (clientId !== cachedId || cachedGeneration !== sinkGeneration) {
       cached = sinks.get(clientId);
       cachedId = clientId;

@@ -4,7 +4,8 @@
 // are checked with abort() so that they hold in every build type.
 //
 // Input: byte 0 holds flags (bit 0 encrypted, bit 1 answer the opening heartbeat,
-// bit 2 SendMigrate first, bit 3 autoMigrate); the rest is a list of records
+// bit 2 SendMigrate first, bit 3 autoMigrate, bit 4 application packets go to an
+// EventQueue's arena through a PacketSink, as on the Node host); the rest is a list of records
 // `len:uint16 BE || op || args` (a truncated last record takes what is left).
 //   op 0: raw stream bytes (arg 0 seeds the chunk sizes)
 //   op 1: one response packet ver || cmd:uint16 BE || status || body, the body
@@ -24,6 +25,7 @@
 #include "diarkis/crypto.h"
 #include "diarkis/event.h"
 #include "diarkis/stats.h"
+#include "events/event_queue.h"
 #include "fuzz_common.h"
 #include "session/send_budget.h"
 #include "session/tcp_session.h"
@@ -38,10 +40,21 @@ using fuzz::check;
 using fuzz::fixedKeys;
 using fuzz::records;
 
+struct QueueSink : diarkis::PacketSink {
+  diarkis::EventQueue q;
+  diarkis::PacketPost postPacket(uint64_t clientId, const diarkis::PacketHeader& h, size_t bound,
+                                 diarkis::PacketFill fill, void* ctx, diarkis::DropReason& reason) override {
+    bool wasEmpty = false;
+    return q.pushPacket(clientId, h, bound, fill, ctx, reason, wasEmpty);
+  }
+};
+
 struct Harness {
   explicit Harness(uint8_t flags)
       : opts(makeOptions(flags)), keys(fixedKeys(flags & 1)), budget(stats, opts.highWaterMark, opts.maxQueuedBytes),
-        s(opts, keys, stats, budget), server(keys) {}
+        s(opts, keys, stats, budget), server(keys) {
+    if (flags & 16) s.setPacketSink(&sink, 1);
+  }
 
   static diarkis::TcpOptions makeOptions(uint8_t flags) {
     diarkis::TcpOptions o;
@@ -102,6 +115,10 @@ struct Harness {
 
   void after() {
     s.takeEvents(events);
+    // Every packet's payload lies inside the arena handed over, and nothing stays counted.
+    sink.q.take(packets, arena, 1u << 20);
+    for (const auto& p : packets) check(p.inArena && p.arenaOffset + p.arenaLength <= arena.size());
+    check(sink.q.stats().bytes == 0);
     if (s.closed()) check(s.nextDeadline() == TcpSession::kNoDeadline);
   }
 
@@ -119,6 +136,9 @@ struct Harness {
   diarkis::SessionCrypto server;  // the server's side of the same keys
   double now = 0;
   std::vector<diarkis::Event> events;
+  QueueSink sink;
+  std::vector<diarkis::QueuedEvent> packets;
+  Bytes arena;
 };
 
 void socketEvent(Harness& h, uint8_t what) {

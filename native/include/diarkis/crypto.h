@@ -44,6 +44,8 @@ class SessionCrypto {
   // (BadMac: HMAC mismatch, checked in constant time before decrypting;
   //  BadSecure: too short, C not a positive multiple of 16, plaintextLength > len(C)).
   bool open(const uint8_t* data, size_t len, Bytes& out, DropReason& reason);
+  // The same, appending body to out (a host's arena); out keeps its size on failure.
+  bool openAppend(const uint8_t* data, size_t len, Bytes& out, DropReason& reason);
 
   // Append a whole request packet: header || SID || secure(body).
   // Returns PayloadTooLarge (nothing appended) when the packet payload would exceed maxPayload.

@@ -69,8 +69,14 @@ void SessionCrypto::seal(const uint8_t* body, size_t len, Bytes& out) {
 }
 
 bool SessionCrypto::open(const uint8_t* data, size_t len, Bytes& out, DropReason& reason) {
+  out.clear();
+  return openAppend(data, len, out, reason);
+}
+
+bool SessionCrypto::openAppend(const uint8_t* data, size_t len, Bytes& out, DropReason& reason) {
+  const size_t base = out.size();
   if (!impl_) {
-    out.assign(data, data + len);
+    out.insert(out.end(), data, data + len);
     return true;
   }
   // Structural checks first: they depend on no secret and are cheaper than the MAC.
@@ -97,13 +103,13 @@ bool SessionCrypto::open(const uint8_t* data, size_t len, Bytes& out, DropReason
     reason = DropReason::BadMac;
     return false;
   }
-  out.resize(clen);
-  if (!impl_->decrypt(c, out.data(), clen)) {
-    out.clear();
+  out.resize(base + clen);
+  if (!impl_->decrypt(c, out.data() + base, clen)) {
+    out.resize(base);
     reason = DropReason::Unexpected;
     return false;
   }
-  out.resize(plainLen);  // any padding content is accepted (section 2)
+  out.resize(base + plainLen);  // any padding content is accepted (section 2)
   return true;
 }
 

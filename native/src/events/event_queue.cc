@@ -26,6 +26,46 @@ bool EventQueue::push(uint64_t clientId, Event&& ev) {
   return wasEmpty;
 }
 
+PacketPost EventQueue::pushPacket(uint64_t clientId, const PacketHeader& h, size_t bound, PacketFill fill,
+                                  void* ctx, DropReason& reason, bool& wasEmpty) {
+  wasEmpty = false;
+  if (bound > kArenaPacketMax) return PacketPost::Declined;
+  std::lock_guard<std::mutex> lk(mu_);
+  if (closed_) {
+    ++dropped_;
+    return PacketPost::Dropped;
+  }
+  const size_t offset = arena_.size();
+  bool filled = false;
+  try {
+    filled = fill(ctx, arena_, reason);
+  } catch (...) {
+    arena_.resize(offset);
+    throw;
+  }
+  if (!filled) {
+    arena_.resize(offset);
+    return PacketPost::Failed;
+  }
+  const size_t len = arena_.size() - offset;
+  wasEmpty = queue_.empty();
+  QueuedEvent& q = queue_.emplace_back();
+  q.clientId = clientId;
+  q.ev.type = h.type;
+  q.ev.ver = h.ver;
+  q.ev.cmd = h.cmd;
+  q.ev.status = h.status;
+  q.inArena = true;
+  q.arenaOffset = offset;
+  q.arenaLength = len;
+  Account& acc = account(clientId);
+  acc.bytes += len;
+  if (acc.backlog) acc.backlog->add(len);
+  bytes_ += len;
+  ++pushed_;
+  return PacketPost::Queued;
+}
+
 void EventQueue::debit(uint64_t clientId, size_t cost) {
   bytes_ -= cost;
   Account* acc = nullptr;
@@ -81,22 +121,18 @@ void EventQueue::track(uint64_t clientId, std::shared_ptr<ReceiveBacklog> backlo
   acc.backlog = std::move(backlog);
 }
 
-size_t EventQueue::take(std::vector<QueuedEvent>& out, size_t max) {
+size_t EventQueue::take(std::vector<QueuedEvent>& out, size_t max) { return takeWith(out, nullptr, max); }
+
+size_t EventQueue::take(std::vector<QueuedEvent>& out, Bytes& arena, size_t max) { return takeWith(out, &arena, max); }
+
+size_t EventQueue::takeWith(std::vector<QueuedEvent>& out, Bytes* arena, size_t max) {
   out.clear();
+  if (arena != nullptr) arena->clear();
   std::vector<std::shared_ptr<ReceiveBacklog>> resumes;
   size_t left = 0;
   {
     std::lock_guard<std::mutex> lk(mu_);
-    const size_t n = std::min(max, queue_.size());
-    if (n == queue_.size()) {
-      out.swap(queue_);  // the usual case: everything, capacity kept on both sides
-    } else {
-      out.insert(out.end(), std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
-      queue_.erase(queue_.begin(), queue_.begin() + n);
-    }
-    for (const QueuedEvent& q : out) debit(q.clientId, costOf(q.ev));
-    taken_ += n;
-    left = queue_.size();
+    left = takeLocked(out, arena, max);
     resumes.swap(resumes_);
   }
   // Outside the lock: a resume may run the client's command at once (host loop),
@@ -107,12 +143,60 @@ size_t EventQueue::take(std::vector<QueuedEvent>& out, size_t max) {
   return left;
 }
 
+namespace {
+
+// Packets' payloads out of the arena into their own buffers (a take without an arena).
+void materialize(std::vector<QueuedEvent>& items, const Bytes& arena) {
+  for (QueuedEvent& q : items) {
+    if (!q.inArena) continue;
+    const uint8_t* p = arena.data() + q.arenaOffset;
+    q.ev.payload.assign(p, p + q.arenaLength);
+    q.inArena = false;
+  }
+}
+
+}  // namespace
+
+size_t EventQueue::takeLocked(std::vector<QueuedEvent>& out, Bytes* arena, size_t max) {
+  const size_t n = std::min(max, queue_.size());
+  if (n == queue_.size()) {
+    out.swap(queue_);  // the usual case: everything, capacity kept on both sides
+    if (arena != nullptr) {
+      arena->swap(arena_);
+    } else {
+      materialize(out, arena_);
+    }
+    arena_.clear();
+  } else {
+    out.insert(out.end(), std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
+    queue_.erase(queue_.begin(), queue_.begin() + n);
+    // The taken packets' payloads are the arena's prefix (packets are appended in order).
+    size_t cut = 0;
+    for (const QueuedEvent& q : out) {
+      if (q.inArena) cut = q.arenaOffset + q.arenaLength;
+    }
+    if (arena != nullptr) {
+      arena->assign(arena_.begin(), arena_.begin() + static_cast<std::ptrdiff_t>(cut));
+    } else {
+      materialize(out, arena_);
+    }
+    arena_.erase(arena_.begin(), arena_.begin() + static_cast<std::ptrdiff_t>(cut));
+    for (QueuedEvent& q : queue_) {
+      if (q.inArena) q.arenaOffset -= cut;
+    }
+  }
+  for (const QueuedEvent& q : out) debit(q.clientId, costOf(q));
+  taken_ += n;
+  return queue_.size();
+}
+
 void EventQueue::close() {
   std::vector<QueuedEvent> doomed;  // destroyed outside the lock
   {
     std::lock_guard<std::mutex> lk(mu_);
     closed_ = true;
     doomed.swap(queue_);
+    Bytes().swap(arena_);
     for (auto& [id, acc] : clients_) {
       if (acc.backlog) acc.backlog->sub(acc.bytes);
     }
@@ -128,7 +212,7 @@ void EventQueue::forget(uint64_t clientId) {
   auto gone = std::stable_partition(queue_.begin(), queue_.end(),
                                     [&](const QueuedEvent& q) { return q.clientId != clientId; });
   for (auto it = gone; it != queue_.end(); ++it) {
-    bytes_ -= costOf(it->ev);
+    bytes_ -= costOf(*it);  // a packet's arena bytes stay until the next take: garbage nobody reads
     doomed.push_back(std::move(*it));
   }
   queue_.erase(gone, queue_.end());

@@ -11,6 +11,11 @@
 // sees the count too, pauses its reading past its receive high-water mark, and
 // is resumed by the take that brings it back to the low-water mark.
 //
+// Packets (pushPacket): a Response or Push whose payload the session decrypts
+// straight into the queue's arena, one byte buffer shared by every client; the
+// consumer takes the arena with the events (take with an arena) and hands it on
+// as is. Counted against the client like any payload.
+//
 // Thread-safe: push, take and the counters may run on different threads.
 #pragma once
 #include <cstddef>
@@ -21,6 +26,7 @@
 #include <vector>
 
 #include "diarkis/event.h"
+#include "events/packet_sink.h"
 #include "events/receive_backlog.h"
 
 namespace diarkis {
@@ -28,6 +34,11 @@ namespace diarkis {
 struct QueuedEvent {
   uint64_t clientId = 0;
   Event ev;
+  // pushPacket's: the payload is arena[arenaOffset, +arenaLength) of the take's
+  // arena (ev.payload stays empty). Never set by a take without an arena.
+  bool inArena = false;
+  size_t arenaOffset = 0;
+  size_t arenaLength = 0;
 };
 
 struct EventQueueStats {
@@ -48,11 +59,24 @@ class EventQueue {
   // event is dropped and counted).
   bool push(uint64_t clientId, Event&& ev);
 
+  // Sealed payloads up to this size go into the arena; larger ones keep their own
+  // buffer (a small payload kept by the consumer must not pin a large one).
+  static constexpr size_t kArenaPacketMax = 4096;
+  // A packet whose payload fill() appends to the arena (under the lock: fill must
+  // not call back into the queue). wasEmpty as push()'s result. Declined when
+  // bound > kArenaPacketMax; Dropped (counted) after close().
+  PacketPost pushPacket(uint64_t clientId, const PacketHeader& h, size_t bound, PacketFill fill, void* ctx,
+                        DropReason& reason, bool& wasEmpty);
+
   // Moves up to `max` events, oldest first, into `out` (cleared first, capacity
   // kept). Returns how many are still waiting afterwards. Runs, after its lock
   // is released, the resume() of every tracked client it brought back to its
   // low-water mark.
+  // This take copies arena payloads into each event's own payload (dk_poll's).
   size_t take(std::vector<QueuedEvent>& out, size_t max);
+  // The same, with the arena handed over as is (cleared first, capacity kept):
+  // the taken packets' payloads are in `arena` at their offsets.
+  size_t take(std::vector<QueuedEvent>& out, Bytes& arena, size_t max);
 
   // Count clientId's events in backlog too (from now on). A client pushes
   // nothing before it connects, so hosts track it when they create it.
@@ -75,6 +99,9 @@ class EventQueue {
     size_t bytes = 0;
     std::shared_ptr<ReceiveBacklog> backlog;  // null: not tracked
   };
+  static size_t costOf(const QueuedEvent& q) { return costOf(q.ev) + (q.inArena ? q.arenaLength : 0); }
+  size_t takeWith(std::vector<QueuedEvent>& out, Bytes* arena, size_t max);
+  size_t takeLocked(std::vector<QueuedEvent>& out, Bytes* arena, size_t max);  // under mu_
   void debit(uint64_t clientId, size_t cost);  // under mu_; fills resumes_
   // Under mu_: the client's account, made if new; the last one is cached (events come in
   // runs per client: a hash lookup per push and per take was in issue 9's profile).
@@ -85,6 +112,7 @@ class EventQueue {
   // A vector swapped with the consumer's on a whole take: neither side loses its
   // capacity, so a steady stream allocates nothing per event.
   std::vector<QueuedEvent> queue_;
+  Bytes arena_;  // the payloads of queue_'s packets (and of forgotten ones, until the next take)
   std::unordered_map<uint64_t, Account> clients_;
   Account* cached_ = nullptr;  // clients_[cachedId_], or null
   uint64_t cachedId_ = 0;

@@ -36,6 +36,10 @@ DiarkisTcpBase::~DiarkisTcpBase() { Detach(); }
 
 std::shared_ptr<ReceiveBacklog> DiarkisTcpBase::ReceiveBacklogOf() const { return shared_->backlog; }
 
+void DiarkisTcpBase::SetPacketSink(std::shared_ptr<PacketSink> sink) {
+  if (!shared_->callbacks) shared_->packetSink = std::move(sink);
+}
+
 ErrorCode DiarkisTcpBase::Connect(const std::string& host, uint16_t port, const SessionKeys& keys) {
   sockaddr_storage addr{};
   socklen_t len = 0;

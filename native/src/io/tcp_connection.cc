@@ -58,6 +58,7 @@ TcpConnection::TcpConnection(Loop& loop, uint64_t id, std::shared_ptr<DiarkisTcp
     : loop_(loop), id_(id), shared_(std::move(shared)),
       session_(options, keys, shared_->stats, shared_->budget) {
   shared_->conn = this;
+  session_.setPacketSink(shared_->packetSink.get(), id_);
 }
 
 TcpConnection::~TcpConnection() {

@@ -156,31 +156,60 @@ void TcpSession::onData(const uint8_t* data, size_t len, double now) {
   }
 }
 
+namespace {
+
+struct OpenInto {
+  SessionCrypto& crypto;
+  const PacketView& p;
+  static bool fill(void* ctx, Bytes& arena, DropReason& reason) {
+    auto* self = static_cast<OpenInto*>(ctx);
+    return self->crypto.openAppend(self->p.payload, self->p.len, arena, reason);
+  }
+};
+
+}  // namespace
+
+// An application's packet (no builtin, not the owner's room migrate answer): nothing
+// in handlePacket reads its body, so it can be decrypted straight into the sink.
+bool TcpSession::plainPacket(const PacketView& p) const {
+  if (p.ver == wire::kVerBuiltin) return false;
+  const bool push = p.status == wire::kStatusPush;
+  return !(p.ver == room::kVer && !push && p.cmd == room::kCmdMigrate && mig_ == MigPhase::Requested && roomMigrate_);
+}
+
+void TcpSession::noteMembership(const PacketView& p) {
+  const int change = room::membershipChange(p);
+  if (change != 0) inRoom_ = change > 0;
+}
+
 void TcpSession::handlePacket(const PacketView& p, double now) {
+  // The sink only when nothing emitted before waits here: the host's queue keeps our order.
+  if (sink_ != nullptr && events_.empty() && plainPacket(p)) {
+    const bool push = p.status == wire::kStatusPush;
+    PacketHeader h;
+    h.type = push ? EventType::Push : EventType::Response;
+    h.ver = p.ver;
+    h.cmd = p.cmd;
+    h.status = p.status;
+    OpenInto into{crypto_, p};
+    DropReason reason = DropReason::Unexpected;
+    switch (sink_->postPacket(sinkId_, h, p.len, &OpenInto::fill, &into, reason)) {
+      case PacketPost::Queued:
+      case PacketPost::Dropped:
+        if (!push) noteMembership(p);
+        return;
+      case PacketPost::Failed:
+        return dropPacket(p, reason, now);
+      case PacketPost::Declined:
+        break;
+    }
+  }
   Bytes body;
   DropReason reason = DropReason::Unexpected;
-  if (!crypto_.open(p.payload, p.len, body, reason)) {
-    // Not fatal: the stream is intact, only this packet is unusable.
-    stats_.drop(reason);
-    if (mig_ == MigPhase::Claiming && p.ver == wire::kVerBuiltin && p.cmd == wire::kCmdFin) {
-      // A refusal before the claim authenticated goes in clear (PROTOCOL 7.6).
-      attemptFailed("the target refused the claim", now);
-      return;
-    }
-    Event ev;
-    ev.type = EventType::Error;
-    ev.code = reason == DropReason::BadMac ? ErrorCode::BadMac : ErrorCode::ProtocolError;
-    ev.ver = p.ver;
-    ev.cmd = p.cmd;
-    ev.message = std::string("dropped packet ver ") + std::to_string(p.ver) + " cmd " +
-                 std::to_string(p.cmd) + ": " + dropReasonName(reason);
-    emit(std::move(ev));
-    return;
-  }
+  if (!crypto_.open(p.payload, p.len, body, reason)) return dropPacket(p, reason, now);
   const bool push = p.status == wire::kStatusPush;
   if (!push && p.ver == room::kVer) {
-    const int change = room::membershipChange(p);
-    if (change != 0) inRoom_ = change > 0;
+    noteMembership(p);
     if (p.cmd == room::kCmdMigrate && mig_ == MigPhase::Requested && roomMigrate_) return handleRoomAnswer(p, body, now);
   }
   if (push && p.ver == wire::kVerBuiltin && p.cmd == wire::kCmdReconn) return handleMigratePush(p, body, now);
@@ -207,6 +236,24 @@ void TcpSession::handlePacket(const PacketView& p, double now) {
   ev.cmd = p.cmd;
   ev.status = p.status;
   ev.payload = std::move(body);
+  emit(std::move(ev));
+}
+
+// Not fatal: the stream is intact, only this packet is unusable.
+void TcpSession::dropPacket(const PacketView& p, DropReason reason, double now) {
+  stats_.drop(reason);
+  if (mig_ == MigPhase::Claiming && p.ver == wire::kVerBuiltin && p.cmd == wire::kCmdFin) {
+    // A refusal before the claim authenticated goes in clear (PROTOCOL 7.6).
+    attemptFailed("the target refused the claim", now);
+    return;
+  }
+  Event ev;
+  ev.type = EventType::Error;
+  ev.code = reason == DropReason::BadMac ? ErrorCode::BadMac : ErrorCode::ProtocolError;
+  ev.ver = p.ver;
+  ev.cmd = p.cmd;
+  ev.message = std::string("dropped packet ver ") + std::to_string(p.ver) + " cmd " +
+               std::to_string(p.cmd) + ": " + dropReasonName(reason);
   emit(std::move(ev));
 }
 

@@ -28,6 +28,7 @@
 #include "diarkis/event.h"
 #include "diarkis/stats.h"
 #include "diarkis/tcp_client.h"
+#include "events/packet_sink.h"
 #include "session/send_budget.h"
 
 namespace diarkis {
@@ -85,6 +86,13 @@ class TcpSession {
   void consumeOutput(size_t n, double now);  // n bytes reached the socket
   // Moves the pending events into `out` (appending). False when there were none.
   bool takeEvents(std::vector<Event>& out);
+  // Responses and pushes of the application go to sink as packets (their payload
+  // decrypted into its arena) instead of Events, as clientId, while nothing
+  // emitted before waits in takeEvents(). Null: every packet is an Event.
+  void setPacketSink(PacketSink* sink, uint64_t clientId) {
+    sink_ = sink;
+    sinkId_ = clientId;
+  }
 
  private:
   enum class MigPhase : uint8_t { None, Requested, Backoff, Connecting, Claiming };
@@ -107,6 +115,9 @@ class TcpSession {
   void writeHeartbeat(double now);
   void release(size_t n);  // SendBudget release + Drain event when due
   void handlePacket(const PacketView& p, double now);
+  bool plainPacket(const PacketView& p) const;
+  void noteMembership(const PacketView& p);  // a room answer: joined or left
+  void dropPacket(const PacketView& p, DropReason reason, double now);
   void handleHeartbeatAnswer(const Bytes& body, double now);
   void handleBuiltinPush(const PacketView& p, const Bytes& body, double now);
   void becomeConnected(double now);
@@ -144,6 +155,8 @@ class TcpSession {
   Bytes held_;                   // user requests waiting for the session to go live
   uint64_t heldPackets_ = 0;
   std::vector<Event> events_;
+  PacketSink* sink_ = nullptr;  // outlives us (held by the client's shared state)
+  uint64_t sinkId_ = 0;
 
   // --- migration ---
   MigPhase mig_ = MigPhase::None;

@@ -1,0 +1,273 @@
+// The response path of issue 9 (fifth session, second round): a TCP session
+// decrypts its application's responses and pushes straight into the host's
+// EventQueue arena (PacketSink), with the queue's order, per-client accounting
+// and receive bound unchanged; the poll-style take still gets owned payloads.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "events/event_queue.h"
+#include "tcp_harness.h"
+#include "test_server.h"
+
+namespace diarkis {
+namespace {
+
+using test::bytesOf;
+using test::textOf;
+
+struct Copy {
+  Bytes bytes;
+  static bool fill(void* ctx, Bytes& arena, DropReason&) {
+    const Bytes& b = static_cast<Copy*>(ctx)->bytes;
+    arena.insert(arena.end(), b.begin(), b.end());
+    return true;
+  }
+};
+
+bool failFill(void*, Bytes& arena, DropReason& reason) {
+  arena.push_back(1);  // a half-written payload must not stay
+  reason = DropReason::BadMac;
+  return false;
+}
+
+PacketPost pushText(EventQueue& q, uint64_t id, const std::string& text, uint16_t cmd = 1) {
+  Copy c{bytesOf(text)};
+  PacketHeader h;
+  h.ver = 2;
+  h.cmd = cmd;
+  h.status = 1;
+  DropReason reason = DropReason::Unexpected;
+  bool wasEmpty = false;
+  return q.pushPacket(id, h, c.bytes.size(), &Copy::fill, &c, reason, wasEmpty);
+}
+
+std::string payloadOf(const QueuedEvent& q, const Bytes& arena) {
+  if (!q.inArena) return textOf(q.ev.payload);
+  return std::string(arena.begin() + static_cast<std::ptrdiff_t>(q.arenaOffset),
+                     arena.begin() + static_cast<std::ptrdiff_t>(q.arenaOffset + q.arenaLength));
+}
+
+TEST(EventQueueArena, ManyPacketsAcrossClientsAndEventsComeOutInOrderWithTheArenaAsIs) {
+  EventQueue q;
+  Event connect;
+  connect.type = EventType::Connect;
+  q.push(3, std::move(connect));
+  for (int i = 0; i < 300; ++i) ASSERT_EQ(pushText(q, 1 + i % 3, "r" + std::to_string(i), static_cast<uint16_t>(i)), PacketPost::Queued);
+  Event big;
+  big.type = EventType::Response;
+  big.payload.assign(10000, 7);  // a large payload keeps its own buffer
+  q.push(2, std::move(big));
+  ASSERT_EQ(pushText(q, 2, "last"), PacketPost::Queued);
+  std::vector<QueuedEvent> out;
+  Bytes arena;
+  EXPECT_EQ(q.take(out, arena, 1000), 0u);
+  ASSERT_EQ(out.size(), 303u);
+  EXPECT_EQ(out[0].ev.type, EventType::Connect);
+  EXPECT_FALSE(out[0].inArena);
+  for (int i = 0; i < 300; ++i) {
+    const QueuedEvent& e = out[static_cast<size_t>(1 + i)];
+    ASSERT_TRUE(e.inArena);
+    EXPECT_EQ(e.clientId, static_cast<uint64_t>(1 + i % 3));
+    EXPECT_EQ(e.ev.cmd, i);
+    EXPECT_EQ(e.ev.ver, 2);
+    EXPECT_EQ(e.ev.status, 1);
+    EXPECT_TRUE(e.ev.payload.empty());
+    EXPECT_EQ(payloadOf(e, arena), "r" + std::to_string(i));
+  }
+  EXPECT_EQ(out[301].ev.payload.size(), 10000u);
+  EXPECT_EQ(payloadOf(out[302], arena), "last");
+  EXPECT_EQ(q.stats().bytes, 0u);
+}
+
+TEST(EventQueueArena, APartialTakeHandsOverTheArenaPrefixAndShiftsTheRest) {
+  EventQueue q;
+  for (int i = 0; i < 10; ++i) pushText(q, 1, std::string(static_cast<size_t>(i + 1), static_cast<char>('a' + i)));
+  std::vector<QueuedEvent> out;
+  Bytes arena;
+  EXPECT_EQ(q.take(out, arena, 4), 6u);
+  EXPECT_EQ(arena.size(), 1u + 2 + 3 + 4);  // only the taken packets' bytes
+  EXPECT_EQ(payloadOf(out[3], arena), "dddd");
+  ASSERT_EQ(pushText(q, 1, "tail"), PacketPost::Queued);  // appended after the shifted rest
+  EXPECT_EQ(q.take(out, arena, 100), 0u);
+  ASSERT_EQ(out.size(), 7u);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(payloadOf(out[static_cast<size_t>(i)], arena), std::string(static_cast<size_t>(i + 5), static_cast<char>('e' + i)));
+  EXPECT_EQ(payloadOf(out[6], arena), "tail");
+}
+
+TEST(EventQueueArena, ATakeWithoutAnArenaGivesEachPacketItsOwnPayload) {
+  EventQueue q;  // dk_poll's take
+  pushText(q, 1, "one");
+  pushText(q, 2, "two");
+  pushText(q, 1, "three");
+  std::vector<QueuedEvent> out;
+  EXPECT_EQ(q.take(out, 2), 1u);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_FALSE(out[0].inArena);
+  EXPECT_EQ(textOf(out[0].ev.payload), "one");
+  EXPECT_EQ(textOf(out[1].ev.payload), "two");
+  q.take(out, 2);
+  EXPECT_EQ(textOf(out.at(0).ev.payload), "three");
+}
+
+TEST(EventQueueArena, LargeOnesAreDeclinedBadOnesLeaveNothingAndAClosedQueueCountsDrops) {
+  EventQueue q;
+  PacketHeader h;
+  DropReason reason = DropReason::Unexpected;
+  bool wasEmpty = false;
+  Copy c{Bytes(EventQueue::kArenaPacketMax + 1, 1)};
+  EXPECT_EQ(q.pushPacket(1, h, c.bytes.size(), &Copy::fill, &c, reason, wasEmpty), PacketPost::Declined);
+  EXPECT_EQ(q.pushPacket(1, h, 16, &failFill, nullptr, reason, wasEmpty), PacketPost::Failed);
+  EXPECT_EQ(reason, DropReason::BadMac);
+  EXPECT_TRUE(q.empty());
+  Copy ok{bytesOf("x")};
+  EXPECT_EQ(q.pushPacket(1, h, 1, &Copy::fill, &ok, reason, wasEmpty), PacketPost::Queued);
+  EXPECT_TRUE(wasEmpty);
+  std::vector<QueuedEvent> out;
+  Bytes arena;
+  q.take(out, arena, 10);
+  EXPECT_EQ(arena, bytesOf("x"));  // the failed fill's byte is gone
+  q.close();
+  EXPECT_EQ(pushText(q, 1, "late"), PacketPost::Dropped);
+  EXPECT_EQ(q.stats().dropped, 1u);
+  EXPECT_EQ(q.stats().pushed, 1u);
+}
+
+TEST(EventQueueArena, PacketsCountAgainstTheirClientsBoundAndTheTakeResumesIt) {
+  EventQueue q;
+  auto b = std::make_shared<ReceiveBacklog>(1000);
+  int resumes = 0;
+  b->resume = [&] { ++resumes; };
+  q.track(1, b);
+  for (int i = 0; i < 10; ++i) pushText(q, 1, std::string(100, 'p'));
+  pushText(q, 2, std::string(900, 'o'));  // another client's bytes are not ours
+  EXPECT_EQ(q.bytesFor(1), 1000u);
+  EXPECT_EQ(b->bytes(), 1000u);
+  ASSERT_TRUE(b->over());
+  ASSERT_TRUE(b->armPause());
+  std::vector<QueuedEvent> out;
+  Bytes arena;
+  q.take(out, arena, 4);  // 600 left: above the low-water mark (500)
+  EXPECT_EQ(resumes, 0);
+  q.take(out, arena, 1);  // 500: resumed
+  EXPECT_EQ(resumes, 1);
+  q.take(out, arena, 100);
+  EXPECT_EQ(b->bytes(), 0u);
+  EXPECT_EQ(q.stats().bytes, 0u);
+}
+
+TEST(EventQueueArena, AForgottenClientsPacketsAreGoneMidQueueAndTheOthersStayIntact) {
+  EventQueue q;
+  auto b = std::make_shared<ReceiveBacklog>(1 << 20);
+  q.track(2, b);
+  for (int i = 0; i < 6; ++i) pushText(q, 1 + i % 2, "m" + std::to_string(i));
+  q.forget(2);  // a client closed and released mid-batch
+  EXPECT_EQ(b->bytes(), 0u);
+  EXPECT_EQ(q.stats().bytes, 6u);
+  pushText(q, 1, "after");
+  std::vector<QueuedEvent> out;
+  Bytes arena;
+  q.take(out, arena, 2);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(payloadOf(out[0], arena), "m0");
+  EXPECT_EQ(payloadOf(out[1], arena), "m2");
+  q.take(out, arena, 10);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(payloadOf(out[0], arena), "m4");
+  EXPECT_EQ(payloadOf(out[1], arena), "after");
+  EXPECT_EQ(q.stats().bytes, 0u);
+}
+
+// --- TcpSession with a sink (fake clock) ---
+
+struct QueueSink : PacketSink {
+  EventQueue q;
+  PacketPost postPacket(uint64_t clientId, const PacketHeader& h, size_t bound, PacketFill fill, void* ctx,
+                        DropReason& reason) override {
+    bool wasEmpty = false;
+    return q.pushPacket(clientId, h, bound, fill, ctx, reason, wasEmpty);
+  }
+};
+
+struct SinkHarness : test::TcpHarness {
+  SinkHarness() : TcpHarness(TcpOptions{}) {
+    connect();
+    events.clear();
+    s.setPacketSink(&sink, 42);
+  }
+  QueueSink sink;
+  std::vector<QueuedEvent> out;
+  Bytes arena;
+  void take() { sink.q.take(out, arena, 1000); }
+};
+
+TEST(TcpSessionSink, ResponsesAndPushesAreDecryptedIntoTheQueueNotIntoEvents) {
+  SinkHarness h;
+  Bytes in;
+  for (int i = 0; i < 50; ++i) {
+    Bytes p = i % 5 == 4 ? h.server->push(2, 3, bytesOf("push" + std::to_string(i)))
+                         : h.server->packet(2, 1, 1, bytesOf("resp" + std::to_string(i)));
+    in.insert(in.end(), p.begin(), p.end());
+  }
+  h.fromServer(in);
+  EXPECT_TRUE(h.events.empty());
+  h.take();
+  ASSERT_EQ(h.out.size(), 50u);
+  for (int i = 0; i < 50; ++i) {
+    const QueuedEvent& e = h.out[static_cast<size_t>(i)];
+    EXPECT_EQ(e.clientId, 42u);
+    const bool push = i % 5 == 4;
+    EXPECT_EQ(e.ev.type, push ? EventType::Push : EventType::Response);
+    EXPECT_EQ(e.ev.status, push ? wire::kStatusPush : 1);
+    EXPECT_EQ(payloadOf(e, h.arena), (push ? "push" : "resp") + std::to_string(i));
+  }
+}
+
+TEST(TcpSessionSink, AnEventEmittedFirstKeepsItsPlaceAndABadMacIsAnErrorEventNotAPacket) {
+  SinkHarness h;
+  h.advanceTo(5000);  // a heartbeat goes out
+  auto reqs = h.flush();
+  ASSERT_EQ(reqs.size(), 1u);
+  Bytes in = h.server->heartbeatAnswer(wire::kNodeOnline, reqs[0].timestamp);
+  Bytes r = h.server->packet(2, 1, 1, bytesOf("behind the heartbeat"));
+  in.insert(in.end(), r.begin(), r.end());
+  h.s.onData(in.data(), in.size(), h.now);
+  h.take();
+  EXPECT_TRUE(h.out.empty());  // the response waits behind the Heartbeat event, as an Event
+  h.collect();
+  ASSERT_EQ(h.events.size(), 2u);
+  EXPECT_EQ(h.events[0].type, EventType::Heartbeat);
+  EXPECT_EQ(textOf(h.events[1].payload), "behind the heartbeat");
+  h.events.clear();
+  const uint64_t bad = h.stats.snapshot().drops[static_cast<size_t>(DropReason::BadMac)];
+  h.fromServer(h.server->tampered(2, 1, 1, bytesOf("forged")));
+  h.take();
+  EXPECT_TRUE(h.out.empty());
+  EXPECT_TRUE(h.arena.empty());
+  ASSERT_EQ(h.events.size(), 1u);
+  EXPECT_EQ(h.events[0].code, ErrorCode::BadMac);
+  EXPECT_EQ(h.stats.snapshot().drops[static_cast<size_t>(DropReason::BadMac)], bad + 1);
+}
+
+TEST(TcpSessionSink, ALargeResponseAndBuiltinsKeepTheEventPath) {
+  SinkHarness h;
+  const Bytes big(EventQueue::kArenaPacketMax, 9);
+  h.fromServer(h.server->packet(2, 1, 1, big));
+  h.fromServer(h.server->packet(2, 1, 1, bytesOf("small")));
+  ASSERT_EQ(h.events.size(), 1u);
+  EXPECT_EQ(h.events[0].payload, big);
+  h.take();
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(payloadOf(h.out[0], h.arena), "small");
+  h.events.clear();
+  h.fromServer(h.server->offlineNotice());  // a builtin push: handled by the session
+  EXPECT_EQ(h.count(EventType::Offline), 1u);
+  h.take();
+  EXPECT_TRUE(h.out.empty());
+}
+
+}  // namespace
+}  // namespace diarkis

@@ -6,11 +6,11 @@
  * is freed when its move completes (the target's claim of the handoff, reported back to the old node
  * by Handoffs in one process and by the store's claim script across processes), when its session
  * ends here without moving (a client that reconnects instead), or when its time cap runs out (a
- * client that never asks to move, or never claims, must not hold the window). Adaptive: the window
- * opens beyond its configured size when the queue would take longer than `drainMs` to drain at the
- * moves' measured pace (a loaded cluster, where every move is slow, is not held back further).
- * Everything still queued is notified at once at `allByMs` after the OFFLINE call, well before the
- * shutdown timeout cuts the rest.
+ * client that never asks to move, or never claims, must not hold the window). Bounded in time: every
+ * session connected at the OFFLINE call is notified within `drainMs` of it. The window opens beyond
+ * its configured size when the queue would not be told by then at the moves' measured pace (a loaded
+ * cluster, where every move is slow, is not held back further), and whatever is still queued at
+ * `drainMs` (or at `allByMs`, well before the shutdown timeout cuts the rest) is notified at once.
  */
 import type { Clock } from './clock';
 
@@ -20,9 +20,10 @@ export interface OfflinePacingOptions {
   /** A notice frees its slot after this long even if its move has not completed (default 1000 ms). */
   slotMs?: number;
   /**
-   * The window opens further when the sessions still waiting would take longer than this to be
-   * notified at the moves' current pace (queued x mean move time / window): a loaded cluster, whose
-   * every move is slow, is not also held back by the pacing (default 1000 ms).
+   * Every session connected at the OFFLINE call is notified within this long of it: the window
+   * opens as far as the moves' measured pace needs to tell the queue by then (queued x mean move
+   * time / time left), and what is still queued at this time is told at once. So a loaded cluster,
+   * whose every move is slow, is not also held back by the pacing (default 1000 ms).
    */
   drainMs?: number;
 }
@@ -66,6 +67,8 @@ export class OfflinePacer {
   private slotsUnbounded = false;
   /** Mean time from a notice to its slot's end (EWMA, 1/8), null before the first. */
   private meanSlotMs: number | null = null;
+  /** When start() ran (the OFFLINE call): the drain deadline counts from it. */
+  private startedAt = 0;
   /** Notices sent by this pacer since start() (for tests and stats). */
   sent = 0;
 
@@ -93,11 +96,12 @@ export class OfflinePacer {
     this.slotsUnbounded = false;
     this.meanSlotMs = null;
     this.sent = 0;
+    this.startedAt = this.hooks.clock.now();
     for (const sid of sids) this.queue.add(sid);
     this.cancelAllBy = this.hooks.clock.setTimer(() => {
       this.cancelAllBy = null;
       this.notifyAll();
-    }, allByMs);
+    }, Math.min(allByMs, this.settings.drainMs));
     this.fill();
   }
 
@@ -119,11 +123,19 @@ export class OfflinePacer {
     this.fill();
   }
 
-  /** The window now: the configured one, or wider when the queue would drain slower than drainMs. */
+  /**
+   * The window now: the configured one, or wider when the queue would not be told by the drain
+   * deadline at the moves' pace (a window of w slots tells w / meanSlot sessions per ms). Against
+   * the time left, not a rolling drainMs: a rolling target let the window shrink with the queue, so
+   * the last sessions trickled out at the configured window's pace (1000 + 1000 on Redis, every
+   * move slow: 3.4 s to move everyone against 2.2 s at once).
+   */
   get window(): number {
     const { window, drainMs } = this.settings;
     if (this.meanSlotMs === null) return window;
-    return Math.max(window, Math.ceil((this.queue.size * this.meanSlotMs) / drainMs));
+    const left = this.startedAt + drainMs - this.hooks.clock.now();
+    if (left <= 0) return Number.MAX_SAFE_INTEGER;
+    return Math.max(window, Math.ceil((this.queue.size * this.meanSlotMs) / left));
   }
 
   private sample(ms: number): void {

@@ -104,6 +104,7 @@ async function main(): Promise<void> {
             const res = await runOnce({ mode, path, pacing, clients: n, intervalMs, window, connectRate, redisUrl: redis?.url ?? '', redisPid: redis?.pid ?? 0, prefix: `b${k++}:`, nodeFlags, ...(claimListeners !== undefined ? { claimListeners } : {}), ...(udpSockets !== undefined ? { udpSockets } : {}), ...(extraPorts !== undefined ? { extraPorts } : {}) }, note);
             note(`  nominal ${fmt(res.nominalReqPerSec, 0)} req/s, offered ${fmt(res.offeredReqPerSec, 0)}, delivered ${fmt(res.deliveredReqPerSec, 0)}; load ${res.loadAvg.map((x) => x.toFixed(1)).join(' ')}`);
             note(`  CPU from OFFLINE to all moved: ${Object.entries(res.cpuMsByProcess).map(([k, v]) => `${k} ${fmt(v, 0)} ms`).join(', ')}; less streaming: ${fmt(res.moveCpuMsPerMove, 2)} ms per move by time, ${fmt(res.moveCpuMsPerMoveByAnswers, 2)} by answers (${res.answersInWindows.move} answers in the move window of ${fmt((res.moveWindowMonoUs[1] - res.moveWindowMonoUs[0]) / 1000, 0)} ms, ${res.answersInWindows.steady} in the streaming one)`);
+            note(`  less streaming (by answers), ms per move: ${Object.entries(res.moveCpuMsPerMoveByGroup).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}`);
             const per = Object.entries(res.windowCounts).map(([k, v]) => `${k} ${fmt(v / (res.rows[0].moved + res.rows[1].moved || 1), 2)}`);
             note(`  counted in the move window, per moved client: ${per.join(', ')}`);
             runs.push(res);

@@ -50,19 +50,34 @@ describe('offline-notice pacing', () => {
     const { p, clock, sent } = pacer(1, 10_000, () => true, 1000);
     p.start(sids(41), 60_000);
     expect(p.window).toBe(1); // nothing measured yet
+    // Before the first move completes, the oldest slot's age stands for the move time, looked at
+    // every PACING_TICK_MS: at 50 ms, 40 queued, 950 ms left: ceil(40 x 50 / 950) = 3; at 100 ms,
+    // ceil(38 x 100 / 900) = 5.
     clock.advance(100);
-    p.done('s0'); // 100 ms per move, 40 queued, 900 ms left: ceil(40 x 100 / 900) = 5
-    expect([p.outstanding, p.queued]).toEqual([5, 35]);
+    expect([p.outstanding, p.queued]).toEqual([5, 36]);
+    p.done('s0'); // measured: 100 ms per move, 36 queued, 900 ms left: ceil(36 x 100 / 900) = 4
+    expect([p.outstanding, p.queued]).toEqual([4, 36]);
+    // Ticks as the deadline nears: ceil(36 x 100 / 850) = 5, ... ceil(32 x 100 / 400) = 8 at 600 ms.
     clock.advance(500);
-    p.done('s1'); // mean 100 + (500 - 100) / 8 = 150, 35 queued, 400 ms left: ceil(35 x 150 / 400) = 14
-    expect([p.outstanding, p.queued]).toEqual([14, 25]);
-    // A rolling drainMs (ceil(35 x 150 / 1000) = 6) let the last ones trickle out at the floor's pace.
-    expect(sent.length).toBe(16);
+    expect([p.outstanding, p.queued]).toEqual([8, 32]);
+    p.done('s1'); // s1 took 550 ms: mean 100 + 450 / 8 = 156.25, ceil(32 x 156.25 / 400) = 13
+    expect([p.outstanding, p.queued]).toEqual([13, 26]);
+    // A rolling drainMs (ceil(32 x 156.25 / 1000) = 6) let the last ones trickle out at the floor's pace.
     clock.advance(399);
-    expect(sent.length).toBe(16);
-    clock.advance(1); // the deadline: the rest at once, no timer left but the slots'
+    expect(p.queued).toBeGreaterThan(0);
+    clock.advance(1); // the deadline: the rest at once
     expect(sent).toEqual(sids(41));
     expect(p.queued).toBe(0);
+  });
+
+  it('opens the window before any move completes when the first ones are slower than drainMs allows', () => {
+    const { p, clock } = pacer(16, 10_000, () => true, 1000);
+    p.start(sids(500), 60_000);
+    expect(p.outstanding).toBe(16);
+    // No claim yet: the oldest slot's age is a floor of the move time. Ticks at 50 .. 250 ms open
+    // the window to 26, 53, 79, 106, 132; at 300 ms ceil(368 x 300 / 700) = 158.
+    clock.advance(300);
+    expect([p.outstanding, p.queued]).toEqual([158, 342]);
   });
 
   it('counts a slot that runs out as a move of slotMs (clients that never move open the window)', () => {

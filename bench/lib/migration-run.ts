@@ -105,6 +105,11 @@ export interface RunResult {
    * twice (a time-based rate assumes every client kept streaming through the window).
    */
   moveCpuMsPerMoveByAnswers: number;
+  /**
+   * The same per process group (client, nodes: old and targets together, since streaming moves
+   * from the old nodes to the targets during the window; entry; redis), in ms per move.
+   */
+  moveCpuMsPerMoveByGroup: Record<string, number>;
   /** Counters over the move window (ctl.counters(): Redis commands, in-process UDP datagrams). */
   windowCounts: Record<string, number>;
   /** Which process is which (client = this one), to match profiles (CPU.*.<pid>.*.cpuprofile). */
@@ -332,7 +337,8 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     const window = performance.now() - s0;
     // CPU per ms of streaming without moves (client and server side), to take out of the move window.
     const steadyCpu = process.cpuUsage(steadyCpu0);
-    const steadySrv = ctl.serverProcs().map((p, i) => procCpuMs(p.pid) - (steadySrv0[i] ?? 0)).filter(Number.isFinite).reduce((a, x) => a + x, 0);
+    const steadyByProc = ctl.serverProcs().map((p, i) => procCpuMs(p.pid) - (steadySrv0[i] ?? 0));
+    const steadySrv = steadyByProc.filter(Number.isFinite).reduce((a, x) => a + x, 0);
     const backgroundPerMs = ((steadyCpu.user + steadyCpu.system) / 1000 + steadySrv) / window;
     const deliveredReqPerSec = ((tally.answers - a0) * 1000) / window;
     const offeredReqPerSec = ((tally.sent - q0) * 1000) / window;
@@ -374,6 +380,16 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     await ctl.stop();
     stopped = true;
     const movedTotal = moved.UDP + moved.TCP;
+    const byGroup = (): Record<string, number> => {
+      const perAnswer = steadyAnswers > 0 ? moveAnswers / steadyAnswers : Number.NaN;
+      const group = (name: string): string => (name === 'client' || name === 'entry' || name === 'redis' ? name : 'nodes');
+      const out: Record<string, number> = { client: ((cpu.user + cpu.system) / 1000 - ((steadyCpu.user + steadyCpu.system) / 1000) * perAnswer) / movedTotal };
+      procs.forEach((p, i) => {
+        const g = group(p.name);
+        out[g] = (out[g] ?? 0) + ((cpuMsByProcess[p.name] ?? Number.NaN) - (steadyByProc[i] ?? 0) * perAnswer) / movedTotal;
+      });
+      return out;
+    };
     const log = new PhaseLog();
     for (const e of ctl.phases()) log.add(e);
     const moveSamplesMs: Record<BotType, number[]> = { UDP: [], TCP: [] };
@@ -417,6 +433,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
       moveWindowMonoUs: [mono0, mono1],
       steadyWindowMonoUs: [steadyMono0, steadyMono1],
       answersInWindows: { steady: steadyAnswers, move: moveAnswers },
+      moveCpuMsPerMoveByGroup: byGroup(),
       moveCpuMsPerMoveByAnswers: movedTotal > 0 && steadyAnswers > 0 ? (Object.values(cpuMsByProcess).filter(Number.isFinite).reduce((a, x) => a + x, 0) - ((backgroundPerMs * window) / steadyAnswers) * moveAnswers) / movedTotal : Number.NaN,
       windowCounts,
       pids: Object.fromEntries([['client', process.pid], ...procs.map((p) => [p.name, p.pid])]),

@@ -32,6 +32,8 @@ export interface OfflinePacingOptions {
 export const DEFAULT_PACING_WINDOW = 16;
 export const DEFAULT_PACING_SLOT_MS = 1000;
 export const DEFAULT_PACING_DRAIN_MS = 1000;
+/** While sessions wait, the window is looked at again this often (the drain deadline comes closer). */
+export const PACING_TICK_MS = 50;
 
 /** `offlinePacing` as users give it: false/0 = PROTOCOL 7.1's notice to everyone at once. */
 export type OfflinePacing = boolean | number | OfflinePacingOptions;
@@ -132,10 +134,13 @@ export class OfflinePacer {
    */
   get window(): number {
     const { window, drainMs } = this.settings;
-    if (this.meanSlotMs === null) return window;
-    const left = this.startedAt + drainMs - this.hooks.clock.now();
+    const now = this.hooks.clock.now();
+    // Before the first move completes, the oldest one's age so far: a cluster whose moves take
+    // longer than drainMs would otherwise not open the window before the deadline (every move slow).
+    const slot = this.meanSlotMs ?? (this.slots.size === 0 ? 0 : now - (this.slots.values().next().value as number));
+    const left = this.startedAt + drainMs - now;
     if (left <= 0) return Number.MAX_SAFE_INTEGER;
-    return Math.max(window, Math.ceil((this.queue.size * this.meanSlotMs) / left));
+    return Math.max(window, Math.ceil((this.queue.size * slot) / left));
   }
 
   private sample(ms: number): void {
@@ -179,11 +184,15 @@ export class OfflinePacer {
     this.armSlotTimer();
   }
 
-  /** One timer for the oldest slot: every slot has the same cap, so the oldest expires first. */
+  /**
+   * One timer for the oldest slot (every slot has the same cap, so the oldest expires first), and
+   * every PACING_TICK_MS while sessions wait: the window is worked out again as the deadline nears.
+   */
   private armSlotTimer(): void {
     if (this.cancelSlotTimer !== null || this.slots.size === 0) return;
     const oldest = this.slots.values().next().value as number;
-    const wait = Math.max(0, oldest + this.settings.slotMs - this.hooks.clock.now());
+    const expiry = Math.max(0, oldest + this.settings.slotMs - this.hooks.clock.now());
+    const wait = this.queue.size > 0 ? Math.min(expiry, PACING_TICK_MS) : expiry;
     this.cancelSlotTimer = this.hooks.clock.setTimer(() => {
       this.cancelSlotTimer = null;
       const now = this.hooks.clock.now();

@@ -8,7 +8,7 @@
  * ends here without moving (a client that reconnects instead), or when its time cap runs out (a
  * client that never asks to move, or never claims, must not hold the window). Bounded in time: every
  * session connected at the OFFLINE call is notified within `drainMs` of it. The window opens beyond
- * its configured size when the queue would not be told by then at the moves' measured pace (a loaded
+ * its configured size when the queue would not be told by then at an unloaded move's pace (a loaded
  * cluster, where every move is slow, is not held back further), and whatever is still queued at
  * `drainMs` (or at `allByMs`, well before the shutdown timeout cuts the rest) is notified at once.
  */
@@ -21,8 +21,8 @@ export interface OfflinePacingOptions {
   slotMs?: number;
   /**
    * Every session connected at the OFFLINE call is notified within this long of it: the window
-   * opens as far as the moves' measured pace needs to tell the queue by then (queued x mean move
-   * time / time left), and what is still queued at this time is told at once. So a loaded cluster,
+   * opens as far as an unloaded move's pace needs to tell the queue by then (queued x shortest move
+   * / time left), and what is still queued at this time is told at once. So a loaded cluster,
    * whose every move is slow, is not also held back by the pacing (default 1000 ms).
    */
   drainMs?: number;
@@ -67,8 +67,8 @@ export class OfflinePacer {
   private active = false;
   /** After the deadline: every session is notified as it comes. */
   private slotsUnbounded = false;
-  /** Mean time from a notice to its slot's end (EWMA, 1/8), null before the first. */
-  private meanSlotMs: number | null = null;
+  /** The shortest move so far (notice -> claim or end), null before the first. */
+  private minSlotMs: number | null = null;
   /** When start() ran (the OFFLINE call): the drain deadline counts from it. */
   private startedAt = 0;
   /** Notices sent by this pacer since start() (for tests and stats). */
@@ -96,7 +96,7 @@ export class OfflinePacer {
     this.stop();
     this.active = true;
     this.slotsUnbounded = false;
-    this.meanSlotMs = null;
+    this.minSlotMs = null;
     this.sent = 0;
     this.startedAt = this.hooks.clock.now();
     for (const sid of sids) this.queue.add(sid);
@@ -127,24 +127,26 @@ export class OfflinePacer {
 
   /**
    * The window now: the configured one, or wider when the queue would not be told by the drain
-   * deadline at the moves' pace (a window of w slots tells w / meanSlot sessions per ms). Against
-   * the time left, not a rolling drainMs: a rolling target let the window shrink with the queue, so
-   * the last sessions trickled out at the configured window's pace (1000 + 1000 on Redis, every
-   * move slow: 3.4 s to move everyone against 2.2 s at once).
+   * deadline at an unloaded move's pace (a window of w slots tells w / minSlot sessions per ms).
+   * The shortest move, not the mean: the mean grows with the moves in flight, so a window sized on
+   * it opened itself into a storm wherever the cluster was busy (the window's own queue fed it).
+   * Against the time left, not a rolling drainMs: a rolling target let the window shrink with the
+   * queue, so the last sessions trickled out at the floor's pace (1000 + 1000 on Redis, every move
+   * slow: 3.4 s to move everyone against 2.2 s at once).
    */
   get window(): number {
     const { window, drainMs } = this.settings;
     const now = this.hooks.clock.now();
     // Before the first move completes, the oldest one's age so far: a cluster whose moves take
     // longer than drainMs would otherwise not open the window before the deadline (every move slow).
-    const slot = this.meanSlotMs ?? (this.slots.size === 0 ? 0 : now - (this.slots.values().next().value as number));
+    const slot = this.minSlotMs ?? (this.slots.size === 0 ? 0 : now - (this.slots.values().next().value as number));
     const left = this.startedAt + drainMs - now;
     if (left <= 0) return Number.MAX_SAFE_INTEGER;
     return Math.max(window, Math.ceil((this.queue.size * slot) / left));
   }
 
   private sample(ms: number): void {
-    this.meanSlotMs = this.meanSlotMs === null ? ms : this.meanSlotMs + (ms - this.meanSlotMs) / 8;
+    this.minSlotMs = this.minSlotMs === null ? ms : Math.min(this.minSlotMs, ms);
   }
 
   /** ONLINE again, or the node stops: nothing more is sent. */
@@ -199,7 +201,6 @@ export class OfflinePacer {
       for (const [sid, at] of this.slots) {
         if (at + this.settings.slotMs > now) break;
         this.slots.delete(sid);
-        this.sample(this.settings.slotMs);
       }
       this.fill();
     }, wait);

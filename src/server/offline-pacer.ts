@@ -6,11 +6,11 @@
  * is freed when its move completes (the target's claim of the handoff, reported back to the old node
  * by Handoffs in one process and by the store's claim script across processes), when its session
  * ends here without moving (a client that reconnects instead), or when its time cap runs out (a
- * client that never asks to move, or never claims, must not hold the window). Bounded in time: every
- * session connected at the OFFLINE call is notified within `drainMs` of it. The window opens beyond
- * its configured size when the queue would not be told by then at an unloaded move's pace (a loaded
- * cluster, where every move is slow, is not held back further), and whatever is still queued at
- * `drainMs` (or at `allByMs`, well before the shutdown timeout cuts the rest) is notified at once.
+ * client that never asks to move, or never claims, must not hold the window). Delay-based: the
+ * window grows while moves complete about as fast as the fastest so far and shrinks when they queue
+ * (`queueMs`), so as many move at once as the cluster takes without a queue. Bounded in time: what
+ * is still queued `drainMs` after the OFFLINE call (or at `allByMs`, well before the shutdown
+ * timeout cuts the rest) is notified at once.
  */
 import type { Clock } from './clock';
 
@@ -20,10 +20,15 @@ export interface OfflinePacingOptions {
   /** A notice frees its slot after this long even if its move has not completed (default 1000 ms). */
   slotMs?: number;
   /**
-   * Every session connected at the OFFLINE call is notified within this long of it: the window
-   * opens as far as an unloaded move's pace needs to tell the queue by then (queued x shortest move
-   * / time left), and what is still queued at this time is told at once. So a loaded cluster,
-   * whose every move is slow, is not also held back by the pacing (default 1000 ms).
+   * The window grows by one for each move that took less than this much longer than the fastest
+   * move so far (notice -> claim), and shrinks by one (down to `window`) for each slower one: it
+   * settles where the moves queue about this long, so the cluster moves as many at once as it can
+   * without a queue (default 100 ms; 0: a fixed window).
+   */
+  queueMs?: number;
+  /**
+   * Every session connected at the OFFLINE call is notified within this long of it: what is still
+   * queued then is told at once (default 3000 ms).
    */
   drainMs?: number;
 }
@@ -31,9 +36,8 @@ export interface OfflinePacingOptions {
 /** Default window per node: enough to keep a move pipeline busy (a slot lasts a few ms unloaded). */
 export const DEFAULT_PACING_WINDOW = 16;
 export const DEFAULT_PACING_SLOT_MS = 1000;
-export const DEFAULT_PACING_DRAIN_MS = 1000;
-/** While sessions wait, the window is looked at again this often (the drain deadline comes closer). */
-export const PACING_TICK_MS = 50;
+export const DEFAULT_PACING_QUEUE_MS = 100;
+export const DEFAULT_PACING_DRAIN_MS = 3000;
 
 /** `offlinePacing` as users give it: false/0 = PROTOCOL 7.1's notice to everyone at once. */
 export type OfflinePacing = boolean | number | OfflinePacingOptions;
@@ -45,10 +49,12 @@ export function pacingSettings(p: OfflinePacing | undefined): Required<OfflinePa
   const window = o.window ?? DEFAULT_PACING_WINDOW;
   const slotMs = o.slotMs ?? DEFAULT_PACING_SLOT_MS;
   const drainMs = o.drainMs ?? DEFAULT_PACING_DRAIN_MS;
+  const queueMs = o.queueMs ?? DEFAULT_PACING_QUEUE_MS;
+  if (!Number.isFinite(queueMs) || queueMs < 0) throw new RangeError(`offlinePacing.queueMs: a number of ms >= 0, not ${String(queueMs)}`);
   if (!Number.isInteger(window) || window < 1 || window > 1_000_000) throw new RangeError(`offlinePacing.window: an integer >= 1, not ${String(window)}`);
   if (!Number.isFinite(slotMs) || slotMs <= 0) throw new RangeError(`offlinePacing.slotMs: a positive number of ms, not ${String(slotMs)}`);
   if (!Number.isFinite(drainMs) || drainMs <= 0) throw new RangeError(`offlinePacing.drainMs: a positive number of ms, not ${String(drainMs)}`);
-  return { window, slotMs, drainMs };
+  return { window, slotMs, queueMs, drainMs };
 }
 
 export interface PacerHooks {
@@ -69,8 +75,8 @@ export class OfflinePacer {
   private slotsUnbounded = false;
   /** The shortest move so far (notice -> claim or end), null before the first. */
   private minSlotMs: number | null = null;
-  /** When start() ran (the OFFLINE call): the drain deadline counts from it. */
-  private startedAt = 0;
+  /** The window now (the configured one at least), moved by each completed move (sample()). */
+  private cwnd = 1;
   /** Notices sent by this pacer since start() (for tests and stats). */
   sent = 0;
 
@@ -97,8 +103,8 @@ export class OfflinePacer {
     this.active = true;
     this.slotsUnbounded = false;
     this.minSlotMs = null;
+    this.cwnd = this.settings.window;
     this.sent = 0;
-    this.startedAt = this.hooks.clock.now();
     for (const sid of sids) this.queue.add(sid);
     this.cancelAllBy = this.hooks.clock.setTimer(() => {
       this.cancelAllBy = null;
@@ -126,27 +132,25 @@ export class OfflinePacer {
   }
 
   /**
-   * The window now: the configured one, or wider when the queue would not be told by the drain
-   * deadline at an unloaded move's pace (a window of w slots tells w / minSlot sessions per ms).
-   * The shortest move, not the mean: the mean grows with the moves in flight, so a window sized on
-   * it opened itself into a storm wherever the cluster was busy (the window's own queue fed it).
-   * Against the time left, not a rolling drainMs: a rolling target let the window shrink with the
-   * queue, so the last sessions trickled out at the floor's pace (1000 + 1000 on Redis, every move
-   * slow: 3.4 s to move everyone against 2.2 s at once).
+   * The window now (see queueMs): delay-based, like a transport's Vegas or LEDBAT, against the
+   * fastest move so far, not a fixed time, so a cluster where every move is slow for reasons the
+   * window does not cause (a client process that answers late) still opens it. Sized on the moves'
+   * queueing, not on their mean time to drain the queue by a date: the mean grows with the moves in
+   * flight, so a window sized on it fed on its own queue and opened into a storm wherever the
+   * cluster was busy (measured: move p99 0.7-2.3 s at 500 + 500 on Redis, load 3-10).
    */
   get window(): number {
-    const { window, drainMs } = this.settings;
-    const now = this.hooks.clock.now();
-    // Before the first move completes, the oldest one's age so far: a cluster whose moves take
-    // longer than drainMs would otherwise not open the window before the deadline (every move slow).
-    const slot = this.minSlotMs ?? (this.slots.size === 0 ? 0 : now - (this.slots.values().next().value as number));
-    const left = this.startedAt + drainMs - now;
-    if (left <= 0) return Number.MAX_SAFE_INTEGER;
-    return Math.max(window, Math.ceil((this.queue.size * slot) / left));
+    return this.slotsUnbounded ? Number.MAX_SAFE_INTEGER : this.cwnd;
   }
 
   private sample(ms: number): void {
     this.minSlotMs = this.minSlotMs === null ? ms : Math.min(this.minSlotMs, ms);
+    // Growth only while the window is used (sessions wait), so an idle window does not run up.
+    if (ms - this.minSlotMs < this.settings.queueMs) {
+      if (this.queue.size > 0) this.cwnd++;
+    } else {
+      this.cwnd = Math.max(this.settings.window, this.cwnd - 1);
+    }
   }
 
   /** ONLINE again, or the node stops: nothing more is sent. */
@@ -186,15 +190,11 @@ export class OfflinePacer {
     this.armSlotTimer();
   }
 
-  /**
-   * One timer for the oldest slot (every slot has the same cap, so the oldest expires first), and
-   * every PACING_TICK_MS while sessions wait: the window is worked out again as the deadline nears.
-   */
+  /** One timer for the oldest slot: every slot has the same cap, so the oldest expires first. */
   private armSlotTimer(): void {
     if (this.cancelSlotTimer !== null || this.slots.size === 0) return;
     const oldest = this.slots.values().next().value as number;
-    const expiry = Math.max(0, oldest + this.settings.slotMs - this.hooks.clock.now());
-    const wait = this.queue.size > 0 ? Math.min(expiry, PACING_TICK_MS) : expiry;
+    const wait = Math.max(0, oldest + this.settings.slotMs - this.hooks.clock.now());
     this.cancelSlotTimer = this.hooks.clock.setTimer(() => {
       this.cancelSlotTimer = null;
       const now = this.hooks.clock.now();

@@ -75,11 +75,31 @@ describe('offline-notice pacing', () => {
     expect([p.window, p.outstanding, p.queued]).toEqual([2, 2, 36]);
   });
 
+  it('keeps to the drain schedule when every move is slow, and tells the rest drainMs after OFFLINE', () => {
+    const { p, clock, sent } = pacer(2, 10_000, () => true, 3000, 100);
+    p.start(sids(40), 60_000);
+    // No move completes: the oldest one's age stands for the mean, looked at every 50 ms; at 150 ms
+    // ceil(38 x 150 / 2850) = 2, at 200 ms ceil(38 x 200 / 2800) = 3.
+    clock.advance(150);
+    expect(sent.length).toBe(2);
+    clock.advance(50);
+    expect(sent.length).toBe(3);
+    clock.advance(1300); // half way: ceil(q x 1500 / 1500) = q in flight, as many as still queued
+    expect([p.outstanding, p.queued]).toEqual([20, 20]);
+    clock.advance(1500); // the rest by the deadline
+    expect(sent).toEqual(sids(40));
+    expect(p.queued).toBe(0);
+  });
+
   it('tells everyone still queued drainMs after OFFLINE, before allByMs', () => {
     const { p, clock, sent } = pacer(2, 10_000, () => true, 3000, 100);
     p.start(sids(40), 60_000);
-    clock.advance(2999);
-    expect(sent.length).toBe(2);
+    clock.advance(10);
+    for (const sid of sent.slice()) p.done(sid); // measured: 10 ms moves, and nothing completes after
+    const before = sent.length;
+    clock.advance(2989);
+    expect(p.queued).toBeGreaterThan(0);
+    expect(sent.length).toBeGreaterThan(before);
     clock.advance(1);
     expect(sent).toEqual(sids(40));
     expect(p.queued).toBe(0);

@@ -27,8 +27,9 @@ export interface OfflinePacingOptions {
    */
   queueMs?: number;
   /**
-   * Every session connected at the OFFLINE call is notified within this long of it: what is still
-   * queued then is told at once (default 3000 ms).
+   * Every session connected at the OFFLINE call is notified within this long of it: the window is
+   * at least what the moves' mean time needs to tell the queue by then (queued x mean move / time
+   * left), and what is still queued then is told at once (default 3000 ms).
    */
   drainMs?: number;
 }
@@ -38,6 +39,8 @@ export const DEFAULT_PACING_WINDOW = 16;
 export const DEFAULT_PACING_SLOT_MS = 1000;
 export const DEFAULT_PACING_QUEUE_MS = 100;
 export const DEFAULT_PACING_DRAIN_MS = 3000;
+/** While sessions wait, the drain schedule is looked at again this often (the deadline comes closer). */
+export const PACING_TICK_MS = 50;
 
 /** `offlinePacing` as users give it: false/0 = PROTOCOL 7.1's notice to everyone at once. */
 export type OfflinePacing = boolean | number | OfflinePacingOptions;
@@ -77,6 +80,10 @@ export class OfflinePacer {
   private minSlotMs: number | null = null;
   /** The window now (the configured one at least), moved by each completed move (sample()). */
   private cwnd = 1;
+  /** Mean move time (EWMA, 1/8), null before the first: the drain schedule's pace. */
+  private meanSlotMs: number | null = null;
+  /** When start() ran (the OFFLINE call): the drain deadline counts from it. */
+  private startedAt = 0;
   /** Notices sent by this pacer since start() (for tests and stats). */
   sent = 0;
 
@@ -104,6 +111,8 @@ export class OfflinePacer {
     this.slotsUnbounded = false;
     this.minSlotMs = null;
     this.cwnd = this.settings.window;
+    this.meanSlotMs = null;
+    this.startedAt = this.hooks.clock.now();
     this.sent = 0;
     for (const sid of sids) this.queue.add(sid);
     this.cancelAllBy = this.hooks.clock.setTimer(() => {
@@ -140,10 +149,21 @@ export class OfflinePacer {
    * cluster was busy (measured: move p99 0.7-2.3 s at 500 + 500 on Redis, load 3-10).
    */
   get window(): number {
-    return this.slotsUnbounded ? Number.MAX_SAFE_INTEGER : this.cwnd;
+    if (this.slotsUnbounded) return Number.MAX_SAFE_INTEGER;
+    // The drain schedule, a floor under the delay-based window: where every move is slow for a
+    // reason the window does not cause (1000 + 1000 on Redis: the client process saturated, moves
+    // 1-3 s however few), moves never queue "little" and the window alone would keep its floor
+    // until the deadline, then tell everyone at once (measured: all moved 1.7x the storm's).
+    // Before the first move completes, the oldest one's age so far stands for the mean.
+    const now = this.hooks.clock.now();
+    const mean = this.meanSlotMs ?? (this.slots.size === 0 ? 0 : now - (this.slots.values().next().value as number));
+    const left = this.startedAt + this.settings.drainMs - now;
+    if (left <= 0) return Number.MAX_SAFE_INTEGER;
+    return Math.max(this.cwnd, Math.ceil((this.queue.size * mean) / left));
   }
 
   private sample(ms: number): void {
+    this.meanSlotMs = this.meanSlotMs === null ? ms : this.meanSlotMs + (ms - this.meanSlotMs) / 8;
     this.minSlotMs = this.minSlotMs === null ? ms : Math.min(this.minSlotMs, ms);
     // Growth only while the window is used (sessions wait), so an idle window does not run up.
     if (ms - this.minSlotMs < this.settings.queueMs) {
@@ -190,11 +210,15 @@ export class OfflinePacer {
     this.armSlotTimer();
   }
 
-  /** One timer for the oldest slot: every slot has the same cap, so the oldest expires first. */
+  /**
+   * One timer for the oldest slot (every slot has the same cap, so the oldest expires first), and
+   * every PACING_TICK_MS while sessions wait: the drain schedule is worked out again.
+   */
   private armSlotTimer(): void {
     if (this.cancelSlotTimer !== null || this.slots.size === 0) return;
     const oldest = this.slots.values().next().value as number;
-    const wait = Math.max(0, oldest + this.settings.slotMs - this.hooks.clock.now());
+    const expiry = Math.max(0, oldest + this.settings.slotMs - this.hooks.clock.now());
+    const wait = this.queue.size > 0 ? Math.min(expiry, PACING_TICK_MS) : expiry;
     this.cancelSlotTimer = this.hooks.clock.setTimer(() => {
       this.cancelSlotTimer = null;
       const now = this.hooks.clock.now();

@@ -18,7 +18,7 @@
  *        [--interval 200] [--window 4] [--connect-rate 400] [--paths migration,reconnect] [--cpu-prof DIR] [--name migration]
  *        [--claim-listeners N] (in-process: the TCP nodes' extra claim listeners; 0 = one listener)
  *        [--udp-sockets N] (in-process: sockets per UDP node) [--extra-ports N] (processes: each node's --extra-ports)
- *        [--pacing on,off] (the nodes' offline-notice pacing: on = their default, off, or a window;
+ *        [--pacing on,off] (the nodes' offline-notice pacing: on = their default, off, a window, or window/drainMs;
  *        several values are interleaved within each round, for both paths alike)
  */
 import * as fs from 'node:fs';
@@ -48,7 +48,7 @@ export const DELIVERY_TOLERANCE = 0.95;
 interface Summary {
   mode: Mode; clients: number; pacing: string; transport: string; path: Path; validRounds: number;
   allMovedMs: number; moveP50Ms: number; moveP99Ms: number; fromOfflineP50Ms: number; fromOfflineP99Ms: number; gapP50Ms: number; gapP99Ms: number;
-  lost: number; duplicated: number; kept: string; clientCpuMs: number; serverCpuMs: number;
+  lost: number; duplicated: number; kept: string; clientCpuMs: number; serverCpuMs: number; moveCpuMs: number;
 }
 
 function summarise(runs: RunResult[], mode: Mode, n: number, pacing: string): Summary[] {
@@ -67,6 +67,7 @@ function summarise(runs: RunResult[], mode: Mode, n: number, pacing: string): Su
         lost: rows.reduce((a, r) => a + r.lost, 0), duplicated: rows.reduce((a, r) => a + r.duplicated, 0),
         kept: `${rows.reduce((a, r) => a + r.userDataKept, 0)}/${rows.reduce((a, r) => a + r.connected, 0)}`,
         clientCpuMs: median(valid.map((r) => r.clientCpuMsPerMove)), serverCpuMs: median(valid.map((r) => r.serverCpuMsPerMove)),
+        moveCpuMs: median(valid.map((r) => r.moveCpuMsPerMoveByAnswers)),
       });
     }
   }
@@ -102,7 +103,8 @@ async function main(): Promise<void> {
           for (const pacing of pacingOrder) for (const path of order) {
             const res = await runOnce({ mode, path, pacing, clients: n, intervalMs, window, connectRate, redisUrl: redis?.url ?? '', redisPid: redis?.pid ?? 0, prefix: `b${k++}:`, nodeFlags, ...(claimListeners !== undefined ? { claimListeners } : {}), ...(udpSockets !== undefined ? { udpSockets } : {}), ...(extraPorts !== undefined ? { extraPorts } : {}) }, note);
             note(`  nominal ${fmt(res.nominalReqPerSec, 0)} req/s, offered ${fmt(res.offeredReqPerSec, 0)}, delivered ${fmt(res.deliveredReqPerSec, 0)}; load ${res.loadAvg.map((x) => x.toFixed(1)).join(' ')}`);
-            note(`  CPU from OFFLINE to all moved: ${Object.entries(res.cpuMsByProcess).map(([k, v]) => `${k} ${fmt(v, 0)} ms`).join(', ')}; less streaming: ${fmt(res.moveCpuMsPerMove, 2)} ms per move`);
+            note(`  CPU from OFFLINE to all moved: ${Object.entries(res.cpuMsByProcess).map(([k, v]) => `${k} ${fmt(v, 0)} ms`).join(', ')}; less streaming: ${fmt(res.moveCpuMsPerMove, 2)} ms per move by time, ${fmt(res.moveCpuMsPerMoveByAnswers, 2)} by answers (${res.answersInWindows.move} answers in the move window of ${fmt((res.moveWindowMonoUs[1] - res.moveWindowMonoUs[0]) / 1000, 0)} ms, ${res.answersInWindows.steady} in the streaming one)`);
+            note(`  less streaming (by answers), ms per move: ${Object.entries(res.moveCpuMsPerMoveByGroup).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}`);
             const per = Object.entries(res.windowCounts).map(([k, v]) => `${k} ${fmt(v / (res.rows[0].moved + res.rows[1].moved || 1), 2)}`);
             note(`  counted in the move window, per moved client: ${per.join(', ')}`);
             runs.push(res);
@@ -120,9 +122,9 @@ async function main(): Promise<void> {
   console.log(`from OFFLINE = the OFFLINE call -> each client's first answer by the new node (counts the wait for a paced notice)\n`);
   const table = summary.map((s) => [
     s.mode, `${s.clients}+${s.clients}`, s.pacing, s.transport, s.path, s.validRounds, fmt(s.allMovedMs, 0), fmt(s.moveP50Ms, 0), fmt(s.moveP99Ms, 0),
-    fmt(s.fromOfflineP50Ms, 0), fmt(s.fromOfflineP99Ms, 0), fmt(s.gapP50Ms, 0), fmt(s.gapP99Ms, 0), s.lost, s.duplicated, s.kept, fmt(s.clientCpuMs, 2), fmt(s.serverCpuMs, 2),
+    fmt(s.fromOfflineP50Ms, 0), fmt(s.fromOfflineP99Ms, 0), fmt(s.gapP50Ms, 0), fmt(s.gapP99Ms, 0), s.lost, s.duplicated, s.kept, fmt(s.clientCpuMs, 2), fmt(s.serverCpuMs, 2), fmt(s.moveCpuMs, 2),
   ]);
-  console.log(formatTable(['mode', 'clients', 'pacing', 'transport', 'path', 'valid rounds', 'all moved ms', 'move p50', 'move p99', 'from OFFLINE p50', 'from OFFLINE p99', 'gap p50', 'gap p99', 'lost', 'dup', 'data kept', 'client CPU ms/move', 'server CPU ms/move'], table));
+  console.log(formatTable(['mode', 'clients', 'pacing', 'transport', 'path', 'valid rounds', 'all moved ms', 'move p50', 'move p99', 'from OFFLINE p50', 'from OFFLINE p99', 'gap p50', 'gap p99', 'lost', 'dup', 'data kept', 'client CPU ms/move', 'server CPU ms/move', 'move CPU ms (all, less streaming)'], table));
   const goals: string[] = [];
   for (const mode of modes) {
     for (const n of sizes) {

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 interface Frame { functionName: string; url: string; lineNumber: number }
 interface ProfNode { id: number; callFrame: Frame; children?: number[] }
 interface Profile { nodes: ProfNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] }
-interface Run { spec: { mode: string; path: string; clients: number }; rows: { moved: number }[]; moveWindowMonoUs?: [number, number]; pids?: Record<string, number> }
+interface Run { spec: { mode: string; path: string; clients: number; pacing?: string }; rows: { moved: number }[]; moveWindowMonoUs?: [number, number]; steadyWindowMonoUs?: [number, number]; answersInWindows?: { steady: number; move: number }; pids?: Record<string, number> }
 
 /** Self time of a leaf frame, by what it is. */
 function category(f: Frame): string {
@@ -125,7 +125,7 @@ function main(): void {
   for (const r of runs) {
     if (r.moveWindowMonoUs === undefined || r.pids === undefined) continue;
     const moved = r.rows.reduce((a, x) => a + x.moved, 0);
-    console.log(`\n== ${r.spec.mode} ${r.spec.path} ${r.spec.clients}+${r.spec.clients}: ${moved} moved, window ${((r.moveWindowMonoUs[1] - r.moveWindowMonoUs[0]) / 1000).toFixed(0)} ms; sampled CPU in us per moved client`);
+    console.log(`\n== ${r.spec.mode} ${r.spec.path} ${r.spec.clients}+${r.spec.clients} pacing ${r.spec.pacing ?? 'on'}: ${moved} moved, window ${((r.moveWindowMonoUs[1] - r.moveWindowMonoUs[0]) / 1000).toFixed(0)} ms; sampled CPU in us per moved client`);
     for (const [name, pid] of Object.entries(r.pids)) {
       for (const f of files.get(pid) ?? []) {
         const a = analyse(f, r.moveWindowMonoUs);
@@ -137,6 +137,17 @@ function main(): void {
         console.log(`   top self: ${sorted(a.fns).slice(0, top).map(([k, v]) => `${k} ${per(v)}`).join('; ')}`);
         if (UNDER !== undefined && a.under.size > 0) console.log(`   inside ${UNDER}: ${sorted(a.under).slice(0, 20).map(([k, v]) => `${k} ${per(v)}`).join('; ')}`);
         if (CALLERS !== undefined) for (const [k, v] of sorted(a.callers).slice(0, 6)) console.log(`   ${CALLERS} < ${k}: ${per(v)}`);
+        if (r.steadyWindowMonoUs !== undefined) {
+          // Streaming goes on through the moves: its cost per answer in the window before the OFFLINE
+          // call, times the move window's answers (a storm stalls streaming; paced moves do not).
+          const s = analyse(f, r.steadyWindowMonoUs);
+          const aw = r.answersInWindows;
+          const scale = aw !== undefined && aw.steady > 0 ? aw.move / aw.steady : (r.moveWindowMonoUs[1] - r.moveWindowMonoUs[0]) / (r.steadyWindowMonoUs[1] - r.steadyWindowMonoUs[0]);
+          const less = (m: Map<string, number>, b: Map<string, number>): [string, number][] =>
+            [...m].map(([k, v]): [string, number] => [k, v - scale * (b.get(k) ?? 0)]).sort((x, y) => y[1] - x[1]);
+          console.log(`   less streaming: ${per(a.totalMs - scale * s.totalMs)} us/move; by category: ${less(a.cats, s.cats).map(([k, v]) => `${k} ${per(v)}`).join(', ')}`);
+          console.log(`   less streaming, top self: ${less(a.fns, s.fns).slice(0, top).map(([k, v]) => `${k} ${per(v)}`).join('; ')}`);
+        }
       }
     }
   }

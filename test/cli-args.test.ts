@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildProgram } from '../src/cli/main';
-import { botType } from '../src/cli/options';
+import { botType, offlinePacing } from '../src/cli/options';
 import { packageRoot } from '../src/native';
 import { startCluster, type Cluster } from '../src/server';
 import { killAfter, requireDist, runFixture, type Child } from './fixtures/spawn';
@@ -40,6 +40,11 @@ describe('argument errors end with a message and exit code 1', () => {
   it('bots with a bad type', () => fails(['bots', '--entry', 'http://127.0.0.1:1', '--type', 'sctp'], /must be 'tcp' or 'udp'/));
   it('node with a bad type', () => fails(['node', '--redis', 'redis://127.0.0.1:1', '--type', 'sctp'], /must be 'tcp' or 'udp'/));
   it('bots with a bad URL', () => fails(['bots', '--entry', 'nowhere'], /not a URL/));
+  it('bad --offline-pacing', () => fails(['cluster', '--offline-pacing', '16/0'], /drainMs must be a positive number/));
+  it('--offline-pacing: off, a window, or window/drainMs', () => {
+    expect([offlinePacing('off'), offlinePacing('0'), offlinePacing('16'), offlinePacing('32/1500')]).toEqual([false, false, 16, { window: 32, drainMs: 1500 }]);
+    for (const bad of ['', 'x', '-1', '16/', '16/x', '/100', '2.5']) expect(() => offlinePacing(bad), bad).toThrow();
+  });
   it('node-state with a bad state', () => fails(['node-state', '--admin', 'http://127.0.0.1:1', 'tcp-1', 'gone'], /must be online, taken or offline/));
   it('node-state with an unreachable admin endpoint', () =>
     fails(['node-state', '--admin', 'http://127.0.0.1:1', 'tcp-1', 'offline'], /cannot reach the admin endpoint/));

@@ -28,7 +28,7 @@ async function noticed(c: Cluster, uid: string): Promise<{ client: TsTcpClient; 
 describe('offline-notice pacing (cluster)', () => {
   it('notifies a window, then the next as a client leaves or a slot times out; late connects in turn; ONLINE stops it', async () => {
     const clock = new ManualClock(Date.now());
-    const c = await startCluster({ tcpNodes: 1, udpNodes: 0, clock, offlinePacing: { window: 2, slotMs: 250 }, shutdownTimeoutMs: 60_000 });
+    const c = await startCluster({ tcpNodes: 1, udpNodes: 0, clock, offlinePacing: { window: 2, slotMs: 250, queueMs: 0 }, shutdownTimeoutMs: 60_000 });
     cleanups.push(() => c.stop());
     const sentTo: string[] = [];
     const closed: string[] = [];
@@ -99,7 +99,7 @@ describe('offline-notice pacing (cluster)', () => {
       // No slot times out, the window does not open (drainMs) and the deadline (half the shutdown
       // timeout) lies past the test's: only
       // completed moves (the targets' claims, told to the old node) free the window's slots.
-      const c = await startCluster({ tcpNodes: type === 'TCP' ? 2 : 0, udpNodes: type === 'UDP' ? 2 : 0, offlinePacing: { window, slotMs: 600_000, drainMs: 600_000 }, shutdownTimeoutMs: 600_000 });
+      const c = await startCluster({ tcpNodes: type === 'TCP' ? 2 : 0, udpNodes: type === 'UDP' ? 2 : 0, offlinePacing: { window, slotMs: 600_000, queueMs: 0, drainMs: 600_000 }, shutdownTimeoutMs: 600_000 });
       cleanups.push(() => c.stop());
       const old = `${type.toLowerCase()}-1`;
       await c.setNodeState(`${type.toLowerCase()}-2`, 'taken');

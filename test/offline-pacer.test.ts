@@ -2,12 +2,13 @@
 // the window, slots freed by leaving or by their time cap, the deadline, late sessions, stop.
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/server/clock';
-import { DEFAULT_PACING_DRAIN_MS, DEFAULT_PACING_SLOT_MS, DEFAULT_PACING_WINDOW, OfflinePacer, pacingSettings } from '../src/server/offline-pacer';
+import { DEFAULT_PACING_DRAIN_MS, DEFAULT_PACING_QUEUE_MS, DEFAULT_PACING_SLOT_MS, DEFAULT_PACING_WINDOW, OfflinePacer, pacingSettings } from '../src/server/offline-pacer';
 
-function pacer(window: number, slotMs: number, connected = (_sid: string): boolean => true, drainMs = 1e9): { p: OfflinePacer; clock: ManualClock; sent: string[] } {
+/** queueMs 0: a fixed window, for the slots' mechanics. */
+function pacer(window: number, slotMs: number, connected = (_sid: string): boolean => true, drainMs = 1e9, queueMs = 0): { p: OfflinePacer; clock: ManualClock; sent: string[] } {
   const clock = new ManualClock(1000);
   const sent: string[] = [];
-  const p = new OfflinePacer({ window, slotMs, drainMs }, { clock, notify: (sid) => connected(sid) && sent.push(sid) > 0 });
+  const p = new OfflinePacer({ window, slotMs, queueMs, drainMs }, { clock, notify: (sid) => connected(sid) && sent.push(sid) > 0 });
   return { p, clock, sent };
 }
 const sids = (n: number): string[] => Array.from({ length: n }, (_, i) => `s${i}`);
@@ -46,28 +47,73 @@ describe('offline-notice pacing', () => {
     expect(clock.pending).toBe(1); // only the deadline
   });
 
-  it('opens the window when the queue would drain slower than drainMs at the measured move time', () => {
-    const { p, clock, sent } = pacer(2, 10_000, () => true, 1000);
-    p.start(sids(102), 60_000);
-    expect(p.window).toBe(2); // nothing measured yet
+  it('grows the window by one per move that queued at most queueMs over the fastest, shrinks it by one per slower one, down to its floor', () => {
+    const { p, clock, sent } = pacer(2, 10_000, () => true, 1e9, 100);
+    p.start(sids(40), 60_000);
+    expect(sent).toEqual(['s0', 's1']);
     clock.advance(50);
-    p.done('s0'); // 50 ms per move, 100 queued: 100 x 50 / 1000 = 5
-    expect(p.window).toBe(5);
-    expect(p.outstanding).toBe(5);
-    expect(sent.length).toBe(6);
-    // Instant moves: the mean falls (1/8 per sample), and the window with it, back to its floor.
-    const done = new Set(['s0']);
-    for (let i = 0; i < 12; i++) {
-      const oldest = sent.find((x) => !done.has(x)) as string;
-      done.add(oldest);
-      p.done(oldest);
-    }
-    expect(p.window).toBe(2);
-    expect(p.outstanding).toBe(2);
-    // A slot that runs out counts as a move of slotMs: a client that never moves opens the window.
+    p.done('s0'); // the fastest so far (50 ms): 3
+    expect([p.window, p.outstanding]).toEqual([3, 3]);
+    p.done('s1'); // 50 ms: 4
+    expect([p.window, p.outstanding]).toEqual([4, 4]);
+    clock.advance(140);
+    p.done('s2'); // 140 ms, 90 over the fastest (< 100): 5
+    expect([p.window, p.outstanding]).toEqual([5, 5]);
+    clock.advance(20);
+    p.done('s3'); // 160 ms: queued 110 >= 100: 4
+    p.done('s4'); // 4 ... and 3
+    expect([p.window, p.outstanding]).toEqual([3, 3]);
+    clock.advance(500);
+    for (const sid of sent.slice(5, 8)) p.done(sid); // slow: back to the floor, not below
+    expect([p.window, p.outstanding]).toEqual([2, 2]);
+  });
+
+  it('a slot that runs out frees its place but measures no move', () => {
+    const { p, clock } = pacer(2, 100, () => true, 1e9, 100);
+    p.start(sids(40), 60_000);
+    clock.advance(100); // both slots out, nothing measured: the floor's 2 go next
+    expect([p.window, p.outstanding, p.queued]).toEqual([2, 2, 36]);
+  });
+
+  it('keeps to the drain schedule when every move is slow, and tells the rest drainMs after OFFLINE', () => {
+    const { p, clock, sent } = pacer(2, 10_000, () => true, 3000, 100);
+    p.start(sids(40), 60_000);
+    // No move completes: the oldest one's age stands for the mean, looked at every 50 ms; at 150 ms
+    // ceil(38 x 150 / 2850) = 2, at 200 ms ceil(38 x 200 / 2800) = 3.
+    clock.advance(150);
+    expect(sent.length).toBe(2);
+    clock.advance(50);
+    expect(sent.length).toBe(3);
+    clock.advance(1300); // half way: ceil(q x 1500 / 1500) = q in flight, as many as still queued
+    expect([p.outstanding, p.queued]).toEqual([20, 20]);
+    clock.advance(1500); // the rest by the deadline
+    expect(sent).toEqual(sids(40));
+    expect(p.queued).toBe(0);
+  });
+
+  it('tells everyone still queued drainMs after OFFLINE, before allByMs', () => {
+    const { p, clock, sent } = pacer(2, 10_000, () => true, 3000, 100);
+    p.start(sids(40), 60_000);
+    clock.advance(10);
+    for (const sid of sent.slice()) p.done(sid); // measured: 10 ms moves, and nothing completes after
     const before = sent.length;
-    clock.advance(10_000);
-    expect(sent.length).toBeGreaterThan(before + 2);
+    clock.advance(2989);
+    expect(p.queued).toBeGreaterThan(0);
+    expect(sent.length).toBeGreaterThan(before);
+    clock.advance(1);
+    expect(sent).toEqual(sids(40));
+    expect(p.queued).toBe(0);
+  });
+
+  it('does not grow while nobody waits (an idle window does not run up)', () => {
+    const { p, clock } = pacer(2, 10_000, () => true, 1e9, 100);
+    p.start(sids(3), 60_000);
+    clock.advance(10);
+    p.done('s0'); // s2 was waiting: 3
+    expect(p.window).toBe(3);
+    p.done('s1');
+    p.done('s2');
+    expect(p.window).toBe(3);
   });
 
   it('skips sessions that are no longer connected without taking a slot', () => {
@@ -116,12 +162,14 @@ describe('offline-notice pacing', () => {
   });
 
   it('checks its settings: defaults, a number is the window, false or 0 is off, bad values throw', () => {
-    const d = { window: DEFAULT_PACING_WINDOW, slotMs: DEFAULT_PACING_SLOT_MS, drainMs: DEFAULT_PACING_DRAIN_MS };
+    const d = { window: DEFAULT_PACING_WINDOW, slotMs: DEFAULT_PACING_SLOT_MS, queueMs: DEFAULT_PACING_QUEUE_MS, drainMs: DEFAULT_PACING_DRAIN_MS };
     expect(pacingSettings(undefined)).toEqual(d);
     expect(pacingSettings(true)).toEqual(d);
     expect(pacingSettings(64)).toEqual({ ...d, window: 64 });
     expect(pacingSettings({ slotMs: 100 })).toEqual({ ...d, slotMs: 100 });
     expect(() => pacingSettings({ drainMs: -5 })).toThrow(/drainMs/);
+    expect(() => pacingSettings({ queueMs: -1 })).toThrow(/queueMs/);
+    expect(pacingSettings({ queueMs: 0 })).toEqual({ ...d, queueMs: 0 });
     expect(pacingSettings(false)).toBeNull();
     expect(pacingSettings(0)).toBeNull();
     expect(() => pacingSettings(-1)).toThrow(RangeError);

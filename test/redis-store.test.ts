@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster } from '../src/server';
 import { CommandRouter } from '../src/server/commands';
-import { RedisStore } from '../src/server/redis-store';
+import { RedisStore, streamIdCompare, TRIM_EVERY_ENTRIES } from '../src/server/redis-store';
 import type { HandoffRecord, NodeMessage, SessionRecord } from '../src/server/store';
 import { TcpNode } from '../src/server/tcp-node';
 import { freePort, RedisServer } from './helpers/redis-server';
@@ -111,6 +111,53 @@ describe('RedisStore', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('compares stream ids numerically, by ms then sequence', () => {
+    const ids = ['0-0', '0-1', '9-0', '10-0', '10-2', '10-10', '1732900000000-0', '1732900000000-9', '1732900000001-0', '1732900000001'];
+    for (const a of ids) {
+      for (const b of ids) {
+        const [am, as = 0n] = a.split('-').map(BigInt);
+        const [bm, bs = 0n] = b.split('-').map(BigInt);
+        const want = am !== bm ? (am < bm ? -1 : 1) : as === bs ? 0 : as < bs ? -1 : 1;
+        expect(streamIdCompare(a, b), `${a} vs ${b}`).toBe(want);
+      }
+    }
+  });
+
+  it("trims a node's stream to what it read every TRIM_EVERY_ENTRIES entries and when it goes quiet, not after every read", async () => {
+    const prefix = `t${++n}:`;
+    const a = await store({ prefix });
+    const raw = new Redis(redis.url);
+    try {
+      await a.registerNode({ id: 'n1', type: 'TCP', host: 'h', port: 1, state: 'online' });
+      let got = 0;
+      let onGot = (): void => undefined;
+      await a.subscribePushes('n1', () => {
+        got++;
+        onGot();
+      });
+      const delivered = (k: number): Promise<void> => new Promise<void>((r) => (onGot = () => void (got >= k && r())));
+      await a.registerSession(session('u1', 'e'.repeat(32), 'n1'));
+      // One push per read: each read used to be followed by an XTRIM.
+      for (let i = 1; i <= 5; i++) {
+        const d = delivered(i);
+        await a.routePush('u1', 2, 7, u32(i));
+        await d;
+      }
+      const key = `${prefix}pq:n1`;
+      expect(await raw.xlen(key)).toBe(6); // the adoption and 5 pushes, read and kept
+      const d = delivered(5 + TRIM_EVERY_ENTRIES);
+      await Promise.all(Array.from({ length: TRIM_EVERY_ENTRIES }, (_, i) => a.routePush('u1', 2, 7, u32(6 + i))));
+      await d;
+      // Trimmed to the last entry read once 256 were read, then (quiet: the blocking read times out) again.
+      const deadline = Date.now() + 5000;
+      while ((await raw.xlen(key)) > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await raw.xlen(key)).toBe(1);
+    } finally {
+      raw.disconnect();
+      await a.close();
     }
   });
 

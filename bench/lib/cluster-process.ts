@@ -24,7 +24,7 @@ export interface ClusterChildArgs {
   /** Sockets per UDP node (default: the cluster's default). */
   udpSockets?: number;
   /** ClusterOptions.offlinePacing (default: the cluster's default, on). */
-  offlinePacing?: number | false;
+  offlinePacing?: number | false | { window: number; drainMs: number };
 }
 
 export interface ClusterChild {

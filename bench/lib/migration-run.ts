@@ -48,12 +48,14 @@ export interface RunSpec {
 }
 
 /** `--pacing` values as node options (undefined: the default). */
-export function pacingOption(p: string): number | false | undefined {
+export function pacingOption(p: string): number | false | { window: number; drainMs: number } | undefined {
   if (p === 'on') return undefined;
   if (p === 'off') return false;
-  const n = Number(p);
-  if (!Number.isInteger(n) || n <= 0) throw new RangeError(`--pacing: on, off or a window, not ${p}`);
-  return n;
+  const [w = '', d] = p.split('/');
+  const n = Number(w);
+  const ms = Number(d);
+  if (!Number.isInteger(n) || n <= 0 || (d !== undefined && !(ms > 0))) throw new RangeError(`--pacing: on, off, a window or window/drainMs, not ${p}`);
+  return d === undefined ? n : { window: n, drainMs: ms };
 }
 
 export interface RunRow {
@@ -93,6 +95,21 @@ export interface RunResult {
   loadAvg: number[];
   /** The move window on the monotonic clock V8's CPU profiles use (us), for bench/lib/profile-window. */
   moveWindowMonoUs: [number, number];
+  /** The streaming-only window before the OFFLINE call (for profiles: what streaming costs per ms). */
+  steadyWindowMonoUs: [number, number];
+  /** Answers the clients got in the streaming window and in the move window. */
+  answersInWindows: { steady: number; move: number };
+  /**
+   * CPU per move, all processes, less the streaming's cost per answer (steady window) times the
+   * answers of the move window: streaming that stalls during a storm of moves is not taken out
+   * twice (a time-based rate assumes every client kept streaming through the window).
+   */
+  moveCpuMsPerMoveByAnswers: number;
+  /**
+   * The same per process group (client, nodes: old and targets together, since streaming moves
+   * from the old nodes to the targets during the window; entry; redis), in ms per move.
+   */
+  moveCpuMsPerMoveByGroup: Record<string, number>;
   /** Counters over the move window (ctl.counters(): Redis commands, in-process UDP datagrams). */
   windowCounts: Record<string, number>;
   /** Which process is which (client = this one), to match profiles (CPU.*.<pid>.*.cpuprofile). */
@@ -171,7 +188,7 @@ async function controls(spec: RunSpec): Promise<Controls> {
     tcpNodes: 2, udpNodes: 2, encryption: true, shutdownTimeoutMs: 300_000,
     ...(spec.claimListeners !== undefined ? { claimListeners: spec.claimListeners } : {}),
     ...(spec.udpSockets !== undefined ? { udpSockets: spec.udpSockets } : {}),
-    ...(pacingOption(spec.pacing) !== undefined ? { offlinePacing: pacingOption(spec.pacing) as number | false } : {}),
+    ...(pacingOption(spec.pacing) !== undefined ? { offlinePacing: pacingOption(spec.pacing) as Exclude<ReturnType<typeof pacingOption>, undefined> } : {}),
   }, spec.nodeFlags);
   return {
     entryUrl: c.entryUrl,
@@ -311,13 +328,17 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     const a0 = tally.answers;
     const q0 = tally.sent;
     const s0 = performance.now();
+    const steadyMono0 = Number(process.hrtime.bigint() / 1000n);
     const steadyCpu0 = process.cpuUsage();
     const steadySrv0 = ctl.serverProcs().map((p) => procCpuMs(p.pid));
     await sleep(STEADY_MS);
+    const steadyMono1 = Number(process.hrtime.bigint() / 1000n);
+    const steadyAnswers = tally.answers - a0;
     const window = performance.now() - s0;
     // CPU per ms of streaming without moves (client and server side), to take out of the move window.
     const steadyCpu = process.cpuUsage(steadyCpu0);
-    const steadySrv = ctl.serverProcs().map((p, i) => procCpuMs(p.pid) - (steadySrv0[i] ?? 0)).filter(Number.isFinite).reduce((a, x) => a + x, 0);
+    const steadyByProc = ctl.serverProcs().map((p, i) => procCpuMs(p.pid) - (steadySrv0[i] ?? 0));
+    const steadySrv = steadyByProc.filter(Number.isFinite).reduce((a, x) => a + x, 0);
     const backgroundPerMs = ((steadyCpu.user + steadyCpu.system) / 1000 + steadySrv) / window;
     const deliveredReqPerSec = ((tally.answers - a0) * 1000) / window;
     const offeredReqPerSec = ((tally.sent - q0) * 1000) / window;
@@ -336,10 +357,12 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     const counters0 = await ctl.counters();
     const t0 = performance.now();
     const mono0 = Number(process.hrtime.bigint() / 1000n);
+    const answers0 = tally.answers;
     await ctl.offline();
     const complete = await allMoved.done;
     const moveWindowMs = performance.now() - t0;
     const mono1 = Number(process.hrtime.bigint() / 1000n);
+    const moveAnswers = tally.answers - answers0;
     const windowCounts = deltas(counters0, await ctl.counters());
     const cpu = process.cpuUsage(cpu0);
     const srv = ctl.serverPids().map((p, i) => procCpuMs(p) - (srv0[i] ?? 0)).filter(Number.isFinite).reduce((a, x) => a + x, 0);
@@ -357,6 +380,16 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     await ctl.stop();
     stopped = true;
     const movedTotal = moved.UDP + moved.TCP;
+    const byGroup = (): Record<string, number> => {
+      const perAnswer = steadyAnswers > 0 ? moveAnswers / steadyAnswers : Number.NaN;
+      const group = (name: string): string => (name === 'client' || name === 'entry' || name === 'redis' ? name : 'nodes');
+      const out: Record<string, number> = { client: ((cpu.user + cpu.system) / 1000 - ((steadyCpu.user + steadyCpu.system) / 1000) * perAnswer) / movedTotal };
+      procs.forEach((p, i) => {
+        const g = group(p.name);
+        out[g] = (out[g] ?? 0) + ((cpuMsByProcess[p.name] ?? Number.NaN) - (steadyByProc[i] ?? 0) * perAnswer) / movedTotal;
+      });
+      return out;
+    };
     const log = new PhaseLog();
     for (const e of ctl.phases()) log.add(e);
     const moveSamplesMs: Record<BotType, number[]> = { UDP: [], TCP: [] };
@@ -398,6 +431,10 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
       },
       moveSamplesMs, loadAvg,
       moveWindowMonoUs: [mono0, mono1],
+      steadyWindowMonoUs: [steadyMono0, steadyMono1],
+      answersInWindows: { steady: steadyAnswers, move: moveAnswers },
+      moveCpuMsPerMoveByGroup: byGroup(),
+      moveCpuMsPerMoveByAnswers: movedTotal > 0 && steadyAnswers > 0 ? (Object.values(cpuMsByProcess).filter(Number.isFinite).reduce((a, x) => a + x, 0) - ((backgroundPerMs * window) / steadyAnswers) * moveAnswers) / movedTotal : Number.NaN,
       windowCounts,
       pids: Object.fromEntries([['client', process.pid], ...procs.map((p) => [p.name, p.pid])]),
     };

@@ -25,7 +25,7 @@ export interface ProcessClusterOptions {
   /** Each node's --extra-ports (UDP sockets / TCP listeners beside the main port). */
   extraPorts?: number;
   /** Each node's --offline-pacing (a window, or false = off; default: the node's, on). */
-  offlinePacing?: number | false;
+  offlinePacing?: number | false | { window: number; drainMs: number };
 }
 
 export interface NodeProcess {
@@ -88,7 +88,10 @@ export class ProcessCluster {
     const args = ['node', '--type', type, '--id', id, '--redis', this.opts.redisUrl, '--prefix', this.opts.prefix, '--log-phases', path.join(this.phaseDir, `${id}.jsonl`)];
     args.push('--shutdown-timeout', String(this.opts.shutdownTimeoutMs ?? 300_000));
     if (this.opts.extraPorts !== undefined) args.push('--extra-ports', String(this.opts.extraPorts));
-    if (this.opts.offlinePacing !== undefined) args.push('--offline-pacing', this.opts.offlinePacing === false ? 'off' : String(this.opts.offlinePacing));
+    if (this.opts.offlinePacing !== undefined) {
+      const p = this.opts.offlinePacing;
+      args.push('--offline-pacing', p === false ? 'off' : typeof p === 'number' ? String(p) : `${p.window}/${p.drainMs}`);
+    }
     const s = await spawnCli(this.opts.nodeFlags ?? [], args, () => undefined);
     const n: NodeProcess = { id, type, port: Number(s.ready.port), proc: s.proc, exited: s.exited };
     this.nodes.set(id, n);

@@ -14,7 +14,7 @@ export interface ClusterCommandOptions {
   encryption: boolean;
   shutdownTimeoutMs: number;
   /** OFFLINE notices: the window, or false for all at once (ClusterOptions.offlinePacing). */
-  offlinePacing?: number | false;
+  offlinePacing?: number | false | { window: number; drainMs: number };
   adminHost: string;
   adminPort: number;
   clientKeys: string[];

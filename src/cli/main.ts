@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { packageRoot } from '../native';
+import { DEFAULT_PACING_WINDOW } from '../server/offline-pacer';
 import type { MigrationMode } from './bot';
 import { runBotsCommand } from './bots-command';
 import { runClusterCommand } from './cluster-command';
@@ -90,11 +91,11 @@ export function buildProgram(): Command {
     .option('--host <address>', 'address the entry server and nodes listen on', '127.0.0.1')
     .option('--no-encryption', 'hand out no session keys; bodies in clear')
     .option('--shutdown-timeout <ms>', 'how long an OFFLINE node keeps serving before it cuts its clients', positiveInt, 10_000)
-    .option('--offline-pacing <window|off>', 'OFFLINE: notify this many clients at a time, the next as earlier ones complete their move (off: all at once)', offlinePacing, 16)
+    .option('--offline-pacing <window|off|window/drainMs>', 'OFFLINE: notify this many clients at a time, the next as earlier ones complete their move, every one within drainMs (default 1000) (off: all at once)', offlinePacing, DEFAULT_PACING_WINDOW)
     .option('--admin-host <address>', 'address of the admin endpoint', '127.0.0.1')
     .option('--admin-port <port>', 'port of the admin endpoint (0 = any free port)', port, 0)
     .option('--client-key <key...>', 'accepted ClientKey values (default: any)')
-    .action(async (o: { tcp: number; udp: number; host: string; encryption: boolean; shutdownTimeout: number; offlinePacing: number | false; adminHost: string; adminPort: number; clientKey?: string[] }) => {
+    .action(async (o: { tcp: number; udp: number; host: string; encryption: boolean; shutdownTimeout: number; offlinePacing: number | false | { window: number; drainMs: number }; adminHost: string; adminPort: number; clientKey?: string[] }) => {
       if (o.tcp + o.udp === 0) throw new Error('a cluster needs at least one node: --tcp and --udp are both 0');
       await runClusterCommand({
         tcp: o.tcp, udp: o.udp, host: o.host, encryption: o.encryption, shutdownTimeoutMs: o.shutdownTimeout, offlinePacing: o.offlinePacing,

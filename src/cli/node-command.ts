@@ -21,6 +21,7 @@ import type { RoomNode } from '../server/rooms/room-migration';
 import { TcpNode } from '../server/tcp-node';
 import type { EmitFn } from '../server/types';
 import { UdpNode } from '../server/udp-node';
+import { DEFAULT_PACING_WINDOW } from '../server/offline-pacer';
 import { botType, offlinePacing, port, positiveInt } from './options';
 
 function extraPorts(value: string): number {
@@ -88,7 +89,7 @@ export interface NodeCommandOptions {
    */
   extraPorts: number;
   /** OFFLINE notices: the window, or false for all at once (NodeBaseOptions.offlinePacing). */
-  offlinePacing?: number | false;
+  offlinePacing?: number | false | { window: number; drainMs: number };
 }
 
 export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
@@ -214,7 +215,7 @@ export function addNodeCommand(program: Command): void {
     .option('--room-grace <ms>', 'OFFLINE: how long a room waits for its owner to move it before the node does', positiveInt, 5000)
     .option('--debug-commands', 'serve debug commands 900-903')
     .option('--extra-ports <n>', 'UDP: sockets beside --port; TCP: listeners beside it, for migrating clients (ephemeral ports, registered with the node; clients are spread over all)', extraPorts, 0)
-    .option('--offline-pacing <window|off>', 'after SIGTERM: notify this many clients at a time, the next as earlier ones complete their move (off: all at once, PROTOCOL 7.1)', offlinePacing, 16)
+    .option('--offline-pacing <window|off|window/drainMs>', 'after SIGTERM: notify this many clients at a time, the next as earlier ones complete their move, every one within drainMs (default 1000) (off: all at once, PROTOCOL 7.1)', offlinePacing, DEFAULT_PACING_WINDOW)
     .option('--log-phases <file>', 'at exit, write the timestamps of every migration phase to <file> (JSON lines)')
     .action(async (o: NodeCommandOptions) => {
       await runNodeCommand(o);

@@ -25,11 +25,16 @@ export function positiveNumber(value: string): number {
 }
 
 /** `--offline-pacing`: 'off' (or 0) = every notice at once, else the window (sessions at a time). */
-export function offlinePacing(value: string): number | false {
+/** `--offline-pacing`: off, a window, or window/drainMs (every notice sent within drainMs of OFFLINE). */
+export function offlinePacing(value: string): number | false | { window: number; drainMs: number } {
   if (value === 'off' || value === '0') return false;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`must be 'off' or a positive integer (the window).`);
-  return n;
+  const [w = '', d] = value.split('/');
+  const n = Number(w);
+  if (w.trim() === '' || !Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`must be 'off', a positive integer (the window) or window/drainMs.`);
+  if (d === undefined) return n;
+  const ms = Number(d);
+  if (d.trim() === '' || !Number.isFinite(ms) || ms <= 0) throw new InvalidArgumentError(`window/drainMs: drainMs must be a positive number of ms.`);
+  return { window: n, drainMs: ms };
 }
 
 export function port(value: string): number {

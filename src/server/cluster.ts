@@ -65,10 +65,10 @@ export interface ClusterOptions {
   claimListeners?: number;
   /**
    * How an OFFLINE node sends its offline notices (issue 12): by default a window of 16 sessions at
-   * a time, the next as earlier ones' moves complete (claimed at the target) or they disconnect (a
-   * notice's slot is freed after 1000 ms at most; the window opens wider when the rest would take
-   * over 1000 ms to drain at the measured move time; everyone is notified by half the shutdown
-   * timeout), so each client's move waits for few others.
+   * first, the next as earlier ones' moves complete (claimed at the target) or they disconnect (a
+   * notice's slot is freed after 1000 ms at most; the window grows while moves do not queue more
+   * than 100 ms over the fastest and shrinks when they do; everyone is notified within 3000 ms, and
+   * by half the shutdown timeout), so each client's move waits for few others.
    * `false` (or 0): every session at once, as PROTOCOL 7.1 says. A number: the window.
    */
   offlinePacing?: OfflinePacing;

@@ -43,8 +43,8 @@ export interface NodeBaseOptions {
   rooms?: RoomService;
   /**
    * OFFLINE: notify a window of sessions at a time, the next as earlier ones' moves complete
-   * (default on: window 16 or wider to drain the rest within 1000 ms, slot cap 1000 ms; everyone
-   * is notified by half the shutdown timeout). false or 0:
+   * (default on: window 16 at first, delay-based, everyone within 3000 ms, slot cap 1000 ms, and by
+   * half the shutdown timeout). false or 0:
    * every session at once (PROTOCOL 7.1). A number sets the window. See offline-pacer.ts.
    */
   offlinePacing?: OfflinePacing;

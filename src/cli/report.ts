@@ -75,7 +75,7 @@ function row(results: BotResult[]): ReportRow {
 
 export interface ReportOptions {
   migration: 'auto' | 'manual';
-  /** When known (the demo), how many bots should have been told to migrate. */
+  /** When known (the demo), how many bots the offline nodes held: all of them must move. */
   expectedOffline?: number;
   rooms?: RoomRow;
 }
@@ -89,8 +89,13 @@ export function buildReport(results: BotResult[], opts: ReportOptions): Report {
   }
   const problems: string[] = [];
   if (total.connected < total.clients) problems.push(`${total.clients - total.connected} bots did not connect`);
-  if (opts.expectedOffline !== undefined && total.offline !== opts.expectedOffline) {
-    problems.push(`${total.offline} bots were told their node went offline, expected ${opts.expectedOffline}`);
+  // Every bot of the offline nodes must move. Not every one is told: with the notices paced, a
+  // room member the node hands off with its room (PROTOCOL 10) leaves before its turn comes.
+  if (opts.expectedOffline !== undefined && total.migrated !== opts.expectedOffline) {
+    problems.push(`${total.migrated} bots moved, expected the ${opts.expectedOffline} of the offline nodes`);
+  }
+  if (opts.expectedOffline !== undefined && total.offline > opts.expectedOffline) {
+    problems.push(`${total.offline} bots were told their node went offline, more than its ${opts.expectedOffline}`);
   }
   for (const [t, r] of Object.entries(byType)) {
     // Named per transport: a client without migration support shows up as exactly one type here.
@@ -134,7 +139,7 @@ export function formatReport(report: Report): string {
   const rows = Object.entries(report.byType).map(([t, r]) => line(t, r));
   if (rows.length > 1) rows.push(line('all', report.total));
   const table = formatTable(
-    ['bots', 'clients', 'connected', 'migrated', 'gap p50 ms', 'gap p99 ms', 'sent', 'answered', 'lost', 'duplicated', 'pushes'],
+    ['bots', 'clients', 'connected', 'moved/told', 'gap p50 ms', 'gap p99 ms', 'sent', 'answered', 'lost', 'duplicated', 'pushes'],
     rows.length > 0 ? rows : [line('all', report.total)],
   );
   const out = [table, '', `migration: ${report.migration}`];

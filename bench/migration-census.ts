@@ -2,7 +2,9 @@
  * bench/migration-census: what one UDP move puts on the wire at the nodes, by node and datagram
  * type, against the reconnect path (drop, ask the endpoint API, connect): N idle clients on udp-1
  * of an embedded cluster (one UDP socket per node), udp-1 goes OFFLINE, each client moves and sends
- * one request. Counts only (no timing): every datagram the nodes send or read, by flag.
+ * one request. Counts only (no timing): every datagram the nodes send or read, by flag, and the
+ * timers the process sets, fires and clears meanwhile (setTimeout: the nodes' RUDP timers, the
+ * cluster's and this script's; the clients are native, their timers are not counted).
  *
  *   node dist/bench/migration-census.js [--clients 50]
  */
@@ -22,6 +24,22 @@ function flagOf(b: Uint8Array): string {
   return f;
 }
 const add = (k: string): void => void counts.set(k, (counts.get(k) ?? 0) + 1);
+
+const timerCounts = new Map<string, number>();
+const addTimer = (k: string): void => void timerCounts.set(k, (timerCounts.get(k) ?? 0) + 1);
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+globalThis.setTimeout = ((fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+  addTimer('set');
+  return realSetTimeout(() => {
+    addTimer('fired');
+    fn(...args);
+  }, ms);
+}) as typeof setTimeout;
+globalThis.clearTimeout = ((t: Parameters<typeof clearTimeout>[0]) => {
+  if (t !== undefined && t !== null) addTimer('cleared');
+  realClearTimeout(t);
+}) as typeof clearTimeout;
 
 // The node's sockets: count what they send and read (the clients are native, not seen here).
 const send = Socket.prototype.send as (...a: unknown[]) => void;
@@ -47,8 +65,9 @@ async function withCluster(fn: (c: Cluster) => Promise<void>): Promise<void> {
   }
 }
 
-async function run(path: 'migration' | 'reconnect', n: number): Promise<Map<string, number>> {
+async function run(path: 'migration' | 'reconnect', n: number): Promise<{ dg: Map<string, number>; timers: Map<string, number> }> {
   let result = new Map<string, number>();
+  let timers = new Map<string, number>();
   await withCluster(async (c) => {
     const clients: UdpClient[] = [];
     for (let i = 0; i < n; i++) {
@@ -62,6 +81,7 @@ async function run(path: 'migration' | 'reconnect', n: number): Promise<Map<stri
     // Let the connects' ACKs and probes settle before counting.
     await new Promise((r) => setTimeout(r, 300));
     counts.clear();
+    timerCounts.clear();
     const moved = clients.map(
       (cl, i) =>
         new Promise<UdpClient>((resolve, reject) => {
@@ -86,22 +106,27 @@ async function run(path: 'migration' | 'reconnect', n: number): Promise<Map<stri
     // The last ACKs and closes of the moves (a few RTTs on loopback).
     await new Promise((r) => setTimeout(r, 300));
     result = new Map(counts);
+    timers = new Map(timerCounts);
     for (const cl of [...clients, ...after]) cl.destroy();
   });
-  return result;
+  return { dg: result, timers };
 }
 
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--clients');
   const n = i >= 0 ? Number(process.argv[i + 1]) : 50;
-  const m = await run('migration', n);
-  const r = await run('reconnect', n);
+  const { dg: m, timers: mt } = await run('migration', n);
+  const { dg: r, timers: rt } = await run('reconnect', n);
   const keys = [...new Set([...m.keys(), ...r.keys()])].sort();
   console.log(`datagrams at the nodes per moved client (${n} UDP clients, idle, one request after the move)`);
   console.log(['node dir flag'.padEnd(18), 'migration', 'reconnect'].join('  '));
   for (const k of keys) console.log([k.padEnd(18), ((m.get(k) ?? 0) / n).toFixed(2).padStart(9), ((r.get(k) ?? 0) / n).toFixed(2).padStart(9)].join('  '));
   const sum = (x: Map<string, number>): string => ([...x.values()].reduce((a, v) => a + v, 0) / n).toFixed(2);
   console.log(['total'.padEnd(18), sum(m).padStart(9), sum(r).padStart(9)].join('  '));
+  console.log(`\ntimers (setTimeout) in the process per moved client, OFFLINE to the last close (+300 ms)`);
+  for (const k of ['set', 'fired', 'cleared']) {
+    console.log([`timers ${k}`.padEnd(18), ((mt.get(k) ?? 0) / n).toFixed(2).padStart(9), ((rt.get(k) ?? 0) / n).toFixed(2).padStart(9)].join('  '));
+  }
 }
 
 main().catch((err: unknown) => {

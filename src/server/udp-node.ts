@@ -29,6 +29,8 @@ import { Session, SessionLink } from './session';
 import type { SessionRecord } from './store';
 import { routeDatagram } from './udp-route';
 import { emitPhase } from './migration-phases';
+import type { Clock } from './clock';
+import { NodeTimers, NOT_ARMED } from './node-timers';
 
 export interface UdpNodeOptions extends RetryOptions, NodeBaseOptions {
   /**
@@ -58,6 +60,12 @@ export interface UdpNodeOptions extends RetryOptions, NodeBaseOptions {
    * client's probe allows for 5 ms of ACK delay).
    */
   ackDelayMs?: number;
+  /**
+   * Time of the RUDP deadlines (ms, monotonic; default performance.now() and one unref'd
+   * setTimeout per node). Not the cluster's `clock` (wall time, which tests pin for handoffs
+   * and shutdowns while RUDP runs on): tests of the node's timers pass a ManualClock here.
+   */
+  rudpClock?: Clock;
 }
 
 const NODE_ACK_DELAY_MS = 4;
@@ -82,8 +90,11 @@ interface Entry {
   queue: OrderedQueue;
   reliable: SessionLink;
   unreliable: SessionLink;
-  timer: NodeJS.Timeout | null;
+  /** Its place in the node's timers (node-timers.ts): the earliest of its deadlines. */
   timerAt: number;
+  timerSlot: number;
+  /** An adopted session not bound by then ends (PENDING_SESSION_TTL_MS; +Infinity once bound). */
+  pendingUntil: number;
   addr: string | null;
   /** Index of the node's socket the client talks to (replies leave from it). */
   sock: number;
@@ -100,6 +111,16 @@ interface Entry {
 /** A session timer this late found the process busy (the client's Loop::kLateMs). */
 const LATE_TIMER_MS = 20;
 
+/** RUDP time by default: monotonic, and the node's one timer must not keep a process alive. */
+const monotonicClock: Clock = {
+  now: () => performance.now(),
+  setTimer(fn, ms) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return () => clearTimeout(t);
+  },
+};
+
 /** Process-wide: session timers fired, how late (the loop was busy), datagrams in and out (bench/udp --trace). */
 export const nodeTimerCounters = { fired: 0, lateSumMs: 0, lateMaxMs: 0, late20: 0, datagramsIn: 0, datagramsOut: 0 };
 
@@ -109,6 +130,9 @@ export class UdpNode extends NodeBase implements NodeControl {
   private flushing: NodeJS.Immediate | null = null;
   private readonly lateTicks = new Set<Entry>();
   private lateRun: NodeJS.Immediate | null = null;
+  private readonly rudpClock: Clock;
+  /** Every session's deadlines under one clock timer. */
+  private readonly timers: NodeTimers<Entry>;
   readonly udp: UdpNodeCounters = { datagramsIn: 0, datagramsOut: 0, retransmits: 0, recvBufferBytes: 0, sendBufferBytes: 0 };
   private readonly sessions = new Map<string, Entry>();
   private readonly byAddr = new Map<string, Entry>();
@@ -123,6 +147,8 @@ export class UdpNode extends NodeBase implements NodeControl {
 
   constructor(private readonly opts: UdpNodeOptions) {
     super(opts);
+    this.rudpClock = opts.rudpClock ?? monotonicClock;
+    this.timers = new NodeTimers<Entry>(this.rudpClock, (e, now, at) => this.onTimer(e, now, at));
     const count = opts.sockets ?? 1;
     if (!Number.isInteger(count) || count < 1 || count > 64) throw new RangeError(`sockets: an integer 1..64, not ${String(count)}`);
     for (let i = 0; i < count; i++) {
@@ -132,6 +158,16 @@ export class UdpNode extends NodeBase implements NodeControl {
       socket.on('error', () => undefined);
       this.sockets.push(socket);
     }
+  }
+
+  /** RUDP time (rudpClock). */
+  private now(): number {
+    return this.rudpClock.now();
+  }
+
+  /** Sessions in the node's timers (tests). */
+  get timedSessions(): number {
+    return this.timers.size;
   }
 
   get users(): number {
@@ -175,10 +211,9 @@ export class UdpNode extends NodeBase implements NodeControl {
     const e = this.newEntry(session);
     this.sessions.set(rec.sid, e);
     this.stats.sessions = this.sessions.size;
-    session.pendingTimer = setTimeout(() => {
-      if (session.link === null) this.endSession(e, 'ended');
-    }, PENDING_SESSION_TTL_MS);
-    session.pendingTimer.unref();
+    // Not bound by then: ended (a session adopted as a pending handoff waits for its claim instead).
+    e.pendingUntil = this.now() + PENDING_SESSION_TTL_MS;
+    this.schedule(e);
     return session;
   }
 
@@ -266,6 +301,7 @@ export class UdpNode extends NodeBase implements NodeControl {
         });
       }
       for (const e of [...this.sessions.values(), ...this.departing.values()]) e.rudp.destroy('server-shutdown');
+      this.timers.clear();
       this.socketClosed = true;
       await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       await this.store.unregisterNode(this.id);
@@ -275,7 +311,7 @@ export class UdpNode extends NodeBase implements NodeControl {
 
   /** Fin 'server-shutdown' to every connected client (careful close); pending sessions just end. */
   private shutdownAll(): void {
-    const now = performance.now();
+    const now = this.now();
     for (const e of [...this.sessions.values()]) {
       if (e.session.link !== null) this.closeGracefully(e, 'server-shutdown', now);
       else this.endSession(e, 'ended');
@@ -308,7 +344,7 @@ export class UdpNode extends NodeBase implements NodeControl {
     }
     // Replies leave from the socket the client talks to (not from another address's datagrams).
     if (e.sock !== sock && (e.addr === null || e.addr === addrKey(from))) e.sock = sock;
-    const now = performance.now();
+    const now = this.now();
     if (r.kind === 'acks') e.rudp.onAcks(r.records, from, now);
     else e.rudp.onDatagram(r.d, from, now);
     this.schedule(e);
@@ -384,6 +420,7 @@ export class UdpNode extends NodeBase implements NodeControl {
         },
         drop: (reason) => this.drop(reason, session.sid),
         bound: (to) => {
+          e.pendingUntil = Number.POSITIVE_INFINITY;
           e.addr = addrKey(to);
           this.byAddr.set(e.addr, e);
           this.stats.connections = this.byAddr.size;
@@ -410,8 +447,9 @@ export class UdpNode extends NodeBase implements NodeControl {
         this.stats.handlerErrors++;
         this.emit('handler-error', { nodeId: this.id, uid: session.uid, ver: -1, cmd: -1, error });
       }),
-      timer: null,
       timerAt: 0,
+      timerSlot: NOT_ARMED,
+      pendingUntil: Number.POSITIVE_INFINITY,
       addr: null,
       sock: 0,
       migrations: 0,
@@ -422,7 +460,7 @@ export class UdpNode extends NodeBase implements NodeControl {
         sendPacket: (p) => this.sendReliable(e, p),
         // Session.fin() already sent the Fin push: close without another one.
         end: () => {
-          e.rudp.close('ended', performance.now());
+          e.rudp.close('ended', this.now());
           this.schedule(e);
         },
       },
@@ -452,7 +490,7 @@ export class UdpNode extends NodeBase implements NodeControl {
       e.session.awaitingClaim = false;
       e.claimed = true;
       e.claimAnswerDue = true;
-      if (!e.rudp.acceptClaim(from, performance.now())) {
+      if (!e.rudp.acceptClaim(from, this.now())) {
         // The handshake went meanwhile (expired or pushed out): the client starts over.
         e.session.awaitingClaim = true;
         e.claimed = false;
@@ -483,7 +521,7 @@ export class UdpNode extends NodeBase implements NodeControl {
     }
   }
 
-  private closeGracefully(e: Entry, reason: SessionEndReason, now = performance.now()): void {
+  private closeGracefully(e: Entry, reason: SessionEndReason, now = this.now()): void {
     e.rudp.close(reason, now);
     this.schedule(e);
   }
@@ -495,7 +533,7 @@ export class UdpNode extends NodeBase implements NodeControl {
     this.sessions.delete(sid);
     this.departing.set(sid, e);
     this.stats.sessions = this.sessions.size;
-    if (e.session.pendingTimer !== null) clearTimeout(e.session.pendingTimer);
+    e.pendingUntil = Number.POSITIVE_INFINITY;
   }
 
   private handle(e: Entry, ver: number, cmd: number, body: Buffer, reliable: boolean): void | Promise<void> {
@@ -514,7 +552,7 @@ export class UdpNode extends NodeBase implements NodeControl {
 
   private sendReliable(e: Entry, packet: Buffer): void {
     this.countOut(packet, e);
-    e.rudp.sendEncoded(packet, performance.now());
+    e.rudp.sendEncoded(packet, this.now());
     this.schedule(e);
   }
 
@@ -539,7 +577,7 @@ export class UdpNode extends NodeBase implements NodeControl {
     if (this.flushing !== null) return;
     this.flushing = setImmediate(() => {
       this.flushing = null;
-      const now = performance.now();
+      const now = this.now();
       const due = [...this.unflushed];
       this.unflushed.clear();
       for (const x of due) {
@@ -549,31 +587,36 @@ export class UdpNode extends NodeBase implements NodeControl {
     });
   }
 
-  /** Arms the session's one timer for its earliest deadline (and its flush at the end of the turn). */
+  /** Moves the session in the node's timers to its earliest deadline (and flushes it at the end of the turn). */
   private schedule(e: Entry): void {
     this.flushSoon(e);
-    const due = e.rudp.nextDeadline();
-    if (due === null) {
-      if (e.timer !== null) clearTimeout(e.timer);
-      e.timer = null;
-      return;
+    const d = e.rudp.nextDeadline();
+    const due = d === null || e.pendingUntil < d ? e.pendingUntil : d;
+    if (due === Number.POSITIVE_INFINITY) this.timers.cancel(e);
+    else if (e.timerSlot === NOT_ARMED || e.timerAt !== due) this.timers.arm(e, due);
+  }
+
+  /** A session's deadline passed (one pass of the node's timers runs every session due). */
+  private onTimer(e: Entry, now: number, at: number): void {
+    const late = now - at;
+    nodeTimerCounters.fired++;
+    nodeTimerCounters.lateSumMs += late;
+    nodeTimerCounters.lateMaxMs = Math.max(nodeTimerCounters.lateMaxMs, late);
+    if (late > LATE_TIMER_MS) {
+      nodeTimerCounters.late20++;
+      return this.tickAfterRead(e);
     }
-    if (e.timer !== null && e.timerAt <= due) return;
-    if (e.timer !== null) clearTimeout(e.timer);
-    e.timerAt = due;
-    e.timer = setTimeout(() => {
-      e.timer = null;
-      const late = performance.now() - e.timerAt;
-      nodeTimerCounters.fired++;
-      nodeTimerCounters.lateSumMs += late;
-      nodeTimerCounters.lateMaxMs = Math.max(nodeTimerCounters.lateMaxMs, late);
-      if (late > LATE_TIMER_MS) {
-        nodeTimerCounters.late20++;
-        return this.tickAfterRead(e);
-      }
-      e.rudp.tick(performance.now());
-      this.schedule(e);
-    }, Math.max(0, Math.ceil(due - performance.now())));
+    this.tick(e, now);
+  }
+
+  private tick(e: Entry, now: number): void {
+    if (e.pendingUntil <= now) {
+      e.pendingUntil = Number.POSITIVE_INFINITY;
+      const s = e.session;
+      if (s.link === null && !s.awaitingClaim && !e.claimed) return this.endSession(e, 'ended');
+    }
+    e.rudp.tick(now);
+    this.schedule(e);
   }
 
   /**
@@ -590,8 +633,7 @@ export class UdpNode extends NodeBase implements NodeControl {
       this.lateTicks.clear();
       for (const x of due) {
         if (x.rudp.state === 'closed') continue;
-        x.rudp.tick(performance.now());
-        this.schedule(x);
+        this.tick(x, this.now());
       }
     });
   }
@@ -607,7 +649,8 @@ export class UdpNode extends NodeBase implements NodeControl {
     this.stats.sessions = this.sessions.size;
     this.stats.connections = this.byAddr.size;
     this.udp.retransmits += e.rudp.senderStats()?.retransmits ?? 0;
-    if (e.timer !== null) clearTimeout(e.timer);
+    e.pendingUntil = Number.POSITIVE_INFINITY;
+    this.timers.cancel(e);
     if (s.pendingTimer !== null) clearTimeout(s.pendingTimer);
     e.queue.close();
     s.link = null;
@@ -625,7 +668,8 @@ export class UdpNode extends NodeBase implements NodeControl {
     if (e.addr !== null && this.byAddr.get(e.addr) === e) this.byAddr.delete(e.addr);
     this.stats.connections = this.byAddr.size;
     this.udp.retransmits += e.rudp.senderStats()?.retransmits ?? 0;
-    if (e.timer !== null) clearTimeout(e.timer);
+    e.pendingUntil = Number.POSITIVE_INFINITY;
+    this.timers.cancel(e);
     e.session.link = null;
     // PROTOCOL 10.2: a push-handed session's queued requests go to its new node, then the end.
     if (e.session.handedOffByPush) {

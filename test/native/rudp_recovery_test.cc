@@ -561,5 +561,69 @@ TEST(RudpRackScan, TheSendTimeListAgreesWithTheWholeWindowScan) {
   EXPECT_GT(resends, 500u);  // loss recovery ran (RACK, probes, RTOs), not only the happy path
 }
 
+// The pump resends DATs lost at an RTO from a cursor, not by a walk from the oldest DAT
+// (reliable.cc resendLost): under random loss with blackouts (RTOs with a full window lost,
+// then slow start through it), after every call no lost DAT lies before the cursor and the walk
+// from the oldest would resend nothing more, so both walks send the same DATs in the same order.
+TEST(RudpLostWalk, TheCursorLeavesNothingTheWalkFromTheOldestWouldResend) {
+  size_t waiting = 0;  // calls after which lost DATs waited for the window
+  size_t checks = 0;
+  for (uint32_t seed = 1; seed <= 10; ++seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> u(0, 1);
+    Stats stats;
+    ReliableConfig c = adaptive();
+    c.rtoMinMs = 50;
+    c.maxRetries = 1000;
+    ReliableChannel ch(c, stats);
+    double now = 0;
+    ch.start(seed % 2 == 0 ? 0xfffff0u : 7u, 0, now);
+    std::vector<std::pair<double, AckRecord>> wire;
+    double blackoutUntil = -1;
+    const auto check = [&] {
+      const ReliableChannel::LostWalkCheck r = ch.checkLostWalk();
+      ASSERT_EQ(r.beforeCursor, 0u);
+      ASSERT_FALSE(r.wouldResend);
+      if (r.lost > 0) ++waiting;
+      ++checks;
+    };
+    const auto ship = [&] {
+      for (const Bytes& d : take(ch).dg) {
+        if (d.size() < 4 || (d[3] != static_cast<uint8_t>(Flag::Dat) && d[3] != static_cast<uint8_t>(Flag::Rdat))) continue;
+        if (now < blackoutUntil || u(rng) < 0.1) continue;
+        const uint32_t seq = uint32_t{d[0]} | (uint32_t{d[1]} << 8) | (uint32_t{d[2]} << 16);
+        wire.emplace_back(now + 5 + u(rng) * 40, AckRecord{seq, d[3] == static_cast<uint8_t>(Flag::Rdat)});
+      }
+    };
+    int sent = 0;
+    for (int step = 0; step < 6000 && !ch.timedOut(); ++step) {
+      now += u(rng) * 3;
+      if (step > 200 && u(rng) < 0.0008) blackoutUntil = now + 100 + u(rng) * 300;  // everything lost for a while
+      if (sent < 5000 && u(rng) < 0.5) {
+        const int n = 1 + static_cast<int>(u(rng) * 12);
+        for (int i = 0; i < n; ++i, ++sent) ch.send(Bytes{static_cast<uint8_t>(sent)}, false, now, true);
+        check();
+      }
+      ship();
+      std::stable_sort(wire.begin(), wire.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      size_t k = 0;
+      for (; k < wire.size() && wire[k].first <= now; ++k) {
+        ch.onAck(wire[k].second, now);
+        check();
+      }
+      wire.erase(wire.begin(), wire.begin() + static_cast<std::ptrdiff_t>(k));
+      ship();
+      if (ch.nextDeadline() <= now) {
+        ch.onTimer(now);
+        check();
+        ship();
+      }
+    }
+    EXPECT_FALSE(ch.timedOut());
+  }
+  EXPECT_GT(checks, 20000u);
+  EXPECT_GT(waiting, 1000u);  // RTOs left DATs waiting for the window, often
+}
+
 }  // namespace
 }  // namespace diarkis::rudp

@@ -18,6 +18,7 @@ ReliableChannel::ReliableChannel(ReliableConfig config, Stats& stats)
 
 void ReliableChannel::start(uint32_t sendSeq, uint32_t recvSeq, double now) {
   sendBase_ = sendSeq & kSeqMask;
+  lostFrom_ = sendBase_;
   recvNext_ = recvSeq & kSeqMask;
   started_ = true;
   now_ = now;
@@ -60,10 +61,7 @@ bool ReliableChannel::canSendNew() const {
 // Losses first (they hold the peer's delivery back), then new DATs.
 void ReliableChannel::pump(double now, bool flush, bool force) {
   if (!started_ || timedOut_) return;
-  for (size_t i = 0; lost_ > 0 && i < inflight_.size(); ++i) {
-    if (static_cast<double>(pipe_) >= cc_.window()) break;
-    if (inflight_[i].lost) retransmit(i, now);
-  }
+  if (lost_ > 0 && static_cast<double>(pipe_) < cc_.window()) resendLost(now);
   // A partial DAT goes at a flush once it waited packDelayMs for company, or at once
   // when nothing of ours is in flight (packDeadline).
   const bool partialOk = flush && (force || now >= packDeadline());
@@ -112,6 +110,17 @@ bool ReliableChannel::sendNewDat(double now, bool flush) {
   if (cfg_.adaptive) enlist(seq);
   ++pipe_;
   return true;
+}
+
+// Lost DATs in sequence order from the oldest while the window allows, starting at lostFrom_
+// (none lost before it): an RTO's losses are resent at a cost in proportion to what is sent.
+void ReliableChannel::resendLost(double now) {
+  size_t i = static_cast<size_t>(std::max<int32_t>(0, seqDiff(lostFrom_, sendBase_)));
+  for (; lost_ > 0 && i < inflight_.size(); ++i) {
+    if (static_cast<double>(pipe_) >= cc_.window()) break;
+    if (inflight_[i].lost) retransmit(i, now);
+  }
+  lostFrom_ = seqAdd(sendBase_, static_cast<uint32_t>(i));
 }
 
 void ReliableChannel::retransmit(size_t index, double now) {
@@ -284,6 +293,7 @@ void ReliableChannel::forgetOutgoing() {
   inflight_.release();
   queue_.release();
   pipe_ = lost_ = 0;
+  lostFrom_ = sendBase_;
   tsHead_ = tsTail_ = kNoSeq;
   rtoAt_ = tlpAt_ = rackAt_ = kNoDeadline;
 }

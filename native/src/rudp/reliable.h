@@ -141,6 +141,15 @@ class ReliableChannel {
     double rackAt = kNoDeadline;
   };
   RackCheck checkRackScan(double now) const;
+  // The pump's walk to lost DATs starts at a cursor instead of the oldest DAT (tests check the
+  // walk from the oldest would find nothing more): DATs lost, lost before the cursor (must be
+  // 0), and whether the walk from the oldest would resend one now (must be false after a call).
+  struct LostWalkCheck {
+    size_t lost = 0;
+    size_t beforeCursor = 0;
+    bool wouldResend = false;
+  };
+  LostWalkCheck checkLostWalk() const;
 
  private:
   struct Message {
@@ -175,6 +184,7 @@ class ReliableChannel {
   bool canSendNew() const;
   void pump(double now, bool flush, bool force = false);
   bool sendNewDat(double now, bool flush);
+  void resendLost(double now);
   void retransmit(size_t index, double now);
   void emitData(uint32_t seq, Flag flag, const Bytes& body);
   void queueAck(uint32_t seq, bool rack);
@@ -211,6 +221,7 @@ class ReliableChannel {
   Ring<Message> queue_;             // bodies not yet in a DAT
   size_t pipe_ = 0;                 // sent, unacknowledged, not declared lost
   size_t lost_ = 0;                 // declared lost, not yet resent
+  uint32_t lostFrom_ = 0;           // no DAT before this seq is lost (the pump's walk starts here)
   size_t released_ = 0;
   RttEstimator rtt_;
   CongestionWindow cc_;

@@ -74,6 +74,18 @@ ReliableChannel::RackCheck ReliableChannel::checkRackScan(double now) const {
   return r;
 }
 
+ReliableChannel::LostWalkCheck ReliableChannel::checkLostWalk() const {
+  LostWalkCheck r;
+  const size_t from = static_cast<size_t>(std::max<int32_t>(0, seqDiff(lostFrom_, sendBase_)));
+  for (size_t i = 0; i < inflight_.size(); ++i) {
+    if (!inflight_[i].lost) continue;
+    ++r.lost;
+    if (i < from) ++r.beforeCursor;
+  }
+  r.wouldResend = r.lost > 0 && static_cast<double>(pipe_) < cc_.window();
+  return r;
+}
+
 // Into the send-time list after every DAT sent earlier (or at the same time with a lower seq).
 void ReliableChannel::enlist(uint32_t seq) {
   Outgoing& o = bySeq(seq);
@@ -105,7 +117,10 @@ void ReliableChannel::unlist(uint32_t seq) {
 
 void ReliableChannel::markLost(size_t index, double now) {
   Outgoing& o = inflight_[index];
-  unlist(seqAdd(sendBase_, static_cast<uint32_t>(index)));
+  const uint32_t seq = seqAdd(sendBase_, static_cast<uint32_t>(index));
+  // With none lost the old lostFrom_ means nothing (and may have fallen far behind the window).
+  if (lost_ == 0 || seqDiff(seq, lostFrom_) < 0) lostFrom_ = seq;
+  unlist(seq);
   o.lost = true;
   --pipe_;
   ++lost_;

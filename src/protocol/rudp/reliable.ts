@@ -105,6 +105,12 @@ export class ReliableSender {
   private queuedBytes = 0;
   private pipe = 0;
   private lostCount = 0;
+  /**
+   * Seq from which the pump looks for lost DATs waiting for the window: none before it. A
+   * loss moves it back, the pump forward past what it resent or skipped, so resending after an
+   * RTO costs in proportion to what is sent, not a walk from the oldest DAT per ACK.
+   */
+  private lostFrom = 0;
   private first: boolean;
   private timedOut = false;
   private readonly rtt = new RttEstimator();
@@ -138,6 +144,7 @@ export class ReliableSender {
     private readonly emit: (datagram: Buffer) => void,
   ) {
     this.base = opts.initialSeq & 0xffffff;
+    this.lostFrom = this.base;
     this.first = opts.firstNeedsRack === true;
     this.o = {
       retryMinMs: opts.retryMinMs ?? RUDP_RETRY_MIN_MS,
@@ -301,6 +308,7 @@ export class ReliableSender {
     this.qHead = 0;
     this.queuedBytes = 0;
     this.pipe = this.lostCount = 0;
+    this.lostFrom = this.base;
     this.tsHead = this.tsTail = null;
     this.rtoAt = this.tlpAt = this.rackAt = Number.POSITIVE_INFINITY;
   }
@@ -323,13 +331,7 @@ export class ReliableSender {
 
   private pump(now: number, flush: boolean): void {
     if (this.timedOut) return;
-    for (let i = this.head; this.lostCount > 0 && i < this.inflight.length; i++) {
-      if (this.pipe >= this.cc.window) break;
-      if (this.inflight[i].lost) {
-        senderCounters.rtoResend++;
-        this.resend(i, now);
-      }
-    }
+    if (this.lostCount > 0 && this.pipe < this.cc.window) this.resendLost(now);
     while (this.qHead < this.queue.length && this.canSendNew()) {
       if (!this.sendNew(now, flush)) break;
     }
@@ -378,6 +380,19 @@ export class ReliableSender {
     if (needsRack) senderCounters.firstRack++;
     if (needsRack) this.emit(encodeDatagram(seq, Flag.RDAT, body));
     return true;
+  }
+
+  /** Lost DATs in sequence order from the oldest, while the window allows (see lostFrom). */
+  private resendLost(now: number): void {
+    let i = this.head + Math.max(0, seqDiff(this.lostFrom, this.base));
+    for (; this.lostCount > 0 && i < this.inflight.length; i++) {
+      if (this.pipe >= this.cc.window) break;
+      if (this.inflight[i].lost) {
+        senderCounters.rtoResend++;
+        this.resend(i, now);
+      }
+    }
+    this.lostFrom = seqAdd(this.base, i - this.head);
   }
 
   private resend(i: number, now: number): void {
@@ -485,6 +500,8 @@ export class ReliableSender {
   }
 
   private markLost(f: InFlight, now: number): void {
+    // With none lost the old value means nothing (and may have fallen far behind the window).
+    if (this.lostCount === 0 || seqDiff(f.seq, this.lostFrom) < 0) this.lostFrom = f.seq;
     f.lost = true;
     this.unlist(f);
     this.pipe--;

@@ -67,6 +67,14 @@ export function startSwarm(o: SwarmOptions): Swarm {
   const connecting = o.progress.phase('connect', total);
   let migrating: ReturnType<Progress['phase']> | null = null;
   let offline = 0;
+  let moved = 0;
+  const migratePhase = (): NonNullable<typeof migrating> => {
+    if (migrating === null) {
+      connecting.stop();
+      migrating = o.progress.phase('migrate', 0);
+    }
+    return migrating;
+  };
   let settled = 0;
   let resolveConnected: () => void = () => undefined;
   const connected = new Promise<void>((resolve) => {
@@ -101,14 +109,17 @@ export function startSwarm(o: SwarmOptions): Swarm {
         connecting.increment();
         settle();
       },
+      // The phase counts moves out of the bots told or moved: with paced notices a bot may move
+      // before it is told (a room member handed off with its room).
       onOffline: () => {
         offline++;
-        if (migrating === null) {
-          connecting.stop();
-          migrating = o.progress.phase('migrate', offline);
-        } else migrating.setTotal(offline);
+        migratePhase().setTotal(Math.max(offline, moved));
       },
-      onMigrated: () => migrating?.increment(),
+      onMigrated: () => {
+        moved++;
+        migratePhase().setTotal(Math.max(offline, moved));
+        migrating?.increment();
+      },
     };
     if (o.rooms !== undefined) {
       const rooms = o.rooms;

@@ -5,7 +5,6 @@
 #pragma once
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -48,7 +47,7 @@ class JsClientOf : public Base, public JsClient {
   JsClientOf(std::shared_ptr<diarkis::Runtime> runtime, Options options, std::shared_ptr<EventSink> pump)
       : Base(std::move(runtime), std::move(options)), pump_(std::move(pump)) {
     pump_->track(this->Id(), this->ReceiveBacklogOf());
-    if constexpr (std::is_base_of_v<diarkis::DiarkisTcpBase, Base>) this->SetPacketSink(pump_);
+    this->SetPacketSink(pump_);  // responses and pushes: decrypted into the pump's queue
   }
 
   uint64_t id() const override { return this->Id(); }

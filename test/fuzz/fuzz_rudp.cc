@@ -1,11 +1,15 @@
 // libFuzzer target for everything in the RUDP layer that reads untrusted bytes:
 // transport headers and ACK/RACK record lists, fragment reassembly, and the
 // client UdpSession fed arbitrary datagrams and timer ticks after a handshake,
-// its receive pause toggled (record 0xEC) as a host's backlog would.
+// its receive pause toggled (record 0xEC) as a host's backlog would, sealed
+// response/push packets in DATs at chosen sequence numbers (record 0xEB, so the
+// encrypted session's packet paths are reached), and with byte 0's bit 4 its
+// application packets going to an EventQueue's arena through a PacketSink.
 // Invariants are checked with abort() so that they hold in every build type.
 //
-// Input: byte 0 picks the mode; the rest is a list of records
+// Input: byte 0 picks the mode (% 4; bit 4: a sink); the rest is a list of records
 // `len:uint16 BE || bytes` (a truncated last record takes what is left).
+//   0xEB seq ver cmd:uint16 status body: a DAT at S + seq carrying the sealed packet
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,6 +18,7 @@
 #include "diarkis/codec.h"
 #include "diarkis/crypto.h"
 #include "diarkis/stats.h"
+#include "events/event_queue.h"
 #include "fuzz_common.h"
 #include "rudp/datagram.h"
 #include "rudp/fragment.h"
@@ -58,20 +63,46 @@ void fuzzReassembly(const uint8_t* data, size_t len) {
   }
 }
 
-void fuzzSession(const uint8_t* data, size_t len, bool encrypted) {
+struct QueueSink : diarkis::PacketSink {
+  diarkis::EventQueue q;
+  diarkis::PacketPost postPacket(uint64_t clientId, const diarkis::PacketHeader& h, size_t bound,
+                                 diarkis::PacketFill fill, void* ctx, diarkis::DropReason& reason) override {
+    bool wasEmpty = false;
+    return q.pushPacket(clientId, h, bound, fill, ctx, reason, wasEmpty);
+  }
+};
+
+constexpr uint32_t kServerSeq = 0xFFFFF8;  // close to the wrap
+
+// Record 0xEB: seq ver cmd:uint16 status body -> a DAT at kServerSeq + seq with the packet, sealed.
+Bytes sealedDat(const Bytes& d, diarkis::SessionCrypto& server) {
+  Bytes out;
+  if (d.size() < 6) return out;
+  rudp::appendHeader(out, rudp::seqAdd(kServerSeq, d[1]), rudp::Flag::Dat);
+  Bytes sealed;
+  server.seal(d.data() + 6, d.size() - 6, sealed);
+  diarkis::appendResponse(out, d[2], static_cast<uint16_t>((d[3] << 8) | d[4]), d[5], sealed.data(), sealed.size());
+  return out;
+}
+
+void fuzzSession(const uint8_t* data, size_t len, bool encrypted, bool withSink) {
   diarkis::UdpOptions o;
   o.maxPayload = 4096;
   o.sendWindow = 8;
   o.recvWindow = 16;
-  diarkis::SessionKeys keys;
-  keys.encrypted = encrypted;
+  const diarkis::SessionKeys keys = fuzz::fixedKeys(encrypted);
+  diarkis::SessionCrypto server(keys);
   diarkis::Stats stats;
   diarkis::SendBudget budget(stats, o.highWaterMark, o.maxQueuedBytes);
   diarkis::UdpSession s(o, keys, stats, budget);
+  QueueSink sink;
+  if (withSink) s.setPacketSink(&sink, 1);
+  std::vector<diarkis::QueuedEvent> packets;
+  Bytes arena;
   double now = 0;
   s.start(now);
   Bytes syn;
-  rudp::appendHeader(syn, 0xFFFFF8, rudp::Flag::Syn);  // close to the wrap
+  rudp::appendHeader(syn, kServerSeq, rudp::Flag::Syn);
   s.onDatagram(syn.data(), syn.size(), now);
   std::vector<Bytes> out;
   std::vector<diarkis::Event> events;
@@ -85,6 +116,9 @@ void fuzzSession(const uint8_t* data, size_t len, bool encrypted) {
       s.send(2, 1, body, sizeof body, d.size() > 1 && (d[1] & 1), now);
     } else if (!d.empty() && d[0] == 0xEC) {
       s.setReceivePaused(d.size() > 1 && (d[1] & 1), now);  // the receive high-water mark
+    } else if (!d.empty() && d[0] == 0xEB) {
+      const Bytes dat = sealedDat(d, server);
+      s.onDatagram(dat.data(), dat.size(), now);
     } else {
       s.onDatagram(d.data(), d.size(), now);
     }
@@ -93,6 +127,13 @@ void fuzzSession(const uint8_t* data, size_t len, bool encrypted) {
     s.takeEvents(events);
     for (const Bytes& dg : out) check(dg.size() <= rudp::kHeaderSize + 1400);
     out.clear();
+    // Every packet's payload lies inside the arena handed over, and nothing stays counted.
+    sink.q.take(packets, arena, 1u << 20);
+    for (const auto& p : packets) {
+      check(p.inArena && p.arenaOffset + p.arenaLength <= arena.size());
+      check(p.arenaLength <= o.maxPayload && p.ev.ver != 0);
+    }
+    check(sink.q.stats().bytes == 0);
   }
   size_t disconnects = 0;
   for (const auto& e : events) disconnects += e.type == diarkis::EventType::Disconnect ? 1 : 0;
@@ -110,6 +151,7 @@ void fuzzSession(const uint8_t* data, size_t len, bool encrypted) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const uint8_t mode = data[0] % 4;
+  const bool withSink = (data[0] & 0x10) != 0;
   data += 1;
   size -= 1;
   switch (mode) {
@@ -120,10 +162,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       fuzzReassembly(data, size);
       break;
     case 2:
-      fuzzSession(data, size, false);
+      fuzzSession(data, size, false, withSink);
       break;
     default:
-      fuzzSession(data, size, true);
+      fuzzSession(data, size, true, withSink);
       break;
   }
   return 0;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "events/event_queue.h"
+#include "queue_sink.h"
 #include "tcp_harness.h"
 #include "test_server.h"
 
@@ -17,6 +18,8 @@ namespace diarkis {
 namespace {
 
 using test::bytesOf;
+using test::payloadOf;
+using test::QueueSink;
 using test::textOf;
 
 struct Copy {
@@ -45,11 +48,6 @@ PacketPost pushText(EventQueue& q, uint64_t id, const std::string& text, uint16_
   return q.pushPacket(id, h, c.bytes.size(), &Copy::fill, &c, reason, wasEmpty);
 }
 
-std::string payloadOf(const QueuedEvent& q, const Bytes& arena) {
-  if (!q.inArena) return textOf(q.ev.payload);
-  return std::string(arena.begin() + static_cast<std::ptrdiff_t>(q.arenaOffset),
-                     arena.begin() + static_cast<std::ptrdiff_t>(q.arenaOffset + q.arenaLength));
-}
 
 TEST(EventQueueArena, ManyPacketsAcrossClientsAndEventsComeOutInOrderWithTheArenaAsIs) {
   EventQueue q;
@@ -182,15 +180,6 @@ TEST(EventQueueArena, AForgottenClientsPacketsAreGoneMidQueueAndTheOthersStayInt
 }
 
 // --- TcpSession with a sink (fake clock) ---
-
-struct QueueSink : PacketSink {
-  EventQueue q;
-  PacketPost postPacket(uint64_t clientId, const PacketHeader& h, size_t bound, PacketFill fill, void* ctx,
-                        DropReason& reason) override {
-    bool wasEmpty = false;
-    return q.pushPacket(clientId, h, bound, fill, ctx, reason, wasEmpty);
-  }
-};
 
 struct SinkHarness : test::TcpHarness {
   SinkHarness() : TcpHarness(TcpOptions{}) {

@@ -19,6 +19,7 @@
 #include "io/udp_connection.h"
 #include "io/poller.h"
 #include "io/socket_shim.h"
+#include "queue_sink.h"
 #include "rudp_sim.h"
 
 namespace diarkis {
@@ -423,6 +424,51 @@ TEST_F(UdpClientTest, DetachWhileConnectedSendsFinAndNoCallbacks) {
   auto c = connected();
   c.reset();  // Detach: abandon() closes with a FIN, silently
   EXPECT_TRUE(eventually([&] { return server.with([](rudp_test::SimServer& s) { return s.finReceived; }); }));
+}
+
+// A host's sink (as the Node addon's): responses go to its queue, not to OnResponse,
+// and its consumer falling behind by receiveHighWaterMark pauses the client, whose
+// reliable DATs are then refused and resent after the take that resumes it.
+class SinkRecorder : public UdpRecorder {
+ public:
+  using UdpRecorder::UdpRecorder;
+  using DiarkisUdpBase::ReceiveBacklogOf;
+  using DiarkisUdpBase::SetPacketSink;
+};
+
+TEST_F(UdpClientTest, WithAPacketSinkResponsesGoToTheQueueAndItsBacklogPausesReading) {
+  options.receiveHighWaterMark = 2048;
+  options.echoIntervalMs = 60000;  // no echo answer packed with the responses but the first
+  auto c = std::make_unique<SinkRecorder>(rt, options);
+  auto sink = std::make_shared<test::QueueSink>();
+  sink->q.track(c->Id(), c->ReceiveBacklogOf());
+  c->SetPacketSink(sink);
+  ASSERT_EQ(c->Connect("127.0.0.1", server.port(), rudp_test::testKeys()), ErrorCode::None);
+  ASSERT_TRUE(c->waitCount(EventType::Connect, 1));
+  // A response read in the same DAT as the echo answer would follow its Echo event as an Event.
+  ASSERT_TRUE(c->waitCount(EventType::Echo, 1));
+  auto message = [](int i) { return "m" + std::to_string(i) + std::string(100, '.'); };
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(c->rsend(1, message(i)), ErrorCode::None);
+  ASSERT_TRUE(eventually([&] { return c->GetStats().receivePauses >= 1; }));  // nothing taken yet
+  EXPECT_LT(sink->q.bytesFor(c->Id()), 2048u + 1024u);  // paused near the mark, not after all 10 KB
+  std::vector<std::string> got;
+  ASSERT_TRUE(eventually([&] {
+    std::vector<QueuedEvent> out;
+    Bytes arena;
+    sink->q.take(out, arena, 1000);  // the consumer: its take resumes the client
+    for (const QueuedEvent& e : out) {
+      EXPECT_EQ(e.ev.type, EventType::Response);
+      got.push_back(test::payloadOf(e, arena));
+    }
+    return got.size() >= 100;
+  }));
+  ASSERT_EQ(got.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(got[static_cast<size_t>(i)], message(i));
+  EXPECT_TRUE(c->of(EventType::Response).empty());
+  EXPECT_GT(c->GetStats().receiveDeferred, 0u);  // refused while paused, resent
+  c->Disconnect();
+  ASSERT_TRUE(c->waitCount(EventType::Disconnect, 1));
+  sink->q.untrack(c->Id());
 }
 
 }  // namespace

@@ -30,6 +30,7 @@
 namespace diarkis {
 
 class RuntimeImpl;  // native/src/io/runtime_impl.h
+class PacketSink;   // native/src/events/packet_sink.h
 
 class DiarkisUdpBase {
  public:
@@ -91,6 +92,11 @@ class DiarkisUdpBase {
   // Such a host tracks this in its queue (EventQueue::track, native/src/events):
   // the client pauses reading while its queued events pass receiveHighWaterMark.
   std::shared_ptr<ReceiveBacklog> ReceiveBacklogOf() const;
+  // Such a host may also take the application's responses and pushes as packets,
+  // decrypted straight into its queue's arena, as Id() (no Event, no TakeEvent), in
+  // the order the reliable channel delivers them. Before Connect(); ignored with
+  // options.callbacks (events are polled then).
+  void SetPacketSink(std::shared_ptr<PacketSink> sink);
   // All run on the network thread (must not block), or where options.callbacks is polled.
   virtual void OnConnect(bool reconnected) { (void)reconnected; }
   virtual void OnDisconnect(ErrorCode reason, const std::string& message) { (void)reason; (void)message; }

@@ -17,6 +17,7 @@
 #include "diarkis/runtime.h"
 #include "diarkis/stats.h"
 #include "diarkis/tcp_client.h"  // ClientState, UnsentPacket
+#include "events/packet_sink.h"
 #include "events/receive_backlog.h"
 #include "io/loop.h"
 #include "io/runtime_impl.h"
@@ -90,6 +91,9 @@ struct ClientShared : std::enable_shared_from_this<ClientShared<Owner, Conn>> {
   // Received events a host queued and has not taken (EventQueue::track); its
   // resume() posts resumeReceive to the connection (client::armResume).
   const std::shared_ptr<ReceiveBacklog> backlog;
+  // The host's queue for responses and pushes as packets (SetPacketSink), set before
+  // the connection exists; null with callbacks (they are polled as Events then).
+  std::shared_ptr<PacketSink> packetSink;
 
   // Requests held when the session ended (TakeUnsent), filled before OnDisconnect.
   std::mutex unsentMu;

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "diarkis/tcp_client.h"
-#include "events/packet_sink.h"
 #include "io/client_common.h"
 
 namespace diarkis {
@@ -27,9 +26,6 @@ struct DiarkisTcpBase::Shared : ClientShared<DiarkisTcpBase, TcpConnection> {
   // the packets of concurrent Send calls in the order they were encoded.
   std::mutex sendMu;
   std::unique_ptr<SessionCrypto> sendCrypto;
-
-  // The host's queue for packets (SetPacketSink), set before the connection exists.
-  std::shared_ptr<PacketSink> packetSink;
 
   const double lingerMs;  // the old socket's drain bound after a migrate answer
 };

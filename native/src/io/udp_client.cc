@@ -33,6 +33,10 @@ DiarkisUdpBase::~DiarkisUdpBase() { Detach(); }
 
 std::shared_ptr<ReceiveBacklog> DiarkisUdpBase::ReceiveBacklogOf() const { return shared_->backlog; }
 
+void DiarkisUdpBase::SetPacketSink(std::shared_ptr<PacketSink> sink) {
+  if (!shared_->callbacks) shared_->packetSink = std::move(sink);
+}
+
 ErrorCode DiarkisUdpBase::Connect(const std::string& host, uint16_t port, const SessionKeys& keys) {
   sockaddr_storage addr{};
   socklen_t len = 0;

@@ -59,6 +59,7 @@ UdpConnection::UdpConnection(Loop& loop, uint64_t id, std::shared_ptr<DiarkisUdp
     : loop_(loop), id_(id), shared_(std::move(shared)),
       session_(std::move(options), keys, shared_->stats, shared_->budget) {
   shared_->conn = this;
+  session_.setPacketSink(shared_->packetSink.get(), id_);
 }
 
 UdpConnection::~UdpConnection() {
@@ -230,17 +231,19 @@ bool UdpConnection::deliverDatagram(const uint8_t* data, size_t len, double now)
   session_.onDatagram(data, len, now);
   if (session_.closed()) return false;
   if (link != session_.linkGeneration() && session_.linkActionPending()) return false;
-  if (!session_.receivePaused() && !session_.linkActionPending() && session_.takeEvents(events_)) {
+  if (session_.receivePaused() || session_.linkActionPending()) return true;
+  if (session_.takeEvents(events_)) {
     shared_->state.store(session_.state(), std::memory_order_release);  // before the callbacks, as settle()
     shared_->deliver(events_);
     events_.clear();
-    // Past the receive high-water mark: reading goes on (ACKs), new DATs are refused.
-    if (shared_->shouldPauseReceive()) {
-      shared_->stats.add(&Stats::receivePauses);
-      session_.setReceivePaused(true, now);
-    }
   }
-  return !session_.closed();
+  // Past the receive high-water mark (events or the packets the session put in the
+  // host's queue itself): reading goes on (ACKs), new DATs are refused.
+  if (shared_->shouldPauseReceive()) {
+    shared_->stats.add(&Stats::receivePauses);
+    session_.setReceivePaused(true, now);
+  }
+  return true;
 }
 
 #ifdef __linux__

@@ -80,7 +80,15 @@ class ReliableChannel {
   void send(Bytes body, bool budgeted, double now, bool solo = false);
   // A DAT (retransmission = false) or RDAT arrived. Queues an ACK/RACK record
   // unless the seq is beyond the receive window.
-  void onData(uint32_t seq, bool retransmission, const uint8_t* body, size_t len, double now);
+  void onData(uint32_t seq, bool retransmission, const uint8_t* body, size_t len, double now) {
+    (void)receive(seq, retransmission, body, len, now, false);
+  }
+  // The same, except that the next DAT in order, with nothing delivered or buffered
+  // before it, is not copied: true, and the caller handles `body` itself as the
+  // next delivered one, before it takes any other (the receiver's common case).
+  bool onDataInPlace(uint32_t seq, bool retransmission, const uint8_t* body, size_t len, double now) {
+    return receive(seq, retransmission, body, len, now, true);
+  }
   // True when the record acknowledged a DAT of ours that was still unacknowledged
   // (the session counts that as a sign of life from the peer).
   bool onAck(const AckRecord& rec, double now);
@@ -105,6 +113,7 @@ class ReliableChannel {
   // hasUnflushed() made the network thread spin through every delay).
   bool flushDue() const;
   void takeDelivered(std::vector<Bytes>& out);
+  bool hasDelivered() const { return !delivered_.empty(); }
   size_t takeReleasedBytes();
   // Receive back-pressure: new DATs are neither acknowledged nor kept (counted
   // in Stats::receiveDeferred), so the peer resends them later; duplicates are
@@ -152,6 +161,8 @@ class ReliableChannel {
   LostWalkCheck checkLostWalk() const;
 
  private:
+  // onData's work; true when inPlace and `body` is the next delivered (not copied).
+  bool receive(uint32_t seq, bool retransmission, const uint8_t* body, size_t len, double now, bool inPlace);
   struct Message {
     Bytes body;
     bool budgeted = false;

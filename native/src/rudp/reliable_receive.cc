@@ -43,33 +43,34 @@ void ReliableChannel::emitAcks() {
   ackSentAt_ = now_;
 }
 
-void ReliableChannel::onData(uint32_t seq, bool retransmission, const uint8_t* body, size_t len,
-                             double now) {
+bool ReliableChannel::receive(uint32_t seq, bool retransmission, const uint8_t* body, size_t len, double now,
+                              bool inPlace) {
   now_ = now;
   if (!started_) {
     stats_.drop(DropReason::Unexpected);
-    return;
+    return false;
   }
   const int32_t d = seqDiff(seq, recvNext_);
   if (d < 0) {  // delivered already: the peer lost our acknowledgement
     queueAck(seq, retransmission);
     stats_.drop(DropReason::Duplicate);
-    return;
+    return false;
   }
   if (refuseNew_) {  // the receiver's application is behind: the peer resends it later
     stats_.add(&Stats::receiveDeferred);
-    return;
+    return false;
   }
   // Beyond the window: not acknowledged, so the peer resends it later.
   if (static_cast<size_t>(d) >= cfg_.recvWindow) {
     stats_.drop(DropReason::OutOfWindow);
-    return;
+    return false;
   }
   queueAck(seq, retransmission);
-  if (d == 0 && oooCount_ == 0) {  // the common case: no copy, no buffer
-    delivered_.emplace_back(body, body + len);
+  if (d == 0 && oooCount_ == 0) {  // the common case: no buffer (and in place, no copy)
     recvNext_ = seqAdd(recvNext_, 1);
-    return;
+    if (inPlace && delivered_.empty()) return true;
+    delivered_.emplace_back(body, body + len);
+    return false;
   }
   if (!ooo_) {
     ooo_.reset(new Slot[cfg_.recvWindow]);
@@ -78,7 +79,7 @@ void ReliableChannel::onData(uint32_t seq, bool retransmission, const uint8_t* b
   const size_t slot = (oooHead_ + static_cast<size_t>(d)) % cfg_.recvWindow;
   if (ooo_[slot].present) {
     stats_.drop(DropReason::Duplicate);
-    return;
+    return false;
   }
   ooo_[slot].body.assign(body, body + len);
   ooo_[slot].present = true;
@@ -91,6 +92,7 @@ void ReliableChannel::onData(uint32_t seq, bool retransmission, const uint8_t* b
     recvNext_ = seqAdd(recvNext_, 1);
   }
   if (oooCount_ == 0) ooo_.reset();  // the gap closed
+  return false;
 }
 
 void ReliableChannel::takeDelivered(std::vector<Bytes>& out) {

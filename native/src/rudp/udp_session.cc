@@ -1,5 +1,6 @@
 #include "rudp/udp_session.h"
 #include "session/room_rules.h"
+#include "session/sink_post.h"
 
 #include <algorithm>
 #include <cmath>
@@ -343,7 +344,10 @@ void UdpSession::onDatagram(const uint8_t* data, size_t len, double now) {
   switch (h.flag) {
     case rudp::Flag::Dat:
     case rudp::Flag::Rdat:
-      channel_->onData(h.seq, h.flag == rudp::Flag::Rdat, body, bodyLen, now);
+      // The next in order, nothing before it: handled where it lies (no copy).
+      if (channel_->onDataInPlace(h.seq, h.flag == rudp::Flag::Rdat, body, bodyLen, now)) {
+        handleDelivered(body, bodyLen, now);
+      }
       break;
     case rudp::Flag::Ack:
     case rudp::Flag::Rack: {
@@ -384,15 +388,17 @@ void UdpSession::onDatagram(const uint8_t* data, size_t len, double now) {
 // Everything that follows a channel operation: delivered bodies, released
 // budget, the retransmission timeout, a pending graceful close.
 void UdpSession::afterChannel(double now) {
-  scratch_.clear();
-  channel_->takeDelivered(scratch_);
-  std::vector<Bytes> delivered;
-  delivered.swap(scratch_);
-  const uint64_t gen = linkGen_;
-  for (const Bytes& b : delivered) {
-    // Closed, or the migrate answer replaced the link: the old node sends nothing after it.
-    if (state_ == ClientState::Closed || linkGen_ != gen) break;
-    handleDelivered(b, now);
+  if (channel_->hasDelivered()) {  // a gap closed, or a DAT not handled in place
+    scratch_.clear();
+    channel_->takeDelivered(scratch_);
+    std::vector<Bytes> delivered;
+    delivered.swap(scratch_);
+    const uint64_t gen = linkGen_;
+    for (const Bytes& b : delivered) {
+      // Closed, or the migrate answer replaced the link: the old node sends nothing after it.
+      if (state_ == ClientState::Closed || linkGen_ != gen) break;
+      handleDelivered(b.data(), b.size(), now);
+    }
   }
   if (budget_.release(channel_->takeReleasedBytes())) {
     Event ev;
@@ -408,13 +414,13 @@ void UdpSession::afterChannel(double now) {
   maybeFinishClose(now);
 }
 
-void UdpSession::handleDelivered(const Bytes& body, double now) {
-  if (!rudp::isChunk(body.data(), body.size())) {
-    parsePackets(body.data(), body.size(), now);
+void UdpSession::handleDelivered(const uint8_t* body, size_t len, double now) {
+  if (!rudp::isChunk(body, len)) {
+    parsePackets(body, len, now);
     return;
   }
   Bytes whole;
-  const rudp::Reassembler::Result res = reassembler_.add(body.data(), body.size(), whole);
+  const rudp::Reassembler::Result res = reassembler_.add(body, len, whole);
   stats_.reassemblyBytes.store(reassembler_.heldBytes(), std::memory_order_relaxed);
   switch (res) {
     case rudp::Reassembler::Result::Complete:
@@ -434,7 +440,7 @@ void UdpSession::handleDelivered(const Bytes& body, double now) {
 void UdpSession::parsePackets(const uint8_t* data, size_t len, double now) {
   size_t off = 0;
   while (off < len && state_ != ClientState::Closed) {
-    Packet p;
+    PacketView p;  // parsed where it lies: the payload is decrypted from there
     const ParseResult r = parseResponse(data + off, len - off, options_.maxPayload, p);
     if (r.status == ParseStatus::NeedMore) {
       stats_.drop(DropReason::Truncated);
@@ -449,25 +455,55 @@ void UdpSession::parsePackets(const uint8_t* data, size_t len, double now) {
   }
 }
 
-void UdpSession::handlePacket(Packet& p, double now) {
-  Bytes body;
+// True when the sink took the packet (queued, dropped by a closing host, or unusable:
+// then counted and reported here); false when it declined it (too large for its arena).
+bool UdpSession::postToSink(const PacketView& p, double now) {
   DropReason reason = DropReason::Unexpected;
-  if (!crypto_.open(p.payload.data(), p.payload.size(), body, reason)) {
-    stats_.drop(reason);
-    if (reason == DropReason::BadMac) {
-      Event ev;
-      ev.type = EventType::Error;
-      ev.code = ErrorCode::BadMac;
-      ev.message = "packet dropped: bad MAC";
-      emit(std::move(ev));
-    }
+  switch (sink::post(*sink_, sinkId_, crypto_, p, reason)) {
+    case PacketPost::Queued:
+      lastHeard_ = now;  // opened with the session keys: the server is alive
+      [[fallthrough]];
+    case PacketPost::Dropped:  // the host is going away
+      if (p.status != wire::kStatusPush) noteMembership(p);
+      return true;
+    case PacketPost::Failed:
+      dropPacket(reason);
+      return true;
+    case PacketPost::Declined:
+      break;
+  }
+  return false;
+}
+
+void UdpSession::noteMembership(const PacketView& p) {
+  const int change = room::membershipChange(p);
+  if (change != 0) inRoom_ = change > 0;
+}
+
+// Not fatal: the datagram was intact, only this packet is unusable.
+void UdpSession::dropPacket(DropReason reason) {
+  stats_.drop(reason);
+  if (reason != DropReason::BadMac) return;
+  Event ev;
+  ev.type = EventType::Error;
+  ev.code = ErrorCode::BadMac;
+  ev.message = "packet dropped: bad MAC";
+  emit(std::move(ev));
+}
+
+void UdpSession::handlePacket(const PacketView& p, double now) {
+  // The sink only when nothing emitted before waits here: the host's queue keeps our order.
+  if (sink_ != nullptr && events_.empty() && sink::plainPacket(p, mig_ == MigPhase::Requested && roomMigrate_) &&
+      postToSink(p, now)) {
     return;
   }
+  Bytes body;
+  DropReason reason = DropReason::Unexpected;
+  if (!crypto_.open(p.payload, p.len, body, reason)) return dropPacket(reason);
   lastHeard_ = now;  // opened with the session keys: the server is alive
   const bool push = p.status == wire::kStatusPush;
   if (!push && p.ver == room::kVer) {
-    const int change = room::membershipChange(p);
-    if (change != 0) inRoom_ = change > 0;
+    noteMembership(p);
     if (p.cmd == room::kCmdMigrate && mig_ == MigPhase::Requested && roomMigrate_) return handleRoomAnswer(p, body, now);
   }
   if (p.ver == wire::kVerBuiltin) {

@@ -33,6 +33,7 @@
 #include "diarkis/event.h"
 #include "diarkis/stats.h"
 #include "diarkis/tcp_client.h"
+#include "events/packet_sink.h"
 #include "rudp/fragment.h"
 #include "rudp/lazy_engine.h"
 #include "rudp/reliable.h"
@@ -99,6 +100,15 @@ class UdpSession {
   bool flushDue() const { return channel_->flushDue(); }  // see ReliableChannel::flushDue
   bool takeOldLinkDatagrams(std::vector<Bytes>& out);  // for the old socket
   bool takeEvents(std::vector<Event>& out);     // appends; false when none
+  // Responses and pushes of the application go to sink as packets (their payload
+  // decrypted into its arena) instead of Events, as clientId, at the in-order
+  // delivery point (after the reliable channel's reordering and the reassembly of
+  // fragments), while nothing emitted before waits in takeEvents(). Null: every
+  // packet is an Event.
+  void setPacketSink(PacketSink* sink, uint64_t clientId) {
+    sink_ = sink;
+    sinkId_ = clientId;
+  }
 
   // What the owner must do with its sockets, in order, BEFORE it sends
   // takeDatagrams() again or takeOldLinkDatagrams() (which are the latest old
@@ -128,12 +138,12 @@ class UdpSession {
   void freshLink();  // new channel, fragment ids and reassembly: a new connection
   void flushHeld(double now);
   bool moveCounted(std::vector<Bytes>& from, std::vector<Bytes>& out);  // counted as sent
-  void handleMigrateAnswer(const Packet& p, const Bytes& body, double now);
+  void handleMigrateAnswer(const PacketView& p, const Bytes& body, double now);
   // Rooms (PROTOCOL 10, session/room_rules.h): the owner's 1/7 answer, the server's push.
-  void handleRoomAnswer(const Packet& p, const Bytes& body, double now);
-  void handleMigratePush(const Packet& p, const Bytes& body, double now);
+  void handleRoomAnswer(const PacketView& p, const Bytes& body, double now);
+  void handleMigratePush(const PacketView& p, const Bytes& body, double now);
   void endOldLinkWhenIdle();
-  void handleClaimAnswer(const Packet& p, double now);
+  void handleClaimAnswer(const PacketView& p, double now);
   void sendClaim(double now);
   void startAttempt(double now);
   void attemptFailed(const std::string& why, double now);
@@ -152,9 +162,12 @@ class UdpSession {
   void sendPacket(Bytes packet, bool budgeted, double now);
   static size_t reliableCost(size_t packetLen, size_t fragmentSize);
   void afterChannel(double now);
-  void handleDelivered(const Bytes& body, double now);
+  void handleDelivered(const uint8_t* body, size_t len, double now);  // in order
   void parsePackets(const uint8_t* data, size_t len, double now);
-  void handlePacket(Packet& p, double now);
+  void handlePacket(const PacketView& p, double now);
+  bool postToSink(const PacketView& p, double now);  // false: the Event path
+  void dropPacket(DropReason reason);
+  void noteMembership(const PacketView& p);  // a room answer: joined or left
   void handleKeepAlive(const Bytes& body, bool push, double now);
   void raiseOffline(double now);
   double connectedDeadline() const;
@@ -202,6 +215,8 @@ class UdpSession {
   size_t heldBytes_ = 0;           // budgeted bytes in held_
   std::vector<Bytes> out_;
   std::vector<Event> events_;
+  PacketSink* sink_ = nullptr;  // outlives us (held by the client's shared state)
+  uint64_t sinkId_ = 0;
   std::vector<Bytes> scratch_;
 
   // --- migration ---

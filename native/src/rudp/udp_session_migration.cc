@@ -50,7 +50,7 @@ void UdpSession::flushHeld(double now) {
   heldBytes_ = 0;
 }
 
-void UdpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double now) {
+void UdpSession::handleMigrateAnswer(const PacketView& p, const Bytes& body, double now) {
   if (p.status != wire::kStatusOk) {
     // No target: the old node keeps us; the held requests go to it.
     const std::string why = describeMigrateRefusal(p.status, body);
@@ -113,7 +113,7 @@ void UdpSession::handleMigrateAnswer(const Packet& p, const Bytes& body, double 
 // One claim attempt: a new handshake (fresh sequences, same SID and keys).
 // The owner's 1/7 answer (PROTOCOL 10.2): the application sees it as a response; with
 // the 7.4 body it is also our migrate answer, else (stays where it is, or Bad) the held go out.
-void UdpSession::handleRoomAnswer(const Packet& p, const Bytes& body, double now) {
+void UdpSession::handleRoomAnswer(const PacketView& p, const Bytes& body, double now) {
   emit(room::migrateResponse(p.status, body));
   roomMigrate_ = false;
   if (p.status == wire::kStatusOk && !body.empty()) return handleMigrateAnswer(p, body, now);
@@ -124,7 +124,7 @@ void UdpSession::handleRoomAnswer(const Packet& p, const Bytes& body, double now
 
 // A migration the server starts (PROTOCOL 10.2): ver 0 cmd 2 pushed with the 7.4 body,
 // carried out as if we had sent the migrate request and got that answer.
-void UdpSession::handleMigratePush(const Packet& p, const Bytes& body, double now) {
+void UdpSession::handleMigratePush(const PacketView& p, const Bytes& body, double now) {
   if ((mig_ != MigPhase::None && mig_ != MigPhase::Requested) ||
       (state_ != ClientState::Connected && state_ != ClientState::Migrating)) {
     stats_.drop(DropReason::Unexpected);
@@ -193,7 +193,7 @@ void UdpSession::attemptFailed(const std::string& why, double now) {
   retryAt_ = std::min(now + backoff(attempts_ - 1), handoffDeadline_);
 }
 
-void UdpSession::handleClaimAnswer(const Packet& p, double now) {
+void UdpSession::handleClaimAnswer(const PacketView& p, double now) {
   if (p.status != wire::kStatusOk) {
     attemptFailed("the target answered the claim with status " + std::to_string(p.status), now);
     return;

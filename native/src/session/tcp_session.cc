@@ -1,5 +1,6 @@
 #include "session/tcp_session.h"
 #include "session/room_rules.h"
+#include "session/sink_post.h"
 
 #include <algorithm>
 #include <cstring>
@@ -156,27 +157,6 @@ void TcpSession::onData(const uint8_t* data, size_t len, double now) {
   }
 }
 
-namespace {
-
-struct OpenInto {
-  SessionCrypto& crypto;
-  const PacketView& p;
-  static bool fill(void* ctx, Bytes& arena, DropReason& reason) {
-    auto* self = static_cast<OpenInto*>(ctx);
-    return self->crypto.openAppend(self->p.payload, self->p.len, arena, reason);
-  }
-};
-
-}  // namespace
-
-// An application's packet (no builtin, not the owner's room migrate answer): nothing
-// in handlePacket reads its body, so it can be decrypted straight into the sink.
-bool TcpSession::plainPacket(const PacketView& p) const {
-  if (p.ver == wire::kVerBuiltin) return false;
-  const bool push = p.status == wire::kStatusPush;
-  return !(p.ver == room::kVer && !push && p.cmd == room::kCmdMigrate && mig_ == MigPhase::Requested && roomMigrate_);
-}
-
 void TcpSession::noteMembership(const PacketView& p) {
   const int change = room::membershipChange(p);
   if (change != 0) inRoom_ = change > 0;
@@ -184,19 +164,12 @@ void TcpSession::noteMembership(const PacketView& p) {
 
 void TcpSession::handlePacket(const PacketView& p, double now) {
   // The sink only when nothing emitted before waits here: the host's queue keeps our order.
-  if (sink_ != nullptr && events_.empty() && plainPacket(p)) {
-    const bool push = p.status == wire::kStatusPush;
-    PacketHeader h;
-    h.type = push ? EventType::Push : EventType::Response;
-    h.ver = p.ver;
-    h.cmd = p.cmd;
-    h.status = p.status;
-    OpenInto into{crypto_, p};
+  if (sink_ != nullptr && events_.empty() && sink::plainPacket(p, mig_ == MigPhase::Requested && roomMigrate_)) {
     DropReason reason = DropReason::Unexpected;
-    switch (sink_->postPacket(sinkId_, h, p.len, &OpenInto::fill, &into, reason)) {
+    switch (sink::post(*sink_, sinkId_, crypto_, p, reason)) {
       case PacketPost::Queued:
       case PacketPost::Dropped:
-        if (!push) noteMembership(p);
+        if (p.status != wire::kStatusPush) noteMembership(p);
         return;
       case PacketPost::Failed:
         return dropPacket(p, reason, now);

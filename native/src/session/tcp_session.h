@@ -115,7 +115,6 @@ class TcpSession {
   void writeHeartbeat(double now);
   void release(size_t n);  // SendBudget release + Drain event when due
   void handlePacket(const PacketView& p, double now);
-  bool plainPacket(const PacketView& p) const;
   void noteMembership(const PacketView& p);  // a room answer: joined or left
   void dropPacket(const PacketView& p, DropReason reason, double now);
   void handleHeartbeatAnswer(const Bytes& body, double now);

@@ -1,0 +1,29 @@
+// A PacketSink over an EventQueue, as the Node host's (bindings/node/event_sink.h),
+// for the sessions' tests: the packets a session posts are taken with the arena.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "events/event_queue.h"
+#include "events/packet_sink.h"
+
+namespace diarkis::test {
+
+struct QueueSink : PacketSink {
+  EventQueue q;
+  PacketPost postPacket(uint64_t clientId, const PacketHeader& h, size_t bound, PacketFill fill, void* ctx,
+                        DropReason& reason) override {
+    bool wasEmpty = false;
+    return q.pushPacket(clientId, h, bound, fill, ctx, reason, wasEmpty);
+  }
+};
+
+// A taken event's payload: in the arena for a packet, its own otherwise.
+inline std::string payloadOf(const QueuedEvent& q, const Bytes& arena) {
+  if (!q.inArena) return std::string(q.ev.payload.begin(), q.ev.payload.end());
+  return std::string(arena.begin() + static_cast<std::ptrdiff_t>(q.arenaOffset),
+                     arena.begin() + static_cast<std::ptrdiff_t>(q.arenaOffset + q.arenaLength));
+}
+
+}  // namespace diarkis::test

@@ -8,6 +8,7 @@
  *   node dist/bench/tcp-profile.js --perf /tmp/perf.data [--addon build/prof/RelWithDebInfo/diarkis_node.node] ...
  *     (perf record -g, node --perf-basic-prof; --addon: an unstripped build for the addon's symbols)
  *   --kind baseline-stream|baseline-loop --baseline build/baseline/<commit>/src: the baseline's client (A/B)
+ *   --transport UDP: bench/udp's CPU row (a UdpClient's reliable echo against a UDP node) instead
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -50,8 +51,9 @@ async function main(): Promise<void> {
   const messages = Number(stringArg('messages', '200000'));
   const top = Number(stringArg('top', '25'));
   const perfOut = process.argv.includes('--perf') ? stringArg('perf', '/tmp/perf.data') : undefined;
+  const transport = stringArg('transport', 'TCP') === 'UDP' ? 'UDP' : 'TCP';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcp-profile-'));
-  const cluster = await startClusterChild({ tcpNodes: 1, encryption: true });
+  const cluster = await startClusterChild(transport === 'UDP' ? { tcpNodes: 0, udpNodes: 1, encryption: true } : { tcpNodes: 1, encryption: true });
   const saved = process.env.NODE_OPTIONS;
   try {
     // --cpu-prof is refused in NODE_OPTIONS: a shell adds it in front of the child's script
@@ -63,7 +65,7 @@ async function main(): Promise<void> {
       ? [...addon, 'perf', 'record', '-g', '-F', '4000', '-o', perfOut, '--']
       : ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-interval=50 --cpu-prof-dir=${dir} "$@"`];
     const baseline = process.argv.includes('--baseline') ? stringArg('baseline', '') : undefined;
-    const s = await runEchoChild(kind, cluster.entryUrl, depth, messages, 1, `prof-${Date.now()}`, baseline, 'TCP', wrap);
+    const s = await runEchoChild(kind, cluster.entryUrl, depth, messages, 1, `prof-${Date.now()}`, baseline, transport, wrap);
     process.env.NODE_OPTIONS = saved;
     console.log(`${kind} at ${depth} in flight: ${fmt(s.cpuUs, 2)} µs CPU per message, ${messages} messages (load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')})`);
     if (perfOut) {

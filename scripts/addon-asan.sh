@@ -17,5 +17,6 @@ export LD_PRELOAD="$libasan" DIARKIS_NODE_ADDON="$PWD/$addon"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 npx vitest run test/udp-client-roundtrip.test.ts test/tcp-client-roundtrip.test.ts \
   test/tcp-client-pump.test.ts test/tcp-client-send-batch.test.ts test/tcp-client-response-path.test.ts \
+  test/udp-client-response-path.test.ts \
   test/worker-terminate.test.ts \
   test/udp-migration.test.ts

@@ -63,8 +63,9 @@ export async function runFloor(exe: string, entryUrl: string, depth: number, mes
 }
 
 /** bench/udp: the UDP floor's sample, with the warm-up the echo child uses (2000 or fewer). */
-export async function runUdpFloor(exe: string, entryUrl: string, depth: number, messages: number, uid: string): Promise<EchoSample> {
-  const r = await spawnFloor(exe, await fetchEndpoint(entryUrl, 'UDP', uid), depth, messages, Math.min(2000, messages));
+export async function runUdpFloor(exe: string, entryUrl: string, depth: number, messages: number, uid: string,
+  wrap: string[] = []): Promise<EchoSample> {
+  const r = await spawnFloor(exe, await fetchEndpoint(entryUrl, 'UDP', uid), depth, messages, Math.min(2000, messages), [], wrap);
   return { kind: 'c-floor', depth, clients: 1, messages: r.messages, seconds: r.seconds, cpuUs: r.cpuUs, eventsPerCrossing: Number.NaN,
     sentPerMessage: r.sentPerMessage, receivedPerMessage: r.receivedPerMessage };
 }

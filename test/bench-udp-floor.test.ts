@@ -2,10 +2,11 @@
  * bench/c-floor/udp_echo_floor.c, the C floor of bench/udp's CPU table, must be a correct RUDP
  * client, not only a fast one: built as the bench builds it, run against a reference UDP node, it
  * completes its echoes with every answer checked byte for byte (its exit code), across the
- * server's sequence wrap, and it fails (rather than hangs) on a wrong answer or a lost DAT.
+ * server's sequence wrap, and it fails (rather than hangs) on a wrong answer or a lost DAT. The
+ * TCP floor shares its crypto code (floor_common.h): it still completes its echoes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFloor, spawnFloor } from '../bench/lib/c-floor';
+import { buildFloor, runFloor, spawnFloor } from '../bench/lib/c-floor';
 import { startCluster, type Cluster } from '../src/server';
 import { fetchEndpoint } from './helpers/ts-tcp-client';
 import { startUdpNodeRig } from './helpers/ts-udp-client';
@@ -17,7 +18,7 @@ let cluster: Cluster;
 beforeAll(async () => {
   exe = buildFloor('udp_echo_floor');
   // The server's first sequence 12 before the 24-bit wrap: every run below crosses it.
-  cluster = await startCluster({ tcpNodes: 0, udpNodes: 1, udp: { initialSeq: 0xfffff4 } });
+  cluster = await startCluster({ tcpNodes: 1, udpNodes: 1, udp: { initialSeq: 0xfffff4 } });
 });
 
 afterAll(async () => {
@@ -66,5 +67,10 @@ describe('the UDP C floor', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('the TCP floor (the same crypto code, the anchor\'s EVP path) completes its echoes', async () => {
+    const tcp = buildFloor('tcp_echo_floor');
+    for (const depth of [1, 64]) expect((await runFloor(tcp, cluster.entryUrl, depth, 200, `tcp-floor-${depth}`)).messages).toBe(200);
   });
 });

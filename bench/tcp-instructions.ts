@@ -5,9 +5,10 @@
  * messages (the same start-up, warm-up and close), and (Ir(2N) - Ir(N)) / N is what one more echo
  * costs. Counts, not time: the same on a busy machine, where CPU time per message is noisy
  * (this machine has no hardware counters for `perf stat`). Slow (valgrind): a minute per row.
+ * `--transport UDP`: bench/udp's rows instead (the UdpClient, the pure-TS RUDP client, the UDP C floor).
  *
  *   node dist/bench/tcp-instructions.js [--messages 10000] [--depth 64] [--kinds a,b,...]
- *                                       [--baseline build/baseline/<commit>/src]
+ *                                       [--baseline build/baseline/<commit>/src] [--transport UDP]
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -30,7 +31,9 @@ async function main(): Promise<void> {
   const n = Number(stringArg('messages') ?? 10000);
   const depth = Number(stringArg('depth') ?? 64);
   const baseline = stringArg('baseline');
-  const all = ['native-loop', 'native-stream', ...(baseline ? ['baseline-loop', 'baseline-stream'] : []), 'c-floor', ...NODE_FLOORS];
+  const transport = stringArg('transport') === 'UDP' ? 'UDP' : 'TCP';
+  const all = transport === 'UDP' ? ['native-loop', ...(baseline ? ['baseline-loop'] : []), 'typescript', 'c-floor']
+    : ['native-loop', 'native-stream', ...(baseline ? ['baseline-loop', 'baseline-stream'] : []), 'c-floor', ...NODE_FLOORS];
   const kinds = stringArg('kinds')?.split(',') ?? all;
   const rows: Array<Array<string | number>> = [];
   const summary: Record<string, unknown>[] = [];
@@ -45,12 +48,12 @@ async function main(): Promise<void> {
     rows.push([kind, depth, fmt(per, 0)]);
     summary.push({ kind, depth, instructionsPerEcho: per });
     process.stderr.write(`${kind} at ${depth}: ${fmt(per, 0)} instructions per echo\n`);
-  });
+  }, transport);
   const floorIr = summary.find((s) => s.kind === 'c-floor')?.instructionsPerEcho as number | undefined;
-  console.log(`\nTCP echo, 64-byte encrypted bodies: user-space instructions per echo, marginal ((2N - N) / N, N = ${n}), callgrind\n`);
+  console.log(`\n${transport} echo, 64-byte encrypted bodies: user-space instructions per echo, marginal ((2N - N) / N, N = ${n}), callgrind\n`);
   console.log(formatTable(['client', 'in flight', 'instructions/echo', '/ C floor'],
     rows.map((r, i) => [...r, floorIr ? fmt((summary[i]?.instructionsPerEcho as number) / floorIr, 2) : '-'])));
-  const file = writeResult('tcp-instructions', { messages: n, depth, baseline: baseline ?? null, summary });
+  const file = writeResult(transport === 'UDP' ? 'udp-instructions' : 'tcp-instructions', { messages: n, depth, baseline: baseline ?? null, summary });
   console.log(`\nwrote ${file}`);
 }
 

@@ -8,14 +8,17 @@
  *   node dist/bench/tcp-profile.js --perf /tmp/perf.data [--addon build/prof/RelWithDebInfo/diarkis_node.node] ...
  *     (perf record -g, node --perf-basic-prof; --addon: an unstripped build for the addon's symbols)
  *   --kind baseline-stream|baseline-loop --baseline build/baseline/<commit>/src: the baseline's client (A/B)
- *   --transport UDP: bench/udp's CPU row (a UdpClient's reliable echo against a UDP node) instead
+ *   --transport UDP: the row of bench/udp's CPU table (the UdpClient against a UDP node)
+ *   --kind c-floor --perf <file>: the C floor of that transport under perf (the same buckets by DSO)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatTable } from '../src/cli/table';
 import { startClusterChild } from './lib/cluster-process';
+import { buildFloor } from './lib/c-floor';
 import { runEchoChild } from './lib/echo-run';
+import { runKind } from './lib/run-kind';
 import { fmt } from './lib/stats';
 
 interface ProfileNode {
@@ -51,8 +54,9 @@ async function main(): Promise<void> {
   const messages = Number(stringArg('messages', '200000'));
   const top = Number(stringArg('top', '25'));
   const perfOut = process.argv.includes('--perf') ? stringArg('perf', '/tmp/perf.data') : undefined;
-  const transport = stringArg('transport', 'TCP') === 'UDP' ? 'UDP' : 'TCP';
+  if (kind === 'c-floor' && perfOut === undefined) throw new Error('--kind c-floor: a C program, profiled with --perf only');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcp-profile-'));
+  const transport = stringArg('transport', 'TCP') === 'UDP' ? 'UDP' : 'TCP';
   const cluster = await startClusterChild(transport === 'UDP' ? { tcpNodes: 0, udpNodes: 1, encryption: true } : { tcpNodes: 1, encryption: true });
   const saved = process.env.NODE_OPTIONS;
   try {
@@ -65,7 +69,11 @@ async function main(): Promise<void> {
       ? [...addon, 'perf', 'record', '-g', '-F', '4000', '-o', perfOut, '--']
       : ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-interval=50 --cpu-prof-dir=${dir} "$@"`];
     const baseline = process.argv.includes('--baseline') ? stringArg('baseline', '') : undefined;
-    const s = await runEchoChild(kind, cluster.entryUrl, depth, messages, 1, `prof-${Date.now()}`, baseline, transport, wrap);
+    const uid = `prof-${Date.now()}`;
+    const s = kind === 'c-floor'
+      ? await runKind(kind, transport === 'UDP' ? { floor: '', nodeFloor: '', udpFloor: buildFloor('udp_echo_floor') } : { floor: buildFloor(), nodeFloor: '' },
+        cluster.entryUrl, depth, messages, 1, uid, undefined, wrap, transport)
+      : await runEchoChild(kind, cluster.entryUrl, depth, messages, 1, uid, baseline, transport, wrap);
     process.env.NODE_OPTIONS = saved;
     console.log(`${kind} at ${depth} in flight: ${fmt(s.cpuUs, 2)} µs CPU per message, ${messages} messages (load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')})`);
     if (perfOut) {

@@ -3,10 +3,10 @@
  * by `strace -c -f` over the whole client process (every thread). Marginal: each row runs N and
  * 2N messages (the same warm-up, connect and close), and (calls(2N) - calls(N)) / N is what one
  * more echo costs, start-up excluded. Counts, not time: strace slows the process a lot, so the
- * CPU figures come from bench/tcp-throughput, never from here.
+ * CPU figures come from bench/tcp-throughput, never from here. `--transport UDP`: bench/udp's rows.
  *
  *   node dist/bench/tcp-syscalls.js [--messages 4000] [--depths 1,8,64]
- *                                   [--baseline build/baseline/<commit>/src]
+ *                                   [--baseline build/baseline/<commit>/src] [--transport UDP]
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -34,7 +34,9 @@ async function main(): Promise<void> {
   const n = Number(stringArg('messages') ?? 4000);
   const depths = (stringArg('depths') ?? '1,8,64').split(',').map(Number);
   const baseline = stringArg('baseline');
-  const kinds = ['native-loop', 'native-thread', ...(baseline ? ['native-baseline'] : []), 'typescript', 'c-floor', 'node-floor'];
+  const transport = stringArg('transport') === 'UDP' ? 'UDP' : 'TCP';
+  const kinds = transport === 'UDP' ? ['native-loop', 'native-thread', ...(baseline ? ['baseline-loop'] : []), 'typescript', 'c-floor']
+    : ['native-loop', 'native-thread', ...(baseline ? ['native-baseline'] : []), 'typescript', 'c-floor', 'node-floor'];
   const rows: Array<Array<string | number>> = [];
   const summary: Record<string, unknown>[] = [];
   const strace = { tag: 'sys', wrap: (file: string) => ['strace', '-f', '-c', '-o', file], read: parseSummary };
@@ -53,10 +55,10 @@ async function main(): Promise<void> {
     rows.push([kind, depth, fmt(total, 2), detail]);
     summary.push({ kind, depth, syscallsPerEcho: total, perSyscall: Object.fromEntries(shown) });
     process.stderr.write(`${kind} at ${depth}: ${fmt(total, 2)} per echo\n`);
-  });
-  console.log(`\nTCP echo, 64-byte encrypted bodies: system calls per echo, marginal ((2N - N) / N, N = ${n}), strace -c -f\n`);
+  }, transport);
+  console.log(`\n${transport} echo, 64-byte encrypted bodies: system calls per echo, marginal ((2N - N) / N, N = ${n}), strace -c -f\n`);
   console.log(formatTable(['client', 'in flight', 'syscalls/echo', 'by call (failed = EAGAIN and the like)'], rows));
-  const file = writeResult('tcp-syscalls', { messages: n, depths, baseline: baseline ?? null, summary });
+  const file = writeResult(transport === 'UDP' ? 'udp-syscalls' : 'tcp-syscalls', { messages: n, depths, baseline: baseline ?? null, summary });
   console.log(`\nwrote ${file}`);
 }
 

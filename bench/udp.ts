@@ -13,10 +13,12 @@
  *
  * 4. Client CPU per message (`--cpu-only`, also part of the full run): the native UdpClient on each
  *    driver (io 'loop', io 'thread') beside the pure-TypeScript RUDP client (test/helpers), 64-byte
- *    encrypted reliable echo at 1 and 64 in flight and a swarm at 1 each, direct to a node in a
+ *    encrypted reliable echo at 1, 8 and 64 in flight and a swarm at 1 each, direct to a node in a
  *    child process, each measurement in its own process, kinds interleaved, medians of `--rounds`.
  *    `--baseline <dir>` (a tree built by bench/build-baseline.sh) adds that commit's UdpClient on
- *    each driver as rows of the same run (baseline-loop, baseline-thread).
+ *    each driver as rows of the same run (baseline-loop, baseline-thread). The C floor
+ *    (bench/c-floor/udp_echo_floor.c, built here) is a row at 1, 8 and 64 in flight, and every row
+ *    gets its CPU over the floor's of the same round (median of the per-round ratios).
  *
  * Throughput runs three paths side by side (proxy with OS-default buffers, proxy with 4 MiB
  * buffers, direct without the proxy), `--repeat` rounds interleaved, medians reported.
@@ -38,6 +40,7 @@ import { startClusterChild, type ClusterChildStats } from './lib/cluster-process
 import { writeResult } from './lib/results';
 import { LivenessDiag } from './lib/liveness-diag';
 import { runEchoChild, runRounds, type RoundSample } from './lib/echo-run';
+import { buildFloor, runUdpFloor } from './lib/c-floor';
 import { fmt, median, percentile } from './lib/stats';
 
 const quick = process.argv.includes('--quick');
@@ -335,7 +338,7 @@ function errorKey(err: unknown): string {
 }
 
 interface CpuRow {
-  kind: string; label: string; depth: number; clients: number; rate: number; cpuUs: number; vsTs: number; epc: number;
+  kind: string; label: string; depth: number; clients: number; rate: number; cpuUs: number; vsTs: number; vsFloor: number; epc: number;
   /** Datagrams sent / received by the client per echo (received: native only). */
   sentPerMsg: number; receivedPerMsg: number;
 }
@@ -350,14 +353,16 @@ async function cpuTable(rounds: number, messages: number, swarmClients: number, 
   if (baseline !== undefined && !fs.existsSync(path.join(baseline, 'dist', 'src', 'index.js'))) {
     throw new Error(`--baseline ${baseline}: not a tree built by bench/build-baseline.sh`);
   }
-  const kinds = ['native-loop', 'native-thread', ...(baseline ? ['baseline-loop', 'baseline-thread'] : []), 'typescript'];
-  const cases = [{ depth: 1, clients: 1 }, { depth: 64, clients: 1 }, { depth: 1, clients: swarmClients }];
+  const kinds = ['native-loop', 'native-thread', ...(baseline ? ['baseline-loop', 'baseline-thread'] : []), 'typescript', 'c-floor'];
+  const cases = [{ depth: 1, clients: 1 }, { depth: 8, clients: 1 }, { depth: 64, clients: 1 }, { depth: 1, clients: swarmClients }];
+  const floor = buildFloor('udp_echo_floor');
   const cluster = await startClusterChild({ tcpNodes: 0, udpNodes: 1, encryption: true });
   let samples: RoundSample[] = [];
   let uid = 0;
   try {
     samples = await runRounds(kinds, cases, rounds, messages,
-      (kind, c, n) => runEchoChild(kind, cluster.entryUrl, c.depth, n, c.clients, `cpu-${uid++}`, baseline, 'UDP'), 'udp cpu');
+      (kind, c, n) => kind !== 'c-floor' ? runEchoChild(kind, cluster.entryUrl, c.depth, n, c.clients, `cpu-${uid++}`, baseline, 'UDP')
+        : c.clients === 1 ? runUdpFloor(floor, cluster.entryUrl, c.depth, n, `cpu-${uid++}`) : Promise.resolve(undefined), 'udp cpu');
   } finally {
     await cluster.stop();
   }
@@ -367,10 +372,12 @@ async function cpuTable(rounds: number, messages: number, swarmClients: number, 
       samples.filter((x) => x.kind === kind && x.depth === c.depth && x.clients === c.clients);
     for (const kind of kinds) {
       const s = pick(kind);
-      // Against the TS client of the same round (the same machine state), then the median.
-      const vsTs = median(s.flatMap((x) => pick('typescript').filter((t) => t.round === x.round).map((t) => x.cpuUs / t.cpuUs)));
+      if (s.length === 0) continue;  // the floor has no swarm row
+      // Against the TS client (the floor) of the same round (the same machine state), then the median.
+      const ratio = (anchor: string): number =>
+        median(s.flatMap((x) => pick(anchor).filter((t) => t.round === x.round).map((t) => x.cpuUs / t.cpuUs)));
       rows.push({ kind, label: c.clients > 1 ? `${c.clients} clients x 1` : String(c.depth), depth: c.depth, clients: c.clients,
-        rate: median(s.map((x) => x.messages / x.seconds)), cpuUs: median(s.map((x) => x.cpuUs)), vsTs,
+        rate: median(s.map((x) => x.messages / x.seconds)), cpuUs: median(s.map((x) => x.cpuUs)), vsTs: ratio('typescript'), vsFloor: ratio('c-floor'),
         epc: median(s.map((x) => x.eventsPerCrossing).filter(Number.isFinite)),
         sentPerMsg: median(s.map((x) => x.sentPerMessage ?? Number.NaN).filter(Number.isFinite)),
         receivedPerMsg: median(s.map((x) => x.receivedPerMessage ?? Number.NaN).filter(Number.isFinite)) });
@@ -381,8 +388,9 @@ async function cpuTable(rounds: number, messages: number, swarmClients: number, 
 
 function printCpu(rows: CpuRow[], rounds: number): void {
   console.log(`\nUDP reliable echo, 64-byte encrypted bodies, direct, ${rounds} rounds, medians (client CPU per message)\n`);
-  console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'cpu / ts', 'events/crossing', 'sent/msg', 'received/msg'],
-    rows.map((r) => [r.kind, r.label, fmt(r.rate, 0), fmt(r.cpuUs, 2), fmt(r.vsTs, 2), fmt(r.epc, 1), fmt(r.sentPerMsg, 2), fmt(r.receivedPerMsg, 2)])));
+  console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'cpu / ts', 'cpu / floor', 'events/crossing', 'sent/msg', 'received/msg'],
+    rows.map((r) => [r.kind, r.label, fmt(r.rate, 0), fmt(r.cpuUs, 2), fmt(r.vsTs, 2), fmt(r.vsFloor, 2), fmt(r.epc, 1), fmt(r.sentPerMsg, 2),
+      fmt(r.receivedPerMsg, 2)])));
 }
 
 async function main(): Promise<void> {

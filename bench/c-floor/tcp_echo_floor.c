@@ -12,87 +12,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/crypto.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-enum { kReqHeader = 10, kResHeader = 11, kSid = 16, kMac = 32, kBody = 64 };
+#define FLOOR_EVP_CRYPTO  /* the anchor of earlier sessions: its crypto as it was measured */
+#include "floor_common.h"
 
-static unsigned char sid[16], key[16], iv[16], macKey[16];
-static EVP_CIPHER_CTX *enc, *dec;
-static EVP_MAC_CTX *mac;
-
-static void die(const char *what) {
-  fprintf(stderr, "tcp_echo_floor: %s\n", what);
-  exit(1);
-}
-
-static void hex16(const char *s, unsigned char *out) {
-  if (strlen(s) != 32) die("keys must be 32 hex characters");
-  for (int i = 0; i < 16; i++) {
-    unsigned v;
-    if (sscanf(s + 2 * i, "%2x", &v) != 1) die("bad hex");
-    out[i] = (unsigned char)v;
-  }
-}
-
-static void hmac(const unsigned char *c, size_t n, unsigned char out[kMac]) {
-  size_t len = 0;
-  if (!EVP_MAC_init(mac, NULL, 0, NULL) || !EVP_MAC_update(mac, c, n) || !EVP_MAC_final(mac, out, &len, kMac)) {
-    die("hmac");
-  }
-}
-
-/* header || SID || u32 plen || HMAC || AES-128-CBC(zeroPad(body)); returns the length. */
-static size_t encode(unsigned char *out, uint8_t ver, uint16_t cmd, const unsigned char *body, size_t n) {
-  const size_t padded = n + (16 - n % 16);
-  unsigned char plain[1024];
-  memset(plain, 0, padded);
-  memcpy(plain, body, n);
-  unsigned char *c = out + kReqHeader + kSid + 4 + kMac;
-  int outl = 0;
-  if (!EVP_EncryptInit_ex(enc, NULL, NULL, NULL, iv) || !EVP_EncryptUpdate(enc, c, &outl, plain, (int)padded)) die("aes");
-  const size_t len = kSid + 4 + kMac + padded;
-  memcpy(out, "\xFE\xBE\xDE\xEF", 4);
-  out[4] = ver;
-  out[5] = (unsigned char)(len >> 16);
-  out[6] = (unsigned char)(len >> 8);
-  out[7] = (unsigned char)len;
-  out[8] = (unsigned char)(cmd >> 8);
-  out[9] = (unsigned char)cmd;
-  memcpy(out + kReqHeader, sid, kSid);
-  unsigned char *s = out + kReqHeader + kSid;
-  s[0] = (unsigned char)(n >> 24);
-  s[1] = (unsigned char)(n >> 16);
-  s[2] = (unsigned char)(n >> 8);
-  s[3] = (unsigned char)n;
-  hmac(c, padded, s + 4);
-  return kReqHeader + len;
-}
-
-/* Verifies and decrypts one response payload (secure(body)); returns the status or dies. */
-static void open_secure(const unsigned char *p, size_t n) {
-  unsigned char want[kMac], plain[2048];
-  if (n < 4 + kMac + 16 || (n - 4 - kMac) % 16 != 0 || n - 4 - kMac > sizeof plain) {
-    fprintf(stderr, "len %zu\n", n);
-    die("bad secure");
-  }
-  hmac(p + 4 + kMac, n - 4 - kMac, want);
-  if (CRYPTO_memcmp(want, p + 4, kMac) != 0) die("bad mac");
-  int outl = 0;
-  if (!EVP_DecryptInit_ex(dec, NULL, NULL, NULL, iv) ||
-      !EVP_DecryptUpdate(dec, plain, &outl, p + 4 + kMac, (int)(n - 4 - kMac))) {
-    die("aes");
-  }
-}
+enum { kBody = 64 };
 
 static int fd;
 static unsigned char rbuf[1 << 16];
@@ -125,25 +51,14 @@ static int read_answers(void) {
         die("unexpected packet");
       }
     }
-    open_secure(h + kResHeader, len);
+    static unsigned char plain[2048];
+    open_secure(h + kResHeader, len, plain);
     off += kResHeader + len;
     done++;
   }
   memmove(rbuf, rbuf + off, rlen - off);
   rlen -= off;
   return done;
-}
-
-static double cpu_us(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
-static double wall_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* `messages` echo requests, `depth` in flight; one write per read's worth of answers. */
@@ -166,24 +81,11 @@ static void run(int depth, long messages) {
 
 int main(int argc, char **argv) {
   if (argc != 10) die("usage: tcp_echo_floor host port sid key iv macKey depth messages warmup");
-  hex16(argv[3], sid);
-  hex16(argv[4], key);
-  hex16(argv[5], iv);
-  hex16(argv[6], macKey);
+  floor_name = "tcp_echo_floor";
+  floor_keys(argv + 3);
   const int depth = atoi(argv[7]);
   const long messages = atol(argv[8]), warmup = atol(argv[9]);
   if (depth < 1 || depth > 256 || messages < 1) die("depth 1..256, messages >= 1");
-
-  enc = EVP_CIPHER_CTX_new();
-  dec = EVP_CIPHER_CTX_new();
-  EVP_EncryptInit_ex(enc, EVP_aes_128_cbc(), NULL, key, iv);
-  EVP_DecryptInit_ex(dec, EVP_aes_128_cbc(), NULL, key, iv);
-  EVP_CIPHER_CTX_set_padding(enc, 0);
-  EVP_CIPHER_CTX_set_padding(dec, 0);
-  EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
-  mac = EVP_MAC_CTX_new(m);
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0), OSSL_PARAM_construct_end()};
-  if (!EVP_MAC_init(mac, macKey, sizeof macKey, params)) die("hmac init");
 
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);

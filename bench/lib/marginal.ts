@@ -1,14 +1,15 @@
 /**
  * The counting benches' run (tcp-syscalls, tcp-instructions): each row runs one bench/tcp-throughput
- * kind with N and then 2N echoes under a counter (strace, callgrind), against one TCP node in a
- * child process, with the same start-up, warm-up and close both times; (count(2N) - count(N)) / N
- * is what one more echo costs.
+ * kind (or, with transport UDP, one of bench/udp's CPU rows) with N and then 2N echoes under a
+ * counter (strace, callgrind), against one node in a child process, with the same start-up, warm-up
+ * and close both times; (count(2N) - count(N)) / N is what one more echo costs.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildFloor } from './c-floor';
 import { startClusterChild } from './cluster-process';
+import type { EchoTransport } from './echo-run';
 import { buildNodeFloor } from './node-floor';
 import { runKind } from './run-kind';
 
@@ -34,17 +35,20 @@ export async function countMarginal<T>(
   n: number,
   baseline: string | undefined,
   onRow: (row: MarginalRow, counts: [T, T]) => void,
+  transport: EchoTransport = 'TCP',
 ): Promise<void> {
-  const floors = { floor: buildFloor(), nodeFloor: buildNodeFloor() };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tcp-${counter.tag}-`));
-  const cluster = await startClusterChild({ tcpNodes: 1, encryption: true });
+  const udp = transport === 'UDP';
+  // The Node floors speak TCP only.
+  const floors = udp ? { floor: '', nodeFloor: '', udpFloor: buildFloor('udp_echo_floor') } : { floor: buildFloor(), nodeFloor: buildNodeFloor() };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${transport.toLowerCase()}-${counter.tag}-`));
+  const cluster = await startClusterChild(udp ? { tcpNodes: 0, udpNodes: 1, encryption: true } : { tcpNodes: 1, encryption: true });
   let uid = 0;
   try {
     for (const row of rows) {
       const counts: T[] = [];
       for (const messages of [n, 2 * n]) {
         const file = path.join(dir, `${row.kind}-${row.depth}-${messages}.out`);
-        await runKind(row.kind, floors, cluster.entryUrl, row.depth, messages, 1, `${counter.tag}-${uid++}`, baseline, counter.wrap(file));
+        await runKind(row.kind, floors, cluster.entryUrl, row.depth, messages, 1, `${counter.tag}-${uid++}`, baseline, counter.wrap(file), transport);
         counts.push(counter.read(file));
       }
       onRow(row, counts as [T, T]);

@@ -1,17 +1,22 @@
 /**
- * One row of the TCP echo benches (tcp-throughput, tcp-syscalls, tcp-instructions), by kind: the
- * C floor, a Node floor mode, or a client run by lib/tcp-echo-child.ts. `wrap`: a command to run
- * the measured process under (strace, valgrind).
+ * One row of the echo benches (tcp-throughput, tcp-syscalls, tcp-instructions), by kind: the
+ * C floor, a Node floor mode (TCP), or a client run by lib/tcp-echo-child.ts. `wrap`: a command to
+ * run the measured process under (strace, valgrind). UDP: the UDP floor and the UDP clients.
  */
-import { runFloor } from './c-floor';
-import { runEchoChild } from './echo-run';
+import { runFloor, runUdpFloor } from './c-floor';
+import { runEchoChild, type EchoTransport } from './echo-run';
 import { NODE_FLOORS, runNodeFloor } from './node-floor';
 import type { EchoSample } from './tcp-echo-child';
 
-export interface Floors { floor: string; nodeFloor: string }
+export interface Floors { floor: string; nodeFloor: string; udpFloor?: string }
 
 export function runKind(kind: string, floors: Floors, entryUrl: string, depth: number, messages: number, clients: number,
-  uid: string, baseline: string | undefined, wrap: string[] = []): Promise<EchoSample> {
+  uid: string, baseline: string | undefined, wrap: string[] = [], transport: EchoTransport = 'TCP'): Promise<EchoSample> {
+  if (transport === 'UDP') {
+    if (kind !== 'c-floor') return runEchoChild(kind, entryUrl, depth, messages, clients, uid, baseline, 'UDP', wrap);
+    if (floors.udpFloor === undefined) throw new Error('the UDP floor is not built');
+    return runUdpFloor(floors.udpFloor, entryUrl, depth, messages, uid, wrap);
+  }
   if (kind === 'c-floor') return runFloor(floors.floor, entryUrl, depth, messages, uid, wrap);
   const mode = NODE_FLOORS.find((m) => m === kind);
   if (mode !== undefined) return runNodeFloor(floors.nodeFloor, entryUrl, depth, messages, uid, wrap, mode);

@@ -12,7 +12,7 @@
  * flush(), which the owner calls at the end of its turn.
  */
 import { RUDP_MAX_RETRIES, RUDP_RETRY_MAX_MS, RUDP_RETRY_MIN_MS } from '../constants';
-import { RUDP_RECEIVE_WINDOW, RUDP_RTO_MIN_MS, RUDP_SEND_WINDOW, UDP_MAX_DATAGRAM_BODY } from '../ours';
+import { RUDP_PEER_MAX_ACK_DELAY_MS, RUDP_RECEIVE_WINDOW, RUDP_RTO_MIN_MS, RUDP_SEND_WINDOW, UDP_MAX_DATAGRAM_BODY } from '../ours';
 import { AckRecord, encodeDatagram, Flag, seqAdd, seqDiff, TRANSPORT_HEADER_SIZE, writeTransportHeader } from './datagram';
 import { CongestionWindow, RttEstimator } from './recovery';
 
@@ -103,8 +103,6 @@ export interface SenderStats {
   srtt: number;
 }
 
-/** The probe allows for the peer's ACK leaving at the end of its loop turn. */
-const ACK_DELAY_MS = 5;
 /** Process-wide sender counters by kind of resend (benchmarks read them: bench/udp --trace). */
 export const senderCounters: Record<string, number> = {
   rtoEvt: 0, rtoResend: 0, tlpResend: 0, rackResend: 0, firstRack: 0, spurious: 0, rttSamples: 0, rttSampleSumMs: 0,
@@ -535,7 +533,7 @@ export class ReliableSender {
     if (this.rtoAt === Number.POSITIVE_INFINITY) this.rtoAt = now + this.currentRto();
     if (this.tlpAt === Number.POSITIVE_INFINITY && this.backoff === 0 && this.rtt.hasSample) {
       // RFC 8985: with one DAT in flight its ACK may be a busy peer's delayed one: wait longer.
-      const pto = Math.max(2 * this.rtt.srtt + (this.unacked === 1 ? LONE_ACK_DELAY_MS : ACK_DELAY_MS), 10);
+      const pto = Math.max(2 * this.rtt.srtt + (this.unacked === 1 ? LONE_ACK_DELAY_MS : RUDP_PEER_MAX_ACK_DELAY_MS), 10);
       if (now + pto < this.rtoAt) this.tlpAt = now + pto;
     }
   }

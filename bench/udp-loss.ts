@@ -41,6 +41,8 @@ const SEEDS = arg('seeds', 3);
 const MESSAGES = arg('messages', 2000);
 const SIZE = 16;
 const CENSUS = process.argv.includes('--census');
+/** A peer that acknowledges later than this after a DAT could have reached it held it (its ACK pace is 4 ms). */
+const PEER_HOLD_MS = 20;
 const ENET = join(__dirname, '..', '..', 'build', 'bench', 'enet_echo');
 
 const DELAY: DirectionFaults = { delayMs: 5, jitterMs: 30 };
@@ -131,10 +133,30 @@ async function projectRun(cluster: ClusterChild, faults: DirectionFaults, seed: 
     lag.disable();
     const self = process.cpuUsage(cpu0.self);
     const node = await cluster.stats();
+    // Why each RDAT went, from the proxy's view (at 0 % loss every one is spurious): the peer
+    // held the DAT (its first ACK record passed the proxy more than the path's worst one-way
+    // delay + PEER_HOLD_MS after the DAT did), the ACK had passed the proxy before the resend (on
+    // its way to the sender, or the sender's loop late to read it), or neither (the sender's
+    // reorder window or probe undercut the path's jitter); lost DATs have no ACK before the RDAT.
+    const oneWay = (faults.delayMs ?? 0) + (faults.jitterMs ?? 0);
+    const causes = (d: typeof c.toServer): string => {
+      if ((faults.lossPct ?? 0) > 0) return ''; // a dropped DAT's first ACK answers its RDAT: no telling
+      let held = 0;
+      let onTheWay = 0;
+      let early = 0;
+      let unacked = 0;
+      for (const x of d.resends) {
+        if (x.ackAfterDat === null || x.ackAfterResend === null) unacked++;
+        else if (x.ackAfterDat > oneWay + PEER_HOLD_MS) held++;
+        else if (x.ackAfterResend < 0) onTheWay++;
+        else early++;
+      }
+      return `; RDATs: peer held >${PEER_HOLD_MS} ms ${held}, ACK past the proxy ${onTheWay}, neither ${early}, no ACK before ${unacked}`;
+    };
     const dir = (name: string, d: typeof c.toServer): string =>
       `  ${name}: DAT ${d.dats} (${d.fullDats} >=90 % full, mean fill ${(d.fill * 100).toFixed(0)} %), RDAT ${d.rdats}, ACK datagrams ${d.ackDatagrams} ` +
       `(${(d.ackRecords / Math.max(1, d.ackDatagrams)).toFixed(1)} records each), other ${d.other}; DATs ${d.firstDatMs.toFixed(0)}-${d.lastDatMs.toFixed(0)} ms; ` +
-      `in flight max ${d.maxInFlight}; every ${c.step} ms: in flight ${d.inFlight.join(' ')} | DATs ${d.datsPerStep.join(' ')} | RDATs ${d.rdatsPerStep.join(' ')}; acknowledged last: ${d.slowest.join(' | ')}\n`;
+      `in flight max ${d.maxInFlight}; every ${c.step} ms: in flight ${d.inFlight.join(' ')} | DATs ${d.datsPerStep.join(' ')} | RDATs ${d.rdatsPerStep.join(' ')}; acknowledged last: ${d.slowest.join(' | ')}${causes(d)}\n`;
     process.stderr.write(
       `census seed ${seed} ${JSON.stringify(faults)}: total ${r.totalMs.toFixed(0)} ms; CPU: client process ${((self.user + self.system) / 1000).toFixed(0)} ms, proxy ${r.proxyCpuMs.toFixed(0)} ms, ` +
         `node process ${(node.cpuUserMs + node.cpuSystemMs - cpu0.node.cpuUserMs - cpu0.node.cpuSystemMs).toFixed(0)} ms; ` +

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { RUDP_PEER_MAX_ACK_DELAY_MS } from '../src/protocol/ours';
 import { Datagram, Flag, isParsed, parseDatagram, ReliableReceiver, ReliableSender, SenderOptions } from '../src/protocol/rudp';
 
 function sender(opts: Partial<SenderOptions> = {}): { s: ReliableSender; out: Datagram[] } {
@@ -88,12 +89,13 @@ describe('ReliableSender', () => {
 
   it('adaptive: RFC 6298 RTO from the handshake seed, a tail-loss probe first, then the backed-off RTO', () => {
     const { s, out } = sender({ adaptive: true });
-    s.seedRtt(50); // RTO 50 + 4 * 25 = 150, probe after 2 * 50 + 5
+    s.seedRtt(50); // RTO 50 + 4 * 25 = 150, probe after 2 * 50 + the peer's max ACK delay
+    const probe = 2 * 50 + RUDP_PEER_MAX_ACK_DELAY_MS;
     for (let i = 0; i < 3; i++) s.send(body(i), 0);
-    expect(s.nextDeadline()).toBe(105);
-    s.tick(105);
+    expect(s.nextDeadline()).toBe(probe);
+    s.tick(probe);
     expect(out.slice(3).map((d) => [d.seq, d.flag])).toEqual([[2, Flag.RDAT]]); // the newest
-    expect(s.nextDeadline()).toBe(255);
+    expect(s.nextDeadline()).toBe(probe + 150);
     // The probe's RACK reveals 0 and 1 as lost (sent before it, a reorder window ago).
     s.onAck({ seq: 2, flag: Flag.RACK }, 160);
     expect(out.slice(4).map((d) => [d.seq, d.flag])).toEqual([
@@ -246,7 +248,7 @@ describe('ReliableSender', () => {
     const { s, out } = sender({ adaptive: true });
     s.seedRtt(50);
     for (let i = 0; i < 20; i++) s.send(body(i), 0);
-    s.tick(105); // the probe
+    s.tick(2 * 50 + RUDP_PEER_MAX_ACK_DELAY_MS); // the probe
     const rto = s.nextDeadline() ?? Infinity;
     const n = out.length;
     s.tick(rto);

@@ -39,6 +39,12 @@ export interface DirectionCensus {
   lastDatMs: number;
   /** The DATs acknowledged last: 'seq: D<ms>,R<ms>... -> ack <ms>' (what held the stream up). */
   slowest: string[];
+  /**
+   * Per RDAT, as the proxy saw them: ms from its DAT to the first ACK/RACK record for it coming
+   * back, and from the RDAT to that record (negative: the record had passed the proxy before the
+   * resend left; null: never acknowledged). udp-loss classifies them with the path's delays.
+   */
+  resends: { ackAfterDat: number | null; ackAfterResend: number | null }[];
 }
 
 export interface Census {
@@ -79,7 +85,7 @@ export class WireCensus {
 
   private direction(dir: Direction, back: Direction, t0: number, step: number): DirectionCensus {
     const out = this.seen[dir];
-    const c: DirectionCensus = { dats: 0, rdats: 0, fill: 0, fullDats: 0, ackDatagrams: 0, ackRecords: 0, other: 0, maxInFlight: 0, inFlight: [], datsPerStep: [], rdatsPerStep: [], firstDatMs: Infinity, lastDatMs: 0, slowest: [] };
+    const c: DirectionCensus = { dats: 0, rdats: 0, fill: 0, fullDats: 0, ackDatagrams: 0, ackRecords: 0, other: 0, maxInFlight: 0, inFlight: [], datsPerStep: [], rdatsPerStep: [], firstDatMs: Infinity, lastDatMs: 0, slowest: [], resends: [] };
     let bodies = 0;
     for (const s of out) {
       if (s.flag === FLAG.DAT || s.flag === FLAG.RDAT) {
@@ -112,8 +118,28 @@ export class WireCensus {
       c.maxInFlight = Math.max(c.maxInFlight, open.size);
     }
     c.slowest = slowest(out, this.seen[back], t0);
+    c.resends = resends(out, this.seen[back]);
     return c;
   }
+}
+
+function firstAcks(back: Seen[]): Map<number, number> {
+  const ackAt = new Map<number, number>();
+  for (const x of back) for (const q of x.acks ?? []) if (!ackAt.has(q)) ackAt.set(q, x.t);
+  return ackAt;
+}
+
+function resends(out: Seen[], back: Seen[]): DirectionCensus['resends'] {
+  const datAt = new Map<number, number>();
+  for (const x of out) if (x.flag === FLAG.DAT && !datAt.has(x.seq)) datAt.set(x.seq, x.t);
+  const ackAt = firstAcks(back);
+  return out
+    .filter((x) => x.flag === FLAG.RDAT)
+    .map((x) => {
+      const a = ackAt.get(x.seq);
+      const d = datAt.get(x.seq);
+      return { ackAfterDat: a === undefined || d === undefined ? null : a - d, ackAfterResend: a === undefined ? null : a - x.t };
+    });
 }
 
 function slowest(out: Seen[], back: Seen[], t0: number, n = 3): string[] {
@@ -124,10 +150,9 @@ function slowest(out: Seen[], back: Seen[], t0: number, n = 3): string[] {
     list.push(`${x.flag === FLAG.DAT ? 'D' : 'R'}${(x.t - t0).toFixed(0)}`);
     sends.set(x.seq, list);
   }
-  const ackAt = new Map<number, number>();
-  for (const x of back) for (const q of x.acks ?? []) if (!ackAt.has(q)) ackAt.set(q, x.t - t0);
+  const ackAt = firstAcks(back);
   return [...sends.keys()]
-    .map((q) => ({ q, a: ackAt.get(q) ?? Infinity }))
+    .map((q) => ({ q, a: (ackAt.get(q) ?? Infinity) - t0 }))
     .sort((a, b) => b.a - a.a)
     .slice(0, n)
     .map((r) => `${r.q}: ${sends.get(r.q)?.join(',')} -> ack ${r.a.toFixed(0)}`);

@@ -46,6 +46,13 @@ export const RUDP_RECEIVE_WINDOW = 1024;
 export const RUDP_SEND_WINDOW = 256;
 /** Section 4: adaptive retransmission floor. */
 export const RUDP_RTO_MIN_MS = 100;
+/**
+ * Section 4: the longest a peer of ours holds an ACK record back, which a sender's tail-loss probe
+ * allows for on top of two smoothed RTTs (QUIC's max_ack_delay): the client's loop driver paces its
+ * ACK datagrams at one per 8 ms (bindings/node/udp_client_wrap.cc kLoopAckDelayMs), its thread
+ * driver at 2 ms, our node at 4 ms (udp.ackDelayMs). The stock server resends after 1000 ms.
+ */
+export const RUDP_PEER_MAX_ACK_DELAY_MS = 9;
 /** Section 4 (fragments): receivers accept datagrams with up to this many bytes of body. */
 export const UDP_MAX_DATAGRAM_BODY = 1400;
 

@@ -18,7 +18,6 @@ ReliableChannel::ReliableChannel(ReliableConfig config, Stats& stats)
 
 void ReliableChannel::start(uint32_t sendSeq, uint32_t recvSeq, double now) {
   sendBase_ = sendSeq & kSeqMask;
-  lostFrom_ = sendBase_;
   recvNext_ = recvSeq & kSeqMask;
   started_ = true;
   now_ = now;
@@ -112,27 +111,22 @@ bool ReliableChannel::sendNewDat(double now, bool flush) {
   return true;
 }
 
-// Lost DATs in sequence order from the oldest while the window allows, starting at lostFrom_
-// (none lost before it): an RTO's losses are resent at a cost in proportion to what is sent.
+// Lost DATs in sequence order from the oldest while the window allows: the lost list's head.
 void ReliableChannel::resendLost(double now) {
-  size_t i = static_cast<size_t>(std::max<int32_t>(0, seqDiff(lostFrom_, sendBase_)));
-  for (; lost_ > 0 && i < inflight_.size(); ++i) {
-    if (static_cast<double>(pipe_) >= cc_.window()) break;
-    if (inflight_[i].lost) retransmit(i, now);
+  while (lostHead_ != kNoSeq && static_cast<double>(pipe_) < cc_.window()) {
+    retransmit(static_cast<size_t>(seqDiff(lostHead_, sendBase_)), now);
   }
-  lostFrom_ = seqAdd(sendBase_, static_cast<uint32_t>(i));
 }
 
 void ReliableChannel::retransmit(size_t index, double now) {
   Outgoing& o = inflight_[index];
+  const uint32_t seq = seqAdd(sendBase_, static_cast<uint32_t>(index));
   if (o.lost) {
-    o.lost = false;
-    --lost_;
+    unlistLost(seq);
     ++pipe_;
   }
   ++o.retries;
   o.lastSent = now;
-  const uint32_t seq = seqAdd(sendBase_, static_cast<uint32_t>(index));
   if (cfg_.adaptive) {
     unlist(seq);
     enlist(seq);
@@ -161,10 +155,12 @@ bool ReliableChannel::onAck(const AckRecord& rec, double now) {
   Outgoing& o = inflight_[static_cast<size_t>(d)];
   if (o.needsRack && !rec.rack) return false;  // the handshake ACK S, not an acknowledgement
   o.acked = true;
-  unlist(rec.seq);
-  if (o.lost) --lost_;
-  else --pipe_;
-  o.lost = false;
+  if (o.lost) {
+    unlistLost(rec.seq);
+  } else {
+    unlist(rec.seq);
+    --pipe_;
+  }
   released_ += o.budgeted;
   const double xmit = rec.rack ? o.lastSent : o.firstSent;
   // Karn's rule, made exact by the flag: ACK answers the first DAT (also when it was
@@ -293,8 +289,7 @@ void ReliableChannel::forgetOutgoing() {
   inflight_.release();
   queue_.release();
   pipe_ = lost_ = 0;
-  lostFrom_ = sendBase_;
-  tsHead_ = tsTail_ = kNoSeq;
+  tsHead_ = tsTail_ = lostHead_ = lostTail_ = kNoSeq;
   rtoAt_ = tlpAt_ = rackAt_ = kNoDeadline;
 }
 

@@ -150,12 +150,13 @@ class ReliableChannel {
     double rackAt = kNoDeadline;
   };
   RackCheck checkRackScan(double now) const;
-  // The pump's walk to lost DATs starts at a cursor instead of the oldest DAT (tests check the
-  // walk from the oldest would find nothing more): DATs lost, lost before the cursor (must be
-  // 0), and whether the walk from the oldest would resend one now (must be false after a call).
+  // The pump resends from the head of a list of the DATs waiting after an RTO instead of a walk
+  // from the oldest DAT (tests check the two agree): DATs flagged lost, whether the list holds
+  // exactly those in seq order (and lost_ counts them), and whether the walk from the oldest
+  // would resend one now (must be false after a call).
   struct LostWalkCheck {
     size_t lost = 0;
-    size_t beforeCursor = 0;
+    bool listIsTheLostInSeqOrder = false;
     bool wouldResend = false;
   };
   LostWalkCheck checkLostWalk() const;
@@ -177,10 +178,11 @@ class ReliableChannel {
     uint32_t retries = 0;
     uint32_t budgeted = 0;  // budgeted bytes packed in it
     bool acked = false;
-    bool lost = false;      // adaptive: declared lost, waiting for the window to resend
+    bool lost = false;      // adaptive: lost at an RTO, waiting for the window (in the lost list)
     bool lossInEpisode = false;  // its latest loss counted in a reduced episode (undo)
     bool needsRack = false;
-    // Neighbours (by seq) in the send-time list of the adaptive policy (see tsHead_).
+    // Neighbours (by seq) in one of two lists of the adaptive policy: the send-time list while
+    // outstanding (`listed`, see tsHead_), the lost list while waiting (`lost`, see lostHead_).
     bool listed = false;
     uint32_t tsPrev = kNoSeq;
     uint32_t tsNext = kNoSeq;
@@ -204,10 +206,14 @@ class ReliableChannel {
   // adaptive policy
   double currentRto() const;
   void detectLosses(double now);
-  void markLost(size_t index, double now);
+  void noteLoss(uint32_t seq, double now);
+  void enlistLost(uint32_t seq);
+  void unlistLost(uint32_t seq);
   Outgoing& bySeq(uint32_t seq) { return inflight_[static_cast<size_t>(seqDiff(seq, sendBase_))]; }
   void enlist(uint32_t seq);
   void unlist(uint32_t seq);
+  // Out of the list with this head and tail (the send-time list or the lost list).
+  void unlink(uint32_t seq, uint32_t& head, uint32_t& tail);
   // RFC 8985 RACK_sent_after: later in time, or at the same time later in sequence.
   bool sentAfterRack(double sentAt, uint32_t seq) const {
     return sentAt > rackXmit_ || (sentAt == rackXmit_ && seqDiff(seq, rackSeq_) > 0);
@@ -231,8 +237,11 @@ class ReliableChannel {
   Ring<Outgoing> inflight_;         // seqs sendBase_, sendBase_+1, ...
   Ring<Message> queue_;             // bodies not yet in a DAT
   size_t pipe_ = 0;                 // sent, unacknowledged, not declared lost
-  size_t lost_ = 0;                 // declared lost, not yet resent
-  uint32_t lostFrom_ = 0;           // no DAT before this seq is lost (the pump's walk starts here)
+  size_t lost_ = 0;                 // lost at an RTO, not yet resent
+  // The DATs lost at an RTO and waiting for the window, by seq: the pump resends from the head, so
+  // resending costs what is sent, not a walk of the window per ACK. RACK's losses go at once.
+  uint32_t lostHead_ = kNoSeq;
+  uint32_t lostTail_ = kNoSeq;
   size_t released_ = 0;
   RttEstimator rtt_;
   CongestionWindow cc_;

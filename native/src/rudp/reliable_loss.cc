@@ -53,9 +53,8 @@ void ReliableChannel::detectLosses(double now) {
   for (const uint32_t seq : lostScratch_) {
     // Resent at once, outside the congestion window: the lost copy has left
     // the network, so this keeps the number in flight (packet conservation).
-    const size_t i = static_cast<size_t>(seqDiff(seq, sendBase_));
-    markLost(i, now);
-    retransmit(i, now);
+    noteLoss(seq, now);
+    retransmit(static_cast<size_t>(seqDiff(seq, sendBase_)), now);
   }
 }
 
@@ -76,12 +75,20 @@ ReliableChannel::RackCheck ReliableChannel::checkRackScan(double now) const {
 
 ReliableChannel::LostWalkCheck ReliableChannel::checkLostWalk() const {
   LostWalkCheck r;
-  const size_t from = static_cast<size_t>(std::max<int32_t>(0, seqDiff(lostFrom_, sendBase_)));
+  std::vector<uint32_t> flagged;
   for (size_t i = 0; i < inflight_.size(); ++i) {
-    if (!inflight_[i].lost) continue;
-    ++r.lost;
-    if (i < from) ++r.beforeCursor;
+    if (inflight_[i].lost) flagged.push_back(seqAdd(sendBase_, static_cast<uint32_t>(i)));
   }
+  r.lost = flagged.size();
+  std::vector<uint32_t> listed;
+  for (uint32_t seq = lostHead_; seq != kNoSeq && listed.size() <= inflight_.size();) {
+    listed.push_back(seq);
+    const int32_t d = seqDiff(seq, sendBase_);
+    if (d < 0 || static_cast<size_t>(d) >= inflight_.size()) break;  // a stale link: not equal below
+    seq = inflight_[static_cast<size_t>(d)].tsNext;
+  }
+  r.listIsTheLostInSeqOrder = listed == flagged && lost_ == flagged.size() &&
+                              (flagged.empty() ? lostTail_ == kNoSeq : lostTail_ == flagged.back());
   r.wouldResend = r.lost > 0 && static_cast<double>(pipe_) < cc_.window();
   return r;
 }
@@ -104,27 +111,45 @@ void ReliableChannel::enlist(uint32_t seq) {
   o.listed = true;
 }
 
+void ReliableChannel::unlink(uint32_t seq, uint32_t& head, uint32_t& tail) {
+  Outgoing& o = bySeq(seq);
+  if (o.tsPrev != kNoSeq) bySeq(o.tsPrev).tsNext = o.tsNext;
+  else head = o.tsNext;
+  if (o.tsNext != kNoSeq) bySeq(o.tsNext).tsPrev = o.tsPrev;
+  else tail = o.tsPrev;
+  o.tsPrev = o.tsNext = kNoSeq;
+}
+
 void ReliableChannel::unlist(uint32_t seq) {
   Outgoing& o = bySeq(seq);
   if (!o.listed) return;
-  if (o.tsPrev != kNoSeq) bySeq(o.tsPrev).tsNext = o.tsNext;
-  else tsHead_ = o.tsNext;
-  if (o.tsNext != kNoSeq) bySeq(o.tsNext).tsPrev = o.tsPrev;
-  else tsTail_ = o.tsPrev;
-  o.tsPrev = o.tsNext = kNoSeq;
+  unlink(seq, tsHead_, tsTail_);
   o.listed = false;
 }
 
-void ReliableChannel::markLost(size_t index, double now) {
-  Outgoing& o = inflight_[index];
-  const uint32_t seq = seqAdd(sendBase_, static_cast<uint32_t>(index));
-  // With none lost the old lostFrom_ means nothing (and may have fallen far behind the window).
-  if (lost_ == 0 || seqDiff(seq, lostFrom_) < 0) lostFrom_ = seq;
+// Out of the send-time list, counted in the congestion response (RACK resends it at once).
+void ReliableChannel::noteLoss(uint32_t seq, double now) {
   unlist(seq);
-  o.lost = true;
-  --pipe_;
-  ++lost_;
+  Outgoing& o = bySeq(seq);
   o.lossInEpisode = cc_.onLoss(o.lastSent, now, rtt_.minRtt());
+}
+
+// At the lost list's tail (callers go in seq order); the link fields are free (not listed).
+void ReliableChannel::enlistLost(uint32_t seq) {
+  Outgoing& o = bySeq(seq);
+  o.lost = true;
+  o.tsPrev = lostTail_;
+  o.tsNext = kNoSeq;
+  if (lostTail_ != kNoSeq) bySeq(lostTail_).tsNext = seq;
+  else lostHead_ = seq;
+  lostTail_ = seq;
+  ++lost_;
+}
+
+void ReliableChannel::unlistLost(uint32_t seq) {
+  unlink(seq, lostHead_, lostTail_);
+  bySeq(seq).lost = false;
+  --lost_;
 }
 
 // The retransmission timer runs from the latest progress (an ACK) or the first
@@ -169,8 +194,19 @@ void ReliableChannel::onRto(double now) {
   }
   ++timeouts_;
   ++backoff_;
+  // Every unacknowledged DAT is lost now: the lost list is rebuilt in seq order, those still
+  // waiting from an earlier RTO included (one pass over the window, per RTO).
+  lostHead_ = lostTail_ = kNoSeq;
+  lost_ = 0;
   for (size_t i = 0; i < inflight_.size(); ++i) {
-    if (!inflight_[i].acked && !inflight_[i].lost) markLost(i, now);
+    Outgoing& o = inflight_[i];
+    if (o.acked) continue;
+    const uint32_t seq = seqAdd(sendBase_, static_cast<uint32_t>(i));
+    if (!o.lost) {
+      noteLoss(seq, now);
+      --pipe_;
+    }
+    enlistLost(seq);
   }
   cc_.onRto(now);
   rtoAt_ = now + currentRto();

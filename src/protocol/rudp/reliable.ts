@@ -12,7 +12,7 @@
  * flush(), which the owner calls at the end of its turn.
  */
 import { RUDP_MAX_RETRIES, RUDP_RETRY_MAX_MS, RUDP_RETRY_MIN_MS } from '../constants';
-import { RUDP_RECEIVE_WINDOW, RUDP_RTO_MIN_MS, RUDP_SEND_WINDOW, UDP_MAX_DATAGRAM_BODY } from '../ours';
+import { RUDP_PEER_MAX_ACK_DELAY_MS, RUDP_RECEIVE_WINDOW, RUDP_RTO_MIN_MS, RUDP_SEND_WINDOW, UDP_MAX_DATAGRAM_BODY } from '../ours';
 import { AckRecord, encodeDatagram, Flag, seqAdd, seqDiff, TRANSPORT_HEADER_SIZE, writeTransportHeader } from './datagram';
 import { CongestionWindow, RttEstimator } from './recovery';
 
@@ -57,17 +57,34 @@ interface InFlight {
   interval: number;
   retries: number;
   acked: boolean;
-  /** Adaptive: declared lost after an RTO, waiting for the window. */
+  /** Adaptive: declared lost after an RTO, waiting for the window (in the lost list). */
   lost: boolean;
   /** Its latest loss counted in a reduced episode (an undo candidate). */
   lossInEpisode: boolean;
   needsRack: boolean;
   /** Its 24-bit sequence number (RACK's tie-break). */
   seq: number;
-  /** Neighbours in the send-time list (adaptive only): unacknowledged, not lost, by (lastSent, seq). */
+  /**
+   * Neighbours in one of two lists (adaptive only): the send-time list while outstanding (`listed`:
+   * unacknowledged, not lost, by (lastSent, seq)), the lost list while waiting (`lost`, by seq).
+   */
   prev: InFlight | null;
   next: InFlight | null;
   listed: boolean;
+}
+
+/** A doubly linked list through InFlight.prev/next. */
+interface Chain {
+  head: InFlight | null;
+  tail: InFlight | null;
+}
+
+function unlink(c: Chain, f: InFlight): void {
+  if (f.prev !== null) f.prev.next = f.next;
+  else c.head = f.next;
+  if (f.next !== null) f.next.prev = f.prev;
+  else c.tail = f.prev;
+  f.prev = f.next = null;
 }
 
 interface Queued {
@@ -86,8 +103,6 @@ export interface SenderStats {
   srtt: number;
 }
 
-/** The probe allows for the peer's ACK leaving at the end of its loop turn. */
-const ACK_DELAY_MS = 5;
 /** Process-wide sender counters by kind of resend (benchmarks read them: bench/udp --trace). */
 export const senderCounters: Record<string, number> = {
   rtoEvt: 0, rtoResend: 0, tlpResend: 0, rackResend: 0, firstRack: 0, spurious: 0, rttSamples: 0, rttSampleSumMs: 0,
@@ -106,11 +121,11 @@ export class ReliableSender {
   private pipe = 0;
   private lostCount = 0;
   /**
-   * Seq from which the pump looks for lost DATs waiting for the window: none before it. A
-   * loss moves it back, the pump forward past what it resent or skipped, so resending after an
-   * RTO costs in proportion to what is sent, not a walk from the oldest DAT per ACK.
+   * The DATs lost at an RTO and waiting for the window, by seq: the pump resends from its head, so
+   * resending costs what is sent, not a walk of the window per ACK (RACK's losses go again at once
+   * and never wait here).
    */
-  private lostFrom = 0;
+  private readonly lostDats: Chain = { head: null, tail: null };
   private first: boolean;
   private timedOut = false;
   private readonly rtt = new RttEstimator();
@@ -134,8 +149,7 @@ export class ReliableSender {
    * Linux's tsorted queue: RACK's scan starts at the oldest and stops at the first DAT sent after
    * the latest acknowledged one or not yet due, so an ACK record costs O(1) amortised, not O(window).
    */
-  private tsHead: InFlight | null = null;
-  private tsTail: InFlight | null = null;
+  private readonly ts: Chain = { head: null, tail: null };
   private readonly o: Required<Omit<SenderOptions, 'initialSeq' | 'firstNeedsRack'>>;
   readonly stats = { sent: 0, retransmits: 0, acked: 0 };
 
@@ -144,7 +158,6 @@ export class ReliableSender {
     private readonly emit: (datagram: Buffer) => void,
   ) {
     this.base = opts.initialSeq & 0xffffff;
-    this.lostFrom = this.base;
     this.first = opts.firstNeedsRack === true;
     this.o = {
       retryMinMs: opts.retryMinMs ?? RUDP_RETRY_MIN_MS,
@@ -222,10 +235,11 @@ export class ReliableSender {
     senderCounters.ackRecv++;
     if (rec.flag !== Flag.RACK && f.retries > 0) senderCounters.spurious++;
     f.acked = true;
-    this.unlist(f);
-    if (f.lost) this.lostCount--;
-    else this.pipe--;
-    f.lost = false;
+    if (f.lost) this.unlistLost(f);
+    else {
+      this.unlist(f);
+      this.pipe--;
+    }
     this.stats.acked++;
     const rack = rec.flag === Flag.RACK;
     const xmit = rack ? f.lastSent : f.firstSent;
@@ -308,8 +322,7 @@ export class ReliableSender {
     this.qHead = 0;
     this.queuedBytes = 0;
     this.pipe = this.lostCount = 0;
-    this.lostFrom = this.base;
-    this.tsHead = this.tsTail = null;
+    this.ts.head = this.ts.tail = this.lostDats.head = this.lostDats.tail = null;
     this.rtoAt = this.tlpAt = this.rackAt = Number.POSITIVE_INFINITY;
   }
 
@@ -382,24 +395,18 @@ export class ReliableSender {
     return true;
   }
 
-  /** Lost DATs in sequence order from the oldest, while the window allows (see lostFrom). */
+  /** Lost DATs in sequence order from the oldest, while the window allows (the lost list's head). */
   private resendLost(now: number): void {
-    let i = this.head + Math.max(0, seqDiff(this.lostFrom, this.base));
-    for (; this.lostCount > 0 && i < this.inflight.length; i++) {
-      if (this.pipe >= this.cc.window) break;
-      if (this.inflight[i].lost) {
-        senderCounters.rtoResend++;
-        this.resend(i, now);
-      }
+    while (this.lostDats.head !== null && this.pipe < this.cc.window) {
+      senderCounters.rtoResend++;
+      this.resend(this.head + seqDiff(this.lostDats.head.seq, this.base), now);
     }
-    this.lostFrom = seqAdd(this.base, i - this.head);
   }
 
   private resend(i: number, now: number): void {
     const f = this.inflight[i];
     if (f.lost) {
-      f.lost = false;
-      this.lostCount--;
+      this.unlistLost(f);
       this.pipe++;
     }
     f.retries++;
@@ -457,7 +464,7 @@ export class ReliableSender {
     if (this.rackXmit === Number.NEGATIVE_INFINITY) return;
     const reo = this.reorderWindow();
     let lost: InFlight[] | null = null;
-    for (let f = this.tsHead; f !== null; f = f.next) {
+    for (let f = this.ts.head; f !== null; f = f.next) {
       if (this.sentAfterRack(f.lastSent, f.seq)) break;
       const due = f.lastSent + this.rackRtt + reo;
       if (now < due) {
@@ -470,7 +477,7 @@ export class ReliableSender {
     if (lost.length > 1) lost.sort((a, b) => seqDiff(a.seq, b.seq));
     for (const f of lost) {
       // Resent at once: the lost copy left the network, so the number in flight stays.
-      this.markLost(f, now);
+      this.noteLoss(f, now);
       senderCounters.rackResend++;
       this.resend(this.head + seqDiff(f.seq, this.base), now);
     }
@@ -478,35 +485,44 @@ export class ReliableSender {
 
   /** Into the send-time list, after every DAT sent earlier (or at the same time with a lower seq). */
   private enlist(f: InFlight): void {
-    let after = this.tsTail;
+    let after = this.ts.tail;
     while (after !== null && (after.lastSent > f.lastSent || (after.lastSent === f.lastSent && seqDiff(after.seq, f.seq) > 0))) after = after.prev;
     f.prev = after;
-    f.next = after === null ? this.tsHead : after.next;
+    f.next = after === null ? this.ts.head : after.next;
     if (f.next !== null) f.next.prev = f;
-    else this.tsTail = f;
+    else this.ts.tail = f;
     if (after !== null) after.next = f;
-    else this.tsHead = f;
+    else this.ts.head = f;
     f.listed = true;
   }
 
   private unlist(f: InFlight): void {
     if (!f.listed) return;
-    if (f.prev !== null) f.prev.next = f.next;
-    else this.tsHead = f.next;
-    if (f.next !== null) f.next.prev = f.prev;
-    else this.tsTail = f.prev;
-    f.prev = f.next = null;
+    unlink(this.ts, f);
     f.listed = false;
   }
 
-  private markLost(f: InFlight, now: number): void {
-    // With none lost the old value means nothing (and may have fallen far behind the window).
-    if (this.lostCount === 0 || seqDiff(f.seq, this.lostFrom) < 0) this.lostFrom = f.seq;
-    f.lost = true;
+  /** Out of the send-time list, counted in the congestion response (RACK resends it at once). */
+  private noteLoss(f: InFlight, now: number): void {
     this.unlist(f);
-    this.pipe--;
-    this.lostCount++;
     f.lossInEpisode = this.cc.onLoss(f.lastSent, now, this.rtt.minRtt);
+  }
+
+  /** At the lost list's tail (the caller goes in seq order), out of the pipe until resent. */
+  private enlistLost(f: InFlight): void {
+    f.lost = true;
+    f.prev = this.lostDats.tail;
+    f.next = null;
+    if (this.lostDats.tail !== null) this.lostDats.tail.next = f;
+    else this.lostDats.head = f;
+    this.lostDats.tail = f;
+    this.lostCount++;
+  }
+
+  private unlistLost(f: InFlight): void {
+    unlink(this.lostDats, f);
+    f.lost = false;
+    this.lostCount--;
   }
 
   private armTimers(now: number): void {
@@ -517,7 +533,7 @@ export class ReliableSender {
     if (this.rtoAt === Number.POSITIVE_INFINITY) this.rtoAt = now + this.currentRto();
     if (this.tlpAt === Number.POSITIVE_INFINITY && this.backoff === 0 && this.rtt.hasSample) {
       // RFC 8985: with one DAT in flight its ACK may be a busy peer's delayed one: wait longer.
-      const pto = Math.max(2 * this.rtt.srtt + (this.unacked === 1 ? LONE_ACK_DELAY_MS : ACK_DELAY_MS), 10);
+      const pto = Math.max(2 * this.rtt.srtt + (this.unacked === 1 ? LONE_ACK_DELAY_MS : RUDP_PEER_MAX_ACK_DELAY_MS), 10);
       if (now + pto < this.rtoAt) this.tlpAt = now + pto;
     }
   }
@@ -550,9 +566,18 @@ export class ReliableSender {
     }
     this.timeouts++;
     this.backoff++;
+    // Every unacknowledged DAT is lost now: the lost list is rebuilt in seq order, those still
+    // waiting from an earlier RTO included (one pass over the window, per RTO).
+    this.lostDats.head = this.lostDats.tail = null;
+    this.lostCount = 0;
     for (let i = this.head; i < this.inflight.length; i++) {
       const f = this.inflight[i];
-      if (!f.acked && !f.lost) this.markLost(f, now);
+      if (f.acked) continue;
+      if (!f.lost) {
+        this.noteLoss(f, now);
+        this.pipe--;
+      }
+      this.enlistLost(f);
     }
     this.cc.onRto(now);
     this.rtoAt = now + this.currentRto();

@@ -151,7 +151,7 @@ export class RedisStore implements ClusterStore {
   private lastReap = 0;
   private closed = false;
   /** Scripts: a turn's first written at once, the rest through ioredis's pipeline (redis-send.ts). */
-  readonly scriptSender: ScriptSender;
+  private readonly scriptSender: ScriptSender;
 
   private constructor(
     private readonly redis: Redis,

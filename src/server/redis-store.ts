@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import * as L from './redis-scripts';
+import { ScriptSender } from './redis-send';
 import { redactUrl } from './redis-url';
 import type {
   ClaimResult,
@@ -43,7 +44,8 @@ export interface RedisStoreOptions {
   /**
    * Commands issued in one event-loop turn go to Redis in one write (ioredis auto-pipelining,
    * default true): a storm of claims or handoffs costs one socket write per turn, not one each.
-   * The blocking stream readers never pipeline.
+   * A turn's first script is written at once (redis-send.ts); the blocking stream readers never
+   * pipeline.
    */
   autoPipelining?: boolean;
 }
@@ -148,6 +150,8 @@ export class RedisStore implements ClusterStore {
   private sweeper: NodeJS.Timeout | null = null;
   private lastReap = 0;
   private closed = false;
+  /** Scripts: a turn's first written at once, the rest through ioredis's pipeline (redis-send.ts). */
+  private readonly scriptSender: ScriptSender;
 
   private constructor(
     private readonly redis: Redis,
@@ -158,6 +162,7 @@ export class RedisStore implements ClusterStore {
     this.nodeTtlMs = opts.nodeTtlMs ?? 5000;
     this.advertiseHost = opts.advertiseHost;
     this.sweepIntervalMs = opts.sweepIntervalMs ?? 250;
+    this.scriptSender = new ScriptSender(redis, opts.autoPipelining ?? true);
     this.onError = opts.onError ?? ((op, err) => console.error(`[redis-store ${this.url}] ${op}: ${err.message}`));
     // After a reconnect (e.g. Redis restarted empty) every local node registers again at once.
     redis.on('ready', () => {
@@ -416,13 +421,13 @@ export class RedisStore implements ClusterStore {
   private async run(s: Script, ...args: (string | Buffer)[]): Promise<unknown> {
     if (!this.loaded.has(s.sha)) {
       this.loaded.add(s.sha);
-      return this.redis.eval(s.src, 0, this.prefix, ...args);
+      return this.scriptSender.send('eval', [s.src, 0, this.prefix, ...args]);
     }
     try {
-      return await this.redis.evalsha(s.sha, 0, this.prefix, ...args);
+      return await this.scriptSender.send('evalsha', [s.sha, 0, this.prefix, ...args]);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return this.redis.eval(s.src, 0, this.prefix, ...args);
+      return this.scriptSender.send('eval', [s.src, 0, this.prefix, ...args]);
     }
   }
 

@@ -99,7 +99,12 @@ export class Session {
     return this.forwarded.length > 0;
   }
 
-  /** The session as a record (what a handoff or a Redis store would carry). */
+  /**
+   * The session as a record (what a handoff or a Redis store would carry). `data` is this session's
+   * own object, not a copy: whoever keeps the record serialises or copies it (a handoff is encoded
+   * at once, an in-process target's Session and the memory store copy it), so a move does not copy
+   * it a third time.
+   */
   toRecord(nodeId: string): SessionRecord {
     return {
       uid: this.uid,
@@ -107,7 +112,7 @@ export class Session {
       nodeId,
       ...this.keysHex,
       clientKey: this.clientKey,
-      data: JSON.parse(JSON.stringify(this.data)) as JsonObject,
+      data: this.data,
     };
   }
 

@@ -260,9 +260,11 @@ export class MemoryStore implements ClusterStore {
 
   putHandoff(rec: HandoffRecord, ttlMs: number): Promise<void> {
     this.handoffs.get(rec.sid)?.cancel();
+    // Our own copy: the caller's record may hold the old session's live data (Session.toRecord).
+    rec = { ...rec, data: JSON.parse(JSON.stringify(rec.data)) as JsonObject };
     const s = this.sessions.get(rec.sid);
     if (s !== undefined) {
-      s.data = JSON.parse(JSON.stringify(rec.data)) as JsonObject;
+      s.data = rec.data;
       s.clientKey = rec.clientKey;
     } else {
       this.sessions.set(rec.sid, { ...rec, nodeId: rec.from });

@@ -19,6 +19,7 @@
 #include "diarkis/crypto.h"
 #include "diarkis/stats.h"
 #include "events/event_queue.h"
+#include "../native/queue_sink.h"
 #include "fuzz_common.h"
 #include "rudp/datagram.h"
 #include "rudp/fragment.h"
@@ -63,14 +64,7 @@ void fuzzReassembly(const uint8_t* data, size_t len) {
   }
 }
 
-struct QueueSink : diarkis::PacketSink {
-  diarkis::EventQueue q;
-  diarkis::PacketPost postPacket(uint64_t clientId, const diarkis::PacketHeader& h, size_t bound,
-                                 diarkis::PacketFill fill, void* ctx, diarkis::DropReason& reason) override {
-    bool wasEmpty = false;
-    return q.pushPacket(clientId, h, bound, fill, ctx, reason, wasEmpty);
-  }
-};
+using diarkis::test::QueueSink;  // test/native/queue_sink.h
 
 constexpr uint32_t kServerSeq = 0xFFFFF8;  // close to the wrap
 

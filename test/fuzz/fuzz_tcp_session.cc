@@ -26,6 +26,7 @@
 #include "diarkis/event.h"
 #include "diarkis/stats.h"
 #include "events/event_queue.h"
+#include "../native/queue_sink.h"
 #include "fuzz_common.h"
 #include "session/send_budget.h"
 #include "session/tcp_session.h"
@@ -40,14 +41,7 @@ using fuzz::check;
 using fuzz::fixedKeys;
 using fuzz::records;
 
-struct QueueSink : diarkis::PacketSink {
-  diarkis::EventQueue q;
-  diarkis::PacketPost postPacket(uint64_t clientId, const diarkis::PacketHeader& h, size_t bound,
-                                 diarkis::PacketFill fill, void* ctx, diarkis::DropReason& reason) override {
-    bool wasEmpty = false;
-    return q.pushPacket(clientId, h, bound, fill, ctx, reason, wasEmpty);
-  }
-};
+using diarkis::test::QueueSink;  // test/native/queue_sink.h
 
 struct Harness {
   explicit Harness(uint8_t flags)

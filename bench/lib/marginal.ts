@@ -3,6 +3,7 @@
  * kind (or, with transport UDP, one of bench/udp's CPU rows) with N and then 2N echoes under a
  * counter (strace, callgrind), against one node in a child process, with the same start-up, warm-up
  * and close both times; (count(2N) - count(N)) / N is what one more echo costs.
+ * BENCH_KEEP_COUNTS=1 keeps the raw files (callgrind.out per row and N) for a by-function look.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -55,6 +56,8 @@ export async function countMarginal<T>(
     }
   } finally {
     await cluster.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    // BENCH_KEEP_COUNTS=1 keeps the counters' files (e.g. for callgrind_annotate) and says where.
+    if (process.env.BENCH_KEEP_COUNTS === '1') console.log(`counts kept in ${dir}`);
+    else fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -126,6 +126,9 @@ void HostLoop::setTimer(double deadlineMs) {
   // Node's loop from its poll phase and JavaScript for seconds.
   const double wait = std::ceil(deadlineMs - diarkis::Runtime::nowMs());
   const uint64_t ms = wait <= 1 ? 1 : static_cast<uint64_t>(wait);
+  // Same due time as the armed timer (libuv counts whole ms from the loop's cached now):
+  // nothing to do. Deadlines move by fractions of a ms with most sends and acknowledgements.
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_)) && uv_timer_get_due_in(&timer_) == ms) return;
   uv_timer_start(&timer_, &HostLoop::onTimer, ms, 0);
 }
 

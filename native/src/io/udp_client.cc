@@ -101,7 +101,7 @@ ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, s
     // The host-loop driver: straight into the session on this thread, no command.
     if (shared_->conn) {
       rt.commandBegin();
-      rt.loop().guard(id_, [&] { shared_->conn->send(ver, cmd, Bytes(body, body + len), reliable, reserved, Runtime::nowMs()); });
+      rt.loop().guard(id_, [&] { shared_->conn->send(ver, cmd, body, len, reliable, reserved, Runtime::nowMs()); });
       rt.commandDone();
     } else {
       (void)shared_->budget.release(reserved);
@@ -112,7 +112,7 @@ ErrorCode DiarkisUdpBase::post(uint8_t ver, uint16_t cmd, const uint8_t* body, s
   const bool posted = rt.postLoop(id_,
       [shared, ver, cmd, reliable, reserved, b = Bytes(body, body + len)](Loop&) {
         if (shared->conn) {
-          shared->conn->send(ver, cmd, b, reliable, reserved, Runtime::nowMs());
+          shared->conn->send(ver, cmd, b.data(), b.size(), reliable, reserved, Runtime::nowMs());
         } else {
           (void)shared->budget.release(reserved);  // closed meanwhile: dropped
         }

@@ -177,12 +177,12 @@ void UdpConnection::readOld(double now) {
   }
 }
 
-void UdpConnection::send(uint8_t ver, uint16_t cmd, const Bytes& body, bool reliable, size_t reserved,
-                         double now) {
+void UdpConnection::send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool reliable,
+                         size_t reserved, double now) {
   // Hand the caller's reservation over to the session's own: release first so
   // the two never count twice against maxQueuedBytes.
   const bool drainDue = shared_->budget.release(reserved);
-  const ErrorCode rc = session_.send(ver, cmd, body.data(), body.size(), reliable, now, nullptr);
+  const ErrorCode rc = session_.send(ver, cmd, body, len, reliable, now, nullptr);
   if (drainDue) {
     if (shared_->budget.queued() >= shared_->highWaterMark) {
       (void)shared_->budget.reserve(0, nullptr);  // still above: re-arm the Drain instead

@@ -26,7 +26,8 @@ class UdpConnection final : public LoopHandler {
   void start(const sockaddr_storage& addr, socklen_t len, double now);
   // `reserved`: bytes the caller's thread reserved in the budget for this send
   // (unreliable sends too); the session reserves its own before this is released.
-  void send(uint8_t ver, uint16_t cmd, const Bytes& body, bool reliable, size_t reserved, double now);
+  // `body` is only read during the call (the host driver passes the caller's bytes, no copy).
+  void send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t len, bool reliable, size_t reserved, double now);
   void close(bool graceful, double now);
   void migrate(double now);
   // The host's consumer took the backlog down to its low-water mark: accept DATs again.

@@ -3,9 +3,11 @@
 // Each mode pipelines N echo requests (2/1, 64 bytes) on one TCP session and
 // waits for the N answers. Run under callgrind (instructions of the whole
 // process: the network thread's work is the same in every mode, so the
-// difference is the layer) through bench/engines/run.sh.
+// difference is the layer) through bench/engines/run.sh. `lone` instead keeps one
+// request in flight through the C ABI, on TCP or UDP, and prints its echoes/s and
+// CPU per echo (bench/engines/lone.sh).
 //
-//   poll_cost <capi|cpp|polled> <N> tcp manual <host> <port> <sid> <key> <iv> <mac>
+//   poll_cost <capi|cpp|polled|lone> <N> <tcp|udp> manual <host> <port> <sid> <key> <iv> <mac>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +16,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+
+#include <sys/resource.h>
 
 #include "diarkis.h"
 #include "diarkis/callback_queue.h"
@@ -42,6 +46,49 @@ int runCapi(int n, const dk_endpoint& ep) {
       if (ev[i].type == DK_EV_DISCONNECT) return 1;
     }
   }
+  dk_context_destroy(ctx);
+  return 0;
+}
+
+double cpuUs() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);  // the whole process: the caller's thread and the network thread
+  const long long us = (static_cast<long long>(u.ru_utime.tv_sec) + u.ru_stime.tv_sec) * 1000000LL +
+                       u.ru_utime.tv_usec + u.ru_stime.tv_usec;
+  return static_cast<double>(us);
+}
+
+// One request in flight through the C ABI (a game client's request/answer), on TCP or UDP with
+// the default options: n echoes after 200 of warm-up; prints echoes/s and process CPU per echo.
+int runLone(int n, bool udp, const dk_endpoint& ep) {
+  dk_context* ctx = dk_context_create();
+  const int id = udp ? dk_udp_create(ctx, nullptr) : dk_tcp_create(ctx, nullptr);
+  if (dk_connect(ctx, id, &ep) != 0) return 1;
+  dk_event ev[64];
+  const int warm = 200;
+  int answers = 0;
+  bool connected = false;
+  auto t0 = std::chrono::steady_clock::now();
+  double c0 = 0;
+  while (answers < warm + n) {
+    const int got = dk_poll(ctx, ev, 64, 20000);
+    if (got <= 0) return 1;
+    bool ask = false;
+    for (int i = 0; i < got; i++) {
+      if (ev[i].type == DK_EV_CONNECT && !connected) connected = ask = true;
+      if (ev[i].type == DK_EV_RESPONSE) {
+        ask = ++answers < warm + n;
+        if (answers == warm) {
+          t0 = std::chrono::steady_clock::now();
+          c0 = cpuUs();
+        }
+      }
+      if (ev[i].type == DK_EV_DISCONNECT) return 1;
+    }
+    if (ask && dk_rsend(ctx, id, 2, 1, kBody, sizeof kBody) < 0) return 1;
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("LONE %s echoes/s %.0f cpu-us/echo %.2f\n", udp ? "udp" : "tcp", n / s, (cpuUs() - c0) / n);
   dk_context_destroy(ctx);
   return 0;
 }
@@ -87,7 +134,7 @@ int runCpp(int n, bool polled, const std::string& host, uint16_t port, const dia
 
 int main(int argc, char** argv) {
   if (argc != 11) {
-    std::fprintf(stderr, "usage: %s <capi|cpp|polled> <N> tcp manual <host> <port> <sid> <key> <iv> <mac>\n", argv[0]);
+    std::fprintf(stderr, "usage: %s <capi|cpp|polled|lone> <N> <tcp|udp> manual <host> <port> <sid> <key> <iv> <mac>\n", argv[0]);
     return 2;
   }
   const std::string mode = argv[1];
@@ -109,7 +156,14 @@ int main(int argc, char** argv) {
     diarkis::parseHex16(argv[9], keys.iv);
     diarkis::parseHex16(argv[10], keys.macKey);
   }
-  const int rc = mode == "capi" ? runCapi(n, ep) : runCpp(n, mode == "polled", argv[5], port, keys);
+  const bool udp = std::strcmp(argv[3], "udp") == 0;
+  if (udp && mode != "lone") {
+    std::fprintf(stderr, "udp: lone mode only\n");
+    return 2;
+  }
+  const int rc = mode == "lone"   ? runLone(n, udp, ep)
+                 : mode == "capi" ? runCapi(n, ep)
+                                  : runCpp(n, mode == "polled", argv[5], port, keys);
   if (rc == 0) std::printf("PASS %s %d\n", mode.c_str(), n);
   return rc;
 }

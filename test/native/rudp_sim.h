@@ -364,6 +364,9 @@ class Harness {
   double now = 0;
   std::vector<diarkis::Event> events;
   std::vector<Bytes> clientSent;  // every datagram the client emitted, for inspection
+  // Extra delay of the server's ACK datagrams: a peer that paces its ACKs and answers before it
+  // acknowledges (our node paces them at 4 ms); the simulated server would send them at once.
+  double serverAckHoldMs = 0;
 
   void flush() {
     std::vector<Bytes> dg;
@@ -372,7 +375,10 @@ class Harness {
       clientSent.push_back(d);
       up.send(std::move(d), now);
     }
-    for (Bytes& d : server.take()) down.send(std::move(d), now);
+    for (Bytes& d : server.take()) {
+      const double at = serverAckHoldMs > 0 && flagOf(d) == rudp::Flag::Ack ? now + serverAckHoldMs : now;
+      down.send(std::move(d), at);
+    }
     client.takeEvents(events);
   }
 

@@ -27,8 +27,9 @@ struct UdpOptions {
   uint32_t maxPayload = wire::kDefaultMaxPayload;
   size_t maxDatagramBody = 1400;     // bytes after the 4-byte transport header
   // (ours) Small reliable sends share a DAT; one that is not full waits this long for more
-  // while DATs of ours are in flight (sends from JS reach the network thread one by one; a
-  // lone send goes at once), ACK records likewise unless a DAT goes with them.
+  // while DATs of ours are in flight and the peer sent no new DAT since our latest (sends from
+  // JS reach the network thread one by one; a lone send, or one after an answer, goes at
+  // once), ACK records likewise unless a DAT goes with them.
   double packDelayMs = 1;
   double ackDelayMs = 2;
   size_t fragmentSize = 1300;        // reliable packets above this are cut into chunks

@@ -99,6 +99,7 @@ bool ReliableChannel::sendNewDat(double now, bool flush) {
   o.deadline = now + o.interval;
   o.needsRack = cfg_.firstNeedsRack && !firstSent_;
   firstSent_ = true;
+  peerSpoke_ = false;
   const uint32_t seq = seqAdd(sendBase_, static_cast<uint32_t>(inflight_.size()));
   emitData(seq, Flag::Dat, o.body);
   if (o.needsRack) {
@@ -267,9 +268,14 @@ bool ReliableChannel::flushDue() const {
 
 // Nagle-like: a body queued while none of ours is unacknowledged leaves at the next flush
 // (a lone request waits for nothing); while DATs are in flight, bodies wait packDelayMs
-// for company (a burst sent one call at a time still shares datagrams).
+// for company (a burst sent one call at a time still shares datagrams). A new DAT from the
+// peer since our latest counts as the answer to what we sent: a peer that paces its ACKs
+// (our node: 4 ms) answers a lone request before it acknowledges it, and the next lone
+// request would otherwise wait the pack delay every time (the thread driver at 1 in flight:
+// ~900 echoes/s; docs/decisions.md, issue 9 sixth session, second round). At most one
+// partly filled DAT leaves per DAT received, so a stream still packs.
 double ReliableChannel::packDeadline() const {
-  return unacked() == 0 ? queuedSince_ : queuedSince_ + cfg_.packDelayMs;
+  return unacked() == 0 || peerSpoke_ ? queuedSince_ : queuedSince_ + cfg_.packDelayMs;
 }
 
 size_t ReliableChannel::takeReleasedBytes() {

@@ -44,7 +44,8 @@ struct ReliableConfig {
   size_t peerWindow = 1024;  // the peer's receive span: seq - oldest unacknowledged < this
   size_t maxDatagramBody = 1400;  // DAT bodies are packed, ACK records batched, up to this
   // A partly filled DAT waits this long for more bodies while DATs of ours are in
-  // flight (with none in flight it goes at the next flush, Nagle-like). ACK datagrams
+  // flight and the peer has sent no new DAT since our latest (with none in flight, or
+  // once the peer answered, it goes at the next flush, Nagle-like). ACK datagrams
   // are paced at most one per ackDelayMs: records queued that long after the previous
   // ACK datagram go at the next flush (a lone DAT after a quiet time is acknowledged at
   // once, with no timer), others wait for the pace unless a DAT goes with them or a
@@ -230,6 +231,9 @@ class ReliableChannel {
   bool timedOut_ = false;
   bool refuseNew_ = false;
   bool firstSent_ = false;
+  // A new DAT of the peer arrived since our latest new DAT: the pack rule treats what we sent
+  // before it as answered (a peer that paces its ACKs answers before it acknowledges).
+  bool peerSpoke_ = false;
   double now_ = 0;
 
   // sender

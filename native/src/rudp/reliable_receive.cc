@@ -66,6 +66,7 @@ bool ReliableChannel::receive(uint32_t seq, bool retransmission, const uint8_t* 
     return false;
   }
   queueAck(seq, retransmission);
+  peerSpoke_ = true;
   if (d == 0 && oooCount_ == 0) {  // the common case: no buffer (and in place, no copy)
     recvNext_ = seqAdd(recvNext_, 1);
     if (inPlace && delivered_.empty()) return true;

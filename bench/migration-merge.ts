@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import type { Mode, RunResult } from './lib/migration-run';
 import { goalLines, isValidRun, phaseTable, summariseAll, summaryTable } from './lib/migration-summary';
-import { writeResult } from './lib/results';
+import { machineInfo, writeResult } from './lib/results';
 import { fmt } from './lib/stats';
 
 interface ResultFile {
@@ -47,7 +47,10 @@ function main(): void {
   const goals = goalLines(summary);
   console.log(`\n${goals.join('\n')}\n`);
   console.log(phaseTable(runs, modes, sizes, pacings));
+  // The date readers show (npm start's closing lines) is the last measurement's, not the merge's.
+  const dates = loaded.map(({ r }) => r.machine?.date ?? '').filter((d) => d !== '').sort();
   const file = writeResult(name, {
+    machine: { ...machineInfo(), date: dates[dates.length - 1] ?? 'unknown', dates, mergedAt: new Date().toISOString() },
     quick: false, sizes, rounds, modes, pacings, intervalMs: first.intervalMs, window: first.window, connectRate: first.connectRate,
     mergedFrom: files, summary, goals, runs,
   });

@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import { writeResult } from './lib/results';
 import { writeReport } from './report';
 
-const NOT_BENCHMARKS = new Set(['run-all.js', 'report.js']);
+// Tools that read other runs' results (they need arguments), not benchmarks.
+const NOT_BENCHMARKS = new Set(['run-all.js', 'report.js', 'profile-window.js', 'migration-merge.js']);
 /** Smaller sizes under --quick, so the whole run stays within a few minutes on two cores. */
 const QUICK_ARGS: Record<string, string[]> = {
   'tcp-throughput': ['--rounds', '2', '--messages', '4000'],

@@ -19,7 +19,9 @@ function table(head: string[], rows: string[][]): string {
   return `<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</table>`;
 }
 
-const valid = (run: Obj): boolean => num(run.deliveredReqPerSec) >= 0.95 * num(run.offeredReqPerSec);
+/** As bench/lib/migration-summary's isValidRun: delivered what was offered, every client connected. */
+const valid = (run: Obj): boolean =>
+  num(run.deliveredReqPerSec) >= 0.95 * num(run.offeredReqPerSec) && arr(run.rows).every((x) => x.connected === x.clients);
 
 export function renderMigration(r: Obj): string {
   const runs = arr(r.runs);

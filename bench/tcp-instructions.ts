@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const baseline = stringArg('baseline');
   const transport = stringArg('transport') === 'UDP' ? 'UDP' : 'TCP';
   const all = transport === 'UDP' ? ['native-loop', ...(baseline ? ['baseline-loop'] : []), 'typescript', 'c-floor']
-    : ['native-loop', 'native-stream', ...(baseline ? ['baseline-loop', 'baseline-stream'] : []), 'c-floor', ...NODE_FLOORS];
+    : ['native-loop', 'native-stream', ...(baseline ? ['baseline-loop', 'baseline-stream'] : []), 'c-floor', 'c-floor-lean', ...NODE_FLOORS];
   const kinds = stringArg('kinds')?.split(',') ?? all;
   const rows: Array<Array<string | number>> = [];
   const summary: Record<string, unknown>[] = [];

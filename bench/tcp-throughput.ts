@@ -10,7 +10,10 @@
  *   native-baseline  bench/build-baseline.sh), on its loop driver / on its network thread (A/B)
  *   baseline-stream  the same client on its loop driver, driven as native-stream (the A/B of that row)
  *   typescript       the pure-TypeScript client over node:net (test/helpers/ts-tcp-client.ts)
- *   c-floor          a one-thread C client with OpenSSL (bench/c-floor), built by this bench
+ *   c-floor          a one-thread C client with OpenSSL (bench/c-floor), built by this bench: the
+ *                    issue's anchor, its crypto contexts re-initialised per message (EVP)
+ *   c-floor-lean     the same program with the native client's crypto (HMAC states keyed once,
+ *                    CBC chained); `cpu / lean` is every row's ratio against it
  *   node-floor       what any addon pays per round trip on Node's loop: write a prepared packet,
  *                    uv_poll, read, one JS callback per read; no protocol, no crypto
  *                    (bench/node-floor), built by this bench
@@ -57,9 +60,9 @@ async function main(): Promise<void> {
   if (baseline !== undefined && !fs.existsSync(path.join(baseline, 'dist', 'src', 'index.js'))) {
     throw new Error(`--baseline ${baseline}: not a tree built by bench/build-baseline.sh`);
   }
-  const floors = { floor: buildFloor(), nodeFloor: buildNodeFloor() };
+  const floors = { floor: buildFloor(), leanFloor: buildFloor('tcp_echo_floor_lean'), nodeFloor: buildNodeFloor() };
   const kinds = ['native-loop', 'native-stream', 'native-thread', ...(baseline ? ['baseline-loop', 'baseline-stream', 'native-baseline'] : []),
-    'typescript', 'c-floor', ...NODE_FLOORS];
+    'typescript', 'c-floor', 'c-floor-lean', ...NODE_FLOORS];
   const depths = (stringArg('depths') ?? '1,8,64').split(',').map(Number).filter((d) => d >= 1 && d <= 256);
   const cases: EchoCase[] = depths.map((depth) => ({ depth, clients: 1 }));
   if (!process.argv.includes('--no-swarm')) cases.push({ depth: 1, clients: swarm });
@@ -68,7 +71,7 @@ async function main(): Promise<void> {
   let uid = 0;
   try {
     samples = await runRounds(kinds, cases, rounds, messages, async (kind, c, n) => {
-      if (kind.endsWith('floor') && c.clients > 1) return undefined;  // the floors are one connection
+      if (kind.includes('floor') && c.clients > 1) return undefined;  // the floors are one connection
       return runKind(kind, floors, cluster.entryUrl, c.depth, n, c.clients, `${kind}-${uid++}`, baseline);
     }, 'tcp');
   } finally {
@@ -96,14 +99,15 @@ async function main(): Promise<void> {
       const cpu = median(s.map((x) => x.cpuUs));
       const epc = median(s.map((x) => x.eventsPerCrossing).filter(Number.isFinite));
       const vsFloor = ratio(kind, 'c-floor');
+      const vsLean = ratio(kind, 'c-floor-lean');
       const vsTs = ratio(kind, 'typescript');
-      rows.push([kind, label, fmt(rate, 0), fmt(cpu, 2), fmt(vsFloor, 2), fmt(vsTs, 2), fmt(epc, 1)]);
+      rows.push([kind, label, fmt(rate, 0), fmt(cpu, 2), fmt(vsFloor, 2), fmt(vsLean, 2), fmt(vsTs, 2), fmt(epc, 1)]);
       summary.push({ kind, depth: c.depth, clients: c.clients, messagesPerSecond: rate, cpuUsPerMessage: cpu,
-        cpuVsFloor: vsFloor, cpuVsTypescript: vsTs, eventsPerCrossing: Number.isFinite(epc) ? epc : null });
+        cpuVsFloor: vsFloor, cpuVsLeanFloor: vsLean, cpuVsTypescript: vsTs, eventsPerCrossing: Number.isFinite(epc) ? epc : null });
     }
   }
   console.log(`\nTCP echo, 64-byte encrypted bodies, ${rounds} rounds, medians (client CPU per message)\n`);
-  console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'cpu / floor', 'cpu / ts', 'events/crossing'], rows));
+  console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'cpu / floor', 'cpu / lean', 'cpu / ts', 'events/crossing'], rows));
   const file = writeResult('tcp-throughput', { rounds, messages, swarm, baseline: baseline ?? null, summary, samples });
   console.log(`\nwrote ${file}`);
 }

@@ -73,4 +73,12 @@ describe('the UDP C floor', () => {
     const tcp = buildFloor('tcp_echo_floor');
     for (const depth of [1, 64]) expect((await runFloor(tcp, cluster.entryUrl, depth, 200, `tcp-floor-${depth}`)).messages).toBe(200);
   });
+
+  it('the lean TCP floor (the native client\'s crypto) completes its echoes', async () => {
+    const lean = buildFloor('tcp_echo_floor_lean');
+    for (const depth of [1, 64]) {
+      const s = await runFloor(lean, cluster.entryUrl, depth, 200, `tcp-lean-${depth}`, [], 'c-floor-lean');
+      expect([s.kind, s.messages]).toEqual(['c-floor-lean', 200]);
+    }
+  });
 });

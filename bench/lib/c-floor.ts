@@ -21,15 +21,22 @@ function repoRoot(): string {
   return dir;
 }
 
-export type FloorProgram = 'tcp_echo_floor' | 'udp_echo_floor';
+/**
+ * tcp_echo_floor_lean: the TCP floor built with the native client's crypto (HMAC states keyed
+ * once, CBC chained: floor_common.h's default) instead of the anchor's EVP re-initialisation
+ * per message; bench/tcp-throughput's c-floor-lean row.
+ */
+export type FloorProgram = 'tcp_echo_floor' | 'tcp_echo_floor_lean' | 'udp_echo_floor';
 
 /** Compiles a floor client (once per run) and returns the executable's path. */
 export function buildFloor(program: FloorProgram = 'tcp_echo_floor'): string {
   const root = repoRoot();
-  const src = path.join(root, 'bench', 'c-floor', `${program}.c`);
+  const lean = program === 'tcp_echo_floor_lean';
+  const src = path.join(root, 'bench', 'c-floor', `${lean ? 'tcp_echo_floor' : program}.c`);
   const out = path.join(root, 'build', 'bench', program);
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', out, src, '-lcrypto'], { stdio: 'inherit' });
+  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', ...(lean ? ['-DFLOOR_LEAN_CRYPTO'] : []), '-o', out, src, '-lcrypto'],
+    { stdio: 'inherit' });
   return out;
 }
 
@@ -56,10 +63,10 @@ export function spawnFloor(exe: string, ep: EndpointInfo, depth: number, message
 }
 
 export async function runFloor(exe: string, entryUrl: string, depth: number, messages: number, uid: string,
-  wrap: string[] = []): Promise<EchoSample> {
+  wrap: string[] = [], kind = 'c-floor'): Promise<EchoSample> {
   const ep = await fetchEndpoint(entryUrl, 'TCP', uid);
   const r = await spawnFloor(exe, ep, depth, messages, Math.min(2000, messages), [], wrap);
-  return { kind: 'c-floor', depth, clients: 1, messages: r.messages, seconds: r.seconds, cpuUs: r.cpuUs, eventsPerCrossing: Number.NaN };
+  return { kind, depth, clients: 1, messages: r.messages, seconds: r.seconds, cpuUs: r.cpuUs, eventsPerCrossing: Number.NaN };
 }
 
 /** bench/udp: the UDP floor's sample, with the warm-up the echo child uses (2000 or fewer). */

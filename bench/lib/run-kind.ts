@@ -8,7 +8,7 @@ import { runEchoChild, type EchoTransport } from './echo-run';
 import { NODE_FLOORS, runNodeFloor } from './node-floor';
 import type { EchoSample } from './tcp-echo-child';
 
-export interface Floors { floor: string; nodeFloor: string; udpFloor?: string }
+export interface Floors { floor: string; nodeFloor: string; udpFloor?: string; leanFloor?: string }
 
 export function runKind(kind: string, floors: Floors, entryUrl: string, depth: number, messages: number, clients: number,
   uid: string, baseline: string | undefined, wrap: string[] = [], transport: EchoTransport = 'TCP'): Promise<EchoSample> {
@@ -18,6 +18,10 @@ export function runKind(kind: string, floors: Floors, entryUrl: string, depth: n
     return runUdpFloor(floors.udpFloor, entryUrl, depth, messages, uid, wrap);
   }
   if (kind === 'c-floor') return runFloor(floors.floor, entryUrl, depth, messages, uid, wrap);
+  if (kind === 'c-floor-lean') {
+    if (floors.leanFloor === undefined) throw new Error('the lean TCP floor is not built');
+    return runFloor(floors.leanFloor, entryUrl, depth, messages, uid, wrap, kind);
+  }
   const mode = NODE_FLOORS.find((m) => m === kind);
   if (mode !== undefined) return runNodeFloor(floors.nodeFloor, entryUrl, depth, messages, uid, wrap, mode);
   return runEchoChild(kind, entryUrl, depth, messages, clients, uid, baseline, 'TCP', wrap);

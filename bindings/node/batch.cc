@@ -93,17 +93,15 @@ void BatchMeta::release(napi_env env) {
   capacity_ = 0;
 }
 
-bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, const diarkis::Bytes& arena,
-                BatchMeta& metaStore, napi_value args[4]) {
+bool buildBatch(napi_env env, const diarkis::QueueBatch& items, BatchMeta& metaStore, napi_value args[4]) {
   using namespace batch;
   const size_t n = items.size();
+  const diarkis::Bytes& arena = items.arena;
   // The arena's packets are at the slab's start, at their own offsets (one copy for them
-  // all); the other small payloads follow.
+  // all); the other events' small payloads follow.
   size_t slabBytes = arena.size();
-  for (const auto& item : items) {
-    if (!item.inArena && hasPayload(item.ev) && item.ev.payload.size() <= kSlabPayloadMax) {
-      slabBytes += item.ev.payload.size();
-    }
+  for (const Event& ev : items.events) {
+    if (hasPayload(ev) && ev.payload.size() <= kSlabPayloadMax) slabBytes += ev.payload.size();
   }
   // Every value below is in memory V8 owns (no external buffers: Electron's cage).
   double* m = nullptr;
@@ -126,20 +124,27 @@ bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, co
     if (v == nullptr || napi_set_element(env, objs, objIndex++, v) != napi_ok) failed = true;
   };
   for (size_t i = 0; i < n && !failed; ++i) {
-    const Event& ev = items[i].ev;
+    const diarkis::QueueRow& r = items.rows[i];
     double* row = m + i * kStride;
-    row[kClientId] = static_cast<double>(items[i].clientId);  // exact below 2^53
-    row[kType] = static_cast<double>(ev.type);
+    row[kClientId] = static_cast<double>(r.clientId);  // exact below 2^53
+    row[kType] = static_cast<double>(r.type);
+    if (r.packet) {  // the common case: everything is in the row
+      row[kVer] = r.ver;
+      row[kCmd] = r.cmd;
+      row[kStatus] = r.status;
+      row[kValue] = 0;
+      row[kPayloadOffset] = static_cast<double>(r.at);
+      row[kPayloadLength] = r.length;
+      continue;
+    }
+    const Event& ev = items.event(r);
     row[kVer] = ev.ver;
     row[kCmd] = ev.cmd;
     row[kStatus] = ev.status;
     row[kValue] = valueOf(ev);
     row[kPayloadOffset] = -1;
     row[kPayloadLength] = -1;
-    if (items[i].inArena) {
-      row[kPayloadOffset] = static_cast<double>(items[i].arenaOffset);
-      row[kPayloadLength] = static_cast<double>(items[i].arenaLength);
-    } else if (hasPayload(ev)) {
+    if (hasPayload(ev)) {
       const size_t len = ev.payload.size();
       row[kPayloadLength] = static_cast<double>(len);
       if (len <= kSlabPayloadMax) {
@@ -160,11 +165,15 @@ bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, co
   return true;
 }
 
-void afterBatch(std::vector<diarkis::QueuedEvent>& items, const std::function<void(uint64_t)>& onDisconnect) {
-  for (auto& item : items) {
-    if (item.ev.type == EventType::Disconnect && onDisconnect) onDisconnect(item.clientId);
-    diarkis::Bytes().swap(item.ev.payload);  // free delivered payloads now, not at the next take
+void afterBatch(diarkis::QueueBatch& items, const std::function<void(uint64_t)>& onDisconnect) {
+  if (onDisconnect) {
+    for (const diarkis::QueueRow& r : items.rows) {
+      if (r.type == EventType::Disconnect && !r.packet) onDisconnect(r.clientId);
+    }
   }
+  // Free delivered payloads and strings now, not at the next take (capacity kept;
+  // the rows are not read again).
+  items.events.clear();
 }
 
 }  // namespace diarkis_node

@@ -45,14 +45,12 @@ class BatchMeta {
   size_t capacity_ = 0;
 };
 
-// Builds the four arguments for items, whose packets' payloads are in arena (the
-// queue's, taken with them; the caller holds a handle scope). False when Node-API
-// refused (the environment is going away); nothing is then delivered.
-bool buildBatch(napi_env env, const std::vector<diarkis::QueuedEvent>& items, const diarkis::Bytes& arena,
-                BatchMeta& meta, napi_value args[4]);
+// Builds the four arguments for a take's items (the caller holds a handle scope).
+// False when Node-API refused (the environment is going away); nothing is then delivered.
+bool buildBatch(napi_env env, const diarkis::QueueBatch& items, BatchMeta& meta, napi_value args[4]);
 
-// Runs onDisconnect for each Disconnect in items and frees the delivered payloads.
-void afterBatch(std::vector<diarkis::QueuedEvent>& items, const std::function<void(uint64_t)>& onDisconnect);
+// Runs onDisconnect for each Disconnect in items and frees the delivered events.
+void afterBatch(diarkis::QueueBatch& items, const std::function<void(uint64_t)>& onDisconnect);
 
 // Closes a handle scope on every return path (raw Node-API: these run in
 // teardown, when a failing call must be ignored, never thrown).

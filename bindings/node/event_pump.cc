@@ -79,7 +79,6 @@ void EventPump::close() {
     napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
   }
   batch_.clear();
-  arena_.clear();
   batchMeta_.release(env_);
 }
 
@@ -92,7 +91,7 @@ void EventPump::addStats(PumpStats& s) {
 void EventPump::deliver(napi_env env, napi_value handler) {
   if (released_ || finalized_) return;
   failIfAskedForTest();
-  const size_t left = queue_.take(batch_, arena_, kMaxBatch);
+  const size_t left = queue_.take(batch_, kMaxBatch);
   if (batch_.empty()) return;
   if (left > 0) {
     napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking);  // the rest, in a later turn
@@ -100,7 +99,7 @@ void EventPump::deliver(napi_env env, napi_value handler) {
   HandleScope scope(env);
   if (!scope.ok()) return;  // the environment is going away: nothing to deliver to
   napi_value args[4];
-  if (!buildBatch(env, batch_, arena_, batchMeta_, args)) return;
+  if (!buildBatch(env, batch_, batchMeta_, args)) return;
   afterBatch(batch_, onDisconnect);
   countBatch(batch_.size());
   napi_value undefined = nullptr;

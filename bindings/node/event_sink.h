@@ -83,12 +83,10 @@ class EventSink : public diarkis::PacketSink {
   void deliveryFailed() noexcept {
     ++failures_;
     batch_.clear();
-    arena_.clear();
   }
 
   diarkis::EventQueue queue_;
-  std::vector<diarkis::QueuedEvent> batch_;  // JS thread: the batch being delivered (capacity kept)
-  diarkis::Bytes arena_;  // JS thread: its packets' payloads (the queue's arena, swapped out)
+  diarkis::QueueBatch batch_;  // JS thread: the batch being delivered (capacity kept)
   BatchMeta batchMeta_;  // JS thread: the meta array handed to JS, kept across batches
   uint64_t failures_ = 0;
   int failNext_ = 0;

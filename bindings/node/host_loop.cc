@@ -158,7 +158,6 @@ void HostLoop::close() {
   closed_ = true;
   queue_.close();
   batch_.clear();
-  arena_.clear();
   batchMeta_.release(env_);
   if (handler_) napi_delete_reference(env_, handler_);
   if (resource_) napi_delete_reference(env_, resource_);
@@ -180,7 +179,7 @@ void HostLoop::timerStormForTest(int passes) {
 void HostLoop::deliver() {
   if (closed_) return;
   failIfAskedForTest();
-  queue_.take(batch_, arena_, kMaxBatch);
+  queue_.take(batch_, kMaxBatch);
   if (batch_.empty()) return;
   HandleScope scope(env_);
   if (!scope.ok()) return;  // the environment is going away
@@ -188,7 +187,7 @@ void HostLoop::deliver() {
   napi_value handler = nullptr;
   napi_value resource = nullptr;
   if (napi_get_reference_value(env_, handler_, &handler) != napi_ok || handler == nullptr ||
-      napi_get_reference_value(env_, resource_, &resource) != napi_ok || !buildBatch(env_, batch_, arena_, batchMeta_, args)) {
+      napi_get_reference_value(env_, resource_, &resource) != napi_ok || !buildBatch(env_, batch_, batchMeta_, args)) {
     return;
   }
   afterBatch(batch_, onDisconnect);

@@ -91,8 +91,7 @@ void fuzzSession(const uint8_t* data, size_t len, bool encrypted, bool withSink)
   diarkis::UdpSession s(o, keys, stats, budget);
   QueueSink sink;
   if (withSink) s.setPacketSink(&sink, 1);
-  std::vector<diarkis::QueuedEvent> packets;
-  Bytes arena;
+  diarkis::QueueBatch packets;
   double now = 0;
   s.start(now);
   Bytes syn;
@@ -122,10 +121,10 @@ void fuzzSession(const uint8_t* data, size_t len, bool encrypted, bool withSink)
     for (const Bytes& dg : out) check(dg.size() <= rudp::kHeaderSize + 1400);
     out.clear();
     // Every packet's payload lies inside the arena handed over, and nothing stays counted.
-    sink.q.take(packets, arena, 1u << 20);
-    for (const auto& p : packets) {
-      check(p.inArena && p.arenaOffset + p.arenaLength <= arena.size());
-      check(p.arenaLength <= o.maxPayload && p.ev.ver != 0);
+    sink.q.take(packets, 1u << 20);
+    for (const auto& p : packets.rows) {
+      check(p.packet && p.at + p.length <= packets.arena.size());
+      check(p.length <= o.maxPayload && p.ver != 0);
     }
     check(sink.q.stats().bytes == 0);
   }

@@ -110,8 +110,8 @@ struct Harness {
   void after() {
     s.takeEvents(events);
     // Every packet's payload lies inside the arena handed over, and nothing stays counted.
-    sink.q.take(packets, arena, 1u << 20);
-    for (const auto& p : packets) check(p.inArena && p.arenaOffset + p.arenaLength <= arena.size());
+    sink.q.take(packets, 1u << 20);
+    for (const auto& p : packets.rows) check(p.packet && p.at + p.length <= packets.arena.size());
     check(sink.q.stats().bytes == 0);
     if (s.closed()) check(s.nextDeadline() == TcpSession::kNoDeadline);
   }
@@ -131,8 +131,7 @@ struct Harness {
   double now = 0;
   std::vector<diarkis::Event> events;
   QueueSink sink;
-  std::vector<diarkis::QueuedEvent> packets;
-  Bytes arena;
+  diarkis::QueueBatch packets;
 };
 
 void socketEvent(Harness& h, uint8_t what) {

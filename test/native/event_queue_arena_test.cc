@@ -60,53 +60,150 @@ TEST(EventQueueArena, ManyPacketsAcrossClientsAndEventsComeOutInOrderWithTheAren
   big.payload.assign(10000, 7);  // a large payload keeps its own buffer
   q.push(2, std::move(big));
   ASSERT_EQ(pushText(q, 2, "last"), PacketPost::Queued);
-  std::vector<QueuedEvent> out;
-  Bytes arena;
-  EXPECT_EQ(q.take(out, arena, 1000), 0u);
+  QueueBatch out;
+  EXPECT_EQ(q.take(out, 1000), 0u);
   ASSERT_EQ(out.size(), 303u);
-  EXPECT_EQ(out[0].ev.type, EventType::Connect);
-  EXPECT_FALSE(out[0].inArena);
+  ASSERT_EQ(out.events.size(), 2u);  // only the two that are not packets are whole events
+  EXPECT_FALSE(out.rows[0].packet);
+  EXPECT_EQ(out.rows[0].type, EventType::Connect);
+  EXPECT_EQ(out.event(out.rows[0]).type, EventType::Connect);
   for (int i = 0; i < 300; ++i) {
-    const QueuedEvent& e = out[static_cast<size_t>(1 + i)];
-    ASSERT_TRUE(e.inArena);
+    const QueueRow& e = out.rows[static_cast<size_t>(1 + i)];
+    ASSERT_TRUE(e.packet);
     EXPECT_EQ(e.clientId, static_cast<uint64_t>(1 + i % 3));
-    EXPECT_EQ(e.ev.cmd, i);
-    EXPECT_EQ(e.ev.ver, 2);
-    EXPECT_EQ(e.ev.status, 1);
-    EXPECT_TRUE(e.ev.payload.empty());
-    EXPECT_EQ(payloadOf(e, arena), "r" + std::to_string(i));
+    EXPECT_EQ(e.type, EventType::Response);
+    EXPECT_EQ(e.cmd, i);
+    EXPECT_EQ(e.ver, 2);
+    EXPECT_EQ(e.status, 1);
+    EXPECT_EQ(payloadOf(out, e), "r" + std::to_string(i));
   }
-  EXPECT_EQ(out[301].ev.payload.size(), 10000u);
-  EXPECT_EQ(payloadOf(out[302], arena), "last");
+  EXPECT_FALSE(out.rows[301].packet);
+  EXPECT_EQ(out.event(out.rows[301]).payload.size(), 10000u);
+  EXPECT_EQ(payloadOf(out, out.rows[302]), "last");
   EXPECT_EQ(q.stats().bytes, 0u);
 }
 
 TEST(EventQueueArena, APartialTakeHandsOverTheArenaPrefixAndShiftsTheRest) {
   EventQueue q;
   for (int i = 0; i < 10; ++i) pushText(q, 1, std::string(static_cast<size_t>(i + 1), static_cast<char>('a' + i)));
-  std::vector<QueuedEvent> out;
-  Bytes arena;
-  EXPECT_EQ(q.take(out, arena, 4), 6u);
-  EXPECT_EQ(arena.size(), 1u + 2 + 3 + 4);  // only the taken packets' bytes
-  EXPECT_EQ(payloadOf(out[3], arena), "dddd");
+  QueueBatch out;
+  EXPECT_EQ(q.take(out, 4), 6u);
+  EXPECT_EQ(out.arena.size(), 1u + 2 + 3 + 4);  // only the taken packets' bytes
+  EXPECT_EQ(payloadOf(out, out.rows[3]), "dddd");
   ASSERT_EQ(pushText(q, 1, "tail"), PacketPost::Queued);  // appended after the shifted rest
-  EXPECT_EQ(q.take(out, arena, 100), 0u);
+  EXPECT_EQ(q.take(out, 100), 0u);
   ASSERT_EQ(out.size(), 7u);
-  for (int i = 0; i < 6; ++i) EXPECT_EQ(payloadOf(out[static_cast<size_t>(i)], arena), std::string(static_cast<size_t>(i + 5), static_cast<char>('e' + i)));
-  EXPECT_EQ(payloadOf(out[6], arena), "tail");
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(payloadOf(out, out.rows[static_cast<size_t>(i)]), std::string(static_cast<size_t>(i + 5), static_cast<char>('e' + i)));
+  EXPECT_EQ(payloadOf(out, out.rows[6]), "tail");
+}
+
+// Packets and whole events interleaved, taken in slices of every size: each slice is the
+// queue's order exactly, each row's payload or event is its own, and the rows pushed
+// between the takes land after the shifted rest (arena offsets and event indexes).
+Event textEvent(EventType type, const std::string& text) {
+  Event ev;
+  ev.type = type;
+  if (type == EventType::Error) {
+    ev.message = text;
+  } else {
+    ev.payload = bytesOf(text);
+  }
+  return ev;
+}
+
+std::string describe(const QueueBatch& b, const QueueRow& r) {
+  const std::string body = r.packet || r.type != EventType::Error ? payloadOf(b, r) : b.event(r).message;
+  return std::to_string(r.clientId) + (r.packet ? "p:" : "e:") + body;
+}
+
+TEST(EventQueueRows, RowsAndEventsInterleaveExactlyAcrossPartialTakes) {
+  for (size_t slice = 1; slice <= 7; ++slice) {
+    EventQueue q;
+    std::vector<std::string> want;
+    int next = 0;
+    auto pushSome = [&](int n) {
+      for (int k = 0; k < n; ++k, ++next) {
+        const uint64_t id = 1 + static_cast<uint64_t>(next % 3);
+        const std::string text = "m" + std::to_string(next);
+        if (next % 4 == 1) {  // a whole event with a payload (a large response's path)
+          q.push(id, textEvent(EventType::Response, text));
+          want.push_back(std::to_string(id) + "e:" + text);
+        } else if (next % 7 == 3) {  // an event with a string only
+          q.push(id, textEvent(EventType::Error, text));
+          want.push_back(std::to_string(id) + "e:" + text);
+        } else {
+          ASSERT_EQ(pushText(q, id, text), PacketPost::Queued);
+          want.push_back(std::to_string(id) + "p:" + text);
+        }
+      }
+    };
+    std::vector<std::string> got;
+    QueueBatch out;
+    pushSome(20);
+    for (int round = 0; round < 40 && got.size() < want.size(); ++round) {
+      const size_t waiting = want.size() - got.size();
+      EXPECT_EQ(q.take(out, slice), waiting - std::min(slice, waiting));
+      ASSERT_EQ(out.size(), std::min(slice, waiting));
+      for (const QueueRow& r : out.rows) got.push_back(describe(out, r));
+      if (round < 5) pushSome(3);  // more arrive between the takes
+    }
+    EXPECT_EQ(got, want) << "slice " << slice;
+    EXPECT_EQ(q.stats().bytes, 0u);
+    EXPECT_EQ(q.stats().taken, want.size());
+  }
+}
+
+// A partial take passes a forgotten client's event and packet slots: the rest keep
+// their own payloads, and the accounting of the others is exact at every step.
+TEST(EventQueueRows, AForgottenClientsEventsBetweenPartialTakesLeaveTheRestIntact) {
+  EventQueue q;
+  auto b1 = std::make_shared<ReceiveBacklog>(1 << 20);
+  q.track(1, b1);
+  q.push(2, textEvent(EventType::Response, "gone0"));
+  pushText(q, 1, "a");
+  q.push(2, textEvent(EventType::Error, "gone1"));
+  q.push(1, textEvent(EventType::Response, "bb"));
+  pushText(q, 2, "gone2");
+  pushText(q, 1, "ccc");
+  q.push(1, textEvent(EventType::Error, "dddd"));
+  q.forget(2);
+  EXPECT_EQ(q.stats().queued, 4u);
+  EXPECT_EQ(q.stats().bytes, 1u + 2 + 3 + 4);
+  EXPECT_EQ(b1->bytes(), 10u);
+  QueueBatch out;
+  EXPECT_EQ(q.take(out, 2), 2u);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(describe(out, out.rows[0]), "1p:a");
+  EXPECT_EQ(describe(out, out.rows[1]), "1e:bb");
+  EXPECT_EQ(b1->bytes(), 7u);
+  q.push(1, textEvent(EventType::Response, "eeeee"));
+  pushText(q, 1, "ffffff");
+  EXPECT_EQ(q.take(out, 1), 3u);
+  EXPECT_EQ(describe(out, out.rows.at(0)), "1p:ccc");
+  EXPECT_EQ(q.take(out, 100), 0u);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(describe(out, out.rows[0]), "1e:dddd");
+  EXPECT_EQ(describe(out, out.rows[1]), "1e:eeeee");
+  EXPECT_EQ(describe(out, out.rows[2]), "1p:ffffff");
+  EXPECT_EQ(b1->bytes(), 0u);
+  EXPECT_EQ(q.stats().bytes, 0u);
 }
 
 TEST(EventQueueArena, ATakeWithoutAnArenaGivesEachPacketItsOwnPayload) {
   EventQueue q;  // dk_poll's take
   pushText(q, 1, "one");
+  q.push(3, textEvent(EventType::Error, "between"));
   pushText(q, 2, "two");
   pushText(q, 1, "three");
   std::vector<QueuedEvent> out;
-  EXPECT_EQ(q.take(out, 2), 1u);
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_FALSE(out[0].inArena);
+  EXPECT_EQ(q.take(out, 3), 1u);
+  ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(textOf(out[0].ev.payload), "one");
-  EXPECT_EQ(textOf(out[1].ev.payload), "two");
+  EXPECT_EQ(out[0].ev.type, EventType::Response);
+  EXPECT_EQ(out[0].ev.cmd, 1);
+  EXPECT_EQ(out[1].clientId, 3u);
+  EXPECT_EQ(out[1].ev.message, "between");
+  EXPECT_EQ(textOf(out[2].ev.payload), "two");
   q.take(out, 2);
   EXPECT_EQ(textOf(out.at(0).ev.payload), "three");
 }
@@ -124,10 +221,9 @@ TEST(EventQueueArena, LargeOnesAreDeclinedBadOnesLeaveNothingAndAClosedQueueCoun
   Copy ok{bytesOf("x")};
   EXPECT_EQ(q.pushPacket(1, h, 1, &Copy::fill, &ok, reason, wasEmpty), PacketPost::Queued);
   EXPECT_TRUE(wasEmpty);
-  std::vector<QueuedEvent> out;
-  Bytes arena;
-  q.take(out, arena, 10);
-  EXPECT_EQ(arena, bytesOf("x"));  // the failed fill's byte is gone
+  QueueBatch out;
+  q.take(out, 10);
+  EXPECT_EQ(out.arena, bytesOf("x"));  // the failed fill's byte is gone
   q.close();
   EXPECT_EQ(pushText(q, 1, "late"), PacketPost::Dropped);
   EXPECT_EQ(q.stats().dropped, 1u);
@@ -146,13 +242,12 @@ TEST(EventQueueArena, PacketsCountAgainstTheirClientsBoundAndTheTakeResumesIt) {
   EXPECT_EQ(b->bytes(), 1000u);
   ASSERT_TRUE(b->over());
   ASSERT_TRUE(b->armPause());
-  std::vector<QueuedEvent> out;
-  Bytes arena;
-  q.take(out, arena, 4);  // 600 left: above the low-water mark (500)
+  QueueBatch out;
+  q.take(out, 4);  // 600 left: above the low-water mark (500)
   EXPECT_EQ(resumes, 0);
-  q.take(out, arena, 1);  // 500: resumed
+  q.take(out, 1);  // 500: resumed
   EXPECT_EQ(resumes, 1);
-  q.take(out, arena, 100);
+  q.take(out, 100);
   EXPECT_EQ(b->bytes(), 0u);
   EXPECT_EQ(q.stats().bytes, 0u);
 }
@@ -166,16 +261,15 @@ TEST(EventQueueArena, AForgottenClientsPacketsAreGoneMidQueueAndTheOthersStayInt
   EXPECT_EQ(b->bytes(), 0u);
   EXPECT_EQ(q.stats().bytes, 6u);
   pushText(q, 1, "after");
-  std::vector<QueuedEvent> out;
-  Bytes arena;
-  q.take(out, arena, 2);
+  QueueBatch out;
+  q.take(out, 2);
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(payloadOf(out[0], arena), "m0");
-  EXPECT_EQ(payloadOf(out[1], arena), "m2");
-  q.take(out, arena, 10);
+  EXPECT_EQ(payloadOf(out, out.rows[0]), "m0");
+  EXPECT_EQ(payloadOf(out, out.rows[1]), "m2");
+  q.take(out, 10);
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(payloadOf(out[0], arena), "m4");
-  EXPECT_EQ(payloadOf(out[1], arena), "after");
+  EXPECT_EQ(payloadOf(out, out.rows[0]), "m4");
+  EXPECT_EQ(payloadOf(out, out.rows[1]), "after");
   EXPECT_EQ(q.stats().bytes, 0u);
 }
 
@@ -188,9 +282,8 @@ struct SinkHarness : test::TcpHarness {
     s.setPacketSink(&sink, 42);
   }
   QueueSink sink;
-  std::vector<QueuedEvent> out;
-  Bytes arena;
-  void take() { sink.q.take(out, arena, 1000); }
+  QueueBatch out;
+  void take() { sink.q.take(out, 1000); }
 };
 
 TEST(TcpSessionSink, ResponsesAndPushesAreDecryptedIntoTheQueueNotIntoEvents) {
@@ -206,12 +299,13 @@ TEST(TcpSessionSink, ResponsesAndPushesAreDecryptedIntoTheQueueNotIntoEvents) {
   h.take();
   ASSERT_EQ(h.out.size(), 50u);
   for (int i = 0; i < 50; ++i) {
-    const QueuedEvent& e = h.out[static_cast<size_t>(i)];
+    const QueueRow& e = h.out.rows[static_cast<size_t>(i)];
     EXPECT_EQ(e.clientId, 42u);
+    EXPECT_TRUE(e.packet);
     const bool push = i % 5 == 4;
-    EXPECT_EQ(e.ev.type, push ? EventType::Push : EventType::Response);
-    EXPECT_EQ(e.ev.status, push ? wire::kStatusPush : 1);
-    EXPECT_EQ(payloadOf(e, h.arena), (push ? "push" : "resp") + std::to_string(i));
+    EXPECT_EQ(e.type, push ? EventType::Push : EventType::Response);
+    EXPECT_EQ(e.status, push ? wire::kStatusPush : 1);
+    EXPECT_EQ(payloadOf(h.out, e), (push ? "push" : "resp") + std::to_string(i));
   }
 }
 
@@ -235,7 +329,7 @@ TEST(TcpSessionSink, AnEventEmittedFirstKeepsItsPlaceAndABadMacIsAnErrorEventNot
   h.fromServer(h.server->tampered(2, 1, 1, bytesOf("forged")));
   h.take();
   EXPECT_TRUE(h.out.empty());
-  EXPECT_TRUE(h.arena.empty());
+  EXPECT_TRUE(h.out.arena.empty());
   ASSERT_EQ(h.events.size(), 1u);
   EXPECT_EQ(h.events[0].code, ErrorCode::BadMac);
   EXPECT_EQ(h.stats.snapshot().drops[static_cast<size_t>(DropReason::BadMac)], bad + 1);
@@ -250,7 +344,7 @@ TEST(TcpSessionSink, ALargeResponseAndBuiltinsKeepTheEventPath) {
   EXPECT_EQ(h.events[0].payload, big);
   h.take();
   ASSERT_EQ(h.out.size(), 1u);
-  EXPECT_EQ(payloadOf(h.out[0], h.arena), "small");
+  EXPECT_EQ(payloadOf(h.out, h.out.rows[0]), "small");
   h.events.clear();
   h.fromServer(h.server->offlineNotice());  // a builtin push: handled by the session
   EXPECT_EQ(h.count(EventType::Offline), 1u);

@@ -19,11 +19,10 @@ struct QueueSink : PacketSink {
   }
 };
 
-// A taken event's payload: in the arena for a packet, its own otherwise.
-inline std::string payloadOf(const QueuedEvent& q, const Bytes& arena) {
-  if (!q.inArena) return std::string(q.ev.payload.begin(), q.ev.payload.end());
-  return std::string(arena.begin() + static_cast<std::ptrdiff_t>(q.arenaOffset),
-                     arena.begin() + static_cast<std::ptrdiff_t>(q.arenaOffset + q.arenaLength));
+// A taken row's payload: in the arena for a packet, its event's own otherwise.
+inline std::string payloadOf(const QueueBatch& b, const QueueRow& r) {
+  if (!r.packet) return std::string(b.event(r).payload.begin(), b.event(r).payload.end());
+  return std::string(b.packetData(r), b.packetData(r) + r.length);
 }
 
 }  // namespace diarkis::test

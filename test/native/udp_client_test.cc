@@ -453,12 +453,11 @@ TEST_F(UdpClientTest, WithAPacketSinkResponsesGoToTheQueueAndItsBacklogPausesRea
   EXPECT_LT(sink->q.bytesFor(c->Id()), 2048u + 1024u);  // paused near the mark, not after all 10 KB
   std::vector<std::string> got;
   ASSERT_TRUE(eventually([&] {
-    std::vector<QueuedEvent> out;
-    Bytes arena;
-    sink->q.take(out, arena, 1000);  // the consumer: its take resumes the client
-    for (const QueuedEvent& e : out) {
-      EXPECT_EQ(e.ev.type, EventType::Response);
-      got.push_back(test::payloadOf(e, arena));
+    QueueBatch out;
+    sink->q.take(out, 1000);  // the consumer: its take resumes the client
+    for (const QueueRow& r : out.rows) {
+      EXPECT_EQ(r.type, EventType::Response);
+      got.push_back(test::payloadOf(out, r));
     }
     return got.size() >= 100;
   }));

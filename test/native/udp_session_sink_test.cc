@@ -30,16 +30,15 @@ struct SinkHarness : Harness {
     client.setPacketSink(&sink, 42);
   }
   QueueSink sink;
-  std::vector<QueuedEvent> out;  // every packet taken so far, in order
+  std::vector<QueueRow> out;  // every packet taken so far, in order
   std::vector<std::string> payloads;
   void take() {
-    std::vector<QueuedEvent> batch;
-    Bytes arena;
-    sink.q.take(batch, arena, 1u << 20);
-    for (const QueuedEvent& e : batch) {
-      EXPECT_TRUE(e.inArena);
+    QueueBatch batch;
+    sink.q.take(batch, 1u << 20);
+    for (const QueueRow& e : batch.rows) {
+      EXPECT_TRUE(e.packet);
       EXPECT_EQ(e.clientId, 42u);
-      payloads.push_back(payloadOf(e, arena));
+      payloads.push_back(payloadOf(batch, e));
       out.push_back(e);
     }
   }
@@ -71,16 +70,16 @@ TEST(UdpSessionSink, ResponsesAndPushesAreDecryptedIntoTheQueueInOrderNotIntoEve
   h.take();
   ASSERT_EQ(h.out.size(), 61u);
   for (int i = 0; i < 60; ++i) {
-    const QueuedEvent& e = h.out[static_cast<size_t>(i)];
+    const QueueRow& e = h.out[static_cast<size_t>(i)];
     const bool push = i % 5 == 4;
-    EXPECT_EQ(e.ev.type, push ? EventType::Push : EventType::Response);
-    EXPECT_EQ(e.ev.ver, 2);
-    EXPECT_EQ(e.ev.cmd, push ? 3 : 1);
-    EXPECT_EQ(e.ev.status, push ? wire::kStatusPush : 1);
+    EXPECT_EQ(e.type, push ? EventType::Push : EventType::Response);
+    EXPECT_EQ(e.ver, 2);
+    EXPECT_EQ(e.cmd, push ? 3 : 1);
+    EXPECT_EQ(e.status, push ? wire::kStatusPush : 1);
     EXPECT_EQ(h.payloads[static_cast<size_t>(i)], (push ? "push" : "resp") + std::to_string(i));
   }
   EXPECT_EQ(h.payloads[60], "unreliable");
-  EXPECT_EQ(h.out[60].ev.cmd, 9);
+  EXPECT_EQ(h.out[60].cmd, 9);
 }
 
 TEST(UdpSessionSink, ReorderedAndDuplicatedDatsAreQueuedOnceInOrder) {
@@ -152,10 +151,9 @@ TEST(UdpSessionSink, AForgedMacIsACountedErrorEventAndNothingQueued) {
   ASSERT_EQ(h.count(EventType::Error), 1u);
   EXPECT_EQ(h.last(EventType::Error)->code, ErrorCode::BadMac);
   EXPECT_EQ(h.sink.q.stats().queued, 0u);
-  std::vector<QueuedEvent> out;
-  Bytes arena;
-  h.sink.q.take(out, arena, 10);
-  EXPECT_TRUE(arena.empty());
+  QueueBatch out;
+  h.sink.q.take(out, 10);
+  EXPECT_TRUE(out.arena.empty());
   EXPECT_EQ(h.client.state(), ClientState::Connected);
 }
 

@@ -16,8 +16,12 @@ bool EventQueue::push(uint64_t clientId, Event&& ev) {
     ++dropped_;
     return false;
   }
-  const bool wasEmpty = queue_.empty();
-  queue_.push_back(QueuedEvent{clientId, std::move(ev)});
+  const bool wasEmpty = q_.rows.empty();
+  QueueRow& r = q_.rows.emplace_back();
+  r.clientId = clientId;
+  r.at = q_.events.size();
+  r.type = ev.type;
+  q_.events.push_back(std::move(ev));
   Account& acc = account(clientId);
   acc.bytes += cost;
   if (acc.backlog) acc.backlog->add(cost);
@@ -35,29 +39,30 @@ PacketPost EventQueue::pushPacket(uint64_t clientId, const PacketHeader& h, size
     ++dropped_;
     return PacketPost::Dropped;
   }
-  const size_t offset = arena_.size();
+  Bytes& arena = q_.arena;
+  const size_t offset = arena.size();
   bool filled = false;
   try {
-    filled = fill(ctx, arena_, reason);
+    filled = fill(ctx, arena, reason);
   } catch (...) {
-    arena_.resize(offset);
+    arena.resize(offset);
     throw;
   }
   if (!filled) {
-    arena_.resize(offset);
+    arena.resize(offset);
     return PacketPost::Failed;
   }
-  const size_t len = arena_.size() - offset;
-  wasEmpty = queue_.empty();
-  QueuedEvent& q = queue_.emplace_back();
-  q.clientId = clientId;
-  q.ev.type = h.type;
-  q.ev.ver = h.ver;
-  q.ev.cmd = h.cmd;
-  q.ev.status = h.status;
-  q.inArena = true;
-  q.arenaOffset = offset;
-  q.arenaLength = len;
+  const size_t len = arena.size() - offset;
+  wasEmpty = q_.rows.empty();
+  QueueRow& r = q_.rows.emplace_back();
+  r.clientId = clientId;
+  r.at = offset;
+  r.length = static_cast<uint32_t>(len);  // at most bound <= kArenaPacketMax
+  r.type = h.type;
+  r.ver = h.ver;
+  r.cmd = h.cmd;
+  r.status = h.status;
+  r.packet = true;
   Account& acc = account(clientId);
   acc.bytes += len;
   if (acc.backlog) acc.backlog->add(len);
@@ -121,18 +126,13 @@ void EventQueue::track(uint64_t clientId, std::shared_ptr<ReceiveBacklog> backlo
   acc.backlog = std::move(backlog);
 }
 
-size_t EventQueue::take(std::vector<QueuedEvent>& out, size_t max) { return takeWith(out, nullptr, max); }
-
-size_t EventQueue::take(std::vector<QueuedEvent>& out, Bytes& arena, size_t max) { return takeWith(out, &arena, max); }
-
-size_t EventQueue::takeWith(std::vector<QueuedEvent>& out, Bytes* arena, size_t max) {
+size_t EventQueue::take(QueueBatch& out, size_t max) {
   out.clear();
-  if (arena != nullptr) arena->clear();
   std::vector<std::shared_ptr<ReceiveBacklog>> resumes;
   size_t left = 0;
   {
     std::lock_guard<std::mutex> lk(mu_);
-    left = takeLocked(out, arena, max);
+    left = takeLocked(out, max);
     resumes.swap(resumes_);
   }
   // Outside the lock: a resume may run the client's command at once (host loop),
@@ -143,60 +143,68 @@ size_t EventQueue::takeWith(std::vector<QueuedEvent>& out, Bytes* arena, size_t 
   return left;
 }
 
-namespace {
-
-// Packets' payloads out of the arena into their own buffers (a take without an arena).
-void materialize(std::vector<QueuedEvent>& items, const Bytes& arena) {
-  for (QueuedEvent& q : items) {
-    if (!q.inArena) continue;
-    const uint8_t* p = arena.data() + q.arenaOffset;
-    q.ev.payload.assign(p, p + q.arenaLength);
-    q.inArena = false;
+size_t EventQueue::take(std::vector<QueuedEvent>& out, size_t max) {
+  out.clear();
+  const size_t left = take(polled_, max);
+  out.reserve(polled_.size());
+  for (const QueueRow& r : polled_.rows) {
+    QueuedEvent& q = out.emplace_back();
+    q.clientId = r.clientId;
+    if (!r.packet) {
+      q.ev = std::move(polled_.event(r));
+      continue;
+    }
+    q.ev.type = r.type;
+    q.ev.ver = r.ver;
+    q.ev.cmd = r.cmd;
+    q.ev.status = r.status;
+    q.ev.payload.assign(polled_.packetData(r), polled_.packetData(r) + r.length);
   }
+  polled_.clear();
+  return left;
 }
 
-}  // namespace
-
-size_t EventQueue::takeLocked(std::vector<QueuedEvent>& out, Bytes* arena, size_t max) {
-  const size_t n = std::min(max, queue_.size());
-  if (n == queue_.size()) {
-    out.swap(queue_);  // the usual case: everything, capacity kept on both sides
-    if (arena != nullptr) {
-      arena->swap(arena_);
-    } else {
-      materialize(out, arena_);
-    }
-    arena_.clear();
+size_t EventQueue::takeLocked(QueueBatch& out, size_t max) {
+  const size_t n = std::min(max, q_.rows.size());
+  if (n == q_.rows.size()) {
+    // The usual case: everything, capacity kept on both sides.
+    std::swap(out.rows, q_.rows);
+    std::swap(out.events, q_.events);
+    std::swap(out.arena, q_.arena);
   } else {
-    out.insert(out.end(), std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
-    queue_.erase(queue_.begin(), queue_.begin() + n);
-    // The taken packets' payloads are the arena's prefix (packets are appended in order).
-    size_t cut = 0;
-    for (const QueuedEvent& q : out) {
-      if (q.inArena) cut = q.arenaOffset + q.arenaLength;
+    // A prefix of the rows points into a prefix of the events and of the arena
+    // (both are appended in row order; forgotten rows' leftovers in between go too).
+    const auto split = q_.rows.begin() + static_cast<std::ptrdiff_t>(n);
+    out.rows.assign(q_.rows.begin(), split);
+    q_.rows.erase(q_.rows.begin(), split);
+    size_t arenaCut = 0;
+    size_t eventCut = 0;
+    for (const QueueRow& r : out.rows) {
+      if (r.packet) {
+        arenaCut = static_cast<size_t>(r.at) + r.length;
+      } else {
+        eventCut = static_cast<size_t>(r.at) + 1;
+      }
     }
-    if (arena != nullptr) {
-      arena->assign(arena_.begin(), arena_.begin() + static_cast<std::ptrdiff_t>(cut));
-    } else {
-      materialize(out, arena_);
-    }
-    arena_.erase(arena_.begin(), arena_.begin() + static_cast<std::ptrdiff_t>(cut));
-    for (QueuedEvent& q : queue_) {
-      if (q.inArena) q.arenaOffset -= cut;
-    }
+    const auto eventSplit = q_.events.begin() + static_cast<std::ptrdiff_t>(eventCut);
+    out.events.assign(std::make_move_iterator(q_.events.begin()), std::make_move_iterator(eventSplit));
+    q_.events.erase(q_.events.begin(), eventSplit);
+    const auto arenaSplit = q_.arena.begin() + static_cast<std::ptrdiff_t>(arenaCut);
+    out.arena.assign(q_.arena.begin(), arenaSplit);
+    q_.arena.erase(q_.arena.begin(), arenaSplit);
+    for (QueueRow& r : q_.rows) r.at -= r.packet ? arenaCut : eventCut;
   }
-  for (const QueuedEvent& q : out) debit(q.clientId, costOf(q));
+  for (const QueueRow& r : out.rows) debit(r.clientId, r.packet ? r.length : costOf(out.event(r)));
   taken_ += n;
-  return queue_.size();
+  return q_.rows.size();
 }
 
 void EventQueue::close() {
-  std::vector<QueuedEvent> doomed;  // destroyed outside the lock
+  QueueBatch doomed;  // destroyed outside the lock
   {
     std::lock_guard<std::mutex> lk(mu_);
     closed_ = true;
-    doomed.swap(queue_);
-    Bytes().swap(arena_);
+    std::swap(doomed, q_);
     for (auto& [id, acc] : clients_) {
       if (acc.backlog) acc.backlog->sub(acc.bytes);
     }
@@ -207,15 +215,17 @@ void EventQueue::close() {
 }
 
 void EventQueue::forget(uint64_t clientId) {
-  std::vector<QueuedEvent> doomed;  // destroyed after the lock is released
+  std::vector<Event> doomed;  // destroyed after the lock is released
   std::lock_guard<std::mutex> lk(mu_);
-  auto gone = std::stable_partition(queue_.begin(), queue_.end(),
-                                    [&](const QueuedEvent& q) { return q.clientId != clientId; });
-  for (auto it = gone; it != queue_.end(); ++it) {
-    bytes_ -= costOf(*it);  // a packet's arena bytes stay until the next take: garbage nobody reads
-    doomed.push_back(std::move(*it));
+  auto gone = std::stable_partition(q_.rows.begin(), q_.rows.end(),
+                                    [&](const QueueRow& r) { return r.clientId != clientId; });
+  for (auto it = gone; it != q_.rows.end(); ++it) {
+    bytes_ -= costOf(*it);
+    // Its arena bytes and its event's slot stay until the take that passes them:
+    // garbage nobody reads (the other rows keep their offsets and indexes).
+    if (!it->packet) doomed.push_back(std::move(q_.event(*it)));
   }
-  queue_.erase(gone, queue_.end());
+  q_.rows.erase(gone, q_.rows.end());
   auto acc = clients_.find(clientId);
   if (acc != clients_.end()) {
     if (acc->second.backlog) acc->second.backlog->sub(acc->second.bytes);  // a released client: no resume
@@ -225,7 +235,7 @@ void EventQueue::forget(uint64_t clientId) {
 
 bool EventQueue::empty() const {
   std::lock_guard<std::mutex> lk(mu_);
-  return queue_.empty();
+  return q_.rows.empty();
 }
 
 size_t EventQueue::bytesFor(uint64_t clientId) const {
@@ -240,7 +250,7 @@ EventQueueStats EventQueue::stats() const {
   s.pushed = pushed_;
   s.taken = taken_;
   s.dropped = dropped_;
-  s.queued = queue_.size();
+  s.queued = q_.rows.size();
   s.bytes = bytes_;
   return s;
 }

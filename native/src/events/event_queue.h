@@ -12,9 +12,11 @@
 // is resumed by the take that brings it back to the low-water mark.
 //
 // Packets (pushPacket): a Response or Push whose payload the session decrypts
-// straight into the queue's arena, one byte buffer shared by every client; the
-// consumer takes the arena with the events (take with an arena) and hands it on
-// as is. Counted against the client like any payload.
+// straight into the queue's arena, one byte buffer shared by every client, and
+// whose record is one 32-byte row (queue_batch.h); other events are kept whole
+// beside the rows. The Node hosts take rows, events and arena as they are (a
+// QueueBatch, swapped); dk_poll's take gives each packet its own payload.
+// Counted against the client like any payload.
 //
 // Thread-safe: push, take and the counters may run on different threads.
 #pragma once
@@ -27,18 +29,15 @@
 
 #include "diarkis/event.h"
 #include "events/packet_sink.h"
+#include "events/queue_batch.h"
 #include "events/receive_backlog.h"
 
 namespace diarkis {
 
+// An event with its own payload (dk_poll's take).
 struct QueuedEvent {
   uint64_t clientId = 0;
   Event ev;
-  // pushPacket's: the payload is arena[arenaOffset, +arenaLength) of the take's
-  // arena (ev.payload stays empty). Never set by a take without an arena.
-  bool inArena = false;
-  size_t arenaOffset = 0;
-  size_t arenaLength = 0;
 };
 
 struct EventQueueStats {
@@ -68,15 +67,15 @@ class EventQueue {
   PacketPost pushPacket(uint64_t clientId, const PacketHeader& h, size_t bound, PacketFill fill, void* ctx,
                         DropReason& reason, bool& wasEmpty);
 
-  // Moves up to `max` events, oldest first, into `out` (cleared first, capacity
-  // kept). Returns how many are still waiting afterwards. Runs, after its lock
-  // is released, the resume() of every tracked client it brought back to its
-  // low-water mark.
-  // This take copies arena payloads into each event's own payload (dk_poll's).
+  // Moves up to `max` rows, oldest first, with their events and the arena's
+  // bytes they point at into `out` (cleared first, capacity kept; a whole take
+  // is a swap). Returns how many are still waiting afterwards. Runs, after its
+  // lock is released, the resume() of every tracked client it brought back to
+  // its low-water mark.
+  size_t take(QueueBatch& out, size_t max);
+  // The same as events with their own payloads (dk_poll's: valid until its next
+  // poll, whatever the queue does meanwhile).
   size_t take(std::vector<QueuedEvent>& out, size_t max);
-  // The same, with the arena handed over as is (cleared first, capacity kept):
-  // the taken packets' payloads are in `arena` at their offsets.
-  size_t take(std::vector<QueuedEvent>& out, Bytes& arena, size_t max);
 
   // Count clientId's events in backlog too (from now on). A client pushes
   // nothing before it connects, so hosts track it when they create it.
@@ -99,9 +98,9 @@ class EventQueue {
     size_t bytes = 0;
     std::shared_ptr<ReceiveBacklog> backlog;  // null: not tracked
   };
-  static size_t costOf(const QueuedEvent& q) { return costOf(q.ev) + (q.inArena ? q.arenaLength : 0); }
-  size_t takeWith(std::vector<QueuedEvent>& out, Bytes* arena, size_t max);
-  size_t takeLocked(std::vector<QueuedEvent>& out, Bytes* arena, size_t max);  // under mu_
+  // Under mu_: what a row counts against its client.
+  size_t costOf(const QueueRow& r) const { return r.packet ? r.length : costOf(q_.event(r)); }
+  size_t takeLocked(QueueBatch& out, size_t max);  // under mu_
   void debit(uint64_t clientId, size_t cost);  // under mu_; fills resumes_
   // Under mu_: the client's account, made if new; the last one is cached (events come in
   // runs per client: a hash lookup per push and per take was in issue 9's profile).
@@ -109,10 +108,12 @@ class EventQueue {
   void erase(uint64_t clientId);  // under mu_; drops the cache with the entry
 
   mutable std::mutex mu_;
-  // A vector swapped with the consumer's on a whole take: neither side loses its
-  // capacity, so a steady stream allocates nothing per event.
-  std::vector<QueuedEvent> queue_;
-  Bytes arena_;  // the payloads of queue_'s packets (and of forgotten ones, until the next take)
+  // Swapped with the consumer's on a whole take: neither side loses its capacity,
+  // so a steady stream allocates nothing per event. A forgotten client's packets
+  // leave their bytes in the arena and its events an empty Event, until the take
+  // that passes them.
+  QueueBatch q_;
+  QueueBatch polled_;  // dk_poll's take: the consumer's own (not under mu_)
   std::unordered_map<uint64_t, Account> clients_;
   Account* cached_ = nullptr;  // clients_[cachedId_], or null
   uint64_t cachedId_ = 0;

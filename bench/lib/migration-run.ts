@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import type { BotType } from '../../src/cli/bot';
+import { pacingTimelines, timelineLines, type PacingTimeline } from './pacing-timeline';
 import { PhaseLog, type MigrationPhaseEvent, type PhaseBreakdown } from '../../src/server';
 import { startClusterChild } from './cluster-process';
 import { runMigrationBot } from './migration-bot';
@@ -114,6 +115,8 @@ export interface RunResult {
   windowCounts: Record<string, number>;
   /** Which process is which (client = this one), to match profiles (CPU.*.<pid>.*.cpuprofile). */
   pids: Record<string, number>;
+  /** The old nodes' notice pacing over time (migration runs; bench/lib/pacing-timeline.ts). */
+  pacingTimelines?: PacingTimeline[];
 }
 
 /** CPU time of a process in ms from /proc (user + system); NaN where unavailable. */
@@ -391,7 +394,10 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
       return out;
     };
     const log = new PhaseLog();
-    for (const e of ctl.phases()) log.add(e);
+    const events = ctl.phases();
+    for (const e of events) log.add(e);
+    const timelines = spec.path === 'migration' ? pacingTimelines(events, TYPES.map((t) => OLD[t])) : [];
+    for (const t of timelines) timelineLines(t).forEach(note);
     const moveSamplesMs: Record<BotType, number[]> = { UDP: [], TCP: [] };
     const rows = TYPES.map((t): RunRow => {
       const rs = results.filter((r) => r.type === t);
@@ -437,6 +443,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
       moveCpuMsPerMoveByAnswers: movedTotal > 0 && steadyAnswers > 0 ? (Object.values(cpuMsByProcess).filter(Number.isFinite).reduce((a, x) => a + x, 0) - ((backgroundPerMs * window) / steadyAnswers) * moveAnswers) / movedTotal : Number.NaN,
       windowCounts,
       pids: Object.fromEntries([['client', process.pid], ...procs.map((p) => [p.name, p.pid])]),
+      pacingTimelines: timelines,
     };
   } finally {
     if (!stopped) await ctl.stop();

@@ -26,6 +26,7 @@
  *   node dist/bench/udp.js [--quick] [--samples 200] [--messages 2000] [--clients 10000] [--nodes 4]
  *                          [--repeat 3] [--throughput-only] [--sessions-only [--node-wire] [--trace] [--client-defaults] [--entry-keepalive]]
  *                          [--cpu-only] [--rounds 3] [--cpu-messages 10000] [--swarm 200] [--baseline <dir>]
+ *                          [--kinds native-loop,baseline-loop,c-floor,...] [--depths 1,8,64,0 (0: the swarm)]
  */
 import { getEndpoint, UdpClient, type UdpClientOptions } from '../src/client';
 import { startCluster } from '../src/server';
@@ -341,6 +342,8 @@ interface CpuRow {
   kind: string; label: string; depth: number; clients: number; rate: number; cpuUs: number; vsTs: number; vsFloor: number; epc: number;
   /** Datagrams sent / received by the client per echo (received: native only). */
   sentPerMsg: number; receivedPerMsg: number;
+  /** native-x against baseline-x (same driver) of the same round, median of the rounds (with --baseline). */
+  vsBase?: number;
 }
 
 function stringArg(name: string): string | undefined {
@@ -353,8 +356,12 @@ async function cpuTable(rounds: number, messages: number, swarmClients: number, 
   if (baseline !== undefined && !fs.existsSync(path.join(baseline, 'dist', 'src', 'index.js'))) {
     throw new Error(`--baseline ${baseline}: not a tree built by bench/build-baseline.sh`);
   }
-  const kinds = ['native-loop', 'native-thread', ...(baseline ? ['baseline-loop', 'baseline-thread'] : []), 'typescript', 'c-floor'];
-  const cases = [{ depth: 1, clients: 1 }, { depth: 8, clients: 1 }, { depth: 64, clients: 1 }, { depth: 1, clients: swarmClients }];
+  const all = ['native-loop', 'native-thread', ...(baseline ? ['baseline-loop', 'baseline-thread'] : []), 'typescript', 'c-floor'];
+  // --kinds / --depths (0: the swarm): a subset for a quicker A/B; the ratio columns need their anchors in it.
+  const only = stringArg('kinds')?.split(',');
+  const kinds = only === undefined ? all : all.filter((k) => only.includes(k));
+  const depths = stringArg('depths')?.split(',').map(Number) ?? [1, 8, 64, 0];
+  const cases = depths.map((d) => d === 0 ? { depth: 1, clients: swarmClients } : { depth: d, clients: 1 });
   const floor = buildFloor('udp_echo_floor');
   const cluster = await startClusterChild({ tcpNodes: 0, udpNodes: 1, encryption: true });
   let samples: RoundSample[] = [];
@@ -373,14 +380,17 @@ async function cpuTable(rounds: number, messages: number, swarmClients: number, 
     for (const kind of kinds) {
       const s = pick(kind);
       if (s.length === 0) continue;  // the floor has no swarm row
-      // Against the TS client (the floor) of the same round (the same machine state), then the median.
+      // Against an anchor of the same round (the same machine state), then the median.
       const ratio = (anchor: string): number =>
         median(s.flatMap((x) => pick(anchor).filter((t) => t.round === x.round).map((t) => x.cpuUs / t.cpuUs)));
+      const base = kind.startsWith('native-') ? kind.replace('native-', 'baseline-') : '';
+      const vsBase = base === '' ? Number.NaN : ratio(base);
       rows.push({ kind, label: c.clients > 1 ? `${c.clients} clients x 1` : String(c.depth), depth: c.depth, clients: c.clients,
         rate: median(s.map((x) => x.messages / x.seconds)), cpuUs: median(s.map((x) => x.cpuUs)), vsTs: ratio('typescript'), vsFloor: ratio('c-floor'),
         epc: median(s.map((x) => x.eventsPerCrossing).filter(Number.isFinite)),
         sentPerMsg: median(s.map((x) => x.sentPerMessage ?? Number.NaN).filter(Number.isFinite)),
-        receivedPerMsg: median(s.map((x) => x.receivedPerMessage ?? Number.NaN).filter(Number.isFinite)) });
+        receivedPerMsg: median(s.map((x) => x.receivedPerMessage ?? Number.NaN).filter(Number.isFinite)),
+        ...(Number.isFinite(vsBase) ? { vsBase } : {}) });
     }
   }
   return rows;
@@ -388,9 +398,9 @@ async function cpuTable(rounds: number, messages: number, swarmClients: number, 
 
 function printCpu(rows: CpuRow[], rounds: number): void {
   console.log(`\nUDP reliable echo, 64-byte encrypted bodies, direct, ${rounds} rounds, medians (client CPU per message)\n`);
-  console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'cpu / ts', 'cpu / floor', 'events/crossing', 'sent/msg', 'received/msg'],
-    rows.map((r) => [r.kind, r.label, fmt(r.rate, 0), fmt(r.cpuUs, 2), fmt(r.vsTs, 2), fmt(r.vsFloor, 2), fmt(r.epc, 1), fmt(r.sentPerMsg, 2),
-      fmt(r.receivedPerMsg, 2)])));
+  console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'cpu / ts', 'cpu / floor', 'cpu / baseline', 'events/crossing', 'sent/msg', 'received/msg'],
+    rows.map((r) => [r.kind, r.label, fmt(r.rate, 0), fmt(r.cpuUs, 2), fmt(r.vsTs, 2), fmt(r.vsFloor, 2), r.vsBase === undefined ? '-' : fmt(r.vsBase, 2),
+      fmt(r.epc, 1), fmt(r.sentPerMsg, 2), fmt(r.receivedPerMsg, 2)])));
 }
 
 async function main(): Promise<void> {

@@ -220,9 +220,11 @@ describe('RedisStore', () => {
       const r3 = session('u3', '9'.repeat(32), 'n1');
       await a.registerSession(r2);
       await a.registerSession(r3);
-      await Promise.all(Array.from({ length: 500 }, (_, i) => b.routePush('u2', 2, 7, u32(100 + i))));
-      await Promise.all([a.putHandoff(handoff(r2, 'n2', '6'.repeat(32)), 60_000), a.putHandoff(handoff(r3, 'n2', '7'.repeat(32)), 60_000)]);
-      expect(log.length).toBe(503);
+      // On one connection, so Redis runs the pushes before both handoffs; n1's reader is still behind.
+      const pushed = Array.from({ length: 2000 }, (_, i) => a.routePush('u2', 2, 7, u32(100 + i)));
+      const moves = [a.putHandoff(handoff(r2, 'n2', '6'.repeat(32)), 60_000), a.putHandoff(handoff(r3, 'n2', '7'.repeat(32)), 60_000)];
+      await Promise.all([...pushed, ...moves]);
+      expect(log.length).toBe(2003);
       expect(await raw.xrange(`${prefix}pq:n1`, '-', '+')).not.toContainEqual(expect.arrayContaining([expect.arrayContaining(['k', 'm'])]));
     } finally {
       raw.disconnect();

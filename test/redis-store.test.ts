@@ -192,6 +192,47 @@ describe('RedisStore', () => {
     }
   });
 
+  it("a handoff puts nothing on the old node's stream and waits for its unread pushes only", async () => {
+    const prefix = `t${++n}:`;
+    const a = await store({ prefix });
+    const b = await store({ prefix });
+    const raw = new Redis(redis.url);
+    try {
+      await a.registerNode({ id: 'n1', type: 'TCP', host: 'h', port: 1, state: 'online' });
+      await b.registerNode({ id: 'n2', type: 'TCP', host: 'h', port: 2, state: 'online' });
+      const log: number[] = [];
+      await a.subscribePushes('n1', (_sid, _v, _c, p) => log.push(p.readUInt32BE(0)));
+      await b.subscribePushes('n2', () => undefined);
+      const rec = session('u1', 'e'.repeat(32), 'n1');
+      await a.registerSession(rec);
+      // The registration's adoption entry is the old stream's only one until now.
+      const before = await raw.xlen(`${prefix}pq:n1`);
+      await a.putHandoff(handoff(rec, 'n2', '3'.repeat(32)), 60_000);
+      expect(await raw.xlen(`${prefix}pq:n1`)).toBe(before);
+      // Moved back with pushes queued meanwhile: the second handoff resolves only once n1 has them.
+      const back = { ...rec, nodeId: 'n1' };
+      await b.putHandoff(handoff({ ...rec, nodeId: 'n2' }, 'n1', '4'.repeat(32)), 60_000);
+      await Promise.all([1, 2, 3].map((i) => b.routePush('u1', 2, 7, u32(i))));
+      await a.putHandoff(handoff(back, 'n2', '5'.repeat(32)), 60_000);
+      expect(log).toEqual([1, 2, 3]);
+      // Two handoffs waiting for the same unread entry both go on once it is read.
+      const r2 = session('u2', 'f'.repeat(32), 'n1');
+      const r3 = session('u3', '9'.repeat(32), 'n1');
+      await a.registerSession(r2);
+      await a.registerSession(r3);
+      // On one connection, so Redis runs the pushes before both handoffs; n1's reader is still behind.
+      const pushed = Array.from({ length: 2000 }, (_, i) => a.routePush('u2', 2, 7, u32(100 + i)));
+      const moves = [a.putHandoff(handoff(r2, 'n2', '6'.repeat(32)), 60_000), a.putHandoff(handoff(r3, 'n2', '7'.repeat(32)), 60_000)];
+      await Promise.all([...pushed, ...moves]);
+      expect(log.length).toBe(2003);
+      expect(await raw.xrange(`${prefix}pq:n1`, '-', '+')).not.toContainEqual(expect.arrayContaining([expect.arrayContaining(['k', 'm'])]));
+    } finally {
+      raw.disconnect();
+      await a.close();
+      await b.close();
+    }
+  });
+
   it("startCluster({ store: 'redis://...' }): migration keeps counters and pushes exactly once, in order", async () => {
     const c = await startCluster({ udpNodes: 0, tcpNodes: 2, store: redis.url, lingerMs: 200 });
     const clients: TsTcpClient[] = [];

@@ -26,6 +26,8 @@ export interface ProcessClusterOptions {
   extraPorts?: number;
   /** Each node's --offline-pacing (a window, or false = off; default: the node's, on). */
   offlinePacing?: number | false | { window: number; drainMs: number };
+  /** Another tree's compiled CLI (A/B against a baseline build); default: this tree's. */
+  cli?: string;
 }
 
 export interface NodeProcess {
@@ -39,8 +41,8 @@ export interface NodeProcess {
 type Line = Record<string, unknown> & { event?: string };
 
 /** Spawns `node <flags> main.js <args>`; resolves with the first 'ready' line. */
-function spawnCli(flags: string[], args: string[], onLine: (l: Line) => void): Promise<{ proc: ChildProcess; ready: Line; exited: Promise<void> }> {
-  const proc = spawn(process.execPath, [...flags, CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+function spawnCli(flags: string[], args: string[], onLine: (l: Line) => void, cli = CLI): Promise<{ proc: ChildProcess; ready: Line; exited: Promise<void> }> {
+  const proc = spawn(process.execPath, [...flags, cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   return new Promise((resolve, reject) => {
     const early = (): void => reject(new Error(`${args[0] ?? 'cli'} exited before ready`));
@@ -78,7 +80,7 @@ export class ProcessCluster {
 
   static async start(opts: ProcessClusterOptions): Promise<ProcessCluster> {
     const c = new ProcessCluster(opts);
-    const e = await spawnCli(opts.nodeFlags ?? [], ['entry', '--port', '0', '--redis', opts.redisUrl, '--prefix', opts.prefix], () => undefined);
+    const e = await spawnCli(opts.nodeFlags ?? [], ['entry', '--port', '0', '--redis', opts.redisUrl, '--prefix', opts.prefix], () => undefined, opts.cli);
     c.entry = e;
     c.entryUrl = String(e.ready.url);
     return c;
@@ -92,7 +94,7 @@ export class ProcessCluster {
       const p = this.opts.offlinePacing;
       args.push('--offline-pacing', p === false ? 'off' : typeof p === 'number' ? String(p) : `${p.window}/${p.drainMs}`);
     }
-    const s = await spawnCli(this.opts.nodeFlags ?? [], args, () => undefined);
+    const s = await spawnCli(this.opts.nodeFlags ?? [], args, () => undefined, this.opts.cli);
     const n: NodeProcess = { id, type, port: Number(s.ready.port), proc: s.proc, exited: s.exited };
     this.nodes.set(id, n);
     return n;

@@ -13,8 +13,8 @@
  *   P dead             ZSET node id -> when its liveness was first seen expired (reap grace)
  *   P user:<uid>       STRING sid
  *   P pq:<node>        STREAM of what a node must do, in order: k=s (adopt session), k=h (adopt
- *                      handed-off session, awaits its claim), k=p (push), k=m (handoff marker),
- *                      k=x (a NodeMessage: forward, forward-end, room-migrated, claimed)
+ *                      handed-off session, awaits its claim), k=p (push), k=m (a handoff marker
+ *                      of earlier versions, ignored), k=x (a NodeMessage: forward, forward-end, room-migrated, claimed)
  *   P hoff:<sid>       HASH rec(JSON HandoffRecord) exp(ms, Redis time) claimed(0/1) to
  *   P hexp:<node>      ZSET sid -> exp, handoffs to that node, for the expiry sweep
  *   (rooms: see rooms/room-scripts.ts)
@@ -162,9 +162,10 @@ return route(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 
 /**
  * ARGV: P sid uid from to handoffJson sessionJson ttlMs. Stores the handoff, moves the session to
- * `to` and queues, in this order, the adoption on the target's stream and a marker on the old
- * node's stream. Returns the marker's id: every push routed to the old node before the move
- * precedes it; every push after it goes to the target, behind the adoption.
+ * `to` and queues the adoption on the target's stream. Returns the id of the old node's last
+ * stream entry ('0-0' when it has none): every push routed to the old node before the move is at
+ * or before it; every push after it goes to the target, behind the adoption. (No marker entry: one
+ * would wake the old node's reader once more per move, and its id says no more than this one.)
  */
 export const PUT_HANDOFF = `${PRELUDE}
 local sid, uid, from, to = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -183,7 +184,9 @@ redis.call('DEL', hk)
 redis.call('HSET', hk, 'rec', ARGV[6], 'exp', exp, 'claimed', 0, 'to', to)
 redis.call('ZADD', P .. 'hexp:' .. to, exp, sid)
 redis.call('XADD', P .. 'pq:' .. to, 'MAXLEN', '~', MAXLEN, '*', 'k', 'h', 's', sid, 'r', ARGV[7])
-return redis.call('XADD', P .. 'pq:' .. from, 'MAXLEN', '~', MAXLEN, '*', 'k', 'm', 's', sid)
+local last = redis.call('XREVRANGE', P .. 'pq:' .. from, '+', '-', 'COUNT', 1)
+if #last == 0 then return '0-0' end
+return last[1][1]
 `;
 
 /**

@@ -3,8 +3,8 @@
  *
  * Pushes travel through one Redis stream per node (`pq:<node>`), not pub/sub: a stream keeps its
  * entries until read (pub/sub drops whatever is published while a subscriber reconnects or Redis
- * restarts), and one ordered stream per node lets a handoff put a marker in the old node's stream
- * and the adoption in the target's stream in one atomic script. See docs/cluster.md.
+ * restarts), and one ordered stream per node lets a handoff read the old node's last entry and
+ * put the adoption in the target's stream in one atomic script. See docs/cluster.md.
  */
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -344,11 +344,12 @@ export class RedisStore implements ClusterStore {
       data: rec.data,
       ...(rec.viaPush === true ? { forwardFrom: rec.from } : {}),
     };
-    const marker = String(
+    const last = String(
       await this.run(S.putHandoff, rec.sid, rec.uid, rec.from, rec.to, JSON.stringify(rec), JSON.stringify(session), String(ttlMs)),
     );
-    // The old node delivers what was routed to it before the move, then answers the client.
-    await this.readers.get(rec.from)?.reached(marker, MARKER_TIMEOUT_MS);
+    // The old node delivers what was routed to it before the move, then answers the client: its
+    // reader has usually passed that entry already, and then nothing waits.
+    await this.readers.get(rec.from)?.reached(last, MARKER_TIMEOUT_MS);
   }
 
   async claimHandoff(sid: string, ticket: string): Promise<ClaimResult> {
@@ -460,11 +461,12 @@ export class RedisStore implements ClusterStore {
     const streamKey = this.key(`pq:${nodeId}`);
     let last = start;
     let stopped = false;
-    const waiters = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+    // Several handoffs may wait for the same entry (the old stream's last one): a set, not a map by id.
+    const waiters = new Set<{ id: string; resolve: () => void; reject: (e: Error) => void }>();
     const settle = (): void => {
-      for (const [id, w] of waiters) {
-        if (last !== '$' && streamIdCompare(id, last) <= 0) {
-          waiters.delete(id);
+      for (const w of waiters) {
+        if (last !== '$' && streamIdCompare(w.id, last) <= 0) {
+          waiters.delete(w);
           w.resolve();
         }
       }
@@ -528,28 +530,30 @@ export class RedisStore implements ClusterStore {
       stop: () => {
         stopped = true;
         conn.disconnect();
-        for (const w of waiters.values()) w.reject(new Error('push reader stopped'));
+        for (const w of waiters) w.reject(new Error('push reader stopped'));
         waiters.clear();
       },
       reached: (id, timeoutMs) =>
         new Promise<void>((resolve, reject) => {
           if (stopped) return reject(new Error('push reader stopped'));
-          if (last !== '$' && streamIdCompare(id, last) <= 0) return resolve();
-          const t = setTimeout(() => {
-            waiters.delete(id);
-            reject(new Error(`pushes before the handoff of node ${nodeId} not read within ${timeoutMs} ms`));
-          }, timeoutMs);
-          t.unref();
-          waiters.set(id, {
+          if (id === '0-0' || (last !== '$' && streamIdCompare(id, last) <= 0)) return resolve();
+          const w = {
+            id,
             resolve: () => {
               clearTimeout(t);
               resolve();
             },
-            reject: (e) => {
+            reject: (e: Error) => {
               clearTimeout(t);
               reject(e);
             },
-          });
+          };
+          const t = setTimeout(() => {
+            waiters.delete(w);
+            reject(new Error(`pushes before the handoff of node ${nodeId} not read within ${timeoutMs} ms`));
+          }, timeoutMs);
+          t.unref();
+          waiters.add(w);
         }),
     };
   }

@@ -54,7 +54,14 @@ function armTurn(): void {
     const q = toArm[i] as RequestQueue;
     toArm[i] = undefined;
     const clock = q.clock;
-    q.armNew(clock === monotonicClock ? (realNow < 0 ? (realNow = performance.now()) : realNow) : clock.now());
+    try {
+      q.armNew(clock === monotonicClock ? (realNow < 0 ? (realNow = performance.now()) : realNow) : undefined);
+    } catch (err) {
+      // A clock that throws (a test's) must not leave the other queues unarmed for good.
+      process.nextTick(() => {
+        throw err;
+      });
+    }
   }
   toArmCount = 0;
 }
@@ -121,9 +128,10 @@ export class RequestQueue {
     if (earliest < this.timerAt) this.schedule(earliest);
   }
 
-  /** The turn that made the newest requests ended: their timeouts start at `now`. */
-  armNew(now: number): void {
+  /** The turn that made the newest requests ended: their timeouts start at `at` (default: the clock's now). */
+  armNew(at?: number): void {
     this.armQueued = false;
+    const now = at ?? this.clock.now();
     let earliest = Infinity;
     for (const r of this.ringList) {
       for (let k = r.size - r.unarmed; k < r.size; k++) {

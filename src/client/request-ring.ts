@@ -44,11 +44,11 @@ export class RequestRing {
   /** What was sent (the caller's bytes, not copied), for details.unconfirmed. */
   payload: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(MIN_CAPACITY).fill(undefined);
   /** When it times out (the queue's clock, ms); Infinity until armed. */
-  deadline = new Float64Array(MIN_CAPACITY);
-  timeoutMs = new Float64Array(MIN_CAPACITY);
+  deadline: Float64Array = new Float64Array(MIN_CAPACITY);
+  timeoutMs: Float64Array = new Float64Array(MIN_CAPACITY);
   /** Order among every ver/cmd of the client. */
-  seq = new Float64Array(MIN_CAPACITY);
-  state = new Uint8Array(MIN_CAPACITY);
+  seq: Float64Array = new Float64Array(MIN_CAPACITY);
+  state: Uint8Array = new Uint8Array(MIN_CAPACITY);
 
   constructor(readonly ver: number, readonly cmd: number) {}
 

@@ -9,7 +9,11 @@
  *
  *   node dist/bench/tcp-instructions.js [--messages 10000] [--depth 64] [--kinds a,b,...]
  *                                       [--baseline build/baseline/<commit>/src] [--transport UDP]
+ *                                       [--addon build/prof/Release/diarkis_node.node]
+ * --addon: this tree's rows load that addon (an unstripped build, for callgrind_annotate by
+ * function with BENCH_KEEP_COUNTS=1).
  */
+import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { formatTable } from '../src/cli/table';
@@ -37,10 +41,12 @@ async function main(): Promise<void> {
   const kinds = stringArg('kinds')?.split(',') ?? all;
   const rows: Array<Array<string | number>> = [];
   const summary: Record<string, unknown>[] = [];
+  const addonArg = stringArg('addon');
+  const addon = addonArg === undefined ? [] : ['env', `DIARKIS_NODE_ADDON=${path.resolve(addonArg)}`];
   const callgrind = {
     tag: 'ir',
     // V8 writes code it then runs: valgrind must check every write outside mapped files.
-    wrap: (file: string) => ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${file}`, '--dump-line=no'],
+    wrap: (file: string) => [...addon, 'valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${file}`, '--dump-line=no'],
     read: instructions,
   };
   await countMarginal(callgrind, kinds.map((kind) => ({ kind, depth })), n, baseline, ({ kind }, [c1, c2]) => {

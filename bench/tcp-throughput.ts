@@ -29,6 +29,7 @@
  *
  *   node dist/bench/tcp-throughput.js [--rounds 5] [--messages 20000] [--swarm 500] [--no-swarm]
  *                                     [--depths 1,8,64] [--baseline build/baseline/<commit>/src]
+ *                                     [--kinds native-loop,baseline-loop,c-floor,...]
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -52,6 +53,9 @@ function stringArg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+/** Each row of this tree and the baseline's row that runs the same client the same way. */
+const BASELINE_TWIN: Record<string, string> = { 'native-loop': 'baseline-loop', 'native-stream': 'baseline-stream', 'native-thread': 'native-baseline' };
+
 async function main(): Promise<void> {
   const rounds = arg('rounds', 5);
   const messages = arg('messages', 20000);
@@ -61,8 +65,11 @@ async function main(): Promise<void> {
     throw new Error(`--baseline ${baseline}: not a tree built by bench/build-baseline.sh`);
   }
   const floors = { floor: buildFloor(), leanFloor: buildFloor('tcp_echo_floor_lean'), nodeFloor: buildNodeFloor() };
-  const kinds = ['native-loop', 'native-stream', 'native-thread', ...(baseline ? ['baseline-loop', 'baseline-stream', 'native-baseline'] : []),
+  const all = ['native-loop', 'native-stream', 'native-thread', ...(baseline ? ['baseline-loop', 'baseline-stream', 'native-baseline'] : []),
     'typescript', 'c-floor', 'c-floor-lean', ...NODE_FLOORS];
+  // --kinds a,b,...: some rows only (an A/B that fits the bench lock's few minutes).
+  const only = stringArg('kinds')?.split(',');
+  const kinds = only === undefined ? all : all.filter((k) => only.includes(k));
   const depths = (stringArg('depths') ?? '1,8,64').split(',').map(Number).filter((d) => d >= 1 && d <= 256);
   const cases: EchoCase[] = depths.map((depth) => ({ depth, clients: 1 }));
   if (!process.argv.includes('--no-swarm')) cases.push({ depth: 1, clients: swarm });
@@ -101,13 +108,17 @@ async function main(): Promise<void> {
       const vsFloor = ratio(kind, 'c-floor');
       const vsLean = ratio(kind, 'c-floor-lean');
       const vsTs = ratio(kind, 'typescript');
-      rows.push([kind, label, fmt(rate, 0), fmt(cpu, 2), fmt(vsFloor, 2), fmt(vsLean, 2), fmt(vsTs, 2), fmt(epc, 1)]);
+      // The A/B: this tree's row against the baseline's same row, per round.
+      const twin = BASELINE_TWIN[kind];
+      const vsBase = twin === undefined ? Number.NaN : ratio(kind, twin);
+      rows.push([kind, label, fmt(rate, 0), fmt(cpu, 2), fmt(vsFloor, 2), fmt(vsLean, 2), fmt(vsTs, 2), fmt(vsBase, 2), fmt(epc, 1)]);
       summary.push({ kind, depth: c.depth, clients: c.clients, messagesPerSecond: rate, cpuUsPerMessage: cpu,
-        cpuVsFloor: vsFloor, cpuVsLeanFloor: vsLean, cpuVsTypescript: vsTs, eventsPerCrossing: Number.isFinite(epc) ? epc : null });
+        cpuVsFloor: vsFloor, cpuVsLeanFloor: vsLean, cpuVsTypescript: vsTs, cpuVsBaseline: Number.isFinite(vsBase) ? vsBase : null,
+        eventsPerCrossing: Number.isFinite(epc) ? epc : null });
     }
   }
   console.log(`\nTCP echo, 64-byte encrypted bodies, ${rounds} rounds, medians (client CPU per message)\n`);
-  console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'cpu / floor', 'cpu / lean', 'cpu / ts', 'events/crossing'], rows));
+  console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'cpu / floor', 'cpu / lean', 'cpu / ts', 'cpu / baseline', 'events/crossing'], rows));
   const file = writeResult('tcp-throughput', { rounds, messages, swarm, baseline: baseline ?? null, summary, samples });
   console.log(`\nwrote ${file}`);
 }

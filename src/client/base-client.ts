@@ -554,7 +554,8 @@ export abstract class BaseClient extends EventEmitter<ClientEventMap> implements
       this.settleMigration(new DiarkisError('no-target', 'the room migration did not move this client'));
     }
     this.requestQueue?.answer(ver, cmd, status, payload);
-    this.emit('response', ver, cmd, status, payload);
+    // Without a listener emit() would still gather its arguments (a rest array per answer).
+    if (this.listenerCount('response') !== 0) this.emit('response', ver, cmd, status, payload);
   }
 
   onNativePush(ver: number, cmd: number, payload: Buffer): void {

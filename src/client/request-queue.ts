@@ -3,61 +3,68 @@
  * to the oldest outstanding request with the same ver/cmd (PROTOCOL section 1).
  * A request that timed out keeps its place and swallows its late answer, so the
  * answers after it stay paired with the right requests.
+ *
+ * Per request (issue 9, seventh session): a promise, its two resolvers and a few stores into
+ * its ver/cmd's ring (request-ring.ts); no object of its own, no closure, no clock read. The
+ * timeouts start at the end of the turn that made the requests (one clock read per turn for
+ * every client, in one microtask, after the turn's send batch went out), never before the
+ * request was made.
  */
+import type { Clock } from '../server/clock';
 import { DiarkisError } from './errors';
+import { HELD, PAUSED, RequestRing, SETTLED, type Resolve } from './request-ring';
 import type { Response, UnsentRequest } from './types';
 
-interface Pending {
-  ver: number;
-  cmd: number;
-  timeoutMs: number;
-  resolve: (r: Response) => void;
-  reject: (e: DiarkisError) => void;
-  /** When it times out (performance.now() ms); Infinity until armed. */
-  deadline: number;
-  settled: boolean;
-  /** Order of the request among all ver/cmd pairs. */
-  seq: number;
-  /** Made while a migration held sends: not sent to the old node. */
-  held: boolean;
-  /** What was sent (the caller's bytes, not copied), for details.unconfirmed. */
-  payload: Uint8Array | undefined;
-}
+/** Where the timeouts take their time (tests pass a ManualClock); timers must not keep the process alive. */
+export type RequestClock = Clock;
 
-/** A FIFO with O(1) shift (a head index, compacted now and then). */
-class Fifo<T> {
-  private items: T[] = [];
-  private head = 0;
-  get size(): number {
-    return this.items.length - this.head;
-  }
-  push(v: T): void {
-    this.items.push(v);
-  }
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const v = this.items[this.head++];
-    if (this.head > 64 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return v;
-  }
-  /** The waiting items, oldest first (a view: do not keep it). */
-  *waiting(): IterableIterator<T> {
-    for (let i = this.head; i < this.items.length; i++) yield this.items[i] as T;
-  }
-  drain(): T[] {
-    const rest = this.items.slice(this.head);
-    this.items = [];
-    this.head = 0;
-    return rest;
-  }
-}
+export const monotonicClock: RequestClock = {
+  now: () => performance.now(),
+  setTimer(fn, ms) {
+    const t = setTimeout(fn, ms);
+    // Pending requests alone do not keep the process alive (the client's ref does).
+    t.unref();
+    return () => clearTimeout(t);
+  },
+};
 
 const EMPTY = Buffer.alloc(0);
 
 const key = (ver: number, cmd: number): number => ver * 0x10000 + cmd;
+
+// new Promise(capture) hands its resolver over without a closure per request (the ring rejects
+// through it too).
+let captured: Resolve | undefined;
+function capture(resolve: Resolve): void {
+  captured = resolve;
+}
+
+// A microtask without queueMicrotask's AsyncResource (send-batch.ts says why).
+const resolved = Promise.resolve();
+
+// The queues with requests made this turn, armed by one microtask for all of them (the array is
+// reused and never shrunk: a turn allocates nothing here, and setting .length is a runtime call).
+const toArm: Array<RequestQueue | undefined> = [];
+let toArmCount = 0;
+let armScheduled = false;
+function armTurn(): void {
+  armScheduled = false;
+  let realNow = -1;
+  for (let i = 0; i < toArmCount; i++) {
+    const q = toArm[i] as RequestQueue;
+    toArm[i] = undefined;
+    const clock = q.clock;
+    try {
+      q.armNew(clock === monotonicClock ? (realNow < 0 ? (realNow = performance.now()) : realNow) : undefined);
+    } catch (err) {
+      // A clock that throws (a test's) must not leave the other queues unarmed for good.
+      process.nextTick(() => {
+        throw err;
+      });
+    }
+  }
+  toArmCount = 0;
+}
 
 /**
  * The timeouts share ONE timer, armed at the earliest deadline (a timer per request
@@ -65,32 +72,35 @@ const key = (ver: number, cmd: number): number => ver * 0x10000 + cmd;
  * request is checked (a few per ver/cmd: the requests in flight).
  */
 export class RequestQueue {
-  private readonly queues = new Map<number, Fifo<Pending>>();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly rings = new Map<number, RequestRing>();
+  /** The same rings, for the walks (no iterator per walk). */
+  private ringList: RequestRing[] = [];
+  private cancelTimer: (() => void) | undefined;
   private timerAt = Infinity;
-  /** Requests held in the migration queue: their timeouts start on resumeTimers(). */
-  private paused: Pending[] = [];
   private pausing = false;
+  private armQueued = false;
   private nextSeq = 0;
-  // The last ver/cmd's FIFO: a client in a loop mostly uses one (a Map lookup per request
+  // The last ver/cmd's ring: a client in a loop mostly uses one (a Map lookup per request
   // and per answer otherwise: issue 9's profile).
   private lastKey = -1;
-  private lastQueue: Fifo<Pending> | undefined;
+  private lastRing: RequestRing | undefined;
 
-  private queueOf(k: number): Fifo<Pending> | undefined {
-    if (k === this.lastKey) return this.lastQueue;
-    const q = this.queues.get(k);
-    if (q !== undefined) {
+  constructor(readonly clock: RequestClock = monotonicClock) {}
+
+  private ringOf(k: number): RequestRing | undefined {
+    if (k === this.lastKey) return this.lastRing;
+    const r = this.rings.get(k);
+    if (r !== undefined) {
       this.lastKey = k;
-      this.lastQueue = q;
+      this.lastRing = r;
     }
-    return q;
+    return r;
   }
 
   /** Number of requests waiting for an answer, timed-out ones included. */
   get outstanding(): number {
     let n = 0;
-    for (const q of this.queues.values()) n += q.size;
+    for (const r of this.ringList) n += r.size;
     return n;
   }
 
@@ -101,41 +111,62 @@ export class RequestQueue {
 
   /** The held queue was sent (or handed back): the paused timeouts start now, in full. */
   resumeTimers(): void {
+    if (!this.pausing) return;
     this.pausing = false;
-    const held = this.paused;
-    this.paused = [];
-    for (const p of held) this.arm(p);
+    const now = this.clock.now();
+    let earliest = Infinity;
+    for (const r of this.ringList) {
+      for (let k = 0; k < r.size; k++) {
+        const i = r.slot(k);
+        if ((r.state[i] & PAUSED) === 0) continue;
+        r.state[i] &= ~PAUSED;
+        if ((r.state[i] & SETTLED) !== 0) continue;
+        r.deadline[i] = now + r.timeoutMs[i];
+        if (r.deadline[i] < earliest) earliest = r.deadline[i];
+      }
+    }
+    if (earliest < this.timerAt) this.schedule(earliest);
   }
 
-  /** Starts p's timeout (at once, or when a migration's held queue is sent). */
-  private arm(p: Pending): void {
-    if (p.settled) return;
-    p.deadline = performance.now() + p.timeoutMs;
-    if (p.deadline < this.timerAt) this.schedule(p.deadline);
+  /** The turn that made the newest requests ended: their timeouts start at `at` (default: the clock's now). */
+  armNew(at?: number): void {
+    this.armQueued = false;
+    const now = at ?? this.clock.now();
+    let earliest = Infinity;
+    for (const r of this.ringList) {
+      for (let k = r.size - r.unarmed; k < r.size; k++) {
+        const i = r.slot(k);
+        if ((r.state[i] & (SETTLED | PAUSED)) !== 0) continue;
+        const d = now + r.timeoutMs[i];
+        r.deadline[i] = d;
+        if (d < earliest) earliest = d;
+      }
+      r.unarmed = 0;
+    }
+    if (earliest < this.timerAt) this.schedule(earliest);
   }
 
   private schedule(at: number): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.cancelTimer?.();
     this.timerAt = at;
-    this.timer = setTimeout(() => this.expire(), Math.max(0, Math.ceil(at - performance.now())));
-    // Pending requests alone do not keep the process alive (the client's ref does).
-    this.timer.unref();
+    this.cancelTimer = this.clock.setTimer(() => this.expire(), Math.max(0, Math.ceil(at - this.clock.now())));
   }
 
   private expire(): void {
-    this.timer = undefined;
+    this.cancelTimer = undefined;
     this.timerAt = Infinity;
-    const now = performance.now();
+    const now = this.clock.now();
     let next = Infinity;
-    for (const q of this.queues.values()) {
-      for (const p of q.waiting()) {
-        if (p.settled) continue;
-        if (p.deadline <= now) {
-          // Keep the entry in the FIFO: its late answer must still be consumed.
-          p.settled = true;
-          p.reject(new DiarkisError('timeout', `request ver ${p.ver} cmd ${p.cmd} got no answer within ${p.timeoutMs} ms`));
-        } else if (p.deadline < next) {
-          next = p.deadline;
+    for (const r of this.ringList) {
+      for (let k = 0; k < r.size; k++) {
+        const i = r.slot(k);
+        if ((r.state[i] & SETTLED) !== 0) continue;
+        const d = r.deadline[i];
+        if (d <= now) {
+          // The slot stays in the ring: its late answer must still be consumed.
+          r.fail(i, new DiarkisError('timeout', `request ver ${r.ver} cmd ${r.cmd} got no answer within ${r.timeoutMs[i]} ms`));
+        } else if (d < next) {
+          next = d;
         }
       }
     }
@@ -147,8 +178,13 @@ export class RequestQueue {
    * are not): what a migration that fails now leaves unconfirmed, in the order sent.
    */
   unconfirmed(): UnsentRequest[] {
-    const open: Pending[] = [];
-    for (const q of this.queues.values()) for (const p of q.waiting()) if (!p.settled && !p.held) open.push(p);
+    const open: Array<{ seq: number; ver: number; cmd: number; payload: Uint8Array | undefined }> = [];
+    for (const r of this.ringList) {
+      for (let k = 0; k < r.size; k++) {
+        const i = r.slot(k);
+        if ((r.state[i] & (SETTLED | HELD)) === 0) open.push({ seq: r.seq[i], ver: r.ver, cmd: r.cmd, payload: r.payload[i] });
+      }
+    }
     // A Buffer view over the caller's bytes, made here rather than per request.
     const asBuffer = (b: Uint8Array | undefined): Buffer =>
       b === undefined ? EMPTY : Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -156,61 +192,51 @@ export class RequestQueue {
   }
 
   add(ver: number, cmd: number, timeoutMs: number, payload?: Uint8Array): Promise<Response> {
-    return new Promise<Response>((resolve, reject) => {
-      const p: Pending = {
-        ver,
-        cmd,
-        timeoutMs,
-        resolve,
-        reject,
-        deadline: Infinity,
-        settled: false,
-        seq: this.nextSeq++,
-        held: this.pausing,
-        payload,
-      };
-      if (this.pausing) this.paused.push(p);
-      else this.arm(p);
-      const k = key(ver, cmd);
-      let q = this.queueOf(k);
-      if (q === undefined) {
-        q = new Fifo<Pending>();
-        this.queues.set(k, q);
+    const promise = new Promise<Response>(capture);
+    const k = key(ver, cmd);
+    let r = this.ringOf(k);
+    if (r === undefined) {
+      r = new RequestRing(ver, cmd);
+      this.rings.set(k, r);
+      this.ringList.push(r);
+      this.lastKey = k;
+      this.lastRing = r;
+    }
+    // An empty ring stays (one per ver/cmd in use): one request at a time would
+    // otherwise make and drop one per request.
+    r.push(captured as Resolve, payload, timeoutMs, this.nextSeq++, this.pausing ? HELD | PAUSED : 0);
+    r.unarmed++;  // held ones too (armNew passes them over): `unarmed` counts from the newest
+    if (!this.armQueued) {
+      this.armQueued = true;
+      toArm[toArmCount++] = this;
+      if (!armScheduled) {
+        armScheduled = true;
+        void resolved.then(armTurn);
       }
-      q.push(p);
-    });
+    }
+    return promise;
   }
 
   /** Hands an answer to the oldest request of ver/cmd. False when none was waiting. */
   answer(ver: number, cmd: number, status: number, payload: Buffer): boolean {
-    const q = this.queueOf(key(ver, cmd));
-    const p = q?.shift();
-    if (q === undefined || p === undefined) return false;
-    // An empty FIFO stays (one per ver/cmd in use): one request at a time would
-    // otherwise make and drop one per request.
-    if (!p.settled) {
-      p.settled = true;
-      p.resolve({ status, payload });
-    }
+    const r = this.ringOf(key(ver, cmd));
+    if (r === undefined || r.size === 0) return false;
+    r.shift()?.({ status, payload });
     return true;
   }
 
   /** Rejects every waiting request (the connection ended). */
   failAll(err: DiarkisError): void {
     this.pausing = false;
-    this.paused = [];
-    for (const q of this.queues.values()) {
-      for (const p of q.drain()) {
-        if (p.settled) continue;
-        p.settled = true;
-        p.reject(err);
-      }
+    for (const r of this.ringList) {
+      for (let k = 0; k < r.size; k++) r.fail(r.slot(k), err);
     }
-    this.queues.clear();
+    this.rings.clear();
+    this.ringList = [];
     this.lastKey = -1;
-    this.lastQueue = undefined;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.lastRing = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
     this.timerAt = Infinity;
   }
 }

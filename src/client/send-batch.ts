@@ -8,6 +8,10 @@
  */
 import type { NativeAddon } from '../native';
 
+// resolved.then(task): a microtask without queueMicrotask's AsyncResource and bound function
+// (about 30 ns against 75 here; one per turn, so per request at 1 in flight).
+const resolved = Promise.resolve();
+
 const HEADER = 16;  // u32 id, u32 ver | cmd << 8, u32 length, u32 slot
 /** Larger payloads take the direct path (one addon call): the buffer stays small. */
 export const BATCH_MAX_PAYLOAD = 16 * 1024;
@@ -50,7 +54,14 @@ export class SendBatch {
   private scheduled = false;
   private readonly flushTask = (): void => {
     this.scheduled = false;
-    this.flush();
+    try {
+      this.flush();
+    } catch (err) {
+      // Thrown as queueMicrotask would have: an uncaught exception, not a rejected promise.
+      process.nextTick(() => {
+        throw err;
+      });
+    }
   };
 
   constructor(private readonly native: NativeAddon) {}
@@ -76,7 +87,7 @@ export class SendBatch {
     lane.pendingBytes += len + PACKET_OVERHEAD;
     if (!this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(this.flushTask);
+      void resolved.then(this.flushTask);
     }
   }
 

@@ -9,9 +9,13 @@
  *
  *   node dist/bench/tcp-instructions.js [--messages 10000] [--depth 64] [--kinds a,b,...]
  *                                       [--baseline build/baseline/<commit>/src] [--transport UDP]
+ *                                       [--addon build/prof/Release/diarkis_node.node]
+ * --addon: an unstripped build (cmake-js ... --CDCMAKE_BUILD_TYPE=RelWithDebInfo) for the native
+ * rows, so that BENCH_KEEP_COUNTS=1's files name the addon's functions.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { formatTable } from '../src/cli/table';
 import { stringArg } from './lib/args';
 import { countMarginal } from './lib/marginal';
@@ -37,10 +41,12 @@ async function main(): Promise<void> {
   const kinds = stringArg('kinds')?.split(',') ?? all;
   const rows: Array<Array<string | number>> = [];
   const summary: Record<string, unknown>[] = [];
+  const addon = stringArg('addon');
+  const env = addon !== undefined ? ['env', `DIARKIS_NODE_ADDON=${path.resolve(addon)}`] : [];
   const callgrind = {
     tag: 'ir',
     // V8 writes code it then runs: valgrind must check every write outside mapped files.
-    wrap: (file: string) => ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${file}`, '--dump-line=no'],
+    wrap: (file: string) => [...env, 'valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${file}`, '--dump-line=no'],
     read: instructions,
   };
   await countMarginal(callgrind, kinds.map((kind) => ({ kind, depth })), n, baseline, ({ kind }, [c1, c2]) => {

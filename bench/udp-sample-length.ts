@@ -10,8 +10,9 @@
  *   (perf_hooks 'gc' entries) through the cluster child's stats.
  * Per sample it prints the client's own figure (what the table uses) beside the client's and the
  * node's CPU per echo over the first, middle and last third of the echoes the node served (the
- * child's start-up and warm-up fall in the first), the rate and the node's GC. Variants
- * interleaved per round, kinds rotated.
+ * child's start-up and warm-up fall in the first, its close in the last: a thread that exits
+ * there leaves the sum, so the last third's other-thread figure can go negative), the rate and
+ * the node's GC. Variants interleaved per round, kinds rotated.
  *
  *   node dist/bench/udp-sample-length.js [--kinds native-loop,c-floor] [--depths 8,64]
  *                                        [--variants 10000:2000,30000:2000,100000:2000] [--rounds 2] [--slice-ms 200]

@@ -18,14 +18,19 @@
  *    `--baseline <dir>` (a tree built by bench/build-baseline.sh) adds that commit's UdpClient on
  *    each driver as rows of the same run (baseline-loop, baseline-thread). The C floor
  *    (bench/c-floor/udp_echo_floor.c, built here) is a row at 1, 8 and 64 in flight, and every row
- *    gets its CPU over the floor's of the same round (median of the per-round ratios).
+ *    gets its CPU over the floor's of the same round (median of the per-round ratios). Every
+ *    sample (every kind alike) follows `--cpu-warmup` echoes (default 20,000) in its own process:
+ *    V8 is still compiling the client's JavaScript up to about 10,000 echoes (its compiler threads
+ *    and slower code on the main thread), and a shorter warm-up puts that into the measured echoes
+ *    of the native and TypeScript rows (bench/udp-sample-length.ts; docs/decisions.md, "Issue 9:
+ *    UDP bench sample length").
  *
  * Throughput runs three paths side by side (proxy with OS-default buffers, proxy with 4 MiB
  * buffers, direct without the proxy), `--repeat` rounds interleaved, medians reported.
  *
  *   node dist/bench/udp.js [--quick] [--samples 200] [--messages 2000] [--clients 10000] [--nodes 4]
  *                          [--repeat 3] [--throughput-only] [--sessions-only [--node-wire] [--trace] [--client-defaults] [--entry-keepalive]]
- *                          [--cpu-only] [--rounds 3] [--cpu-messages 10000] [--swarm 200] [--baseline <dir>]
+ *                          [--cpu-only] [--rounds 3] [--cpu-messages 10000] [--cpu-warmup 20000] [--swarm 200] [--baseline <dir>]
  *                          [--kinds native-loop,baseline-loop,c-floor,...] [--depths 1,8,64,0 (0: the swarm)]
  */
 import { getEndpoint, UdpClient, type UdpClientOptions } from '../src/client';
@@ -352,7 +357,7 @@ function stringArg(name: string): string | undefined {
 }
 
 /** Client CPU per reliable echo: each driver beside the pure-TS client, interleaved rounds, medians. */
-async function cpuTable(rounds: number, messages: number, swarmClients: number, baseline?: string): Promise<CpuRow[]> {
+async function cpuTable(rounds: number, messages: number, warmup: number, swarmClients: number, baseline?: string): Promise<CpuRow[]> {
   if (baseline !== undefined && !fs.existsSync(path.join(baseline, 'dist', 'src', 'index.js'))) {
     throw new Error(`--baseline ${baseline}: not a tree built by bench/build-baseline.sh`);
   }
@@ -368,8 +373,8 @@ async function cpuTable(rounds: number, messages: number, swarmClients: number, 
   let uid = 0;
   try {
     samples = await runRounds(kinds, cases, rounds, messages,
-      (kind, c, n) => kind !== 'c-floor' ? runEchoChild(kind, cluster.entryUrl, c.depth, n, c.clients, `cpu-${uid++}`, baseline, 'UDP')
-        : c.clients === 1 ? runUdpFloor(floor, cluster.entryUrl, c.depth, n, `cpu-${uid++}`) : Promise.resolve(undefined), 'udp cpu');
+      (kind, c, n) => kind !== 'c-floor' ? runEchoChild(kind, cluster.entryUrl, c.depth, n, c.clients, `cpu-${uid++}`, baseline, 'UDP', [], warmup)
+        : c.clients === 1 ? runUdpFloor(floor, cluster.entryUrl, c.depth, n, `cpu-${uid++}`, [], warmup) : Promise.resolve(undefined), 'udp cpu');
   } finally {
     await cluster.stop();
   }
@@ -396,8 +401,8 @@ async function cpuTable(rounds: number, messages: number, swarmClients: number, 
   return rows;
 }
 
-function printCpu(rows: CpuRow[], rounds: number): void {
-  console.log(`\nUDP reliable echo, 64-byte encrypted bodies, direct, ${rounds} rounds, medians (client CPU per message)\n`);
+function printCpu(rows: CpuRow[], rounds: number, warmup: number): void {
+  console.log(`\nUDP reliable echo, 64-byte encrypted bodies, direct, ${rounds} rounds, medians (client CPU per message, after ${warmup} warm-up echoes; load ${loadavg().map((l) => l.toFixed(1)).join(' ')})\n`);
   console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'cpu / ts', 'cpu / floor', 'cpu / baseline', 'events/crossing', 'sent/msg', 'received/msg'],
     rows.map((r) => [r.kind, r.label, fmt(r.rate, 0), fmt(r.cpuUs, 2), fmt(r.vsTs, 2), fmt(r.vsFloor, 2), r.vsBase === undefined ? '-' : fmt(r.vsBase, 2),
       fmt(r.epc, 1), fmt(r.sentPerMsg, 2), fmt(r.receivedPerMsg, 2)])));
@@ -415,12 +420,14 @@ async function main(): Promise<void> {
   }
   const rounds = arg('rounds', 3, 1);
   const cpuMessages = arg('cpu-messages', 10_000, 2000);
+  // The quick run keeps the old 2000 (its figures are a smoke test, not a comparison).
+  const cpuWarmup = arg('cpu-warmup', 20_000, 2000);
   const cpuSwarm = arg('swarm', 200, 50);
   if (process.argv.includes('--cpu-only')) {
     const baseline = stringArg('baseline');
-    const rows = await cpuTable(rounds, cpuMessages, cpuSwarm, baseline);
-    printCpu(rows, rounds);
-    console.log(`\nwrote ${writeResult('udp-cpu', { rounds, messages: cpuMessages, baseline: baseline ?? null, rows })}`);
+    const rows = await cpuTable(rounds, cpuMessages, cpuWarmup, cpuSwarm, baseline);
+    printCpu(rows, rounds, cpuWarmup);
+    console.log(`\nwrote ${writeResult('udp-cpu', { rounds, messages: cpuMessages, warmup: cpuWarmup, loadAverage: loadavg(), baseline: baseline ?? null, rows })}`);
     return;
   }
   if (process.argv.includes('--sessions-only')) {
@@ -439,7 +446,7 @@ async function main(): Promise<void> {
   const thr = await throughputAll(messages, repeat);
   process.stderr.write('throughput done\n');
   const sw = await swarm(clients, nodes, 2000, quick ? 6 : 10);
-  const cpu = await cpuTable(rounds, cpuMessages, cpuSwarm);
+  const cpu = await cpuTable(rounds, cpuMessages, cpuWarmup, cpuSwarm);
 
   console.log(`\nUDP reliable latency, 64-byte echo, ${2 * ONE_WAY_MS} ms round trip via the proxy, ${samples} samples each\n`);
   console.log(
@@ -457,7 +464,7 @@ async function main(): Promise<void> {
         `${fmt(sw.onTimeShare * 100)} %`, sw.heartbeatsSent, sw.heartbeatsAnswered, sw.disconnects]],
     ),
   );
-  printCpu(cpu, rounds);
+  printCpu(cpu, rounds, cpuWarmup);
   const file = writeResult('udp', { quick, oneWayDelayMs: ONE_WAY_MS, latency: lat, throughput: thr, swarm: sw, cpu });
   console.log(`\nwrote ${file}`);
 }

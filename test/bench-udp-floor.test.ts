@@ -5,8 +5,11 @@
  * server's sequence wrap, and it fails (rather than hangs) on a wrong answer or a lost DAT. The
  * TCP floor shares its crypto code (floor_common.h): it still completes its echoes.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFloor, runFloor, spawnFloor } from '../bench/lib/c-floor';
+import { buildFloor, runFloor, runUdpFloor, spawnFloor } from '../bench/lib/c-floor';
 import { startCluster, type Cluster } from '../src/server';
 import { fetchEndpoint } from './helpers/ts-tcp-client';
 import { startUdpNodeRig } from './helpers/ts-udp-client';
@@ -37,6 +40,15 @@ describe('the UDP C floor', () => {
       if (depth === 64) expect(r.sentPerMessage).toBeLessThan(0.5);
     });
   }
+
+  it('takes bench/udp\'s explicit warm-up (--cpu-warmup) before the measured echoes', async () => {
+    // The wrap records the floor's arguments (depth messages warmup are its 7th to 9th).
+    const argsFile = path.join(os.tmpdir(), `floor-warmup-${process.pid}.args`);
+    const s = await runUdpFloor(exe, cluster.entryUrl, 8, 200, 'floor-warmup', ['sh', '-c', `echo "$@" > ${argsFile}; exec "$@"`, 'sh'], 3000);
+    expect([s.kind, s.messages]).toEqual(['c-floor', 200]);
+    expect(fs.readFileSync(argsFile, 'utf8').trim().split(' ').slice(7, 10)).toEqual(['8', '200', '3000']);
+    fs.rmSync(argsFile, { force: true });
+  });
 
   it('completes with plain send/recv too', async () => {
     const ep = await fetchEndpoint(cluster.entryUrl, 'UDP', 'floor-plain');

@@ -69,10 +69,10 @@ export async function runFloor(exe: string, entryUrl: string, depth: number, mes
   return { kind, depth, clients: 1, messages: r.messages, seconds: r.seconds, cpuUs: r.cpuUs, eventsPerCrossing: Number.NaN };
 }
 
-/** bench/udp: the UDP floor's sample, with the warm-up the echo child uses (2000 or fewer). */
+/** bench/udp: the UDP floor's sample, with the echo child's warm-up (default 2000 or fewer). */
 export async function runUdpFloor(exe: string, entryUrl: string, depth: number, messages: number, uid: string,
-  wrap: string[] = []): Promise<EchoSample> {
-  const r = await spawnFloor(exe, await fetchEndpoint(entryUrl, 'UDP', uid), depth, messages, Math.min(2000, messages), [], wrap);
+  wrap: string[] = [], warmup = Math.min(2000, messages)): Promise<EchoSample> {
+  const r = await spawnFloor(exe, await fetchEndpoint(entryUrl, 'UDP', uid), depth, messages, warmup, [], wrap);
   return { kind: 'c-floor', depth, clients: 1, messages: r.messages, seconds: r.seconds, cpuUs: r.cpuUs, eventsPerCrossing: Number.NaN,
     sentPerMessage: r.sentPerMessage, receivedPerMessage: r.receivedPerMessage };
 }

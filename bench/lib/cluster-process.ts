@@ -5,7 +5,7 @@
  * (setNodeState, nodes), each call answered by the child with the same request id.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { startCluster } from '../../src/server';
 import { senderCounters } from '../../src/protocol/rudp/reliable';
 import { nodeTimerCounters } from '../../src/server/udp-node';
@@ -53,6 +53,10 @@ export interface ClusterChildStats {
   loopDelayMaxMs: number;
   rudpDiag?: Record<string, number>;
   timerDiag?: Record<string, number>;
+  /** Garbage collections of the child since it started (perf_hooks 'gc' entries), their total time, its heap in use. */
+  gcCount?: number;
+  gcMs?: number;
+  heapUsedMiB?: number;
 }
 
 type Op = { op: 'setNodeState'; id: string; state: NodeState } | { op: 'nodes' } | { op: 'stats' };
@@ -147,6 +151,13 @@ async function childMain(): Promise<void> {
   cluster.on('session-close', (e) => closeReasons.set(e.reason ?? '?', (closeReasons.get(e.reason ?? '?') ?? 0) + 1));
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
+  const gc = { count: 0, ms: 0 };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.count++;
+      gc.ms += e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
   const stats = (): ClusterChildStats => {
     const cpu = process.cpuUsage();
     const nonzero = (d: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(d).filter(([, v]) => v > 0));
@@ -163,6 +174,9 @@ async function childMain(): Promise<void> {
       loopDelayMaxMs: loopDelay.max / 1e6,
       rudpDiag: { ...senderCounters },
       timerDiag: { ...nodeTimerCounters },
+      gcCount: gc.count,
+      gcMs: gc.ms,
+      heapUsedMiB: process.memoryUsage().heapUsed / 2 ** 20,
     };
   };
   process.on('message', (m: 'stop' | Call) => {

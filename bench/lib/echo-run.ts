@@ -9,7 +9,7 @@ import type { EchoSample } from './tcp-echo-child';
 export type EchoTransport = 'TCP' | 'UDP';
 
 export function runEchoChild(kind: string, entryUrl: string, depth: number, messages: number, clients: number,
-  uid: string, baseline: string | undefined, transport: EchoTransport = 'TCP', wrap: string[] = []): Promise<EchoSample> {
+  uid: string, baseline: string | undefined, transport: EchoTransport = 'TCP', wrap: string[] = [], warmup?: number): Promise<EchoSample> {
   const env: NodeJS.ProcessEnv = { ...process.env, DIARKIS_BENCH_TRANSPORT: transport };
   delete env.DIARKIS_IO;
   delete env.DIARKIS_NODE_ADDON;
@@ -18,7 +18,8 @@ export function runEchoChild(kind: string, entryUrl: string, depth: number, mess
     env.DIARKIS_BENCH_BASELINE = path.resolve(baseline);
   }
   const child = path.join(__dirname, 'tcp-echo-child.js');
-  const args = [child, kind, entryUrl, String(depth), String(messages), String(clients), uid];
+  // warmup: echoes before the measured ones (the child's default: min(2000, messages)).
+  const args = [child, kind, entryUrl, String(depth), String(messages), String(clients), uid, ...(warmup !== undefined ? [String(warmup)] : [])];
   return new Promise((resolve, reject) => {
     // wrap: a command to run the child under (bench/tcp-syscalls: strace).
     const p = spawn(wrap[0] ?? process.execPath, wrap.length > 0 ? [...wrap.slice(1), process.execPath, ...args] : args,

@@ -2,7 +2,10 @@
  * One measurement of bench/tcp-throughput, in its own process (so each row's CPU is its own, and
  * a baseline addon can be loaded through DIARKIS_NODE_ADDON). Prints one JSON Sample line.
  *
- *   node tcp-echo-child.js <kind> <entryUrl> <depth> <messages> <clients> <uidPrefix>
+ *   node tcp-echo-child.js <kind> <entryUrl> <depth> <messages> <clients> <uidPrefix> [warmup]
+ *
+ * warmup: echoes driven before the measured ones, in two calls of the driver (default: min(2000,
+ * messages) in one call, as bench/tcp-throughput has always measured).
  *
  * kind: native-loop | native-stream | native-thread | native-baseline | baseline-loop | baseline-stream | baseline-thread |
  * typescript (baseline-*: the baseline's client on that driver; native-stream: the loop driver
@@ -132,7 +135,7 @@ async function drive(clients: Requester[], depth: number, messages: number): Pro
 }
 
 async function main(): Promise<void> {
-  const [kind, entryUrl, depthArg, messagesArg, clientsArg, prefix] = process.argv.slice(2);
+  const [kind, entryUrl, depthArg, messagesArg, clientsArg, prefix, warmupArg] = process.argv.slice(2);
   const depth = Number(depthArg);
   const messages = Number(messagesArg);
   const count = Number(clientsArg);
@@ -142,7 +145,16 @@ async function main(): Promise<void> {
     const group = Array.from({ length: Math.min(50, count - i) }, (_, j) => open(kind, entryUrl, `${prefix}-${i + j}`));
     clients.push(...(await Promise.all(group)));
   }
-  await drive(clients, depth, Math.min(2000, messages)); // warm-up (JIT, buffers)
+  if (warmupArg === undefined) {
+    await drive(clients, depth, Math.min(2000, messages)); // warm-up (JIT, buffers)
+  } else {
+    // An explicit warm-up drives twice: V8 specialises its first optimised code to drive()'s first
+    // closures and compiles again when a second set appears; that must happen here, not in the
+    // measured call (bench/udp-sample-length showed it there: ~20 ms of CPU per sample).
+    const warmup = Number(warmupArg);
+    await drive(clients, depth, Math.ceil(warmup / 2));
+    await drive(clients, depth, Math.floor(warmup / 2));
+  }
   const datagrams = (): { sent: number; received: number } => clients.reduce((a, c) => {
     const d = c.datagrams?.() ?? { sent: Number.NaN, received: Number.NaN };
     return { sent: a.sent + d.sent, received: a.received + d.received };

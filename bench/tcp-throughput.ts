@@ -26,12 +26,17 @@
  * process (process.cpuUsage of all its threads); kinds are interleaved, their order rotated each
  * round; the table shows medians over the rounds, and CPU ratios against the floor and the
  * TypeScript client computed per round (same round, same machine state) before taking medians.
+ * Each sample follows --warmup echoes (default 20,000, driven in two calls; every kind alike, the
+ * C floors included): V8's compiler threads stay busy for ~10,000 echoes and recompile once a
+ * second set of closures appears, and a shorter warm-up bills that to the measured echoes.
+ * `--warmup short`: the bench's setting before the seventh session (min(2000, messages) in one call).
  *
- *   node dist/bench/tcp-throughput.js [--rounds 5] [--messages 20000] [--swarm 500] [--no-swarm]
+ *   node dist/bench/tcp-throughput.js [--rounds 5] [--messages 20000] [--warmup 20000|short] [--swarm 500] [--no-swarm]
  *                                     [--depths 1,8,64] [--baseline build/baseline/<commit>/src]
  *                                     [--kinds native-loop,baseline-loop,c-floor,...]
  */
 import * as fs from 'node:fs';
+import { loadavg } from 'node:os';
 import * as path from 'node:path';
 import { formatTable } from '../src/cli/table';
 import { buildFloor } from './lib/c-floor';
@@ -60,6 +65,10 @@ async function main(): Promise<void> {
   const rounds = arg('rounds', 5);
   const messages = arg('messages', 20000);
   const swarm = arg('swarm', 500);
+  const short = stringArg('warmup') === 'short';
+  const warmup = short ? undefined : arg('warmup', 20_000);
+  const warmupText = warmup === undefined ? `min(2000, messages) warm-up echoes in one call (the short warm-up)`
+    : `${warmup} warm-up echoes in two calls`;
   const baseline = stringArg('baseline');
   if (baseline !== undefined && !fs.existsSync(path.join(baseline, 'dist', 'src', 'index.js'))) {
     throw new Error(`--baseline ${baseline}: not a tree built by bench/build-baseline.sh`);
@@ -73,13 +82,14 @@ async function main(): Promise<void> {
   const depths = (stringArg('depths') ?? '1,8,64').split(',').map(Number).filter((d) => d >= 1 && d <= 256);
   const cases: EchoCase[] = depths.map((depth) => ({ depth, clients: 1 }));
   if (!process.argv.includes('--no-swarm')) cases.push({ depth: 1, clients: swarm });
+  const loadStart = loadavg();
   const cluster = await startClusterChild({ tcpNodes: 1, encryption: true });
   let samples: RoundSample[] = [];
   let uid = 0;
   try {
     samples = await runRounds(kinds, cases, rounds, messages, async (kind, c, n) => {
       if (kind.includes('floor') && c.clients > 1) return undefined;  // the floors are one connection
-      return runKind(kind, floors, cluster.entryUrl, c.depth, n, c.clients, `${kind}-${uid++}`, baseline);
+      return runKind(kind, floors, cluster.entryUrl, c.depth, n, c.clients, `${kind}-${uid++}`, baseline, [], 'TCP', warmup);
     }, 'tcp');
   } finally {
     await cluster.stop();
@@ -117,9 +127,13 @@ async function main(): Promise<void> {
         eventsPerCrossing: Number.isFinite(epc) ? epc : null });
     }
   }
-  console.log(`\nTCP echo, 64-byte encrypted bodies, ${rounds} rounds, medians (client CPU per message)\n`);
+  const load = { start: loadStart, end: loadavg() };
+  const loadText = (l: number[]): string => l.map((x) => x.toFixed(1)).join(' ');
+  console.log(`\nTCP echo, 64-byte encrypted bodies, ${rounds} rounds, medians (client CPU per message, after ${warmupText}; `
+    + `load ${loadText(load.start)} at start, ${loadText(load.end)} at end)\n`);
   console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'cpu / floor', 'cpu / lean', 'cpu / ts', 'cpu / baseline', 'events/crossing'], rows));
-  const file = writeResult('tcp-throughput', { rounds, messages, swarm, baseline: baseline ?? null, summary, samples });
+  const file = writeResult('tcp-throughput', { rounds, messages,
+    warmup: warmup ?? 'short', warmupCalls: warmup === undefined ? 1 : 2, loadAverage: load, swarm, baseline: baseline ?? null, summary, samples });
   console.log(`\nwrote ${file}`);
 }
 

@@ -86,6 +86,22 @@ describe('the UDP C floor', () => {
     for (const depth of [1, 64]) expect((await runFloor(tcp, cluster.entryUrl, depth, 200, `tcp-floor-${depth}`)).messages).toBe(200);
   });
 
+  it('the TCP floors take bench/tcp-throughput\'s --warmup before the measured echoes', async () => {
+    const tcp = buildFloor('tcp_echo_floor');
+    const argsFile = path.join(os.tmpdir(), `tcp-floor-warmup-${process.pid}.args`);
+    const wrap = ['sh', '-c', `echo "$@" > ${argsFile}; exec "$@"`, 'sh'];
+    try {
+      const s = await runFloor(tcp, cluster.entryUrl, 8, 200, 'tcp-floor-warmup', wrap, 'c-floor', 3000);
+      expect([s.kind, s.messages]).toEqual(['c-floor', 200]);
+      expect(fs.readFileSync(argsFile, 'utf8').trim().split(' ').slice(7, 10)).toEqual(['8', '200', '3000']);
+      // Without one: the bench's old default, min(2000, messages).
+      await runFloor(tcp, cluster.entryUrl, 8, 200, 'tcp-floor-warmup-default', wrap);
+      expect(fs.readFileSync(argsFile, 'utf8').trim().split(' ').slice(7, 10)).toEqual(['8', '200', '200']);
+    } finally {
+      fs.rmSync(argsFile, { force: true });
+    }
+  });
+
   it('the lean TCP floor (the native client\'s crypto) completes its echoes', async () => {
     const lean = buildFloor('tcp_echo_floor_lean');
     for (const depth of [1, 64]) {

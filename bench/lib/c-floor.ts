@@ -62,10 +62,11 @@ export function spawnFloor(exe: string, ep: EndpointInfo, depth: number, message
   });
 }
 
+/** bench/tcp-throughput: a TCP floor's sample, with the echo child's warm-up (default 2000 or fewer). */
 export async function runFloor(exe: string, entryUrl: string, depth: number, messages: number, uid: string,
-  wrap: string[] = [], kind = 'c-floor'): Promise<EchoSample> {
+  wrap: string[] = [], kind = 'c-floor', warmup = Math.min(2000, messages)): Promise<EchoSample> {
   const ep = await fetchEndpoint(entryUrl, 'TCP', uid);
-  const r = await spawnFloor(exe, ep, depth, messages, Math.min(2000, messages), [], wrap);
+  const r = await spawnFloor(exe, ep, depth, messages, warmup, [], wrap);
   return { kind, depth, clients: 1, messages: r.messages, seconds: r.seconds, cpuUs: r.cpuUs, eventsPerCrossing: Number.NaN };
 }
 

@@ -92,7 +92,8 @@ function run(floor: NodeFloorAddon, depth: number, messages: number): Promise<vo
 }
 
 async function main(): Promise<void> {
-  const [addonPath, entryUrl, depthArg, messagesArg, uid, modeArg] = process.argv.slice(2) as [string, string, string, string, string, string?];
+  const [addonPath, entryUrl, depthArg, messagesArg, uid, modeArg, warmupArg] =
+    process.argv.slice(2) as [string, string, string, string, string, string?, string?];
   const mode = modeArg ?? 'node-floor';
   if (mode !== 'node-floor' && mode !== 'crypto-floor' && mode !== 'promise-floor') throw new Error(`unknown mode ${mode}`);
   const depth = Number(depthArg);
@@ -115,7 +116,13 @@ async function main(): Promise<void> {
     floor.setCrypto(fromHex(ep.encryptionKey), fromHex(ep.encryptionIV), fromHex(ep.encryptionMacKey));
   }
   const go = mode === 'promise-floor' ? runPromises : run;
-  await go(floor, depth, Math.min(2000, messages));  // warm-up, as the other rows
+  // Warm-up, as the other rows (lib/tcp-echo-child.ts): an explicit one in two calls.
+  if (warmupArg === undefined) {
+    await go(floor, depth, Math.min(2000, messages));
+  } else {
+    await go(floor, depth, Math.ceil(Number(warmupArg) / 2));
+    await go(floor, depth, Math.floor(Number(warmupArg) / 2));
+  }
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await go(floor, depth, messages);

@@ -31,8 +31,10 @@ export const NODE_FLOORS = ['node-floor', 'crypto-floor', 'promise-floor'] as co
 export type NodeFloorMode = (typeof NODE_FLOORS)[number];
 
 export function runNodeFloor(addon: string, entryUrl: string, depth: number, messages: number, uid: string,
-  wrap: string[] = [], mode: NodeFloorMode = 'node-floor'): Promise<EchoSample> {
-  const args = [path.join(__dirname, 'node-floor-child.js'), addon, entryUrl, String(depth), String(messages), uid, mode];
+  wrap: string[] = [], mode: NodeFloorMode = 'node-floor', warmup?: number): Promise<EchoSample> {
+  // warmup: as lib/tcp-echo-child.ts's (undefined: min(2000, messages) in one call).
+  const args = [path.join(__dirname, 'node-floor-child.js'), addon, entryUrl, String(depth), String(messages), uid, mode,
+    ...(warmup !== undefined ? [String(warmup)] : [])];
   return new Promise((resolve, reject) => {
     const p = spawn(wrap[0] ?? process.execPath, wrap.length > 0 ? [...wrap.slice(1), process.execPath, ...args] : args,
       { stdio: ['ignore', 'pipe', 'inherit'] });

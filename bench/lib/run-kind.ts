@@ -11,18 +11,20 @@ import type { EchoSample } from './tcp-echo-child';
 export interface Floors { floor: string; nodeFloor: string; udpFloor?: string; leanFloor?: string }
 
 export function runKind(kind: string, floors: Floors, entryUrl: string, depth: number, messages: number, clients: number,
-  uid: string, baseline: string | undefined, wrap: string[] = [], transport: EchoTransport = 'TCP'): Promise<EchoSample> {
+  uid: string, baseline: string | undefined, wrap: string[] = [], transport: EchoTransport = 'TCP', warmup?: number): Promise<EchoSample> {
+  // warmup: echoes before the measured ones, every kind alike (undefined: each one's old default,
+  // min(2000, messages) in one call).
   if (transport === 'UDP') {
-    if (kind !== 'c-floor') return runEchoChild(kind, entryUrl, depth, messages, clients, uid, baseline, 'UDP', wrap);
+    if (kind !== 'c-floor') return runEchoChild(kind, entryUrl, depth, messages, clients, uid, baseline, 'UDP', wrap, warmup);
     if (floors.udpFloor === undefined) throw new Error('the UDP floor is not built');
-    return runUdpFloor(floors.udpFloor, entryUrl, depth, messages, uid, wrap);
+    return runUdpFloor(floors.udpFloor, entryUrl, depth, messages, uid, wrap, warmup);
   }
-  if (kind === 'c-floor') return runFloor(floors.floor, entryUrl, depth, messages, uid, wrap);
+  if (kind === 'c-floor') return runFloor(floors.floor, entryUrl, depth, messages, uid, wrap, kind, warmup);
   if (kind === 'c-floor-lean') {
     if (floors.leanFloor === undefined) throw new Error('the lean TCP floor is not built');
-    return runFloor(floors.leanFloor, entryUrl, depth, messages, uid, wrap, kind);
+    return runFloor(floors.leanFloor, entryUrl, depth, messages, uid, wrap, kind, warmup);
   }
   const mode = NODE_FLOORS.find((m) => m === kind);
-  if (mode !== undefined) return runNodeFloor(floors.nodeFloor, entryUrl, depth, messages, uid, wrap, mode);
-  return runEchoChild(kind, entryUrl, depth, messages, clients, uid, baseline, 'TCP', wrap);
+  if (mode !== undefined) return runNodeFloor(floors.nodeFloor, entryUrl, depth, messages, uid, wrap, mode, warmup);
+  return runEchoChild(kind, entryUrl, depth, messages, clients, uid, baseline, 'TCP', wrap, warmup);
 }

@@ -10,7 +10,7 @@
  * every client, in one microtask, after the turn's send batch went out), never before the
  * request was made.
  */
-import type { Clock } from '../server/clock';
+import { realClock, type Clock } from '../server/clock';
 import { DiarkisError } from './errors';
 import { HELD, PAUSED, RequestRing, SETTLED, type Resolve } from './request-ring';
 import type { Response, UnsentRequest } from './types';
@@ -18,15 +18,8 @@ import type { Response, UnsentRequest } from './types';
 /** Where the timeouts take their time (tests pass a ManualClock); timers must not keep the process alive. */
 export type RequestClock = Clock;
 
-export const monotonicClock: RequestClock = {
-  now: () => performance.now(),
-  setTimer(fn, ms) {
-    const t = setTimeout(fn, ms);
-    // Pending requests alone do not keep the process alive (the client's ref does).
-    t.unref();
-    return () => clearTimeout(t);
-  },
-};
+/** The cluster's unref'd timers with a monotonic now (pending requests alone do not keep the process alive). */
+export const monotonicClock: RequestClock = { ...realClock, now: () => performance.now() };
 
 const EMPTY = Buffer.alloc(0);
 

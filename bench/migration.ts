@@ -21,6 +21,8 @@
  *        [--udp-sockets N] (in-process: sockets per UDP node) [--extra-ports N] (processes: each node's --extra-ports)
  *        [--pacing on,off] (the nodes' offline-notice pacing: on = their default, off, a window, or window/drainMs;
  *        several values are interleaved within each round, for both paths alike)
+ *        [--diag] (processes: UDP drops and buffers, loop stalls, resends, the slowest moves' steps;
+ *        bench/lib/migration-diag.ts)
  */
 import * as fs from 'node:fs';
 import { RedisServer } from '../test/helpers/redis-server';
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
   const optNum = (name: string): number | undefined => (arg(name) === undefined ? undefined : Number(arg(name)));
   const udpSockets = optNum('udp-sockets');
   const extraPorts = optNum('extra-ports');
+  const diag = argv.includes('--diag');
   const nodeFlags = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
   const redis = modes.includes('processes') ? await RedisServer.start() : null;
   const runs: RunResult[] = [];
@@ -70,7 +73,7 @@ async function main(): Promise<void> {
           const order: Path[] = (r % 2 === 0 ? ['migration', 'reconnect'] : ['reconnect', 'migration']).filter((p) => paths.includes(p)) as Path[];
           const pacingOrder = r % 2 === 0 ? pacings : [...pacings].reverse();
           for (const pacing of pacingOrder) for (const path of order) {
-            const res = await runOnce({ mode, path, pacing, clients: n, intervalMs, window, connectRate, redisUrl: redis?.url ?? '', redisPid: redis?.pid ?? 0, prefix: `b${k++}:`, nodeFlags, ...(claimListeners !== undefined ? { claimListeners } : {}), ...(udpSockets !== undefined ? { udpSockets } : {}), ...(extraPorts !== undefined ? { extraPorts } : {}) }, note);
+            const res = await runOnce({ mode, path, pacing, clients: n, intervalMs, window, connectRate, redisUrl: redis?.url ?? '', redisPid: redis?.pid ?? 0, prefix: `b${k++}:`, nodeFlags, diag, ...(claimListeners !== undefined ? { claimListeners } : {}), ...(udpSockets !== undefined ? { udpSockets } : {}), ...(extraPorts !== undefined ? { extraPorts } : {}) }, note);
             note(`  nominal ${fmt(res.nominalReqPerSec, 0)} req/s, offered ${fmt(res.offeredReqPerSec, 0)}, delivered ${fmt(res.deliveredReqPerSec, 0)}; load ${res.loadAvg.map((x) => x.toFixed(1)).join(' ')}`);
             note(`  CPU from OFFLINE to all moved: ${Object.entries(res.cpuMsByProcess).map(([k, v]) => `${k} ${fmt(v, 0)} ms`).join(', ')}; less streaming: ${fmt(res.moveCpuMsPerMove, 2)} ms per move by time, ${fmt(res.moveCpuMsPerMoveByAnswers, 2)} by answers (${res.answersInWindows.move} answers in the move window of ${fmt((res.moveWindowMonoUs[1] - res.moveWindowMonoUs[0]) / 1000, 0)} ms, ${res.answersInWindows.steady} in the streaming one)`);
             note(`  less streaming (by answers), ms per move: ${Object.entries(res.moveCpuMsPerMoveByGroup).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}`);

@@ -37,6 +37,7 @@ export async function runMigrationBot(cfg: MigrationBotConfig): Promise<Migratio
   });
   client.on('offline', () => {
     r.offlineAt ??= performance.now();
+    r.retransmitsAtOffline ??= client.stats().retransmits;
   });
   client.on('migrated', () => {
     r.migratedEpochMs ??= performance.timeOrigin + performance.now();
@@ -76,6 +77,7 @@ export async function runMigrationBot(cfg: MigrationBotConfig): Promise<Migratio
           // Answers after 'migrated' come from the new node (the old one answered before its migrate answer).
           if (r.migrated && r.movedAt === null) {
             r.movedAt = now;
+            r.retransmitsAtMoved = client.stats().retransmits;
             cfg.onMoved?.();
           } else if (!r.migrated) r.lastOldAnswerAt = now;
         },

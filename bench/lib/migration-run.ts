@@ -13,6 +13,8 @@ import { runMigrationBot } from './migration-bot';
 import { ProcessCluster } from './process-cluster';
 import { runReconnectBot } from './reconnect-bot';
 import type { MoveTimes } from './stream-bot';
+import { RunDiag, type MachineShares, type RunDiagResult } from './migration-diag';
+import type { NodeDiag } from '../../src/cli/node-diag';
 import { percentile } from './stats';
 
 export type Path = 'migration' | 'reconnect';
@@ -46,6 +48,8 @@ export interface RunSpec {
   extraPorts?: number;
   /** The nodes' offline-notice pacing: 'on' (their default), 'off', or a window. */
   pacing: string;
+  /** Drops, buffers, loop stalls and the slowest moves' steps (bench/lib/migration-diag.ts; processes mode). */
+  diag?: boolean;
 }
 
 /** `--pacing` values as node options (undefined: the default). */
@@ -117,6 +121,13 @@ export interface RunResult {
   pids: Record<string, number>;
   /** The old nodes' notice pacing over time (migration runs; bench/lib/pacing-timeline.ts). */
   pacingTimelines?: PacingTimeline[];
+  /**
+   * How busy the two cores were from the OFFLINE call to all moved: these processes' CPU over
+   * 2 x the window, and the whole machine's busy share (/proc/stat; other work included).
+   */
+  saturation?: { processes: number; machine: MachineShares };
+  /** --diag only. */
+  diag?: RunDiagResult;
 }
 
 /** CPU time of a process in ms from /proc (user + system); NaN where unavailable. */
@@ -160,6 +171,9 @@ interface Controls {
   serverProcs(): { name: string; pid: number }[];
   /** Counters read around the move window (datagrams of the in-process UDP nodes, Redis commands by name). */
   counters(): Promise<Record<string, number>>;
+  /** The UDP nodes' ports, and their --log-diag records after stop() (processes mode). */
+  udpPorts(): number[];
+  diags(): Record<string, NodeDiag>;
   stop(): Promise<void>;
   cleanup(): void;
 }
@@ -167,7 +181,7 @@ interface Controls {
 async function controls(spec: RunSpec): Promise<Controls> {
   if (spec.mode === 'processes') {
     const pacing = pacingOption(spec.pacing);
-    const c = await ProcessCluster.start({ redisUrl: spec.redisUrl, prefix: spec.prefix, nodeFlags: spec.nodeFlags, ...(spec.extraPorts !== undefined ? { extraPorts: spec.extraPorts } : {}), ...(pacing !== undefined ? { offlinePacing: pacing } : {}) });
+    const c = await ProcessCluster.start({ redisUrl: spec.redisUrl, prefix: spec.prefix, nodeFlags: spec.nodeFlags, diag: spec.diag === true, ...(spec.extraPorts !== undefined ? { extraPorts: spec.extraPorts } : {}), ...(pacing !== undefined ? { offlinePacing: pacing } : {}) });
     return {
       entryUrl: c.entryUrl,
       prepare: async () => {
@@ -183,6 +197,8 @@ async function controls(spec: RunSpec): Promise<Controls> {
       serverPids: () => c.pids(),
       serverProcs: () => [...[...c.nodes.values()].map((x) => ({ name: x.id, pid: x.proc.pid ?? 0 })), { name: 'entry', pid: c.entryPid }, ...(spec.redisPid ? [{ name: 'redis', pid: spec.redisPid }] : [])],
       counters: () => redisCommandCounts(spec.redisUrl),
+      udpPorts: () => [...c.nodes.values()].filter((x) => x.type === 'UDP').map((x) => x.port),
+      diags: () => c.diags(),
       stop: () => c.stop(),
       cleanup: () => c.cleanup(),
     };
@@ -217,6 +233,8 @@ async function controls(spec: RunSpec): Promise<Controls> {
       }
       return out;
     },
+    udpPorts: () => [],
+    diags: () => ({}),
     stop: () => c.stop(),
     cleanup: () => undefined,
   };
@@ -326,6 +344,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     });
 
     await allConnected.done;
+    const diag = new RunDiag(spec.diag === true && spec.mode === 'processes', () => ctl.udpPorts());
     await ctl.addTargets();
     await sleep(500);
     const a0 = tally.answers;
@@ -333,6 +352,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     const s0 = performance.now();
     const steadyMono0 = Number(process.hrtime.bigint() / 1000n);
     const steadyCpu0 = process.cpuUsage();
+    diag.steadyStart();
     const steadySrv0 = ctl.serverProcs().map((p) => procCpuMs(p.pid));
     await sleep(STEADY_MS);
     const steadyMono1 = Number(process.hrtime.bigint() / 1000n);
@@ -361,8 +381,10 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     const t0 = performance.now();
     const mono0 = Number(process.hrtime.bigint() / 1000n);
     const answers0 = tally.answers;
+    diag.moveStart();
     await ctl.offline();
     const complete = await allMoved.done;
+    diag.moveEnd();
     const moveWindowMs = performance.now() - t0;
     const mono1 = Number(process.hrtime.bigint() / 1000n);
     const moveAnswers = tally.answers - answers0;
@@ -398,6 +420,12 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     for (const e of events) log.add(e);
     const timelines = spec.path === 'migration' ? pacingTimelines(events, TYPES.map((t) => OLD[t])) : [];
     for (const t of timelines) timelineLines(t).forEach(note);
+    const pairs = Object.fromEntries(TYPES.map((t) => [t, [OLD[t], NEW[t]]])) as Record<string, [string, string]>;
+    const diagResult = spec.path === 'migration' ? diag.finish(log, results, ctl.diags(), pairs, note) : diag.finish(log, [], ctl.diags(), {}, note);
+    const saturation = { processes: Object.values(cpuMsByProcess).filter(Number.isFinite).reduce((a, x) => a + x, 0) / (2 * moveWindowMs), machine: diag.machine };
+    const pc = (x: number): string => `${(x * 100).toFixed(0)} %`;
+    const m = saturation.machine;
+    note(`  two cores from OFFLINE to all moved (${Math.round(moveWindowMs)} ms): these processes ${pc(saturation.processes)}; the machine: user + system ${pc(m.userSys)} (other processes ${pc(m.userSys - saturation.processes)}), irq + softirq ${pc(m.irq)}, steal ${pc(m.steal)}, idle ${pc(m.idle)}`);
     const moveSamplesMs: Record<BotType, number[]> = { UDP: [], TCP: [] };
     const rows = TYPES.map((t): RunRow => {
       const rs = results.filter((r) => r.type === t);
@@ -444,6 +472,8 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
       windowCounts,
       pids: Object.fromEntries([['client', process.pid], ...procs.map((p) => [p.name, p.pid])]),
       pacingTimelines: timelines,
+      saturation,
+      ...(diagResult !== undefined ? { diag: diagResult } : {}),
     };
   } finally {
     if (!stopped) await ctl.stop();

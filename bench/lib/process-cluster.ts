@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
+import type { NodeDiag } from '../../src/cli/node-diag';
 import type { MigrationPhaseEvent } from '../../src/server';
 
 /** The CLI, compiled (this file runs from dist/bench/lib or dist/test/helpers' sibling). */
@@ -28,6 +29,8 @@ export interface ProcessClusterOptions {
   offlinePacing?: number | false | { window: number; drainMs: number };
   /** Another tree's compiled CLI (A/B against a baseline build); default: this tree's. */
   cli?: string;
+  /** Each node writes its loop stalls and RUDP resend counters at exit (--log-diag; diags()). */
+  diag?: boolean;
 }
 
 export interface NodeProcess {
@@ -72,9 +75,16 @@ export class ProcessCluster {
   /** Every node's migration phases; complete once the nodes have exited (after stop()). */
   phases(): MigrationPhaseEvent[] {
     const out: MigrationPhaseEvent[] = [];
-    for (const f of fs.readdirSync(this.phaseDir)) {
+    for (const f of fs.readdirSync(this.phaseDir).filter((x) => x.endsWith('.jsonl'))) {
       for (const line of fs.readFileSync(path.join(this.phaseDir, f), 'utf8').split('\n')) if (line !== '') out.push(JSON.parse(line) as MigrationPhaseEvent);
     }
+    return out;
+  }
+
+  /** Each node's --log-diag record by node id (after stop(); empty without the `diag` option). */
+  diags(): Record<string, NodeDiag> {
+    const out: Record<string, NodeDiag> = {};
+    for (const f of fs.readdirSync(this.phaseDir).filter((x) => x.endsWith('.diag.json'))) out[f.slice(0, -'.diag.json'.length)] = JSON.parse(fs.readFileSync(path.join(this.phaseDir, f), 'utf8')) as NodeDiag;
     return out;
   }
 
@@ -88,6 +98,7 @@ export class ProcessCluster {
 
   async startNode(type: 'TCP' | 'UDP', id: string): Promise<NodeProcess> {
     const args = ['node', '--type', type, '--id', id, '--redis', this.opts.redisUrl, '--prefix', this.opts.prefix, '--log-phases', path.join(this.phaseDir, `${id}.jsonl`)];
+    if (this.opts.diag === true) args.push('--log-diag', path.join(this.phaseDir, `${id}.diag.json`));
     args.push('--shutdown-timeout', String(this.opts.shutdownTimeoutMs ?? 300_000));
     if (this.opts.extraPorts !== undefined) args.push('--extra-ports', String(this.opts.extraPorts));
     if (this.opts.offlinePacing !== undefined) {

@@ -39,6 +39,9 @@ export interface MoveTimes {
   /** Migration path: the session's SID and its 'migrated' event in epoch ms (beside the nodes' phases). */
   sid?: string;
   migratedEpochMs?: number;
+  /** Migration path: the client's reliable resends (stats().retransmits) at its 'offline' event and at its first new answer. */
+  retransmitsAtOffline?: number;
+  retransmitsAtMoved?: number;
 }
 
 /** The sequence number of a 2/4 request. */

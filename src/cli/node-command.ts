@@ -22,6 +22,7 @@ import { TcpNode } from '../server/tcp-node';
 import type { EmitFn } from '../server/types';
 import { UdpNode } from '../server/udp-node';
 import { DEFAULT_PACING_WINDOW } from '../server/offline-pacer';
+import { startLagSampler, writeDiag } from './node-diag';
 import { botType, offlinePacing, port, positiveInt } from './options';
 
 function extraPorts(value: string): number {
@@ -83,6 +84,7 @@ export interface NodeCommandOptions {
    * memory meanwhile: a synchronous stdout pipe would stall the node while a reader lags).
    */
   logPhases?: string;
+  logDiag?: string;
   /**
    * UDP: sockets beside the main one; TCP: extra listeners for migrating clients. Ephemeral ports,
    * registered with the node (default 0: a firewall or a container's port mapping would not know them).
@@ -137,6 +139,7 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
   });
   // Kept as objects: JSON per phase only at exit, off the migration's CPU (bench instrumentation).
   const phases: unknown[] = [];
+  const lag = o.logDiag === undefined ? null : startLagSampler();
   const log: EmitFn = (event, info) => {
     if (event === 'handoff' || event === 'session-close') setImmediate(() => check());
     if (event === 'handoff') sayLater(event, { ...info });
@@ -195,6 +198,10 @@ export async function runNodeCommand(o: NodeCommandOptions): Promise<void> {
   await node.stop();
   await store.close();
   if (o.logPhases !== undefined) writeFileSync(o.logPhases, phases.map((l) => `${JSON.stringify(l)}\n`).join(''));
+  if (lag !== null && o.logDiag !== undefined) {
+    lag.stop();
+    writeDiag(o.logDiag, lag.result());
+  }
   say('exit', { id, reason });
 }
 
@@ -217,6 +224,7 @@ export function addNodeCommand(program: Command): void {
     .option('--extra-ports <n>', 'UDP: sockets beside --port; TCP: listeners beside it, for migrating clients (ephemeral ports, registered with the node; clients are spread over all)', extraPorts, 0)
     .option('--offline-pacing <window|off|window/drainMs>', 'after SIGTERM: notify this many clients at a time, the next as earlier ones complete their move, every one within drainMs (default 1000) (off: all at once, PROTOCOL 7.1)', offlinePacing, DEFAULT_PACING_WINDOW)
     .option('--log-phases <file>', 'at exit, write the timestamps of every migration phase to <file> (JSON lines)')
+    .option('--log-diag <file>', 'at exit, write the event-loop stalls and reliable-UDP resend counters to <file> (JSON; benchmarks)')
     .action(async (o: NodeCommandOptions) => {
       await runNodeCommand(o);
     });

@@ -118,6 +118,8 @@ interface ParkedSyn {
   msg: Buffer;
   rinfo: RemoteInfo;
   sock: number;
+  /** performance.now() when the adoption served it (its lookup's answer then measures the time saved). */
+  servedAt?: number;
 }
 
 /** RUDP time by default: monotonic, and the node's one timer must not keep a process alive. */
@@ -131,7 +133,7 @@ const monotonicClock: Clock = {
 };
 
 /** Process-wide: session timers fired, how late (the loop was busy), datagrams in and out (bench/udp --trace). */
-export const nodeTimerCounters = { fired: 0, lateSumMs: 0, lateMaxMs: 0, late20: 0, datagramsIn: 0, datagramsOut: 0, synLookups: 0, synLookupsAdoptedMeanwhile: 0, synServedAtAdoption: 0 };
+export const nodeTimerCounters = { fired: 0, lateSumMs: 0, lateMaxMs: 0, late20: 0, datagramsIn: 0, datagramsOut: 0, synLookups: 0, synLookupsAdoptedMeanwhile: 0, synServedAtAdoption: 0, synServedEarlyMsSum: 0 };
 
 export class UdpNode extends NodeBase implements NodeControl {
   readonly type = 'UDP' as const;
@@ -229,6 +231,7 @@ export class UdpNode extends NodeBase implements NodeControl {
     if (parked !== undefined) {
       this.parkedSyns.delete(rec.sid);
       nodeTimerCounters.synServedAtAdoption++;
+      parked.servedAt = performance.now();
       // After the caller's own steps (adoptPending marks the session as waiting for its claim).
       queueMicrotask(() => {
         if (this.stopping === null && this.sessions.get(rec.sid) === e) this.onMessage(parked.msg, parked.rinfo, parked.sock);
@@ -379,6 +382,7 @@ export class UdpNode extends NodeBase implements NodeControl {
     void this.store.lookupSession(sid).then((found) => {
       if (parked !== null) {
         // Served at the adoption, or a repeated SYN took its place (its own lookup goes on).
+        if (parked.servedAt !== undefined) nodeTimerCounters.synServedEarlyMsSum += performance.now() - parked.servedAt;
         if (this.parkedSyns.get(sid) !== parked) return;
         this.parkedSyns.delete(sid);
       }

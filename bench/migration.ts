@@ -22,7 +22,8 @@
  *        [--pacing on,off] (the nodes' offline-notice pacing: on = their default, off, a window, or window/drainMs;
  *        several values are interleaved within each round, for both paths alike)
  *        [--diag] (processes: UDP drops and buffers, loop stalls, resends, the slowest moves' steps;
- *        bench/lib/migration-diag.ts)
+ *        bench/lib/migration-diag.ts) [--node-flags "--max-semi-space-size=32"] (node.js flags of the
+ *        server processes, e.g. V8's GC settings)
  */
 import * as fs from 'node:fs';
 import { RedisServer } from '../test/helpers/redis-server';
@@ -62,7 +63,8 @@ async function main(): Promise<void> {
   const udpSockets = optNum('udp-sockets');
   const extraPorts = optNum('extra-ports');
   const diag = argv.includes('--diag');
-  const nodeFlags = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+  const extraFlags = (arg('node-flags') ?? '').split(' ').filter((f) => f !== '');
+  const nodeFlags = [...extraFlags, ...(profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`])];
   const redis = modes.includes('processes') ? await RedisServer.start() : null;
   const runs: RunResult[] = [];
   let k = 0;

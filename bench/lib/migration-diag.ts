@@ -113,7 +113,7 @@ export class RunDiag {
     note(`  UDP counters, steady window: ${kv(r.udpSteady)}`);
     note(`  UDP counters, move window: ${kv(r.udpMove)}`);
     note(`  UDP socket buffers (ss skmem, bytes): node ${r.buffers.node}; a client ${r.buffers.client}`);
-    for (const [id, s] of Object.entries(r.nodeSender)) note(`  ${id} RUDP sender: rtoResend ${s.rtoResend}, rackResend ${s.rackResend}, tlpResend ${s.tlpResend}, spurious ${s.spurious}, sent ${s.sent}, maxRtt ${Math.round(s.maxRttMs ?? 0)} ms; SYN lookups ${diags[id]?.node?.synLookups ?? '?'} (adopted meanwhile ${diags[id]?.node?.synLookupsAdoptedMeanwhile ?? '?'}, served at the adoption ${diags[id]?.node?.synServedAtAdoption ?? '-'}, that many ${Math.round(diags[id]?.node?.synServedEarlyMsSum ?? 0)} ms in all before their lookup's answer)`);
+    for (const [id, s] of Object.entries(r.nodeSender)) note(`  ${id} RUDP sender: rtoResend ${s.rtoResend}, rackResend ${s.rackResend}, tlpResend ${s.tlpResend}, spurious ${s.spurious}, sent ${s.sent}, maxRtt ${Math.round(s.maxRttMs ?? 0)} ms; SYN lookups ${diags[id]?.node?.synLookups ?? '?'} (adopted meanwhile ${diags[id]?.node?.synLookupsAdoptedMeanwhile ?? '?'})${diags[id]?.node?.synServedAtAdoption !== undefined ? `, served at the adoption ${diags[id]?.node?.synServedAtAdoption}, ${Math.round(diags[id]?.node?.synServedEarlyMsSum ?? 0)} ms in all before their lookup's answer` : ''}`);
     note(`  loop stalls >= 20 ms in the move window: ${Object.entries(stalls).map(([k, v]) => `${k} ${v.count} (longest ${Math.round(v.longestMs)}, total ${Math.round(v.totalMs)} ms, CPU over them ${Math.round(v.cpuMs)} ms; GC ${Math.round(v.gcMs)} ms)`).join(', ')}`);
     for (const [t, rep] of Object.entries(tails)) tailLines(t, rep).forEach(note);
     return r;

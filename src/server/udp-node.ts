@@ -110,17 +110,6 @@ interface Entry {
 
 /** A session timer this late found the process busy (the client's Loop::kLateMs). */
 const LATE_TIMER_MS = 20;
-/** SYNs waiting for their session's adoption at once (each lives one store lookup; more are looked up only). */
-const MAX_PARKED_SYNS = 1024;
-
-/** A SYN for a session not held yet, kept until its adoption or its store lookup, whichever comes first. */
-interface ParkedSyn {
-  msg: Buffer;
-  rinfo: RemoteInfo;
-  sock: number;
-  /** performance.now() when the adoption served it (its lookup's answer then measures the time saved). */
-  servedAt?: number;
-}
 
 /** RUDP time by default: monotonic, and the node's one timer must not keep a process alive. */
 const monotonicClock: Clock = {
@@ -133,7 +122,7 @@ const monotonicClock: Clock = {
 };
 
 /** Process-wide: session timers fired, how late (the loop was busy), datagrams in and out (bench/udp --trace). */
-export const nodeTimerCounters = { fired: 0, lateSumMs: 0, lateMaxMs: 0, late20: 0, datagramsIn: 0, datagramsOut: 0, synLookups: 0, synLookupsAdoptedMeanwhile: 0, synServedAtAdoption: 0, synServedEarlyMsSum: 0 };
+export const nodeTimerCounters = { fired: 0, lateSumMs: 0, lateMaxMs: 0, late20: 0, datagramsIn: 0, datagramsOut: 0, synLookups: 0, synLookupsAdoptedMeanwhile: 0 };
 
 export class UdpNode extends NodeBase implements NodeControl {
   readonly type = 'UDP' as const;
@@ -149,8 +138,6 @@ export class UdpNode extends NodeBase implements NodeControl {
   private readonly byAddr = new Map<string, Entry>();
   /** Handed off: still acknowledging and closing carefully here, no longer a user of this node. */
   private readonly departing = new Map<string, Entry>();
-  /** adoptFromStore's SYNs by SID: served by the adoption if the stream entry comes before the lookup. */
-  private readonly parkedSyns = new Map<string, ParkedSyn>();
   private readonly sockets: Socket[] = [];
   /** The sockets' ports, in order, once bound (the first is `port`). */
   private readonly boundPorts: number[] = [];
@@ -227,16 +214,6 @@ export class UdpNode extends NodeBase implements NodeControl {
     // Not bound by then: ended (a session adopted as a pending handoff waits for its claim instead).
     e.pendingUntil = this.now() + PENDING_SESSION_TTL_MS;
     this.schedule(e);
-    const parked = this.parkedSyns.get(rec.sid);
-    if (parked !== undefined) {
-      this.parkedSyns.delete(rec.sid);
-      nodeTimerCounters.synServedAtAdoption++;
-      parked.servedAt = performance.now();
-      // After the caller's own steps (adoptPending marks the session as waiting for its claim).
-      queueMicrotask(() => {
-        if (this.stopping === null && this.sessions.get(rec.sid) === e) this.onMessage(parked.msg, parked.rinfo, parked.sock);
-      });
-    }
     return session;
   }
 
@@ -375,17 +352,7 @@ export class UdpNode extends NodeBase implements NodeControl {
 
   private adoptFromStore(sid: string, msg: Buffer, rinfo: RemoteInfo, sock: number): void {
     nodeTimerCounters.synLookups++;
-    // The handoff's stream entry is usually on its way already (the store wrote it before the old
-    // node answered the client): the adoption serves the SYN then, not a store round trip later.
-    const parked: ParkedSyn | null = this.parkedSyns.size < MAX_PARKED_SYNS || this.parkedSyns.has(sid) ? { msg, rinfo, sock } : null;
-    if (parked !== null) this.parkedSyns.set(sid, parked);
     void this.store.lookupSession(sid).then((found) => {
-      if (parked !== null) {
-        // Served at the adoption, or a repeated SYN took its place (its own lookup goes on).
-        if (parked.servedAt !== undefined) nodeTimerCounters.synServedEarlyMsSum += performance.now() - parked.servedAt;
-        if (this.parkedSyns.get(sid) !== parked) return;
-        this.parkedSyns.delete(sid);
-      }
       const rec = found?.rec ?? null;
       // Adopted meanwhile (the handoff's stream entry overtook this lookup): the SYN is served now,
       // not left for the client's repeat 500 ms later (1-2 % of UDP moves on Redis, issue 12).

@@ -29,6 +29,7 @@ it('cuts each move into steps that add up to it and picks the slowest share', ()
       ['target-accepted', 'new', 1030 + slow], ['claim-checked', 'new', 1040 + slow],
     ];
     for (const [phase, nodeId, at] of phases) log.add({ nodeId, sid, phase, at });
+    log.add({ nodeId: 'old', sid: null, phase: 'offline-notice', at: 600 });
     return { sid, offlineAt: off, migratedEpochMs: 1045 + slow, movedAt: 1060 + slow, lastOldAnswerAt: null, retransmitsAtOffline: 0, retransmitsAtMoved: i === 3 ? 1 : 0 };
   });
   const stalls: Array<[number, number, number]> = [[1300, 200, 190]];
@@ -43,4 +44,5 @@ it('cuts each move into steps that add up to it and picks the slowest share', ()
   expect(r.tailWithResends).toBe(1);
   expect(r.tailMedianStallMs.target).toBe(200);
   expect(longestStall(stalls, 0, 1099)).toBe(0);
+  expect(r.noticeAfterOfflineMs).toEqual({ tail: 395, all: 395 });
 });

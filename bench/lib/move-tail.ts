@@ -26,8 +26,10 @@ export interface MoveBreakdown {
   moveMs: number;
   /** Per TAIL_STEPS (NaN where a phase is missing). */
   steps: number[];
-  /** The notice's wait at the old node and its way to the client (not in the move time). */
+  /** The notice's way to the client (not in the move time). */
   noticeToOfflineMs: number;
+  /** When the notice left, after the OFFLINE call (pacing: late notices go to a busier cluster?). */
+  noticeAfterOfflineMs: number;
   retransmits: number;
   /** The longest loop stall (ms) of each process inside the move. */
   stallMs: { client: number; old: number; target: number };
@@ -46,6 +48,8 @@ export interface TailReport {
   /** The tail's moves whose longest step took over half the move, by step name. */
   tailDominantStep: Record<string, number>;
   tailMedianStallMs: { client: number; old: number; target: number };
+  /** Median time from the OFFLINE call to the notice, tail and all. */
+  noticeAfterOfflineMs: { tail: number; all: number };
   slowest: MoveBreakdown[];
 }
 
@@ -74,6 +78,7 @@ export function moveBreakdowns(log: PhaseLog, bots: Bot[], diags: Record<string,
     out.push({
       sid: b.sid, moveMs: b.movedAt - b.offlineAt, steps,
       noticeToOfflineMs: off - (at.get('notice-sent') ?? Number.NaN),
+      noticeAfterOfflineMs: (at.get('notice-sent') ?? Number.NaN) - (at.get('offline-notice') ?? Number.NaN),
       retransmits: (b.retransmitsAtMoved ?? Number.NaN) - (b.retransmitsAtOffline ?? Number.NaN),
       stallMs: { client: longestStall(clientStalls, off, moved), old: longestStall(stalls(oldNode), off, answered), target: longestStall(stalls(target), answered, moved) },
     });
@@ -98,6 +103,7 @@ export function tailReport(moves: MoveBreakdown[], share = 0.02, keep = 5): Tail
     tailWithResends: resends(tail), allWithResends: resends(moves),
     tailDominantStep: dominant,
     tailMedianStallMs: { client: median(tail.map((m) => m.stallMs.client)), old: median(tail.map((m) => m.stallMs.old)), target: median(tail.map((m) => m.stallMs.target)) },
+    noticeAfterOfflineMs: { tail: median(tail.map((m) => m.noticeAfterOfflineMs)), all: median(moves.map((m) => m.noticeAfterOfflineMs)) },
     slowest: sorted.slice(0, keep),
   };
 }
@@ -107,6 +113,7 @@ export function tailLines(label: string, r: TailReport): string[] {
   const out = [`  ${label}: slowest ${r.tailMoves} of ${r.moves} moves (${fmt(r.share * 100, 0)} %), step medians tail / all (ms):`];
   TAIL_STEPS.forEach((s, i) => out.push(`    ${s}: ${fmt(r.tailStepsMs[i] ?? Number.NaN, 1)} / ${fmt(r.allStepsMs[i] ?? Number.NaN, 1)}`));
   out.push(`    with a client resend during the move: ${r.tailWithResends}/${r.tailMoves} of the tail, ${r.allWithResends}/${r.moves} of all; step over half the move: ${Object.entries(r.tailDominantStep).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  out.push(`    notice sent after the OFFLINE call, median: tail ${fmt(r.noticeAfterOfflineMs.tail, 0)} ms, all ${fmt(r.noticeAfterOfflineMs.all, 0)} ms`);
   out.push(`    longest loop stall inside a tail move, median: client ${fmt(r.tailMedianStallMs.client, 0)} ms, old node ${fmt(r.tailMedianStallMs.old, 0)}, target ${fmt(r.tailMedianStallMs.target, 0)}`);
   for (const m of r.slowest) out.push(`    ${fmt(m.moveMs, 0)} ms: steps ${m.steps.map((x) => fmt(x, 0)).join(' / ')}; resends ${m.retransmits}; stalls client ${fmt(m.stallMs.client, 0)} old ${fmt(m.stallMs.old, 0)} target ${fmt(m.stallMs.target, 0)}; notice -> offline event ${fmt(m.noticeToOfflineMs, 0)}`);
   return out;

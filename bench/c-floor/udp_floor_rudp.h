@@ -88,6 +88,7 @@ static void send_now(void) {
     int done = 0;
     while (done < nout) {
       const int n = sendmmsg(fd, smsg + done, (unsigned)(nout - done), 0);
+      if (n < 0 && errno == EINTR) continue;
       if (n <= 0) die("sendmmsg");
       done += n;
     }

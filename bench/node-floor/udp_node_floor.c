@@ -84,6 +84,9 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   connect_to(host, port);
   handshake();
   if (floor_watch(env, fd, argv[6], "udp-node-floor", on_readable) != 0) return throw_error(env, "cannot watch the socket");
+  /* uv_poll_init made the socket non-blocking: sends block again when the send buffer is full (as
+   * the C floor's; e.g. under valgrind), reads stay non-blocking (MSG_DONTWAIT). */
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   return NULL;
 }
 
@@ -141,7 +144,6 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   if (!polling) return NULL;
   floor_unwatch(env);
   /* The C floor's end (blocking, its 5 s receive timeout): our DATs acknowledged, FIN answered. */
-  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   owed = 0;
   finish();
   close(fd);

@@ -5,7 +5,7 @@
  * messages (the same start-up, warm-up and close), and (Ir(2N) - Ir(N)) / N is what one more echo
  * costs. Counts, not time: the same on a busy machine, where CPU time per message is noisy
  * (this machine has no hardware counters for `perf stat`). Slow (valgrind): a minute per row.
- * `--transport UDP`: bench/udp's rows instead (the UdpClient, the pure-TS RUDP client, the UDP C floor).
+ * `--transport UDP`: bench/udp's rows instead (the UdpClient, the pure-TS RUDP client, the UDP C and Node floors).
  *
  *   node dist/bench/tcp-instructions.js [--messages 10000] [--depth 64] [--kinds a,b,...]
  *                                       [--baseline build/baseline/<commit>/src] [--transport UDP]
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const depth = Number(stringArg('depth') ?? 64);
   const baseline = stringArg('baseline');
   const transport = stringArg('transport') === 'UDP' ? 'UDP' : 'TCP';
-  const all = transport === 'UDP' ? ['native-loop', ...(baseline ? ['baseline-loop'] : []), 'typescript', 'c-floor']
+  const all = transport === 'UDP' ? ['native-loop', ...(baseline ? ['baseline-loop'] : []), 'typescript', 'c-floor', ...NODE_FLOORS]
     : ['native-loop', 'native-stream', ...(baseline ? ['baseline-loop', 'baseline-stream'] : []), 'c-floor', 'c-floor-lean', ...NODE_FLOORS];
   const kinds = stringArg('kinds')?.split(',') ?? all;
   const rows: Array<Array<string | number>> = [];

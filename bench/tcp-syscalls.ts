@@ -3,10 +3,11 @@
  * by `strace -c -f` over the whole client process (every thread). Marginal: each row runs N and
  * 2N messages (the same warm-up, connect and close), and (calls(2N) - calls(N)) / N is what one
  * more echo costs, start-up excluded. Counts, not time: strace slows the process a lot, so the
- * CPU figures come from bench/tcp-throughput, never from here. `--transport UDP`: bench/udp's rows.
+ * CPU figures come from bench/tcp-throughput, never from here. `--transport UDP`: bench/udp's rows
+ * (with the UDP Node floors: the C floor's client on Node's loop, with and without its OpenSSL work).
  *
  *   node dist/bench/tcp-syscalls.js [--messages 4000] [--depths 1,8,64]
- *                                   [--baseline build/baseline/<commit>/src] [--transport UDP]
+ *                                   [--baseline build/baseline/<commit>/src] [--transport UDP] [--kinds native-loop,c-floor,...]
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -35,8 +36,11 @@ async function main(): Promise<void> {
   const depths = (stringArg('depths') ?? '1,8,64').split(',').map(Number);
   const baseline = stringArg('baseline');
   const transport = stringArg('transport') === 'UDP' ? 'UDP' : 'TCP';
-  const kinds = transport === 'UDP' ? ['native-loop', 'native-thread', ...(baseline ? ['baseline-loop'] : []), 'typescript', 'c-floor']
+  const every = transport === 'UDP' ? ['native-loop', 'native-thread', ...(baseline ? ['baseline-loop'] : []), 'typescript', 'c-floor', 'node-floor', 'crypto-floor']
     : ['native-loop', 'native-thread', ...(baseline ? ['native-baseline'] : []), 'typescript', 'c-floor', 'node-floor'];
+  // --kinds a,b: some rows only.
+  const only = stringArg('kinds')?.split(',');
+  const kinds = only === undefined ? every : every.filter((k) => only.includes(k));
   const rows: Array<Array<string | number>> = [];
   const summary: Record<string, unknown>[] = [];
   const strace = { tag: 'sys', wrap: (file: string) => ['strace', '-f', '-c', '-o', file], read: parseSummary };

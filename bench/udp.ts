@@ -18,7 +18,9 @@
  *    `--baseline <dir>` (a tree built by bench/build-baseline.sh) adds that commit's UdpClient on
  *    each driver as rows of the same run (baseline-loop, baseline-thread). The C floor
  *    (bench/c-floor/udp_echo_floor.c, built here) is a row at 1, 8 and 64 in flight, and every row
- *    gets its CPU over the floor's of the same round (median of the per-round ratios). Every
+ *    gets its CPU over the floor's of the same round (median of the per-round ratios). The Node
+ *    floors (node-floor, crypto-floor, promise-floor: the C floor's client on Node's loop, with and
+ *    without its OpenSSL work, and with a promise per request; bench/lib/udp-cpu.ts) are rows too. Every
  *    sample (every kind alike) follows `--cpu-warmup` echoes (default 20,000) in its own process:
  *    V8 is still compiling the client's JavaScript up to about 10,000 echoes (its compiler threads
  *    and slower code on the main thread), and a shorter warm-up puts that into the measured echoes
@@ -40,14 +42,13 @@ import { formatTable } from '../src/cli/table';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { loadavg } from 'node:os';
-import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startClusterChild, type ClusterChildStats } from './lib/cluster-process';
 import { writeResult } from './lib/results';
 import { LivenessDiag } from './lib/liveness-diag';
-import { runEchoChild, runRounds, type RoundSample } from './lib/echo-run';
-import { buildFloor, runUdpFloor } from './lib/c-floor';
-import { fmt, median, percentile } from './lib/stats';
+import { stringArg } from './lib/args';
+import { cpuTable, printCpu } from './lib/udp-cpu';
+import { fmt, percentile } from './lib/stats';
 
 const quick = process.argv.includes('--quick');
 function arg(name: string, full: number, small: number): number {
@@ -343,71 +344,6 @@ function errorKey(err: unknown): string {
   return String(err).slice(0, 60);
 }
 
-interface CpuRow {
-  kind: string; label: string; depth: number; clients: number; rate: number; cpuUs: number; vsTs: number; vsFloor: number; epc: number;
-  /** Datagrams sent / received by the client per echo (received: native only). */
-  sentPerMsg: number; receivedPerMsg: number;
-  /** native-x against baseline-x (same driver) of the same round, median of the rounds (with --baseline). */
-  vsBase?: number;
-}
-
-function stringArg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-/** Client CPU per reliable echo: each driver beside the pure-TS client, interleaved rounds, medians. */
-async function cpuTable(rounds: number, messages: number, warmup: number, swarmClients: number, baseline?: string): Promise<CpuRow[]> {
-  if (baseline !== undefined && !fs.existsSync(path.join(baseline, 'dist', 'src', 'index.js'))) {
-    throw new Error(`--baseline ${baseline}: not a tree built by bench/build-baseline.sh`);
-  }
-  const all = ['native-loop', 'native-thread', ...(baseline ? ['baseline-loop', 'baseline-thread'] : []), 'typescript', 'c-floor'];
-  // --kinds / --depths (0: the swarm): a subset for a quicker A/B; the ratio columns need their anchors in it.
-  const only = stringArg('kinds')?.split(',');
-  const kinds = only === undefined ? all : all.filter((k) => only.includes(k));
-  const depths = stringArg('depths')?.split(',').map(Number) ?? [1, 8, 64, 0];
-  const cases = depths.map((d) => d === 0 ? { depth: 1, clients: swarmClients } : { depth: d, clients: 1 });
-  const floor = buildFloor('udp_echo_floor');
-  const cluster = await startClusterChild({ tcpNodes: 0, udpNodes: 1, encryption: true });
-  let samples: RoundSample[] = [];
-  let uid = 0;
-  try {
-    samples = await runRounds(kinds, cases, rounds, messages,
-      (kind, c, n) => kind !== 'c-floor' ? runEchoChild(kind, cluster.entryUrl, c.depth, n, c.clients, `cpu-${uid++}`, baseline, 'UDP', [], warmup)
-        : c.clients === 1 ? runUdpFloor(floor, cluster.entryUrl, c.depth, n, `cpu-${uid++}`, [], warmup) : Promise.resolve(undefined), 'udp cpu');
-  } finally {
-    await cluster.stop();
-  }
-  const rows: CpuRow[] = [];
-  for (const c of cases) {
-    const pick = (kind: string): RoundSample[] =>
-      samples.filter((x) => x.kind === kind && x.depth === c.depth && x.clients === c.clients);
-    for (const kind of kinds) {
-      const s = pick(kind);
-      if (s.length === 0) continue;  // the floor has no swarm row
-      // Against an anchor of the same round (the same machine state), then the median.
-      const ratio = (anchor: string): number =>
-        median(s.flatMap((x) => pick(anchor).filter((t) => t.round === x.round).map((t) => x.cpuUs / t.cpuUs)));
-      const base = kind.startsWith('native-') ? kind.replace('native-', 'baseline-') : '';
-      const vsBase = base === '' ? Number.NaN : ratio(base);
-      rows.push({ kind, label: c.clients > 1 ? `${c.clients} clients x 1` : String(c.depth), depth: c.depth, clients: c.clients,
-        rate: median(s.map((x) => x.messages / x.seconds)), cpuUs: median(s.map((x) => x.cpuUs)), vsTs: ratio('typescript'), vsFloor: ratio('c-floor'),
-        epc: median(s.map((x) => x.eventsPerCrossing).filter(Number.isFinite)),
-        sentPerMsg: median(s.map((x) => x.sentPerMessage ?? Number.NaN).filter(Number.isFinite)),
-        receivedPerMsg: median(s.map((x) => x.receivedPerMessage ?? Number.NaN).filter(Number.isFinite)),
-        ...(Number.isFinite(vsBase) ? { vsBase } : {}) });
-    }
-  }
-  return rows;
-}
-
-function printCpu(rows: CpuRow[], rounds: number, warmup: number): void {
-  console.log(`\nUDP reliable echo, 64-byte encrypted bodies, direct, ${rounds} rounds, medians (client CPU per message, after ${warmup} warm-up echoes; load ${loadavg().map((l) => l.toFixed(1)).join(' ')})\n`);
-  console.log(formatTable(['client', 'in flight', 'msgs/s', 'cpu us/msg', 'cpu / ts', 'cpu / floor', 'cpu / baseline', 'events/crossing', 'sent/msg', 'received/msg'],
-    rows.map((r) => [r.kind, r.label, fmt(r.rate, 0), fmt(r.cpuUs, 2), fmt(r.vsTs, 2), fmt(r.vsFloor, 2), r.vsBase === undefined ? '-' : fmt(r.vsBase, 2),
-      fmt(r.epc, 1), fmt(r.sentPerMsg, 2), fmt(r.receivedPerMsg, 2)])));
-}
-
 async function main(): Promise<void> {
   const samples = arg('samples', 200, 60);
   const messages = arg('messages', 2000, 500);
@@ -425,9 +361,11 @@ async function main(): Promise<void> {
   const cpuSwarm = arg('swarm', 200, 50);
   if (process.argv.includes('--cpu-only')) {
     const baseline = stringArg('baseline');
-    const rows = await cpuTable(rounds, cpuMessages, cpuWarmup, cpuSwarm, baseline);
-    printCpu(rows, rounds, cpuWarmup);
-    console.log(`\nwrote ${writeResult('udp-cpu', { rounds, messages: cpuMessages, warmup: cpuWarmup, loadAverage: loadavg(), baseline: baseline ?? null, rows })}`);
+    const loadStart = loadavg();
+    const { rows, samples } = await cpuTable(rounds, cpuMessages, cpuWarmup, cpuSwarm, baseline);
+    printCpu(rows, rounds, cpuWarmup, loadStart);
+    console.log(`\nwrote ${writeResult('udp-cpu', { rounds, messages: cpuMessages, warmup: cpuWarmup,
+      loadAverage: { start: loadStart, end: loadavg() }, baseline: baseline ?? null, rows, samples })}`);
     return;
   }
   if (process.argv.includes('--sessions-only')) {
@@ -446,7 +384,7 @@ async function main(): Promise<void> {
   const thr = await throughputAll(messages, repeat);
   process.stderr.write('throughput done\n');
   const sw = await swarm(clients, nodes, 2000, quick ? 6 : 10);
-  const cpu = await cpuTable(rounds, cpuMessages, cpuWarmup, cpuSwarm);
+  const { rows: cpu } = await cpuTable(rounds, cpuMessages, cpuWarmup, cpuSwarm);
 
   console.log(`\nUDP reliable latency, 64-byte echo, ${2 * ONE_WAY_MS} ms round trip via the proxy, ${samples} samples each\n`);
   console.log(

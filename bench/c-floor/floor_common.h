@@ -171,13 +171,13 @@ static size_t open_secure(const unsigned char *p, size_t n, unsigned char *plain
   return plen;
 }
 
-static double cpu_us(void) {
+static inline double cpu_us(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
-static double wall_s(void) {
+static inline double wall_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;

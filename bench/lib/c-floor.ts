@@ -11,7 +11,7 @@ import { fetchEndpoint, type EndpointInfo } from '../../test/helpers/ts-tcp-clie
 import type { EchoSample } from './tcp-echo-child';
 
 /** The checkout's root, from the sources (vitest) or from dist/ (the built bench). */
-function repoRoot(): string {
+export function repoRoot(): string {
   let dir = __dirname;
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
     const up = path.dirname(dir);

@@ -39,8 +39,7 @@ export async function countMarginal<T>(
   transport: EchoTransport = 'TCP',
 ): Promise<void> {
   const udp = transport === 'UDP';
-  // The Node floors speak TCP only.
-  const floors = udp ? { floor: '', nodeFloor: '', udpFloor: buildFloor('udp_echo_floor') } : { floor: buildFloor(), leanFloor: buildFloor('tcp_echo_floor_lean'), nodeFloor: buildNodeFloor() };
+  const floors = udp ? { floor: '', nodeFloor: '', udpFloor: buildFloor('udp_echo_floor'), udpNodeFloor: buildNodeFloor('UDP') } : { floor: buildFloor(), leanFloor: buildFloor('tcp_echo_floor_lean'), nodeFloor: buildNodeFloor() };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${transport.toLowerCase()}-${counter.tag}-`));
   const cluster = await startClusterChild(udp ? { tcpNodes: 0, udpNodes: 1, encryption: true } : { tcpNodes: 1, encryption: true });
   let uid = 0;

@@ -11,7 +11,7 @@
  * typescript (baseline-*: the baseline's client on that driver; native-stream: the loop driver
  * driven by send() and 'response' events, no promise per message, as a load-test bot may). `clients` > 1 is the swarm:
  * that many clients in this one process, each with `depth` requests in flight, sharing `messages`.
- * DIARKIS_BENCH_TRANSPORT=UDP: the UdpClient (reliable requests) and the pure-TS RUDP client.
+ * DIARKIS_BENCH_TRANSPORT=UDP: the UdpClient (reliable requests; native-stream: reliable send()) and the pure-TS RUDP client.
  */
 import * as path from 'node:path';
 import * as current from '../../src';
@@ -37,6 +37,8 @@ export interface EchoSample {
   /** UDP: datagrams the clients sent / received per message (NaN where not counted). */
   sentPerMessage?: number;
   receivedPerMessage?: number;
+  /** The UDP Node floors: wake-ups of their uv_poll_t per message. */
+  wakeupsPerMessage?: number;
 }
 
 interface Requester {
@@ -46,6 +48,37 @@ interface Requester {
   close(): Promise<void>;
   /** Datagrams sent and received so far (UDP); undefined where the client does not count them. */
   datagrams?(): { sent: number; received: number };
+}
+
+/**
+ * native-stream: echoes by rsend() and 'response' events (no promise per message), each answer
+ * sending the next. rsend: reliable on UDP (as request()); on TCP the same call as send().
+ */
+function streamOf(client: { rsend(ver: number, cmd: number, b: Uint8Array): boolean; on(e: 'response', f: (ver: number, cmd: number, status: number) => void): unknown;
+  off(e: 'response', f: (ver: number, cmd: number, status: number) => void): unknown }): NonNullable<Requester['stream']> {
+  const body = Buffer.alloc(64, 7);
+  return (next, done) => {
+    let inFlight = 0;
+    const onResponse = (ver: number, cmd: number, status: number): void => {
+      if (ver !== 2 || cmd !== 1) return;
+      if (status !== 1) throw new Error(`echo answered status ${status}`);
+      inFlight--;
+      if (next()) {
+        inFlight++;
+        client.rsend(2, 1, body);
+      } else if (inFlight === 0) {
+        client.off('response', onResponse);
+        done();
+      }
+    };
+    client.on('response', onResponse);
+    return {
+      start: () => {
+        inFlight++;
+        client.rsend(2, 1, body);
+      },
+    };
+  };
 }
 
 async function open(kind: string, entryUrl: string, uid: string): Promise<Requester> {
@@ -59,7 +92,7 @@ async function open(kind: string, entryUrl: string, uid: string): Promise<Reques
         datagrams: () => ({ sent, received: Number.NaN }),
       };
     }
-    const client = new UdpClient({ requestTimeoutMs: 120_000, io: kind.endsWith('loop') ? 'loop' : 'thread' });
+    const client = new UdpClient({ requestTimeoutMs: 120_000, io: kind.endsWith('loop') || kind === 'native-stream' ? 'loop' : 'thread' });
     await client.connect(await getEndpoint(entryUrl, { type: 'UDP', uid }));
     return {
       request: (v, cmd, b) => client.request(v, cmd, b),
@@ -68,6 +101,7 @@ async function open(kind: string, entryUrl: string, uid: string): Promise<Reques
         const s = client.stats();
         return { sent: s.packetsSent, received: s.packetsReceived };
       },
+      ...(kind === 'native-stream' ? { stream: streamOf(client) } : {}),
     };
   }
   if (kind === 'typescript') {
@@ -81,31 +115,7 @@ async function open(kind: string, entryUrl: string, uid: string): Promise<Reques
   const client = new TcpClient({ requestTimeoutMs: 120_000, io });
   await client.connect(await getEndpoint(entryUrl, { type: 'TCP', uid }));
   const r: Requester = { request: (v, cmd, b) => client.request(v, cmd, b), close: () => client.close() };
-  if (streamed) {
-    const body = Buffer.alloc(64, 7);
-    r.stream = (next, done) => {
-      let inFlight = 0;
-      const onResponse = (ver: number, cmd: number, status: number): void => {
-        if (ver !== 2 || cmd !== 1) return;
-        if (status !== 1) throw new Error(`echo answered status ${status}`);
-        inFlight--;
-        if (next()) {
-          inFlight++;
-          client.send(2, 1, body);
-        } else if (inFlight === 0) {
-          client.off('response', onResponse);
-          done();
-        }
-      };
-      client.on('response', onResponse);
-      return {
-        start: () => {
-          inFlight++;
-          client.send(2, 1, body);
-        },
-      };
-    };
-  }
+  if (streamed) r.stream = streamOf(client);
   return r;
 }
 

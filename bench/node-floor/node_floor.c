@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <node_api.h>
 #define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_*: as the addon */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -32,16 +31,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <uv.h>
+
+#include "floor_addon.h"
 
 enum { kReqHeader = 10, kResHeader = 11, kSid = 16, kMac = 32, kBody = 64, kMaxCopies = 256 };
 
 static int fd = -1;
-static uv_poll_t poll_handle;
-static int polling;
-static napi_env genv;
-static napi_ref callback;
-static napi_async_context async_ctx;
 static unsigned char *packets; /* kMaxCopies copies of the request */
 static size_t packet_len;
 static unsigned char rbuf[1 << 16];
@@ -101,11 +96,6 @@ static void open_secure(const unsigned char *p, size_t n) {
   memcpy(dec_last, c + cl - 16, 16);
 }
 
-static napi_value throw_error(napi_env env, const char *msg) {
-  napi_throw_error(env, NULL, msg);
-  return NULL;
-}
-
 /* Complete answers at the front of rbuf, consumed; the rest moved to the front. */
 static int take_answers(void) {
   size_t off = 0;
@@ -147,15 +137,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   rlen += (size_t)r;
   int n = take_answers();
   if (crypto_failed) n = -1; /* JavaScript fails the run */
-  if (n == 0) return;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(genv, &scope) != napi_ok) return;
-  napi_value cb, recv_this, arg;
-  if (napi_get_reference_value(genv, callback, &cb) == napi_ok && napi_get_global(genv, &recv_this) == napi_ok &&
-      napi_create_int32(genv, n, &arg) == napi_ok) {
-    napi_make_callback(genv, async_ctx, recv_this, cb, 1, &arg, NULL);
-  }
-  napi_close_handle_scope(genv, scope);
+  if (n != 0) floor_call_js(n);
 }
 
 static int buffer_arg(napi_env env, napi_value v, void **data, size_t *len) {
@@ -193,17 +175,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     rlen += (size_t)r;
   }
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-  napi_value name;
-  napi_value resource;
-  uv_loop_t *loop = NULL;
-  if (napi_create_reference(env, argv[3], 1, &callback) != napi_ok || napi_create_object(env, &resource) != napi_ok ||
-      napi_create_string_utf8(env, "node-floor", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, resource, name, &async_ctx) != napi_ok || napi_get_uv_event_loop(env, &loop) != napi_ok ||
-      uv_poll_init_socket(loop, &poll_handle, fd) != 0 || uv_poll_start(&poll_handle, UV_READABLE, on_readable) != 0) {
-    return throw_error(env, "cannot watch the socket");
-  }
-  genv = env;
-  polling = 1;
+  if (floor_watch(env, fd, argv[3], "node-floor", on_readable) != 0) return throw_error(env, "cannot watch the socket");
   return NULL;
 }
 
@@ -223,11 +195,8 @@ static napi_value SetPacket(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Send(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t k = 0;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 1 || napi_get_value_int32(env, argv[0], &k) != napi_ok || k < 1 || k > kMaxCopies || !packets) {
+  if (!floor_int_arg(env, info, 1, kMaxCopies, &k) || !packets) {
     return throw_error(env, "send(k): 1..256 after setPacket");
   }
   if (crypto_on) {
@@ -279,25 +248,13 @@ static napi_value SetCrypto(napi_env env, napi_callback_info info) {
 
 static napi_value Close(napi_env env, napi_callback_info info) {
   (void)info;
-  if (polling) {
-    uv_close((uv_handle_t *)&poll_handle, NULL);
-    polling = 0;
-    napi_delete_reference(env, callback);
-    napi_async_destroy(env, async_ctx);
-  }
+  floor_unwatch(env);
   if (fd >= 0) close(fd);
   fd = -1;
   return NULL;
 }
 
 NAPI_MODULE_INIT() {
-  const napi_property_descriptor props[] = {
-      {"open", NULL, Open, NULL, NULL, NULL, napi_default, NULL},
-      {"setPacket", NULL, SetPacket, NULL, NULL, NULL, napi_default, NULL},
-      {"send", NULL, Send, NULL, NULL, NULL, napi_default, NULL},
-      {"setCrypto", NULL, SetCrypto, NULL, NULL, NULL, napi_default, NULL},
-      {"close", NULL, Close, NULL, NULL, NULL, napi_default, NULL},
-  };
-  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  return exports;
+  static const floor_export list[] = {{"open", Open}, {"setPacket", SetPacket}, {"send", Send}, {"setCrypto", SetCrypto}, {"close", Close}};
+  return floor_exports(env, exports, list, sizeof list / sizeof list[0]);
 }

@@ -115,6 +115,7 @@ static void sendBestEffort(const UniqueSocket& fd, const Datagrams& datagrams) {
 // link, and a new one connects to the target. Each action's own datagrams go to
 // the socket it is about; takeOldLinkDatagrams() only after the last action.
 void UdpConnection::applyLinkActions(double now) {
+  if (session_.linkIdle()) return;  // the common case, after every send and read: no string, no walk
   std::string host;
   uint16_t port = 0;
   for (;;) {
@@ -211,8 +212,10 @@ void UdpConnection::onReady(const PollEvent& ev, double now) {
   if (ev.readable || ev.failed) {
     readAll(now);
     applyLinkActions(now);
-    readOld(now);
-    applyLinkActions(now);
+    if (oldFd_) {
+      readOld(now);
+      applyLinkActions(now);
+    }
   }
   if (ev.writable && !session_.closed()) writeNow(now);
   settle(now);

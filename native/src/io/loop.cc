@@ -188,7 +188,10 @@ void Loop::runTimers(double now, bool readLate) {
 }
 
 void Loop::flushDirty(double now) {
+  // Swapped, not moved out: a flush per turn allocated and freed the list (the host driver
+  // flushes once per loop turn). A local still, should a handler ever re-enter.
   std::vector<uint64_t> ids;
+  ids.swap(flushing_);
   ids.swap(dirty_);
   for (uint64_t id : ids) {
     auto it = entries_.find(id);
@@ -197,6 +200,8 @@ void Loop::flushDirty(double now) {
     std::shared_ptr<LoopHandler> h = it->second.handler;
     guard(id, [&] { h->flush(now); });
   }
+  ids.clear();
+  if (flushing_.capacity() < ids.capacity()) flushing_.swap(ids);
 }
 
 void Loop::attach(uint64_t id, std::shared_ptr<LoopHandler> h) {

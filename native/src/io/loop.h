@@ -163,6 +163,7 @@ class Loop {
   std::vector<TimerItem> heap_;  // min-heap on deadline
   std::vector<TimerItem> due_;   // runTimers' scratch: the items due in one pass
   std::vector<uint64_t> dirty_;
+  std::vector<uint64_t> flushing_;  // flushDirty's scratch: both keep their capacity across turns
   std::vector<std::shared_ptr<LoopHandler>> graveyard_;
   std::vector<uint8_t> readBuf_;
 };

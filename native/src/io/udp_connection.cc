@@ -115,6 +115,7 @@ static void sendBestEffort(const UniqueSocket& fd, const Datagrams& datagrams) {
 // link, and a new one connects to the target. Each action's own datagrams go to
 // the socket it is about; takeOldLinkDatagrams() only after the last action.
 void UdpConnection::applyLinkActions(double now) {
+  if (session_.linkIdle()) return;  // the common case, after every send and read: no string, no walk
   std::string host;
   uint16_t port = 0;
   for (;;) {
@@ -199,7 +200,24 @@ void UdpConnection::send(uint8_t ver, uint16_t cmd, const uint8_t* body, size_t 
     ev.message = std::string("send dropped: ") + errorCodeName(rc);
     events_.push_back(std::move(ev));
   }
-  settle(now);
+  settleSend(now);
+}
+
+// After a send: what the caller must see at once (state, events), and the rest (pack,
+// collect, the timer) left to this turn's flush, once for all of the turn's sends (a full
+// settle per send was most of the send path's own cost at 64 in flight: issue 9, eighth
+// session). Both drivers flush every dirty handler before they wait (HostLoop::drain or the
+// prepare phase; Loop::run's flushDirty), and flush() ends in settle(). A blocked socket is
+// written when writable, not flushed: then, and for link work or a closed session, settle now.
+void UdpConnection::settleSend(double now) {
+  if (gone_) return;
+  if (blocked_ || session_.closed() || !session_.linkIdle()) return settle(now);
+  shared_->state.store(session_.state(), std::memory_order_release);
+  if (session_.takeEvents(events_) || !events_.empty()) {
+    shared_->deliver(events_);
+    std::vector<Event>().swap(events_);
+  }
+  loop_.markDirty(id_);
 }
 
 void UdpConnection::close(bool graceful, double now) {
@@ -211,8 +229,10 @@ void UdpConnection::onReady(const PollEvent& ev, double now) {
   if (ev.readable || ev.failed) {
     readAll(now);
     applyLinkActions(now);
-    readOld(now);
-    applyLinkActions(now);
+    if (oldFd_) {
+      readOld(now);
+      applyLinkActions(now);
+    }
   }
   if (ev.writable && !session_.closed()) writeNow(now);
   settle(now);

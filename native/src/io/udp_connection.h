@@ -57,6 +57,7 @@ class UdpConnection final : public LoopHandler {
   void writeNow(double now);
   void setWantWrite(bool want);
   void settle(double now);  // after any input: events, then teardown or re-arm
+  void settleSend(double now);  // after a send: settle's urgent part, the rest at the turn's flush
   void teardown();
   void closeSocket();
 

@@ -39,6 +39,8 @@ void ReliableChannel::send(Bytes body, bool budgeted, double now, bool solo) {
   m.budgeted = budgeted;
   m.solo = solo;
   if (queue_.empty()) queuedSince_ = now;
+  queueBytes_ += m.body.size();
+  queueSolo_ += m.solo ? 1 : 0;
   queue_.push_back(std::move(m));
   pump(now, false);
 }
@@ -74,6 +76,9 @@ void ReliableChannel::pump(double now, bool flush, bool force) {
 // Packs the queue's front bodies into one DAT. A DAT that could still take more
 // waits for the flush (false), so a burst made in one loop turn shares datagrams.
 bool ReliableChannel::sendNewDat(double now, bool flush) {
+  // The whole queue fits one DAT that may still take more: it waits for the flush (what
+  // the walk below finds, in O(1)).
+  if (!flush && queueSolo_ == 0 && queueBytes_ <= cfg_.maxDatagramBody) return false;
   size_t n = 1;
   size_t total = queue_[0].body.size();
   if (!queue_[0].solo) {
@@ -93,7 +98,11 @@ bool ReliableChannel::sendNewDat(double now, bool flush) {
     o.body.reserve(total);
     for (size_t i = 0; i < n; ++i) o.body.insert(o.body.end(), queue_[i].body.begin(), queue_[i].body.end());
   }
-  for (size_t i = 0; i < n; ++i) queue_.pop_front();
+  for (size_t i = 0; i < n; ++i) {
+    queueSolo_ -= queue_[0].solo ? 1 : 0;
+    queue_.pop_front();
+  }
+  queueBytes_ -= total;
   o.firstSent = o.lastSent = now;
   o.interval = baseRto();
   o.deadline = now + o.interval;
@@ -294,6 +303,7 @@ void ReliableChannel::forgetOutgoing() {
   sendBase_ = seqAdd(sendBase_, static_cast<uint32_t>(inflight_.size()));
   inflight_.release();
   queue_.release();
+  queueBytes_ = queueSolo_ = 0;
   pipe_ = lost_ = 0;
   tsHead_ = tsTail_ = lostHead_ = lostTail_ = kNoSeq;
   rtoAt_ = tlpAt_ = rackAt_ = kNoDeadline;

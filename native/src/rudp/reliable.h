@@ -240,6 +240,10 @@ class ReliableChannel {
   uint32_t sendBase_ = 0;           // seq of inflight_[0]
   Ring<Outgoing> inflight_;         // seqs sendBase_, sendBase_+1, ...
   Ring<Message> queue_;             // bodies not yet in a DAT
+  // queue_'s body bytes and solo bodies: a send that still fits the open DAT is known to
+  // emit nothing without walking the queue (sendNewDat ran once per send and per queued body).
+  size_t queueBytes_ = 0;
+  size_t queueSolo_ = 0;
   size_t pipe_ = 0;                 // sent, unacknowledged, not declared lost
   size_t lost_ = 0;                 // lost at an RTO, not yet resent
   // The DATs lost at an RTO and waiting for the window, by seq: the pump resends from the head, so

@@ -120,6 +120,9 @@ class UdpSession {
   LinkAction takeLinkAction(std::string& host, uint16_t& port, std::vector<Bytes>& last);
   bool linkActionPending() const { return !actions_.empty(); }
   bool oldLinkOpen() const { return old_ != nullptr; }
+  // Nothing for the owner's sockets beyond the current one: no action, no old link, none of
+  // its datagrams waiting (takeLinkAction and takeOldLinkDatagrams would find nothing).
+  bool linkIdle() const { return actions_.empty() && old_ == nullptr && oldOut_.empty(); }
   // Changes whenever the current link is replaced (the migrate answer makes it the old one).
   uint64_t linkGeneration() const { return linkGen_; }
   // Requests held when the session ended, decoded (filled by the final Disconnect).

@@ -44,6 +44,17 @@ function procCpuMs(pid: number): number {
     return Number.NaN;
   }
 }
+/** utime and stime of `pid` in ms (every thread; 10 ms ticks, so only a split of a whole window). */
+function procUserSysMs(pid: number): [number, number] {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat(5); `rest` starts at field 3.
+    return [Number(rest[11]) * 10, Number(rest[12]) * 10];
+  } catch {
+    return [Number.NaN, Number.NaN];
+  }
+}
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
@@ -75,6 +86,8 @@ interface Round {
   windowMs: number;
   /** ms of CPU per move, idle CPU subtracted: old node, target, entry, redis, client. */
   perMove: Record<string, number>;
+  /** Share of the old node's and the target's CPU in the kernel over the window (stat's 10 ms ticks). */
+  sysShare: Record<string, number>;
   syscalls?: Record<string, Record<string, number>>;
   load: number;
 }
@@ -128,10 +141,16 @@ async function once(redis: RedisServer, tree: string, transport: 'UDP' | 'TCP', 
     const m0 = monoUs();
     // The old node's last reading before it exits stands.
     let oldLast = cpu0[0] as number;
+    const us0 = { old: procUserSysMs(pids.old as number), target: procUserSysMs(pids.target as number) };
+    let oldUs = us0.old;
     const sampler = setInterval(() => {
       const v = procCpuMs(pids.old as number);
       // Threads leave the sum as the process exits: the highest reading stands.
-      if (Number.isFinite(v) && v > oldLast) oldLast = v;
+      if (Number.isFinite(v) && v > oldLast) {
+        oldLast = v;
+        const u = procUserSysMs(pids.old as number);
+        if (Number.isFinite(u[0])) oldUs = u;
+      }
     }, 5);
     c.offline(old.id);
     await Promise.race([Promise.all(moved), deadline]);
@@ -141,6 +160,9 @@ async function once(redis: RedisServer, tree: string, transport: 'UDP' | 'TCP', 
     clearInterval(sampler);
     const cpuC = process.cpuUsage(c0);
     const cpu1 = Object.values(pids).map((p, i) => (i === 0 ? oldLast : procCpuMs(p)));
+    const us1 = { old: oldUs, target: procUserSysMs(pids.target as number) };
+    const share = (a: [number, number], b: [number, number]): number => (b[1] - a[1]) / (b[0] - a[0] + b[1] - a[1]);
+    const sysShare = { old: share(us0.old, us1.old), target: share(us0.target, us1.target) };
     const windowMs = (m1 - m0) / 1000;
     const names = Object.keys(pids);
     const perMove: Record<string, number> = {};
@@ -157,7 +179,7 @@ async function once(redis: RedisServer, tree: string, transport: 'UDP' | 'TCP', 
       syscalls = { old: per(o), target: per(tg) };
     }
     runs.push({ spec: { mode: `${tree} ${transport}`, path: 'migration', clients }, rows: [{ moved: clients }], moveWindowMonoUs: [m0, m1], pids: { old: pids.old, target: pids.target } });
-    return { tree, transport, moved: clients, windowMs, perMove, ...(syscalls !== undefined ? { syscalls } : {}), load: loadavg()[0] as number };
+    return { tree, transport, moved: clients, windowMs, perMove, sysShare, ...(syscalls !== undefined ? { syscalls } : {}), load: loadavg()[0] as number };
   } finally {
     for (const cl of list) cl.destroy();
     await c.stop();
@@ -184,7 +206,7 @@ async function main(): Promise<void> {
         for (const tree of order) {
           const res = await once(redis, tree, transport, k++, runs);
           const f = (x: number | undefined): string => (x ?? 0).toFixed(3);
-          console.log(`round ${r + 1} ${transport} ${tree}: ${res.moved} moved in ${res.windowMs.toFixed(0)} ms, load ${res.load.toFixed(1)}; CPU ms per move: old ${f(res.perMove.old)}, target ${f(res.perMove.target)}, nodes ${f(res.perMove.nodes)}, redis ${f(res.perMove.redis)}, entry ${f(res.perMove.entry)}, client ${f(res.perMove.client)}`);
+          console.log(`round ${r + 1} ${transport} ${tree}: ${res.moved} moved in ${res.windowMs.toFixed(0)} ms, load ${res.load.toFixed(1)}; CPU ms per move: old ${f(res.perMove.old)}, target ${f(res.perMove.target)}, nodes ${f(res.perMove.nodes)}, redis ${f(res.perMove.redis)}, entry ${f(res.perMove.entry)}, client ${f(res.perMove.client)}; kernel share old ${(100 * (res.sysShare.old ?? 0)).toFixed(0)} %, target ${(100 * (res.sysShare.target ?? 0)).toFixed(0)} %`);
           if (res.syscalls !== undefined) for (const [n, m] of Object.entries(res.syscalls)) console.log(`  syscalls per move, ${n}: ${Object.entries(m).sort((a, b) => b[1] - a[1]).map(([s, v]) => `${s} ${v}`).join(', ')}`);
           results.push(res);
         }
@@ -198,7 +220,8 @@ async function main(): Promise<void> {
     for (const tree of trees) {
       const rs = results.filter((x) => x.tree === tree && x.transport === transport);
       const m = (key: string): string => median(rs.map((x) => x.perMove[key] ?? 0)).toFixed(3);
-      console.log(`  ${transport} ${tree}: ${m('old')} / ${m('target')} / ${m('nodes')} / ${m('redis')} / ${m('client')} (${rs.length} rounds, load ${rs.map((x) => x.load.toFixed(1)).join(' ')})`);
+      const sh = (key: string): string => (100 * median(rs.map((x) => x.sysShare[key] ?? 0))).toFixed(0);
+      console.log(`  ${transport} ${tree}: ${m('old')} / ${m('target')} / ${m('nodes')} / ${m('redis')} / ${m('client')} (${rs.length} rounds, load ${rs.map((x) => x.load.toFixed(1)).join(' ')}); kernel share old ${sh('old')} %, target ${sh('target')} %`);
     }
   }
   const file = writeResult(arg('name') ?? 'move-cpu', { clients, rounds, transports, trees, results, runs });

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import type { Mode, RunResult } from './lib/migration-run';
-import { goalLines, isValidRun, phaseTable, summariseAll, summaryTable } from './lib/migration-summary';
+import { cpuLines, goalLines, isValidRun, phaseTable, summariseAll, summaryTable } from './lib/migration-summary';
 import { machineInfo, writeResult } from './lib/results';
 import { fmt } from './lib/stats';
 
@@ -35,23 +35,25 @@ function main(): void {
   const modes = uniq(runs.map((r) => r.spec.mode)) as Mode[];
   const sizes = uniq(runs.map((r) => r.spec.clients)).sort((a, b) => a - b);
   const pacings = uniq(runs.map((r) => r.spec.pacing));
-  const key = (r: RunResult): string => `${r.spec.mode} ${r.spec.clients} ${r.spec.pacing} ${r.spec.path}`;
+  const warms = uniq(runs.map((r) => r.spec.warm ?? 0)).sort((a, b) => a - b);
+  const key = (r: RunResult): string => `${r.spec.mode} ${r.spec.clients} ${r.spec.pacing} ${r.spec.warm ?? 0} ${r.spec.path}`;
   const perKey = new Map<string, number>();
   for (const r of runs) perKey.set(key(r), (perKey.get(key(r)) ?? 0) + 1);
   const rounds = Math.max(...perKey.values());
   const loads = runs.map((r) => r.loadAvg[0] ?? Number.NaN);
   console.log(`${files.length} files, ${runs.length} runs (${runs.filter(isValidRun).length} valid), load average (1 min) ${fmt(Math.min(...loads), 1)}-${fmt(Math.max(...loads), 1)}`);
   console.log(`dates: ${loaded.map(({ r }) => r.machine?.date ?? '?').join(', ')}\n`);
-  const summary = summariseAll(runs, modes, sizes, pacings);
+  const summary = summariseAll(runs, modes, sizes, pacings, warms);
   console.log(summaryTable(summary));
   const goals = goalLines(summary);
   console.log(`\n${goals.join('\n')}\n`);
-  console.log(phaseTable(runs, modes, sizes, pacings));
+  console.log(`${cpuLines(summary).join('\n')}\n`);
+  console.log(phaseTable(runs, modes, sizes, pacings, warms));
   // The date readers show (npm start's closing lines) is the last measurement's, not the merge's.
   const dates = loaded.map(({ r }) => r.machine?.date ?? '').filter((d) => d !== '').sort();
   const file = writeResult(name, {
     machine: { ...machineInfo(), date: dates[dates.length - 1] ?? 'unknown', dates, mergedAt: new Date().toISOString() },
-    quick: false, sizes, rounds, modes, pacings, intervalMs: first.intervalMs, window: first.window, connectRate: first.connectRate,
+    quick: false, sizes, rounds, modes, pacings, warms, intervalMs: first.intervalMs, window: first.window, connectRate: first.connectRate,
     mergedFrom: files, summary, goals, runs,
   });
   console.log(`wrote ${file}`);

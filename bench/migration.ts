@@ -24,11 +24,14 @@
  *        [--diag] (processes: UDP drops and buffers, loop stalls, resends, the slowest moves' steps;
  *        bench/lib/migration-diag.ts) [--node-flags "--max-semi-space-size=32"] (node.js flags of the
  *        server processes, e.g. V8's GC settings)
+ *        [--warm 0,300] (warm-up clients per transport before the measured storm, bench/lib/warm-up.ts:
+ *        the node processes first run the measured path's steps, as long-running nodes have; 0 = fresh
+ *        processes, the default; several values are interleaved within each round, like --pacing)
  */
 import * as fs from 'node:fs';
 import { RedisServer } from '../test/helpers/redis-server';
 import { pacingOption, runOnce, type Mode, type Path, type RunResult } from './lib/migration-run';
-import { goalLines, isValidRun, phaseTable, summariseAll, summaryTable, DELIVERY_TOLERANCE } from './lib/migration-summary';
+import { cpuLines, goalLines, isValidRun, phaseTable, summariseAll, summaryTable, DELIVERY_TOLERANCE } from './lib/migration-summary';
 import { writeResult } from './lib/results';
 import { fmt } from './lib/stats';
 
@@ -56,6 +59,8 @@ async function main(): Promise<void> {
   const paths = (arg('paths') ?? 'migration,reconnect').split(',');
   const pacings = (arg('pacing') ?? 'on').split(',');
   for (const p of pacings) pacingOption(p);
+  const warms = (arg('warm') ?? '0').split(',').map(Number);
+  if (warms.some((w) => !Number.isInteger(w) || w < 0)) throw new RangeError(`--warm: warm-up clients per transport, e.g. 0,300, not ${arg('warm') ?? ''}`);
   const profDir = arg('cpu-prof');
   const claimArg = arg('claim-listeners');
   const claimListeners = claimArg === undefined ? undefined : Number(claimArg);
@@ -74,8 +79,9 @@ async function main(): Promise<void> {
         for (let r = 0; r < rounds; r++) {
           const order: Path[] = (r % 2 === 0 ? ['migration', 'reconnect'] : ['reconnect', 'migration']).filter((p) => paths.includes(p)) as Path[];
           const pacingOrder = r % 2 === 0 ? pacings : [...pacings].reverse();
-          for (const pacing of pacingOrder) for (const path of order) {
-            const res = await runOnce({ mode, path, pacing, clients: n, intervalMs, window, connectRate, redisUrl: redis?.url ?? '', redisPid: redis?.pid ?? 0, prefix: `b${k++}:`, nodeFlags, diag, ...(claimListeners !== undefined ? { claimListeners } : {}), ...(udpSockets !== undefined ? { udpSockets } : {}), ...(extraPorts !== undefined ? { extraPorts } : {}) }, note);
+          const warmOrder = r % 2 === 0 ? warms : [...warms].reverse();
+          for (const pacing of pacingOrder) for (const warm of warmOrder) for (const path of order) {
+            const res = await runOnce({ mode, path, pacing, warm, clients: n, intervalMs, window, connectRate, redisUrl: redis?.url ?? '', redisPid: redis?.pid ?? 0, prefix: `b${k++}:`, nodeFlags, diag, ...(claimListeners !== undefined ? { claimListeners } : {}), ...(udpSockets !== undefined ? { udpSockets } : {}), ...(extraPorts !== undefined ? { extraPorts } : {}) }, note);
             note(`  nominal ${fmt(res.nominalReqPerSec, 0)} req/s, offered ${fmt(res.offeredReqPerSec, 0)}, delivered ${fmt(res.deliveredReqPerSec, 0)}; load ${res.loadAvg.map((x) => x.toFixed(1)).join(' ')}`);
             note(`  CPU from OFFLINE to all moved: ${Object.entries(res.cpuMsByProcess).map(([k, v]) => `${k} ${fmt(v, 0)} ms`).join(', ')}; less streaming: ${fmt(res.moveCpuMsPerMove, 2)} ms per move by time, ${fmt(res.moveCpuMsPerMoveByAnswers, 2)} by answers (${res.answersInWindows.move} answers in the move window of ${fmt((res.moveWindowMonoUs[1] - res.moveWindowMonoUs[0]) / 1000, 0)} ms, ${res.answersInWindows.steady} in the streaming one)`);
             note(`  less streaming (by answers), ms per move: ${Object.entries(res.moveCpuMsPerMoveByGroup).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}`);
@@ -89,18 +95,19 @@ async function main(): Promise<void> {
   } finally {
     await redis?.stop();
   }
-  const summary = summariseAll(runs, modes, sizes, pacings);
+  const summary = summariseAll(runs, modes, sizes, pacings, warms);
   console.log(`\nNode OFFLINE with N UDP + N TCP clients streaming 2/4 every ${intervalMs} ms (window ${window}); medians of ${rounds} interleaved rounds`);
   console.log(`move = client's 'offline' event -> its first answer by the new node; all moved = OFFLINE call -> the last such answer;`);
   console.log(`from OFFLINE = the OFFLINE call -> each client's first answer by the new node (counts the wait for a paced notice)\n`);
   console.log(summaryTable(summary));
   const goals = goalLines(summary);
   console.log(`\n${goals.join('\n')}`);
+  console.log(`\n${cpuLines(summary).join('\n')}`);
   console.log('\nPhase breakdown (migration runs, p50 / p99 ms of each step, median over rounds):');
-  console.log(phaseTable(runs, modes, sizes, pacings));
+  console.log(phaseTable(runs, modes, sizes, pacings, warms));
   const invalid = runs.filter((r) => !isValidRun(r));
   if (invalid.length > 0) console.log(`\n${invalid.length} run(s) left out: delivered below ${DELIVERY_TOLERANCE * 100}% of offered, or not every client connected`);
-  const file = writeResult(arg('name') ?? 'migration', { quick, sizes, rounds, modes, pacings, intervalMs, window, connectRate, summary, goals, runs });
+  const file = writeResult(arg('name') ?? 'migration', { quick, sizes, rounds, modes, pacings, warms, intervalMs, window, connectRate, summary, goals, runs });
   console.log(`wrote ${file}`);
   if (profDir !== undefined && fs.existsSync(profDir)) console.log(`node CPU profiles in ${profDir}`);
   const bad = summary.filter((s) => s.path === 'migration' && (s.lost > 0 || s.duplicated > 0));

@@ -16,6 +16,7 @@ import type { MoveTimes } from './stream-bot';
 import { RunDiag, type MachineShares, type RunDiagResult } from './migration-diag';
 import type { NodeDiag } from '../../src/cli/node-diag';
 import { percentile } from './stats';
+import { warmUp, type WarmUpResult } from './warm-up';
 
 export type Path = 'migration' | 'reconnect';
 export type Mode = 'processes' | 'in-process';
@@ -50,7 +51,22 @@ export interface RunSpec {
   pacing: string;
   /** Drops, buffers, loop stalls and the slowest moves' steps (bench/lib/migration-diag.ts; processes mode). */
   diag?: boolean;
+  /**
+   * Warm-up clients per transport (bench/lib/warm-up.ts; 0 or undefined: none, the nodes are fresh
+   * processes). The targets are up (ONLINE) from the start, and kept from the entry while the
+   * measured clients connect.
+   */
+  warm?: number;
 }
+
+/** Moves per warm-up client (migration: there and back, so each node acts as old node and as target). */
+export const WARM_MOVES = 2;
+
+/** The warm-up as recorded: its size, duration and what each node ran. */
+export type WarmUpRecord = Omit<WarmUpResult, 'sids'> & {
+  /** Per node id: migration: warm-up moves it started as old node and claims it checked as target; reconnect: sessions opened on it. */
+  byNode: Record<string, { asOld?: number; asTarget?: number; sessions?: number }>;
+};
 
 /** `--pacing` values as node options (undefined: the default). */
 export function pacingOption(p: string): number | false | { window: number; drainMs: number } | undefined {
@@ -128,6 +144,8 @@ export interface RunResult {
   saturation?: { processes: number; machine: MachineShares };
   /** --diag only. */
   diag?: RunDiagResult;
+  /** --warm only. */
+  warmUp?: WarmUpRecord;
 }
 
 /** CPU time of a process in ms from /proc (user + system); NaN where unavailable. */
@@ -159,11 +177,17 @@ function waiter(check: () => boolean, deadlineMs: number): { poke(): void; done:
 
 interface Controls {
   entryUrl: string;
-  /** Before the clients connect: only the nodes that will go OFFLINE take them. */
-  prepare(): Promise<void>;
-  /** The targets join (processes) or turn ONLINE (in-process). */
+  /**
+   * Before the clients connect: only the nodes that will go OFFLINE take them. Warm: every node
+   * is up and ONLINE (the warm-up spreads over them); hold() then keeps the targets from the entry.
+   */
+  prepare(warm: boolean): Promise<void>;
+  hold(): Promise<void>;
+  /** The targets join (processes; warm: the hold ends) or turn ONLINE (in-process). */
   addTargets(): Promise<void>;
   offline(): Promise<void>;
+  /** The nodes as the cluster lists them (ids, ports, user counts). */
+  nodes(): Promise<{ id: string; port: number; ports?: number[]; users: number }[]>;
   /** Complete after stop(). */
   phases(): MigrationPhaseEvent[];
   serverPids(): number[];
@@ -178,20 +202,46 @@ interface Controls {
   cleanup(): void;
 }
 
+/**
+ * A count the entry reads as users of a node (the registry's `users`, which the node's heartbeat
+ * leaves alone): lent to a warm target while the measured clients connect, so the entry hands
+ * them all to the old node, as in a cold run where the target has not joined yet. A node process
+ * has no TAKEN state (it serves until SIGTERM), hence the count. Taken back at addTargets().
+ */
+const HOLD_USERS = 1_000_000;
+
 async function controls(spec: RunSpec): Promise<Controls> {
   if (spec.mode === 'processes') {
     const pacing = pacingOption(spec.pacing);
     const c = await ProcessCluster.start({ redisUrl: spec.redisUrl, prefix: spec.prefix, nodeFlags: spec.nodeFlags, diag: spec.diag === true, ...(spec.extraPorts !== undefined ? { extraPorts: spec.extraPorts } : {}), ...(pacing !== undefined ? { offlinePacing: pacing } : {}) });
+    const { default: Redis } = await import('ioredis');
+    const redis = new Redis(spec.redisUrl);
+    let warm = false;
+    const lend = (k: number): Promise<unknown> => Promise.all(TYPES.map((t) => redis.hincrby(`${spec.prefix}node:${NEW[t]}`, 'users', k)));
     return {
       entryUrl: c.entryUrl,
-      prepare: async () => {
-        await Promise.all(TYPES.map((t) => c.startNode(t, OLD[t])));
+      prepare: async (w) => {
+        warm = w;
+        await Promise.all(TYPES.flatMap((t) => (w ? [c.startNode(t, OLD[t]), c.startNode(t, NEW[t])] : [c.startNode(t, OLD[t])])));
+      },
+      hold: async () => {
+        await lend(HOLD_USERS);
       },
       addTargets: async () => {
-        await Promise.all(TYPES.map((t) => c.startNode(t, NEW[t])));
+        if (warm) await lend(-HOLD_USERS);
+        else await Promise.all(TYPES.map((t) => c.startNode(t, NEW[t])));
       },
       offline: async () => {
         for (const t of TYPES) c.offline(OLD[t]);
+      },
+      nodes: async () => {
+        const out = [];
+        for (const id of c.nodes.keys()) {
+          const h = await redis.hgetall(`${spec.prefix}node:${id}`);
+          const ports = (h.ports ?? '').split(',').filter((x) => x !== '').map(Number);
+          out.push({ id, port: Number(h.port), users: Number(h.users ?? 0), ...(ports.length > 0 ? { ports } : {}) });
+        }
+        return out;
       },
       phases: () => c.phases(),
       serverPids: () => c.pids(),
@@ -199,7 +249,10 @@ async function controls(spec: RunSpec): Promise<Controls> {
       counters: () => redisCommandCounts(spec.redisUrl),
       udpPorts: () => [...c.nodes.values()].filter((x) => x.type === 'UDP').map((x) => x.port),
       diags: () => c.diags(),
-      stop: () => c.stop(),
+      stop: async () => {
+        redis.disconnect();
+        await c.stop();
+      },
       cleanup: () => c.cleanup(),
     };
   }
@@ -209,17 +262,22 @@ async function controls(spec: RunSpec): Promise<Controls> {
     ...(spec.udpSockets !== undefined ? { udpSockets: spec.udpSockets } : {}),
     ...(pacingOption(spec.pacing) !== undefined ? { offlinePacing: pacingOption(spec.pacing) as Exclude<ReturnType<typeof pacingOption>, undefined> } : {}),
   }, spec.nodeFlags);
+  const take = async (): Promise<void> => {
+    for (const t of TYPES) await c.setNodeState(NEW[t], 'taken');
+  };
   return {
     entryUrl: c.entryUrl,
-    prepare: async () => {
-      for (const t of TYPES) await c.setNodeState(NEW[t], 'taken');
+    prepare: async (w) => {
+      if (!w) await take();
     },
+    hold: take,
     addTargets: async () => {
       for (const t of TYPES) await c.setNodeState(NEW[t], 'online');
     },
     offline: async () => {
       await Promise.all(TYPES.map((t) => c.setNodeState(OLD[t], 'offline')));
     },
+    nodes: () => c.nodes(),
     phases: () => c.phases,
     serverPids: () => [c.pid],
     serverProcs: () => [{ name: 'cluster', pid: c.pid }],
@@ -294,13 +352,50 @@ function clientSteps(log: PhaseLog, bots: MoveTimes[]): PhaseBreakdown[] {
   ];
 }
 
+/**
+ * The warm-up (bench/lib/warm-up.ts) on the nodes the measured storm will use, then the targets
+ * held from the entry: the measured clients all connect to the old nodes, as in a cold run.
+ */
+async function runWarmUp(ctl: Controls, spec: RunSpec, clients: number, note: (s: string) => void): Promise<WarmUpResult & { sessionsByNode: Record<string, number> }> {
+  const users = async (): Promise<number> => (await ctl.nodes()).reduce((a, x) => a + x.users, 0);
+  const nodes = await ctl.nodes();
+  const r = await warmUp({ entryUrl: ctl.entryUrl, path: spec.path, clients, types: TYPES, moves: WARM_MOVES, connectRate: spec.connectRate, uidPrefix: spec.prefix, users });
+  if (r.errors > 0) throw new Error(`warm-up: ${r.errors} client(s) failed, first: ${r.firstError ?? '?'}`);
+  // The address the entry named -> the node that has that port.
+  const sessionsByNode: Record<string, number> = {};
+  for (const [addr, k] of Object.entries(r.connectsByAddress)) {
+    const port = Number(addr.slice(addr.lastIndexOf(':') + 1));
+    const id = nodes.find((x) => x.port === port || (x.ports ?? []).includes(port))?.id ?? addr;
+    sessionsByNode[id] = (sessionsByNode[id] ?? 0) + k;
+  }
+  await ctl.hold();
+  note(`  warm-up (${spec.path}): ${clients} + ${clients} clients, ${r.moves} moves in ${Math.round(r.durationMs)} ms (of which ${Math.round(r.settleMs)} ms for the nodes to drop the users); sessions by node: ${Object.entries(sessionsByNode).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  return { ...r, sessionsByNode };
+}
+
+function warmRecord(r: WarmUpResult & { sessionsByNode: Record<string, number> }, phases: MigrationPhaseEvent[]): WarmUpRecord {
+  const { sids: _sids, sessionsByNode, ...rest } = r;
+  void _sids;
+  const byNode: WarmUpRecord['byNode'] = {};
+  for (const [id, k] of Object.entries(sessionsByNode)) byNode[id] = { sessions: k };
+  for (const e of phases) {
+    const n = (byNode[e.nodeId] ??= {});
+    if (e.phase === 'migrate-request') n.asOld = (n.asOld ?? 0) + 1;
+    if (e.phase === 'claim-checked') n.asTarget = (n.asTarget ?? 0) + 1;
+  }
+  return { ...rest, byNode };
+}
+
 type BotOut = MoveTimes & { type: BotType; connected: boolean; error: string | null; sent: number; lost: number; duplicated: number; kept: boolean; moved: boolean };
 
 export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise<RunResult> {
   const ctl = await controls(spec);
   let stopped = false;
   try {
-    await ctl.prepare();
+    const warmN = spec.warm ?? 0;
+    await ctl.prepare(warmN > 0);
+    const warm = warmN > 0 ? await runWarmUp(ctl, spec, warmN, note) : null;
+    const warmSids = new Set(warm?.sids ?? []);
     const stop = new AbortController();
     setMaxListeners(0, stop.signal);
     const n = spec.clients;
@@ -397,7 +492,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
       const v = procCpuMs(p.pid);
       cpuMsByProcess[p.name] = (Number.isFinite(v) ? v : (byProcLast[i] ?? Number.NaN)) - (byProc0[i] ?? 0);
     });
-    note(`${spec.mode} ${spec.path} ${n}+${n} pacing ${spec.pacing}: moved UDP ${moved.UDP}/${connected.UDP}, TCP ${moved.TCP}/${connected.TCP}${complete ? '' : ' (deadline reached)'}`);
+    note(`${spec.mode} ${spec.path} ${n}+${n} pacing ${spec.pacing}${warmN > 0 ? ` warm ${warmN}` : ""}: moved UDP ${moved.UDP}/${connected.UDP}, TCP ${moved.TCP}/${connected.TCP}${complete ? '' : ' (deadline reached)'}`);
     await sleep(AFTER_MS);
     stop.abort();
     const results = await Promise.all(bots);
@@ -416,7 +511,8 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
       return out;
     };
     const log = new PhaseLog();
-    const events = ctl.phases();
+    // The warm-up's moves are not the measured ones.
+    const events = ctl.phases().filter((e) => e.sid === null || !warmSids.has(e.sid));
     for (const e of events) log.add(e);
     const timelines = spec.path === 'migration' ? pacingTimelines(events, TYPES.map((t) => OLD[t])) : [];
     for (const t of timelines) timelineLines(t).forEach(note);
@@ -448,7 +544,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
     });
     return {
       spec: {
-        mode: spec.mode, path: spec.path, clients: n, intervalMs: spec.intervalMs, window: spec.window, connectRate: spec.connectRate, prefix: spec.prefix, pacing: spec.pacing,
+        mode: spec.mode, path: spec.path, clients: n, intervalMs: spec.intervalMs, window: spec.window, connectRate: spec.connectRate, prefix: spec.prefix, pacing: spec.pacing, warm: warmN,
         ...(spec.claimListeners !== undefined ? { claimListeners: spec.claimListeners } : {}),
         ...(spec.udpSockets !== undefined ? { udpSockets: spec.udpSockets } : {}),
         ...(spec.extraPorts !== undefined ? { extraPorts: spec.extraPorts } : {}),
@@ -474,6 +570,7 @@ export async function runOnce(spec: RunSpec, note: (s: string) => void): Promise
       pacingTimelines: timelines,
       saturation,
       ...(diagResult !== undefined ? { diag: diagResult } : {}),
+      ...(warm !== null ? { warmUp: warmRecord(warm, ctl.phases().filter((e) => e.sid !== null && warmSids.has(e.sid))) } : {}),
     };
   } finally {
     if (!stopped) await ctl.stop();

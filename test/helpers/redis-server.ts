@@ -189,14 +189,14 @@ function newestMtime(dir: string): number {
   return t;
 }
 
-/** The CLI runs from dist/: compile (`npm run build:ts`) when a source is newer than it. */
-export function ensureBuilt(): void {
+/** The CLI runs from dist/: compile (`npm run build:ts`) when a source (of `dirs`) is newer than it. */
+export function ensureBuilt(dirs: string[] = ['src']): void {
   let built = 0;
   try {
     built = statSync('dist/src/cli/main.js').mtimeMs;
   } catch {
     built = 0;
   }
-  if (built >= newestMtime('src')) return;
+  if (built >= Math.max(...dirs.map(newestMtime))) return;
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 }

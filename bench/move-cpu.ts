@@ -11,10 +11,14 @@
  * `DIR:FLAGS` runs that tree's nodes with node.js flags (e.g. `.:--always-sparkplug`).
  * `--strace` counts each node's system calls over the window (exact counts; the CPU figures of
  * such a round are not comparable). `--cpu-prof DIR` profiles the node processes and writes a
- * result that bench/profile-window reads.
+ * result that bench/profile-window reads. `--warm 0,300` (bench/lib/warm-up.ts): before the measured
+ * moves, node 2 is up and that many warm-up clients move from each node to the other and back (both
+ * node processes have run a move's steps as old node and as target, as long-running nodes have);
+ * then node 2 is held from the entry while the N clients connect. 0 = fresh processes (the default);
+ * several values are interleaved like the trees.
  *
  *   node dist/bench/move-cpu.js [--clients 300] [--rounds 2] [--transports UDP,TCP] [--trees .,DIR]
- *        [--strace] [--cpu-prof DIR] [--name move-cpu]
+ *        [--warm 0,300] [--strace] [--cpu-prof DIR] [--name move-cpu]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -24,6 +28,7 @@ import { getEndpoint, TcpClient, UdpClient } from '../src/client';
 import { RedisServer } from '../test/helpers/redis-server';
 import { ProcessCluster } from './lib/process-cluster';
 import { writeResult } from './lib/results';
+import { HOLD_USERS, processRegistry, warmUp, type WarmUpResult } from './lib/warm-up';
 
 const argv = process.argv;
 const arg = (n: string): string | undefined => (argv.includes(`--${n}`) ? argv[argv.indexOf(`--${n}`) + 1] : undefined);
@@ -33,6 +38,7 @@ const transports = (arg('transports') ?? 'UDP,TCP').split(',') as ('UDP' | 'TCP'
 const trees = (arg('trees') ?? '.').split(',');
 const profDir = arg('cpu-prof');
 const straced = argv.includes('--strace');
+const warms = (arg('warm') ?? '0').split(',').map(Number);
 
 /** CPU of every thread of `pid` in ms, from schedstat (ns; /proc's stat counts 10 ms ticks). */
 function procCpuMs(pid: number): number {
@@ -81,6 +87,9 @@ function strace(pid: number): { stop(): Promise<Map<string, number>> } {
 
 interface Round {
   tree: string;
+  /** Warm-up clients (0: fresh node processes). */
+  warm: number;
+  warmUp?: Omit<WarmUpResult, 'sids'>;
   transport: string;
   moved: number;
   windowMs: number;
@@ -92,15 +101,24 @@ interface Round {
   load: number;
 }
 
-async function once(redis: RedisServer, tree: string, transport: 'UDP' | 'TCP', k: number, runs: unknown[]): Promise<Round> {
+async function once(redis: RedisServer, tree: string, warm: number, transport: 'UDP' | 'TCP', k: number, runs: unknown[]): Promise<Round> {
   const [dir = '.', flags = ''] = tree.split(':');
   const cli = path.resolve(dir === '.' ? path.join(__dirname, '..') : path.join(dir, 'dist'), 'src', 'cli', 'main.js');
   const nodeFlags = [...flags.split(' ').filter((f) => f !== ''), ...(profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`])];
   const c = await ProcessCluster.start({ redisUrl: redis.url, prefix: `mc${k}:`, cli, nodeFlags, shutdownTimeoutMs: 60_000 });
   const t = transport.toLowerCase();
   const list: (UdpClient | TcpClient)[] = [];
+  const registry = await processRegistry(redis.url, `mc${k}:`);
   try {
     const old = await c.startNode(transport, `${t}-1`);
+    let warmed: WarmUpResult | undefined;
+    if (warm > 0) {
+      await c.startNode(transport, `${t}-2`);
+      const users = async (): Promise<number> => (await Promise.all([`${t}-1`, `${t}-2`].map((id) => registry.node(id)))).reduce((a, x) => a + x.users, 0);
+      warmed = await warmUp({ entryUrl: c.entryUrl, path: 'migration', clients: warm, types: [transport], moves: 2, connectRate: 400, uidPrefix: `mc${k}:`, users });
+      if (warmed.errors > 0) throw new Error(`warm-up: ${warmed.errors} failed, first: ${warmed.firstError ?? '?'}`);
+      await registry.lend(`${t}-2`, HOLD_USERS);
+    }
     for (let i = 0; i < clients; i += 50) {
       await Promise.all(
         Array.from({ length: Math.min(50, clients - i) }, async (_, j) => {
@@ -112,7 +130,8 @@ async function once(redis: RedisServer, tree: string, transport: 'UDP' | 'TCP', 
         }),
       );
     }
-    const target = await c.startNode(transport, `${t}-2`);
+    const target = warm > 0 ? (c.nodes.get(`${t}-2`) as NonNullable<ReturnType<typeof c.nodes.get>>) : await c.startNode(transport, `${t}-2`);
+    if (warm > 0) await registry.lend(target.id, -HOLD_USERS);
     const pids: Record<string, number> = { old: old.proc.pid ?? 0, target: target.proc.pid ?? 0, entry: c.entryPid, redis: redis.pid };
     await sleep(500);
     // Idle CPU of each process over 1 s (heartbeats, blocking reads timing out), subtracted below.
@@ -178,9 +197,12 @@ async function once(redis: RedisServer, tree: string, transport: 'UDP' | 'TCP', 
       const per = (m: Map<string, number>): Record<string, number> => Object.fromEntries([...m].map(([k2, v]) => [k2, Number((v / clients).toFixed(2))]));
       syscalls = { old: per(o), target: per(tg) };
     }
-    runs.push({ spec: { mode: `${tree} ${transport}`, path: 'migration', clients }, rows: [{ moved: clients }], moveWindowMonoUs: [m0, m1], pids: { old: pids.old, target: pids.target } });
-    return { tree, transport, moved: clients, windowMs, perMove, sysShare, ...(syscalls !== undefined ? { syscalls } : {}), load: loadavg()[0] as number };
+    runs.push({ spec: { mode: `${tree} ${transport}${warm > 0 ? ` warm ${warm}` : ''}`, path: 'migration', clients }, rows: [{ moved: clients }], moveWindowMonoUs: [m0, m1], pids: { old: pids.old, target: pids.target } });
+    const { sids: _s, ...warmUpRecord } = warmed ?? { sids: [] };
+    void _s;
+    return { tree, warm, ...(warmed !== undefined ? { warmUp: warmUpRecord as Omit<WarmUpResult, 'sids'> } : {}), transport, moved: clients, windowMs, perMove, sysShare, ...(syscalls !== undefined ? { syscalls } : {}), load: loadavg()[0] as number };
   } finally {
+    registry.close();
     for (const cl of list) cl.destroy();
     await c.stop();
     c.cleanup();
@@ -202,11 +224,13 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       // ABBA: the trees' order flips every round.
       const order = r % 2 === 0 ? trees : [...trees].reverse();
+      const warmOrder = r % 2 === 0 ? warms : [...warms].reverse();
       for (const transport of transports) {
-        for (const tree of order) {
-          const res = await once(redis, tree, transport, k++, runs);
+        for (const tree of order) for (const warm of warmOrder) {
+          const res = await once(redis, tree, warm, transport, k++, runs);
           const f = (x: number | undefined): string => (x ?? 0).toFixed(3);
-          console.log(`round ${r + 1} ${transport} ${tree}: ${res.moved} moved in ${res.windowMs.toFixed(0)} ms, load ${res.load.toFixed(1)}; CPU ms per move: old ${f(res.perMove.old)}, target ${f(res.perMove.target)}, nodes ${f(res.perMove.nodes)}, redis ${f(res.perMove.redis)}, entry ${f(res.perMove.entry)}, client ${f(res.perMove.client)}; kernel share old ${(100 * (res.sysShare.old ?? 0)).toFixed(0)} %, target ${(100 * (res.sysShare.target ?? 0)).toFixed(0)} %`);
+          if (res.warmUp !== undefined) console.log(`  warm-up: ${warm} clients, ${res.warmUp.moves} moves in ${res.warmUp.durationMs.toFixed(0)} ms (${res.warmUp.settleMs.toFixed(0)} ms for the nodes to drop the users)`);
+          console.log(`round ${r + 1} ${transport} ${tree} warm ${warm}: ${res.moved} moved in ${res.windowMs.toFixed(0)} ms, load ${res.load.toFixed(1)}; CPU ms per move: old ${f(res.perMove.old)}, target ${f(res.perMove.target)}, nodes ${f(res.perMove.nodes)}, redis ${f(res.perMove.redis)}, entry ${f(res.perMove.entry)}, client ${f(res.perMove.client)}; kernel share old ${(100 * (res.sysShare.old ?? 0)).toFixed(0)} %, target ${(100 * (res.sysShare.target ?? 0)).toFixed(0)} %`);
           if (res.syscalls !== undefined) for (const [n, m] of Object.entries(res.syscalls)) console.log(`  syscalls per move, ${n}: ${Object.entries(m).sort((a, b) => b[1] - a[1]).map(([s, v]) => `${s} ${v}`).join(', ')}`);
           results.push(res);
         }
@@ -217,14 +241,14 @@ async function main(): Promise<void> {
   }
   console.log('\nmedians, CPU ms per move (old / target / nodes / redis / client):');
   for (const transport of transports) {
-    for (const tree of trees) {
-      const rs = results.filter((x) => x.tree === tree && x.transport === transport);
+    for (const tree of trees) for (const warm of warms) {
+      const rs = results.filter((x) => x.tree === tree && x.transport === transport && x.warm === warm);
       const m = (key: string): string => median(rs.map((x) => x.perMove[key] ?? 0)).toFixed(3);
       const sh = (key: string): string => (100 * median(rs.map((x) => x.sysShare[key] ?? 0))).toFixed(0);
-      console.log(`  ${transport} ${tree}: ${m('old')} / ${m('target')} / ${m('nodes')} / ${m('redis')} / ${m('client')} (${rs.length} rounds, load ${rs.map((x) => x.load.toFixed(1)).join(' ')}); kernel share old ${sh('old')} %, target ${sh('target')} %`);
+      console.log(`  ${transport} ${tree} warm ${warm}: ${m('old')} / ${m('target')} / ${m('nodes')} / ${m('redis')} / ${m('client')} (${rs.length} rounds, load ${rs.map((x) => x.load.toFixed(1)).join(' ')}); kernel share old ${sh('old')} %, target ${sh('target')} %`);
     }
   }
-  const file = writeResult(arg('name') ?? 'move-cpu', { clients, rounds, transports, trees, results, runs });
+  const file = writeResult(arg('name') ?? 'move-cpu', { clients, rounds, transports, trees, warms, results, runs });
   console.log(`wrote ${file}`);
 }
 

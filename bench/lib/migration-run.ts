@@ -16,7 +16,7 @@ import type { MoveTimes } from './stream-bot';
 import { RunDiag, type MachineShares, type RunDiagResult } from './migration-diag';
 import type { NodeDiag } from '../../src/cli/node-diag';
 import { percentile } from './stats';
-import { warmUp, type WarmUpResult } from './warm-up';
+import { HOLD_USERS, processRegistry, warmUp, type WarmUpResult } from './warm-up';
 
 export type Path = 'migration' | 'reconnect';
 export type Mode = 'processes' | 'in-process';
@@ -202,22 +202,13 @@ interface Controls {
   cleanup(): void;
 }
 
-/**
- * A count the entry reads as users of a node (the registry's `users`, which the node's heartbeat
- * leaves alone): lent to a warm target while the measured clients connect, so the entry hands
- * them all to the old node, as in a cold run where the target has not joined yet. A node process
- * has no TAKEN state (it serves until SIGTERM), hence the count. Taken back at addTargets().
- */
-const HOLD_USERS = 1_000_000;
-
 async function controls(spec: RunSpec): Promise<Controls> {
   if (spec.mode === 'processes') {
     const pacing = pacingOption(spec.pacing);
     const c = await ProcessCluster.start({ redisUrl: spec.redisUrl, prefix: spec.prefix, nodeFlags: spec.nodeFlags, diag: spec.diag === true, ...(spec.extraPorts !== undefined ? { extraPorts: spec.extraPorts } : {}), ...(pacing !== undefined ? { offlinePacing: pacing } : {}) });
-    const { default: Redis } = await import('ioredis');
-    const redis = new Redis(spec.redisUrl);
+    const registry = await processRegistry(spec.redisUrl, spec.prefix);
     let warm = false;
-    const lend = (k: number): Promise<unknown> => Promise.all(TYPES.map((t) => redis.hincrby(`${spec.prefix}node:${NEW[t]}`, 'users', k)));
+    const lend = (k: number): Promise<unknown> => Promise.all(TYPES.map((t) => registry.lend(NEW[t], k)));
     return {
       entryUrl: c.entryUrl,
       prepare: async (w) => {
@@ -234,15 +225,7 @@ async function controls(spec: RunSpec): Promise<Controls> {
       offline: async () => {
         for (const t of TYPES) c.offline(OLD[t]);
       },
-      nodes: async () => {
-        const out = [];
-        for (const id of c.nodes.keys()) {
-          const h = await redis.hgetall(`${spec.prefix}node:${id}`);
-          const ports = (h.ports ?? '').split(',').filter((x) => x !== '').map(Number);
-          out.push({ id, port: Number(h.port), users: Number(h.users ?? 0), ...(ports.length > 0 ? { ports } : {}) });
-        }
-        return out;
-      },
+      nodes: () => Promise.all([...c.nodes.keys()].map((id) => registry.node(id))),
       phases: () => c.phases(),
       serverPids: () => c.pids(),
       serverProcs: () => [...[...c.nodes.values()].map((x) => ({ name: x.id, pid: x.proc.pid ?? 0 })), { name: 'entry', pid: c.entryPid }, ...(spec.redisPid ? [{ name: 'redis', pid: spec.redisPid }] : [])],
@@ -250,7 +233,7 @@ async function controls(spec: RunSpec): Promise<Controls> {
       udpPorts: () => [...c.nodes.values()].filter((x) => x.type === 'UDP').map((x) => x.port),
       diags: () => c.diags(),
       stop: async () => {
-        redis.disconnect();
+        registry.close();
         await c.stop();
       },
       cleanup: () => c.cleanup(),

@@ -135,3 +135,35 @@ export async function warmUp(spec: WarmUpSpec): Promise<WarmUpResult> {
   r.durationMs = performance.now() - t0;
   return r;
 }
+
+/**
+ * A count the entry reads as users of a node (the registry's `users`, which the node's heartbeat
+ * leaves alone): lent to a warm target while the measured clients connect, so the entry hands
+ * them all to the old node, as in a cold run where the target has not joined yet. A node process
+ * has no TAKEN state (it serves until SIGTERM), hence the count. Taken back when the target would
+ * have joined.
+ */
+export const HOLD_USERS = 1_000_000;
+
+/** The Redis registry of a cluster of node processes, as the bench reads and holds it. */
+export interface Registry {
+  node(id: string): Promise<{ id: string; port: number; ports?: number[]; users: number }>;
+  lend(id: string, users: number): Promise<void>;
+  close(): void;
+}
+
+export async function processRegistry(redisUrl: string, prefix: string): Promise<Registry> {
+  const { default: Redis } = await import('ioredis');
+  const redis = new Redis(redisUrl);
+  return {
+    node: async (id) => {
+      const h = await redis.hgetall(`${prefix}node:${id}`);
+      const ports = (h.ports ?? '').split(',').filter((x) => x !== '').map(Number);
+      return { id, port: Number(h.port), users: Number(h.users ?? 0), ...(ports.length > 0 ? { ports } : {}) };
+    },
+    lend: async (id, users) => {
+      await redis.hincrby(`${prefix}node:${id}`, 'users', users);
+    },
+    close: () => redis.disconnect(),
+  };
+}

@@ -92,8 +92,9 @@ export function cpuLines(summary: Summary[]): string[] {
 export function goalLines(summary: Summary[]): string[] {
   const goals: string[] = [];
   for (const m of summary.filter((s) => s.path === 'migration')) {
-    const same = (s: Summary): boolean => s.path === 'reconnect' && s.mode === m.mode && s.clients === m.clients && s.transport === m.transport && s.validRounds > 0;
-    const b = summary.find((s) => same(s) && s.pacing === m.pacing && s.warm === m.warm);
+    // Warm and cold runs are compared each with its own kind: "its best" is over the pacings.
+    const same = (s: Summary): boolean => s.path === 'reconnect' && s.mode === m.mode && s.clients === m.clients && s.transport === m.transport && s.warm === m.warm && s.validRounds > 0;
+    const b = summary.find((s) => same(s) && s.pacing === m.pacing);
     if (b === undefined || m.validRounds === 0) continue;
     const reconnects = summary.filter(same);
     const bestAll = Math.min(...reconnects.map((s) => s.allMovedMs));

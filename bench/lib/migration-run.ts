@@ -16,7 +16,7 @@ import type { MoveTimes } from './stream-bot';
 import { RunDiag, type MachineShares, type RunDiagResult } from './migration-diag';
 import type { NodeDiag } from '../../src/cli/node-diag';
 import { percentile } from './stats';
-import { HOLD_USERS, processRegistry, warmUp, type WarmUpResult } from './warm-up';
+import { HOLD_USERS, processRegistry, warmUp, type Registry, type WarmUpResult } from './warm-up';
 
 export type Path = 'migration' | 'reconnect';
 export type Mode = 'processes' | 'in-process';
@@ -206,9 +206,14 @@ async function controls(spec: RunSpec): Promise<Controls> {
   if (spec.mode === 'processes') {
     const pacing = pacingOption(spec.pacing);
     const c = await ProcessCluster.start({ redisUrl: spec.redisUrl, prefix: spec.prefix, nodeFlags: spec.nodeFlags, diag: spec.diag === true, ...(spec.extraPorts !== undefined ? { extraPorts: spec.extraPorts } : {}), ...(pacing !== undefined ? { offlinePacing: pacing } : {}) });
-    const registry = await processRegistry(spec.redisUrl, spec.prefix);
+    // Warm runs only: a cold run opens no connection of its own to Redis (as before --warm).
+    let registry: Registry | null = null;
+    const reg = async (): Promise<Registry> => (registry ??= await processRegistry(spec.redisUrl, spec.prefix));
     let warm = false;
-    const lend = (k: number): Promise<unknown> => Promise.all(TYPES.map((t) => registry.lend(NEW[t], k)));
+    const lend = async (k: number): Promise<void> => {
+      const r = await reg();
+      await Promise.all(TYPES.map((t) => r.lend(NEW[t], k)));
+    };
     return {
       entryUrl: c.entryUrl,
       prepare: async (w) => {
@@ -225,7 +230,10 @@ async function controls(spec: RunSpec): Promise<Controls> {
       offline: async () => {
         for (const t of TYPES) c.offline(OLD[t]);
       },
-      nodes: () => Promise.all([...c.nodes.keys()].map((id) => registry.node(id))),
+      nodes: async () => {
+        const r = await reg();
+        return Promise.all([...c.nodes.keys()].map((id) => r.node(id)));
+      },
       phases: () => c.phases(),
       serverPids: () => c.pids(),
       serverProcs: () => [...[...c.nodes.values()].map((x) => ({ name: x.id, pid: x.proc.pid ?? 0 })), { name: 'entry', pid: c.entryPid }, ...(spec.redisPid ? [{ name: 'redis', pid: spec.redisPid }] : [])],
@@ -233,7 +241,7 @@ async function controls(spec: RunSpec): Promise<Controls> {
       udpPorts: () => [...c.nodes.values()].filter((x) => x.type === 'UDP').map((x) => x.port),
       diags: () => c.diags(),
       stop: async () => {
-        registry.close();
+        registry?.close();
         await c.stop();
       },
       cleanup: () => c.cleanup(),

@@ -116,7 +116,10 @@ async function once(redis: RedisServer, tree: string, warm: number, transport: '
       await c.startNode(transport, `${t}-2`);
       const users = async (): Promise<number> => (await Promise.all([`${t}-1`, `${t}-2`].map((id) => registry.node(id)))).reduce((a, x) => a + x.users, 0);
       warmed = await warmUp({ entryUrl: c.entryUrl, path: 'migration', clients: warm, types: [transport], moves: 2, connectRate: 400, uidPrefix: `mc${k}:`, users });
-      if (warmed.errors > 0) throw new Error(`warm-up: ${warmed.errors} failed, first: ${warmed.firstError ?? '?'}`);
+      // The warm-up only warms the processes: a few of its clients failing (seen on a loaded machine,
+      // both builds alike) is reported, not fatal; the measured moves must all succeed.
+      if (warmed.errors > warm / 100) throw new Error(`warm-up: ${warmed.errors} failed, first: ${warmed.firstError ?? '?'}`);
+      if (warmed.errors > 0) console.log(`  warm-up: ${warmed.errors} of ${warm} clients failed (tolerated up to 1 %), first: ${warmed.firstError ?? '?'}`);
       await registry.lend(`${t}-2`, HOLD_USERS);
     }
     for (let i = 0; i < clients; i += 50) {

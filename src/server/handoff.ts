@@ -143,16 +143,7 @@ export class Handoffs {
    * user's pushes until the claim.
    */
   async migrate(from: RealtimeNode, session: Session, to?: string, viaPush = false): Promise<MigrateTarget | null> {
-    const { store, nodes } = this.deps;
-    const ticket = newTicket();
-    const rec = this.record(from, session, ticket, viaPush);
-    if (to === undefined && store.putHandoffToLeastLoaded !== undefined && !this.localTargetOf(from)) {
-      // No in-process target to prepare first: the store picks it and puts the handoff in one step.
-      const picked = await store.putHandoffToLeastLoaded(rec, from.type, this.deps.ttlMs);
-      if (picked === null) return null;
-      this.deps.emit('handoff', { uid: rec.uid, sid: rec.sid, from: from.id, to: picked.id });
-      return { address: formatAddress(picked.host, this.ports.pick(picked)), ticket, to: picked.id };
-    }
+    const { store, nodes, clock } = this.deps;
     // A room's move names its target; a node's sessions share one listing per burst (TargetPicker).
     let best: { id: string; host: string; port: number; ports?: number[]; users: number } | null = null;
     if (to !== undefined) {
@@ -163,29 +154,19 @@ export class Handoffs {
       best = await this.picker.pick(from.type, from.id);
     }
     if (best === null) return null;
+    const ticket = newTicket();
+    const { nodeId: _old, ...rest } = session.toRecord(from.id);
+    void _old;
+    const rec: HandoffRecord = { ...rest, ticket: ticket.toString('hex'), from: from.id, to: best.id, createdAt: clock.now() };
+    if (viaPush) rec.viaPush = true;
+    if ((from as HandoffTarget).pacesOnClaims === true) rec.reportClaim = true;
     // In-process target: it holds a pending session before the routing moves, so no push is lost.
     const target = nodes.get(best.id);
-    if (target !== undefined) adoptPending(target, session.toRecord(best.id));
-    await store.putHandoff({ ...rec, to: best.id }, this.deps.ttlMs);
+    if (target !== undefined) adoptPending(target, { ...rest, nodeId: best.id });
+    await store.putHandoff(rec, this.deps.ttlMs);
     this.deps.emit('handoff', { uid: rec.uid, sid: rec.sid, from: from.id, to: best.id });
     const at = target?.claimAddress?.() ?? { host: best.host, port: this.ports.pick(best) };
     return { address: formatAddress(at.host, at.port), ticket, to: best.id };
-  }
-
-  /** Another node of `from`'s type in this process (it must hold the session before the routing moves). */
-  private localTargetOf(from: RealtimeNode): boolean {
-    for (const n of this.deps.nodes.values()) if (n !== from && n.type === from.type) return true;
-    return false;
-  }
-
-  /** The handoff record of `session` leaving `from`, without its target. */
-  private record(from: RealtimeNode, session: Session, ticket: Buffer, viaPush: boolean): Omit<HandoffRecord, 'to'> {
-    const { nodeId: _old, ...rest } = session.toRecord(from.id);
-    void _old;
-    const rec: Omit<HandoffRecord, 'to'> = { ...rest, ticket: ticket.toString('hex'), from: from.id, createdAt: this.deps.clock.now() };
-    if (viaPush) rec.viaPush = true;
-    if ((from as HandoffTarget).pacesOnClaims === true) rec.reportClaim = true;
-    return rec;
   }
 
   /** Forwarding of late requests: to an in-process target directly, else through the store. */

@@ -160,30 +160,6 @@ export const ROUTE_PUSH = `${PRELUDE}
 return route(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 `;
 
-/** put(sid, uid, from, to, handoffJson, sessionJson, ttlMs): PUT_HANDOFF's step; the old stream's last id. */
-const PUT = `
-local function put(sid, uid, from, to, hoff, sess, ttl)
-  local hk = P .. 'hoff:' .. sid
-  local prevTo = redis.call('HGET', hk, 'to')
-  if prevTo then redis.call('ZREM', P .. 'hexp:' .. prevTo, sid) end
-  local sk = P .. 'sess:' .. sid
-  local old = redis.call('HGET', sk, 'node')
-  if old then bump(old, -1) end
-  bump(to, 1)
-  own(sid, old, to)
-  redis.call('HSET', sk, 'node', to, 'uid', uid, 'rec', sess)
-  redis.call('SET', P .. 'user:' .. uid, sid)
-  local exp = now() + tonumber(ttl)
-  redis.call('DEL', hk)
-  redis.call('HSET', hk, 'rec', hoff, 'exp', exp, 'claimed', 0, 'to', to)
-  redis.call('ZADD', P .. 'hexp:' .. to, exp, sid)
-  redis.call('XADD', P .. 'pq:' .. to, 'MAXLEN', '~', MAXLEN, '*', 'k', 'h', 's', sid, 'r', sess)
-  local last = redis.call('XREVRANGE', P .. 'pq:' .. from, '+', '-', 'COUNT', 1)
-  if #last == 0 then return '0-0' end
-  return last[1][1]
-end
-`;
-
 /**
  * ARGV: P sid uid from to handoffJson sessionJson ttlMs. Stores the handoff, moves the session to
  * `to` and queues the adoption on the target's stream. Returns the id of the old node's last
@@ -191,40 +167,26 @@ end
  * or before it; every push after it goes to the target, behind the adoption. (No marker entry: one
  * would wake the old node's reader once more per move, and its id says no more than this one.)
  */
-export const PUT_HANDOFF = `${PRELUDE}${PUT}
-return put(ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
-`;
-
-/**
- * ARGV: P sid uid from type handoffJson sessionJson ttlMs: the target pick and PUT_HANDOFF in one
- * step (issue 12: a paced move's old node listed the nodes and then put the handoff, three round
- * trips per move). The target is the least loaded live ONLINE node of `type` other than `from`
- * (the first such in SMEMBERS order on a tie); its user count goes up in the same step, so the next
- * pick sees it. The two JSON records come without the target: `"to"` (handoff) and `"nodeId"`
- * (session) are appended here. Returns {'none', dead} (nothing stored) or {'ok', dead, to, host,
- * port, ports, users, lastId}; dead = 1 when a registered node's liveness has expired (to reap).
- */
-export const PICK_PUT_HANDOFF = `${PRELUDE}${PUT}
-local sid, uid, from, typ = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local to, best, dead = nil, nil, 0
-for _, id in ipairs(redis.call('SMEMBERS', P .. 'nodes')) do
-  if redis.call('EXISTS', P .. 'alive:' .. id) == 0 then
-    dead = 1
-  elseif id ~= from then
-    local f = redis.call('HMGET', P .. 'node:' .. id, 'type', 'state', 'users', 'host', 'port', 'ports')
-    if not f[1] then
-      dead = 1
-    elseif f[1] == typ and f[2] == 'online' then
-      f[3] = tonumber(f[3]) or 0
-      if to == nil or f[3] < best[3] then to, best = id, f end
-    end
-  end
-end
-if to == nil then return {'none', dead} end
-local hoff = string.sub(ARGV[6], 1, -2) .. ',"to":' .. cjson.encode(to) .. '}'
-local sess = string.sub(ARGV[7], 1, -2) .. ',"nodeId":' .. cjson.encode(to) .. '}'
-local lastId = put(sid, uid, from, to, hoff, sess, ARGV[8])
-return {'ok', dead, to, best[4] or '', best[5] or '0', best[6] or '', best[3], lastId}
+export const PUT_HANDOFF = `${PRELUDE}
+local sid, uid, from, to = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local hk = P .. 'hoff:' .. sid
+local prevTo = redis.call('HGET', hk, 'to')
+if prevTo then redis.call('ZREM', P .. 'hexp:' .. prevTo, sid) end
+local sk = P .. 'sess:' .. sid
+local old = redis.call('HGET', sk, 'node')
+if old then bump(old, -1) end
+bump(to, 1)
+own(sid, old, to)
+redis.call('HSET', sk, 'node', to, 'uid', uid, 'rec', ARGV[7])
+redis.call('SET', P .. 'user:' .. uid, sid)
+local exp = now() + tonumber(ARGV[8])
+redis.call('DEL', hk)
+redis.call('HSET', hk, 'rec', ARGV[6], 'exp', exp, 'claimed', 0, 'to', to)
+redis.call('ZADD', P .. 'hexp:' .. to, exp, sid)
+redis.call('XADD', P .. 'pq:' .. to, 'MAXLEN', '~', MAXLEN, '*', 'k', 'h', 's', sid, 'r', ARGV[7])
+local last = redis.call('XREVRANGE', P .. 'pq:' .. from, '+', '-', 'COUNT', 1)
+if #last == 0 then return '0-0' end
+return last[1][1]
 `;
 
 /**

@@ -81,7 +81,6 @@ const S = {
   removeSession: new Script(L.REMOVE_SESSION),
   routePush: new Script(L.ROUTE_PUSH),
   putHandoff: new Script(L.PUT_HANDOFF),
-  pickPutHandoff: new Script(L.PICK_PUT_HANDOFF),
   claim: new Script(L.CLAIM_HANDOFF),
   sweep: new Script(L.SWEEP_HANDOFFS),
   setState: new Script(L.SET_STATE),
@@ -146,20 +145,6 @@ function decodeMessage(fields: readonly Buffer[]): NodeMessage | null {
     default:
       return null;
   }
-}
-
-/** The session record a handoff puts at its target, without `nodeId` (the stream's node wins). */
-function handoffSession(rec: Omit<HandoffRecord, 'to'>): Omit<SessionRecord, 'nodeId'> {
-  return {
-    uid: rec.uid,
-    sid: rec.sid,
-    key: rec.key,
-    iv: rec.iv,
-    macKey: rec.macKey,
-    clientKey: rec.clientKey,
-    data: rec.data,
-    ...(rec.viaPush === true ? { forwardFrom: rec.from } : {}),
-  };
 }
 
 export class RedisStore implements ClusterStore {
@@ -353,31 +338,23 @@ export class RedisStore implements ClusterStore {
   }
 
   async putHandoff(rec: HandoffRecord, ttlMs: number): Promise<void> {
-    const session = { ...handoffSession(rec), nodeId: rec.to };
+    const session: SessionRecord = {
+      uid: rec.uid,
+      sid: rec.sid,
+      nodeId: rec.to,
+      key: rec.key,
+      iv: rec.iv,
+      macKey: rec.macKey,
+      clientKey: rec.clientKey,
+      data: rec.data,
+      ...(rec.viaPush === true ? { forwardFrom: rec.from } : {}),
+    };
     const last = String(
       await this.run(S.putHandoff, rec.sid, rec.uid, rec.from, rec.to, JSON.stringify(rec), JSON.stringify(session), String(ttlMs)),
     );
-    await this.pushesBefore(rec.from, last);
-  }
-
-  async putHandoffToLeastLoaded(rec: Omit<HandoffRecord, 'to'>, type: NodeType, ttlMs: number): Promise<NodeInfo | null> {
-    // Both records without the target (the script appends it): see PICK_PUT_HANDOFF.
-    const r = (await this.run(S.pickPutHandoff, rec.sid, rec.uid, rec.from, type, JSON.stringify(rec), JSON.stringify(handoffSession(rec)), String(ttlMs))) as (string | number)[];
-    if (r[1] === 1) void this.reapDead().catch((e: Error) => this.onError('reap', e));
-    if (r[0] !== 'ok') return null;
-    const info: NodeInfo = { id: String(r[2]), type, host: String(r[3]), port: Number(r[4]), state: 'online', users: Number(r[6]) };
-    const ports = parsePorts(String(r[5]));
-    if (ports.length > 0) info.ports = ports;
-    await this.pushesBefore(rec.from, String(r[7]));
-    return info;
-  }
-
-  /**
-   * The old node delivers what was routed to it before the move, then answers the client: its
-   * reader has usually passed that entry already, and then nothing waits.
-   */
-  private async pushesBefore(from: string, last: string): Promise<void> {
-    await this.readers.get(from)?.reached(last, MARKER_TIMEOUT_MS);
+    // The old node delivers what was routed to it before the move, then answers the client: its
+    // reader has usually passed that entry already, and then nothing waits.
+    await this.readers.get(rec.from)?.reached(last, MARKER_TIMEOUT_MS);
   }
 
   async claimHandoff(sid: string, ticket: string): Promise<ClaimResult> {

@@ -134,12 +134,6 @@ export interface ClusterStore {
    * the old node's migrate answer follows them.
    */
   putHandoff(rec: HandoffRecord, ttlMs: number): Promise<void>;
-  /**
-   * Optional: picks the least loaded ONLINE node of `type` other than `rec.from` and puts the
-   * handoff to it (as putHandoff with `to` = that node), in one step: one round trip per move where
-   * a node listing and putHandoff took several. Null, and nothing stored, when there is none.
-   */
-  putHandoffToLeastLoaded?(rec: Omit<HandoffRecord, 'to'>, type: NodeType, ttlMs: number): Promise<NodeInfo | null>;
   /** Atomic: of concurrent first claims with the right ticket exactly one gets repeat = false. */
   claimHandoff(sid: string, ticket: string): Promise<ClaimResult>;
   /** Handoffs that expire unclaimed are reported here; the returned function unsubscribes. */

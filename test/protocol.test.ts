@@ -314,25 +314,6 @@ describe('negative inputs', () => {
     expect(toHex(fromHex('0f'.repeat(16)))).toBe('0f'.repeat(16));
   });
 
-  it('SessionCrypto.fromHex (one decode, keys owned) seals and opens as the copying constructor does', () => {
-    for (const [, k, v, m, body, secured] of secureRows) {
-      const owned = SessionCrypto.fromHex(k, v, m);
-      expect(toHex(owned.seal(hex(body)))).toBe(hex(secured).toString('hex'));
-      // The same stream of messages through both: identical output (the CBC chaining included).
-      const copied = cryptoOf(k, v, m);
-      const again = SessionCrypto.fromHex(k, v, m);
-      for (const b of [hex(body), Buffer.alloc(33, 5), Buffer.alloc(0)]) expect(toHex(again.seal(b))).toBe(toHex(copied.seal(b)));
-      expect(Buffer.from(again.open(hex(secured)) as Buffer).equals(hex(body))).toBe(true);
-    }
-    const [, k, v, m, , secured] = secureRows[0];
-    // A wrong MAC key fails; bad hex and wrong lengths are refused before any key is made.
-    expect(SessionCrypto.fromHex(k, v, 'ff'.repeat(16)).open(hex(secured))).toEqual({ error: 'bad-mac' });
-    expect(() => SessionCrypto.fromHex(k, v, 'zz'.repeat(16))).toThrow(RangeError);
-    expect(() => SessionCrypto.fromHex(k + '00', v.slice(2), m)).toThrow(RangeError);
-    expect(() => SessionCrypto.fromHex('', v, m)).toThrow(RangeError);
-    expect(() => new SessionCrypto({ key: Buffer.alloc(15), iv: Buffer.alloc(16), macKey: Buffer.alloc(16) })).toThrow(RangeError);
-  });
-
   it('unencrypted mode passes bodies through', () => {
     const p = SessionCrypto.plain();
     expect(p.encrypted).toBe(false);

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster } from '../src/server';
 import { CommandRouter } from '../src/server/commands';
-import { entryField, RedisStore, streamIdCompare, TRIM_EVERY_ENTRIES } from '../src/server/redis-store';
+import { RedisStore, streamIdCompare, TRIM_EVERY_ENTRIES } from '../src/server/redis-store';
 import type { HandoffRecord, NodeMessage, SessionRecord } from '../src/server/store';
 import { TcpNode } from '../src/server/tcp-node';
 import { freePort, RedisServer } from './helpers/redis-server';
@@ -68,50 +68,6 @@ describe('RedisStore', () => {
       await a.close();
       await b.close();
     }
-  });
-
-  it('lists the nodes in one script: every field, extra ports, the type filter, dead nodes left out', async () => {
-    const prefix = `t${++n}:`;
-    const a = await store({ prefix, nodeTtlMs: 300 });
-    const b = await store({ prefix, nodeTtlMs: 300 });
-    try {
-      await a.registerNode({ id: 'u1', type: 'UDP', host: '::1', port: 7001, ports: [7002, 7003], state: 'online' });
-      await a.registerNode({ id: 't1', type: 'TCP', host: '10.0.0.1', port: 7101, state: 'offline' });
-      await b.registerNode({ id: 't2', type: 'TCP', host: '10.0.0.2', port: 7102, state: 'online' });
-      await a.registerSession(session('u1', 'c'.repeat(32), 't2'));
-      const all = (await a.listNodes()).sort((x, y) => x.id.localeCompare(y.id));
-      expect(all).toEqual([
-        { id: 't1', type: 'TCP', host: '10.0.0.1', port: 7101, state: 'offline', users: 0 },
-        { id: 't2', type: 'TCP', host: '10.0.0.2', port: 7102, state: 'online', users: 1 },
-        { id: 'u1', type: 'UDP', host: '::1', port: 7001, state: 'online', users: 0, ports: [7002, 7003] },
-      ]);
-      expect((await a.listNodes('UDP')).map((x) => x.id)).toEqual(['u1']);
-      // One script per listing (not SMEMBERS and then a pipeline of two commands per node).
-      const inner = a as unknown as { scriptSender: { counts: { direct: number; pipelined: number } }; redis: Redis };
-      const pipeline = vi.spyOn(inner.redis, 'pipeline');
-      const sent = (): number => inner.scriptSender.counts.direct + inner.scriptSender.counts.pipelined;
-      const before = sent();
-      await a.listNodes('TCP');
-      expect(sent() - before).toBe(1);
-      expect(pipeline).not.toHaveBeenCalled();
-      pipeline.mockRestore();
-      // A node whose liveness expired is not listed (and is reaped later).
-      await b.close();
-      for (let i = 0; i < 100 && (await a.listNodes('TCP')).length > 1; i++) await new Promise((r) => setTimeout(r, 20));
-      expect((await a.listNodes('TCP')).map((x) => x.id)).toEqual(['t1']);
-    } finally {
-      await a.close();
-      await b.close();
-    }
-  });
-
-  it("reads a stream entry's one-character fields without a map", () => {
-    const f = ['k', 'x', 't', 'forward', 'd', 'body', 'kk', 'no'].map((x) => Buffer.from(x));
-    expect(entryField(f, 'k')?.toString()).toBe('x');
-    expect(entryField(f, 'd')?.toString()).toBe('body');
-    expect(entryField(f, 's')).toBeUndefined();
-    // A longer name is never a one-character field; a dangling name has no value.
-    expect(entryField([Buffer.from('kk'), Buffer.from('v'), Buffer.from('k')], 'k')).toBeUndefined();
   });
 
   it('claims a handoff exactly once across processes (told to the old node), refuses a wrong ticket, reports expiry', async () => {

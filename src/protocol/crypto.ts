@@ -101,14 +101,14 @@ export class SessionCrypto {
   private readonly enc: CbcStream | null;
   private readonly dec: CbcStream | null;
 
-  /** `null` keys = encryption off: seal/open pass the body through. The keys are copied. */
-  constructor(keys: SessionKeys | null, owned = false) {
+  /** `null` keys = encryption off: seal/open pass the body through. */
+  constructor(keys: SessionKeys | null) {
     if (keys !== null) {
-      for (const b of [keys.key, keys.iv, keys.macKey]) {
-        if (!Buffer.isBuffer(b) || b.length !== KEY_SIZE) throw new RangeError(`key, iv and macKey must be ${KEY_SIZE} bytes each`);
+      for (const [name, b] of Object.entries(keys) as [string, Buffer][]) {
+        if (!Buffer.isBuffer(b) || b.length !== KEY_SIZE) throw new RangeError(`${name} must be ${KEY_SIZE} bytes`);
       }
-      // Own copies (the caller may reuse its buffers), unless they are handed over.
-      this.keys = owned ? { key: keys.key, iv: keys.iv, macKey: keys.macKey } : { key: Buffer.from(keys.key), iv: Buffer.from(keys.iv), macKey: Buffer.from(keys.macKey) };
+      // Own copies: the caller may reuse its buffers.
+      this.keys = { key: Buffer.from(keys.key), iv: Buffer.from(keys.iv), macKey: Buffer.from(keys.macKey) };
       this.enc = new CbcStream(false, this.keys.key, this.keys.iv);
       this.dec = new CbcStream(true, this.keys.key, this.keys.iv);
     } else {
@@ -116,19 +116,6 @@ export class SessionCrypto {
       this.enc = null;
       this.dec = null;
     }
-  }
-
-  /**
-   * Keys from hex (32 characters each), decoded in one step into buffers the session owns (no
-   * second copy): a node's session set-up at every adoption (issue 12). Throws on bad hex.
-   */
-  static fromHex(key: string, iv: string, macKey: string): SessionCrypto {
-    const n = 2 * KEY_SIZE;
-    if (typeof key !== 'string' || typeof iv !== 'string' || typeof macKey !== 'string' || key.length !== n || iv.length !== n || macKey.length !== n) {
-      throw new RangeError(`expected ${n} hex characters`);
-    }
-    const all = fromHex(key + iv + macKey, 3 * KEY_SIZE);
-    return new SessionCrypto({ key: all.subarray(0, KEY_SIZE), iv: all.subarray(KEY_SIZE, 2 * KEY_SIZE), macKey: all.subarray(2 * KEY_SIZE) }, true);
   }
 
   static plain(): SessionCrypto {

@@ -226,22 +226,6 @@ end
 return out
 `;
 
-/**
- * ARGV: P. Every registered node in one step (one round trip, where SMEMBERS and then a pipeline of
- * HGETALL + EXISTS per node took two): id, alive (1/0), then its fields id type host port state
- * users ports (nil when absent), repeated. Read-only.
- */
-export const LIST_NODES = `
-local P = ARGV[1]
-local out = {}
-for _, id in ipairs(redis.call('SMEMBERS', P .. 'nodes')) do
-  out[#out + 1] = id
-  out[#out + 1] = redis.call('EXISTS', P .. 'alive:' .. id)
-  out[#out + 1] = redis.call('HMGET', P .. 'node:' .. id, 'id', 'type', 'host', 'port', 'state', 'users', 'ports')
-end
-return out
-`;
-
 /** ARGV: P id state. Only for a node that is registered. */
 export const SET_STATE = `${PRELUDE}
 local k = P .. 'node:' .. ARGV[2]

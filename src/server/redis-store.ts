@@ -86,7 +86,6 @@ const S = {
   setState: new Script(L.SET_STATE),
   reapDead: new Script(L.REAP_DEAD),
   lookup: new Script(L.LOOKUP_SESSION),
-  listNodes: new Script(L.LIST_NODES),
 };
 
 /** Stream ids "ms-seq" compared numerically. */
@@ -118,24 +117,11 @@ export const TRIM_EVERY_ENTRIES = 256;
 
 const MARKER_TIMEOUT_MS = 10_000;
 
-/**
- * A stream entry's field by its one-character name (every field this store writes has one), or
- * undefined: a scan of the few fields, not a Map built per entry.
- */
-export function entryField(fields: readonly Buffer[], name: string): Buffer | undefined {
-  const c = name.charCodeAt(0);
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const n = fields[i];
-    if (n.length === 1 && n[0] === c) return fields[i + 1];
-  }
-  return undefined;
-}
-
-function decodeMessage(fields: readonly Buffer[]): NodeMessage | null {
-  const str = (k: string): string => entryField(fields, k)?.toString('utf8') ?? '';
+function decodeMessage(f: Map<string, Buffer>): NodeMessage | null {
+  const str = (k: string): string => f.get(k)?.toString('utf8') ?? '';
   switch (str('t')) {
     case 'forward':
-      return { kind: 'forward', sid: str('s'), ver: Number(str('v')), cmd: Number(str('c')), body: entryField(fields, 'd') ?? Buffer.alloc(0) };
+      return { kind: 'forward', sid: str('s'), ver: Number(str('v')), cmd: Number(str('c')), body: f.get('d') ?? Buffer.alloc(0) };
     case 'forward-end':
       return { kind: 'forward-end', sid: str('s') };
     case 'claimed':
@@ -244,28 +230,37 @@ export class RedisStore implements ClusterStore {
   }
 
   async listNodes(type?: NodeType): Promise<NodeInfo[]> {
-    // One script (one round trip, one command): a paced move's target pick lists the nodes once per move.
-    const r = (await this.run(S.listNodes)) as (string | number | (string | null)[])[];
+    const ids = await this.redis.smembers(this.key('nodes'));
+    if (ids.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const id of ids) {
+      p.hgetall(this.key(`node:${id}`));
+      p.exists(this.key(`alive:${id}`));
+    }
+    const res = (await p.exec()) ?? [];
     const out: NodeInfo[] = [];
-    let dead = false;
-    for (let i = 0; i + 2 < r.length; i += 3) {
-      const id = r[i] as string;
-      const f = r[i + 2] as (string | null)[];
-      const t = f[1];
+    const dead: string[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const [e1, h] = res[2 * i] ?? [null, null];
+      const [e2, alive] = res[2 * i + 1] ?? [null, 0];
+      if (e1 !== null) throw e1;
+      if (e2 !== null) throw e2;
+      const f = h as Record<string, string> | null;
       // Liveness expired: the node is gone (crashed or cut off) and is not handed out.
-      if (r[i + 1] !== 1 || t === null || t === undefined) {
-        dead = true;
+      if (f === null || alive !== 1 || f.type === undefined) {
+        dead.push(ids[i]);
         continue;
       }
+      const t = f.type as NodeType;
       if (type !== undefined && t !== type) continue;
-      const info: NodeInfo = { id: f[0] ?? id, type: t as NodeType, host: f[2] ?? '', port: Number(f[3]), state: f[4] as NodeState, users: Number(f[5] ?? 0) };
-      const ports = parsePorts(f[6] ?? undefined);
+      const info: NodeInfo = { id: f.id ?? ids[i], type: t, host: f.host ?? '', port: Number(f.port), state: f.state as NodeState, users: Number(f.users ?? 0) };
+      const ports = parsePorts(f.ports);
       if (ports.length > 0) info.ports = ports;
       out.push(info);
     }
     // Dead nodes are reaped with their sessions after a grace of nodeTtlMs; a node that was only
     // late (a Redis restart, a pause) beats again within it and keeps its records.
-    if (dead) void this.reapDead().catch((e: Error) => this.onError('reap', e));
+    if (dead.length > 0) void this.reapDead().catch((e: Error) => this.onError('reap', e));
     return out;
   }
 
@@ -477,19 +472,17 @@ export class RedisStore implements ClusterStore {
       }
     };
     const handle = (id: string, fields: Buffer[]): void => {
-      const kind = entryField(fields, 'k')?.toString('latin1');
+      const f = new Map<string, Buffer>();
+      for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i].toString('latin1'), fields[i + 1]);
+      const kind = f.get('k')?.toString('latin1');
+      const sid = f.get('s')?.toString('latin1') ?? '';
       if (kind === 'p') {
-        const f = (k: string): string | undefined => entryField(fields, k)?.toString('latin1');
-        deliver(f('s') ?? '', Number(f('v')), Number(f('c')), entryField(fields, 'd') ?? Buffer.alloc(0));
+        deliver(sid, Number(f.get('v')?.toString('latin1')), Number(f.get('c')?.toString('latin1')), f.get('d') ?? Buffer.alloc(0));
       } else if (kind === 's' || kind === 'h') {
-        const rec = JSON.parse(entryField(fields, 'r')?.toString('utf8') ?? 'null') as SessionRecord | null;
-        if (rec !== null) {
-          // Parsed here: the record is this node's alone (the stream's node wins over the JSON's).
-          rec.nodeId = nodeId;
-          this.adopters.get(nodeId)?.(rec, kind === 'h');
-        }
+        const rec = JSON.parse(f.get('r')?.toString('utf8') ?? 'null') as SessionRecord | null;
+        if (rec !== null) this.adopters.get(nodeId)?.({ ...rec, nodeId }, kind === 'h');
       } else if (kind === 'x') {
-        const msg = decodeMessage(fields);
+        const msg = decodeMessage(f);
         if (msg !== null) this.messageHandlers.get(nodeId)?.(msg);
       }
       void id;

@@ -73,7 +73,7 @@ export class Session {
     this.crypto =
       rec.key === ''
         ? SessionCrypto.plain()
-        : SessionCrypto.fromHex(rec.key, rec.iv, rec.macKey);
+        : new SessionCrypto({ key: fromHex(rec.key), iv: fromHex(rec.iv), macKey: fromHex(rec.macKey) });
     // JSON round trip: the data is ours alone and holds JSON values only.
     this.data = JSON.parse(JSON.stringify(rec.data)) as JsonObject;
     this.clientKey = rec.clientKey;

@@ -333,7 +333,7 @@ export class UdpNode extends NodeBase implements NodeControl {
       e.rudp.onTerminate(from);
       return;
     }
-    const e = this.sessions.get(r.sid) ?? this.departing.get(r.sid);
+    const e = this.entryFor(r.sid, from, r.kind === 'datagram' && r.d.flag === Flag.SYN);
     if (e === undefined) {
       // Unknown SID: counted, nothing allocated. (A SID registered by another process is adopted.)
       if (r.kind === 'datagram' && r.d.flag === Flag.SYN) return this.adoptFromStore(r.sid, msg, rinfo, sock);
@@ -348,6 +348,23 @@ export class UdpNode extends NodeBase implements NodeControl {
     if (r.kind === 'acks') e.rudp.onAcks(r.records, from, now);
     else e.rudp.onDatagram(r.d, from, now);
     this.schedule(e);
+  }
+
+  /**
+   * The entry a datagram for `sid` from `from` is for. A session that comes back here while its
+   * earlier departure still closes carefully has two: the departing one gets its own link's
+   * datagrams (the old link's ACKs and FIN), the live one the rest. A SYN from another address
+   * while only the departing one exists is a new link (a claim): it takes the unknown-SID path
+   * (store lookup), not the closing link, which would drop it as foreign. Anything else from
+   * another address still reaches the departing link and is dropped there as foreign.
+   */
+  private entryFor(sid: string, from: PeerAddr, syn: boolean): Entry | undefined {
+    const live = this.sessions.get(sid);
+    const gone = this.departing.get(sid);
+    if (gone === undefined) return live;
+    const key = addrKey(from);
+    if (live !== undefined) return live.addr !== key && gone.addr === key ? gone : live;
+    return syn && gone.addr !== key ? undefined : gone;
   }
 
   private adoptFromStore(sid: string, msg: Buffer, rinfo: RemoteInfo, sock: number): void {

@@ -5,8 +5,8 @@
 // A's departing entry stays until the test lets the old link's datagrams through.
 import { createSocket } from 'node:dgram';
 import { afterEach, expect, it } from 'vitest';
-import { DEFAULT_MAX_PAYLOAD, randomSessionSecrets, toHex } from '../src/protocol';
-import { encodeDatagram, Flag } from '../src/protocol/rudp';
+import { DEFAULT_MAX_PAYLOAD, fromHex, randomSessionSecrets, toHex } from '../src/protocol';
+import { encodeAckRecords, encodeDatagram, Flag } from '../src/protocol/rudp';
 import { CommandRouter, ManualClock, MemoryStore } from '../src/server';
 import { Handoffs } from '../src/server/handoff';
 import type { SessionRecord } from '../src/server/store';
@@ -36,7 +36,7 @@ async function twoNodes(): Promise<{ a: UdpNode; b: UdpNode; store: MemoryStore;
   const handoffs = new Handoffs({ store, nodes: new Map(), ttlMs: 60_000, clock, emit });
   await handoffs.start();
   const make = (id: string): UdpNode =>
-    new UdpNode({ id, host: '127.0.0.1', maxPayload: DEFAULT_MAX_PAYLOAD, exposeDebugCommands: false, store, router: new CommandRouter(), emit, clock, handoffs, rudpClock: new ManualClock(), ...RETRY, connectionTtlMs: 60_000 });
+    new UdpNode({ id, host: '127.0.0.1', maxPayload: DEFAULT_MAX_PAYLOAD, exposeDebugCommands: false, store, router: new CommandRouter(), emit, clock, handoffs, rudpClock: new ManualClock(), initialSeq: 100, ...RETRY, connectionTtlMs: 60_000 });
   const a = make('udp-a');
   const b = make('udp-b');
   await a.start();
@@ -101,4 +101,41 @@ it('a client back at A while A still closes its first departure claims there; th
   expect(back.closeReason).toBeNull();
   expect(events.filter((e) => e.name === 'refused')).toEqual([]);
   expect(a.stats.drops['foreign-address']).toBe(0);
+});
+
+it("a departed link's careful close never reaches the next client on its freed port (a FIN names no session)", async () => {
+  const { a, b, store, next } = await twoNodes();
+  const register = async (uid: string): Promise<EndpointInfo> => {
+    const s = randomSessionSecrets();
+    const rec: SessionRecord = { uid, sid: toHex(s.sid), nodeId: a.id, key: toHex(s.key), iv: toHex(s.iv), macKey: toHex(s.macKey), clientKey: '', data: {} };
+    a.adoptSession(rec);
+    await store.registerSession(rec);
+    return { serverType: 'UDP', serverHost: a.host, serverPort: a.port, sid: rec.sid, encryptionKey: rec.key, encryptionIV: rec.iv, encryptionMacKey: rec.macKey };
+  };
+  // The first client moves to B; its ACK of A's FIN is lost and it frees its port: A's old link is
+  // left retrying its FIN to that port.
+  const firstEp = await register('first');
+  const first = await connect(firstEp);
+  const port = first.localPort;
+  const finAck = encodeAckRecords([{ seq: 0, flag: Flag.ACK }], fromHex(firstEp.sid));
+  const send = first.socket.send.bind(first.socket) as (d: Buffer) => void;
+  first.socket.send = ((d: Buffer) => (d.equals(finAck) ? undefined : send(d))) as typeof first.socket.send;
+  const moved = await first.migrate();
+  if (!moved.ok) throw new Error('A refused the migration');
+  expect(moved.port).toBe(b.port);
+  const freed = new Promise<void>((r) => first.socket.once('close', () => r()));
+  expect(await first.closed).toBe('closed-by-server');
+  await freed;
+  // Another client gets that port and binds a session at A.
+  const ep = await register('second');
+  const second = await TsUdpClient.connect(ep, { ...RETRY, synIntervalMs: 50, connectTimeoutMs: 3000, localPort: port });
+  cleanups.push(() => (second.closeReason === null ? second.destroy() : undefined));
+  const abandoned = next((e) => e.name === 'migration-phase' && e.info.nodeId === a.id && e.info.phase === 'old-link-closed');
+  expect((await second.echo()).status).toBe(1);
+  // The departed link's FIN retries would have gone to that port by now.
+  (a as unknown as { rudpClock: ManualClock }).rudpClock.advance(1000);
+  expect((await second.echo()).status).toBe(1);
+  expect(second.closeReason).toBeNull();
+  // The departed link ended when the second client's session bound at that address.
+  await abandoned;
 });

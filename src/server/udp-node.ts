@@ -441,6 +441,11 @@ export class UdpNode extends NodeBase implements NodeControl {
         bound: (to) => {
           e.pendingUntil = Number.POSITIVE_INFINITY;
           e.addr = addrKey(to);
+          // A departed session's old link still closing carefully towards this address: its client
+          // left it (the port was freed and reused by this one), and its FIN retries would end this
+          // session (a FIN names no session). It ends here without a word.
+          const stale = this.byAddr.get(e.addr);
+          if (stale !== undefined && stale !== e && this.departing.get(stale.session.sid) === stale) stale.rudp.abandon('migrated');
           this.byAddr.set(e.addr, e);
           this.stats.connections = this.byAddr.size;
           this.emit('session-connect', { nodeId: this.id, uid: session.uid, sid: session.sid });

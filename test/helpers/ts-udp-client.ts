@@ -40,6 +40,8 @@ export interface TsUdpClientOptions extends RetryOptions {
   synIntervalMs?: number;
   /** Local address to bind (default: matches the server's family). */
   localHost?: string;
+  /** Local port to bind (default 0: ephemeral); a test reuses a port another client freed. */
+  localPort?: number;
   onPush?: (ver: number, cmd: number, payload: Buffer) => void;
   onClose?: (reason: ClientEndReason) => void;
   /** Sent reliably as ver 0 cmd 4 right after the handshake. */
@@ -106,7 +108,7 @@ export class TsUdpClient {
   static async connect(ep: EndpointInfo, o: TsUdpClientOptions = {}): Promise<TsUdpClient> {
     const v6 = ep.serverHost.includes(':');
     const socket = createSocket(v6 ? 'udp6' : 'udp4');
-    await new Promise<void>((resolve) => socket.bind(0, o.localHost ?? (v6 ? '::1' : '127.0.0.1'), () => resolve()));
+    await new Promise<void>((resolve) => socket.bind(o.localPort ?? 0, o.localHost ?? (v6 ? '::1' : '127.0.0.1'), () => resolve()));
     await new Promise<void>((resolve) => socket.connect(ep.serverPort, ep.serverHost, () => resolve()));
     const crypto =
       ep.encryptionKey === ''

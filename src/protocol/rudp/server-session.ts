@@ -389,6 +389,14 @@ export class ServerSession {
     this.refuseHandshake(from, detail);
   }
 
+  /**
+   * Ends without a word to the peer: its address belongs to another client now, and a bare FIN or
+   * terminate (neither names the session) sent there would end that client's session.
+   */
+  abandon(reason: SessionEndReason): void {
+    this.finish(reason);
+  }
+
   /** Immediate close: the terminate datagram to the bound client, no waiting. */
   destroy(reason: SessionEndReason): void {
     if (this.st === 'closed') return;
